@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+// `npm test`: type-check, lint, unit tests, the engine's GPU tests in Node (SwiftShader when
+// there is no GPU) and the Playwright e2e tests in Chromium. Prints one closing line
+// `N passed, N failed` summed over every step, and exits non-zero if anything failed.
+//   node scripts/test.mjs [--only typecheck,lint,unit,gpu,e2e]
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { ensureBrowser, gpuEnv } from './env.mjs';
+
+const root = new URL('..', import.meta.url).pathname;
+const onlyArg = process.argv.indexOf('--only');
+const only = onlyArg > 0 ? new Set(process.argv[onlyArg + 1].split(',')) : null;
+const want = (step) => !only || only.has(step);
+const out = `${root}test-results`;
+mkdirSync(out, { recursive: true });
+
+const results = [];
+const bin = (name) => `${root}node_modules/.bin/${name}`;
+
+function run(cmd, args, env = {}) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
+  return r.status ?? 1;
+}
+
+function step(name, fn) {
+  if (!want(name)) return;
+  console.log(`\n=== ${name}`);
+  const t0 = Date.now();
+  let passed = 0;
+  let failed = 0;
+  try {
+    ({ passed, failed } = fn());
+  } catch (e) {
+    console.error(`${name}: ${e instanceof Error ? e.message : e}`);
+    failed = Math.max(failed, 1);
+  }
+  results.push({ name, passed, failed, s: (Date.now() - t0) / 1000 });
+}
+
+/** A whole-program check counts as one test. */
+const single = (code) => (code === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 });
+
+function vitest(project, env) {
+  const file = `${out}/vitest-${project}.json`;
+  rmSync(file, { force: true });
+  const code = run(bin('vitest'), ['run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile=${file}`], env);
+  if (!existsSync(file)) return { passed: 0, failed: 1 };
+  const j = JSON.parse(readFileSync(file, 'utf8'));
+  const failed = j.numFailedTests + (code !== 0 && j.numFailedTests === 0 ? 1 : 0);
+  return { passed: j.numPassedTests, failed };
+}
+
+step('typecheck', () => single(run(bin('tsc'), ['--noEmit', '-p', '.'])));
+step('lint', () => single(run(bin('eslint'), ['.'])));
+step('unit', () => vitest('unit'));
+step('gpu', () => vitest('gpu', gpuEnv()));
+step('e2e', () => {
+  const browser = ensureBrowser();
+  console.log(`browser: ${browser}`);
+  const file = `${out}/playwright.json`;
+  rmSync(file, { force: true });
+  const code = run(bin('playwright'), ['test'], {
+    CHROMIUM_PATH: browser,
+    PLAYWRIGHT_JSON_OUTPUT_NAME: file,
+  });
+  if (!existsSync(file)) return { passed: 0, failed: 1 };
+  const s = JSON.parse(readFileSync(file, 'utf8')).stats;
+  const failed = s.unexpected + (code !== 0 && s.unexpected === 0 ? 1 : 0);
+  return { passed: s.expected + s.flaky, failed };
+});
+
+console.log('\n=== summary');
+for (const r of results) console.log(`${r.name.padEnd(10)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(3)} failed  ${r.s.toFixed(1)} s`);
+const passed = results.reduce((a, r) => a + r.passed, 0);
+const failed = results.reduce((a, r) => a + r.failed, 0);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed > 0 ? 1 : 0);

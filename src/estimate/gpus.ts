@@ -1,0 +1,38 @@
+/**
+ * GPU catalog for the fit list. Memory is the usable capacity the driver reports
+ * (nvidia-smi "MiB" × 2^20), not the marketing GB figure, so "fits" means fits on the card.
+ * Sources: nvidia-smi output (H100 and H200 read on this project's GPU machines; the others
+ * from published nvidia-smi listings); the name keeps the nominal GB of the datasheet.
+ */
+import type { GpuFit } from '../protocol/plan.ts';
+
+const MiB = 2 ** 20;
+const GiB = 2 ** 30;
+
+export interface GpuSpec {
+  id: string;
+  name: string;
+  /** Bytes the driver exposes to CUDA. */
+  memoryBytes: number;
+}
+
+export const GPU_CATALOG: readonly GpuSpec[] = [
+  { id: 'rtx-3060', name: 'RTX 3060 12 GB', memoryBytes: 12288 * MiB },
+  { id: 't4', name: 'T4 16 GB', memoryBytes: 15360 * MiB },
+  { id: 'rtx-3090', name: 'RTX 3090 24 GB', memoryBytes: 24576 * MiB },
+  { id: 'rtx-4090', name: 'RTX 4090 24 GB', memoryBytes: 24564 * MiB },
+  { id: 'l4', name: 'L4 24 GB', memoryBytes: 23034 * MiB },
+  { id: 'rtx-5090', name: 'RTX 5090 32 GB', memoryBytes: 32607 * MiB },
+  { id: 'a100-40gb', name: 'A100 40 GB', memoryBytes: 40960 * MiB },
+  { id: 'a100-80gb', name: 'A100 80 GB', memoryBytes: 81920 * MiB },
+  { id: 'h100-80gb', name: 'H100 80 GB', memoryBytes: 81559 * MiB },
+  { id: 'h200', name: 'H200 141 GB', memoryBytes: 143771 * MiB },
+  { id: 'mi300x', name: 'MI300X 192 GB', memoryBytes: 192 * GiB },
+];
+
+/** Which GPUs hold `needBytes` (peak + context + allocator overhead); a user-given size last. */
+export function fitList(needBytes: number, userGiB?: number): GpuFit[] {
+  const gpus = [...GPU_CATALOG.map((g) => ({ gpu: g.name, memoryBytes: g.memoryBytes }))];
+  if (userGiB !== undefined) gpus.push({ gpu: `your GPU (${userGiB} GiB)`, memoryBytes: Math.round(userGiB * GiB) });
+  return gpus.map((g) => ({ ...g, fits: needBytes <= g.memoryBytes, headroomBytes: g.memoryBytes - needBytes }));
+}

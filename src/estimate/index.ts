@@ -1,0 +1,8 @@
+/**
+ * The planner's public API: pure TypeScript, no DOM, no GPU. Runs in the page, the worker
+ * and Node alike.
+ */
+export { estimate } from './plan.ts';
+export { MODEL_IDS, listModels, type ModelInfo } from './presets.ts';
+export { GPU_CATALOG, fitList, type GpuSpec } from './gpus.ts';
+export { EstimateError } from './errors.ts';
