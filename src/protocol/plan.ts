@@ -10,6 +10,7 @@ export const PLAN_CATEGORIES = [
   'gradients',
   'optimizer',
   'activations',
+  'activationGrads',
   'logits',
   'kvCache',
   'inputs',
@@ -61,6 +62,8 @@ export interface Plan {
   peak: { bytes: number; phase: Phase; alive: CategoryBytes; at: string };
   /** params × 4 B × (1 + 1 + 2) + activations: the rule of thumb users already know. */
   textbook: { bytes: number; formula: string };
+  /** Live bytes by category at each point of the step, in order (forward, backward, optimizer). */
+  timeline: { label: string; phase: Phase; bytes: CategoryBytes }[];
   /** Outside `peak`: the CUDA context and the caching allocator's rounding and fragmentation. */
   overhead: { cudaContextBytes: number; allocatorBytes: number };
   /** peak + overhead: what nvidia-smi would show. */
@@ -77,6 +80,7 @@ export function zeroCategories(): CategoryBytes {
     gradients: 0,
     optimizer: 0,
     activations: 0,
+    activationGrads: 0,
     logits: 0,
     kvCache: 0,
     inputs: 0,

@@ -1,0 +1,203 @@
+/**
+ * Hugging Face config.json import, no network: the family comes from `model_type`, the head
+ * from `architectures[0]`'s suffix. Untrusted input: every field is checked and a bad one is
+ * named with what is allowed.
+ */
+import { z } from 'zod';
+import { EstimateError } from './errors.ts';
+import type { Head, TransformerSpec } from './specs.ts';
+
+const MAX_DIM = 1 << 20;
+const MAX_VOCAB = 1 << 24;
+const MAX_LAYERS = 4096;
+
+const dim = (max: number) => z.number().int().min(1).max(max);
+
+const Gpt2 = z.object({
+  vocab_size: dim(MAX_VOCAB),
+  n_embd: dim(MAX_DIM),
+  n_layer: dim(MAX_LAYERS),
+  n_head: dim(MAX_DIM),
+  n_positions: dim(MAX_DIM).default(1024),
+  n_inner: dim(MAX_DIM * 4).nullish(),
+  activation_function: z.string().default('gelu_new'),
+  attn_pdrop: z.number().min(0).max(1).default(0.1),
+  resid_pdrop: z.number().min(0).max(1).default(0.1),
+  tie_word_embeddings: z.boolean().default(true),
+});
+
+const Bert = z.object({
+  vocab_size: dim(MAX_VOCAB),
+  hidden_size: dim(MAX_DIM),
+  num_hidden_layers: dim(MAX_LAYERS),
+  num_attention_heads: dim(MAX_DIM),
+  intermediate_size: dim(MAX_DIM * 4),
+  max_position_embeddings: dim(MAX_DIM).default(512),
+  type_vocab_size: z.number().int().min(0).max(MAX_DIM).default(2),
+  hidden_act: z.string().default('gelu'),
+  hidden_dropout_prob: z.number().min(0).max(1).default(0.1),
+  tie_word_embeddings: z.boolean().default(true),
+});
+
+const Llama = z.object({
+  vocab_size: dim(MAX_VOCAB),
+  hidden_size: dim(MAX_DIM),
+  num_hidden_layers: dim(MAX_LAYERS),
+  num_attention_heads: dim(MAX_DIM),
+  num_key_value_heads: dim(MAX_DIM).nullish(),
+  intermediate_size: dim(MAX_DIM * 4),
+  head_dim: dim(MAX_DIM).nullish(),
+  tie_word_embeddings: z.boolean().optional(),
+  attention_bias: z.boolean().optional(),
+  mlp_bias: z.boolean().optional(),
+  hidden_act: z.string().optional(),
+  hidden_activation: z.string().nullish(),
+});
+
+const Envelope = z.object({
+  model_type: z.string({ error: 'config.json has no model_type; add e.g. "model_type": "llama"' }),
+  architectures: z.array(z.string()).optional(),
+});
+
+const FAMILIES = ['gpt2', 'bert', 'llama', 'mistral', 'qwen2', 'gemma', 'gemma2'] as const;
+
+function fail(err: z.ZodError, what: string): never {
+  const i = err.issues[0]!;
+  const field = i.path.join('.') || what;
+  throw new EstimateError(`config.json: ${field}: ${i.message}`);
+}
+
+function headFromArchitectures(archs: string[] | undefined, fallback: Head): Head {
+  const a = archs?.[0];
+  if (!a) return fallback;
+  if (a.endsWith('ForCausalLM') || a.endsWith('LMHeadModel')) return 'causal-lm';
+  if (a.endsWith('ForMaskedLM')) return 'masked-lm';
+  if (a.endsWith('Model')) return 'base';
+  throw new EstimateError(
+    `config.json: architectures[0] '${a}' is not supported; use a *ForCausalLM, *LMHeadModel, *ForMaskedLM or *Model class`,
+  );
+}
+
+function divides(heads: number, hidden: number, field: string): number {
+  if (hidden % heads !== 0) throw new EstimateError(`config.json: ${field} (${heads}) must divide the hidden size (${hidden}), or give head_dim`);
+  return hidden / heads;
+}
+
+/** A transformer spec from a parsed config.json object. */
+export function parseHfConfig(json: unknown): TransformerSpec {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new EstimateError('config.json must be a JSON object like the ones on the Hugging Face hub');
+  }
+  const env = Envelope.safeParse(json);
+  if (!env.success) fail(env.error, 'model_type');
+  const type = env.data.model_type;
+  const archName = env.data.architectures?.[0];
+  const base = { kind: 'transformer' as const, id: 'hf', pooler: false };
+  switch (type) {
+    case 'gpt2': {
+      const r = Gpt2.safeParse(json);
+      if (!r.success) fail(r.error, 'gpt2');
+      const c = r.data;
+      const head = headFromArchitectures(env.data.architectures, 'causal-lm');
+      return {
+        ...base,
+        name: `${archName ?? 'GPT2LMHeadModel'} (config.json)`,
+        family: 'gpt2',
+        head,
+        vocab: c.vocab_size,
+        hidden: c.n_embd,
+        layers: c.n_layer,
+        heads: c.n_head,
+        kvHeads: c.n_head,
+        headDim: divides(c.n_head, c.n_embd, 'n_head'),
+        intermediate: c.n_inner ?? 4 * c.n_embd,
+        maxPositions: c.n_positions,
+        typeVocab: 0,
+        tiedEmbeddings: c.tie_word_embeddings,
+        qkvBias: true,
+        attnOutBias: true,
+        linearBias: true,
+        normsPerLayer: 2,
+        norm: 'layernorm',
+        act: c.activation_function === 'gelu_new' ? 'gelu-new-python' : c.activation_function === 'gelu' ? 'gelu' : 'gelu-tanh',
+        dropout: c.attn_pdrop > 0 || c.resid_pdrop > 0,
+      };
+    }
+    case 'bert': {
+      const r = Bert.safeParse(json);
+      if (!r.success) fail(r.error, 'bert');
+      const c = r.data;
+      const head = headFromArchitectures(env.data.architectures, 'masked-lm');
+      return {
+        ...base,
+        name: `${archName ?? 'BertForMaskedLM'} (config.json)`,
+        family: 'bert',
+        head,
+        vocab: c.vocab_size,
+        hidden: c.hidden_size,
+        layers: c.num_hidden_layers,
+        heads: c.num_attention_heads,
+        kvHeads: c.num_attention_heads,
+        headDim: divides(c.num_attention_heads, c.hidden_size, 'num_attention_heads'),
+        intermediate: c.intermediate_size,
+        maxPositions: c.max_position_embeddings,
+        typeVocab: c.type_vocab_size,
+        tiedEmbeddings: c.tie_word_embeddings,
+        qkvBias: true,
+        attnOutBias: true,
+        linearBias: true,
+        normsPerLayer: 2,
+        norm: 'layernorm',
+        act: c.hidden_act === 'gelu_new' ? 'gelu-new-python' : 'gelu',
+        dropout: c.hidden_dropout_prob > 0,
+        // BertModel (AutoModel's class for bert) carries the pooler; the MLM class has none.
+        pooler: head === 'base',
+      };
+    }
+    case 'llama':
+    case 'mistral':
+    case 'qwen2':
+    case 'gemma':
+    case 'gemma2': {
+      const r = Llama.safeParse(json);
+      if (!r.success) fail(r.error, type);
+      const c = r.data;
+      const head = headFromArchitectures(env.data.architectures, 'causal-lm');
+      const kv = c.num_key_value_heads ?? c.num_attention_heads;
+      if (c.num_attention_heads % kv !== 0) {
+        throw new EstimateError(
+          `config.json: num_key_value_heads (${kv}) must divide num_attention_heads (${c.num_attention_heads})`,
+        );
+      }
+      const headDim = c.head_dim ?? divides(c.num_attention_heads, c.hidden_size, 'num_attention_heads');
+      const gemma = type === 'gemma' || type === 'gemma2';
+      const act = c.hidden_activation ?? c.hidden_act ?? (gemma ? 'gelu_pytorch_tanh' : 'silu');
+      return {
+        ...base,
+        name: `${archName ?? type} (config.json)`,
+        family: 'llama',
+        head,
+        vocab: c.vocab_size,
+        hidden: c.hidden_size,
+        layers: c.num_hidden_layers,
+        heads: c.num_attention_heads,
+        kvHeads: kv,
+        headDim,
+        intermediate: c.intermediate_size,
+        maxPositions: 0,
+        typeVocab: 0,
+        // Defaults of the transformers config classes: gemma ties, the others do not.
+        tiedEmbeddings: c.tie_word_embeddings ?? gemma,
+        qkvBias: type === 'qwen2' || (c.attention_bias ?? false),
+        attnOutBias: c.attention_bias ?? false,
+        linearBias: c.mlp_bias ?? false,
+        normsPerLayer: type === 'gemma2' ? 4 : 2,
+        norm: 'rmsnorm',
+        act: act === 'silu' || act === 'swish' ? 'silu' : act.startsWith('gelu_pytorch_tanh') || act === 'gelu_new' ? 'gelu-tanh' : 'gelu',
+        dropout: false,
+      };
+    }
+    default:
+      throw new EstimateError(`config.json: model_type '${type}' is not supported; supported: ${FAMILIES.join(', ')}`);
+  }
+}

@@ -1,0 +1,461 @@
+/**
+ * estimate(config): the planner. Builds the parameter inventory, the per-unit activation
+ * plan of the chosen framework, runs the step's schedule and reports the peak, the
+ * breakdown with its formulas, the rule of thumb and the fit list.
+ */
+import { type PlanConfig, parsePlanConfig } from '../protocol/config.ts';
+import { type CategoryBytes, type Plan, type PlanTerm, zeroCategories } from '../protocol/plan.ts';
+import { dtypePlan, type DtypePlan } from './dtypes.ts';
+import { EstimateError } from './errors.ts';
+import { SOURCES, korthikantiLayerBytes, textbookBytes } from './formulas.ts';
+import { fitList } from './gpus.ts';
+import { type Inventory, type ParamTensor, inventory, paramsWhere, totalParams } from './params.ts';
+import { resolveModel } from './presets.ts';
+import { resnetUnits, transformerLayerBytes, transformerUnits } from './pytorch.ts';
+import { type Schedule, type Unit, schedule, sumBytes } from './schedule.ts';
+import type { ModelSpec } from './specs.ts';
+import { checkEngineSupports, engineMlpLayout } from './vramlab.ts';
+
+const MiB = 2 ** 20;
+/** CUDA context with cuBLAS/cuDNN loaded; seen from 300 MiB to 2 GiB depending on GPU and libraries. */
+const CUDA_CONTEXT_BYTES = 500 * MiB;
+/** Caching allocator: reserved − allocated at the peak, typically a few percent (block rounding, fragmentation). */
+const ALLOCATOR_FRACTION = 0.06;
+/** bitsandbytes block-wise 8-bit Adam: 1 B per moment + an fp32 absmax per 256-value block; tensors below 4096 values stay fp32. */
+const ADAM8_BYTES = 2 + (2 * 4) / 256;
+const ADAM8_MIN_SIZE = 4096;
+
+const numel = (t: ParamTensor) => t.rows * t.cols;
+
+interface Trainable {
+  /** Trainable tensors (LoRA adapters replace the base as what trains). */
+  tensors: { numel: number; rows: number; cols: number; block: number }[];
+  count: number;
+}
+
+function trainableOf(inv: Inventory, cfg: PlanConfig, spec: ModelSpec): Trainable {
+  if (cfg.loraRank === 0) {
+    const tensors = inv.tensors.map((t) => ({ numel: numel(t), rows: t.rows, cols: t.cols, block: tiedBlock(t, inv, spec) }));
+    return { tensors, count: totalParams(inv) };
+  }
+  const targets = inv.tensors.filter((t) => t.loraTarget);
+  if (targets.length === 0) throw new EstimateError(`LoRA adapts attention and MLP projections; ${spec.name} has none: use --lora-rank 0`);
+  const r = cfg.loraRank;
+  // A: in×r, B: r×out per adapted matrix (Hu et al. 2021).
+  const tensors = targets.flatMap((t) => [
+    { numel: t.rows * r, rows: t.rows, cols: r, block: t.block },
+    { numel: r * t.cols, rows: r, cols: t.cols, block: t.block },
+  ]);
+  return { tensors, count: tensors.reduce((a, t) => a + t.numel, 0) };
+}
+
+/** A tied embedding's gradient first appears in the LM head's backward. */
+function tiedBlock(t: ParamTensor, inv: Inventory, spec: ModelSpec): number {
+  if (t.name === 'embed_tokens' && inv.tiedHeadElems > 0 && spec.kind === 'transformer') return spec.layers;
+  return t.block;
+}
+
+function optimizerState(cfg: PlanConfig, tr: Trainable, stateBytes: number): { bytes: number; temp: number; formula: string; source: string } {
+  const P = tr.count;
+  switch (cfg.optimizer) {
+    case 'sgd':
+      return { bytes: 0, temp: 0, formula: 'none', source: SOURCES.torchOptim };
+    case 'sgd-momentum':
+      return { bytes: P * stateBytes, temp: 0, formula: `momentum buffer: trainable params × ${stateBytes} B`, source: SOURCES.torchOptim };
+    case 'adam':
+    case 'adamw':
+      return {
+        bytes: 2 * P * stateBytes,
+        temp: P * stateBytes,
+        formula: `m and v: trainable params × 2 × ${stateBytes} B; step temporary sqrt(v): × ${stateBytes} B`,
+        source: SOURCES.torchOptim,
+      };
+    case 'adafactor': {
+      // Factored second moment: a row and a column vector per matrix, full for vectors.
+      const bytes = tr.tensors.reduce((a, t) => a + 4 * (t.rows > 1 && t.cols > 1 ? t.rows + t.cols : t.numel), 0);
+      const largest = tr.tensors.reduce((a, t) => Math.max(a, t.numel), 0);
+      return { bytes, temp: 2 * 4 * largest, formula: 'Σ (rows + cols) × 4 B per matrix; update temporaries of the largest tensor', source: SOURCES.adafactor };
+    }
+    case 'adam-8bit': {
+      const bytes = tr.tensors.reduce((a, t) => a + (t.numel >= ADAM8_MIN_SIZE ? ADAM8_BYTES : 8) * t.numel, 0);
+      return { bytes: Math.round(bytes), temp: 0, formula: '2 B per param + fp32 absmax per 256 values (tensors < 4096 values: 8 B)', source: SOURCES.bnb8bit };
+    }
+  }
+}
+
+const GiBfmt = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+
+export function estimate(input: PlanConfig): Plan {
+  const cfg = parsePlanConfig(input);
+  const spec = resolveModel(cfg);
+  const inv = inventory(spec);
+  if (cfg.framework === 'vramlab') return vramlabPlan(cfg, spec, inv);
+  if (cfg.mode === 'inference') return inferencePlan(cfg, spec, inv);
+  return trainPlan(cfg, spec, inv);
+}
+
+function finish(
+  cfg: PlanConfig,
+  spec: ModelSpec,
+  inv: Inventory,
+  trainableCount: number,
+  sched: Schedule,
+  terms: PlanTerm[],
+  notes: string[],
+  activationsForTextbook: number,
+): Plan {
+  const params = totalParams(inv);
+  const peakBytes = Math.round(sched.peak.bytes);
+  const allocatorBytes = Math.round(peakBytes * ALLOCATOR_FRACTION);
+  const totalBytes = peakBytes + allocatorBytes + CUDA_CONTEXT_BYTES;
+  const round = (c: CategoryBytes): CategoryBytes => {
+    const o = zeroCategories();
+    for (const k of Object.keys(o) as (keyof CategoryBytes)[]) o[k] = Math.round(c[k]);
+    return o;
+  };
+  const textbook = Math.round(textbookBytes(params, activationsForTextbook));
+  return {
+    model: {
+      id: spec.id,
+      name: spec.name,
+      family: spec.kind === 'transformer' ? spec.family : spec.kind,
+      params,
+      trainableParams: trainableCount,
+      layers: spec.kind === 'transformer' ? spec.layers : spec.kind === 'mlp' ? spec.layers : spec.stages.reduce((a, b) => a + b, 0),
+    },
+    params,
+    trainableParams: trainableCount,
+    bytes: round(sched.max),
+    peak: { bytes: peakBytes, phase: sched.peak.phase, alive: round(sched.peak.live), at: sched.peak.label },
+    timeline: sched.points.map((p) => ({ label: p.label, phase: p.phase, bytes: round(p.live) })),
+    textbook: {
+      bytes: textbook,
+      formula: `params × 4 B × (1 + 1 + 2) + activations = ${params.toLocaleString('en-US')} × 16 B + ${GiBfmt(activationsForTextbook)}`,
+    },
+    overhead: { cudaContextBytes: CUDA_CONTEXT_BYTES, allocatorBytes },
+    totalBytes,
+    fits: fitList(totalBytes, cfg.gpuMemoryGiB),
+    terms: terms.map((t) => ({ ...t, bytes: Math.round(t.bytes) })),
+    notes,
+  };
+}
+
+function trainPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
+  const N = cfg.gpus;
+  const zero = cfg.zero;
+  let dt = dtypePlan(cfg.precision, cfg.qlora);
+  const notes: string[] = [];
+  // DeepSpeed ZeRO keeps a 16-bit model and fp32 master weights inside the optimizer, not autocast.
+  const deepspeedMixed = zero > 0 && dt.autocast;
+  if (deepspeedMixed) dt = { ...dt, param: 2, residual: 2, autocast: false };
+  const tr = trainableOf(inv, cfg, spec);
+  const lora = cfg.loraRank > 0;
+  const b = cfg.microBatch ?? cfg.batch;
+  const accumulation = cfg.batch / b;
+
+  // Storage of parameters.
+  const masterBytesPerParam = deepspeedMixed ? 4 : dt.autocast ? 4 : 0;
+  const gradPerParam = deepspeedMixed ? 2 : dt.grad;
+  const persistent = zeroCategories();
+  const baseMatmul = paramsWhere(inv, (t) => t.matmul);
+  const baseOther = totalParams(inv) - baseMatmul;
+  let weightsFormula: string;
+  if (lora) {
+    const matmulBytes = dt.quantizedBase ?? dt.param;
+    persistent.weights = baseMatmul * matmulBytes + baseOther * dt.param + inv.bufferBytes;
+    const adapterBytes = dt.autocast ? 4 : dt.param;
+    persistent.weights += tr.count * adapterBytes;
+    weightsFormula = `frozen base: matmul weights × ${matmulBytes.toFixed(3)} B + others × ${dt.param} B; adapters × ${adapterBytes} B`;
+  } else if (masterBytesPerParam > 0) {
+    persistent.masterWeights = (tr.count * masterBytesPerParam) / (zero >= 1 ? N : 1);
+    persistent.weights = deepspeedMixed ? (tr.count * 2) / (zero >= 3 ? N : 1) + inv.bufferBytes : inv.bufferBytes;
+    weightsFormula = deepspeedMixed ? 'fp16/bf16 model weights × 2 B (ZeRO-3: ÷ GPUs)' : 'autocast 16-bit copies of matmul weights, made in forward, freed in backward';
+  } else {
+    persistent.weights = (tr.count * dt.param) / (zero >= 3 ? N : 1) + inv.bufferBytes;
+    weightsFormula = `params × ${dt.param} B${zero >= 3 ? ' ÷ GPUs' : ''}`;
+  }
+  const stateBytes = dt.autocast || deepspeedMixed || dt.param === 4 || lora ? 4 : dt.param;
+  const opt = optimizerState(cfg, tr, stateBytes);
+  persistent.optimizer = opt.bytes / (zero >= 1 ? N : 1);
+  const gradShard = zero >= 2 ? N : 1;
+  const gradTotal = (tr.count * gradPerParam) / gradShard;
+
+  // Inputs: token ids and labels (int64), bert's attention mask; images (fp32) and labels.
+  if (spec.kind === 'transformer') persistent.inputs = b * cfg.seq * 8 * (spec.family === 'bert' ? 3 : 2);
+  else if (spec.kind === 'resnet') persistent.inputs = b * (3 * cfg.imageSize * cfg.imageSize * 4 + 8);
+  else persistent.inputs = b * spec.d * dt.compute;
+  if (N > 1 && zero === 0) {
+    persistent.workspace += tr.count * gradPerParam;
+    notes.push('DDP keeps its gradient buckets as separate buffers (gradient_as_bucket_view=False): one more gradient-sized copy');
+  }
+  if (zero === 3) {
+    // Gather buffer for the largest block's parameters, and the next one prefetched.
+    const perBlock = new Map<number, number>();
+    for (const t of inv.tensors) perBlock.set(t.block, (perBlock.get(t.block) ?? 0) + numel(t));
+    persistent.workspace += 2 * Math.max(...perBlock.values()) * 2;
+  }
+
+  // 16-bit copies of weights: autocast caches one per matmul weight; QLoRA dequantizes per op.
+  const castPerBlock = new Map<number, number>();
+  if (dt.autocast && !cfg.qlora) {
+    for (const t of inv.tensors) if (t.matmul) castPerBlock.set(t.block, (castPerBlock.get(t.block) ?? 0) + 2 * numel(t));
+    if (inv.tiedHeadElems > 0 && spec.kind === 'transformer') castPerBlock.set(spec.layers, (castPerBlock.get(spec.layers) ?? 0) + 2 * inv.tiedHeadElems);
+  }
+  const gradPerBlock = new Map<number, number>();
+  for (const t of tr.tensors) gradPerBlock.set(t.block, (gradPerBlock.get(t.block) ?? 0) + (t.numel * gradPerParam) / gradShard);
+  const casts = (blk: number) => castPerBlock.get(blk) ?? 0;
+  const grads = (blk: number) => gradPerBlock.get(blk) ?? 0;
+
+  let units: Unit[];
+  if (spec.kind === 'transformer') units = transformerUnits(spec, cfg, dt, grads, casts);
+  else if (spec.kind === 'resnet') units = resnetUnits(spec, cfg, dt, grads, casts);
+  else units = mlpTorchUnits(spec.d, spec.hidden, spec.layers, spec.activation, b, dt, grads, casts);
+  if (cfg.checkpoint === 'selective' && spec.kind !== 'transformer') {
+    throw new EstimateError(`checkpoint selective recomputes attention, which ${spec.name} has none of; use none, full or sqrt`);
+  }
+
+  const sched = schedule({
+    units,
+    persistent,
+    checkpoint: cfg.checkpoint,
+    gradsPersist: accumulation > 1,
+    gradBytes: gradTotal,
+    optimizerTemp: opt.temp / (zero >= 1 ? N : 1),
+    castCachedUntilForwardEnd: dt.autocast,
+  });
+
+  const terms = trainTerms(cfg, spec, dt, sched, units, weightsFormula, opt, gradPerParam, tr.count);
+  if (accumulation > 1) notes.push(`gradient accumulation: ${accumulation} micro-batches of ${b}; gradients stay allocated through every forward`);
+  if (deepspeedMixed) notes.push('ZeRO with mixed precision: DeepSpeed-style 16-bit model, fp32 master weights and states sharded across GPUs');
+  if (cfg.qlora) notes.push('QLoRA: NF4 base weights are dequantized per op, so no 16-bit weight copies are held');
+  if (spec.kind === 'transformer' && cfg.seq > spec.maxPositions && spec.maxPositions > 0) {
+    notes.push(`seq ${cfg.seq} is longer than the model's ${spec.maxPositions} learned positions: the real model would refuse it`);
+  }
+  notes.push('peak = torch.cuda.max_memory_allocated(): tensors only; the CUDA context and allocator caching are listed separately');
+  const activationsForTextbook =
+    spec.kind === 'transformer' ? spec.layers * korthikantiLayerBytes(cfg.seq, b, spec.hidden, spec.heads) : sched.max.activations;
+  return finish(cfg, spec, inv, tr.count, sched, terms, notes, activationsForTextbook);
+}
+
+/** An MLP under PyTorch: Linear → activation → Linear per block, loss = mean of squares. */
+function mlpTorchUnits(
+  d: number,
+  hidden: number,
+  layers: number,
+  act: 'relu' | 'gelu',
+  b: number,
+  dt: DtypePlan,
+  grads: (blk: number) => number,
+  casts: (blk: number) => number,
+): Unit[] {
+  const c = dt.compute;
+  const units: Unit[] = [];
+  for (let l = 0; l < layers; l++) {
+    // fc1 saves its input (a 16-bit cast under autocast); GELU saves its input; ReLU its output;
+    // fc2 saves the activation output.
+    const actSaved = act === 'gelu' ? 2 * c * hidden : c * hidden;
+    units.push({
+      name: `block ${l}`,
+      category: 'activations',
+      saved: b * (c * d + actSaved),
+      selective: 0,
+      checkpointInput: b * dt.residual * d,
+      fwdTransient: b * dt.residual * d,
+      bwdTransient: b * (2 * c * hidden + 2 * dt.residual * d),
+      castBytes: casts(l),
+      gradBytes: grads(l),
+      recomputable: true,
+    });
+  }
+  units.push({
+    name: 'loss',
+    category: 'activations',
+    saved: b * d * dt.residual,
+    selective: 0,
+    checkpointInput: 0,
+    fwdTransient: b * d * dt.residual,
+    bwdTransient: 2 * b * d * dt.residual,
+    castBytes: 0,
+    gradBytes: 0,
+    recomputable: false,
+  });
+  return units;
+}
+
+function trainTerms(
+  cfg: PlanConfig,
+  spec: ModelSpec,
+  dt: DtypePlan,
+  sched: Schedule,
+  units: Unit[],
+  weightsFormula: string,
+  opt: { bytes: number; formula: string; source: string },
+  gradPerParam: number,
+  trainable: number,
+): PlanTerm[] {
+  const m = sched.max;
+  const shard = (k: number) => (cfg.zero >= k && cfg.gpus > 1 ? ` ÷ ${cfg.gpus} GPUs (ZeRO-${cfg.zero})` : '');
+  const terms: PlanTerm[] = [
+    { category: 'weights', label: 'weights', bytes: m.weights, formula: weightsFormula, source: cfg.zero > 0 ? SOURCES.zero : SOURCES.hfAnatomy },
+  ];
+  if (m.masterWeights > 0) {
+    terms.push({ category: 'masterWeights', label: 'fp32 master weights', bytes: m.masterWeights, formula: `trainable params × 4 B${shard(1)}`, source: SOURCES.hfAnatomy });
+  }
+  terms.push({ category: 'gradients', label: 'gradients', bytes: m.gradients, formula: `trainable params (${trainable.toLocaleString('en-US')}) × ${gradPerParam} B${shard(2)}`, source: SOURCES.hfAnatomy });
+  if (opt.bytes > 0) terms.push({ category: 'optimizer', label: `${cfg.optimizer} states`, bytes: m.optimizer, formula: opt.formula + shard(1), source: opt.source });
+  const body = units.filter((u) => u.recomputable);
+  const b = cfg.microBatch ?? cfg.batch;
+  if (spec.kind === 'transformer') {
+    const lb = transformerLayerBytes(spec, dt, cfg.attention === 'eager', cfg.seq);
+    const tok = b * cfg.seq;
+    terms.push({
+      category: 'activations',
+      label: 'attention activations, all layers',
+      bytes: spec.layers * tok * lb.attention,
+      formula: `${spec.layers} layers × b·s × ${Math.round(lb.attention)} B (norm inputs, q/k/v, SDPA out and row statistics)`,
+      source: SOURCES.sdpa,
+    });
+    if (lb.scores > 0) {
+      terms.push({
+        category: 'activations',
+        label: 'attention scores (eager, s²)',
+        bytes: spec.layers * tok * lb.scores,
+        formula: `${spec.layers} layers × b·a·s² × ${Math.round(lb.scores / cfg.seq / spec.heads)} B (softmax out, dropout mask and out)`,
+        source: SOURCES.korthikanti,
+      });
+    }
+    terms.push({
+      category: 'activations',
+      label: 'MLP activations, all layers',
+      bytes: spec.layers * tok * lb.mlp,
+      formula: `${spec.layers} layers × b·s × ${Math.round(lb.mlp)} B`,
+      source: SOURCES.korthikanti,
+    });
+    if (spec.head !== 'base') {
+      terms.push({
+        category: 'logits',
+        label: 'logits and loss',
+        bytes: m.logits,
+        formula: `b·s·V × 4 B log_softmax kept; backward peak 3 × b·s·V × 4 B (V = ${spec.vocab})`,
+        source: 'Hugging Face ForCausalLMLoss / CrossEntropyLoss (fp32 upcast)',
+      });
+    }
+  } else {
+    terms.push({
+      category: 'activations',
+      label: 'activations saved for backward',
+      bytes: body.reduce((a, u) => a + u.saved, 0),
+      formula: spec.kind === 'resnet' ? 'per conv: output (kept by BatchNorm) + BN/ReLU output, × batch' : 'per block: input + activation (GELU keeps its input too), × batch',
+      source: SOURCES.autocast,
+    });
+  }
+  if (cfg.checkpoint !== 'none') {
+    terms.push({
+      category: 'activations',
+      label: `checkpointing (${cfg.checkpoint})`,
+      bytes: m.activations,
+      formula:
+        cfg.checkpoint === 'sqrt'
+          ? `keep every ⌈√n⌉-th unit's input, recompute each segment: ${sched.recomputedUnits} units recomputed`
+          : cfg.checkpoint === 'full'
+            ? `keep each layer's input, recompute one layer at a time: ${sched.recomputedUnits} units recomputed`
+            : 'keep all but the attention core, recompute it in backward',
+      source: cfg.checkpoint === 'sqrt' ? SOURCES.chen : SOURCES.korthikanti,
+    });
+  }
+  terms.push({ category: 'activationGrads', label: 'activation gradients (backward, transient)', bytes: m.activationGrads, formula: 'largest set of activation gradients alive in one unit’s backward', source: SOURCES.autocast });
+  if (m.inputs > 0) terms.push({ category: 'inputs', label: 'inputs', bytes: m.inputs, formula: spec.kind === 'transformer' ? 'b·s × 8 B per int64 tensor (ids, labels)' : 'the batch as fp32', source: 'PyTorch dtypes' });
+  if (m.workspace > 0) terms.push({ category: 'workspace', label: 'optimizer step and communication temporaries', bytes: m.workspace, formula: 'foreach temporaries, DDP buckets, ZeRO-3 gather buffers', source: SOURCES.torchOptim });
+  return terms;
+}
+
+function inferencePlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
+  const dt = dtypePlan(cfg.precision, false);
+  if (cfg.loraRank > 0) throw new EstimateError('LoRA is for training; use --lora-rank 0 with --mode inference');
+  const b = cfg.batch;
+  const c = dt.compute;
+  const persistent = zeroCategories();
+  const matmul = paramsWhere(inv, (t) => t.matmul);
+  const other = totalParams(inv) - matmul;
+  const matmulBytes = dt.quantizedBase ?? dt.param;
+  persistent.weights = matmul * matmulBytes + other * dt.param + inv.bufferBytes;
+  // Autocast keeps its 16-bit weight copies until the forward leaves the autocast region.
+  if (dt.autocast) persistent.weights += 2 * (matmul + inv.tiedHeadElems);
+  const terms: PlanTerm[] = [
+    { category: 'weights', label: 'weights', bytes: persistent.weights, formula: `matmul weights × ${matmulBytes.toFixed(3)} B + others × ${dt.param} B${dt.autocast ? ' + autocast 16-bit copies' : ''}`, source: dt.quantizedBase ? SOURCES.qlora : SOURCES.hfAnatomy },
+  ];
+  let transient = 0;
+  let at = 'forward';
+  if (spec.kind === 'transformer') {
+    const s = spec;
+    const kvBytes = 2 * s.layers * s.kvHeads * s.headDim * cfg.seq * b * c;
+    persistent.kvCache = s.family === 'bert' ? 0 : kvBytes;
+    persistent.inputs = b * cfg.seq * 8;
+    if (persistent.kvCache > 0) terms.push({ category: 'kvCache', label: 'KV cache', bytes: kvBytes, formula: `2 × ${s.layers} layers × ${s.kvHeads} kv heads × ${s.headDim} × ${cfg.seq} tokens × ${b} × ${c} B`, source: SOURCES.kvCache });
+    // Prefill: one layer's working set (residual, norm out, q/k/v, MLP hidden ×3) at a time.
+    const tok = b * cfg.seq;
+    const layer = tok * (2 * dt.residual * s.hidden + c * (s.heads + 2 * s.kvHeads) * s.headDim + 3 * c * s.intermediate);
+    const scores = cfg.attention === 'eager' ? b * s.heads * cfg.seq * cfg.seq * (c + (dt.autocast ? 4 : c)) : 0;
+    // Generation computes logits for the last position only (fp32 upcast).
+    const logits = s.head === 'causal-lm' ? b * s.vocab * (c + 4) : s.head === 'masked-lm' ? tok * s.vocab * (c + 4) : 0;
+    transient = Math.max(layer + scores, logits);
+    at = layer + scores >= logits ? 'prefill of one layer' : 'logits of the last position';
+    terms.push({ category: 'activations', label: 'prefill working set (one layer)', bytes: layer + scores, formula: 'b·s × (2 residual + q/k/v + 3 × MLP hidden) per layer, one layer alive at a time', source: SOURCES.sdpa });
+    if (logits > 0) terms.push({ category: 'logits', label: 'logits', bytes: logits, formula: s.head === 'causal-lm' ? 'b × V × (16-bit + fp32) for the last position' : 'b·s × V × (16-bit + fp32)', source: 'Hugging Face generate' });
+  } else if (spec.kind === 'resnet') {
+    persistent.inputs = b * 3 * cfg.imageSize * cfg.imageSize * 4;
+    const units = resnetUnits(spec, { ...cfg, microBatch: b }, dt, () => 0, () => 0);
+    transient = Math.max(...units.map((u) => u.fwdTransient * 3));
+    terms.push({ category: 'activations', label: 'largest conv input + output', bytes: transient, formula: 'no autograd: only the tensors of the running layer', source: SOURCES.autocast });
+  } else {
+    persistent.inputs = b * spec.d * c;
+    transient = b * (spec.hidden * 2 + spec.d) * c;
+    terms.push({ category: 'activations', label: 'one block’s activations', bytes: transient, formula: 'b × (2·hidden + d) × bytes', source: SOURCES.autocast });
+  }
+  const live = { ...persistent };
+  const peakLive = { ...persistent, activations: transient };
+  const sched: Schedule = {
+    points: [
+      { label: 'weights loaded', phase: 'forward', live },
+      { label: at, phase: 'forward', live: peakLive },
+    ],
+    peak: { label: at, phase: 'forward', live: peakLive, bytes: sumBytes(peakLive) },
+    max: peakLive,
+    recomputedUnits: 0,
+  };
+  const notes = ['inference: no gradients or optimizer states; activations are freed layer by layer'];
+  return finish(cfg, spec, inv, 0, sched, terms, notes, transient);
+}
+
+function vramlabPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
+  checkEngineSupports(cfg);
+  if (spec.kind !== 'mlp') throw new EstimateError('framework vramlab: the engine runs the mlp model');
+  const lay = engineMlpLayout(spec, cfg);
+  const persistent = zeroCategories();
+  persistent.weights = lay.weightsBytes;
+  persistent.masterWeights = lay.masterBytes;
+  persistent.optimizer = lay.optimizerBytes;
+  persistent.inputs = lay.inputBytes;
+  const sched = schedule({
+    units: lay.units,
+    persistent,
+    checkpoint: cfg.checkpoint,
+    gradsPersist: false,
+    gradBytes: lay.gradBytes,
+    optimizerTemp: 0,
+    castCachedUntilForwardEnd: false,
+  });
+  const m = sched.max;
+  const amp = cfg.precision !== 'fp32';
+  const terms: PlanTerm[] = [
+    { category: 'weights', label: amp ? '16-bit weight copies (packed)' : 'weights', bytes: m.weights, formula: amp ? 'W1, W2: ⌈n/2⌉ × 4 B per matrix' : 'params × 4 B', source: 'vramlab engine layout (src/estimate/vramlab.ts)' },
+    { category: 'masterWeights', label: 'fp32 master weights', bytes: m.masterWeights, formula: amp ? 'params × 4 B' : 'none in fp32', source: 'vramlab engine layout' },
+    { category: 'gradients', label: 'gradients (fp32)', bytes: m.gradients, formula: 'params × 4 B, created block by block in backward', source: 'vramlab engine layout' },
+    { category: 'optimizer', label: `${cfg.optimizer} states`, bytes: m.optimizer, formula: 'params × 4 B per state (momentum 1, adam 2)', source: 'vramlab engine layout' },
+    { category: 'activations', label: 'activations', bytes: m.activations, formula: `per block: input, pre-activation, activation × batch × ${amp ? '2 B (packed)' : '4 B'}`, source: 'vramlab engine layout' },
+    { category: 'activationGrads', label: 'activation gradients (fp32)', bytes: m.activationGrads, formula: 'dOut, dAct, dIn of the block in backward', source: 'vramlab engine layout' },
+    { category: 'inputs', label: 'input batch', bytes: m.inputs, formula: `batch × d × ${amp ? '2 B (packed)' : '4 B'}`, source: 'vramlab engine layout' },
+  ];
+  const notes = ['framework vramlab: the buffers this project’s WebGPU engine allocates; its ledger is the measurement'];
+  return finish(cfg, spec, inv, totalParams(inv), sched, terms, notes, m.activations);
+}
