@@ -1,0 +1,60 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { estimate, listModels } from '../../src/estimate/index.ts';
+import { ATTENTIONS, CHECKPOINTS, DEFAULT_PLAN, OPTIMIZERS, type PlanConfig } from '../../src/protocol/config.ts';
+import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
+
+const models = listModels().map((m) => m.id);
+
+const configArb = fc.record({
+  model: fc.constantFrom(...models),
+  batch: fc.integer({ min: 1, max: 64 }),
+  seq: fc.integer({ min: 1, max: 4096 }),
+  imageSize: fc.integer({ min: 32, max: 512 }),
+  precision: fc.constantFrom('fp32', 'amp-fp16', 'amp-bf16', 'fp16', 'bf16'),
+  optimizer: fc.constantFrom(...OPTIMIZERS),
+  checkpoint: fc.constantFrom(...CHECKPOINTS.filter((c) => c !== 'selective')),
+  attention: fc.constantFrom(...ATTENTIONS),
+  mode: fc.constantFrom('train', 'inference'),
+}).map((c) => ({ ...DEFAULT_PLAN, ...c, mlp: { d: 64, hidden: 128, layers: 3, activation: 'gelu' as const } }) as PlanConfig);
+
+describe('planner properties over random configurations', () => {
+  it('every byte count is a finite, non-negative integer and the peak covers each category at the peak', () => {
+    fc.assert(
+      fc.property(configArb, (cfg) => {
+        const p = estimate(cfg);
+        for (const k of PLAN_CATEGORIES) {
+          expect(Number.isSafeInteger(p.bytes[k])).toBe(true);
+          expect(p.bytes[k]).toBeGreaterThanOrEqual(0);
+          expect(p.peak.alive[k]).toBeLessThanOrEqual(p.bytes[k]);
+        }
+        expect(Number.isSafeInteger(p.peak.bytes)).toBe(true);
+        expect(p.peak.bytes).toBeGreaterThan(0);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('more batch or a longer sequence never means less memory', () => {
+    fc.assert(
+      fc.property(configArb, fc.integer({ min: 1, max: 8 }), (cfg, extra) => {
+        const base = estimate(cfg).peak.bytes;
+        expect(estimate({ ...cfg, batch: cfg.batch + extra }).peak.bytes).toBeGreaterThanOrEqual(base);
+        expect(estimate({ ...cfg, seq: cfg.seq + extra }).peak.bytes).toBeGreaterThanOrEqual(base);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('checkpointing never raises the activation bytes in training', () => {
+    fc.assert(
+      fc.property(configArb, (cfg) => {
+        const t = { ...cfg, mode: 'train' as const };
+        const none = estimate({ ...t, checkpoint: 'none' }).bytes.activations;
+        expect(estimate({ ...t, checkpoint: 'full' }).bytes.activations).toBeLessThanOrEqual(none);
+        expect(estimate({ ...t, checkpoint: 'sqrt' }).bytes.activations).toBeLessThanOrEqual(none);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
