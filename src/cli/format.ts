@@ -1,0 +1,150 @@
+/** The human-readable `vramlab estimate` report: plain text, columns aligned with padEnd. */
+import prettyBytes from 'pretty-bytes';
+import type { PlanConfig } from '../protocol/config.ts';
+import { PLAN_CATEGORIES, type CategoryBytes, type Plan, type PlanCategory } from '../protocol/plan.ts';
+
+const CATEGORY_LABELS: Record<PlanCategory, string> = {
+  weights: 'weights',
+  masterWeights: 'master weights',
+  gradients: 'gradients',
+  optimizer: 'optimizer states',
+  activations: 'activations',
+  activationGrads: 'activation grads',
+  logits: 'logits',
+  kvCache: 'KV cache',
+  inputs: 'inputs',
+  workspace: 'workspace',
+};
+
+/**
+ * pretty-bytes truncates once fraction digits are fixed; adding half a unit of the last digit
+ * first makes it round, so 13.476 GB reads 13.48 GB, not 13.47 GB.
+ */
+function rounded(n: number, base: 1000 | 1024): string {
+  if (Math.abs(n) < 1000) return `${n} B`;
+  const exp = Math.min(Math.floor(Math.log(Math.abs(n)) / Math.log(base)), 8);
+  const half = 0.005 * base ** exp;
+  return prettyBytes(n + Math.sign(n) * half, { binary: base === 1024, minimumFractionDigits: 2, maximumFractionDigits: 2 });
+}
+
+/** GiB for memory (what the driver counts), GB alongside because datasheets use it. */
+export function formatBytes(n: number): string {
+  if (Math.abs(n) < 1000) return `${n} B`;
+  const binary = rounded(n, 1024);
+  const decimal = rounded(n, 1000);
+  return binary === decimal ? binary : `${binary} (${decimal})`;
+}
+
+/** 124439808 → "124.4 M": parameter counts as people say them. */
+export function formatCount(n: number): string {
+  const units: [number, string][] = [
+    [1e12, 'T'],
+    [1e9, 'B'],
+    [1e6, 'M'],
+    [1e3, 'k'],
+  ];
+  for (const [size, unit] of units) if (Math.abs(n) >= size) return `${(n / size).toFixed(1)} ${unit}`;
+  return String(n);
+}
+
+function table(rows: string[][], indent = '  '): string[] {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows.map((r) => (indent + r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).trimEnd());
+}
+
+/** Joins items with ", " into lines of at most `width`, continuation lines indented under the first item. */
+function wrapList(head: string, items: string[], width: number): string[] {
+  const lines: string[] = [];
+  let line = head;
+  for (const [i, item] of items.entries()) {
+    const piece = i < items.length - 1 ? `${item},` : item;
+    if (line.trim() !== head.trim() && line.length + 1 + piece.length > width) {
+      lines.push(line);
+      line = ' '.repeat(head.length) + piece;
+    } else {
+      line = line === head ? head + piece : `${line} ${piece}`;
+    }
+  }
+  lines.push(line);
+  return lines;
+}
+
+function nonZero(bytes: CategoryBytes): [PlanCategory, number][] {
+  return PLAN_CATEGORIES.filter((c) => bytes[c] !== 0).map((c) => [c, bytes[c]]);
+}
+
+/** Only the settings that shape this model's estimate: seq and attention mean nothing to a ResNet. */
+function describeConfig(c: PlanConfig, family: Plan['model']['family']): string {
+  const transformer = family !== 'mlp' && family !== 'resnet';
+  const parts: string[] = [c.mode, `batch ${c.batch}`];
+  if (c.microBatch !== undefined && c.microBatch !== c.batch) parts.push(`micro-batch ${c.microBatch}`);
+  if (transformer) parts.push(`seq ${c.seq}`);
+  if (family === 'resnet') parts.push(`${c.imageSize}×${c.imageSize} images`);
+  parts.push(c.precision);
+  if (c.mode === 'train') parts.push(c.optimizer, `checkpoint ${c.checkpoint}`);
+  if (transformer) parts.push(`attention ${c.attention}`);
+  if (c.loraRank > 0) parts.push(`${c.qlora ? 'QLoRA' : 'LoRA'} rank ${c.loraRank}`);
+  if (c.zero > 0) parts.push(`ZeRO-${c.zero}`);
+  parts.push(`${c.gpus} GPU${c.gpus === 1 ? '' : 's'}`, `framework ${c.framework}`);
+  return parts.join(' · ');
+}
+
+export function formatPlan(plan: Plan, config?: PlanConfig): string {
+  const out: string[] = [];
+  const m = plan.model;
+  out.push(`Model   ${m.name} [${m.id}], ${m.layers} layers`);
+  const trainable =
+    plan.trainableParams === plan.params
+      ? 'all trainable'
+      : plan.trainableParams === 0
+        ? 'none trainable'
+        : `${plan.trainableParams.toLocaleString('en-US')} (${formatCount(plan.trainableParams)}) trainable`;
+  out.push(`Params  ${plan.params.toLocaleString('en-US')} (${formatCount(plan.params)}), ${trainable}`);
+  if (config) out.push(`Setup   ${describeConfig(config, m.family)}`);
+
+  out.push('', 'Memory per GPU, the most each category holds during the step:');
+  const cats = nonZero(plan.bytes);
+  out.push(...table(cats.map(([c, b]) => [CATEGORY_LABELS[c], formatBytes(b)])));
+
+  out.push('');
+  // GiB only: this line lists up to nine categories and must stay readable.
+  const alive = nonZero(plan.peak.alive).map(([c, b]) => `${CATEGORY_LABELS[c]} ${rounded(b, 1024)}`);
+  const lead: string[][] = [
+    ['Peak', formatBytes(plan.peak.bytes), `in ${plan.peak.phase}${plan.peak.at ? `, at ${plan.peak.at}` : ''}`],
+    ['CUDA context', formatBytes(plan.overhead.cudaContextBytes), 'outside the allocator, once per process'],
+    ['Allocator overhead', formatBytes(plan.overhead.allocatorBytes), 'caching allocator rounding and fragmentation'],
+    ['Total', formatBytes(plan.totalBytes), 'what nvidia-smi would show'],
+    ['Textbook rule of thumb', formatBytes(plan.textbook.bytes), plan.textbook.formula],
+  ];
+  const summary = table(lead, '');
+  out.push(summary[0]!, ...wrapList('  alive at the peak: ', alive.length > 0 ? alive : ['nothing'], 100));
+  out.push(...summary.slice(1, -1), '', summary.at(-1)!);
+
+  out.push('', 'Fits (total against the memory the driver exposes):');
+  out.push(
+    ...table(
+      plan.fits.map((f) => [
+        f.fits ? '✓' : '✗',
+        f.gpu,
+        formatBytes(f.memoryBytes),
+        f.fits ? `${formatBytes(f.headroomBytes)} headroom` : `${formatBytes(-f.headroomBytes)} short`,
+      ]),
+    ),
+  );
+
+  if (plan.terms.length > 0) {
+    out.push('', 'How each term is computed:');
+    const rows = plan.terms.map((t) => [CATEGORY_LABELS[t.category], t.label, formatBytes(t.bytes), t.formula]);
+    const lines = table(rows);
+    plan.terms.forEach((t, i) => {
+      out.push(lines[i]!);
+      if (t.source) out.push(`${' '.repeat(lines[i]!.length - t.formula.length)}source: ${t.source}`);
+    });
+  }
+
+  if (plan.notes.length > 0) {
+    out.push('', 'Notes:');
+    for (const n of plan.notes) out.push(`  - ${n}`);
+  }
+  return `${out.join('\n')}\n`;
+}
