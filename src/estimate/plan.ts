@@ -384,7 +384,7 @@ function inferencePlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
   const terms: PlanTerm[] = [
     { category: 'weights', label: 'weights', bytes: persistent.weights, formula: `matmul weights × ${matmulBytes.toFixed(3)} B + others × ${dt.param} B${dt.autocast ? ' + autocast 16-bit copies' : ''}`, source: dt.quantizedBase ? SOURCES.qlora : SOURCES.hfAnatomy },
   ];
-  let transient = 0;
+  let transient: number;
   let at = 'forward';
   if (spec.kind === 'transformer') {
     const s = spec;
