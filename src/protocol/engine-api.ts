@@ -1,0 +1,62 @@
+/**
+ * What the engine worker exposes through Comlink, and the plain-data types that cross the
+ * boundary. Everything here must survive structured clone: no class instances, no GPU
+ * objects. Custom Error classes do not survive the trip either, so the kind of a failure
+ * travels in `Error.name` (one of ENGINE_ERRORS) and the sentence for the user in `message`.
+ */
+
+/** `Error.name` values the engine throws; the UI switches on these, never on classes. */
+export const ENGINE_ERRORS = {
+  /** `navigator.gpu` (or the GPU object handed to the engine in Node) is missing. */
+  NoWebGPU: 'NoWebGPU',
+  /** WebGPU exists but `requestAdapter()` returned null. */
+  NoAdapter: 'NoAdapter',
+  /** The adapter refused `requestDevice()` (limits or features it cannot give). */
+  NoDevice: 'NoDevice',
+} as const;
+export type EngineErrorName = (typeof ENGINE_ERRORS)[keyof typeof ENGINE_ERRORS];
+
+/** The sentence shown when a browser has no WebGPU. */
+export const NO_WEBGPU_MESSAGE =
+  'WebGPU is not available in this browser: use Chrome/Edge 113+ or start Chromium with --enable-unsafe-webgpu';
+
+/** A GPUAdapter as plain data: what the adapter card shows and what reports record. */
+export interface AdapterSummary {
+  /** GPUAdapterInfo fields; each may be '' when the browser hides it. */
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** Sorted feature names, e.g. 'shader-f16', 'timestamp-query'. */
+  features: string[];
+  /** Every numeric GPUSupportedLimits member of the adapter (sizes in bytes). */
+  limits: Record<string, number>;
+  /** A software or otherwise limited adapter (SwiftShader on a machine with no GPU). */
+  isFallbackAdapter: boolean;
+}
+
+export const DEVICE_ERROR_KINDS = ['validation', 'out-of-memory', 'internal', 'lost'] as const;
+export type DeviceErrorKind = (typeof DEVICE_ERROR_KINDS)[number];
+
+/** An error the device raised outside any error scope, or its loss. */
+export interface DeviceErrorReport {
+  kind: DeviceErrorKind;
+  /** A sentence for the user: what happened and what to change. */
+  message: string;
+  /** The driver's own text, for bug reports. */
+  detail: string;
+  /** For 'lost': GPUDeviceLostReason ('unknown' or 'destroyed'). */
+  reason?: string;
+  /** performance.now() of the context that saw it, in ms. */
+  at: number;
+}
+
+export interface EngineApi {
+  /** Opens (once) the adapter and device and describes the adapter. */
+  probe(): Promise<AdapterSummary>;
+  /**
+   * Registers a listener for device errors and loss. Over Comlink the listener must be
+   * wrapped with `Comlink.proxy`; a later call replaces the listener, null removes it.
+   */
+  onDeviceError(listener: ((report: DeviceErrorReport) => void) | null): Promise<void>;
+}

@@ -1,0 +1,157 @@
+import { LitElement, css, html, nothing } from 'lit';
+import { customElement, state } from 'lit/decorators.js';
+import { DEFAULT_PLAN, type PlanConfig } from '../protocol/config.ts';
+import type { Plan } from '../protocol/plan.ts';
+import { estimate } from '../estimate/index.ts';
+import { EngineController } from './engine-controller.ts';
+import type { ConfigChangeDetail } from './plan-form.ts';
+import './plan-form.ts';
+import './plan-breakdown.ts';
+import './adapter-card.ts';
+
+type Estimated = { plan: Plan; error: null } | { plan: null; error: string };
+
+/** estimate() throws EstimateError/ConfigError whose message is already a user sentence. */
+function tryEstimate(config: PlanConfig): Estimated {
+  try {
+    return { plan: estimate(config), error: null };
+  } catch (e) {
+    return { plan: null, error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+/**
+ * The page: the planner form, the estimate it gives, and the WebGPU adapter the engine found.
+ *
+ * @csspart header - the title bar
+ */
+@customElement('vl-app')
+export class VlApp extends LitElement {
+  static override styles = css`
+    :host {
+      display: block;
+      min-height: 100vh;
+      color-scheme: light dark;
+      --vl-bg: #fbfbfd;
+      --vl-fg: #1b1b1f;
+      --vl-surface: #ffffff;
+      --vl-border: #d0d0d7;
+      --vl-muted: #5f5f6b;
+      --vl-accent: #0b57d0;
+      --vl-error: #b00020;
+      --vl-ok: #1a7f37;
+      --vl-warn-bg: #fff3cd;
+      --vl-warn-fg: #664d03;
+      background: var(--vl-bg);
+      color: var(--vl-fg);
+      font-family: system-ui, sans-serif;
+      line-height: 1.4;
+    }
+    @media (prefers-color-scheme: dark) {
+      :host {
+        --vl-bg: #16161a;
+        --vl-fg: #e8e8ee;
+        --vl-surface: #1f1f25;
+        --vl-border: #3a3a44;
+        --vl-muted: #a0a0ad;
+        --vl-accent: #8ab4f8;
+        --vl-error: #ff8a80;
+        --vl-ok: #7ee2a8;
+        --vl-warn-bg: #4a3b00;
+        --vl-warn-fg: #ffe08a;
+      }
+    }
+    header {
+      display: flex;
+      align-items: baseline;
+      gap: 1rem;
+      padding: 0.75rem 1.5rem;
+      border-bottom: 1px solid var(--vl-border);
+    }
+    h1 {
+      font-size: 1.4rem;
+      margin: 0;
+    }
+    header p {
+      margin: 0;
+      color: var(--vl-muted);
+    }
+    main {
+      display: grid;
+      grid-template-columns: minmax(18rem, 26rem) minmax(0, 1fr) minmax(14rem, 20rem);
+      gap: 1.5rem;
+      padding: 1rem 1.5rem 2rem;
+      align-items: start;
+    }
+    @media (max-width: 1100px) {
+      main {
+        grid-template-columns: minmax(18rem, 26rem) minmax(0, 1fr);
+      }
+      aside {
+        grid-column: 1 / -1;
+      }
+    }
+    @media (max-width: 700px) {
+      main {
+        grid-template-columns: minmax(0, 1fr);
+      }
+    }
+    .error {
+      color: var(--vl-error);
+      font-weight: 600;
+    }
+  `;
+
+  private readonly engine = new EngineController(this);
+  /** The form's starting point; never reassigned, so typing is not overwritten. */
+  private readonly initialConfig: PlanConfig = DEFAULT_PLAN;
+
+  @state() private estimated: Estimated = tryEstimate(DEFAULT_PLAN);
+  /** The last valid plan, kept (dimmed) while the form is invalid. */
+  @state() private shown: Plan | null = this.estimated.plan;
+  @state() private stale = false;
+
+  override render() {
+    const { status, adapter, error, deviceErrors } = this.engine;
+    return html`
+      <header part="header">
+        <h1>vramlab</h1>
+        <p>Will this training run fit, and why?</p>
+      </header>
+      <main>
+        <section aria-label="Planner">
+          <vl-plan-form
+            .config=${this.initialConfig}
+            @vl-config-change=${this.handleConfigChange}
+            @vl-config-invalid=${this.handleConfigInvalid}
+          ></vl-plan-form>
+        </section>
+        <section aria-label="Estimate">
+          ${this.estimated.error
+            ? html`<p class="error" role="alert" data-testid="estimate-error">${this.estimated.error}</p>`
+            : nothing}
+          <vl-plan-breakdown .plan=${this.shown} ?stale=${this.stale || this.estimated.error !== null}></vl-plan-breakdown>
+        </section>
+        <aside aria-label="GPU">
+          <vl-adapter-card .status=${status} .adapter=${adapter} .error=${error} .deviceErrors=${deviceErrors}></vl-adapter-card>
+        </aside>
+      </main>
+    `;
+  }
+
+  private handleConfigChange(e: CustomEvent<ConfigChangeDetail>): void {
+    this.estimated = tryEstimate(e.detail.config);
+    if (this.estimated.plan) this.shown = this.estimated.plan;
+    this.stale = false;
+  }
+
+  private handleConfigInvalid(): void {
+    this.stale = true;
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'vl-app': VlApp;
+  }
+}

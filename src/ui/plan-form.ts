@@ -1,0 +1,354 @@
+import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
+import { customElement, property, state } from 'lit/decorators.js';
+import {
+  ACTIVATIONS,
+  ATTENTIONS,
+  CHECKPOINTS,
+  ConfigError,
+  DEFAULT_PLAN,
+  FRAMEWORKS,
+  MODES,
+  OPTIMIZERS,
+  PRECISIONS,
+  ZERO_STAGES,
+  parsePlanConfig,
+  type PlanConfig,
+} from '../protocol/config.ts';
+import { listModels, type ModelInfo } from '../estimate/index.ts';
+
+/** Text fields keyed by the config path they fill; `name` of each control is its key. */
+const TEXT_KEYS = [
+  'model',
+  'mlp.d',
+  'mlp.hidden',
+  'mlp.layers',
+  'mlp.activation',
+  'imageSize',
+  'mode',
+  'batch',
+  'microBatch',
+  'seq',
+  'precision',
+  'optimizer',
+  'checkpoint',
+  'attention',
+  'loraRank',
+  'zero',
+  'gpus',
+  'framework',
+  'gpuMemoryGiB',
+] as const;
+type TextKey = (typeof TEXT_KEYS)[number];
+
+/**
+ * The form as typed: strings as the controls hold them, so an invalid entry stays on screen
+ * (with its message) instead of being replaced by the last valid value.
+ */
+type Draft = Record<TextKey, string> & { qlora: boolean };
+
+export interface ConfigChangeDetail {
+  config: PlanConfig;
+}
+export interface ConfigInvalidDetail {
+  /** Config path of the first bad field, e.g. 'batch' or 'mlp.d'. */
+  field: string;
+  message: string;
+}
+
+const FAMILY_LABELS: Record<ModelInfo['family'], string> = {
+  mlp: 'Toy',
+  gpt2: 'GPT-2',
+  bert: 'BERT',
+  llama: 'Llama family',
+  resnet: 'ResNet',
+};
+
+function draftFrom(c: PlanConfig): Draft {
+  return {
+    model: c.model,
+    'mlp.d': String(c.mlp.d),
+    'mlp.hidden': String(c.mlp.hidden),
+    'mlp.layers': String(c.mlp.layers),
+    'mlp.activation': c.mlp.activation,
+    imageSize: String(c.imageSize),
+    mode: c.mode,
+    batch: String(c.batch),
+    microBatch: c.microBatch === undefined ? '' : String(c.microBatch),
+    seq: String(c.seq),
+    precision: c.precision,
+    optimizer: c.optimizer,
+    checkpoint: c.checkpoint,
+    attention: c.attention,
+    loraRank: String(c.loraRank),
+    qlora: c.qlora,
+    zero: String(c.zero),
+    gpus: String(c.gpus),
+    framework: c.framework,
+    gpuMemoryGiB: c.gpuMemoryGiB === undefined ? '' : String(c.gpuMemoryGiB),
+  };
+}
+
+/** Labels point at controls by id (not by wrapping) so each control's name is its label alone. */
+const fieldId = (key: string): string => `f-${key.replace('.', '-')}`;
+
+/** An empty box is NaN, which the schema reports as "must be a number". */
+const num = (s: string): number => (s.trim() === '' ? Number.NaN : Number(s));
+const optionalNum = (s: string): number | undefined => (s.trim() === '' ? undefined : Number(s));
+
+/** The untrusted object handed to parsePlanConfig; the schema does all the checking. */
+function rawConfig(d: Draft, hfConfig: unknown): unknown {
+  return {
+    model: d.model,
+    mlp: { d: num(d['mlp.d']), hidden: num(d['mlp.hidden']), layers: num(d['mlp.layers']), activation: d['mlp.activation'] },
+    hfConfig,
+    imageSize: num(d.imageSize),
+    mode: d.mode,
+    batch: num(d.batch),
+    microBatch: optionalNum(d.microBatch),
+    seq: num(d.seq),
+    precision: d.precision,
+    optimizer: d.optimizer,
+    checkpoint: d.checkpoint,
+    attention: d.attention,
+    loraRank: num(d.loraRank),
+    qlora: d.qlora,
+    zero: num(d.zero),
+    gpus: num(d.gpus),
+    framework: d.framework,
+    gpuMemoryGiB: optionalNum(d.gpuMemoryGiB),
+  };
+}
+
+/**
+ * The planner form. Every edit is validated against PlanConfigSchema; a valid config is
+ * announced with `vl-config-change`, an invalid one shows its message in an alert.
+ *
+ * @fires vl-config-change - detail `{ config }`: a validated PlanConfig after any edit
+ * @fires vl-config-invalid - detail `{ field, message }`: the edit left the form invalid
+ * @csspart form - the form element
+ * @csspart error - the validation message
+ */
+@customElement('vl-plan-form')
+export class VlPlanForm extends LitElement {
+  static override styles = css`
+    :host {
+      display: block;
+    }
+    form {
+      display: grid;
+      gap: 0.75rem;
+    }
+    fieldset {
+      border: 1px solid var(--vl-border, #ccc);
+      border-radius: 8px;
+      padding: 0.5rem 0.75rem 0.75rem;
+      margin: 0;
+      display: grid;
+      grid-template-columns: repeat(auto-fill, minmax(9rem, 1fr));
+      gap: 0.5rem 0.75rem;
+    }
+    legend {
+      font-weight: 600;
+      padding: 0 0.25rem;
+    }
+    .field {
+      display: grid;
+      gap: 0.15rem;
+      font-size: 0.85rem;
+      align-content: start;
+    }
+    .field.check {
+      grid-template-columns: auto 1fr;
+      align-items: center;
+      align-self: end;
+    }
+    .field.wide {
+      grid-column: 1 / -1;
+    }
+    input,
+    select {
+      font: inherit;
+      padding: 0.25rem 0.35rem;
+      min-width: 0;
+      color: inherit;
+      background: var(--vl-input-bg, transparent);
+      border: 1px solid var(--vl-border, #aaa);
+      border-radius: 4px;
+    }
+    input:focus-visible,
+    select:focus-visible {
+      outline: 2px solid var(--vl-accent, #0b57d0);
+      outline-offset: 1px;
+    }
+    [aria-invalid='true'] {
+      border-color: var(--vl-error, #b00020);
+      outline-color: var(--vl-error, #b00020);
+    }
+    .error {
+      color: var(--vl-error, #b00020);
+      font-weight: 600;
+      margin: 0;
+      min-height: 1.2em;
+    }
+  `;
+
+  /** The config the form starts from; setting it replaces whatever was typed. */
+  @property({ attribute: false }) config: PlanConfig = DEFAULT_PLAN;
+
+  @state() private draft: Draft = draftFrom(DEFAULT_PLAN);
+  @state() private invalid: ConfigInvalidDetail | null = null;
+
+  private readonly models: ModelInfo[] = listModels();
+
+  protected override willUpdate(changed: PropertyValues<this>): void {
+    if (changed.has('config')) {
+      this.draft = draftFrom(this.config);
+      this.invalid = null;
+    }
+  }
+
+  override render() {
+    const d = this.draft;
+    const family = this.models.find((m) => m.id === d.model)?.family;
+    return html`
+      <p part="error" class="error" id="config-error" role="alert" data-testid="config-error">${this.invalid?.message ?? ''}</p>
+      <form part="form" data-testid="plan-form" @input=${this.handleInput} @submit=${this.handleSubmit} novalidate>
+        <fieldset>
+          <legend>Model</legend>
+          <div class="field wide">
+            <label for="f-model">model</label>
+            <select id="f-model" name="model" data-testid="field-model" .value=${d.model}>
+              ${this.renderModelOptions(d.model)}
+            </select>
+          </div>
+          ${d.model === 'mlp'
+            ? html`${this.renderNumber('mlp.d', 'width d', 1)} ${this.renderNumber('mlp.hidden', 'hidden', 1)}
+              ${this.renderNumber('mlp.layers', 'layers', 1)} ${this.renderSelect('mlp.activation', 'activation', ACTIVATIONS)}`
+            : nothing}
+          ${family === 'resnet' ? this.renderNumber('imageSize', 'image size (px)', 1) : nothing}
+        </fieldset>
+        <fieldset>
+          <legend>Step</legend>
+          ${this.renderSelect('mode', 'mode', MODES)} ${this.renderNumber('batch', 'batch', 1)}
+          ${this.renderNumber('microBatch', 'micro-batch', 1, 'same as batch')}
+          ${family === 'resnet' ? nothing : this.renderNumber('seq', 'sequence length', 1)}
+        </fieldset>
+        <fieldset>
+          <legend>Precision and memory savers</legend>
+          ${this.renderSelect('precision', 'precision', PRECISIONS)} ${this.renderSelect('optimizer', 'optimizer', OPTIMIZERS)}
+          ${this.renderSelect('checkpoint', 'checkpointing', CHECKPOINTS)} ${this.renderSelect('attention', 'attention', ATTENTIONS)}
+          ${this.renderNumber('loraRank', 'LoRA rank (0 = off)', 0)}
+          <div class="field check">
+            <input
+              type="checkbox"
+              id="f-qlora"
+              name="qlora"
+              data-testid="field-qlora"
+              .checked=${d.qlora}
+              aria-invalid=${this.isInvalid('qlora')}
+              aria-describedby="config-error"
+            />
+            <label for="f-qlora">QLoRA (4-bit base)</label>
+          </div>
+        </fieldset>
+        <fieldset>
+          <legend>GPUs</legend>
+          ${this.renderSelect('zero', 'ZeRO stage', ZERO_STAGES)} ${this.renderNumber('gpus', 'GPUs', 1)}
+          ${this.renderSelect('framework', 'predict for', FRAMEWORKS)}
+          ${this.renderNumber('gpuMemoryGiB', 'your GPU (GiB)', 0, 'optional', 'any')}
+        </fieldset>
+      </form>
+    `;
+  }
+
+  private renderModelOptions(selected: string) {
+    const families = [...new Set(this.models.map((m) => m.family))];
+    return families.map(
+      (f) => html`<optgroup label=${FAMILY_LABELS[f]}>
+        ${this.models
+          .filter((m) => m.family === f)
+          .map((m) => html`<option value=${m.id} ?selected=${m.id === selected}>${m.name}</option>`)}
+      </optgroup>`,
+    );
+  }
+
+  private renderNumber(key: TextKey, label: string, min: number, placeholder = '', step = '1') {
+    return html`<div class="field">
+      <label for=${fieldId(key)}>${label}</label>
+      <input
+        id=${fieldId(key)}
+        type="number"
+        inputmode=${step === '1' ? 'numeric' : 'decimal'}
+        name=${key}
+        data-testid=${`field-${key}`}
+        min=${min}
+        step=${step}
+        placeholder=${placeholder}
+        .value=${this.draft[key]}
+        aria-invalid=${this.isInvalid(key)}
+        aria-describedby="config-error"
+      />
+    </div>`;
+  }
+
+  // Options carry `?selected` for the first render (a select's `.value` is set before its
+  // options exist) and the select carries `.value` so a new `config` moves it afterwards.
+  private renderSelect(key: TextKey, label: string, options: readonly (string | number)[]) {
+    const value = this.draft[key];
+    return html`<div class="field">
+      <label for=${fieldId(key)}>${label}</label>
+      <select id=${fieldId(key)} name=${key} data-testid=${`field-${key}`} .value=${value} aria-invalid=${this.isInvalid(key)} aria-describedby="config-error">
+        ${options.map((o) => html`<option value=${o} ?selected=${String(o) === value}>${o}</option>`)}
+      </select>
+    </div>`;
+  }
+
+  private isInvalid(key: string): 'true' | 'false' {
+    return this.invalid?.field === key ? 'true' : 'false';
+  }
+
+  private handleInput(e: Event): void {
+    const target = e.target as HTMLInputElement | HTMLSelectElement;
+    const key = target.name;
+    if (key === 'qlora') {
+      this.draft = { ...this.draft, qlora: (target as HTMLInputElement).checked };
+    } else if ((TEXT_KEYS as readonly string[]).includes(key)) {
+      this.draft = { ...this.draft, [key]: target.value };
+    } else {
+      return;
+    }
+    this.validate();
+  }
+
+  /** Enter in a field submits the form: validate, never navigate. */
+  private handleSubmit(e: SubmitEvent): void {
+    e.preventDefault();
+    this.validate();
+  }
+
+  private validate(): void {
+    let config: PlanConfig;
+    try {
+      config = parsePlanConfig(rawConfig(this.draft, this.config.hfConfig));
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      this.invalid = { field: err.field, message: err.message };
+      this.dispatchEvent(
+        new CustomEvent<ConfigInvalidDetail>('vl-config-invalid', { detail: this.invalid, bubbles: true, composed: true }),
+      );
+      return;
+    }
+    this.invalid = null;
+    this.dispatchEvent(new CustomEvent<ConfigChangeDetail>('vl-config-change', { detail: { config }, bubbles: true, composed: true }));
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'vl-plan-form': VlPlanForm;
+  }
+  interface HTMLElementEventMap {
+    'vl-config-change': CustomEvent<ConfigChangeDetail>;
+    'vl-config-invalid': CustomEvent<ConfigInvalidDetail>;
+  }
+}
