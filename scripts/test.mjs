@@ -50,13 +50,24 @@ function vitest(project, env) {
   return { passed: j.numPassedTests, failed };
 }
 
+// Chromium is needed by the e2e tests and also by the GPU tests on a machine with no GPU
+// (its SwiftShader Vulkan driver and loader), so find or install it before either runs.
+let browser = null;
+if (want('gpu') || want('e2e')) {
+  try {
+    browser = ensureBrowser();
+    console.log(`browser: ${browser}`);
+  } catch (e) {
+    console.error(e instanceof Error ? e.message : e);
+  }
+}
+
 step('typecheck', () => single(run(bin('tsc'), ['--noEmit', '-p', '.'])));
 step('lint', () => single(run(bin('eslint'), ['.'])));
 step('unit', () => vitest('unit'));
 step('gpu', () => vitest('gpu', gpuEnv()));
 step('e2e', () => {
-  const browser = ensureBrowser();
-  console.log(`browser: ${browser}`);
+  if (!browser) throw new Error('no browser for the e2e tests (see the message above)');
   const file = `${out}/playwright.json`;
   rmSync(file, { force: true });
   const code = run(bin('playwright'), ['test'], {

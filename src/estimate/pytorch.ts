@@ -82,9 +82,20 @@ export function transformerLayerBytes(s: TransformerSpec, dt: DtypePlan, eager: 
     // SiLU(gate) * up: silu saves gate, mul saves silu(gate) and up, down_proj saves the product.
     mlp = normFeeding(2) + 4 * c * I;
   } else if (s.family === 'gpt2') {
-    const gelu = s.act === 'gelu-new-python' ? 3 * c * I : 0; // tanh out, 0.5·x, 1 + tanh
     attention = normFeeding(1) + 3 * c * h /* qkv */ + c * h /* sdpa out */ + c * h /* merged */ + drop * h + (eager ? 0 : lse);
-    mlp = normFeeding(1) + c * I /* fc out */ + gelu + c * I /* gelu out */ + drop * h;
+    let act: number;
+    if (s.act !== 'gelu-new-python') {
+      act = c * I /* fc out, saved by GELU */ + c * I; /* GELU out, saved by c_proj */
+    } else if (dt.autocast) {
+      // NewGELUActivation, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), under autocast: pow is
+      // an fp32 op, so pow keeps an fp32 copy of x, tanh's output and (1 + tanh) are fp32,
+      // 0.5·x stays 16-bit; the product is fp32 and c_proj keeps its own 16-bit cast.
+      act = 4 * I + 4 * I + 2 * I + 4 * I + c * I;
+    } else {
+      // Same ops in one dtype: x (kept by pow), tanh out, 0.5·x, 1 + tanh, and the output.
+      act = 5 * c * I;
+    }
+    mlp = normFeeding(1) + act + drop * h;
   } else {
     // BERT is post-LN: the layer input (previous LayerNorm's output) feeds q, k, v.
     const qkvIn = dt.autocast ? 3 * c * h : c * h;

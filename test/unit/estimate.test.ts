@@ -65,6 +65,17 @@ describe('published figures', () => {
     expect(detailed).toBe(korthikantiLayerBytes(s, b, h, a) + s * b * (2 * h + 16));
   });
 
+  it('GPT-2 under autocast: NewGELU keeps fp32 tensors because pow runs in fp32', () => {
+    const spec = resolveModel({ ...DEFAULT_PLAN, model: 'gpt2-small' }) as TransformerSpec;
+    const [h, I] = [768, 3072];
+    const amp = transformerLayerBytes(spec, dtypePlan('amp-bf16', false), false, 1024);
+    // LN input (fp32) + stats + c_fc's 16-bit cast; pow's fp32 copy, tanh, 1 + tanh (fp32),
+    // 0.5·x (16-bit), c_proj's cast; the dropout mask.
+    expect(amp.mlp).toBe(4 * h + 8 + 2 * h + (4 + 4 + 4 + 2 + 2) * I + h);
+    const fp32 = transformerLayerBytes(spec, dtypePlan('fp32', false), false, 1024);
+    expect(fp32.mlp).toBe(4 * h + 8 + 4 * h + 5 * 4 * I + h);
+  });
+
   it('accelerate estimate-memory: bert-base-cased loads in 413.18 MiB (fp32), "training with Adam" 1.61 GiB', () => {
     const config = { ...fixture('bert-base-cased.config.json'), architectures: ['BertModel'] };
     const p = plan({ model: 'hf', hfConfig: config, mode: 'inference', precision: 'fp32', seq: 128, batch: 1 });
