@@ -1,20 +1,8 @@
 /** The human-readable `vramlab estimate` report: plain text, columns aligned with padEnd. */
 import prettyBytes from 'pretty-bytes';
 import type { PlanConfig } from '../protocol/config.ts';
-import { PLAN_CATEGORIES, type CategoryBytes, type Plan, type PlanCategory } from '../protocol/plan.ts';
+import { CATEGORY_LABELS, PLAN_CATEGORIES, type CategoryBytes, type Plan, type PlanCategory } from '../protocol/plan.ts';
 
-const CATEGORY_LABELS: Record<PlanCategory, string> = {
-  weights: 'weights',
-  masterWeights: 'master weights',
-  gradients: 'gradients',
-  optimizer: 'optimizer states',
-  activations: 'activations',
-  activationGrads: 'activation grads',
-  logits: 'logits',
-  kvCache: 'KV cache',
-  inputs: 'inputs',
-  workspace: 'workspace',
-};
 
 /**
  * pretty-bytes truncates once fraction digits are fixed; adding half a unit of the last digit

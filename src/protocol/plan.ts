@@ -19,6 +19,20 @@ export const PLAN_CATEGORIES = [
 export type PlanCategory = (typeof PLAN_CATEGORIES)[number];
 export type CategoryBytes = Record<PlanCategory, number>;
 
+/** How each category is named on screen and in the CLI. */
+export const CATEGORY_LABELS: Record<PlanCategory, string> = {
+  weights: 'weights',
+  masterWeights: 'master weights',
+  gradients: 'gradients',
+  optimizer: 'optimizer states',
+  activations: 'activations',
+  activationGrads: 'activation gradients',
+  logits: 'logits',
+  kvCache: 'KV cache',
+  inputs: 'inputs',
+  workspace: 'workspace',
+};
+
 export const PHASES = ['forward', 'backward', 'optimizer'] as const;
 export type Phase = (typeof PHASES)[number];
 

@@ -1,20 +1,8 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
-import { PLAN_CATEGORIES, type Plan, type PlanCategory } from '../protocol/plan.ts';
+import { CATEGORY_LABELS, PLAN_CATEGORIES, type Plan } from '../protocol/plan.ts';
 import { formatBytes, formatCount, formatGiB, formatInteger } from './format.ts';
 
-const CATEGORY_LABELS: Record<PlanCategory, string> = {
-  weights: 'weights',
-  masterWeights: 'master weights',
-  gradients: 'gradients',
-  optimizer: 'optimizer states',
-  activations: 'activations',
-  activationGrads: 'activation gradients',
-  logits: 'logits',
-  kvCache: 'KV cache',
-  inputs: 'inputs',
-  workspace: 'workspace',
-};
 
 /**
  * A Plan drawn as text and tables: parameters, the peak and its phase, bytes per category,
