@@ -155,7 +155,10 @@ function trainPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
 
   // Storage of parameters.
   const masterBytesPerParam = deepspeedMixed ? 4 : dt.autocast ? 4 : 0;
-  const gradPerParam = deepspeedMixed ? 2 : dt.grad;
+  // LoRA adapters live in the base's float dtype, or fp32 over a quantized (QLoRA) base as
+  // PEFT leaves them; their gradients and optimizer states follow torch.optim's param dtype.
+  const adapterBytes = dt.autocast || cfg.qlora ? 4 : dt.param;
+  const gradPerParam = lora ? adapterBytes : deepspeedMixed ? 2 : dt.grad;
   const persistent = zeroCategories();
   const baseMatmul = paramsWhere(inv, (t) => t.matmul);
   const baseOther = totalParams(inv) - baseMatmul;
@@ -163,7 +166,6 @@ function trainPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
   if (lora) {
     const matmulBytes = dt.quantizedBase ?? dt.param;
     persistent.weights = baseMatmul * matmulBytes + baseOther * dt.param + inv.bufferBytes;
-    const adapterBytes = dt.autocast ? 4 : dt.param;
     persistent.weights += tr.count * adapterBytes;
     weightsFormula = `frozen base: matmul weights × ${matmulBytes.toFixed(3)} B + others × ${dt.param} B; adapters × ${adapterBytes} B`;
   } else if (masterBytesPerParam > 0) {
@@ -174,7 +176,7 @@ function trainPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
     persistent.weights = (tr.count * dt.param) / (zero >= 3 ? N : 1) + inv.bufferBytes;
     weightsFormula = `params × ${dt.param} B${zero >= 3 ? ' ÷ GPUs' : ''}`;
   }
-  const stateBytes = dt.autocast || deepspeedMixed || dt.param === 4 || lora ? 4 : dt.param;
+  const stateBytes = lora ? adapterBytes : dt.autocast || deepspeedMixed ? 4 : dt.param;
   const opt = optimizerState(cfg, tr, stateBytes);
   persistent.optimizer = opt.bytes / (zero >= 1 ? N : 1);
   const gradShard = zero >= 2 ? N : 1;

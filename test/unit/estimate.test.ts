@@ -228,6 +228,13 @@ describe('the breakdown responds to every setting', () => {
     const q = plan({ ...base, model: 'llama-2-7b', loraRank: 8, qlora: true, precision: 'bf16', batch: 1, seq: 256 });
     expect(q.bytes.weights).toBeLessThan(lora.bytes.weights / 4);
     expect(q.peak.bytes).toBeLessThan(lora.peak.bytes);
+    // Over an NF4 base the adapters stay fp32; over a bf16 base they are bf16, as are their
+    // gradients and Adam states.
+    expect(q.bytes.gradients).toBe(q.trainableParams * 4);
+    expect(q.bytes.optimizer).toBe(q.trainableParams * 8);
+    const half = plan({ ...base, model: 'llama-2-7b', loraRank: 8, precision: 'bf16', batch: 1, seq: 256 });
+    expect(half.bytes.gradients).toBe(half.trainableParams * 2);
+    expect(half.bytes.optimizer).toBe(half.trainableParams * 4);
   });
 
   it('inference holds weights and the KV cache: 2 · L · kv_heads · head_dim · context · batch · bytes', () => {
