@@ -1,0 +1,294 @@
+/**
+ * The one allocator of the engine. WebGPU has no API for the memory a device uses, so the
+ * ledger is the ground truth: every GPUBuffer is created and destroyed here, tagged with a
+ * tensor name, a category and the op current at the time, and from those events come live
+ * and peak bytes, what was alive at the peak, and a timeline of the step.
+ *
+ * Two sizes per buffer: `requested` (what the tensor needs) and `allocated` (what is handed
+ * to createBuffer after alignment). Live, peak and the timeline are reported in both so that
+ * rounding never hides or invents liveness.
+ *
+ * Error handling follows webgpu-samples util.ts: each createBuffer runs inside an
+ * 'out-of-memory' and a 'validation' error scope, and a failure reaches the caller as an
+ * Error whose name is one of LEDGER_ERRORS and whose message says what to change.
+ * https://webgpu.github.io/webgpu-samples/ (util.ts)
+ */
+import {
+  LEDGER_CATEGORIES,
+  LEDGER_ERRORS,
+  isLedgerCategory,
+  zeroLedgerBytes,
+  type LedgerBytes,
+  type LedgerCategory,
+  type LedgerEntry,
+  type LedgerErrorName,
+  type LedgerEventKind,
+  type LedgerPoint,
+} from '../protocol/ledger.ts';
+
+export interface LedgerCreateOptions {
+  /** Tensor name; the buffer is labelled `Ledger.<name>`. */
+  name: string;
+  category: LedgerCategory;
+  /** Bytes the tensor needs; a non-negative integer. */
+  size: number;
+  /** GPUBufferUsage flags. */
+  usage: GPUBufferUsageFlags;
+  /** Op index to record instead of the current one (e.g. a buffer made ahead for a later op). */
+  op?: number;
+}
+
+/** The op current before the first beginOp/setOp: setup, weight upload. */
+export const SETUP_OP = -1;
+
+/**
+ * Alignment of every allocation, in bytes. WebGPU requires sizes that are a multiple of 4 for
+ * `mappedAtCreation`, `copyBufferToBuffer`, `queue.writeBuffer` and storage bindings, so a
+ * size of 6 B is allocated as 8 B: allocated = ceil(requested / 4) × 4.
+ */
+export const BUFFER_ALIGNMENT = 4;
+
+export function alignedSize(requested: number): number {
+  return Math.ceil(requested / BUFFER_ALIGNMENT) * BUFFER_ALIGNMENT;
+}
+
+/** What the ledger knows of one buffer; `entry` is the serialisable part. */
+interface Tracked {
+  buffer: GPUBuffer;
+  entry: LedgerEntry;
+}
+
+export class Ledger {
+  readonly device: GPUDevice;
+
+  // Every buffer ever created here, live or destroyed; by buffer for destroy(), in order for entries().
+  private readonly tracked = new Map<GPUBuffer, Tracked>();
+  private readonly order: Tracked[] = [];
+  private readonly points: LedgerPoint[] = [];
+
+  private op = SETUP_OP;
+  private opLabel = '';
+  private nextId = 0;
+
+  // Running totals in bytes; `live*` as requested and as allocated.
+  private live = 0;
+  private liveAllocated = 0;
+  private peak = 0;
+  private peakAllocated = 0;
+  private readonly liveByCategory: LedgerBytes = zeroLedgerBytes();
+  private readonly maxCategory: LedgerBytes = zeroLedgerBytes();
+  // Requested bytes by category the first time `peak` was reached.
+  private atPeak: LedgerBytes = zeroLedgerBytes();
+
+  constructor(device: GPUDevice) {
+    this.device = device;
+  }
+
+  /** Starts the next op; later events record its index and label. Returns the index (0, 1, …). */
+  beginOp(label: string): number {
+    this.op += 1;
+    this.opLabel = label;
+    return this.op;
+  }
+
+  /** Sets the current op explicitly, e.g. when the executor walks a tape by index. */
+  setOp(index: number, label = ''): void {
+    if (!Number.isInteger(index) || index < SETUP_OP) throw new RangeError(`Ledger.setOp: op index must be an integer ≥ ${SETUP_OP}, got ${index}`);
+    this.op = index;
+    this.opLabel = label;
+  }
+
+  get currentOp(): { op: number; label: string } {
+    return { op: this.op, label: this.opLabel };
+  }
+
+  /**
+   * Creates a buffer and records it. Async because error scopes resolve asynchronously: the
+   * buffer is recorded only once the device has accepted it. Throws (nothing allocated, the
+   * ledger unchanged) an Error named BufferTooLarge when the size is over a device limit or
+   * the device rejects it, and OutOfMemory when the device has no memory for it.
+   */
+  async create(opts: LedgerCreateOptions): Promise<GPUBuffer> {
+    const { name, category, size, usage } = opts;
+    if (!isLedgerCategory(category)) {
+      throw new TypeError(`Ledger.create(${name}): unknown category '${String(category)}', expected one of ${LEDGER_CATEGORIES.join(', ')}`);
+    }
+    if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`Ledger.create(${name}): size must be a non-negative integer of bytes, got ${size}`);
+    checkUsage(name, usage);
+    const allocated = alignedSize(size);
+    this.checkLimits(name, size, allocated, usage);
+    const op = opts.op ?? this.op;
+
+    // Pushed and popped in the same task, so concurrent create() calls cannot see each other's errors.
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    const buffer = this.device.createBuffer({ label: `Ledger.${name}`, size: allocated, usage });
+    const validation = this.device.popErrorScope();
+    const oom = this.device.popErrorScope();
+    const [validationError, oomError] = await Promise.all([validation, oom]);
+    if (oomError || validationError) {
+      buffer.destroy();
+      if (oomError) {
+        throw ledgerError(
+          LEDGER_ERRORS.OutOfMemory,
+          `The GPU ran out of memory allocating '${name}' (${category}, ${describeBytes(allocated)}) with ${describeBytes(this.liveAllocated)} ` +
+            `already live: lower --batch or --seq, turn on checkpointing, or use a smaller model`,
+          oomError.message,
+        );
+      }
+      throw ledgerError(
+        LEDGER_ERRORS.BufferTooLarge,
+        `The GPU rejected the buffer for '${name}' (${category}, ${describeBytes(allocated)}; maxBufferSize ${describeBytes(this.device.limits.maxBufferSize)}): ` +
+          `lower --batch or --seq, or use a smaller model`,
+        validationError!.message,
+      );
+    }
+
+    const entry: LedgerEntry = { id: this.nextId++, name, category, requested: size, allocated, createdAt: op, destroyedAt: null };
+    const t: Tracked = { buffer, entry };
+    this.tracked.set(buffer, t);
+    this.order.push(t);
+    this.live += size;
+    this.liveAllocated += allocated;
+    this.liveByCategory[category] += size;
+    this.maxCategory[category] = Math.max(this.maxCategory[category], this.liveByCategory[category]);
+    if (this.live > this.peak) {
+      this.peak = this.live;
+      this.atPeak = { ...this.liveByCategory };
+    }
+    this.peakAllocated = Math.max(this.peakAllocated, this.liveAllocated);
+    this.record('create', name, op);
+    return buffer;
+  }
+
+  /**
+   * Destroys a buffer made by this ledger and records it at the current op. Destroying it a
+   * second time does nothing; a buffer from anywhere else is a bug and throws.
+   */
+  destroy(buffer: GPUBuffer): void {
+    const t = this.tracked.get(buffer);
+    if (!t) throw new Error(`Ledger.destroy: buffer '${buffer.label}' was not created by this ledger`);
+    if (t.entry.destroyedAt !== null) return;
+    buffer.destroy();
+    const { entry } = t;
+    entry.destroyedAt = this.op;
+    this.live -= entry.requested;
+    this.liveAllocated -= entry.allocated;
+    this.liveByCategory[entry.category] -= entry.requested;
+    this.record('destroy', entry.name, this.op);
+  }
+
+  /** Destroys every live buffer; afterwards liveBytes is 0. History (entries, timeline, peaks) is kept. */
+  dispose(): void {
+    for (const t of this.order) if (t.entry.destroyedAt === null) this.destroy(t.buffer);
+  }
+
+  /** Bytes live now, as requested. */
+  get liveBytes(): number {
+    return this.live;
+  }
+
+  /** Bytes live now, as allocated (after alignment). */
+  get liveAllocatedBytes(): number {
+    return this.liveAllocated;
+  }
+
+  /** The most requested bytes live at once. */
+  get peakBytes(): number {
+    return this.peak;
+  }
+
+  /** The most allocated bytes live at once (may be reached at a different event than peakBytes). */
+  get peakAllocatedBytes(): number {
+    return this.peakAllocated;
+  }
+
+  /** Requested bytes by category when peakBytes was first reached. */
+  aliveAtPeak(): LedgerBytes {
+    return { ...this.atPeak };
+  }
+
+  /** Requested bytes by category live now. */
+  bytesByCategory(): LedgerBytes {
+    return { ...this.liveByCategory };
+  }
+
+  /** The most requested bytes each category held at once (each at its own moment). */
+  maxByCategory(): LedgerBytes {
+    return { ...this.maxCategory };
+  }
+
+  /** One point per create or destroy, in the order they happened. */
+  timeline(): LedgerPoint[] {
+    return this.points.map((p) => ({ ...p, byCategory: { ...p.byCategory } }));
+  }
+
+  /** Every buffer ever created here, in creation order, as plain data. */
+  entries(): LedgerEntry[] {
+    return this.order.map((t) => ({ ...t.entry }));
+  }
+
+  /** True when the buffer was made by this ledger and not yet destroyed. */
+  isLive(buffer: GPUBuffer): boolean {
+    return this.tracked.get(buffer)?.entry.destroyedAt === null;
+  }
+
+  private record(event: LedgerEventKind, name: string, op: number): void {
+    this.points.push({
+      op,
+      label: op === this.op ? this.opLabel : '',
+      event,
+      name,
+      liveBytes: this.live,
+      liveAllocatedBytes: this.liveAllocated,
+      byCategory: { ...this.liveByCategory },
+    });
+  }
+
+  /**
+   * Checked before createBuffer so that nothing is allocated for a size the device cannot
+   * take. Storage buffers are bound whole by the kernels, so their limit is the binding limit.
+   */
+  private checkLimits(name: string, requested: number, allocated: number, usage: GPUBufferUsageFlags): void {
+    const limits = this.device.limits;
+    const over: [string, number][] = [];
+    if (allocated > limits.maxBufferSize) over.push(['maxBufferSize', limits.maxBufferSize]);
+    if (usage & GPUBufferUsage.STORAGE && allocated > limits.maxStorageBufferBindingSize) {
+      over.push(['maxStorageBufferBindingSize', limits.maxStorageBufferBindingSize]);
+    }
+    if (over.length === 0) return;
+    const [limit, value] = over.reduce((a, b) => (b[1] < a[1] ? b : a));
+    throw ledgerError(
+      LEDGER_ERRORS.BufferTooLarge,
+      `The tensor '${name}' needs ${describeBytes(requested)} in one buffer, over this device's ${limit} of ${describeBytes(value)}: ` +
+        `lower --batch or --seq, or use a smaller model`,
+    );
+  }
+}
+
+/**
+ * Usage combinations createBuffer rejects are bugs in the caller, not sizes to lower, so they
+ * throw a TypeError here instead of surfacing as a validation error read as BufferTooLarge.
+ */
+function checkUsage(name: string, usage: GPUBufferUsageFlags): void {
+  // Read here, not at module level: in Node GPUBufferUsage exists only once the `webgpu` globals are installed.
+  const { MAP_READ, MAP_WRITE, COPY_SRC, COPY_DST } = GPUBufferUsage;
+  if (!Number.isInteger(usage) || usage <= 0) throw new TypeError(`Ledger.create(${name}): usage must be non-zero GPUBufferUsage flags, got ${usage}`);
+  if (usage & MAP_READ && usage & ~(MAP_READ | COPY_DST)) {
+    throw new TypeError(`Ledger.create(${name}): MAP_READ may only be combined with COPY_DST`);
+  }
+  if (usage & MAP_WRITE && usage & ~(MAP_WRITE | COPY_SRC)) {
+    throw new TypeError(`Ledger.create(${name}): MAP_WRITE may only be combined with COPY_SRC`);
+  }
+}
+
+function ledgerError(name: LedgerErrorName, message: string, detail?: string): Error {
+  const e = new Error(detail ? `${message} (device: ${detail})` : message);
+  e.name = name;
+  return e;
+}
+
+/** "314572800 B (300.0 MiB)": exact bytes for bug reports, MiB for people. */
+function describeBytes(n: number): string {
+  return `${n} B (${(n / 2 ** 20).toFixed(1)} MiB)`;
+}

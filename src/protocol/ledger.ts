@@ -1,0 +1,110 @@
+/**
+ * The ledger as plain data: what the engine records about every GPUBuffer it owns, in a form
+ * that survives structured clone (worker → UI) and JSON (CLI reports). The allocator itself
+ * is src/engine/ledger.ts; this file holds only names and shapes.
+ */
+import type { PlanCategory } from './plan.ts';
+
+/**
+ * What a buffer holds. Every ledger entry has exactly one, so the live bytes of a step split
+ * into these without overlap. Names are kebab-case because they appear in reports and on screen.
+ */
+export const LEDGER_CATEGORIES = [
+  'weights',
+  'master-weights',
+  'gradients',
+  'optimizer',
+  'activations',
+  'activation-grads',
+  'inputs',
+  'workspace',
+  'staging',
+] as const;
+export type LedgerCategory = (typeof LEDGER_CATEGORIES)[number];
+/** Bytes per ledger category; every category present, 0 when it holds nothing. */
+export type LedgerBytes = Record<LedgerCategory, number>;
+
+/**
+ * Where each measured category is drawn next to the estimate. The planner has no 'staging'
+ * (readback and upload buffers are transient scratch), so it counts as workspace; the
+ * planner's logits and kvCache have no ledger category of their own (logits are activations
+ * of the last layer here, and training keeps no KV cache).
+ */
+export const LEDGER_TO_PLAN_CATEGORY: Readonly<Record<LedgerCategory, PlanCategory>> = {
+  weights: 'weights',
+  'master-weights': 'masterWeights',
+  gradients: 'gradients',
+  optimizer: 'optimizer',
+  activations: 'activations',
+  'activation-grads': 'activationGrads',
+  inputs: 'inputs',
+  workspace: 'workspace',
+  staging: 'workspace',
+};
+
+export function isLedgerCategory(value: unknown): value is LedgerCategory {
+  return typeof value === 'string' && (LEDGER_CATEGORIES as readonly string[]).includes(value);
+}
+
+export function zeroLedgerBytes(): LedgerBytes {
+  return {
+    weights: 0,
+    'master-weights': 0,
+    gradients: 0,
+    optimizer: 0,
+    activations: 0,
+    'activation-grads': 0,
+    inputs: 0,
+    workspace: 0,
+    staging: 0,
+  };
+}
+
+/**
+ * `Error.name` values of allocation failures (names, not classes, because errors cross the
+ * worker boundary through Comlink). Both carry a sentence saying which tensor and what to change.
+ */
+export const LEDGER_ERRORS = {
+  /** The size is over a device limit (maxBufferSize, maxStorageBufferBindingSize), or the device rejected it. */
+  BufferTooLarge: 'BufferTooLarge',
+  /** The device could not find the memory for the buffer. */
+  OutOfMemory: 'OutOfMemory',
+} as const;
+export type LedgerErrorName = (typeof LEDGER_ERRORS)[keyof typeof LEDGER_ERRORS];
+
+/** One buffer the engine created, live or destroyed. */
+export interface LedgerEntry {
+  /** Creation order within the ledger, from 0. */
+  id: number;
+  /** Tensor name, e.g. 'h0.attn.qkv.weight'; the buffer's label is `Ledger.<name>`. */
+  name: string;
+  category: LedgerCategory;
+  /** Bytes the caller asked for. */
+  requested: number;
+  /** Bytes handed to createBuffer: requested rounded up to a multiple of 4. */
+  allocated: number;
+  /** Op index current when the buffer was created (-1: before the first op). */
+  createdAt: number;
+  /** Op index current when it was destroyed; null while it lives. */
+  destroyedAt: number | null;
+}
+
+export const LEDGER_EVENT_KINDS = ['create', 'destroy'] as const;
+export type LedgerEventKind = (typeof LEDGER_EVENT_KINDS)[number];
+
+/** The ledger just after one create or destroy: one point per event, in the order they happened. */
+export interface LedgerPoint {
+  /** Op index current at the event (-1: before the first op). */
+  op: number;
+  /** Label of that op, e.g. 'forward h3.mlp' ('' when none was given). */
+  label: string;
+  event: LedgerEventKind;
+  /** The tensor created or destroyed. */
+  name: string;
+  /** Live bytes as requested, after the event. */
+  liveBytes: number;
+  /** Live bytes as allocated (after rounding), after the event. */
+  liveAllocatedBytes: number;
+  /** Live requested bytes per category, after the event. */
+  byCategory: LedgerBytes;
+}
