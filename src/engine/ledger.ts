@@ -79,6 +79,10 @@ export class Ledger {
   private readonly maxCategory: LedgerBytes = zeroLedgerBytes();
   // Requested bytes by category the first time `peak` was reached.
   private atPeak: LedgerBytes = zeroLedgerBytes();
+  // Released (logically freed) buffers awaiting flush(), and their allocated bytes.
+  private readonly pending: GPUBuffer[] = [];
+  private pendingBytes = 0;
+  private physicalPeak = 0;
 
   constructor(device: GPUDevice) {
     this.device = device;
@@ -157,6 +161,7 @@ export class Ledger {
       this.atPeak = { ...this.liveByCategory };
     }
     this.peakAllocated = Math.max(this.peakAllocated, this.liveAllocated);
+    this.physicalPeak = Math.max(this.physicalPeak, this.liveAllocated + this.pendingBytes);
     this.record('create', name, op);
     return buffer;
   }
@@ -166,21 +171,58 @@ export class Ledger {
    * second time does nothing; a buffer from anywhere else is a bug and throws.
    */
   destroy(buffer: GPUBuffer): void {
-    const t = this.tracked.get(buffer);
-    if (!t) throw new Error(`Ledger.destroy: buffer '${buffer.label}' was not created by this ledger`);
-    if (t.entry.destroyedAt !== null) return;
+    this.free(buffer, 'destroy');
     buffer.destroy();
+  }
+
+  /**
+   * Ends a buffer's life in the ledger now, at the current op, but keeps the GPUBuffer until
+   * `flush()`: a buffer that commands already recorded in an unsubmitted encoder use cannot be
+   * destroyed before that encoder is submitted, yet its logical lifetime ends here. Released
+   * buffers still count in `physicalBytes` until flushed, so the difference stays visible.
+   */
+  release(buffer: GPUBuffer): void {
+    if (this.free(buffer, 'release')) {
+      this.pending.push(buffer);
+      this.pendingBytes += alignedSize(buffer.size);
+      this.physicalPeak = Math.max(this.physicalPeak, this.liveAllocated + this.pendingBytes);
+    }
+  }
+
+  /** Destroys the buffers released since the last flush; call after submitting their encoder. */
+  flush(): void {
+    for (const b of this.pending.splice(0)) b.destroy();
+    this.pendingBytes = 0;
+  }
+
+  /** Allocated bytes the device holds now: live plus released but not yet flushed. */
+  get physicalBytes(): number {
+    return this.liveAllocated + this.pendingBytes;
+  }
+
+  /** The most allocated bytes held at once, released-but-unflushed buffers included. */
+  get physicalPeakBytes(): number {
+    return this.physicalPeak;
+  }
+
+  /** Records the end of a buffer's life; false when it had already ended. */
+  private free(buffer: GPUBuffer, by: 'destroy' | 'release'): boolean {
+    const t = this.tracked.get(buffer);
+    if (!t) throw new Error(`Ledger.${by}: buffer '${buffer.label}' was not created by this ledger`);
+    if (t.entry.destroyedAt !== null) return false;
     const { entry } = t;
     entry.destroyedAt = this.op;
     this.live -= entry.requested;
     this.liveAllocated -= entry.allocated;
     this.liveByCategory[entry.category] -= entry.requested;
     this.record('destroy', entry.name, this.op);
+    return true;
   }
 
-  /** Destroys every live buffer; afterwards liveBytes is 0. History (entries, timeline, peaks) is kept. */
+  /** Destroys every live and released buffer; afterwards liveBytes is 0. History (entries, timeline, peaks) is kept. */
   dispose(): void {
     for (const t of this.order) if (t.entry.destroyedAt === null) this.destroy(t.buffer);
+    this.flush();
   }
 
   /** Bytes live now, as requested. */
@@ -218,9 +260,14 @@ export class Ledger {
     return { ...this.maxCategory };
   }
 
-  /** One point per create or destroy, in the order they happened. */
-  timeline(): LedgerPoint[] {
-    return this.points.map((p) => ({ ...p, byCategory: { ...p.byCategory } }));
+  /** One point per create or destroy, in the order they happened; `from` skips the earlier ones. */
+  timeline(from = 0): LedgerPoint[] {
+    return this.points.slice(from).map((p) => ({ ...p, byCategory: { ...p.byCategory } }));
+  }
+
+  /** How many create/destroy events have been recorded (an index into timeline()). */
+  get eventCount(): number {
+    return this.points.length;
   }
 
   /** Every buffer ever created here, in creation order, as plain data. */

@@ -438,6 +438,7 @@ function vramlabPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
   persistent.masterWeights = lay.masterBytes;
   persistent.optimizer = lay.optimizerBytes;
   persistent.inputs = lay.inputBytes;
+  persistent.workspace = lay.workspaceBytes;
   const sched = schedule({
     units: lay.units,
     persistent,
@@ -457,6 +458,7 @@ function vramlabPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
     { category: 'activations', label: 'activations', bytes: m.activations, formula: `per block: input, pre-activation, activation × batch × ${amp ? '2 B (packed)' : '4 B'}`, source: 'vramlab engine layout' },
     { category: 'activationGrads', label: 'activation gradients (fp32)', bytes: m.activationGrads, formula: 'dOut, dAct, dIn of the block in backward', source: 'vramlab engine layout' },
     { category: 'inputs', label: 'input batch', bytes: m.inputs, formula: `batch × d × ${amp ? '2 B (packed)' : '4 B'}`, source: 'vramlab engine layout' },
+    { category: 'workspace', label: 'optimizer hyper-parameters, loss scale, loss', bytes: m.workspace, formula: '12 × 4 B + 16 B + 4 B', source: 'vramlab engine layout' },
   ];
   const notes = ['framework vramlab: the buffers this project’s WebGPU engine allocates; its ledger is the measurement'];
   return finish(cfg, spec, inv, totalParams(inv), sched, terms, notes, m.activations);

@@ -9,10 +9,19 @@
  * - forward, block l, saves: pre = x·W1 + b1 (batch×hidden), act = f(pre) (batch×hidden) and
  *   its own input (the previous block's output; block 0's input is x);
  * - the loss (mean of squares) saves the last block's output;
- * - backward, block l: dOut (batch×d), dAct (batch×hidden, reused in place for dPre) and
- *   dIn (batch×d) are fp32; the block's gradients (fp32) are created there and kept until
- *   the optimizer step, which updates in place (one fused kernel, no temporaries).
+ * - backward starts with the loss op, which creates dOut of the last block (fp32);
+ *   block l: its gradients (fp32) are created, then dPre (batch×hidden, fp32: dOut·W2ᵀ ⊙ f'(pre))
+ *   and, for l > 0, dIn (batch×d, fp32); then dOut, dPre and the block's saved tensors are
+ *   freed and dIn becomes the next block's dOut;
+ * - the optimizer updates in place (one fused kernel per tensor, no temporaries), then under
+ *   amp refreshes the 16-bit copies; the gradients are freed after it;
+ * - workspace, for the whole run: the optimizer's hyper-parameters (12 f32), the loss-scale
+ *   state (4 words) and the loss (1 f32).
+ * Checkpointing frees pre and act after a block's forward (keeping its input) and recomputes
+ * them from the kept input in backward; √n keeps the input of every ⌈√L⌉-th block only.
  */
+export const ENGINE_WORKSPACE = { hyperBytes: 12 * 4, lossStateBytes: 16, lossBytes: 4 } as const;
+export const ENGINE_WORKSPACE_BYTES = ENGINE_WORKSPACE.hyperBytes + ENGINE_WORKSPACE.lossStateBytes + ENGINE_WORKSPACE.lossBytes;
 import type { PlanConfig } from '../protocol/config.ts';
 import { EstimateError } from './errors.ts';
 import type { Unit } from './schedule.ts';
@@ -51,6 +60,7 @@ export interface EngineMlpLayout {
   gradBytes: number;
   optimizerBytes: number;
   inputBytes: number;
+  workspaceBytes: number;
 }
 
 export function engineMlpLayout(s: MlpSpec, cfg: PlanConfig): EngineMlpLayout {
@@ -70,8 +80,10 @@ export function engineMlpLayout(s: MlpSpec, cfg: PlanConfig): EngineMlpLayout {
       saved: input + 2 * act(B * s.hidden),
       selective: 0,
       checkpointInput: input,
-      fwdTransient: 0,
-      bwdTransient: 4 * B * (2 * s.d + s.hidden),
+      // Its output, created at the end of its forward (the next unit keeps it as input).
+      fwdTransient: act(B * s.d),
+      // dOut + dPre, and dIn except for block 0 (the input x needs no gradient).
+      bwdTransient: 4 * B * ((l === 0 ? 1 : 2) * s.d + s.hidden),
       castBytes: 0,
       gradBytes: 4 * blockParams,
       recomputable: true,
@@ -84,8 +96,8 @@ export function engineMlpLayout(s: MlpSpec, cfg: PlanConfig): EngineMlpLayout {
     selective: 0,
     checkpointInput: 0,
     fwdTransient: 0,
-    // The scalar loss (4 B) and the gradient of the last output.
-    bwdTransient: 4 + 4 * B * s.d,
+    // dOut of the last block, made by the loss op.
+    bwdTransient: 4 * B * s.d,
     castBytes: 0,
     gradBytes: 0,
     recomputable: false,
@@ -97,5 +109,6 @@ export function engineMlpLayout(s: MlpSpec, cfg: PlanConfig): EngineMlpLayout {
     gradBytes: fp32Bytes,
     optimizerBytes: statesPerParam * fp32Bytes,
     inputBytes: act(B * s.d),
+    workspaceBytes: ENGINE_WORKSPACE_BYTES,
   };
 }

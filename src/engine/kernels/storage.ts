@@ -1,0 +1,235 @@
+/**
+ * Storage formats of tensors on the GPU, and what every kernel module shares: the WGSL
+ * prelude that loads and stores them (shaders/storage.wgsl), its CPU twin for uploads and
+ * tests, the per-device pipeline cache and the dispatch split.
+ *
+ * Layout (no `shader-f16` needed: values are computed in f32):
+ *   f32  — one f32 per element, 4 B each.
+ *   f16  — packed two per u32: element i in word i >> 1, even i in bits 0..15, odd i in
+ *          bits 16..31; n values take ceil(n / 2) × 4 B. The last word's high half is 0 when
+ *          n is odd.
+ *   bf16 — packed like f16; each half is the high 16 bits of the f32 pattern.
+ * Rounding, on the GPU and here alike: round to nearest, ties to even; overflow gives ±inf
+ * (f16 above 65504 after rounding; bf16 above 3.39e38); NaN stays a quiet NaN
+ * (f16 0x7e00, bf16 0x7fc0, with its sign). The same as PyTorch's .half() and .bfloat16().
+ */
+import storageWgsl from '../../../shaders/storage.wgsl?raw';
+
+export const STORAGES = ['f32', 'f16', 'bf16'] as const;
+export type Storage = (typeof STORAGES)[number];
+export type HalfStorage = Exclude<Storage, 'f32'>;
+
+/** The value of a kernel's `*_KIND` override constant for each storage (STORAGE_* in storage.wgsl). */
+export const STORAGE_CODE = { f32: 0, f16: 1, bf16: 2 } as const satisfies Record<Storage, number>;
+
+/** Bytes of n values: f32 4n; packed ceil(n / 2) × 4 (whole u32 words). */
+export function storageBytes(n: number, s: Storage): number {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`storageBytes: n must be a non-negative integer, got ${n}`);
+  return s === 'f32' ? 4 * n : Math.ceil(n / 2) * 4;
+}
+
+// ---- CPU twins of shaders/storage.wgsl -------------------------------------------------
+
+const f32Scratch = new Float32Array(1);
+const u32Scratch = new Uint32Array(f32Scratch.buffer);
+
+function f32Bits(x: number): number {
+  f32Scratch[0] = x;
+  return u32Scratch[0]!;
+}
+
+function bitsF32(bits: number): number {
+  u32Scratch[0] = bits >>> 0;
+  return f32Scratch[0]!;
+}
+
+/** f32 → f16 bits, round to nearest-even, overflow → ±inf. Mirrors f32ToF16Bits in storage.wgsl. */
+export function f32ToF16Bits(x: number): number {
+  const bits = f32Bits(x);
+  const sign = (bits >>> 16) & 0x8000;
+  const exponent = (bits >>> 23) & 0xff;
+  const mantissa = bits & 0x7fffff;
+  if (exponent === 255) return sign | 0x7c00 | (mantissa !== 0 ? 0x200 : 0);
+  const e = exponent - 112;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    const m = mantissa | 0x800000;
+    const shift = 14 - e;
+    let h = m >>> shift;
+    const rest = m & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rest > halfway || (rest === halfway && (h & 1) === 1)) h += 1;
+    return sign | h;
+  }
+  let h = (e << 10) | (mantissa >>> 13);
+  const rest = mantissa & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (h & 1) === 1)) h += 1;
+  return sign | h;
+}
+
+export function f16BitsToF32(h: number): number {
+  const sign = (h & 0x8000) << 16;
+  const exponent = (h >>> 10) & 0x1f;
+  const mantissa = h & 0x3ff;
+  if (exponent === 0) {
+    const v = mantissa * 2 ** -24;
+    return sign !== 0 ? -v : v;
+  }
+  if (exponent === 31) return bitsF32(sign | 0x7f800000 | (mantissa << 13));
+  return bitsF32(sign | ((exponent + 112) << 23) | (mantissa << 13));
+}
+
+/** f32 → bf16 bits, round to nearest-even; NaN → quiet NaN. Mirrors f32ToBf16Bits in storage.wgsl. */
+export function f32ToBf16Bits(x: number): number {
+  const bits = f32Bits(x);
+  if ((bits & 0x7f800000) === 0x7f800000 && (bits & 0x7fffff) !== 0) return ((bits >>> 16) & 0x8000) | 0x7fc0;
+  return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+export function bf16BitsToF32(h: number): number {
+  return bitsF32((h & 0xffff) << 16);
+}
+
+function encodeHalf(x: number, s: HalfStorage): number {
+  return s === 'f16' ? f32ToF16Bits(x) : f32ToBf16Bits(x);
+}
+
+function decodeHalf(h: number, s: HalfStorage): number {
+  return s === 'f16' ? f16BitsToF32(h) : bf16BitsToF32(h);
+}
+
+/** Packs values two per u32 word (ceil(n / 2) words; an odd n leaves the last high half 0). */
+export function packHalf(values: Float32Array, s: HalfStorage): Uint32Array {
+  const words = new Uint32Array(Math.ceil(values.length / 2));
+  for (let i = 0; i < values.length; i++) {
+    words[i >> 1]! |= encodeHalf(values[i]!, s) << (i & 1 ? 16 : 0);
+  }
+  return words;
+}
+
+/** The first n values of packed words. */
+export function unpackHalf(words: Uint32Array, n: number, s: HalfStorage): Float32Array {
+  if (words.length * 2 < n) throw new RangeError(`unpackHalf: ${words.length} words hold fewer than ${n} values`);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = decodeHalf((words[i >> 1]! >>> (i & 1 ? 16 : 0)) & 0xffff, s);
+  return out;
+}
+
+/** Values as the words a buffer of storage s holds (for queue.writeBuffer). */
+export function encodeStorage(values: Float32Array, s: Storage): Uint32Array {
+  return s === 'f32' ? new Uint32Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength)) : packHalf(values, s);
+}
+
+/** The first n values of a buffer of storage s, read back as words. */
+export function decodeStorage(words: Uint32Array, n: number, s: Storage): Float32Array {
+  return s === 'f32' ? new Float32Array(words.buffer.slice(words.byteOffset, words.byteOffset + 4 * n)) : unpackHalf(words, n, s);
+}
+
+/** Values rounded to storage s and back, as a kernel reading them sees them. */
+export function roundToStorage(values: Float32Array, s: Storage): Float32Array {
+  return s === 'f32' ? Float32Array.from(values) : unpackHalf(packHalf(values, s), values.length, s);
+}
+
+// ---- What every kernel module shares -----------------------------------------------------
+
+/**
+ * A kernel family's WGSL behind the storage prelude: the one include of the engine, so the
+ * load/store functions are written once (shaders/storage.wgsl) and every format is an
+ * override constant rather than generated text.
+ */
+export function withStorageWgsl(kernelWgsl: string): string {
+  return `${storageWgsl}\n${kernelWgsl}`;
+}
+
+/** What a kernel module caches per device: its shader module and pipelines by key. */
+export interface KernelCache {
+  module: GPUShaderModule;
+  pipelines: Map<string, GPUComputePipeline>;
+}
+
+export interface PipelineSpec {
+  /** 'Matmul', 'Loss', …: the label prefix. */
+  family: string;
+  /** The whole WGSL of the family (prelude included). */
+  code: string;
+  entryPoint: string;
+  /** Every override constant; all of them are in the cache key and the label. */
+  constants: Record<string, number>;
+}
+
+/**
+ * The pipeline for spec on device, created on first use with an 'auto' layout. The cache is
+ * the calling module's own WeakMap, so a destroyed device and its pipelines can be collected.
+ */
+export function cachedPipeline(caches: WeakMap<GPUDevice, KernelCache>, device: GPUDevice, spec: PipelineSpec): GPUComputePipeline {
+  let cache = caches.get(device);
+  if (!cache) {
+    cache = { module: device.createShaderModule({ label: `${spec.family}.module`, code: spec.code }), pipelines: new Map() };
+    caches.set(device, cache);
+  }
+  const names = Object.keys(spec.constants).sort();
+  for (const name of names) {
+    const v = spec.constants[name]!;
+    if (!Number.isFinite(v)) throw new RangeError(`${spec.family}: override ${name} must be a finite number, got ${v}`);
+  }
+  const key = `${spec.entryPoint},${names.map((n) => `${n}=${spec.constants[n]}`).join(',')}`;
+  let pipeline = cache.pipelines.get(key);
+  if (!pipeline) {
+    pipeline = device.createComputePipeline({
+      label: `${spec.family}.pipeline[${key}]`,
+      layout: 'auto',
+      compute: { module: cache.module, entryPoint: spec.entryPoint, constants: spec.constants },
+    });
+    cache.pipelines.set(key, pipeline);
+  }
+  return pipeline;
+}
+
+/**
+ * Workgroup counts [x, y] for `groups` workgroups, split over two dimensions when over
+ * maxComputeWorkgroupsPerDimension (65535 by default). Kernels index workgroups as
+ * wid.y × num_workgroups.x + wid.x and ignore the at most x − 1 spare ones.
+ */
+export function dispatchGrid(device: GPUDevice, groups: number): [number, number] {
+  const max = device.limits.maxComputeWorkgroupsPerDimension;
+  if (groups <= max) return [Math.max(groups, 1), 1];
+  const x = max;
+  const y = Math.ceil(groups / x);
+  if (y > max) throw new RangeError(`dispatch of ${groups} workgroups exceeds ${max}² (maxComputeWorkgroupsPerDimension)`);
+  return [x, y];
+}
+
+/** Throws unless the buffer holds at least `bytes`: a clear message instead of a validation error. */
+export function checkBuffer(family: string, role: string, buffer: GPUBuffer, bytes: number): void {
+  if (buffer.size < bytes) throw new RangeError(`${family}: ${role} buffer '${buffer.label}' has ${buffer.size} B, needs ${bytes} B`);
+}
+
+/** Throws unless n is a positive integer below 2^31 (indices are u32 in WGSL, with headroom for 2i + 1). */
+export function checkCount(family: string, name: string, n: number): void {
+  if (!Number.isInteger(n) || n <= 0 || n >= 2 ** 31) throw new RangeError(`${family}: ${name} must be an integer in [1, 2^31), got ${n}`);
+}
+
+/** Records one compute pass of one or more dispatches, each with its own bind group. */
+export function recordPass(
+  device: GPUDevice,
+  encoder: GPUCommandEncoder,
+  label: string,
+  dispatches: { pipeline: GPUComputePipeline; buffers: Record<number, GPUBuffer>; groups: number; label: string }[],
+): void {
+  const bindGroups = dispatches.map((d) =>
+    device.createBindGroup({
+      label: d.label,
+      layout: d.pipeline.getBindGroupLayout(0),
+      entries: Object.entries(d.buffers).map(([binding, buffer]) => ({ binding: Number(binding), resource: { buffer } })),
+    }),
+  );
+  const pass = encoder.beginComputePass({ label });
+  dispatches.forEach((d, i) => {
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, bindGroups[i]!);
+    const [x, y] = dispatchGrid(device, d.groups);
+    pass.dispatchWorkgroups(x, y);
+  });
+  pass.end();
+}
