@@ -1,7 +1,8 @@
 /**
- * `vramlab estimate` flags → a validated PlanConfig. One table (ESTIMATE_FLAGS) drives
- * parsing, the help text and the mapping of schema errors back to flag names, so the three
- * cannot drift apart. No estimate/ import here: which model ids exist is checked in main.ts.
+ * `vramlab estimate` flags → a validated PlanConfig, `vramlab run` flags → a validated
+ * RunConfig. One table per command (ESTIMATE_FLAGS, RUN_FLAGS) drives parsing, the help text
+ * and the mapping of schema errors back to flag names, so the three cannot drift apart. No
+ * estimate/ import here: which model ids exist is checked in main.ts.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -20,6 +21,7 @@ import {
   parsePlanConfig,
   type PlanConfig,
 } from '../protocol/config.ts';
+import { DEFAULT_RUN, RUN_CHECKPOINTS, RUN_OPTIMIZERS, RUN_PRECISIONS, parseRunConfig, type RunConfig } from '../protocol/run.ts';
 
 /** Bad command-line input: `message` is the one line the user sees, naming the flag. */
 export class UsageError extends Error {
@@ -40,9 +42,12 @@ export interface FlagSpec {
   name: string;
   short?: string;
   group: FlagGroup;
-  /** `int`: plain decimal digits only, so typos like 1.5, 1e12 or 0x10 never get through. */
-  kind: 'int' | 'gib' | 'enum' | 'zero' | 'bool' | 'string' | 'path';
-  /** Dotted PlanConfig path the value lands in; none for output flags. */
+  /**
+   * `int`: plain decimal digits only, so typos like 1.5, 1e12 or 0x10 never get through.
+   * `number`: a decimal, exponent allowed (a learning rate of 1e-3).
+   */
+  kind: 'int' | 'number' | 'gib' | 'enum' | 'zero' | 'bool' | 'string' | 'path';
+  /** Dotted path in the command's config (PlanConfig, RunConfig) the value lands in; none for output flags. */
   field?: string;
   /** Smallest accepted int; the upper bounds are the schema's LIMITS. */
   min?: number;
@@ -50,7 +55,7 @@ export interface FlagSpec {
   /** Placeholder in the help, e.g. `N`. */
   arg?: string;
   help: string;
-  /** Help text for the default when it is not simply the DEFAULT_PLAN value. */
+  /** Help text for the default when it is not simply the command's default config value. */
   defaultText?: string;
 }
 
@@ -80,6 +85,28 @@ export const ESTIMATE_FLAGS: readonly FlagSpec[] = [
   { name: 'help', short: 'h', group: 'output', kind: 'bool', help: 'show this help' },
 ];
 
+/**
+ * `vramlab run`: the engine trains the mlp model for real, so only what RunConfigSchema takes.
+ * The upper bounds are the schema's (LIMITS, RUN_LIMITS); what the device takes is the ledger's.
+ */
+export const RUN_FLAGS: readonly FlagSpec[] = [
+  { name: 'model', group: 'model', kind: 'enum', field: 'model', values: ['mlp'], arg: 'ID', help: 'the model the engine trains' },
+  { name: 'd', group: 'model', kind: 'int', field: 'd', min: 1, arg: 'N', help: 'width of the residual stream' },
+  { name: 'hidden', group: 'model', kind: 'int', field: 'hidden', min: 1, arg: 'N', help: 'width of the hidden layer' },
+  { name: 'layers', group: 'model', kind: 'int', field: 'layers', min: 1, arg: 'N', help: 'number of blocks' },
+  { name: 'activation', group: 'model', kind: 'enum', field: 'activation', values: ACTIVATIONS, arg: 'FN', help: 'activation function' },
+  { name: 'batch', group: 'run', kind: 'int', field: 'batch', min: 1, arg: 'N', help: 'samples per step' },
+  { name: 'precision', group: 'run', kind: 'enum', field: 'precision', values: RUN_PRECISIONS, arg: 'P', help: 'storage and compute precision' },
+  { name: 'optimizer', group: 'run', kind: 'enum', field: 'optimizer', values: RUN_OPTIMIZERS, arg: 'OPT', help: 'optimizer (its states are per parameter)' },
+  { name: 'checkpoint', group: 'run', kind: 'enum', field: 'checkpoint', values: RUN_CHECKPOINTS, arg: 'C', help: 'activation checkpointing' },
+  { name: 'steps', group: 'run', kind: 'int', field: 'steps', min: 1, arg: 'N', help: 'training steps to run' },
+  { name: 'seed', group: 'run', kind: 'int', field: 'seed', min: 0, arg: 'N', help: 'seeds weights and data, so a run can be repeated' },
+  { name: 'lr', group: 'run', kind: 'number', field: 'lr', arg: 'X', help: 'learning rate', defaultText: "the optimizer's: sgd 0.05, sgd-momentum 0.02, adam(w) 0.001" },
+  { name: 'wall-clock', group: 'run', kind: 'bool', help: 'time phases by the wall clock even where timestamp queries exist' },
+  { name: 'json', group: 'output', kind: 'bool', help: 'print the report as one JSON object' },
+  { name: 'help', short: 'h', group: 'output', kind: 'bool', help: 'show this help' },
+];
+
 /** Flags that shape only the `mlp` model; elsewhere they would be silently ignored. */
 const MLP_FLAGS = ['d', 'hidden', 'layers', 'activation'];
 
@@ -93,19 +120,67 @@ export interface EstimateArgs {
   given: string[];
 }
 
+export interface RunArgs {
+  config: RunConfig;
+  json: boolean;
+  help: boolean;
+  wallClock: boolean;
+}
+
 export interface ParseOptions {
   /** Reads --hf-config; injectable so tests need no files. */
   readText?: (path: string) => string;
 }
 
-const byName = new Map(ESTIMATE_FLAGS.map((f) => [f.name, f]));
+type Command = 'estimate' | 'run';
+type FlagValues = Record<string, string | boolean | undefined>;
 
-/** The DEFAULT_PLAN value a flag starts from, for the help text. */
-export function flagDefault(flag: FlagSpec): string | undefined {
+/** The value a flag starts from (DEFAULT_PLAN for estimate, DEFAULT_RUN for run), for the help text. */
+export function flagDefault(flag: FlagSpec, defaults: object = DEFAULT_PLAN): string | undefined {
   if (flag.defaultText !== undefined) return flag.defaultText;
   if (flag.field === undefined || flag.kind === 'bool') return undefined;
-  const v = getPath(DEFAULT_PLAN, flag.field);
+  const v = getPath(defaults, flag.field);
   return v === undefined ? undefined : String(v);
+}
+
+/** node:util parseArgs over a flag table, its errors turned into UsageErrors naming the flag. */
+function readFlags(command: Command, flags: readonly FlagSpec[], argv: readonly string[]): FlagValues {
+  try {
+    return parseArgs({
+      args: joinNegativeValues(argv, flags),
+      options: Object.fromEntries(
+        flags.map((f) => [f.name, { type: f.kind === 'bool' ? 'boolean' : 'string', ...(f.short ? { short: f.short } : {}) }]),
+      ) as Record<string, { type: 'boolean' | 'string'; short?: string }>,
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    throw fromParseArgsError(err, command);
+  }
+}
+
+/**
+ * Parses `vramlab run` arguments (without the command word) into a RunConfig that
+ * parseRunConfig accepted. Throws UsageError with one line naming the flag for every bad input.
+ */
+export function parseRunArgs(argv: readonly string[]): RunArgs {
+  const values = readFlags('run', RUN_FLAGS, argv);
+  const switches = { json: values.json === true, help: values.help === true, wallClock: values['wall-clock'] === true };
+  if (switches.help) return { config: structuredClone(DEFAULT_RUN), ...switches };
+  const config: Record<string, unknown> = structuredClone(DEFAULT_RUN);
+  const given = new Map<string, string>();
+  for (const flag of RUN_FLAGS) {
+    const raw = values[flag.name];
+    if (raw === undefined || flag.field === undefined) continue;
+    if (typeof raw === 'string') given.set(flag.name, raw);
+    setPath(config, flag.field, convert(flag, raw));
+  }
+  try {
+    return { config: parseRunConfig(config), ...switches };
+  } catch (err) {
+    if (err instanceof ConfigError) throw usageFromConfigError(err, given, RUN_FLAGS);
+    throw err;
+  }
 }
 
 /**
@@ -114,19 +189,7 @@ export function flagDefault(flag: FlagSpec): string | undefined {
  */
 export function parseEstimateArgs(argv: readonly string[], opts: ParseOptions = {}): EstimateArgs {
   const readText = opts.readText ?? ((p: string) => readFileSync(resolve(p), 'utf8'));
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: joinNegativeValues(argv),
-      options: Object.fromEntries(
-        ESTIMATE_FLAGS.map((f) => [f.name, { type: f.kind === 'bool' ? 'boolean' : 'string', ...(f.short ? { short: f.short } : {}) }]),
-      ) as Record<string, { type: 'boolean' | 'string'; short?: string }>,
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw fromParseArgsError(err);
-  }
+  const values = readFlags('estimate', ESTIMATE_FLAGS, argv);
 
   if (values.help === true) return { config: structuredClone(DEFAULT_PLAN), json: values.json === true, help: true, given: [] };
 
@@ -166,9 +229,9 @@ export function parseEstimateArgs(argv: readonly string[], opts: ParseOptions = 
   }
 }
 
-/** The flag that sets a PlanConfig field (`microBatch` → `--micro-batch`, `hfConfig.x` → `--hf-config`). */
-export function flagForField(field: string): string | undefined {
-  const flag = ESTIMATE_FLAGS.find((f) => f.field !== undefined && (field === f.field || field.startsWith(`${f.field}.`)));
+/** The flag that sets a config field (`microBatch` → `--micro-batch`, `hfConfig.x` → `--hf-config`). */
+export function flagForField(field: string, flags: readonly FlagSpec[] = ESTIMATE_FLAGS): string | undefined {
+  const flag = flags.find((f) => f.field !== undefined && (field === f.field || field.startsWith(`${f.field}.`)));
   return flag ? `--${flag.name}` : undefined;
 }
 
@@ -176,8 +239,12 @@ export function flagForField(field: string): string | undefined {
  * Rewrites a ConfigError ("microBatch: micro-batch must divide …") into a line that names the
  * flag and, when the user typed it, the value.
  */
-export function usageFromConfigError(err: ConfigError, given: ReadonlyMap<string, string> = new Map()): UsageError {
-  const flag = flagForField(err.field);
+export function usageFromConfigError(
+  err: ConfigError,
+  given: ReadonlyMap<string, string> = new Map(),
+  flags: readonly FlagSpec[] = ESTIMATE_FLAGS,
+): UsageError {
+  const flag = flagForField(err.field, flags);
   const prefix = `${err.field}: `;
   const sentence = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
   if (!flag) return new UsageError(sentence);
@@ -198,6 +265,12 @@ function convert(flag: FlagSpec, raw: string | boolean): unknown {
       }
       return Number(raw);
     }
+    case 'number':
+      // The schema bounds it; this only refuses what is not a plain number ('0x10', '', 'NaN').
+      if (!/^\d+(\.\d+)?([eE][-+]?\d+)?$|^\.\d+([eE][-+]?\d+)?$/.test(raw)) {
+        throw new UsageError(`${name} must be a number, e.g. 0.001 or 1e-3, got '${raw}'`, name);
+      }
+      return Number(raw);
     case 'gib':
       if (!/^\d+(\.\d+)?$/.test(raw) || Number(raw) <= 0) {
         throw new UsageError(`${name} must be a size in GiB greater than 0, e.g. 24, got '${raw}'`, name);
@@ -243,7 +316,8 @@ function readHfConfig(path: string, readText: (p: string) => string): unknown {
  * parseArgs refuses `--batch -3` as ambiguous; joining it to `--batch=-3` lets the number
  * check say what is wrong with the value instead.
  */
-function joinNegativeValues(argv: readonly string[]): string[] {
+function joinNegativeValues(argv: readonly string[], flags: readonly FlagSpec[]): string[] {
+  const byName = new Map(flags.map((f) => [f.name, f]));
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -259,7 +333,7 @@ function joinNegativeValues(argv: readonly string[]): string[] {
   return out;
 }
 
-function fromParseArgsError(err: unknown): unknown {
+function fromParseArgsError(err: unknown, command: Command): unknown {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (typeof code !== 'string' || !code.startsWith('ERR_PARSE_ARGS_')) return err;
   const message = (err as Error).message;
@@ -267,15 +341,15 @@ function fromParseArgsError(err: unknown): unknown {
   const flag = quoted.split(' ')[0]!;
   switch (code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return new UsageError(`unknown flag ${flag}; see vramlab estimate --help`, flag);
+      return new UsageError(`unknown flag ${flag}; see vramlab ${command} --help`, flag);
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
-      return new UsageError(`unexpected argument '${quoted}': vramlab estimate takes only flags; see vramlab estimate --help`);
+      return new UsageError(`unexpected argument '${quoted}': vramlab ${command} takes only flags; see vramlab ${command} --help`);
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
       if (/does not take an argument/.test(message)) return new UsageError(`${flag} is a switch and takes no value`, flag);
       if (/ambiguous/.test(message)) return new UsageError(`${flag} needs a value; for one that starts with '-' write ${flag}=VALUE`, flag);
-      return new UsageError(`${flag} needs a value; see vramlab estimate --help`, flag);
+      return new UsageError(`${flag} needs a value; see vramlab ${command} --help`, flag);
     default:
-      return new UsageError(`${message.split('\n')[0]}; see vramlab estimate --help`);
+      return new UsageError(`${message.split('\n')[0]}; see vramlab ${command} --help`);
   }
 }
 

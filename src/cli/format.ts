@@ -2,6 +2,7 @@
 import prettyBytes from 'pretty-bytes';
 import type { PlanConfig } from '../protocol/config.ts';
 import { CATEGORY_LABELS, PLAN_CATEGORIES, type CategoryBytes, type Plan, type PlanCategory } from '../protocol/plan.ts';
+import { DEFAULT_LR, PHASE_NAMES, type RunProgress, type RunReport } from '../protocol/run.ts';
 
 
 /**
@@ -134,5 +135,81 @@ export function formatPlan(plan: Plan, config?: PlanConfig): string {
     out.push('', 'Notes:');
     for (const n of plan.notes) out.push(`  - ${n}`);
   }
+  return `${out.join('\n')}\n`;
+}
+
+/** "+1.50 KiB (+3.1%)", "−512 B (−0.4%)" or "exact": measured minus estimated. */
+function difference(measured: number, estimated: number): string {
+  const d = measured - estimated;
+  if (d === 0) return 'exact';
+  const sign = d > 0 ? '+' : '−';
+  const pct = estimated === 0 ? '' : ` (${sign}${Math.abs((100 * d) / estimated).toFixed(1)}%)`;
+  // GiB only: the GB twin would put a third pair of parentheses on the line.
+  return `${sign}${rounded(Math.abs(d), 1024)}${pct}`;
+}
+
+/** Milliseconds with three significant digits: 0.0123 ms, 1.23 ms, 123 ms. */
+function ms(x: number): string {
+  return `${x === 0 ? '0' : x >= 100 ? x.toFixed(0) : x.toPrecision(3)} ms`;
+}
+
+/** One stderr line per event of a run, for people watching a terminal. */
+export function formatProgress(p: RunProgress): string {
+  if (p.stage === 'allocating') return 'allocating the model, its states and the data…\n';
+  if (p.stage === 'step') return `step ${String(p.step).padStart(String(p.steps).length)}/${p.steps}  loss ${p.loss === undefined ? '?' : p.loss.toPrecision(6)}\n`;
+  return '';
+}
+
+/** The human-readable `vramlab run` report: the ledger's measurement beside the estimate. */
+export function formatRunReport(r: RunReport): string {
+  const out: string[] = [];
+  const a = r.adapter;
+  const name = [a.description || a.device, a.vendor, a.architecture].filter((x) => x !== '').join(' · ') || 'unnamed adapter';
+  out.push(`Adapter ${name}${a.isFallbackAdapter ? ' (fallback / software)' : ''}`);
+  const c = r.config;
+  out.push(
+    `Model   mlp d ${c.d}, hidden ${c.hidden}, ${c.layers} layers, ${c.activation}: ${r.estimate.params.toLocaleString('en-US')} params (${formatCount(r.estimate.params)})`,
+  );
+  out.push(
+    `Setup   batch ${c.batch} · ${c.precision} · ${c.optimizer} (lr ${c.lr ?? DEFAULT_LR[c.optimizer]}) · checkpoint ${c.checkpoint} · ` +
+      `${c.steps} step${c.steps === 1 ? '' : 's'} · seed ${c.seed}`,
+  );
+
+  out.push('', 'Memory, the most each category held during the last step:');
+  const cats = PLAN_CATEGORIES.filter((k) => r.estimate.bytes[k] !== 0 || r.actual.bytes[k] !== 0);
+  const rows = [['', 'estimate', 'measured', 'difference']];
+  for (const k of cats) rows.push([CATEGORY_LABELS[k], formatBytes(r.estimate.bytes[k]), formatBytes(r.actual.bytes[k]), difference(r.actual.bytes[k], r.estimate.bytes[k])]);
+  rows.push(['peak', formatBytes(r.estimate.peak.bytes), formatBytes(r.actual.peakBytes), difference(r.actual.peakBytes, r.estimate.peak.bytes)]);
+  const lines = table(rows);
+  out.push(...lines.slice(0, -1), '', lines.at(-1)!);
+  out.push(`  estimated peak in ${r.estimate.peak.phase}${r.estimate.peak.at ? `, at ${r.estimate.peak.at}` : ''}`);
+  const alive = nonZero(r.actual.aliveAtPeak).map(([k, b]) => `${CATEGORY_LABELS[k]} ${rounded(b, 1024)}`);
+  out.push(...wrapList('  alive at the measured peak: ', alive.length > 0 ? alive : ['nothing'], 100));
+  out.push(
+    '',
+    ...table(
+      [
+        ['Allocated peak', formatBytes(r.actual.allocatedPeakBytes), 'the same peak in 4-byte aligned buffer sizes'],
+        ['Physical peak', formatBytes(r.actual.physicalPeakBytes), 'allocated, plus released buffers the GPU had not yet freed'],
+        ['Readback staging', formatBytes(r.actual.stagingBytes), 'timestamps and loss, outside the step'],
+        ['Live after dispose', formatBytes(r.actual.liveAfterDisposeBytes), r.actual.liveAfterDisposeBytes === 0 ? 'everything released' : 'LEAKED: please report'],
+      ],
+      '',
+    ),
+  );
+
+  const steady = r.loss.length > 1 ? 'median of the steps after the first' : 'one step, pipeline compilation included';
+  out.push('', `Time per step ${ms(r.timing.stepMs)} (wall clock, ${steady})`);
+  out.push(...table(PHASE_NAMES.map((p) => [p, ms(r.timing.phasesMs[p])])));
+  out.push(
+    `  by ${r.timing.source === 'timestamp-query' ? 'GPU timestamp queries' : 'the wall clock around each phase (no timestamp-query on this device, or --wall-clock)'}`,
+  );
+
+  const first = r.loss[0];
+  const last = r.loss.at(-1);
+  if (first !== undefined && last !== undefined) {
+    out.push('', `Loss    ${first.toPrecision(6)} → ${last.toPrecision(6)} over ${r.loss.length} step${r.loss.length === 1 ? '' : 's'}`);
+  }
+  out.push(`Skipped ${r.skippedSteps} step${r.skippedSteps === 1 ? '' : 's'} (non-finite gradients under loss scaling)`);
   return `${out.join('\n')}\n`;
 }

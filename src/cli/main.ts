@@ -1,28 +1,33 @@
 /**
- * `vramlab` for Node. Exit status: 0 done, 2 bad input (one line on stderr naming the flag),
- * 1 a bug (one line, no stack: the stack is for VRAMLAB_DEBUG=1).
+ * `vramlab` for Node. Exit status: 0 done, 2 bad input (one line on stderr naming the flag) or
+ * a run this device cannot hold (one line naming the tensor and the limit), 1 no usable GPU or
+ * a bug (one line, no stack: the stack is for VRAMLAB_DEBUG=1), 130 a run cancelled by Ctrl-C.
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../protocol/config.ts';
 import { estimate, listModels, MODEL_IDS } from '../estimate/index.ts';
-import { flagForField, parseEstimateArgs, usageFromConfigError, UsageError } from './args.ts';
-import { formatPlan } from './format.ts';
-import { estimateUsage, topUsage } from './help.ts';
+import type { DeviceErrorReport } from '../protocol/engine-api.ts';
+import { flagForField, parseEstimateArgs, parseRunArgs, usageFromConfigError, UsageError } from './args.ts';
+import { formatPlan, formatProgress, formatRunReport } from './format.ts';
+import { estimateUsage, runUsage, topUsage } from './help.ts';
 
 export interface Io {
   out(text: string): void;
   err(text: string): void;
   env: Record<string, string | undefined>;
+  /** Someone watches stderr: `run --json` shows its progress there only then. */
+  errIsTTY?: boolean;
 }
 
 const processIo: Io = {
   out: (t) => void process.stdout.write(t),
   err: (t) => void process.stderr.write(t),
   env: process.env,
+  errIsTTY: process.stderr.isTTY === true,
 };
 
-/** Subcommands; `run` and `bench` join when the engine lands. */
-export const COMMANDS = ['estimate'] as const;
+/** Subcommands; `bench` joins later. */
+export const COMMANDS = ['estimate', 'run'] as const;
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -50,6 +55,10 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     if (command === 'estimate') {
       prefix = 'vramlab estimate';
       return await runEstimate(rest, io);
+    }
+    if (command === 'run') {
+      prefix = 'vramlab run';
+      return await runRun(rest, io);
     }
     throw new UsageError(`unknown command '${command}'; commands: ${COMMANDS.join(', ')}; see vramlab --help`);
   } catch (err) {
@@ -86,6 +95,49 @@ async function runEstimate(argv: readonly string[], io: Io): Promise<number> {
 }
 
 /**
+ * Trains on this machine's GPU and prints the report. The engine (Dawn, the kernels and their
+ * WGSL) loads only here, so `estimate` never pays for it. The device is destroyed on every
+ * path; runTraining has released every buffer by then, also when it throws.
+ */
+async function runRun(argv: readonly string[], io: Io): Promise<number> {
+  const args = parseRunArgs(argv);
+  if (args.help) {
+    io.out(runUsage());
+    return 0;
+  }
+  const [{ openNodeDevice }, { runTraining }] = await Promise.all([import('../engine/node.ts'), import('../engine/run.ts')]);
+  const deviceErrors: DeviceErrorReport[] = [];
+  const opened = await openNodeDevice({
+    label: 'vramlab.cli',
+    onError: (r) => {
+      deviceErrors.push(r);
+      io.err(`vramlab run: ${r.message} (${oneLine(r.detail)})\n`);
+    },
+  });
+  // The first Ctrl-C stops the run between steps and frees everything; a second one kills.
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    // Steps for anyone watching or when stdout is not JSON; the 'allocating' line only for a
+    // terminal, so a run refused at allocation leaves exactly its one error line in a log.
+    const tty = io.errIsTTY === true;
+    const showProgress = !args.json || tty;
+    const report = await runTraining(opened, args.config, {
+      signal: abort.signal,
+      wallClock: args.wallClock,
+      ...(showProgress ? { onProgress: (p) => (p.stage !== 'allocating' || tty) && io.err(formatProgress(p)) } : {}),
+    });
+    io.out(args.json ? `${JSON.stringify(report)}\n` : formatRunReport(report));
+    // The numbers are printed, but a device error during the run makes them suspect.
+    return deviceErrors.length > 0 ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+    opened.device.destroy();
+  }
+}
+
+/**
  * A config.json the estimator cannot use: name the file, since the message names only the
  * key inside it ("hidden_size: …").
  */
@@ -97,13 +149,28 @@ function blameHfConfig(err: unknown, path: string): unknown {
 }
 
 /** Every failure becomes one line: a terminal user should never have to read a stack. */
+const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
+
+/** Error names (they travel in `Error.name`) and the exit status of each; the rest are bugs. */
+const EXPECTED_ERRORS: Record<string, number> = {
+  UsageError: 2,
+  EstimateError: 2,
+  // The ledger's sentence names the tensor, its size and the limit or what was already live.
+  BufferTooLarge: 2,
+  OutOfMemory: 2,
+  NoWebGPU: 1,
+  NoAdapter: 1,
+  NoDevice: 1,
+  Cancelled: 130,
+};
+
 function report(err: unknown, prefix: string, io: Io): number {
-  const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
   if (err instanceof ConfigError) err = usageFromConfigError(err);
   const name = err instanceof Error ? err.name : '';
-  if (name === 'UsageError' || name === 'EstimateError') {
+  const status = Object.hasOwn(EXPECTED_ERRORS, name) ? EXPECTED_ERRORS[name] : undefined;
+  if (status !== undefined) {
     io.err(`${prefix}: ${oneLine((err as Error).message)}\n`);
-    return 2;
+    return status;
   }
   const message = err instanceof Error ? err.message : String(err);
   io.err(`vramlab: internal error: ${oneLine(message)}\n`);

@@ -136,14 +136,14 @@ export class Ledger {
         throw ledgerError(
           LEDGER_ERRORS.OutOfMemory,
           `The GPU ran out of memory allocating '${name}' (${category}, ${describeBytes(allocated)}) with ${describeBytes(this.liveAllocated)} ` +
-            `already live: lower --batch or --seq, turn on checkpointing, or use a smaller model`,
+            `already live: lower the batch or the sequence length, turn on checkpointing, or use a smaller model`,
           oomError.message,
         );
       }
       throw ledgerError(
         LEDGER_ERRORS.BufferTooLarge,
         `The GPU rejected the buffer for '${name}' (${category}, ${describeBytes(allocated)}; maxBufferSize ${describeBytes(this.device.limits.maxBufferSize)}): ` +
-          `lower --batch or --seq, or use a smaller model`,
+          `lower the batch or the sequence length, or use a smaller model`,
         validationError!.message,
       );
     }
@@ -308,7 +308,7 @@ export class Ledger {
     throw ledgerError(
       LEDGER_ERRORS.BufferTooLarge,
       `The tensor '${name}' needs ${describeBytes(requested)} in one buffer, over this device's ${limit} of ${describeBytes(value)}: ` +
-        `lower --batch or --seq, or use a smaller model`,
+        `lower the batch or the sequence length, or use a smaller model`,
     );
   }
 }

@@ -4,17 +4,33 @@
  */
 import * as Comlink from 'comlink';
 import { contextGpu, openDevice, type OpenedDevice } from './device.ts';
-import type { AdapterSummary, DeviceErrorReport, EngineApi } from '../protocol/engine-api.ts';
+import { runTraining } from './run.ts';
+import { ENGINE_ERRORS, type AdapterSummary, type DeviceErrorReport, type EngineApi } from '../protocol/engine-api.ts';
+import { parseRunConfig, type RunProgress, type RunReport } from '../protocol/run.ts';
 
 let opened: Promise<OpenedDevice> | null = null;
 let listener: ((report: DeviceErrorReport) => void) | null = null;
+/** The run in progress, to cancel it; one at a time on the worker's one device. */
+let running: AbortController | null = null;
 /** Reports raised before anyone listened, replayed to the first listener; a flood is cut at the cap. */
 const pending: DeviceErrorReport[] = [];
 const PENDING_CAP = 64;
 
-/** Over Comlink the listener is a proxy whose call returns a promise; a closed page rejects it. */
-function deliver(to: (report: DeviceErrorReport) => void, r: DeviceErrorReport): void {
-  void Promise.resolve(to(r)).catch(() => undefined);
+/** Over Comlink a callback is a proxy whose call returns a promise; a closed page rejects it. */
+function deliver<T>(to: (value: T) => void, value: T): void {
+  void Promise.resolve(to(value)).catch(() => undefined);
+}
+
+/** Frees the MessagePort behind a Comlink callback proxy; a plain function has nothing to free. */
+function releaseCallback(fn: unknown): void {
+  const release = fn ? (fn as { [Comlink.releaseProxy]?: unknown })[Comlink.releaseProxy] : undefined;
+  if (typeof release === 'function') (release as () => void).call(fn);
+}
+
+function busy(): Error {
+  const e = new Error('a run is already in progress: wait for it or cancel it first');
+  e.name = ENGINE_ERRORS.Busy;
+  return e;
 }
 
 function report(r: DeviceErrorReport): void {
@@ -48,6 +64,29 @@ const engine: EngineApi = {
   async onDeviceError(next) {
     listener = next;
     if (next) for (const r of pending.splice(0)) deliver(next, r);
+  },
+  async run(config, onProgress): Promise<RunReport> {
+    try {
+      if (running) throw busy();
+      // From another context: validate as untrusted input (a ConfigError names the field).
+      const cfg = parseRunConfig(config);
+      const abort = new AbortController();
+      running = abort;
+      try {
+        const opened = await device();
+        return await runTraining(opened, cfg, {
+          signal: abort.signal,
+          ...(onProgress ? { onProgress: (p: RunProgress) => deliver(onProgress, p) } : {}),
+        });
+      } finally {
+        if (running === abort) running = null;
+      }
+    } finally {
+      releaseCallback(onProgress);
+    }
+  },
+  async cancel() {
+    running?.abort();
   },
 };
 

@@ -4,6 +4,7 @@
  * objects. Custom Error classes do not survive the trip either, so the kind of a failure
  * travels in `Error.name` (one of ENGINE_ERRORS) and the sentence for the user in `message`.
  */
+import type { RunConfig, RunProgress, RunReport } from './run.ts';
 
 /** `Error.name` values the engine throws; the UI switches on these, never on classes. */
 export const ENGINE_ERRORS = {
@@ -13,6 +14,8 @@ export const ENGINE_ERRORS = {
   NoAdapter: 'NoAdapter',
   /** The adapter refused `requestDevice()` (limits or features it cannot give). */
   NoDevice: 'NoDevice',
+  /** run() while another run is in progress: one run at a time per device. */
+  Busy: 'Busy',
 } as const;
 export type EngineErrorName = (typeof ENGINE_ERRORS)[keyof typeof ENGINE_ERRORS];
 
@@ -59,4 +62,14 @@ export interface EngineApi {
    * wrapped with `Comlink.proxy`; a later call replaces the listener, null removes it.
    */
   onDeviceError(listener: ((report: DeviceErrorReport) => void) | null): Promise<void>;
+  /**
+   * Trains the configured model on the device and reports the measurement beside the
+   * estimate. `config` is validated here (a ConfigError names the field); over Comlink
+   * `onProgress` must be wrapped with `Comlink.proxy`. Fails with Error named Busy while
+   * another run is in progress, Cancelled after cancel(), BufferTooLarge or OutOfMemory when
+   * the device cannot hold a tensor; every buffer is released whichever way it ends.
+   */
+  run(config: RunConfig, onProgress?: ((p: RunProgress) => void) | null): Promise<RunReport>;
+  /** Stops the run in progress between steps (it then fails with Cancelled); nothing when idle. */
+  cancel(): Promise<void>;
 }

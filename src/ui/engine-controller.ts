@@ -15,6 +15,22 @@ export interface EngineFailure {
   message: string;
 }
 
+/**
+ * The dev server's test hook: e2e specs drive the worker through the same Comlink connection
+ * the page uses. Absent from production builds (`import.meta.env.DEV` is false there).
+ */
+export interface VramlabDevHook {
+  api: Comlink.Remote<EngineApi>;
+  /** Comlink.proxy, for callbacks handed to `api` from page.evaluate. */
+  proxy: typeof Comlink.proxy;
+}
+
+declare global {
+  interface Window {
+    __vramlab?: VramlabDevHook;
+  }
+}
+
 /** Device errors kept for display; older ones are dropped. */
 const MAX_DEVICE_ERRORS = 20;
 
@@ -58,6 +74,7 @@ export class EngineController implements ReactiveController {
     const remote = Comlink.wrap<EngineApi>(worker);
     this.worker = worker;
     this.remote = remote;
+    if (import.meta.env.DEV) window.__vramlab = { api: remote, proxy: Comlink.proxy };
     // Results that arrive after a disconnect or reconnect belong to a dead worker: drop them.
     const current = () => this.worker === worker;
 
@@ -98,6 +115,7 @@ export class EngineController implements ReactiveController {
   }
 
   private disconnect(): void {
+    if (import.meta.env.DEV && this.remote && window.__vramlab?.api === this.remote) delete window.__vramlab;
     this.remote?.[Comlink.releaseProxy]();
     this.worker?.terminate();
     this.remote = null;

@@ -111,7 +111,7 @@ describe('Ledger', () => {
     expect(message).toContain('huge.logits');
     expect(message).toContain(String(size));
     expect(message).toContain('maxBufferSize');
-    expect(message).toContain('--batch');
+    expect(message).toContain('lower the batch');
     expect(l.liveBytes).toBe(0);
     expect(l.entries()).toEqual([]);
     expect(l.timeline()).toEqual([]);

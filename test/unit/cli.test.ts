@@ -84,11 +84,11 @@ describe.concurrent('vramlab (spawned)', () => {
     expect(version.stdout.trim()).toBe(pkg.version);
   });
 
-  it('no command prints usage and exits 2; run is not a command yet', { timeout: TIMEOUT }, async () => {
-    const [none, run] = await Promise.all([vramlab([]), vramlab(['run'])]);
+  it('no command prints usage and exits 2; an unknown command is named', { timeout: TIMEOUT }, async () => {
+    const [none, unknown] = await Promise.all([vramlab([]), vramlab(['frobnicate'])]);
     expect(none.status).toBe(2);
     expect(none.stderr).toContain('vramlab estimate');
-    expectUsageError(run, "unknown command 'run'");
+    expectUsageError(unknown, "unknown command 'frobnicate'");
   });
 
   it.each([

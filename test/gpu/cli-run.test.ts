@@ -1,0 +1,119 @@
+/**
+ * `vramlab run` as a user runs it: the real bin, which sets the GPU environment (SwiftShader
+ * when there is no driver), loads the WGSL through its `?raw` hook and trains on Dawn.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
+import { PHASE_NAMES, type RunReport } from '../../src/protocol/run.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(ROOT, 'bin', 'vramlab.mjs');
+const TIMEOUT = 120_000;
+
+interface Result {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function vramlab(args: string[]): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, VRAMLAB_DEBUG: '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT - 5_000);
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+const isByteCount = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
+
+/** Status 2, nothing on stdout, one line on stderr containing every `parts`, no stack trace. */
+function expectOneLineRefusal(r: Result, ...parts: (string | RegExp)[]): void {
+  expect(r.status, r.stderr).toBe(2);
+  expect(r.stdout).toBe('');
+  const lines = r.stderr.trimEnd().split('\n');
+  expect(lines, r.stderr).toHaveLength(1);
+  for (const p of parts) expect(lines[0]).toMatch(p);
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+}
+
+const SMALL = ['--d', '16', '--hidden', '32', '--layers', '2', '--batch', '8'];
+
+// One file at a time and one run at a time: SwiftShader shares the machine's cores.
+describe('vramlab run (spawned)', () => {
+  it.each([
+    ['fp32', 'adam', 'none', []],
+    ['amp-bf16', 'adamw', 'sqrt', ['--wall-clock']],
+    ['amp-fp16', 'sgd-momentum', 'full', ['--activation', 'relu']],
+  ])('--json --precision %s --optimizer %s --checkpoint %s prints one report that matches the estimate', { timeout: TIMEOUT }, async (precision, optimizer, checkpoint, extra) => {
+    const steps = 3;
+    const r = await vramlab(['run', ...SMALL, '--precision', precision, '--optimizer', optimizer, '--checkpoint', checkpoint, '--steps', String(steps), '--json', ...extra]);
+    expect(r.status, r.stderr).toBe(0);
+    // stderr is not a terminal here: --json keeps both streams free of progress.
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
+    const report = JSON.parse(r.stdout) as RunReport;
+
+    expect(report.adapter.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
+    expect(report.config).toMatchObject({ d: 16, hidden: 32, layers: 2, batch: 8, precision, optimizer, checkpoint, steps });
+    const a = report.actual;
+    for (const k of ['peakBytes', 'allocatedPeakBytes', 'physicalPeakBytes', 'stagingBytes', 'liveAfterDisposeBytes'] as const) {
+      expect(isByteCount(a[k]), `${k} = ${a[k]}`).toBe(true);
+    }
+    for (const c of PLAN_CATEGORIES) expect(isByteCount(a.bytes[c]), c).toBe(true);
+    expect(a.peakBytes).toBeGreaterThan(0);
+    expect(a.allocatedPeakBytes).toBeGreaterThanOrEqual(a.peakBytes);
+    expect(a.liveAfterDisposeBytes).toBe(0);
+    expect(report.estimate.peak.bytes).toBe(a.peakBytes);
+
+    expect(['timestamp-query', 'wall-clock']).toContain(report.timing.source);
+    if (extra.includes('--wall-clock')) expect(report.timing.source).toBe('wall-clock');
+    expect(report.timing.stepMs).toBeGreaterThan(0);
+    for (const p of PHASE_NAMES) expect(report.timing.phasesMs[p], p).toBeGreaterThanOrEqual(0);
+
+    expect(report.loss).toHaveLength(steps);
+    for (const l of report.loss) expect(Number.isFinite(l), String(l)).toBe(true);
+    expect(Number.isInteger(report.skippedSteps)).toBe(true);
+  });
+
+  it('without --json prints the summary, and a line per step on stderr', { timeout: TIMEOUT }, async () => {
+    const r = await vramlab(['run', ...SMALL, '--steps', '2']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^step 1\/2 {2}loss \d/), expect.stringMatching(/^step 2\/2 {2}loss \d/)]);
+    expect(r.stdout).toMatch(/^Adapter \S/);
+    expect(r.stdout).toMatch(/^ {2}peak +\S.*(exact|[+−])/m);
+    expect(r.stdout).toMatch(/^Live after dispose +0 B/m);
+    expect(r.stdout).toMatch(/by (GPU timestamp queries|the wall clock)/);
+    expect(r.stdout).toMatch(/^Loss +\S+ → \S+ over 2 steps/m);
+    expect(r.stdout).toMatch(/^Skipped 0 steps/m);
+  });
+
+  it('refuses a model over the device limits with one line naming the tensor, its size and the limit', { timeout: TIMEOUT }, async () => {
+    for (const json of [[], ['--json']]) {
+      const r = await vramlab(['run', '--d', '100000', '--hidden', '100000', '--layers', '1', '--batch', '1', '--steps', '1', ...json]);
+      expectOneLineRefusal(r, /^vramlab run: /, /'[\w.]+'/, /40000000000 B/, /max(StorageBufferBinding|Buffer)Size/);
+    }
+  });
+
+  it.each([
+    [['--bogus'], '--bogus'],
+    [['--optimizer', 'lion'], '--optimizer'],
+    [['--d', '1.5'], '--d'],
+    [['--lr', '-1'], '--lr'],
+    [['--steps', '0'], '--steps'],
+    [['--model', 'gpt2-small'], '--model'],
+    [['--seq', '128'], '--seq'],
+  ])('a bad flag %j exits 2 with one line naming %s', { timeout: TIMEOUT }, async (args, flag) => {
+    expectOneLineRefusal(await vramlab(['run', ...args]), flag);
+  });
+});
