@@ -18,6 +18,8 @@ export default defineConfig({
           // Dawn is not fork-safe across workers sharing one Vulkan instance: one file at a time.
           fileParallelism: false,
           testTimeout: 120_000,
+          // The soak test measures the JS heap after explicit collections.
+          execArgv: ['--expose-gc'],
         },
       },
     ],

@@ -58,13 +58,22 @@ interface Tracked {
   entry: LedgerEntry;
 }
 
+/** Events kept by default: many steps of a small model, a few of a large one. */
+export const DEFAULT_HISTORY_LIMIT = 50_000;
+
 export class Ledger {
   readonly device: GPUDevice;
 
-  // Every buffer ever created here, live or destroyed; by buffer for destroy(), in order for entries().
+  // Live buffers, for destroy()/release(); ended ones only in a WeakSet, so a long session's
+  // history does not keep GPUBuffer objects alive.
   private readonly tracked = new Map<GPUBuffer, Tracked>();
-  private readonly order: Tracked[] = [];
-  private readonly points: LedgerPoint[] = [];
+  private readonly ended = new WeakSet<GPUBuffer>();
+  // Entries in creation order and one point per event, both trimmed to the last
+  // `historyLimit` (live entries are always kept); `droppedPoints` keeps event indices absolute.
+  private order: Tracked[] = [];
+  private points: LedgerPoint[] = [];
+  private droppedPoints = 0;
+  private readonly historyLimit: number;
 
   private op = SETUP_OP;
   private opLabel = '';
@@ -84,8 +93,13 @@ export class Ledger {
   private pendingBytes = 0;
   private physicalPeak = 0;
 
-  constructor(device: GPUDevice) {
+  /**
+   * `historyLimit`: how many events (timeline points) and ended entries are kept, so an hour
+   * of training does not grow the JS heap; live buffers are always kept.
+   */
+  constructor(device: GPUDevice, opts: { historyLimit?: number } = {}) {
     this.device = device;
+    this.historyLimit = Math.max(16, opts.historyLimit ?? DEFAULT_HISTORY_LIMIT);
   }
 
   /** Starts the next op; later events record its index and label. Returns the index (0, 1, …). */
@@ -152,6 +166,10 @@ export class Ledger {
     const t: Tracked = { buffer, entry };
     this.tracked.set(buffer, t);
     this.order.push(t);
+    if (this.order.length > 1.5 * this.historyLimit) {
+      const cut = this.order.length - this.historyLimit;
+      this.order = this.order.filter((e, i) => i >= cut || e.entry.destroyedAt === null);
+    }
     this.live += size;
     this.liveAllocated += allocated;
     this.liveByCategory[category] += size;
@@ -208,8 +226,12 @@ export class Ledger {
   /** Records the end of a buffer's life; false when it had already ended. */
   private free(buffer: GPUBuffer, by: 'destroy' | 'release'): boolean {
     const t = this.tracked.get(buffer);
-    if (!t) throw new Error(`Ledger.${by}: buffer '${buffer.label}' was not created by this ledger`);
-    if (t.entry.destroyedAt !== null) return false;
+    if (!t) {
+      if (this.ended.has(buffer)) return false;
+      throw new Error(`Ledger.${by}: buffer '${buffer.label}' was not created by this ledger`);
+    }
+    this.tracked.delete(buffer);
+    this.ended.add(buffer);
     const { entry } = t;
     entry.destroyedAt = this.op;
     this.live -= entry.requested;
@@ -221,7 +243,7 @@ export class Ledger {
 
   /** Destroys every live and released buffer; afterwards liveBytes is 0. History (entries, timeline, peaks) is kept. */
   dispose(): void {
-    for (const t of this.order) if (t.entry.destroyedAt === null) this.destroy(t.buffer);
+    for (const t of [...this.tracked.values()]) this.destroy(t.buffer);
     this.flush();
   }
 
@@ -260,27 +282,32 @@ export class Ledger {
     return { ...this.maxCategory };
   }
 
-  /** One point per create or destroy, in the order they happened; `from` skips the earlier ones. */
+  /** One point per create or destroy, in order (the last `historyLimit` or more); `from` is an absolute event index. */
   timeline(from = 0): LedgerPoint[] {
-    return this.points.slice(from).map((p) => ({ ...p, byCategory: { ...p.byCategory } }));
+    return this.points.slice(Math.max(0, from - this.droppedPoints)).map((p) => ({ ...p, byCategory: { ...p.byCategory } }));
   }
 
   /** How many create/destroy events have been recorded (an index into timeline()). */
   get eventCount(): number {
-    return this.points.length;
+    return this.droppedPoints + this.points.length;
   }
 
-  /** Every buffer ever created here, in creation order, as plain data. */
+  /** The buffers created here, in creation order, as plain data: every live one and the recent ended ones. */
   entries(): LedgerEntry[] {
     return this.order.map((t) => ({ ...t.entry }));
   }
 
   /** True when the buffer was made by this ledger and not yet destroyed. */
   isLive(buffer: GPUBuffer): boolean {
-    return this.tracked.get(buffer)?.entry.destroyedAt === null;
+    return this.tracked.has(buffer);
   }
 
   private record(event: LedgerEventKind, name: string, op: number): void {
+    if (this.points.length >= 1.5 * this.historyLimit) {
+      const cut = this.points.length - this.historyLimit;
+      this.points = this.points.slice(cut);
+      this.droppedPoints += cut;
+    }
     this.points.push({
       op,
       label: op === this.op ? this.opLabel : '',

@@ -66,7 +66,9 @@ export async function runTraining(opened: OpenedDevice, cfg: RunConfig, opts: Ru
   const { device, summary } = opened;
   // Also refuses what the engine cannot run, before anything is allocated.
   const plan = estimate(planConfigOf(cfg));
-  const ledger = new Ledger(device);
+  // Only the last step's events are reported: keep a few steps' worth (≈ 25 events per block
+  // per step), so a long run's history stays bounded.
+  const ledger = new Ledger(device, { historyLimit: 64 * (cfg.layers + 1) });
   let rec: StepRecorder | null = null;
   try {
     opts.onProgress?.({ stage: 'allocating', step: 0, steps: cfg.steps });
