@@ -149,7 +149,18 @@ function blameHfConfig(err: unknown, path: string): unknown {
 }
 
 /** Every failure becomes one line: a terminal user should never have to read a stack. */
-const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
+/**
+ * One printable line of at most 500 characters: newlines folded, other control characters
+ * (terminal escape sequences a hostile flag value or config.json could carry) shown as \xNN.
+ */
+const oneLine = (s: string) => {
+  const t = s
+    .replace(/\s*\n\s*/g, ' ')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+    .trim();
+  return t.length > 500 ? `${t.slice(0, 499)}…` : t;
+};
 
 /** Error names (they travel in `Error.name`) and the exit status of each; the rest are bugs. */
 const EXPECTED_ERRORS: Record<string, number> = {

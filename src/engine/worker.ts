@@ -88,6 +88,29 @@ const engine: EngineApi = {
   async cancel() {
     running?.abort();
   },
+  async loseDevice() {
+    const current = opened;
+    if (!current) return;
+    // Dropped first, so a probe() racing with the loss opens a new device instead of this one.
+    opened = null;
+    let gone: OpenedDevice;
+    try {
+      gone = await current;
+    } catch {
+      return; // It never opened: nothing to lose.
+    }
+    gone.device.destroy();
+    const info = await gone.device.lost;
+    // device.ts stays quiet about reason 'destroyed' (our own dispose); this one is a loss
+    // on purpose, so the page hears about it as it would about a driver reset.
+    report({
+      kind: 'lost',
+      message: 'The GPU device was lost (destroyed on request); the next probe opens a new device',
+      detail: info.message || 'destroyed by loseDevice()',
+      reason: info.reason,
+      at: performance.now(),
+    });
+  },
 };
 
 Comlink.expose(engine);

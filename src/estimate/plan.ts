@@ -105,6 +105,19 @@ function finish(
   activationsForTextbook: number,
 ): Plan {
   const params = totalParams(inv);
+  // Byte counts are JavaScript numbers: past 2^53 they stop being exact, and no GPU is near.
+  const worst = Math.max(
+    params,
+    textbookBytes(params, activationsForTextbook),
+    sched.peak.bytes * (1 + ALLOCATOR_FRACTION) + CUDA_CONTEXT_BYTES,
+    ...Object.values(sched.max),
+  );
+  if (!Number.isSafeInteger(Math.round(worst))) {
+    throw new EstimateError(
+      `${spec.name} with these settings needs more than 2^53 bytes (${worst.toExponential(2)}); ` +
+        'lower the layers, hidden size, vocabulary, batch or sequence length',
+    );
+  }
   const peakBytes = Math.round(sched.peak.bytes);
   const allocatorBytes = Math.round(peakBytes * ALLOCATOR_FRACTION);
   const totalBytes = peakBytes + allocatorBytes + CUDA_CONTEXT_BYTES;

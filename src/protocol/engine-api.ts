@@ -72,4 +72,10 @@ export interface EngineApi {
   run(config: RunConfig, onProgress?: ((p: RunProgress) => void) | null): Promise<RunReport>;
   /** Stops the run in progress between steps (it then fails with Cancelled); nothing when idle. */
   cancel(): Promise<void>;
+  /**
+   * Destroys the worker's current device, as a driver reset would, to demonstrate and test
+   * recovery: a run in progress fails, the listener gets a 'lost' report, and the next
+   * probe() opens a new device. Nothing when no device is open.
+   */
+  loseDevice(): Promise<void>;
 }

@@ -1,13 +1,15 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
-import { DEFAULT_PLAN, type PlanConfig } from '../protocol/config.ts';
+import type { PlanConfig } from '../protocol/config.ts';
 import type { Plan } from '../protocol/plan.ts';
+import { decodePlanState, encodePlanState } from '../protocol/url.ts';
 import { estimate } from '../estimate/index.ts';
 import { EngineController } from './engine-controller.ts';
 import type { ConfigChangeDetail } from './plan-form.ts';
 import './plan-form.ts';
 import './plan-breakdown.ts';
 import './adapter-card.ts';
+import './notice.ts';
 
 type Estimated = { plan: Plan; error: null } | { plan: null; error: string };
 
@@ -20,8 +22,16 @@ function tryEstimate(config: PlanConfig): Estimated {
   }
 }
 
+/** The address bar for a config: same page, the plan's query (only non-default fields), same hash. */
+function urlFor(config: PlanConfig): string {
+  const query = encodePlanState(config);
+  return `${location.pathname}${query ? `?${query}` : ''}${location.hash}`;
+}
+
 /**
  * The page: the planner form, the estimate it gives, and the WebGPU adapter the engine found.
+ * The form's state lives in the URL (decoded once on load, replaced on every valid change),
+ * so a plan can be shared as a link; a link's bad settings are listed and their defaults used.
  *
  * @csspart header - the title bar
  */
@@ -100,24 +110,54 @@ export class VlApp extends LitElement {
       color: var(--vl-error);
       font-weight: 600;
     }
+    vl-notice {
+      margin: 0.75rem 1.5rem 0;
+    }
+    .engine-status {
+      margin: 0 0 0.75rem;
+      font-size: 0.9rem;
+      overflow-wrap: anywhere;
+    }
+    .engine-status:empty {
+      display: none;
+    }
+    .engine-status[data-tone='recovered'] {
+      color: var(--vl-ok);
+    }
+    .engine-status[data-tone='problem'] {
+      color: var(--vl-error);
+      font-weight: 600;
+    }
   `;
 
   private readonly engine = new EngineController(this);
+  /** The URL's plan, read once; bad fields already replaced by their defaults. */
+  private readonly fromUrl = decodePlanState(location.search);
   /** The form's starting point; never reassigned, so typing is not overwritten. */
-  private readonly initialConfig: PlanConfig = DEFAULT_PLAN;
+  private readonly initialConfig: PlanConfig = this.fromUrl.config;
 
-  @state() private estimated: Estimated = tryEstimate(DEFAULT_PLAN);
+  /** What was wrong with the link the page was opened with, until dismissed. */
+  @state() private urlProblems: readonly string[] = this.fromUrl.problems;
+  @state() private estimated: Estimated = tryEstimate(this.initialConfig);
   /** The last valid plan, kept (dimmed) while the form is invalid. */
   @state() private shown: Plan | null = this.estimated.plan;
   @state() private stale = false;
 
   override render() {
-    const { status, adapter, error, deviceErrors } = this.engine;
+    const { status, adapter, error, deviceErrors, notice } = this.engine;
     return html`
       <header part="header">
         <h1>vramlab</h1>
         <p>Will this training run fit, and why?</p>
       </header>
+      ${this.urlProblems.length > 0
+        ? html`<vl-notice
+            data-testid="url-problems"
+            heading="Some settings in this link could not be used; the defaults are shown instead."
+            .items=${this.urlProblems}
+            @vl-notice-dismiss=${this.handleUrlProblemsDismiss}
+          ></vl-notice>`
+        : nothing}
       <main>
         <section aria-label="Planner">
           <vl-plan-form
@@ -133,6 +173,7 @@ export class VlApp extends LitElement {
           <vl-plan-breakdown .plan=${this.shown} ?stale=${this.stale || this.estimated.error !== null}></vl-plan-breakdown>
         </section>
         <aside aria-label="GPU">
+          <p class="engine-status" role="status" data-testid="engine-status" data-tone=${notice?.tone ?? ''}>${notice?.message ?? ''}</p>
           <vl-adapter-card .status=${status} .adapter=${adapter} .error=${error} .deviceErrors=${deviceErrors}></vl-adapter-card>
         </aside>
       </main>
@@ -143,6 +184,12 @@ export class VlApp extends LitElement {
     this.estimated = tryEstimate(e.detail.config);
     if (this.estimated.plan) this.shown = this.estimated.plan;
     this.stale = false;
+    // replaceState, not pushState: every keystroke is a change, and Back should leave the page.
+    history.replaceState(history.state, '', urlFor(e.detail.config));
+  }
+
+  private handleUrlProblemsDismiss(): void {
+    this.urlProblems = [];
   }
 
   private handleConfigInvalid(): void {

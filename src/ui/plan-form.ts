@@ -15,6 +15,8 @@ import {
   type PlanConfig,
 } from '../protocol/config.ts';
 import { listModels, type ModelInfo } from '../estimate/index.ts';
+import { hfModelName, type HfConfigChangeDetail } from './hf-config-input.ts';
+import './hf-config-input.ts';
 
 /** Text fields keyed by the config path they fill; `name` of each control is its key. */
 const TEXT_KEYS = [
@@ -119,9 +121,13 @@ function rawConfig(d: Draft, hfConfig: unknown): unknown {
   };
 }
 
+/** The model id of an imported config.json (estimate/presets.ts resolves it from hfConfig). */
+const HF_MODEL = 'hf';
+
 /**
  * The planner form. Every edit is validated against PlanConfigSchema; a valid config is
- * announced with `vl-config-change`, an invalid one shows its message in an alert.
+ * announced with `vl-config-change`, an invalid one shows its message in an alert. A
+ * Hugging Face config.json can be imported (file, drop or paste); it becomes model `hf`.
  *
  * @fires vl-config-change - detail `{ config }`: a validated PlanConfig after any edit
  * @fires vl-config-invalid - detail `{ field, message }`: the edit left the form invalid
@@ -197,6 +203,9 @@ export class VlPlanForm extends LitElement {
 
   @state() private draft: Draft = draftFrom(DEFAULT_PLAN);
   @state() private invalid: ConfigInvalidDetail | null = null;
+  /** The imported config.json (already checked by its reader), and its model's name. */
+  @state() private hfConfig: unknown = undefined;
+  @state() private hfName = '';
 
   private readonly models: ModelInfo[] = listModels();
 
@@ -204,6 +213,8 @@ export class VlPlanForm extends LitElement {
     if (changed.has('config')) {
       this.draft = draftFrom(this.config);
       this.invalid = null;
+      this.hfConfig = this.config.hfConfig;
+      this.hfName = this.hfConfig === undefined ? '' : hfModelName(this.hfConfig) || 'config.json';
     }
   }
 
@@ -226,6 +237,15 @@ export class VlPlanForm extends LitElement {
               ${this.renderNumber('mlp.layers', 'layers', 1)} ${this.renderSelect('mlp.activation', 'activation', ACTIVATIONS)}`
             : nothing}
           ${family === 'resnet' ? this.renderNumber('imageSize', 'image size (px)', 1) : nothing}
+        </fieldset>
+        <fieldset>
+          <legend>Hugging Face config.json</legend>
+          <vl-hf-config
+            class="field wide"
+            .loaded=${this.hfName}
+            @vl-hf-config-change=${this.handleHfConfigChange}
+            @vl-hf-config-clear=${this.handleHfConfigClear}
+          ></vl-hf-config>
         </fieldset>
         <fieldset>
           <legend>Step</legend>
@@ -263,13 +283,19 @@ export class VlPlanForm extends LitElement {
 
   private renderModelOptions(selected: string) {
     const families = [...new Set(this.models.map((m) => m.family))];
-    return families.map(
+    const imported =
+      this.hfConfig === undefined
+        ? nothing
+        : html`<optgroup label="Imported">
+            <option value=${HF_MODEL} ?selected=${selected === HF_MODEL}>config.json: ${this.hfName}</option>
+          </optgroup>`;
+    return [imported, ...families.map(
       (f) => html`<optgroup label=${FAMILY_LABELS[f]}>
         ${this.models
           .filter((m) => m.family === f)
           .map((m) => html`<option value=${m.id} ?selected=${m.id === selected}>${m.name}</option>`)}
       </optgroup>`,
-    );
+    )];
   }
 
   private renderNumber(key: TextKey, label: string, min: number, placeholder = '', step = '1') {
@@ -320,6 +346,20 @@ export class VlPlanForm extends LitElement {
     this.validate();
   }
 
+  private handleHfConfigChange(e: CustomEvent<HfConfigChangeDetail>): void {
+    this.hfConfig = e.detail.hfConfig;
+    this.hfName = e.detail.name;
+    this.draft = { ...this.draft, model: HF_MODEL };
+    this.validate();
+  }
+
+  private handleHfConfigClear(): void {
+    this.hfConfig = undefined;
+    this.hfName = '';
+    if (this.draft.model === HF_MODEL) this.draft = { ...this.draft, model: DEFAULT_PLAN.model };
+    this.validate();
+  }
+
   /** Enter in a field submits the form: validate, never navigate. */
   private handleSubmit(e: SubmitEvent): void {
     e.preventDefault();
@@ -329,7 +369,7 @@ export class VlPlanForm extends LitElement {
   private validate(): void {
     let config: PlanConfig;
     try {
-      config = parsePlanConfig(rawConfig(this.draft, this.config.hfConfig));
+      config = parsePlanConfig(rawConfig(this.draft, this.hfConfig));
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       this.invalid = { field: err.field, message: err.message };

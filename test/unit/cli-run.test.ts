@@ -137,3 +137,16 @@ describe('formatRunReport', () => {
     expect(formatProgress({ stage: 'done', step: 10, steps: 10 })).toBe('');
   });
 });
+
+describe('error lines stay one printable line', () => {
+  it('folds newlines and escapes terminal control characters echoed from the input', async () => {
+    const io = capture();
+    expect(await main(['estimate', '--batch', '1\n2\u001b[31m'], io)).toBe(2);
+    expect(io.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(io.stderr).not.toContain('\u001b');
+    expect(io.stderr).toContain('\\x1b');
+    const long = capture();
+    expect(await main(['estimate', `--${'x'.repeat(5000)}`], long)).toBe(2);
+    expect(long.stderr.length).toBeLessThan(600);
+  });
+});
