@@ -22,6 +22,7 @@ import {
   type PlanConfig,
 } from '../protocol/config.ts';
 import { DEFAULT_RUN, RUN_CHECKPOINTS, RUN_OPTIMIZERS, RUN_PRECISIONS, parseRunConfig, type RunConfig } from '../protocol/run.ts';
+import { getPath, setPath } from '../protocol/paths.ts';
 
 /** Bad command-line input: `message` is the one line the user sees, naming the flag. */
 export class UsageError extends Error {
@@ -353,14 +354,3 @@ function fromParseArgsError(err: unknown, command: Command): unknown {
   }
 }
 
-function getPath(obj: object, path: string): unknown {
-  return path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], obj);
-}
-
-function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
-  const keys = path.split('.');
-  const last = keys.pop()!;
-  let o = obj;
-  for (const k of keys) o = o[k] as Record<string, unknown>;
-  o[last] = value;
-}

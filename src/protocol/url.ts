@@ -33,6 +33,7 @@ import {
   PlanConfigSchema,
   type PlanConfig,
 } from './config.ts';
+import { getPath, setPath } from './paths.ts';
 
 /** Longer query strings are not read at all: nothing this page writes comes near it (≈ 200 characters). */
 export const MAX_SEARCH_LENGTH = 4096;
@@ -192,18 +193,6 @@ function describeDefault(p: Param): string {
 function quote(raw: string): string {
   const cut = [...raw];
   return JSON.stringify(cut.length > MAX_QUOTED ? `${cut.slice(0, MAX_QUOTED).join('')}…` : raw);
-}
-
-function getPath(obj: object, path: string): unknown {
-  return path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], obj);
-}
-
-function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
-  const keys = path.split('.');
-  const last = keys.pop()!;
-  let o = obj;
-  for (const k of keys) o = o[k] as Record<string, unknown>;
-  o[last] = value;
 }
 
 /** Back to DEFAULT_PLAN's value; optional fields with no default are removed. */

@@ -2,43 +2,22 @@
  * `vramlab run` as a user runs it: the real bin, which sets the GPU environment (SwiftShader
  * when there is no driver), loads the WGSL through its `?raw` hook and trains on Dawn.
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runCli, type CliResult } from '../helpers/cli.ts';
 import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
 import { PHASE_NAMES, type RunReport } from '../../src/protocol/run.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'vramlab.mjs');
 const TIMEOUT = 120_000;
 
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function vramlab(args: string[]): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, VRAMLAB_DEBUG: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT - 5_000);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
+function vramlab(args: string[]): Promise<CliResult> {
+  return runCli(args, { timeoutMs: TIMEOUT - 5_000 });
 }
 
 const isByteCount = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
 
 /** Status 2, nothing on stdout, one line on stderr containing every `parts`, no stack trace. */
-function expectOneLineRefusal(r: Result, ...parts: (string | RegExp)[]): void {
+function expectOneLineRefusal(r: CliResult, ...parts: (string | RegExp)[]): void {
   expect(r.status, r.stderr).toBe(2);
   expect(r.stdout).toBe('');
   const lines = r.stderr.trimEnd().split('\n');

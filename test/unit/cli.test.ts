@@ -1,41 +1,21 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { ROOT, runCli, type CliResult } from '../helpers/cli.ts';
 import { formatBytes, formatPlan } from '../../src/cli/format.ts';
 import { PLAN_CATEGORIES, zeroCategories, type Plan } from '../../src/protocol/plan.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'vramlab.mjs');
 const TIMEOUT = 60_000;
 
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** Runs the real bin the way a user does, so the tsx start-up and exit codes are covered too. */
-function vramlab(args: string[], cwd = ROOT): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, VRAMLAB_DEBUG: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT - 5_000);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
+function vramlab(args: string[], cwd = ROOT): Promise<CliResult> {
+  return runCli(args, { cwd, timeoutMs: TIMEOUT - 5_000 });
 }
 
 /** A bad input: status 2, nothing on stdout, one line on stderr that names the flag. */
-function expectUsageError(r: Result, flag: string): void {
+function expectUsageError(r: CliResult, flag: string): void {
   expect(r.status, r.stderr).toBe(2);
   expect(r.stdout).toBe('');
   const lines = r.stderr.trimEnd().split('\n');
