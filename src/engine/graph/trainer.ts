@@ -1,0 +1,247 @@
+/**
+ * What every model trainer shares: parameters with their fp32 master, 16-bit copy and
+ * optimizer states; the workspace buffers (hyper-parameters, loss-scale state, loss); the
+ * optimizer phase with dynamic loss scaling; the checkpointing plan; readbacks between steps.
+ * The models (mlp.ts, gpt.ts) own their activations and the order of their kernels.
+ */
+import { recordCast } from '../kernels/cast.ts';
+import { LOSS_STATE_BYTES, recordCheckFinite, recordOptimizerStep, recordUpdateLossScale, writeHyper } from '../kernels/optimizer.ts';
+import { type Storage, storageBytes } from '../kernels/storage.ts';
+import type { Ledger, LedgerCreateOptions } from '../ledger.ts';
+import type { StepRecorder } from '../profiler.ts';
+import { ENGINE_WORKSPACE } from '../../estimate/vramlab.ts';
+import type { RunConfig } from '../../protocol/run.ts';
+
+// GPUBufferUsage is read lazily: in Node the `webgpu` globals are installed after imports run.
+export const tensorUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+const readbackUsage = () => GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
+
+/** PyTorch GradScaler defaults: initial scale 2^16, doubled after 2000 clean steps. */
+const FP16_INIT_SCALE = 65536;
+const GROWTH_INTERVAL = 2000;
+
+export interface Param {
+  name: string;
+  n: number;
+  master: GPUBuffer;
+  /** 16-bit copy read by the matmuls under amp (matmul weights only; the rest stay f32). */
+  half: GPUBuffer | null;
+  m: GPUBuffer | null;
+  v: GPUBuffer | null;
+}
+
+export interface Grad {
+  name: string;
+  buffer: GPUBuffer;
+  n: number;
+  param: Param;
+}
+
+export type GradInspector = (grads: { name: string; buffer: GPUBuffer; n: number }[]) => Promise<void>;
+
+export type Precision = RunConfig['precision'];
+export type OptimizerKind = RunConfig['optimizer'];
+
+export interface TrainerOptions {
+  precision: Precision;
+  optimizer: OptimizerKind;
+  checkpoint: 'none' | 'full' | 'sqrt';
+  lr: number;
+  /** Units (blocks) the checkpointing plan covers. */
+  blocks: number;
+}
+
+/**
+ * Which blocks keep their input through forward (full: all; √n: the first of each ⌈√L⌉
+ * segment, Chen et al. 2016), which drop their saved tensors, and each block's segment.
+ */
+export function checkpointPlan(checkpoint: TrainerOptions['checkpoint'], L: number) {
+  const dropped = Array.from({ length: L }, () => checkpoint !== 'none');
+  const keepsInput = Array.from({ length: L }, () => checkpoint === 'full');
+  const segmentOf = Array.from({ length: L }, (_, l) => [l]);
+  if (checkpoint === 'sqrt') {
+    const k = Math.max(1, Math.ceil(Math.sqrt(L)));
+    for (let s = 0; s < L; s += k) {
+      const seg = Array.from({ length: Math.min(k, L - s) }, (_, j) => s + j);
+      keepsInput[s] = true;
+      for (const j of seg) segmentOf[j] = seg;
+    }
+  }
+  return { dropped, keepsInput, segmentOf };
+}
+
+export abstract class Trainer {
+  protected readonly device: GPUDevice;
+  protected readonly ledger: Ledger;
+  protected readonly opts: TrainerOptions;
+  /** Storage of activations (and inputs): f32, or packed 16-bit under amp. */
+  protected readonly act: Storage;
+  protected readonly params_: Param[] = [];
+  protected readonly plan: ReturnType<typeof checkpointPlan>;
+  protected hyper!: GPUBuffer;
+  protected lossState!: GPUBuffer;
+  protected loss!: GPUBuffer;
+  private lossReadback!: GPUBuffer;
+  private stepIndex = 0;
+  private op = 0;
+
+  protected constructor(device: GPUDevice, ledger: Ledger, opts: TrainerOptions) {
+    this.device = device;
+    this.ledger = ledger;
+    this.opts = opts;
+    this.act = opts.precision === 'amp-fp16' ? 'f16' : opts.precision === 'amp-bf16' ? 'bf16' : 'f32';
+    this.plan = checkpointPlan(opts.checkpoint, opts.blocks);
+  }
+
+  get amp(): boolean {
+    return this.act !== 'f32';
+  }
+
+  protected buffer(name: string, category: LedgerCreateOptions['category'], size: number, usage = tensorUsage()): Promise<GPUBuffer> {
+    return this.ledger.create({ name, category, size, usage });
+  }
+
+  /** Bytes of n activation values in this run's storage. */
+  protected actBytes(n: number): number {
+    return storageBytes(n, this.act);
+  }
+
+  /**
+   * A parameter: fp32 values (master weights under amp), a 16-bit copy for matmul weights
+   * under amp, and the optimizer's states at zero as in torch.optim.
+   */
+  protected async param(name: string, init: Float32Array, matmul: boolean): Promise<Param> {
+    const n = init.length;
+    const states = this.opts.optimizer === 'sgd' ? 0 : this.opts.optimizer === 'sgd-momentum' ? 1 : 2;
+    const master = await this.buffer(name, this.amp ? 'master-weights' : 'weights', 4 * n);
+    this.device.queue.writeBuffer(master, 0, init);
+    const half = this.amp && matmul ? await this.buffer(`${name}.half`, 'weights', storageBytes(n, this.act)) : null;
+    const m = states >= 1 ? await this.buffer(`${name}.${states === 1 ? 'momentum' : 'm'}`, 'optimizer', 4 * n) : null;
+    const v = states >= 2 ? await this.buffer(`${name}.v`, 'optimizer', 4 * n) : null;
+    if (m) this.device.queue.writeBuffer(m, 0, new Float32Array(n));
+    if (v) this.device.queue.writeBuffer(v, 0, new Float32Array(n));
+    const p = { name, n, master, half, m, v };
+    this.params_.push(p);
+    return p;
+  }
+
+  /** Hyper-parameters, loss-scale state and loss (workspace), and the loss readback (staging). */
+  protected async allocateWorkspace(): Promise<void> {
+    this.hyper = await this.buffer('optimizer.hyper', 'workspace', ENGINE_WORKSPACE.hyperBytes);
+    this.lossState = await this.buffer('loss.scaleState', 'workspace', LOSS_STATE_BYTES);
+    const state = new ArrayBuffer(LOSS_STATE_BYTES);
+    new Float32Array(state, 0, 1)[0] = this.opts.precision === 'amp-fp16' ? FP16_INIT_SCALE : 1;
+    this.device.queue.writeBuffer(this.lossState, 0, state);
+    this.loss = await this.buffer('loss', 'workspace', ENGINE_WORKSPACE.lossBytes);
+    this.lossReadback = await this.buffer('loss.readback', 'staging', 4, readbackUsage());
+    if (this.amp) {
+      const enc = this.device.createCommandEncoder({ label: 'Trainer.initCasts' });
+      this.refreshHalfCopies(enc);
+      this.device.queue.submit([enc.finish()]);
+    }
+  }
+
+  protected refreshHalfCopies(enc: GPUCommandEncoder): void {
+    for (const p of this.params_) {
+      if (p.half) recordCast(this.device, enc, { src: p.master, srcStorage: 'f32', dst: p.half, dstStorage: this.act, n: p.n });
+    }
+  }
+
+  /** The weight a matmul reads: the 16-bit copy under amp, the fp32 tensor otherwise. */
+  protected weight(p: Param): { buf: GPUBuffer; storage: Storage } {
+    return p.half ? { buf: p.half, storage: this.act } : { buf: p.master, storage: 'f32' };
+  }
+
+  /** Starts a step: writes this step's hyper-parameters (before any command of it is submitted). */
+  protected beginStep(): void {
+    this.stepIndex += 1;
+    this.op = 0;
+    // torch.optim defaults: momentum 0.9 (as most recipes set it), Adam β = (0.9, 0.999), ε = 1e-8, AdamW decay 0.01.
+    writeHyper(this.device.queue, this.hyper, {
+      lr: this.opts.lr,
+      step: this.stepIndex,
+      weightDecay: this.opts.optimizer === 'adamw' ? 0.01 : 0,
+      momentum: 0.9,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+    });
+  }
+
+  /** Labels the ledger's next events with the op they belong to. */
+  protected begin(label: string): void {
+    this.ledger.setOp(this.op++, label);
+  }
+
+  protected async grad(grads: Grad[], p: Param): Promise<GPUBuffer> {
+    const buffer = await this.buffer(`${p.name}.grad`, 'gradients', 4 * p.n);
+    grads.push({ name: `${p.name}.grad`, buffer, n: p.n, param: p });
+    return buffer;
+  }
+
+  /** After backward: lets a test read the gradients, then runs the optimizer and frees them. */
+  protected async finishStep(rec: StepRecorder, grads: Grad[], inspect?: GradInspector): Promise<void> {
+    if (inspect) {
+      await rec.submit();
+      await inspect(grads.map(({ name, buffer, n }) => ({ name, buffer, n })));
+    }
+    await rec.phase('optimizer', () => {
+      this.begin('optimizer');
+      const enc = rec.encoder;
+      const fp16 = this.opts.precision === 'amp-fp16';
+      // fp16 loss scaling: any non-finite gradient skips the whole step (PyTorch GradScaler).
+      if (fp16) for (const g of grads) recordCheckFinite(this.device, enc, { grads: g.buffer, n: g.n, lossState: this.lossState });
+      for (const g of grads) {
+        const p = g.param;
+        recordOptimizerStep(this.device, enc, { kind: this.opts.optimizer, n: p.n, params: p.master, grads: g.buffer, m: p.m ?? undefined, v: p.v ?? undefined, hyper: this.hyper, lossState: this.lossState });
+      }
+      if (this.amp) this.refreshHalfCopies(enc);
+      if (fp16) recordUpdateLossScale(this.device, enc, { lossState: this.lossState, growthInterval: GROWTH_INTERVAL });
+      for (const g of grads) this.ledger.release(g.buffer);
+    });
+  }
+
+  abstract step(rec: StepRecorder, inspect?: GradInspector): Promise<void>;
+
+  /** The loss of the last step (reads back 4 bytes; call between steps). */
+  async readLoss(): Promise<number> {
+    const enc = this.device.createCommandEncoder({ label: 'Trainer.readLoss' });
+    enc.copyBufferToBuffer(this.loss, 0, this.lossReadback, 0, 4);
+    this.device.queue.submit([enc.finish()]);
+    await this.lossReadback.mapAsync(GPUMapMode.READ);
+    const v = new Float32Array(this.lossReadback.getMappedRange().slice(0))[0]!;
+    this.lossReadback.unmap();
+    return v;
+  }
+
+  /** Steps skipped by the loss scaler so far. */
+  async readSkippedSteps(): Promise<number> {
+    return (await this.readWords(this.lossState, 4))[3]!;
+  }
+
+  /** Reads u32 words of a buffer through a temporary staging buffer (between steps only). */
+  async readWords(src: GPUBuffer, words: number): Promise<Uint32Array> {
+    const staging = await this.ledger.create({ name: 'readback', category: 'staging', size: 4 * words, usage: readbackUsage() });
+    try {
+      const enc = this.device.createCommandEncoder({ label: 'Trainer.readWords' });
+      enc.copyBufferToBuffer(src, 0, staging, 0, 4 * words);
+      this.device.queue.submit([enc.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      const out = new Uint32Array(staging.getMappedRange().slice(0));
+      staging.unmap();
+      return out;
+    } finally {
+      this.ledger.destroy(staging);
+    }
+  }
+
+  /** f32 contents of a buffer (tests: gradients, parameters). */
+  async readFloats(src: GPUBuffer, n: number): Promise<Float32Array> {
+    return new Float32Array((await this.readWords(src, n)).buffer);
+  }
+
+  /** The fp32 parameters, by name (tests). */
+  params(): { name: string; buffer: GPUBuffer; n: number }[] {
+    return this.params_.map((p) => ({ name: p.name, buffer: p.master, n: p.n }));
+  }
+}
