@@ -15,6 +15,7 @@ import { resnetUnits, transformerLayerBytes, transformerUnits } from './pytorch.
 import { type Schedule, type Unit, schedule, sumBytes } from './schedule.ts';
 import type { ModelSpec } from './specs.ts';
 import { checkEngineSupports, engineMlpLayout } from './vramlab.ts';
+import { checkEngineGpt, engineGptLayout } from './vramlab-gpt.ts';
 
 const MiB = 2 ** 20;
 /** CUDA context with cuBLAS/cuDNN loaded; seen from 300 MiB to 2 GiB depending on GPU and libraries. */
@@ -443,9 +444,10 @@ function inferencePlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
 }
 
 function vramlabPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
-  checkEngineSupports(cfg);
-  if (spec.kind !== 'mlp') throw new EstimateError('framework vramlab: the engine runs the mlp model');
-  const lay = engineMlpLayout(spec, cfg);
+  checkEngineSupports(cfg, spec.kind);
+  if (spec.kind === 'resnet') throw new EstimateError('framework vramlab: the engine runs the mlp model and GPT-style decoders');
+  if (spec.kind === 'transformer') checkEngineGpt(spec, cfg);
+  const lay = spec.kind === 'mlp' ? engineMlpLayout(spec, cfg) : engineGptLayout(spec, cfg);
   const persistent = zeroCategories();
   persistent.weights = lay.weightsBytes;
   persistent.masterWeights = lay.masterBytes;
@@ -464,13 +466,22 @@ function vramlabPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
   const m = sched.max;
   const amp = cfg.precision !== 'fp32';
   const terms: PlanTerm[] = [
-    { category: 'weights', label: amp ? '16-bit weight copies (packed)' : 'weights', bytes: m.weights, formula: amp ? 'W1, W2: ⌈n/2⌉ × 4 B per matrix' : 'params × 4 B', source: 'vramlab engine layout (src/estimate/vramlab.ts)' },
+    { category: 'weights', label: amp ? '16-bit weight copies (packed)' : 'weights', bytes: m.weights, formula: amp ? 'matmul weights: ⌈n/2⌉ × 4 B per matrix' : 'params × 4 B', source: 'vramlab engine layout' },
     { category: 'masterWeights', label: 'fp32 master weights', bytes: m.masterWeights, formula: amp ? 'params × 4 B' : 'none in fp32', source: 'vramlab engine layout' },
     { category: 'gradients', label: 'gradients (fp32)', bytes: m.gradients, formula: 'params × 4 B, created block by block in backward', source: 'vramlab engine layout' },
     { category: 'optimizer', label: `${cfg.optimizer} states`, bytes: m.optimizer, formula: 'params × 4 B per state (momentum 1, adam 2)', source: 'vramlab engine layout' },
-    { category: 'activations', label: 'activations', bytes: m.activations, formula: `per block: input, pre-activation, activation × batch × ${amp ? '2 B (packed)' : '4 B'}`, source: 'vramlab engine layout' },
-    { category: 'activationGrads', label: 'activation gradients (fp32)', bytes: m.activationGrads, formula: 'dOut, dAct, dIn of the block in backward', source: 'vramlab engine layout' },
-    { category: 'inputs', label: 'input batch', bytes: m.inputs, formula: `batch × d × ${amp ? '2 B (packed)' : '4 B'}`, source: 'vramlab engine layout' },
+    {
+      category: 'activations',
+      label: 'activations',
+      bytes: m.activations,
+      formula:
+        spec.kind === 'mlp'
+          ? `per block: input, pre-activation, activation × batch × ${amp ? '2 B (packed)' : '4 B'}`
+          : `per block: x, LN1, qkv, ${cfg.attention === 'eager' ? 'probabilities (b·a·s²)' : 'row logsumexp'}, attention out, x1, LN2, MLP pre/act; logits b·s·V`,
+      source: spec.kind === 'mlp' ? 'vramlab engine layout (src/estimate/vramlab.ts)' : 'vramlab engine layout (src/estimate/vramlab-gpt.ts)',
+    },
+    { category: 'activationGrads', label: 'activation gradients (fp32)', bytes: m.activationGrads, formula: spec.kind === 'mlp' ? 'dOut, dAct, dIn of the block in backward' : 'largest set in one unit’s backward (dX, dPre, dY; dLogits in the head)', source: 'vramlab engine layout' },
+    { category: 'inputs', label: 'input batch', bytes: m.inputs, formula: spec.kind === 'mlp' ? `batch × d × ${amp ? '2 B (packed)' : '4 B'}` : 'token ids and targets, u32 each', source: 'vramlab engine layout' },
     { category: 'workspace', label: 'optimizer hyper-parameters, loss scale, loss', bytes: m.workspace, formula: '12 × 4 B + 16 B + 4 B', source: 'vramlab engine layout' },
   ];
   const notes = ['framework vramlab: the buffers this project’s WebGPU engine allocates; its ledger is the measurement'];

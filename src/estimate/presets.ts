@@ -94,6 +94,8 @@ const llama = (name: string, s: LlamaShape): Preset => ({
 });
 
 const TRANSFORMERS: Record<string, Preset> = {
+  // A tiny GPT for the lab: trains in seconds on a CPU WebGPU adapter (engine-sized shapes).
+  'gpt-nano': { ...gpt2('GPT nano (2 layers, d 64, vocab 256)', 64, 2, 4), vocab: 256, maxPositions: 64, act: 'gelu-tanh', dropout: false },
   'gpt2-small': gpt2('GPT-2 small (124M)', 768, 12, 12),
   'gpt2-medium': gpt2('GPT-2 medium (355M)', 1024, 24, 16),
   'gpt2-large': gpt2('GPT-2 large (774M)', 1280, 36, 20),

@@ -319,7 +319,9 @@ describe('framework vramlab: the engine’s own buffers', () => {
   });
 
   it.each([
-    [{ model: 'gpt2-small' }, /mlp model/],
+    [{ model: 'resnet50' }, /mlp model and GPT-style decoders/],
+    [{ model: 'bert-base' }, /GPT-style decoders/],
+    [{ model: 'gpt-nano', seq: 128 }, /over the model's 64 positions/],
     [{ optimizer: 'adafactor' }, /optimizer must be one of/],
     [{ precision: 'bf16' }, /precision must be one of/],
     [{ mode: 'inference' }, /training steps/],
@@ -330,7 +332,7 @@ describe('framework vramlab: the engine’s own buffers', () => {
 
 describe('bad configurations', () => {
   it.each([
-    [{ model: 'gpt5' }, EstimateError, /unknown model 'gpt5'; choose one of: mlp, gpt2-small/],
+    [{ model: 'gpt5' }, EstimateError, /unknown model 'gpt5'; choose one of: mlp, gpt-nano, gpt2-small/],
     [{ batch: 0 }, ConfigError, /batch: batch must be at least 1/],
     [{ batch: 1.5 }, ConfigError, /whole number/],
     [{ batch: Number.NaN }, ConfigError, /batch/],
