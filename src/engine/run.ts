@@ -6,12 +6,24 @@
  */
 import { estimate } from '../estimate/index.ts';
 import type { OpenedDevice } from './device.ts';
+import { GptTrainer } from './graph/gpt.ts';
 import { MlpTrainer } from './graph/mlp.ts';
 import { Ledger } from './ledger.ts';
 import { StepRecorder } from './profiler.ts';
 import { LEDGER_CATEGORIES, LEDGER_TO_PLAN_CATEGORY, type LedgerPoint } from '../protocol/ledger.ts';
-import { type CategoryBytes, zeroCategories } from '../protocol/plan.ts';
-import { PHASE_NAMES, type PhaseName, type RunConfig, type RunProgress, type RunReport, planConfigOf } from '../protocol/run.ts';
+import { type CategoryBytes, type Plan, zeroCategories } from '../protocol/plan.ts';
+import {
+  DEFAULT_GPT_LR,
+  type GptRunConfig,
+  type GptRunReport,
+  PHASE_NAMES,
+  type PhaseName,
+  type RunConfig,
+  type RunProgress,
+  type RunReport,
+  planConfigOf,
+  planConfigOfGpt,
+} from '../protocol/run.ts';
 
 export interface RunOptions {
   onProgress?: (p: RunProgress) => void;
@@ -62,24 +74,46 @@ function cancelled(): Error {
   return e;
 }
 
+/** A model trainer the run loop drives (graph/trainer.ts). */
+type AnyTrainer = MlpTrainer | GptTrainer;
+
 export async function runTraining(opened: OpenedDevice, cfg: RunConfig, opts: RunOptions = {}): Promise<RunReport> {
-  const { device, summary } = opened;
   // Also refuses what the engine cannot run, before anything is allocated.
   const plan = estimate(planConfigOf(cfg));
+  const r = await runLoop(opened, plan, cfg.layers, cfg.steps, (ledger) => MlpTrainer.create(opened.device, ledger, cfg), opts);
+  return { ...r, config: cfg };
+}
+
+export async function runGptTraining(opened: OpenedDevice, cfg: GptRunConfig, opts: RunOptions = {}): Promise<GptRunReport> {
+  const plan = estimate(planConfigOfGpt(cfg));
+  const lr = cfg.lr ?? DEFAULT_GPT_LR[cfg.optimizer];
+  const r = await runLoop(opened, plan, cfg.layers, cfg.steps, (ledger) => GptTrainer.create(opened.device, ledger, cfg, lr), opts);
+  return { ...r, config: cfg };
+}
+
+async function runLoop(
+  opened: OpenedDevice,
+  plan: Plan,
+  layers: number,
+  steps: number,
+  makeTrainer: (ledger: Ledger) => Promise<AnyTrainer>,
+  opts: RunOptions,
+): Promise<Omit<RunReport, 'config'>> {
+  const { device, summary } = opened;
   // Only the last step's events are reported: keep a few steps' worth (≈ 25 events per block
   // per step), so a long run's history stays bounded.
-  const ledger = new Ledger(device, { historyLimit: 64 * (cfg.layers + 1) });
+  const ledger = new Ledger(device, { historyLimit: 64 * (layers + 2) });
   let rec: StepRecorder | null = null;
   try {
-    opts.onProgress?.({ stage: 'allocating', step: 0, steps: cfg.steps });
-    const trainer = await MlpTrainer.create(device, ledger, cfg);
-    // Segments per step: forward, the loss, each block's backward and recompute, optimizer.
-    rec = await StepRecorder.create(device, ledger, 3 + 2 * cfg.layers, !opts.wallClock);
+    opts.onProgress?.({ stage: 'allocating', step: 0, steps });
+    const trainer = await makeTrainer(ledger);
+    // Segments per step: forward, the loss, each block's backward and recompute, embeddings, optimizer.
+    rec = await StepRecorder.create(device, ledger, 4 + 2 * layers, !opts.wallClock);
     const loss: number[] = [];
     const stepMs: number[] = [];
     const phases: Record<PhaseName, number>[] = [];
     let windowStart = 0;
-    for (let s = 0; s < cfg.steps; s++) {
+    for (let s = 0; s < steps; s++) {
       if (opts.signal?.aborted) throw cancelled();
       // The state before the step is the last point before it.
       windowStart = Math.max(0, ledger.eventCount - 1);
@@ -88,7 +122,7 @@ export async function runTraining(opened: OpenedDevice, cfg: RunConfig, opts: Ru
       phases.push(await rec.finish());
       stepMs.push(performance.now() - t0);
       loss.push(await trainer.readLoss());
-      opts.onProgress?.({ stage: 'step', step: s + 1, steps: cfg.steps, loss: loss[s]! });
+      opts.onProgress?.({ stage: 'step', step: s + 1, steps, loss: loss[s]! });
     }
     const window = ledger.timeline(windowStart);
     const measured = measureWindow(window);
@@ -101,10 +135,9 @@ export async function runTraining(opened: OpenedDevice, cfg: RunConfig, opts: Ru
     rec.destroy();
     rec = null;
     ledger.dispose();
-    opts.onProgress?.({ stage: 'done', step: cfg.steps, steps: cfg.steps, loss: loss[loss.length - 1] });
+    opts.onProgress?.({ stage: 'done', step: steps, steps, loss: loss[loss.length - 1] });
     return {
       adapter: summary,
-      config: cfg,
       estimate: plan,
       actual: { ...measured, physicalPeakBytes, stagingBytes, liveAfterDisposeBytes: ledger.liveBytes },
       timing: { stepMs: steady(stepMs), phasesMs, source },

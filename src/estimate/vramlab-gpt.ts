@@ -21,7 +21,8 @@
  *   beside the incoming dX2 — the block's largest moment; then dX1, the attention's dOut and
  *   dQkv, dY1 and dX, each freed as soon as used.
  * - checkpointing: full keeps each block's input and recomputes the block in backward; √n
- *   keeps every ⌈√L⌉-th block's input and recomputes a segment at a time.
+ *   keeps every ⌈√L⌉-th block's input and recomputes a segment at a time; selective drops
+ *   only the eager attention's probabilities and recomputes them before the block's backward.
  */
 import type { PlanConfig } from '../protocol/config.ts';
 import { EstimateError } from './errors.ts';
@@ -50,7 +51,6 @@ export function checkEngineGpt(s: TransformerSpec, cfg: PlanConfig): void {
     throw new EstimateError(`framework vramlab: the engine runs GPT-style decoders (gpt2 family, tied LM head); ${s.name} is not one, ${fix}`);
   }
   if (cfg.seq > s.maxPositions) throw new EstimateError(`framework vramlab: seq ${cfg.seq} is over the model's ${s.maxPositions} positions; lower --seq`);
-  if (cfg.checkpoint === 'selective') throw new EstimateError('framework vramlab: the engine recomputes whole blocks; use --checkpoint none, full or sqrt');
 }
 
 export function engineGptLayout(s: TransformerSpec, cfg: PlanConfig): EngineGptLayout {
@@ -96,6 +96,8 @@ export function engineGptLayout(s: TransformerSpec, cfg: PlanConfig): EngineGptL
       base({
         name: `block ${l}`,
         saved,
+        // Selective recompute drops the eager probabilities (fused attention keeps none).
+        selective: cfg.attention === 'eager' ? attnSaved : 0,
         checkpointInput: input,
         // The MLP output and x2, made at the end of the block's forward.
         fwdTransient: 2 * act(rows * d),

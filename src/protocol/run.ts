@@ -132,3 +132,95 @@ export interface RunReport {
   /** Live bytes by category over the last step, one point per allocation or release. */
   timeline: { op: number; label: string; bytes: CategoryBytes }[];
 }
+
+export const GPT_CHECKPOINTS = ['none', 'full', 'selective', 'sqrt'] as const;
+
+/** A GPT-style decoder run (the engine's transformer): learned positions, tied LM head, no dropout. */
+export const GptRunConfigSchema = z
+  .object({
+    model: z.literal('gpt', { error: 'a GPT run names model gpt' }),
+    vocab: int('vocab', 2, 1 << 20),
+    dModel: int('d-model', 1, LIMITS.d),
+    heads: int('heads', 1, 4096),
+    layers: int('layers', 1, LIMITS.layers),
+    seq: int('seq', 1, 1 << 16),
+    batch: int('batch', 1, LIMITS.batch),
+    attention: z.enum(['eager', 'fused']),
+    precision: z.enum(RUN_PRECISIONS),
+    optimizer: z.enum(RUN_OPTIMIZERS),
+    /** selective recomputes only the attention core (eager probabilities) in backward. */
+    checkpoint: z.enum(GPT_CHECKPOINTS),
+    steps: int('steps', 1, RUN_LIMITS.steps),
+    seed: int('seed', 0, 2 ** 32 - 1),
+    lr: z.number().positive('lr must be more than 0').max(10, 'lr must be at most 10').optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.dModel % c.heads !== 0) ctx.addIssue({ code: 'custom', path: ['heads'], message: `heads must divide d-model (${c.dModel})` });
+    else if (c.precision !== 'fp32' && (c.dModel / c.heads) % 2 !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['heads'], message: 'with 16-bit activations the head size (d-model / heads) must be even' });
+    }
+  });
+export type GptRunConfig = z.infer<typeof GptRunConfigSchema>;
+
+/** gpt-nano: 2 layers, d 64, 4 heads, vocab 256, seq 64 — trains in seconds on a CPU adapter. */
+export const GPT_NANO_RUN: GptRunConfig = {
+  model: 'gpt',
+  vocab: 256,
+  dModel: 64,
+  heads: 4,
+  layers: 2,
+  seq: 64,
+  batch: 4,
+  attention: 'fused',
+  precision: 'fp32',
+  optimizer: 'adam',
+  checkpoint: 'none',
+  steps: 20,
+  seed: 1,
+};
+
+export const DEFAULT_GPT_LR: Record<GptRunConfig['optimizer'], number> = { sgd: 0.1, 'sgd-momentum': 0.05, adam: 3e-3, adamw: 3e-3 };
+
+export function parseGptRunConfig(input: unknown): GptRunConfig {
+  const r = GptRunConfigSchema.safeParse(input);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const field = issue.path.join('.') || 'config';
+  throw new ConfigError(`${field}: ${issue.message}`, field);
+}
+
+/** The planner configuration (a gpt2-family config.json) whose framework-vramlab estimate a GPT run is checked against. */
+export function planConfigOfGpt(run: GptRunConfig): PlanConfig {
+  return {
+    ...DEFAULT_PLAN,
+    model: 'hf',
+    hfConfig: {
+      model_type: 'gpt2',
+      architectures: ['GPT2LMHeadModel'],
+      vocab_size: run.vocab,
+      n_embd: run.dModel,
+      n_layer: run.layers,
+      n_head: run.heads,
+      n_positions: run.seq,
+      activation_function: 'gelu_pytorch_tanh',
+      attn_pdrop: 0,
+      resid_pdrop: 0,
+      tie_word_embeddings: true,
+    },
+    mode: 'train',
+    batch: run.batch,
+    microBatch: undefined,
+    seq: run.seq,
+    precision: run.precision,
+    optimizer: run.optimizer,
+    checkpoint: run.checkpoint,
+    attention: run.attention,
+    framework: 'vramlab',
+    loraRank: 0,
+    qlora: false,
+    zero: 0,
+    gpus: 1,
+  };
+}
+
+export type GptRunReport = Omit<RunReport, 'config'> & { config: GptRunConfig };

@@ -64,17 +64,17 @@ export class MlpTrainer extends Trainer {
     this.ledger.setOp(-1, 'setup');
     const { d, hidden } = cfg;
     // PyTorch's Linear init: U(−1/√fan_in, 1/√fan_in) for weights and biases.
-    const init = (n: number, fanIn: number) => uniform(rand, n, 1 / Math.sqrt(fanIn));
+    const init = (fanIn: number) => (n: number) => uniform(rand, n, 1 / Math.sqrt(fanIn));
     for (let l = 0; l < cfg.layers; l++) {
       this.blocks.push({
-        W1: await this.param(`block${l}.W1`, init(d * hidden, d), true),
-        b1: await this.param(`block${l}.b1`, init(hidden, d), false),
-        W2: await this.param(`block${l}.W2`, init(hidden * d, hidden), true),
-        b2: await this.param(`block${l}.b2`, init(d, hidden), false),
+        W1: await this.param(`block${l}.W1`, d * hidden, init(d), true),
+        b1: await this.param(`block${l}.b1`, hidden, init(d), false),
+        W2: await this.param(`block${l}.W2`, hidden * d, init(hidden), true),
+        b2: await this.param(`block${l}.b2`, d, init(hidden), false),
       });
     }
-    const xs = uniform(rand, cfg.batch * d, 1);
     this.x = await this.buffer('x', 'inputs', storageBytes(cfg.batch * d, this.act));
+    const xs = uniform(rand, cfg.batch * d, 1);
     device.queue.writeBuffer(this.x, 0, this.act === 'f32' ? xs : packHalf(xs, this.act));
     await this.allocateWorkspace();
   }

@@ -45,7 +45,8 @@ export type OptimizerKind = RunConfig['optimizer'];
 export interface TrainerOptions {
   precision: Precision;
   optimizer: OptimizerKind;
-  checkpoint: 'none' | 'full' | 'sqrt';
+  /** selective drops nothing here: the model recomputes its attention core itself. */
+  checkpoint: 'none' | 'full' | 'selective' | 'sqrt';
   lr: number;
   /** Units (blocks) the checkpointing plan covers. */
   blocks: number;
@@ -56,7 +57,7 @@ export interface TrainerOptions {
  * segment, Chen et al. 2016), which drop their saved tensors, and each block's segment.
  */
 export function checkpointPlan(checkpoint: TrainerOptions['checkpoint'], L: number) {
-  const dropped = Array.from({ length: L }, () => checkpoint !== 'none');
+  const dropped = Array.from({ length: L }, () => checkpoint === 'full' || checkpoint === 'sqrt');
   const keepsInput = Array.from({ length: L }, () => checkpoint === 'full');
   const segmentOf = Array.from({ length: L }, (_, l) => [l]);
   if (checkpoint === 'sqrt') {
@@ -110,11 +111,12 @@ export abstract class Trainer {
    * A parameter: fp32 values (master weights under amp), a 16-bit copy for matmul weights
    * under amp, and the optimizer's states at zero as in torch.optim.
    */
-  protected async param(name: string, init: Float32Array, matmul: boolean): Promise<Param> {
-    const n = init.length;
+  protected async param(name: string, n: number, init: (n: number) => Float32Array, matmul: boolean): Promise<Param> {
     const states = this.opts.optimizer === 'sgd' ? 0 : this.opts.optimizer === 'sgd-momentum' ? 1 : 2;
+    // The buffer first: the ledger refuses a size over the device's limits before any host
+    // memory is spent on initial values.
     const master = await this.buffer(name, this.amp ? 'master-weights' : 'weights', 4 * n);
-    this.device.queue.writeBuffer(master, 0, init);
+    this.device.queue.writeBuffer(master, 0, init(n));
     const half = this.amp && matmul ? await this.buffer(`${name}.half`, 'weights', storageBytes(n, this.act)) : null;
     const m = states >= 1 ? await this.buffer(`${name}.${states === 1 ? 'momentum' : 'm'}`, 'optimizer', 4 * n) : null;
     const v = states >= 2 ? await this.buffer(`${name}.v`, 'optimizer', 4 * n) : null;

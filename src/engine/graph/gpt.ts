@@ -1,0 +1,379 @@
+/**
+ * A GPT-style decoder on the GPU: token and position embeddings, L pre-LayerNorm blocks with
+ * causal multi-head attention (eager or fused) and a GELU(tanh) MLP, a final LayerNorm, an
+ * LM head tied to the token embedding and cross-entropy over the vocabulary. Buffers follow
+ * the layout src/estimate/vramlab-gpt.ts documents, so the ledger and the planner's
+ * `framework vramlab` estimate can be compared to the byte.
+ *
+ * Row-major layouts, rows = batch·seq: activations rows×d; qkv rows×3d ([q | k | v], head j
+ * in columns j·headDim…); weights stored in × out (Wqkv d×3d, Wo d×d, W1 d×4d, W2 4d×d), so
+ * forward matmuls read them as stored and backward reads them transposed; wte V×d is read
+ * transposed by the LM head.
+ */
+import { recordAttentionEager, recordAttentionEagerBackward, recordAttentionFused, recordAttentionFusedBackward } from '../kernels/attention.ts';
+import { recordCrossEntropy } from '../kernels/crossentropy.ts';
+import { recordAccumulate, recordAdd } from '../kernels/elementwise.ts';
+import { recordEmbedding, recordEmbeddingBackward } from '../kernels/embedding.ts';
+import { recordLayerNorm, recordLayerNormBackward } from '../kernels/layernorm.ts';
+import { recordMatmul, type MatmulArgs } from '../kernels/matmul.ts';
+import { recordColumnSum } from '../kernels/reduce.ts';
+import type { Ledger } from '../ledger.ts';
+import type { StepRecorder } from '../profiler.ts';
+import { mulberry32, uniform } from '../rng.ts';
+import type { GptRunConfig } from '../../protocol/run.ts';
+import { type Grad, type GradInspector, type Param, Trainer } from './trainer.ts';
+
+interface Block {
+  ln1g: Param;
+  ln1b: Param;
+  Wqkv: Param;
+  bqkv: Param;
+  Wo: Param;
+  bo: Param;
+  ln2g: Param;
+  ln2b: Param;
+  W1: Param;
+  b1: Param;
+  W2: Param;
+  b2: Param;
+}
+
+/** What a block keeps for backward (its input is tracked beside it). */
+interface Saved {
+  y1: GPUBuffer;
+  mean1: GPUBuffer;
+  rstd1: GPUBuffer;
+  qkv: GPUBuffer;
+  /** Eager: the probabilities; fused: the per-row logsumexp. */
+  attn: GPUBuffer;
+  out: GPUBuffer;
+  x1: GPUBuffer;
+  y2: GPUBuffer;
+  mean2: GPUBuffer;
+  rstd2: GPUBuffer;
+  pre: GPUBuffer;
+  act: GPUBuffer;
+}
+
+/** GPT-2's initialisation: N(0, 0.02) weights (here uniform with that deviation), zero biases, unit LayerNorm gains. */
+const INIT_STD = 0.02;
+
+export class GptTrainer extends Trainer {
+  readonly cfg: GptRunConfig;
+  private readonly blocks: Block[] = [];
+  private wte!: Param;
+  private wpe!: Param;
+  private lnfg!: Param;
+  private lnfb!: Param;
+  private ids!: GPUBuffer;
+  private targets!: GPUBuffer;
+
+  private constructor(device: GPUDevice, ledger: Ledger, cfg: GptRunConfig, lr: number) {
+    super(device, ledger, { precision: cfg.precision, optimizer: cfg.optimizer, checkpoint: cfg.checkpoint, lr, blocks: cfg.layers });
+    this.cfg = cfg;
+  }
+
+  get rows(): number {
+    return this.cfg.batch * this.cfg.seq;
+  }
+
+  /** Selective recompute applies to eager attention; fused attention keeps no s² tensor to drop. */
+  private get selective(): boolean {
+    return this.cfg.checkpoint === 'selective' && this.cfg.attention === 'eager';
+  }
+
+  private get inner(): number {
+    return 4 * this.cfg.dModel;
+  }
+
+  /** Allocates and initialises every persistent buffer; on failure frees what it had and rethrows. */
+  static async create(device: GPUDevice, ledger: Ledger, cfg: GptRunConfig, lr: number): Promise<GptTrainer> {
+    const t = new GptTrainer(device, ledger, cfg, lr);
+    try {
+      await t.allocate();
+    } catch (e) {
+      ledger.dispose();
+      throw e;
+    }
+    return t;
+  }
+
+  private async allocate(): Promise<void> {
+    const { cfg, device } = this;
+    const rand = mulberry32(cfg.seed);
+    this.ledger.setOp(-1, 'setup');
+    const { vocab: V, dModel: d, seq: S } = cfg;
+    const I = this.inner;
+    const weights = (n: number) => uniform(rand, n, INIT_STD * Math.sqrt(3));
+    const fill = (v: number) => (n: number) => new Float32Array(n).fill(v);
+    this.wte = await this.param('wte', V * d, weights, true);
+    this.wpe = await this.param('wpe', S * d, weights, false);
+    for (let l = 0; l < cfg.layers; l++) {
+      const p = `h${l}`;
+      this.blocks.push({
+        ln1g: await this.param(`${p}.ln1.g`, d, fill(1), false),
+        ln1b: await this.param(`${p}.ln1.b`, d, fill(0), false),
+        Wqkv: await this.param(`${p}.attn.Wqkv`, d * 3 * d, weights, true),
+        bqkv: await this.param(`${p}.attn.bqkv`, 3 * d, fill(0), false),
+        Wo: await this.param(`${p}.attn.Wo`, d * d, weights, true),
+        bo: await this.param(`${p}.attn.bo`, d, fill(0), false),
+        ln2g: await this.param(`${p}.ln2.g`, d, fill(1), false),
+        ln2b: await this.param(`${p}.ln2.b`, d, fill(0), false),
+        W1: await this.param(`${p}.mlp.W1`, d * I, weights, true),
+        b1: await this.param(`${p}.mlp.b1`, I, fill(0), false),
+        W2: await this.param(`${p}.mlp.W2`, I * d, weights, true),
+        b2: await this.param(`${p}.mlp.b2`, d, fill(0), false),
+      });
+    }
+    this.lnfg = await this.param('lnf.g', d, fill(1), false);
+    this.lnfb = await this.param('lnf.b', d, fill(0), false);
+    // The task: count up modulo the vocabulary from a random start; the target of each
+    // token is the next one, so a model that learns "add one" drives the loss to 0.
+    const ids = new Uint32Array(this.rows);
+    const targets = new Uint32Array(this.rows);
+    for (let b = 0; b < cfg.batch; b++) {
+      const start = Math.floor(rand() * V);
+      for (let t = 0; t < S; t++) {
+        ids[b * S + t] = (start + t) % V;
+        targets[b * S + t] = (start + t + 1) % V;
+      }
+    }
+    this.ids = await this.buffer('ids', 'inputs', 4 * this.rows);
+    this.targets = await this.buffer('targets', 'inputs', 4 * this.rows);
+    device.queue.writeBuffer(this.ids, 0, ids);
+    device.queue.writeBuffer(this.targets, 0, targets);
+    await this.allocateWorkspace();
+  }
+
+  private matmul(enc: GPUCommandEncoder, a: Omit<MatmulArgs, 'aTransposed' | 'bTransposed'> & { aT?: boolean; bT?: boolean }): void {
+    const { aT = false, bT = false, ...rest } = a;
+    recordMatmul(this.device, enc, { ...rest, aTransposed: aT, bTransposed: bT });
+  }
+
+  /**
+   * Block l's forward from input x. With `output` false (the last block of a recomputed
+   * segment) it stops after the MLP's activation: backward needs nothing after it.
+   */
+  private async blockForward(l: number, x: GPUBuffer, enc: GPUCommandEncoder, output: boolean): Promise<{ saved: Saved; x2: GPUBuffer | null }> {
+    const { cfg, act, rows } = this;
+    const { dModel: d, heads, batch: B, seq: S } = cfg;
+    const I = this.inner;
+    const blk = this.blocks[l]!;
+    const buf = (name: string, bytes: number) => this.buffer(`h${l}.${name}`, 'activations', bytes);
+    const y1 = await buf('y1', this.actBytes(rows * d));
+    const mean1 = await buf('ln1.mean', 4 * rows);
+    const rstd1 = await buf('ln1.rstd', 4 * rows);
+    recordLayerNorm(this.device, enc, { x, xStorage: act, rows, cols: d, gamma: blk.ln1g.master, beta: blk.ln1b.master, y: y1, yStorage: act, mean: mean1, rstd: rstd1 });
+    const qkv = await buf('qkv', this.actBytes(rows * 3 * d));
+    const wqkv = this.weight(blk.Wqkv);
+    this.matmul(enc, { M: rows, N: 3 * d, K: d, a: y1, aStorage: act, b: wqkv.buf, bStorage: wqkv.storage, out: qkv, outStorage: act, bias: blk.bqkv.master, label: `h${l}.qkv` });
+    const shape = { B, s: S, heads, headDim: d / heads };
+    let attn: GPUBuffer;
+    const out = await buf('attn.out', this.actBytes(rows * d));
+    if (cfg.attention === 'eager') {
+      attn = await buf('attn.probs', this.actBytes(B * heads * S * S));
+      recordAttentionEager(this.device, enc, { ...shape, qkv, qkvStorage: act, probs: attn, probsStorage: act, out, outStorage: act });
+    } else {
+      attn = await buf('attn.lse', 4 * B * heads * S);
+      recordAttentionFused(this.device, enc, { ...shape, qkv, qkvStorage: act, out, outStorage: act, lse: attn });
+    }
+    const proj = await buf('attn.proj', this.actBytes(rows * d));
+    const wo = this.weight(blk.Wo);
+    this.matmul(enc, { M: rows, N: d, K: d, a: out, aStorage: act, b: wo.buf, bStorage: wo.storage, out: proj, outStorage: act, bias: blk.bo.master, label: `h${l}.proj` });
+    const x1 = await buf('x1', this.actBytes(rows * d));
+    recordAdd(this.device, enc, { a: x, aStorage: act, b: proj, bStorage: act, out: x1, outStorage: act, n: rows * d });
+    this.ledger.release(proj);
+    const y2 = await buf('y2', this.actBytes(rows * d));
+    const mean2 = await buf('ln2.mean', 4 * rows);
+    const rstd2 = await buf('ln2.rstd', 4 * rows);
+    recordLayerNorm(this.device, enc, { x: x1, xStorage: act, rows, cols: d, gamma: blk.ln2g.master, beta: blk.ln2b.master, y: y2, yStorage: act, mean: mean2, rstd: rstd2 });
+    const pre = await buf('mlp.pre', this.actBytes(rows * I));
+    const a = await buf('mlp.act', this.actBytes(rows * I));
+    const w1 = this.weight(blk.W1);
+    this.matmul(enc, {
+      M: rows, N: I, K: d, a: y2, aStorage: act, b: w1.buf, bStorage: w1.storage, out: pre, outStorage: act, bias: blk.b1.master,
+      epilogue: { kind: 'activation', fn: 'gelu', act: a, actStorage: act }, label: `h${l}.fc1`,
+    });
+    const saved = { y1, mean1, rstd1, qkv, attn, out, x1, y2, mean2, rstd2, pre, act: a };
+    if (!output) return { saved, x2: null };
+    const m = await buf('mlp.out', this.actBytes(rows * d));
+    const w2 = this.weight(blk.W2);
+    this.matmul(enc, { M: rows, N: d, K: I, a, aStorage: act, b: w2.buf, bStorage: w2.storage, out: m, outStorage: act, bias: blk.b2.master, label: `h${l}.fc2` });
+    const x2 = await buf('x2', this.actBytes(rows * d));
+    recordAdd(this.device, enc, { a: x1, aStorage: act, b: m, bStorage: act, out: x2, outStorage: act, n: rows * d });
+    this.ledger.release(m);
+    return { saved, x2 };
+  }
+
+  private releaseSaved(s: Saved): void {
+    for (const b of Object.values(s)) this.ledger.release(b);
+  }
+
+  async step(rec: StepRecorder, inspect?: GradInspector): Promise<void> {
+    const { cfg, device, ledger, act, rows } = this;
+    const { vocab: V, dModel: d, layers: L, heads, batch: B, seq: S } = cfg;
+    const I = this.inner;
+    const { dropped, keepsInput, segmentOf } = this.plan;
+    this.beginStep();
+
+    // Forward. inputs[l] is block l's input (x0 for block 0), kept or released per checkpointing.
+    const inputs: (GPUBuffer | null)[] = new Array(L).fill(null);
+    const saved: (Saved | null)[] = new Array(L).fill(null);
+    let xL!: GPUBuffer;
+    let yf!: GPUBuffer;
+    let meanf!: GPUBuffer;
+    let rstdf!: GPUBuffer;
+    let logits!: GPUBuffer;
+    await rec.phase('forward', async () => {
+      this.begin('forward embeddings');
+      let x = await this.buffer('x0', 'activations', this.actBytes(rows * d));
+      recordEmbedding(device, rec.encoder, { ids: this.ids, rows, seq: S, dim: d, vocab: V, tokenTable: this.wte.master, posTable: this.wpe.master, out: x, outStorage: act });
+      for (let l = 0; l < L; l++) {
+        this.begin(`forward block ${l}`);
+        const r = await this.blockForward(l, x, rec.encoder, true);
+        if (dropped[l]) {
+          this.releaseSaved(r.saved);
+          if (!keepsInput[l]) ledger.release(x);
+        } else {
+          saved[l] = r.saved;
+          if (this.selective) {
+            // Selective recompute (Korthikanti et al. 2022): drop the s² probabilities only.
+            ledger.release(r.saved.attn);
+            r.saved.attn = null!;
+          }
+        }
+        inputs[l] = dropped[l] && !keepsInput[l] ? null : x;
+        x = r.x2!;
+      }
+      this.begin('forward head');
+      xL = x;
+      yf = await this.buffer('lnf.y', 'activations', this.actBytes(rows * d));
+      meanf = await this.buffer('lnf.mean', 'activations', 4 * rows);
+      rstdf = await this.buffer('lnf.rstd', 'activations', 4 * rows);
+      recordLayerNorm(device, rec.encoder, { x: xL, xStorage: act, rows, cols: d, gamma: this.lnfg.master, beta: this.lnfb.master, y: yf, yStorage: act, mean: meanf, rstd: rstdf });
+      logits = await this.buffer('logits', 'activations', this.actBytes(rows * V));
+      const wte = this.weight(this.wte);
+      this.matmul(rec.encoder, { M: rows, N: V, K: d, a: yf, aStorage: act, b: wte.buf, bStorage: wte.storage, bT: true, out: logits, outStorage: act, label: 'lm_head' });
+    });
+
+    // Loss and the head's backward: the tied embedding's gradient starts here.
+    const grads: Grad[] = [];
+    let dX!: GPUBuffer;
+    await rec.phase('backward', async () => {
+      this.begin('loss and head backward');
+      const gWte = await this.grad(grads, this.wte);
+      const gLnfg = await this.grad(grads, this.lnfg);
+      const gLnfb = await this.grad(grads, this.lnfb);
+      const dLogits = await this.buffer('dLogits', 'activation-grads', 4 * rows * V);
+      recordCrossEntropy(device, rec.encoder, { logits, logitsStorage: act, targets: this.targets, rows, vocab: V, loss: this.loss, dLogits, lossScale: this.lossState });
+      // gWte = dLogitsᵀ·yf; dYf = dLogits·wte.
+      this.matmul(rec.encoder, { M: V, N: d, K: rows, a: dLogits, aStorage: 'f32', aT: true, b: yf, bStorage: act, out: gWte, outStorage: 'f32', label: 'lm_head.dW' });
+      const dYf = await this.buffer('lnf.dy', 'activation-grads', 4 * rows * d);
+      const wte = this.weight(this.wte);
+      this.matmul(rec.encoder, { M: rows, N: d, K: V, a: dLogits, aStorage: 'f32', b: wte.buf, bStorage: wte.storage, out: dYf, outStorage: 'f32', label: 'lm_head.dX' });
+      dX = await this.buffer('lnf.dx', 'activation-grads', 4 * rows * d);
+      recordLayerNormBackward(device, rec.encoder, { dy: dYf, x: xL, xStorage: act, gamma: this.lnfg.master, mean: meanf, rstd: rstdf, rows, cols: d, dx: dX, dGamma: gLnfg, dBeta: gLnfb });
+      for (const b of [dLogits, logits, dYf, yf, meanf, rstdf, xL]) ledger.release(b);
+    });
+
+    const shape = { B, s: S, heads, headDim: d / heads };
+    for (let l = L - 1; l >= 0; l--) {
+      if (saved[l] === null) {
+        await rec.phase('recompute', async () => {
+          // Re-run l's segment from its kept input; outputs inside the segment become the
+          // inputs of the blocks after them.
+          const seg = segmentOf[l]!;
+          let x = inputs[seg[0]!]!;
+          for (const j of seg) {
+            this.begin(`recompute block ${j}`);
+            const last = j === seg[seg.length - 1];
+            const r = await this.blockForward(j, x, rec.encoder, !last);
+            saved[j] = r.saved;
+            if (!last) {
+              inputs[j + 1] = r.x2;
+              x = r.x2!;
+            }
+          }
+        });
+      }
+      if (this.selective) {
+        await rec.phase('recompute', async () => {
+          // The attention forward again from the kept qkv: it writes the probabilities and,
+          // identically, the kept output.
+          this.begin(`recompute attention ${l}`);
+          const s = saved[l]!;
+          s.attn = await this.buffer(`h${l}.attn.probs`, 'activations', this.actBytes(B * heads * S * S));
+          recordAttentionEager(device, rec.encoder, { ...shape, qkv: s.qkv, qkvStorage: act, probs: s.attn, probsStorage: act, out: s.out, outStorage: act });
+        });
+      }
+      await rec.phase('backward', async () => {
+        this.begin(`backward block ${l}`);
+        const blk = this.blocks[l]!;
+        const s = saved[l]!;
+        const x = inputs[l]!;
+        const enc = rec.encoder;
+        const g = {} as Record<keyof Block, GPUBuffer>;
+        for (const k of Object.keys(blk) as (keyof Block)[]) g[k] = await this.grad(grads, blk[k]);
+        const dX2 = dX;
+        // MLP: dPre = dX2·W2ᵀ ⊙ gelu'(pre); dW2 = actᵀ·dX2; dW1 = y2ᵀ·dPre; dY2 = dPre·W1ᵀ.
+        const dPre = await this.buffer(`h${l}.mlp.dPre`, 'activation-grads', 4 * rows * I);
+        const w2 = this.weight(blk.W2);
+        this.matmul(enc, { M: rows, N: I, K: d, a: dX2, aStorage: 'f32', b: w2.buf, bStorage: w2.storage, bT: true, out: dPre, outStorage: 'f32', epilogue: { kind: 'activation-grad', fn: 'gelu', pre: s.pre, preStorage: act }, label: `h${l}.dPre` });
+        this.matmul(enc, { M: I, N: d, K: rows, a: s.act, aStorage: act, aT: true, b: dX2, bStorage: 'f32', out: g.W2, outStorage: 'f32', label: `h${l}.dW2` });
+        recordColumnSum(device, enc, { x: dX2, rows, cols: d, out: g.b2 });
+        this.matmul(enc, { M: d, N: I, K: rows, a: s.y2, aStorage: act, aT: true, b: dPre, bStorage: 'f32', out: g.W1, outStorage: 'f32', label: `h${l}.dW1` });
+        recordColumnSum(device, enc, { x: dPre, rows, cols: I, out: g.b1 });
+        const dY2 = await this.buffer(`h${l}.ln2.dy`, 'activation-grads', 4 * rows * d);
+        const w1 = this.weight(blk.W1);
+        this.matmul(enc, { M: rows, N: d, K: I, a: dPre, aStorage: 'f32', b: w1.buf, bStorage: w1.storage, bT: true, out: dY2, outStorage: 'f32', label: `h${l}.dY2` });
+        ledger.release(dPre);
+        // LN2 and the residual: dX1 = LN2ᵀ(dY2) + dX2.
+        const dX1 = await this.buffer(`h${l}.dx1`, 'activation-grads', 4 * rows * d);
+        recordLayerNormBackward(device, enc, { dy: dY2, x: s.x1, xStorage: act, gamma: blk.ln2g.master, mean: s.mean2, rstd: s.rstd2, rows, cols: d, dx: dX1, dGamma: g.ln2g, dBeta: g.ln2b });
+        recordAccumulate(device, enc, { x: dX2, into: dX1, n: rows * d });
+        ledger.release(dY2);
+        ledger.release(dX2);
+        // Attention: dOut = dX1·Woᵀ; dWo = outᵀ·dX1; then the attention's own backward.
+        const dOut = await this.buffer(`h${l}.attn.dOut`, 'activation-grads', 4 * rows * d);
+        const wo = this.weight(blk.Wo);
+        this.matmul(enc, { M: rows, N: d, K: d, a: dX1, aStorage: 'f32', b: wo.buf, bStorage: wo.storage, bT: true, out: dOut, outStorage: 'f32', label: `h${l}.dOut` });
+        this.matmul(enc, { M: d, N: d, K: rows, a: s.out, aStorage: act, aT: true, b: dX1, bStorage: 'f32', out: g.Wo, outStorage: 'f32', label: `h${l}.dWo` });
+        recordColumnSum(device, enc, { x: dX1, rows, cols: d, out: g.bo });
+        const dQkv = await this.buffer(`h${l}.attn.dQkv`, 'activation-grads', 4 * rows * 3 * d);
+        if (cfg.attention === 'eager') {
+          recordAttentionEagerBackward(device, enc, { ...shape, qkv: s.qkv, qkvStorage: act, probs: s.attn, probsStorage: act, dOut, dQkv });
+        } else {
+          recordAttentionFusedBackward(device, enc, { ...shape, qkv: s.qkv, qkvStorage: act, out: s.out, outStorage: act, lse: s.attn, dOut, dQkv });
+        }
+        ledger.release(dOut);
+        this.matmul(enc, { M: d, N: 3 * d, K: rows, a: s.y1, aStorage: act, aT: true, b: dQkv, bStorage: 'f32', out: g.Wqkv, outStorage: 'f32', label: `h${l}.dWqkv` });
+        recordColumnSum(device, enc, { x: dQkv, rows, cols: 3 * d, out: g.bqkv });
+        const dY1 = await this.buffer(`h${l}.ln1.dy`, 'activation-grads', 4 * rows * d);
+        const wqkv = this.weight(blk.Wqkv);
+        this.matmul(enc, { M: rows, N: d, K: 3 * d, a: dQkv, aStorage: 'f32', b: wqkv.buf, bStorage: wqkv.storage, bT: true, out: dY1, outStorage: 'f32', label: `h${l}.dY1` });
+        ledger.release(dQkv);
+        // LN1 and the residual: dX = LN1ᵀ(dY1) + dX1.
+        const dXin = await this.buffer(`h${l}.dx`, 'activation-grads', 4 * rows * d);
+        recordLayerNormBackward(device, enc, { dy: dY1, x, xStorage: act, gamma: blk.ln1g.master, mean: s.mean1, rstd: s.rstd1, rows, cols: d, dx: dXin, dGamma: g.ln1g, dBeta: g.ln1b });
+        recordAccumulate(device, enc, { x: dX1, into: dXin, n: rows * d });
+        ledger.release(dY1);
+        ledger.release(dX1);
+        this.releaseSaved(s);
+        ledger.release(x);
+        saved[l] = null;
+        dX = dXin;
+      });
+    }
+
+    await rec.phase('backward', async () => {
+      this.begin('backward embeddings');
+      const gWpe = await this.grad(grads, this.wpe);
+      // wte's gradient already holds the LM head's part: add the lookup's.
+      const gWte = grads.find((x) => x.param === this.wte)!.buffer;
+      recordEmbeddingBackward(device, rec.encoder, { ids: this.ids, rows, seq: S, dim: d, vocab: V, dOut: dX, dToken: gWte, accumulateToken: true, dPos: gWpe, maxPos: S });
+      ledger.release(dX);
+    });
+
+    await this.finishStep(rec, grads, inspect);
+  }
+}

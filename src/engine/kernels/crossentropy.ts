@@ -1,0 +1,83 @@
+/**
+ * Cross-entropy family: the language-model loss, mean over rows of −log softmax(logits[r])
+ * at targets[r], and dLogits = (softmax − onehot)/rows · scale, with scale the f32 in word 0
+ * of lossScale (the optimizer's lossState, or a buffer holding 1.0 for fp32). Logits in any
+ * Storage, computed in f32 with the row max subtracted (stable for any logit size); the loss
+ * and dLogits are f32. The WGSL is shaders/crossentropy.wgsl; shapes and the logits storage
+ * are override constants.
+ *
+ * One pass, two dispatches: the value on ONE workgroup that walks the rows in order (a
+ * deterministic mean with no float atomics and no workspace buffer), and dLogits with one
+ * workgroup per row. The value's single workgroup reads the logits once more, serially over
+ * rows: rows·vocab / CROSS_ENTROPY_WORKGROUP_SIZE loads per invocation (4096 × 50257 / 256 ≈
+ * 0.8 M for a GPT-2 batch of 8 × 512) — milliseconds on a real GPU, and the limit of this
+ * design; a two-level sum would need a rows-long workspace the API does not take.
+ *
+ * A target ≥ vocab (e.g. 0xffffffff for padding) contributes 0 to the loss and gets a zero
+ * dLogits row; the mean still divides by rows. Validate targets on the CPU.
+ */
+import crossEntropyWgsl from '../../../shaders/crossentropy.wgsl?raw';
+import {
+  STORAGE_CODE,
+  cachedPipeline,
+  checkBuffer,
+  checkCount,
+  recordPass,
+  storageBytes,
+  withStorageWgsl,
+  type KernelCache,
+  type Storage,
+} from './storage.ts';
+
+/** Invocations per workgroup of both dispatches: a power of two, for the tree reductions. */
+export const CROSS_ENTROPY_WORKGROUP_SIZE = 256;
+
+export interface CrossEntropyArgs {
+  /** rows×vocab values of storage logitsStorage, row-major. */
+  logits: GPUBuffer;
+  logitsStorage: Storage;
+  /** u32, rows values. */
+  targets: GPUBuffer;
+  rows: number;
+  vocab: number;
+  /** f32, 1 value: the mean loss, unscaled. */
+  loss: GPUBuffer;
+  /** f32, rows×vocab, overwritten: (softmax − onehot)/rows · scale. */
+  dLogits: GPUBuffer;
+  /** f32 scale in word 0. */
+  lossScale: GPUBuffer;
+  label?: string;
+}
+
+const caches = new WeakMap<GPUDevice, KernelCache>();
+const code = withStorageWgsl(crossEntropyWgsl);
+
+export function recordCrossEntropy(device: GPUDevice, encoder: GPUCommandEncoder, args: CrossEntropyArgs): void {
+  const { rows, vocab } = args;
+  const wg = CROSS_ENTROPY_WORKGROUP_SIZE;
+  if (!(wg > 0 && (wg & (wg - 1)) === 0)) throw new Error('CrossEntropy: CROSS_ENTROPY_WORKGROUP_SIZE must be a power of two');
+  checkCount('CrossEntropy', 'rows', rows);
+  checkCount('CrossEntropy', 'vocab', vocab);
+  checkCount('CrossEntropy', 'rows·vocab', rows * vocab);
+  checkBuffer('CrossEntropy', 'logits', args.logits, storageBytes(rows * vocab, args.logitsStorage));
+  checkBuffer('CrossEntropy', 'targets', args.targets, 4 * rows);
+  checkBuffer('CrossEntropy', 'loss', args.loss, 4);
+  checkBuffer('CrossEntropy', 'dLogits', args.dLogits, 4 * rows * vocab);
+  checkBuffer('CrossEntropy', 'lossScale', args.lossScale, 4);
+  const inputs = [args.logits, args.targets, args.lossScale];
+  if (args.loss === args.dLogits || inputs.includes(args.loss) || inputs.includes(args.dLogits)) {
+    throw new TypeError('CrossEntropy: loss and dLogits must be two buffers of their own, distinct from logits, targets and lossScale');
+  }
+  const constants = { ROWS: rows, VOCAB: vocab, LOGITS_KIND: STORAGE_CODE[args.logitsStorage], WG: wg };
+  const value = cachedPipeline(caches, device, { family: 'CrossEntropy', code, entryPoint: 'value', constants });
+  const grad = cachedPipeline(caches, device, { family: 'CrossEntropy', code, entryPoint: 'grad', constants });
+  recordPass(device, encoder, args.label ?? 'CrossEntropy.pass', [
+    { pipeline: value, buffers: { 0: args.logits, 1: args.targets, 2: args.loss }, groups: 1, label: 'CrossEntropy.bindGroup[value]' },
+    {
+      pipeline: grad,
+      buffers: { 0: args.logits, 1: args.targets, 3: args.dLogits, 4: args.lossScale },
+      groups: rows,
+      label: 'CrossEntropy.bindGroup[grad]',
+    },
+  ]);
+}
