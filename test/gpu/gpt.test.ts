@@ -113,8 +113,8 @@ describe('GPT: learning and memory', () => {
     expect(sel.actual.peakBytes).toBe(sel.estimate.peak.bytes);
   });
 
-  it('a small GPT learns to count: the loss falls far below the uniform guess', async () => {
-    const cfg = tiny({ vocab: 64, dModel: 32, heads: 4, layers: 2, seq: 16, batch: 2, steps: 40, lr: 1e-2, attention: 'fused' });
+  it('gpt-nano learns to count: the loss falls far below the uniform guess', async () => {
+    const cfg: GptRunConfig = { ...GPT_NANO_RUN, batch: 2, steps: 16, lr: 1e-2 };
     const r = await runGptTraining(opened, cfg);
     const uniform = Math.log(cfg.vocab);
     const last = r.loss[r.loss.length - 1]!;
