@@ -10,6 +10,8 @@ import './plan-form.ts';
 import './plan-breakdown.ts';
 import './adapter-card.ts';
 import './notice.ts';
+import type { RunEngine } from './run-panel.ts';
+import './run-panel.ts';
 
 type Estimated = { plan: Plan; error: null } | { plan: null; error: string };
 
@@ -142,6 +144,16 @@ export class VlApp extends LitElement {
   /** The last valid plan, kept (dimmed) while the form is invalid. */
   @state() private shown: Plan | null = this.estimated.plan;
   @state() private stale = false;
+  /** The form's last valid config, for the run panel. */
+  @state() private config: PlanConfig = this.initialConfig;
+
+  /** The run panel's way to the engine: the controller's validated run, and the worker's cancel. */
+  private readonly runner: RunEngine = {
+    run: (config, onProgress) => this.engine.run(config, onProgress),
+    cancel: async () => {
+      await this.engine.api?.cancel();
+    },
+  };
 
   override render() {
     const { status, adapter, error, deviceErrors, notice } = this.engine;
@@ -171,6 +183,13 @@ export class VlApp extends LitElement {
             ? html`<p class="error" role="alert" data-testid="estimate-error">${this.estimated.error}</p>`
             : nothing}
           <vl-plan-breakdown .plan=${this.shown} ?stale=${this.stale || this.estimated.error !== null}></vl-plan-breakdown>
+          <vl-run-panel
+            .planConfig=${this.config}
+            .formInvalid=${this.stale || this.estimated.error !== null}
+            .engine=${this.runner}
+            .engineStatus=${status}
+            .engineError=${error?.message ?? ''}
+          ></vl-run-panel>
         </section>
         <aside aria-label="GPU">
           <p class="engine-status" role="status" data-testid="engine-status" data-tone=${notice?.tone ?? ''}>${notice?.message ?? ''}</p>
@@ -182,6 +201,7 @@ export class VlApp extends LitElement {
 
   private handleConfigChange(e: CustomEvent<ConfigChangeDetail>): void {
     this.estimated = tryEstimate(e.detail.config);
+    this.config = e.detail.config;
     if (this.estimated.plan) this.shown = this.estimated.plan;
     this.stale = false;
     // replaceState, not pushState: every keystroke is a change, and Back should leave the page.

@@ -1,0 +1,293 @@
+import { LitElement, css, html, nothing, svg, unsafeCSS } from 'lit';
+import { customElement, property } from 'lit/decorators.js';
+import { CATEGORY_LABELS, PLAN_CATEGORIES, type CategoryBytes, type Plan, type PlanCategory } from '../protocol/plan.ts';
+import type { RunReport } from '../protocol/run.ts';
+import { formatBytes } from './format.ts';
+
+/** Phases a measured ledger event is drawn in; 'setup' is the state before the step's first op. */
+export const CHART_PHASES = ['setup', 'forward', 'backward', 'recompute', 'optimizer'] as const;
+export type ChartPhase = (typeof CHART_PHASES)[number];
+
+/**
+ * The phase of an engine op from its label (engine/graph/mlp.ts: 'forward block 0', 'loss',
+ * 'recompute block 1', 'backward block 1', 'optimizer'). The loss op starts the backward pass
+ * (it writes the first gradient). An empty label (an event recorded outside a labelled op)
+ * belongs to the phase before it.
+ */
+export function phaseOfLabel(label: string, previous: ChartPhase): ChartPhase {
+  if (label.startsWith('forward')) return 'forward';
+  if (label.startsWith('loss') || label.startsWith('backward')) return 'backward';
+  if (label.startsWith('recompute')) return 'recompute';
+  if (label.startsWith('optimizer')) return 'optimizer';
+  return previous;
+}
+
+const total = (b: CategoryBytes): number => PLAN_CATEGORIES.reduce((s, c) => s + b[c], 0);
+
+/** Binary units for the y axis, largest first. */
+const UNITS = [
+  { name: 'GiB', bytes: 2 ** 30 },
+  { name: 'MiB', bytes: 2 ** 20 },
+  { name: 'KiB', bytes: 2 ** 10 },
+  { name: 'B', bytes: 1 },
+] as const;
+
+/**
+ * Tick values (bytes) from 0 to at least `max`, about four steps of 1, 2 or 5 × 10^k in the
+ * largest binary unit that keeps `max` at or above 1, so labels read "0, 2 KiB, 4 KiB, …".
+ */
+export function yTicks(max: number): { ticks: number[]; unit: (typeof UNITS)[number] } {
+  const unit = UNITS.find((u) => max >= u.bytes) ?? UNITS[UNITS.length - 1]!;
+  const top = Math.max(max, 1) / unit.bytes;
+  const raw = top / 4;
+  const pow = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw)!;
+  const ticks: number[] = [];
+  for (let i = 0; ; i++) {
+    ticks.push(i * step * unit.bytes);
+    if (i * step >= top) break;
+  }
+  return { ticks, unit };
+}
+
+/** viewBox geometry; the SVG scales to its container's width. */
+const W = 640;
+const H = 260;
+const M = { left: 64, right: 12, top: 22, bottom: 30 } as const;
+const PW = W - M.left - M.right;
+const PH = H - M.top - M.bottom;
+/** Phase bands narrower than this (viewBox units) get no text label. */
+const MIN_LABEL_WIDTH = 44;
+
+/**
+ * Live bytes over one training step: the measured ledger events as stacked step-areas by
+ * category, shaded by phase, and the estimate's own timeline as a dashed line of its totals
+ * on its own x scale (its points spread evenly over the same width: the two have different
+ * numbers of points, so only their shapes and heights compare, not their x positions).
+ * Colours come from `--vl-cat-<category>` and `--vl-phase-<phase>`, with light and dark defaults.
+ *
+ * @csspart svg - the chart
+ * @csspart legend - the legend under the chart
+ */
+@customElement('vl-timeline-chart')
+export class VlTimelineChart extends LitElement {
+  static override styles = css`
+    :host {
+      display: block;
+      --vl-cat-weights: #0072b2;
+      --vl-cat-masterWeights: #56b4e9;
+      --vl-cat-gradients: #e69f00;
+      --vl-cat-optimizer: #cc79a7;
+      --vl-cat-activations: #009e73;
+      --vl-cat-activationGrads: #d55e00;
+      --vl-cat-logits: #b8a200;
+      --vl-cat-kvCache: #7f7f7f;
+      --vl-cat-inputs: #8c6d31;
+      --vl-cat-workspace: #6a3d9a;
+      --vl-phase-forward: #4a90d9;
+      --vl-phase-backward: #d9534f;
+      --vl-phase-recompute: #9b59b6;
+      --vl-phase-optimizer: #2e9e5b;
+      --vl-chart-line: var(--vl-fg, #1b1b1f);
+      --vl-chart-grid: var(--vl-border, #d0d0d7);
+      --vl-chart-text: var(--vl-muted, #5f5f6b);
+    }
+    @media (prefers-color-scheme: dark) {
+      :host {
+        --vl-cat-weights: #5aa9e6;
+        --vl-cat-masterWeights: #9fd3f5;
+        --vl-cat-gradients: #f2b84b;
+        --vl-cat-optimizer: #e7a1cb;
+        --vl-cat-activations: #3fcf9e;
+        --vl-cat-activationGrads: #ff8a50;
+        --vl-cat-logits: #f0e442;
+        --vl-cat-kvCache: #b5b5b5;
+        --vl-cat-inputs: #cfa96a;
+        --vl-cat-workspace: #b39ddb;
+        --vl-phase-forward: #8ab4f8;
+        --vl-phase-backward: #f28b82;
+        --vl-phase-recompute: #d7aefb;
+        --vl-phase-optimizer: #81c995;
+      }
+    }
+    svg {
+      display: block;
+      width: 100%;
+      height: auto;
+      overflow: visible;
+    }
+    text {
+      fill: var(--vl-chart-text);
+      font-size: 11px;
+      font-family: system-ui, sans-serif;
+    }
+    .grid {
+      stroke: var(--vl-chart-grid);
+      stroke-width: 1;
+    }
+    .phase {
+      opacity: 0.14;
+    }
+    .estimate {
+      fill: none;
+      stroke: var(--vl-chart-line);
+      stroke-width: 2;
+      stroke-dasharray: 6 4;
+    }
+    .peak {
+      stroke: var(--vl-chart-line);
+      stroke-width: 1;
+      opacity: 0.6;
+    }
+    ${colourRules()}
+    ul {
+      list-style: none;
+      display: flex;
+      flex-wrap: wrap;
+      gap: 0.25rem 0.9rem;
+      padding: 0;
+      margin: 0.4rem 0 0;
+      font-size: 0.8rem;
+    }
+    li {
+      display: flex;
+      align-items: center;
+      gap: 0.3rem;
+    }
+    .swatch {
+      display: inline-block;
+      width: 0.8rem;
+      height: 0.8rem;
+      border-radius: 2px;
+    }
+    .swatch.phase-swatch {
+      opacity: 0.35;
+    }
+    .swatch.line {
+      height: 0;
+      border-top: 2px dashed var(--vl-chart-line);
+      background: none;
+    }
+    .swatch.peak-swatch {
+      border-top: 1px solid var(--vl-chart-line);
+    }
+    .muted {
+      color: var(--vl-muted, #666);
+    }
+  `;
+
+  /** The measured step: one point per ledger allocation or release (RunReport.timeline). */
+  @property({ attribute: false }) measured: RunReport['timeline'] = [];
+  /** The estimate's step (Plan.timeline). */
+  @property({ attribute: false }) estimate: Plan['timeline'] = [];
+  @property({ type: Number }) measuredPeak = 0;
+  @property({ type: Number }) estimatedPeak = 0;
+
+  override render() {
+    const points = this.measured;
+    if (points.length === 0) return html`<p class="muted">No measured timeline.</p>`;
+    const estTotals = this.estimate.map((p) => total(p.bytes));
+    const measTotals = points.map((p) => total(p.bytes));
+    const max = Math.max(1, this.measuredPeak, this.estimatedPeak, ...measTotals, ...estTotals);
+    const { ticks, unit } = yTicks(max);
+    const yMax = ticks[ticks.length - 1]!;
+    const y = (bytes: number) => M.top + PH - (bytes / yMax) * PH;
+    const slot = PW / points.length;
+    const x = (i: number) => M.left + i * slot;
+
+    const cats = PLAN_CATEGORIES.filter((c) => points.some((p) => p.bytes[c] > 0));
+    const phases = this.phaseBands(points);
+    const label = `Live bytes by category over the last measured step: measured peak ${formatBytes(this.measuredPeak)}, estimated peak ${formatBytes(this.estimatedPeak)}${
+      this.measuredPeak === this.estimatedPeak ? ' (exact match)' : ''
+    }.`;
+
+    return html`
+      <svg part="svg" viewBox="0 0 ${W} ${H}" role="img" aria-label=${label} data-testid="timeline-svg">
+        ${phases.map(
+          (b) => svg`<rect class="phase phase-${b.phase}" x=${x(b.from)} y=${M.top} width=${x(b.to) - x(b.from)} height=${PH}></rect>
+            ${x(b.to) - x(b.from) >= MIN_LABEL_WIDTH ? svg`<text x=${x(b.from) + 3} y=${M.top - 6}>${b.phase}</text>` : nothing}`,
+        )}
+        ${ticks.map(
+          (t) => svg`<line class="grid" x1=${M.left} x2=${M.left + PW} y1=${y(t)} y2=${y(t)}></line>
+            <text x=${M.left - 6} y=${y(t) + 4} text-anchor="end">${formatTick(t, unit)}</text>`,
+        )}
+        ${this.areas(cats, x, y).map((a) => svg`<path class="area cat-${a.category}" d=${a.d}><title>${CATEGORY_LABELS[a.category]}</title></path>`)}
+        ${this.measuredPeak > 0
+          ? svg`<line class="peak" x1=${M.left} x2=${M.left + PW} y1=${y(this.measuredPeak)} y2=${y(this.measuredPeak)}></line>
+              <text x=${M.left + 4} y=${y(this.measuredPeak) - 4}>measured peak ${formatBytes(this.measuredPeak)}</text>`
+          : nothing}
+        ${estTotals.length > 0 ? svg`<polyline class="estimate" points=${this.estimatePoints(estTotals, y)}></polyline>` : nothing}
+        <text x=${M.left} y=${H - 8}>ledger events of the last step, in order (${points.length}); estimate points spread evenly (${estTotals.length})</text>
+      </svg>
+      <ul part="legend" data-testid="timeline-legend">
+        ${cats.map((c) => html`<li><span class="swatch cat-${c}" aria-hidden="true"></span>${CATEGORY_LABELS[c]} (measured)</li>`)}
+        <li><span class="swatch line" aria-hidden="true"></span>estimate, total</li>
+        <li><span class="swatch line peak-swatch" aria-hidden="true"></span>measured peak</li>
+        ${[...new Set(phases.map((b) => b.phase))].map(
+          (p) => html`<li><span class="swatch phase-swatch phase-${p}" aria-hidden="true"></span>${p} phase</li>`,
+        )}
+      </ul>
+    `;
+  }
+
+  /** Contiguous runs of one phase over the measured points (slot indices [from, to)), setup excluded. */
+  private phaseBands(points: RunReport['timeline']): { phase: Exclude<ChartPhase, 'setup'>; from: number; to: number }[] {
+    const bands: { phase: Exclude<ChartPhase, 'setup'>; from: number; to: number }[] = [];
+    let phase: ChartPhase = 'setup';
+    points.forEach((p, i) => {
+      phase = phaseOfLabel(p.label, phase);
+      if (phase === 'setup') return;
+      const last = bands[bands.length - 1];
+      if (last && last.phase === phase && last.to === i) last.to = i + 1;
+      else bands.push({ phase, from: i, to: i + 1 });
+    });
+    return bands;
+  }
+
+  /**
+   * One closed path per category: a step function (bytes stay constant until the next event),
+   * stacked in PLAN_CATEGORIES order, its top edge left to right, then its base right to left.
+   */
+  private areas(cats: readonly PlanCategory[], x: (i: number) => number, y: (b: number) => number): { category: PlanCategory; d: string }[] {
+    const points = this.measured;
+    const base = points.map(() => 0);
+    return cats.map((c) => {
+      const top = points.map((p, i) => base[i]! + p.bytes[c]);
+      const edge = (vals: number[]) => vals.flatMap((v, i) => [`${x(i).toFixed(2)},${y(v).toFixed(2)}`, `${x(i + 1).toFixed(2)},${y(v).toFixed(2)}`]);
+      const upper = edge(top);
+      const lower = edge(base).reverse();
+      top.forEach((v, i) => (base[i] = v));
+      return { category: c, d: `M${upper.join('L')}L${lower.join('L')}Z` };
+    });
+  }
+
+  private estimatePoints(totals: readonly number[], y: (b: number) => number): string {
+    const n = totals.length;
+    return totals.map((t, j) => `${(M.left + (n === 1 ? PW / 2 : (j / (n - 1)) * PW)).toFixed(2)},${y(t).toFixed(2)}`).join(' ');
+  }
+}
+
+/**
+ * `.cat-<category>` and `.phase-<phase>` rules, filled (SVG) and painted (legend swatches) from
+ * their custom properties. The names come from the `as const` lists, never from input; the
+ * check keeps it that way, since unsafeCSS takes the text as it is.
+ */
+function colourRules() {
+  const names = [...PLAN_CATEGORIES.map((c) => ['cat', c] as const), ...CHART_PHASES.filter((p) => p !== 'setup').map((p) => ['phase', p] as const)];
+  const rules = names.map(([kind, name]) => {
+    if (!/^[A-Za-z][A-Za-z0-9]*$/.test(name)) throw new Error(`not an identifier: ${name}`);
+    return `.${kind}-${name} { fill: var(--vl-${kind}-${name}); background: var(--vl-${kind}-${name}); }`;
+  });
+  return unsafeCSS(rules.join('\n'));
+}
+
+function formatTick(bytes: number, unit: (typeof UNITS)[number]): string {
+  if (bytes === 0) return '0';
+  return `${Number((bytes / unit.bytes).toFixed(2))} ${unit.name}`;
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'vl-timeline-chart': VlTimelineChart;
+  }
+}
