@@ -17,6 +17,11 @@ export function formatBytes(bytes: number): string {
   return prettyBytes(bytes, { binary: true, maximumFractionDigits: 2 });
 }
 
+/** GiB for anything from 1 GiB up (so totals compare at a glance), else the fitting binary unit. */
+export function formatSize(bytes: number): string {
+  return Math.abs(bytes) >= GiB ? formatGiB(bytes) : formatBytes(bytes);
+}
+
 /** "1,073,741,824". */
 export function formatInteger(n: number): string {
   return grouped.format(n);

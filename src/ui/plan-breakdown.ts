@@ -1,7 +1,7 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { CATEGORY_LABELS, PLAN_CATEGORIES, type Plan } from '../protocol/plan.ts';
-import { formatBytes, formatCount, formatGiB, formatInteger } from './format.ts';
+import { formatBytes, formatCount, formatGiB, formatInteger, formatSize } from './format.ts';
 
 
 /**
@@ -114,11 +114,11 @@ export class VlPlanBreakdown extends LitElement {
             : nothing}
         </p>
         <p part="peak" class="peak" data-testid="peak-bytes" data-bytes=${p.peak.bytes} aria-live="polite">
-          ${formatGiB(p.peak.bytes)} peak
+          ${formatSize(p.peak.bytes)} peak
           <span class="muted where">in ${p.peak.phase}, at ${p.peak.at}</span>
         </p>
         <p data-testid="total-bytes">
-          ${formatGiB(p.totalBytes)} in total with overheads (what nvidia-smi would show)
+          ${formatSize(p.totalBytes)} in total with overheads (what nvidia-smi would show)
         </p>
 
         <h3>Bytes per category</h3>
@@ -145,7 +145,7 @@ export class VlPlanBreakdown extends LitElement {
 
         <h3>Rule of thumb</h3>
         <p data-testid="textbook">
-          ${formatGiB(p.textbook.bytes)} by the textbook: <code>${p.textbook.formula}</code>
+          ${formatSize(p.textbook.bytes)} by the textbook: <code>${p.textbook.formula}</code>
         </p>
 
         <h3>Overheads outside the peak</h3>
