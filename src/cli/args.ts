@@ -1,6 +1,6 @@
 /**
  * `vramlab estimate` flags → a validated PlanConfig, `vramlab run` flags → a validated
- * RunConfig. One table per command (ESTIMATE_FLAGS, RUN_FLAGS) drives parsing, the help text
+ * RunConfig or GptRunConfig (and a sweep over one of its sizes). One table per command (ESTIMATE_FLAGS, RUN_FLAGS) drives parsing, the help text
  * and the mapping of schema errors back to flag names, so the three cannot drift apart. No
  * estimate/ import here: which model ids exist is checked in main.ts.
  */
@@ -21,7 +21,20 @@ import {
   parsePlanConfig,
   type PlanConfig,
 } from '../protocol/config.ts';
-import { DEFAULT_RUN, RUN_CHECKPOINTS, RUN_OPTIMIZERS, RUN_PRECISIONS, parseRunConfig, type RunConfig } from '../protocol/run.ts';
+import {
+  DEFAULT_GPT_LR,
+  DEFAULT_LR,
+  DEFAULT_RUN,
+  GPT_CHECKPOINTS,
+  GPT_NANO_RUN,
+  RUN_CHECKPOINTS,
+  RUN_OPTIMIZERS,
+  RUN_PRECISIONS,
+  parseGptRunConfig,
+  parseRunConfig,
+  type GptRunConfig,
+  type RunConfig,
+} from '../protocol/run.ts';
 import { getPath, setPath } from '../protocol/paths.ts';
 
 /** Bad command-line input: `message` is the one line the user sees, naming the flag. */
@@ -35,7 +48,7 @@ export class UsageError extends Error {
   }
 }
 
-export const FLAG_GROUPS = ['model', 'run', 'output'] as const;
+export const FLAG_GROUPS = ['model', 'mlp', 'gpt', 'run', 'output'] as const;
 export type FlagGroup = (typeof FLAG_GROUPS)[number];
 
 export interface FlagSpec {
@@ -58,6 +71,10 @@ export interface FlagSpec {
   help: string;
   /** Help text for the default when it is not simply the command's default config value. */
   defaultText?: string;
+  /** `vramlab run`: the models this flag shapes; absent, all of them. */
+  models?: readonly RunModel[];
+  /** `vramlab run`: what differs for one model (its values, its default). */
+  byModel?: Partial<Record<RunModel, Pick<FlagSpec, 'values' | 'defaultText'>>>;
 }
 
 export const ESTIMATE_FLAGS: readonly FlagSpec[] = [
@@ -86,27 +103,86 @@ export const ESTIMATE_FLAGS: readonly FlagSpec[] = [
   { name: 'help', short: 'h', group: 'output', kind: 'bool', help: 'show this help' },
 ];
 
+/** The models `vramlab run` trains; `--model gpt-nano` names the preset the gpt flags start from. */
+export const RUN_MODELS = ['mlp', 'gpt'] as const;
+export type RunModel = (typeof RUN_MODELS)[number];
+const RUN_MODEL_IDS = ['mlp', 'gpt', 'gpt-nano'] as const;
+
+/** Where each model's flags start: `--model gpt` is gpt-nano until a flag says otherwise. */
+export const RUN_DEFAULTS: { mlp: RunConfig; gpt: GptRunConfig } = { mlp: DEFAULT_RUN, gpt: GPT_NANO_RUN };
+
+export type AnyRunConfig = RunConfig | GptRunConfig;
+
+/** What `--sweep` may vary per model: each value is checked as if given as that flag. */
+export const SWEEP_KEYS: Record<RunModel, readonly string[]> = { mlp: ['batch', 'layers'], gpt: ['seq', 'batch', 'layers'] };
+export const SWEEP_POINTS = { min: 2, max: 16 } as const;
+
+/** `--lr` default text from the engine's own table, so the help cannot drift from it. */
+const lrText = (lrs: Record<string, number>) =>
+  Object.entries(lrs)
+    .map(([o, x]) => `${o} ${x}`)
+    .join(', ');
+
 /**
- * `vramlab run`: the engine trains the mlp model for real, so only what RunConfigSchema takes.
- * The upper bounds are the schema's (LIMITS, RUN_LIMITS); what the device takes is the ledger's.
+ * `vramlab run`: the engine trains the mlp or the gpt model for real, so only what
+ * RunConfigSchema and GptRunConfigSchema take. `models` marks the flags that shape one model
+ * only (given with the other, a usage error); `byModel` what differs between the two. The upper
+ * bounds are the schemas' (LIMITS, RUN_LIMITS); what the device takes is the ledger's.
  */
 export const RUN_FLAGS: readonly FlagSpec[] = [
-  { name: 'model', group: 'model', kind: 'enum', field: 'model', values: ['mlp'], arg: 'ID', help: 'the model the engine trains' },
-  { name: 'd', group: 'model', kind: 'int', field: 'd', min: 1, arg: 'N', help: 'width of the residual stream' },
-  { name: 'hidden', group: 'model', kind: 'int', field: 'hidden', min: 1, arg: 'N', help: 'width of the hidden layer' },
+  { name: 'model', group: 'model', kind: 'enum', field: 'model', values: RUN_MODEL_IDS, arg: 'ID', help: 'the model the engine trains; gpt-nano = gpt with its defaults', defaultText: 'mlp' },
   { name: 'layers', group: 'model', kind: 'int', field: 'layers', min: 1, arg: 'N', help: 'number of blocks' },
-  { name: 'activation', group: 'model', kind: 'enum', field: 'activation', values: ACTIVATIONS, arg: 'FN', help: 'activation function' },
+  { name: 'd', group: 'mlp', models: ['mlp'], kind: 'int', field: 'd', min: 1, arg: 'N', help: 'width of the residual stream' },
+  { name: 'hidden', group: 'mlp', models: ['mlp'], kind: 'int', field: 'hidden', min: 1, arg: 'N', help: 'width of the hidden layer' },
+  { name: 'activation', group: 'mlp', models: ['mlp'], kind: 'enum', field: 'activation', values: ACTIVATIONS, arg: 'FN', help: 'activation function' },
+  { name: 'vocab', group: 'gpt', models: ['gpt'], kind: 'int', field: 'vocab', min: 2, arg: 'N', help: 'tokens in the vocabulary (the LM head is tied to the embedding)' },
+  { name: 'd-model', group: 'gpt', models: ['gpt'], kind: 'int', field: 'dModel', min: 1, arg: 'N', help: 'width of the residual stream' },
+  { name: 'heads', group: 'gpt', models: ['gpt'], kind: 'int', field: 'heads', min: 1, arg: 'N', help: 'attention heads; must divide --d-model' },
+  { name: 'seq', group: 'gpt', models: ['gpt'], kind: 'int', field: 'seq', min: 1, arg: 'N', help: 'tokens per sample' },
+  { name: 'attention', group: 'gpt', models: ['gpt'], kind: 'enum', field: 'attention', values: ['eager', 'fused'], arg: 'A', help: 'eager keeps the b·heads·seq² probabilities, fused keeps row statistics' },
   { name: 'batch', group: 'run', kind: 'int', field: 'batch', min: 1, arg: 'N', help: 'samples per step' },
   { name: 'precision', group: 'run', kind: 'enum', field: 'precision', values: RUN_PRECISIONS, arg: 'P', help: 'storage and compute precision' },
   { name: 'optimizer', group: 'run', kind: 'enum', field: 'optimizer', values: RUN_OPTIMIZERS, arg: 'OPT', help: 'optimizer (its states are per parameter)' },
-  { name: 'checkpoint', group: 'run', kind: 'enum', field: 'checkpoint', values: RUN_CHECKPOINTS, arg: 'C', help: 'activation checkpointing' },
+  {
+    name: 'checkpoint',
+    group: 'run',
+    kind: 'enum',
+    field: 'checkpoint',
+    values: GPT_CHECKPOINTS,
+    byModel: { mlp: { values: RUN_CHECKPOINTS } },
+    arg: 'C',
+    help: 'activation checkpointing; selective (gpt) recomputes only the attention core',
+  },
   { name: 'steps', group: 'run', kind: 'int', field: 'steps', min: 1, arg: 'N', help: 'training steps to run' },
   { name: 'seed', group: 'run', kind: 'int', field: 'seed', min: 0, arg: 'N', help: 'seeds weights and data, so a run can be repeated' },
-  { name: 'lr', group: 'run', kind: 'number', field: 'lr', arg: 'X', help: 'learning rate', defaultText: "the optimizer's: sgd 0.05, sgd-momentum 0.02, adam(w) 0.001" },
+  {
+    name: 'lr',
+    group: 'run',
+    kind: 'number',
+    field: 'lr',
+    arg: 'X',
+    help: 'learning rate',
+    defaultText: "the optimizer's",
+    byModel: { mlp: { defaultText: lrText(DEFAULT_LR) }, gpt: { defaultText: lrText(DEFAULT_GPT_LR) } },
+  },
   { name: 'wall-clock', group: 'run', kind: 'bool', help: 'time phases by the wall clock even where timestamp queries exist' },
-  { name: 'json', group: 'output', kind: 'bool', help: 'print the report as one JSON object' },
+  {
+    name: 'sweep',
+    group: 'run',
+    kind: 'string',
+    arg: 'KEY=V,…',
+    help:
+      `run once per value of KEY (${RUN_MODELS.map((m) => `${m}: ${SWEEP_KEYS[m].join(', ')}`).join('; ')}), ` +
+      `${SWEEP_POINTS.min}–${SWEEP_POINTS.max} values, one after another on one device`,
+  },
+  { name: 'json', group: 'output', kind: 'bool', help: 'print the report as one JSON object; with --sweep one per point' },
   { name: 'help', short: 'h', group: 'output', kind: 'bool', help: 'show this help' },
 ];
+
+/** The flags of `vramlab run` that apply to `model`, with its own values and defaults. */
+export function runFlagsFor(model: RunModel): FlagSpec[] {
+  return RUN_FLAGS.filter((f) => f.models === undefined || f.models.includes(model)).map((f) => ({ ...f, ...f.byModel?.[model] }));
+}
 
 /** Flags that shape only the `mlp` model; elsewhere they would be silently ignored. */
 const MLP_FLAGS = ['d', 'hidden', 'layers', 'activation'];
@@ -121,11 +197,18 @@ export interface EstimateArgs {
   given: string[];
 }
 
+/** `--sweep KEY=V1,V2,…`: one validated config per value, in the order given. */
+export interface Sweep {
+  key: string;
+  points: { value: number; config: AnyRunConfig }[];
+}
+
 export interface RunArgs {
-  config: RunConfig;
+  config: AnyRunConfig;
   json: boolean;
   help: boolean;
   wallClock: boolean;
+  sweep?: Sweep;
 }
 
 export interface ParseOptions {
@@ -161,27 +244,80 @@ function readFlags(command: Command, flags: readonly FlagSpec[], argv: readonly 
 }
 
 /**
- * Parses `vramlab run` arguments (without the command word) into a RunConfig that
- * parseRunConfig accepted. Throws UsageError with one line naming the flag for every bad input.
+ * Parses `vramlab run` arguments (without the command word) into a RunConfig or GptRunConfig
+ * its schema accepted, and the sweep's configs. Throws UsageError with one line naming the flag
+ * for every bad input.
  */
 export function parseRunArgs(argv: readonly string[]): RunArgs {
   const values = readFlags('run', RUN_FLAGS, argv);
   const switches = { json: values.json === true, help: values.help === true, wallClock: values['wall-clock'] === true };
   if (switches.help) return { config: structuredClone(DEFAULT_RUN), ...switches };
-  const config: Record<string, unknown> = structuredClone(DEFAULT_RUN);
+
+  const modelFlag = RUN_FLAGS.find((f) => f.name === 'model')!;
+  const model: RunModel = values.model === undefined || convert(modelFlag, values.model) === 'mlp' ? 'mlp' : 'gpt';
+  const flags = runFlagsFor(model);
+  const stray = RUN_FLAGS.find((f) => values[f.name] !== undefined && !flags.some((g) => g.name === f.name));
+  if (stray) {
+    const shape = flags.filter((f) => f.group === model || (f.group === 'model' && f.field !== 'model')).map((f) => `--${f.name}`);
+    throw new UsageError(`--${stray.name} shapes --model ${stray.models!.join(', ')} only; --model ${model} takes ${shape.join(', ')}`, `--${stray.name}`);
+  }
+
+  const config: Record<string, unknown> = structuredClone(RUN_DEFAULTS[model]);
   const given = new Map<string, string>();
-  for (const flag of RUN_FLAGS) {
+  for (const flag of flags) {
     const raw = values[flag.name];
-    if (raw === undefined || flag.field === undefined) continue;
+    if (raw === undefined || flag.field === undefined || flag.name === 'model') continue;
     if (typeof raw === 'string') given.set(flag.name, raw);
     setPath(config, flag.field, convert(flag, raw));
   }
+  const parsed = validateRun(model, config, given, flags);
+  const sweepRaw = values.sweep;
+  if (typeof sweepRaw !== 'string') return { config: parsed, ...switches };
+  return { config: parsed, ...switches, sweep: parseSweep(sweepRaw, model, parsed, flags, given) };
+}
+
+function validateRun(model: RunModel, config: unknown, given: ReadonlyMap<string, string>, flags: readonly FlagSpec[]): AnyRunConfig {
   try {
-    return { config: parseRunConfig(config), ...switches };
+    return model === 'gpt' ? parseGptRunConfig(config) : parseRunConfig(config);
   } catch (err) {
-    if (err instanceof ConfigError) throw usageFromConfigError(err, given, RUN_FLAGS);
+    if (err instanceof ConfigError) throw usageFromConfigError(err, given, flags);
     throw err;
   }
+}
+
+/**
+ * `KEY=V1,V2,…` into one config per value, each value checked as if the user had typed
+ * `--KEY V` with the other flags, so the sweep refuses up front what a single run would.
+ */
+function parseSweep(raw: string, model: RunModel, base: AnyRunConfig, flags: readonly FlagSpec[], given: ReadonlyMap<string, string>): Sweep {
+  const keys = SWEEP_KEYS[model];
+  const m = /^([^=]*)=(.*)$/s.exec(raw);
+  if (!m) throw new UsageError(`--sweep takes KEY=V1,V2,… with KEY one of ${keys.join(', ')}; got '${raw}'`, '--sweep');
+  const key = m[1]!;
+  const list = m[2]!;
+  if (!keys.includes(key)) {
+    const other = RUN_MODELS.filter((x) => x !== model && SWEEP_KEYS[x].includes(key));
+    const why = other.length > 0 ? `${key} shapes --model ${other.join(', ')} only` : `no such key '${key}'`;
+    throw new UsageError(`--sweep: ${why}; --model ${model} sweeps ${keys.join(', ')}`, '--sweep');
+  }
+  if (given.has(key)) throw new UsageError(`--sweep ${key}=… and --${key} both set ${key}; drop --${key}`, '--sweep');
+  const items = list.split(',');
+  if (items.length < SWEEP_POINTS.min || items.length > SWEEP_POINTS.max) {
+    throw new UsageError(`--sweep ${key}= takes ${SWEEP_POINTS.min} to ${SWEEP_POINTS.max} values separated by commas; got ${items.length}`, '--sweep');
+  }
+  const flag = flags.find((f) => f.name === key)!;
+  const points = items.map((item) => {
+    try {
+      const config: Record<string, unknown> = structuredClone(base);
+      const value = convert(flag, item) as number;
+      setPath(config, flag.field!, value);
+      return { value, config: validateRun(model, config, new Map([...given, [key, item]]), flags) };
+    } catch (err) {
+      if (err instanceof UsageError) throw new UsageError(`--sweep ${key}=${list}: ${err.message}`, '--sweep');
+      throw err;
+    }
+  });
+  return { key, points };
 }
 
 /**

@@ -1,9 +1,18 @@
-/** The human-readable `vramlab estimate` report: plain text, columns aligned with padEnd. */
+/** The human-readable `vramlab estimate` and `vramlab run` reports: plain text, columns aligned with padEnd. */
 import prettyBytes from 'pretty-bytes';
 import type { PlanConfig } from '../protocol/config.ts';
+import type { AdapterSummary } from '../protocol/engine-api.ts';
 import { CATEGORY_LABELS, PLAN_CATEGORIES, type CategoryBytes, type Plan, type PlanCategory } from '../protocol/plan.ts';
-import { DEFAULT_LR, PHASE_NAMES, type RunProgress, type RunReport } from '../protocol/run.ts';
-
+import {
+  DEFAULT_GPT_LR,
+  DEFAULT_LR,
+  PHASE_NAMES,
+  type GptRunConfig,
+  type GptRunReport,
+  type RunConfig,
+  type RunProgress,
+  type RunReport,
+} from '../protocol/run.ts';
 
 /**
  * pretty-bytes truncates once fraction digits are fixed; adding half a unit of the last digit
@@ -160,20 +169,37 @@ export function formatProgress(p: RunProgress): string {
   return '';
 }
 
-/** The human-readable `vramlab run` report: the ledger's measurement beside the estimate. */
-export function formatRunReport(r: RunReport): string {
-  const out: string[] = [];
-  const a = r.adapter;
+function adapterLine(a: AdapterSummary): string {
   const name = [a.description || a.device, a.vendor, a.architecture].filter((x) => x !== '').join(' · ') || 'unnamed adapter';
-  out.push(`Adapter ${name}${a.isFallbackAdapter ? ' (fallback / software)' : ''}`);
-  const c = r.config;
-  out.push(
-    `Model   mlp d ${c.d}, hidden ${c.hidden}, ${c.layers} layers, ${c.activation}: ${r.estimate.params.toLocaleString('en-US')} params (${formatCount(r.estimate.params)})`,
-  );
-  out.push(
-    `Setup   batch ${c.batch} · ${c.precision} · ${c.optimizer} (lr ${c.lr ?? DEFAULT_LR[c.optimizer]}) · checkpoint ${c.checkpoint} · ` +
-      `${c.steps} step${c.steps === 1 ? '' : 's'} · seed ${c.seed}`,
-  );
+  return `Adapter ${name}${a.isFallbackAdapter ? ' (fallback / software)' : ''}`;
+}
+
+const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
+
+/**
+ * The model's shape; `swept` names the field a sweep varies, shown as its values instead. The
+ * gpt line lists what moves the activations: seq (linear, or s² with eager attention), heads
+ * (the s² term's multiplier), vocab (the logits).
+ */
+function modelLine(c: RunConfig | GptRunConfig, swept?: { key: string; values: number[] }): string {
+  const v = (key: string, x: number) => (swept?.key === key ? `{${swept.values.join(', ')}}` : String(x));
+  const layers = swept?.key === 'layers' ? `layers ${v('layers', c.layers)}` : plural(c.layers, 'layer');
+  if (c.model === 'mlp') return `mlp d ${c.d}, hidden ${c.hidden}, ${layers}, ${c.activation}`;
+  return `gpt vocab ${c.vocab}, d-model ${c.dModel}, ${c.heads} heads, ${layers}, seq ${v('seq', c.seq)}, attention ${c.attention}`;
+}
+
+function setupLine(c: RunConfig | GptRunConfig, swept?: { key: string; values: number[] }): string {
+  const lr = c.lr ?? (c.model === 'gpt' ? DEFAULT_GPT_LR : DEFAULT_LR)[c.optimizer];
+  const batch = swept?.key === 'batch' ? `{${swept.values.join(', ')}}` : String(c.batch);
+  return `batch ${batch} · ${c.precision} · ${c.optimizer} (lr ${lr}) · checkpoint ${c.checkpoint} · ${plural(c.steps, 'step')} · seed ${c.seed}`;
+}
+
+/** The human-readable `vramlab run` report: the ledger's measurement beside the estimate. */
+export function formatRunReport(r: RunReport | GptRunReport): string {
+  const out: string[] = [];
+  out.push(adapterLine(r.adapter));
+  out.push(`Model   ${modelLine(r.config)}: ${r.estimate.params.toLocaleString('en-US')} params (${formatCount(r.estimate.params)})`);
+  out.push(`Setup   ${setupLine(r.config)}`);
 
   out.push('', 'Memory, the most each category held during the last step:');
   const cats = PLAN_CATEGORIES.filter((k) => r.estimate.bytes[k] !== 0 || r.actual.bytes[k] !== 0);
@@ -211,5 +237,61 @@ export function formatRunReport(r: RunReport): string {
     out.push('', `Loss    ${first.toPrecision(6)} → ${last.toPrecision(6)} over ${r.loss.length} step${r.loss.length === 1 ? '' : 's'}`);
   }
   out.push(`Skipped ${r.skippedSteps} step${r.skippedSteps === 1 ? '' : 's'} (non-finite gradients under loss scaling)`);
+  return `${out.join('\n')}\n`;
+}
+
+/** One point of `vramlab run --sweep`, as its `--json` line: what it ran with and what it measured, or why it could not run. */
+export type SweepLine =
+  | {
+      point: Record<string, number>;
+      estimate: { peakBytes: number; bytes: CategoryBytes };
+      actual: { peakBytes: number; bytes: CategoryBytes; allocatedPeakBytes: number; liveAfterDisposeBytes: number };
+      timing: RunReport['timing'];
+      /** First and last step. */
+      loss: [number, number];
+    }
+  | { point: Record<string, number>; error: { name: string; message: string } };
+
+export function sweepLine(key: string, value: number, r: RunReport | GptRunReport): SweepLine {
+  const a = r.actual;
+  return {
+    point: { [key]: value },
+    estimate: { peakBytes: r.estimate.peak.bytes, bytes: r.estimate.bytes },
+    actual: { peakBytes: a.peakBytes, bytes: a.bytes, allocatedPeakBytes: a.allocatedPeakBytes, liveAfterDisposeBytes: a.liveAfterDisposeBytes },
+    timing: r.timing,
+    loss: [r.loss[0] ?? Number.NaN, r.loss.at(-1) ?? Number.NaN],
+  };
+}
+
+/** The stderr line that opens each point of a sweep, before its step lines. */
+export function formatSweepProgress(key: string, value: number, index: number, count: number): string {
+  return `${key} ${value} (point ${index + 1}/${count})\n`;
+}
+
+/**
+ * `vramlab run --sweep` without --json: one row per point, estimate beside measurement, so the
+ * terms that grow with the swept size can be read off (eager attention's s² probabilities
+ * against the linear rest). A point the device refused has its reason on its row.
+ */
+export function formatSweep(adapter: AdapterSummary, base: RunConfig | GptRunConfig, key: string, lines: readonly SweepLine[]): string {
+  const swept = { key, values: lines.map((l) => l.point[key]!) };
+  const out = [adapterLine(adapter), `Model   ${modelLine(base, swept)}`, `Setup   ${setupLine(base, swept)}`, ''];
+  const rows = [[key, 'estimated activations', 'measured activations', 'estimated peak', 'measured peak', 'step ms']];
+  const refused: [number, string][] = [];
+  for (const l of lines) {
+    const v = String(l.point[key]);
+    if ('error' in l) {
+      refused.push([rows.length, `${v.padEnd(key.length)}  cannot run: ${l.error.message}`]);
+      rows.push([v]);
+      continue;
+    }
+    const b = (n: number) => rounded(n, 1024);
+    rows.push([v, b(l.estimate.bytes.activations), b(l.actual.bytes.activations), b(l.estimate.peakBytes), b(l.actual.peakBytes), ms(l.timing.stepMs).replace(/ ms$/, '')]);
+  }
+  const text = table(rows);
+  // A refused row holds only its reason, which must not stretch the table's columns.
+  for (const [i, line] of refused) text[i] = `  ${line}`;
+  out.push(...text);
+  out.push('', '  activations: the most that category held during the last step; measured by the ledger, estimated by framework vramlab');
   return `${out.join('\n')}\n`;
 }

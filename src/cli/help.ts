@@ -1,10 +1,11 @@
 /** Usage texts, generated from the flag tables so every flag, its values and default appear. */
 import { DEFAULT_PLAN } from '../protocol/config.ts';
-import { DEFAULT_RUN } from '../protocol/run.ts';
-import { ESTIMATE_FLAGS, RUN_FLAGS, flagDefault, type FlagGroup, type FlagSpec } from './args.ts';
+import { ESTIMATE_FLAGS, RUN_DEFAULTS, RUN_FLAGS, RUN_MODELS, flagDefault, runFlagsFor, type FlagGroup, type FlagSpec, type RunModel } from './args.ts';
 
 const GROUP_TITLES: Record<FlagGroup, string> = {
   model: 'Model',
+  mlp: 'mlp model (--model mlp)',
+  gpt: 'gpt model (--model gpt or gpt-nano)',
   run: 'Training or inference setup',
   output: 'Output',
 };
@@ -15,7 +16,8 @@ export function topUsage(version: string): string {
     '',
     'Usage:',
     '  vramlab estimate [flags]   predict the GPU memory of a training step or inference',
-    '  vramlab run [flags]        train an MLP on this GPU and measure its memory against the estimate',
+    '  vramlab run [flags]        train an MLP or a small GPT on this GPU and measure its memory against',
+    '                             the estimate; --sweep repeats it over seq, batch or layers',
     '  vramlab --help             this text',
     '  vramlab --version          the version',
     '',
@@ -69,26 +71,74 @@ function wrap(text: string, width: number): string[] {
 }
 
 export function runUsage(): string {
+  const nano = RUN_DEFAULTS.gpt;
   return [
     'Usage: vramlab run [flags]',
     '',
-    'Trains an MLP on this machine\'s GPU (WebGPU through Dawn; SwiftShader on the CPU when there',
+    "Trains a model on this machine's GPU (WebGPU through Dawn; SwiftShader on the CPU when there",
     'is no GPU driver), records every buffer in the ledger, and prints the measured memory per',
     'category and at the peak next to the estimate, the time per phase, and the loss.',
-    ...flagLines(RUN_FLAGS, DEFAULT_RUN),
+    '',
+    'Models: mlp (the default), a residual MLP on a regression task; gpt, a GPT-style decoder that',
+    `learns to count (next token = token + 1 mod vocab), starting from gpt-nano: vocab ${nano.vocab},`,
+    `d-model ${nano.dModel}, ${nano.heads} heads, ${nano.layers} layers, seq ${nano.seq}, batch ${nano.batch}, ${nano.attention} attention.`,
+    '',
+    '--sweep KEY=V1,V2,… runs the same configuration once per value, one after another, and prints',
+    'per point the estimated and measured activations and peak and the time per step (with --json',
+    'one JSON line per point), so the terms that grow with seq (s² with --attention eager), batch',
+    'or layers can be read off. A point the device cannot hold is reported on its line, the sweep',
+    'goes on, and the exit status is 2.',
+    ...flagLines(RUN_FLAGS, RUN_DEFAULTS.mlp, runFlagExtra, runFlagDefault),
     '',
     'Exit status: 0 done; 2 bad flags, or a configuration this device cannot hold (one line naming',
-    'the tensor and the limit); 1 no usable GPU, or a bug.',
+    'the tensor and the limit; with --sweep, any point); 1 no usable GPU, or a bug.',
     '',
     'Examples:',
     '  vramlab run --d 64 --hidden 256 --layers 2 --batch 32 --steps 10',
     '  vramlab run --d 256 --hidden 1024 --layers 4 --precision amp-bf16 --optimizer adamw --checkpoint sqrt --json',
+    '  vramlab run --model gpt-nano',
+    '  vramlab run --model gpt --vocab 64 --d-model 32 --heads 4 --layers 2 --seq 32 --batch 4 --precision amp-bf16 --checkpoint selective',
+    '  vramlab run --model gpt --attention eager --sweep seq=32,64,128 --steps 3',
+    '  vramlab run --model mlp --sweep batch=8,16,32,64 --steps 3 --json',
     '',
   ].join('\n');
 }
 
-/** The flags of one table by group, each with its values and default; `extra` adds lines under a flag. */
-function flagLines(flags: readonly FlagSpec[], defaults: object, extra: (f: FlagSpec, indent: string) => string[] = () => []): string[] {
+/** Per-model defaults longer than this go on their own lines under the flag. */
+const INLINE_DEFAULT = 12;
+
+/** A run flag's default for each model it applies to: "2" when they agree, else "mlp: 32; gpt: 4". */
+function runFlagDefault(f: FlagSpec): string | undefined {
+  const defs = perModelDefaults(f);
+  if (defs.every(([, d]) => d === defs[0]![1])) return defs[0]![1];
+  if (defs.some(([, d]) => (d ?? '').length > INLINE_DEFAULT)) return f.defaultText;
+  return defs.map(([m, d]) => `${m}: ${d}`).join('; ');
+}
+
+function perModelDefaults(f: FlagSpec): (readonly [RunModel, string | undefined])[] {
+  return (f.models ?? RUN_MODELS).map((m) => [m, flagDefault(runFlagsFor(m).find((g) => g.name === f.name)!, RUN_DEFAULTS[m])] as const);
+}
+
+/** What differs for one model and did not fit the flag's line: its values, a long default. */
+function runFlagExtra(f: FlagSpec): string[] {
+  const defs = new Map(perModelDefaults(f));
+  const long = runFlagDefault(f) === f.defaultText && new Set(defs.values()).size > 1;
+  return RUN_MODELS.flatMap((m) => {
+    const values = f.byModel?.[m]?.values;
+    return [...(values ? [`${m} takes ${values.join(', ')}`] : []), ...(long && defs.has(m) ? [`${m} default: ${defs.get(m)}`] : [])];
+  });
+}
+
+/**
+ * The flags of one table by group, each with its values and default; `extra` adds lines under a
+ * flag, `defaultOf` replaces the lookup of its default in `defaults`.
+ */
+function flagLines(
+  flags: readonly FlagSpec[],
+  defaults: object,
+  extra: (f: FlagSpec, indent: string) => string[] = () => [],
+  defaultOf: (f: FlagSpec) => string | undefined = (f) => flagDefault(f, defaults),
+): string[] {
   const lines: string[] = [];
   const left = (f: FlagSpec) => `${f.short ? `-${f.short}, ` : ''}--${f.name}${f.arg ? ` ${f.arg}` : ''}`;
   const width = Math.max(...flags.map((f) => left(f).length)) + 2;
@@ -98,7 +148,7 @@ function flagLines(flags: readonly FlagSpec[], defaults: object, extra: (f: Flag
     if (inGroup.length === 0) continue;
     lines.push('', `${GROUP_TITLES[group]}:`);
     for (const f of inGroup) {
-      const def = flagDefault(f, defaults);
+      const def = defaultOf(f);
       lines.push(`  ${left(f).padEnd(width)}${f.help}${def !== undefined ? ` (default ${def})` : ''}`);
       if (f.values && f.values.length > 1) lines.push(`${indent}one of: ${f.values.join(', ')}`);
       lines.push(...extra(f, indent).map((l) => indent + l));

@@ -6,9 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../protocol/config.ts';
 import { estimate, listModels, MODEL_IDS } from '../estimate/index.ts';
+import type { RunOptions } from '../engine/run.ts';
 import type { DeviceErrorReport } from '../protocol/engine-api.ts';
-import { flagForField, parseEstimateArgs, parseRunArgs, usageFromConfigError, UsageError } from './args.ts';
-import { formatPlan, formatProgress, formatRunReport } from './format.ts';
+import { flagForField, parseEstimateArgs, parseRunArgs, usageFromConfigError, UsageError, type AnyRunConfig } from './args.ts';
+import { formatPlan, formatProgress, formatRunReport, formatSweep, formatSweepProgress, sweepLine, type SweepLine } from './format.ts';
 import { estimateUsage, runUsage, topUsage } from './help.ts';
 
 export interface Io {
@@ -95,9 +96,9 @@ async function runEstimate(argv: readonly string[], io: Io): Promise<number> {
 }
 
 /**
- * Trains on this machine's GPU and prints the report. The engine (Dawn, the kernels and their
- * WGSL) loads only here, so `estimate` never pays for it. The device is destroyed on every
- * path; runTraining has released every buffer by then, also when it throws.
+ * Trains on this machine's GPU and prints the report, or with --sweep one per point. The engine
+ * (Dawn, the kernels and their WGSL) loads only here, so `estimate` never pays for it. The device
+ * is destroyed on every path; the engine has released every buffer by then, also when it throws.
  */
 async function runRun(argv: readonly string[], io: Io): Promise<number> {
   const args = parseRunArgs(argv);
@@ -105,7 +106,7 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
     io.out(runUsage());
     return 0;
   }
-  const [{ openNodeDevice }, { runTraining }] = await Promise.all([import('../engine/node.ts'), import('../engine/run.ts')]);
+  const [{ openNodeDevice }, engine] = await Promise.all([import('../engine/node.ts'), import('../engine/run.ts')]);
   const deviceErrors: DeviceErrorReport[] = [];
   const opened = await openNodeDevice({
     label: 'vramlab.cli',
@@ -123,14 +124,39 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
     // terminal, so a run refused at allocation leaves exactly its one error line in a log.
     const tty = io.errIsTTY === true;
     const showProgress = !args.json || tty;
-    const report = await runTraining(opened, args.config, {
+    const opts: RunOptions = {
       signal: abort.signal,
       wallClock: args.wallClock,
       ...(showProgress ? { onProgress: (p) => (p.stage !== 'allocating' || tty) && io.err(formatProgress(p)) } : {}),
-    });
-    io.out(args.json ? `${JSON.stringify(report)}\n` : formatRunReport(report));
-    // The numbers are printed, but a device error during the run makes them suspect.
-    return deviceErrors.length > 0 ? 1 : 0;
+    };
+    const train = (c: AnyRunConfig) => (c.model === 'gpt' ? engine.runGptTraining(opened, c, opts) : engine.runTraining(opened, c, opts));
+
+    if (args.sweep === undefined) {
+      const report = await train(args.config);
+      io.out(args.json ? `${JSON.stringify(report)}\n` : formatRunReport(report));
+      // The numbers are printed, but a device error during the run makes them suspect.
+      return deviceErrors.length > 0 ? 1 : 0;
+    }
+
+    const { key, points } = args.sweep;
+    const lines: SweepLine[] = [];
+    for (const [i, { value, config }] of points.entries()) {
+      if (showProgress) io.err(formatSweepProgress(key, value, i, points.length));
+      let line: SweepLine;
+      try {
+        line = sweepLine(key, value, await train(config));
+      } catch (err) {
+        // The device refused this size (and the engine freed what it had): the other points still run.
+        const name = err instanceof Error ? err.name : '';
+        if (name !== 'BufferTooLarge' && name !== 'OutOfMemory') throw err;
+        line = { point: { [key]: value }, error: { name, message: oneLine((err as Error).message) } };
+      }
+      lines.push(line);
+      if (args.json) io.out(`${JSON.stringify(line)}\n`);
+    }
+    if (!args.json) io.out(formatSweep(opened.summary, args.config, key, lines));
+    if (deviceErrors.length > 0) return 1;
+    return lines.some((l) => 'error' in l) ? 2 : 0;
   } finally {
     process.off('SIGINT', onSigint);
     opened.device.destroy();

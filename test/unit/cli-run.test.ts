@@ -1,13 +1,22 @@
 /** `vramlab run` without a GPU: flags → RunConfig, errors → the flag, the report's text. */
 import { describe, expect, it } from 'vitest';
-import { parseRunArgs, RUN_FLAGS, flagForField, UsageError } from '../../src/cli/args.ts';
-import { formatProgress, formatRunReport } from '../../src/cli/format.ts';
+import { parseRunArgs, RUN_FLAGS, flagForField, runFlagsFor, SWEEP_KEYS, UsageError } from '../../src/cli/args.ts';
+import { formatProgress, formatRunReport, formatSweep, sweepLine, type SweepLine } from '../../src/cli/format.ts';
 import { runUsage } from '../../src/cli/help.ts';
 import { main, type Io } from '../../src/cli/main.ts';
-import { RunConfigSchema, DEFAULT_RUN, type RunReport } from '../../src/protocol/run.ts';
+import {
+  DEFAULT_RUN,
+  GPT_NANO_RUN,
+  GptRunConfigSchema,
+  RunConfigSchema,
+  planConfigOf,
+  planConfigOfGpt,
+  type GptRunConfig,
+  type GptRunReport,
+  type RunReport,
+} from '../../src/protocol/run.ts';
 import { zeroCategories } from '../../src/protocol/plan.ts';
 import { estimate } from '../../src/estimate/index.ts';
-import { planConfigOf } from '../../src/protocol/run.ts';
 
 function usage(argv: string[]): UsageError {
   try {
@@ -38,9 +47,13 @@ describe('parseRunArgs', () => {
     });
   });
 
-  it('maps every schema field to a flag, and every field flag to a schema field', () => {
-    for (const field of Object.keys(RunConfigSchema.shape)) expect(flagForField(field, RUN_FLAGS), field).toBe(`--${field}`);
-    for (const f of RUN_FLAGS) if (f.field) expect(Object.keys(RunConfigSchema.shape)).toContain(f.field);
+  it('maps every schema field to a flag, and every field flag to a schema field, per model', () => {
+    const kebab = (field: string) => `--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    for (const [model, schema] of [['mlp', RunConfigSchema], ['gpt', GptRunConfigSchema]] as const) {
+      const flags = runFlagsFor(model);
+      for (const field of Object.keys(schema.shape)) expect(flagForField(field, flags), `${model} ${field}`).toBe(kebab(field));
+      for (const f of flags) if (f.field) expect(Object.keys(schema.shape), `${model} --${f.name}`).toContain(f.field);
+    }
   });
 
   it.each([
@@ -58,9 +71,36 @@ describe('parseRunArgs', () => {
     [['--lr', '11'], /^--lr 11: lr must be at most 10$/],
     [['--precision', 'int4'], /^--precision must be one of fp32, amp-fp16, amp-bf16; got 'int4'$/],
     [['--optimizer', 'adafactor'], /^--optimizer must be one of sgd, sgd-momentum, adam, adamw/],
-    [['--checkpoint', 'selective'], /^--checkpoint must be one of none, full, sqrt/],
-    [['--model', 'llama-2-7b'], /^--model must be one of mlp/],
-    [['--seq', '4'], /^unknown flag --seq/],
+    [['--checkpoint', 'selective'], /^--checkpoint must be one of none, full, sqrt; got 'selective'$/],
+    [['--model', 'llama-2-7b'], /^--model must be one of mlp, gpt, gpt-nano; got 'llama-2-7b'$/],
+    [['--seq', '4'], /^--seq shapes --model gpt only; --model mlp takes --layers, --d, --hidden, --activation$/],
+    [['--heads', '2'], /^--heads shapes --model gpt only/],
+    [['--model', 'gpt', '--d', '8'], /^--d shapes --model mlp only; --model gpt takes --layers, --vocab, --d-model, --heads, --seq, --attention$/],
+    [['--model', 'gpt-nano', '--hidden', '8'], /^--hidden shapes --model mlp only/],
+    [['--model', 'gpt', '--activation', 'relu'], /^--activation shapes --model mlp only/],
+    [['--model', 'gpt', '--d-model', '16', '--heads', '3'], /^--heads 3: heads must divide d-model \(16\)$/],
+    [['--model', 'gpt', '--heads', '5'], /^--heads 5: heads must divide d-model \(64\)$/],
+    [['--model', 'gpt', '--d-model', '12', '--heads', '2', '--precision', 'amp-fp16', '--heads', '4'], /^--heads 4: with 16-bit activations the head size/],
+    [['--model', 'gpt', '--d-model', '0'], /^--d-model must be a whole number ≥ 1, got '0'$/],
+    [['--model', 'gpt', '--d-model', '99999999'], /^--d-model 99999999: d-model must be at most \d+$/],
+    [['--model', 'gpt', '--vocab', '1'], /^--vocab must be a whole number ≥ 2, got '1'$/],
+    [['--model', 'gpt', '--seq', '1e3'], /^--seq must be a whole number/],
+    [['--model', 'gpt', '--attention', 'flash'], /^--attention must be one of eager, fused; got 'flash'$/],
+    [['--model', 'gpt', '--checkpoint', 'some'], /^--checkpoint must be one of none, full, selective, sqrt; got 'some'$/],
+    [['--model', 'gpt', '--lr', '20'], /^--lr 20: lr must be at most 10$/],
+    [['--sweep', 'foo=1,2'], /^--sweep: no such key 'foo'; --model mlp sweeps batch, layers$/],
+    [['--sweep', 'seq=8,16'], /^--sweep: seq shapes --model gpt only; --model mlp sweeps batch, layers$/],
+    [['--model', 'gpt', '--sweep', 'd-model=8,16'], /^--sweep: no such key 'd-model'; --model gpt sweeps seq, batch, layers$/],
+    [['--model', 'gpt', '--sweep', 'seq'], /^--sweep takes KEY=V1,V2,… with KEY one of seq, batch, layers; got 'seq'$/],
+    [['--model', 'gpt', '--sweep', 'seq=8'], /^--sweep seq= takes 2 to 16 values separated by commas; got 1$/],
+    [['--model', 'gpt', '--sweep', `seq=${Array.from({ length: 17 }, (_, i) => i + 1).join(',')}`], /takes 2 to 16 values .*; got 17$/],
+    [['--model', 'gpt', '--sweep', 'seq=8,,16'], /^--sweep seq=8,,16: --seq must be a whole number ≥ 1, got ''$/],
+    [['--model', 'gpt', '--sweep', 'seq=8,0'], /^--sweep seq=8,0: --seq must be a whole number ≥ 1, got '0'$/],
+    [['--model', 'gpt', '--sweep', 'seq=8,1.5'], /^--sweep seq=8,1\.5: --seq must be a whole number/],
+    [['--model', 'gpt', '--sweep', 'layers=1,99999'], /^--sweep layers=1,99999: --layers 99999: layers must be at most \d+$/],
+    [['--sweep', 'batch=1,2000000'], /^--sweep batch=1,2000000: --batch 2000000: batch must be at most \d+$/],
+    [['--model', 'gpt', '--seq', '16', '--sweep', 'seq=8,16'], /^--sweep seq=… and --seq both set seq; drop --seq$/],
+    [['--sweep'], /^--sweep needs a value/],
   ])('%j → one line naming the flag', (argv, message) => {
     const e = usage(argv);
     expect(e.message).toMatch(message);
@@ -69,9 +109,70 @@ describe('parseRunArgs', () => {
 
   it('--help wins over bad values and documents every flag with its default', () => {
     expect(parseRunArgs(['--help', '--d', '0']).help).toBe(true);
+    expect(parseRunArgs(['--model', 'gpt', '--help', '--d', '8']).help).toBe(true);
     const text = runUsage();
     for (const f of RUN_FLAGS) expect(text).toContain(`--${f.name}`);
     expect(text).toContain(`(default ${DEFAULT_RUN.hidden})`);
+    expect(text).toMatch(/--d-model N +.*\(default 64\)$/m);
+    expect(text).toMatch(/--batch N +.*\(default mlp: 32; gpt: 4\)$/m);
+    expect(text).toMatch(/^ +mlp takes none, full, sqrt$/m);
+    expect(text).toMatch(/^ +gpt default: sgd 0\.1, sgd-momentum 0\.05, adam 0\.003, adamw 0\.003$/m);
+    expect(text).toMatch(/^ {2}vramlab run --model gpt .*--sweep seq=/m);
+    expect(text).toMatch(/^ {2}vramlab run --model mlp --sweep batch=/m);
+  });
+});
+
+describe('parseRunArgs --model gpt', () => {
+  it('starts from GPT_NANO_RUN, for gpt and for the gpt-nano preset alike', () => {
+    expect(parseRunArgs(['--model', 'gpt'])).toEqual({ config: GPT_NANO_RUN, json: false, help: false, wallClock: false });
+    expect(parseRunArgs(['--model', 'gpt-nano']).config).toEqual(GPT_NANO_RUN);
+    expect(parseRunArgs(['--model', 'gpt-nano', '--seq', '32']).config).toEqual({ ...GPT_NANO_RUN, seq: 32 });
+  });
+
+  it('sets every field from its flag', () => {
+    const a = parseRunArgs([
+      '--model', 'gpt', '--vocab', '32', '--d-model', '16', '--heads', '2', '--layers', '1', '--seq', '8', '--batch', '2',
+      '--attention', 'eager', '--precision', 'amp-bf16', '--optimizer', 'sgd', '--checkpoint', 'selective', '--steps', '2',
+      '--seed', '7', '--lr', '0.5', '--json', '--wall-clock',
+    ]);
+    const config: GptRunConfig = {
+      model: 'gpt', vocab: 32, dModel: 16, heads: 2, layers: 1, seq: 8, batch: 2, attention: 'eager', precision: 'amp-bf16',
+      optimizer: 'sgd', checkpoint: 'selective', steps: 2, seed: 7, lr: 0.5,
+    };
+    expect(a).toEqual({ config, json: true, help: false, wallClock: true });
+  });
+
+  it('takes the flags in any order: --model after the shape flags', () => {
+    expect(parseRunArgs(['--heads', '2', '--d-model', '16', '--model', 'gpt']).config).toMatchObject({ heads: 2, dModel: 16 });
+    expect(parseRunArgs(['--d-model=16', '--heads=8', '--model=gpt']).config).toMatchObject({ heads: 8, dModel: 16 });
+  });
+});
+
+describe('parseRunArgs --sweep', () => {
+  it('gives one validated config per value, in the order given, the rest of the flags kept', () => {
+    const a = parseRunArgs(['--model', 'gpt', '--attention', 'eager', '--batch', '3', '--sweep', 'seq=128,8,32']);
+    expect(a.config).toEqual({ ...GPT_NANO_RUN, attention: 'eager', batch: 3 });
+    expect(a.sweep?.key).toBe('seq');
+    expect(a.sweep?.points).toEqual([128, 8, 32].map((seq) => ({ value: seq, config: { ...GPT_NANO_RUN, attention: 'eager', batch: 3, seq } })));
+  });
+
+  it('sweeps batch and layers for both models, seq for gpt only', () => {
+    expect(SWEEP_KEYS).toEqual({ mlp: ['batch', 'layers'], gpt: ['seq', 'batch', 'layers'] });
+    expect(parseRunArgs(['--sweep', 'batch=8,16', '--d', '8']).sweep?.points.map((p) => p.config)).toEqual([
+      { ...DEFAULT_RUN, d: 8, batch: 8 },
+      { ...DEFAULT_RUN, d: 8, batch: 16 },
+    ]);
+    expect(parseRunArgs(['--sweep', 'layers=1,2,3']).sweep?.points.map((p) => p.config.layers)).toEqual([1, 2, 3]);
+    expect(parseRunArgs(['--model', 'gpt-nano', '--sweep', 'layers=1,4']).sweep?.points.map((p) => p.config)).toEqual([
+      { ...GPT_NANO_RUN, layers: 1 },
+      { ...GPT_NANO_RUN, layers: 4 },
+    ]);
+    const sixteen = Array.from({ length: 16 }, (_, i) => i + 1);
+    expect(parseRunArgs(['--sweep', `batch=${sixteen.join(',')}`]).sweep?.points).toHaveLength(16);
+  });
+
+  it('the last --sweep wins, as for every other flag', () => {
+    expect(parseRunArgs(['--sweep', 'batch=1,2', '--sweep', 'layers=1,2']).sweep?.key).toBe('layers');
   });
 });
 
@@ -86,6 +187,18 @@ describe('main run', () => {
     expect(await main(['run', '--batch', '0'], io)).toBe(2);
     expect(io.stdout).toBe('');
     expect(io.stderr).toBe("vramlab run: --batch must be a whole number ≥ 1, got '0'\n");
+  });
+
+  it('a bad sweep or a flag of the other model exits 2 before the engine loads', async () => {
+    for (const [argv, line] of [
+      [['--model', 'mlp', '--sweep', 'seq=8,16'], 'vramlab run: --sweep: seq shapes --model gpt only; --model mlp sweeps batch, layers\n'],
+      [['--model', 'gpt', '--d', '8'], 'vramlab run: --d shapes --model mlp only; --model gpt takes --layers, --vocab, --d-model, --heads, --seq, --attention\n'],
+    ] as const) {
+      const io = capture();
+      expect(await main(['run', ...argv], io)).toBe(2);
+      expect(io.stdout).toBe('');
+      expect(io.stderr).toBe(line);
+    }
   });
 
   it('run --help prints the usage', async () => {
@@ -135,6 +248,67 @@ describe('formatRunReport', () => {
   it('formats progress lines', () => {
     expect(formatProgress({ stage: 'step', step: 2, steps: 10, loss: 0.123456789 })).toBe('step  2/10  loss 0.123457\n');
     expect(formatProgress({ stage: 'done', step: 10, steps: 10 })).toBe('');
+  });
+});
+
+describe('formatRunReport and formatSweep for gpt', () => {
+  const config: GptRunConfig = { ...GPT_NANO_RUN, vocab: 32, dModel: 16, heads: 2, layers: 1, seq: 8, batch: 2, attention: 'eager', steps: 2 };
+  const plan = estimate(planConfigOfGpt(config));
+  const adapter = { vendor: 'google', architecture: 'swiftshader', device: '', description: 'SwiftShader', features: [], limits: {}, isFallbackAdapter: true };
+  const report: GptRunReport = {
+    adapter,
+    config,
+    estimate: plan,
+    actual: {
+      peakBytes: plan.peak.bytes,
+      bytes: plan.bytes,
+      aliveAtPeak: plan.peak.alive,
+      allocatedPeakBytes: plan.peak.bytes,
+      physicalPeakBytes: plan.peak.bytes,
+      stagingBytes: 20,
+      liveAfterDisposeBytes: 0,
+    },
+    timing: { stepMs: 50, phasesMs: { forward: 10, backward: 30, recompute: 0, optimizer: 1 }, source: 'timestamp-query' },
+    loss: [3.5, 3.25],
+    skippedSteps: 0,
+    timeline: [],
+  };
+
+  it('shows the gpt shape line and its default learning rate', () => {
+    const text = formatRunReport(report);
+    expect(text).toMatch(/^Model {3}gpt vocab 32, d-model 16, 2 heads, 1 layer, seq 8, attention eager: [\d,]+ params/m);
+    expect(text).toMatch(/^Setup {3}batch 2 · fp32 · adam \(lr 0\.003\) · checkpoint none · 2 steps · seed 1$/m);
+    expect(text).toMatch(/^ {2}peak +.* exact$/m);
+  });
+
+  it('a sweep line holds the point, the estimate, the measurement, the timing and the first and last loss', () => {
+    expect(sweepLine('seq', 8, report)).toEqual({
+      point: { seq: 8 },
+      estimate: { peakBytes: plan.peak.bytes, bytes: plan.bytes },
+      actual: { peakBytes: plan.peak.bytes, bytes: plan.bytes, allocatedPeakBytes: plan.peak.bytes, liveAfterDisposeBytes: 0 },
+      timing: report.timing,
+      loss: [3.5, 3.25],
+    });
+  });
+
+  it('the sweep table has a row per point; a refused point keeps its reason on its row', () => {
+    const lines: SweepLine[] = [
+      sweepLine('seq', 8, report),
+      { point: { seq: 65536 }, error: { name: 'BufferTooLarge', message: "The tensor 'h0.attn.probs' needs 68719476736 B" } },
+      sweepLine('seq', 16, { ...report, timing: { ...report.timing, stepMs: 123.4 } }),
+    ];
+    const text = formatSweep(adapter, config, 'seq', lines);
+    expect(text).toMatch(/^Model {3}gpt vocab 32, d-model 16, 2 heads, 1 layer, seq \{8, 65536, 16\}, attention eager$/m);
+    expect(text).toMatch(/^ {2}seq +estimated activations +measured activations +estimated peak +measured peak +step ms$/m);
+    expect(text).toMatch(/^ {2}8 +\S+ KiB +\S+ KiB +\S+ KiB +\S+ KiB +50\.0$/m);
+    expect(text).toMatch(/^ {2}65536 +cannot run: The tensor 'h0\.attn\.probs' needs 68719476736 B$/m);
+    expect(text).toMatch(/^ {2}16 +.* 123$/m);
+  });
+
+  it('an mlp sweep over layers shows the swept values in the model line', () => {
+    const mlp = { ...DEFAULT_RUN, d: 16, hidden: 32 };
+    const text = formatSweep(adapter, mlp, 'layers', [{ point: { layers: 1 }, error: { name: 'OutOfMemory', message: 'x' } }, { point: { layers: 3 }, error: { name: 'OutOfMemory', message: 'y' } }]);
+    expect(text).toMatch(/^Model {3}mlp d 16, hidden 32, layers \{1, 3\}, gelu$/m);
   });
 });
 

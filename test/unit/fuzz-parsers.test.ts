@@ -42,6 +42,7 @@ import {
   DEFAULT_RUN,
   PHASE_NAMES,
   RUN_LIMITS,
+  parseGptRunConfig,
   parseRunConfig,
   planConfigOf,
   type RunConfig,
@@ -148,8 +149,14 @@ describe('CLI arguments', () => {
           return;
         }
         const c = args.config;
-        expect(parseRunConfig(c)).toEqual(c);
-        for (const n of [c.d, c.hidden, c.layers, c.batch, c.steps]) expect(isPosInt(n), String(n)).toBe(true);
+        if (c.model === 'gpt') {
+          expect(parseGptRunConfig(c)).toEqual(c);
+          for (const n of [c.vocab, c.dModel, c.heads, c.layers, c.seq, c.batch, c.steps]) expect(isPosInt(n), String(n)).toBe(true);
+        } else {
+          expect(parseRunConfig(c)).toEqual(c);
+          for (const n of [c.d, c.hidden, c.layers, c.batch, c.steps]) expect(isPosInt(n), String(n)).toBe(true);
+        }
+        for (const p of args.sweep?.points ?? []) expect(p.config.model).toBe(c.model);
         expect(isNonNegInt(c.seed)).toBe(true);
         if (c.lr !== undefined) expect(Number.isFinite(c.lr) && c.lr > 0).toBe(true);
       }),
