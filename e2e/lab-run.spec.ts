@@ -138,8 +138,9 @@ test('Cancel stops a long run between steps and says nothing is left allocated',
 
 test('the panel says why it cannot run: another model, an unsupported setting, bad steps', async ({ page }) => {
   await page.goto('/');
-  // The default model is a transformer preset.
-  await expect(page.getByTestId('run-blocked')).toHaveText('The engine runs the mlp model today; choose model mlp to run it.');
+  // A model the engine does not run (the default, gpt2-small, runs as a GPT).
+  await page.getByLabel('model', { exact: true }).selectOption('llama-3.2-1b');
+  await expect(page.getByTestId('run-blocked')).toContainText('The engine runs the mlp model and GPT-2-style decoders');
   await expect(page.getByTestId('run-button')).toBeDisabled();
 
   await chooseMlp(page, { d: 8, hidden: 16, layers: 1, batch: 4 });

@@ -4,9 +4,16 @@
  */
 import * as Comlink from 'comlink';
 import { contextGpu, openDevice, type OpenedDevice } from './device.ts';
-import { runTraining } from './run.ts';
-import { ENGINE_ERRORS, type AdapterSummary, type DeviceErrorReport, type EngineApi } from '../protocol/engine-api.ts';
-import { parseRunConfig, type RunProgress, type RunReport } from '../protocol/run.ts';
+import { runGptTraining, runTraining } from './run.ts';
+import {
+  ENGINE_ERRORS,
+  type AdapterSummary,
+  type DeviceErrorReport,
+  type EngineApi,
+  type EngineRunConfig,
+  type EngineRunReport,
+} from '../protocol/engine-api.ts';
+import { parseGptRunConfig, parseRunConfig, type RunProgress } from '../protocol/run.ts';
 
 let opened: Promise<OpenedDevice> | null = null;
 let listener: ((report: DeviceErrorReport) => void) | null = null;
@@ -31,6 +38,16 @@ function busy(): Error {
   const e = new Error('a run is already in progress: wait for it or cancel it first');
   e.name = ENGINE_ERRORS.Busy;
   return e;
+}
+
+/**
+ * Validates an untrusted config with the schema its `model` names: 'gpt' is a GPT-style
+ * decoder, anything else is checked as the mlp (whose schema says which models exist), so a
+ * ConfigError always names the field of the model that was asked for.
+ */
+function parseEngineRunConfig(input: unknown): EngineRunConfig {
+  const model = typeof input === 'object' && input !== null ? (input as { model?: unknown }).model : undefined;
+  return model === 'gpt' ? parseGptRunConfig(input) : parseRunConfig(input);
 }
 
 function report(r: DeviceErrorReport): void {
@@ -65,19 +82,20 @@ const engine: EngineApi = {
     listener = next;
     if (next) for (const r of pending.splice(0)) deliver(next, r);
   },
-  async run(config, onProgress): Promise<RunReport> {
+  async run(config, onProgress): Promise<EngineRunReport> {
     try {
       if (running) throw busy();
       // From another context: validate as untrusted input (a ConfigError names the field).
-      const cfg = parseRunConfig(config);
+      const cfg = parseEngineRunConfig(config);
       const abort = new AbortController();
       running = abort;
       try {
         const opened = await device();
-        return await runTraining(opened, cfg, {
+        const opts = {
           signal: abort.signal,
           ...(onProgress ? { onProgress: (p: RunProgress) => deliver(onProgress, p) } : {}),
-        });
+        };
+        return cfg.model === 'gpt' ? await runGptTraining(opened, cfg, opts) : await runTraining(opened, cfg, opts);
       } finally {
         if (running === abort) running = null;
       }

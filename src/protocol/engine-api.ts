@@ -4,7 +4,16 @@
  * objects. Custom Error classes do not survive the trip either, so the kind of a failure
  * travels in `Error.name` (one of ENGINE_ERRORS) and the sentence for the user in `message`.
  */
-import type { RunConfig, RunProgress, RunReport } from './run.ts';
+import type { GptRunConfig, RunConfig, RunProgress, RunReport } from './run.ts';
+
+/** What run() trains: the mlp (model 'mlp') or a GPT-style decoder (model 'gpt'); `model` tells them apart. */
+export type EngineRunConfig = RunConfig | GptRunConfig;
+
+/**
+ * What run() returns: a RunReport whose config is the one it ran (mlp or gpt). Written as a
+ * mapped type, not an intersection, so it is the plain object type the report schema infers.
+ */
+export type EngineRunReport = { [K in keyof RunReport]: K extends 'config' ? EngineRunConfig : RunReport[K] };
 
 /** `Error.name` values the engine throws; the UI switches on these, never on classes. */
 export const ENGINE_ERRORS = {
@@ -63,13 +72,14 @@ export interface EngineApi {
    */
   onDeviceError(listener: ((report: DeviceErrorReport) => void) | null): Promise<void>;
   /**
-   * Trains the configured model on the device and reports the measurement beside the
-   * estimate. `config` is validated here (a ConfigError names the field); over Comlink
+   * Trains the configured model (an mlp RunConfig or a GptRunConfig, told apart by `model`)
+   * on the device and reports the measurement beside the estimate. `config` is validated
+   * here with the schema its `model` names (a ConfigError names the field); over Comlink
    * `onProgress` must be wrapped with `Comlink.proxy`. Fails with Error named Busy while
    * another run is in progress, Cancelled after cancel(), BufferTooLarge or OutOfMemory when
    * the device cannot hold a tensor; every buffer is released whichever way it ends.
    */
-  run(config: RunConfig, onProgress?: ((p: RunProgress) => void) | null): Promise<RunReport>;
+  run(config: EngineRunConfig, onProgress?: ((p: RunProgress) => void) | null): Promise<EngineRunReport>;
   /** Stops the run in progress between steps (it then fails with Cancelled); nothing when idle. */
   cancel(): Promise<void>;
   /**

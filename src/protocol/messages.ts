@@ -10,9 +10,9 @@
  * compile-time check at the end fails `tsc` when one side gains or loses a field.
  */
 import { z } from 'zod';
-import { DEVICE_ERROR_KINDS, type AdapterSummary, type DeviceErrorReport } from './engine-api.ts';
+import { DEVICE_ERROR_KINDS, type AdapterSummary, type DeviceErrorReport, type EngineRunConfig, type EngineRunReport } from './engine-api.ts';
 import { PHASES, PLAN_CATEGORIES, type CategoryBytes, type GpuFit, type ModelSummary, type Plan, type PlanTerm } from './plan.ts';
-import { PHASE_NAMES, RUN_LIMITS, RunConfigSchema, type RunProgress, type RunReport } from './run.ts';
+import { GptRunConfigSchema, PHASE_NAMES, RUN_LIMITS, RunConfigSchema, type RunProgress } from './run.ts';
 
 /** `Error.name` of a message the page refuses. */
 export const BAD_WORKER_MESSAGE = 'BadWorkerMessage';
@@ -125,9 +125,13 @@ export const PlanSchema = z.object({
   notes: bounded(text(MESSAGE_LIMITS.sentence), MESSAGE_LIMITS.lines, 'the plan notes'),
 });
 
+/** The config a report names: an mlp RunConfig or a GptRunConfig, chosen by `model` (no guessing between the two). */
+export const EngineRunConfigSchema = z.discriminatedUnion('model', [RunConfigSchema, GptRunConfigSchema]);
+
+/** A report of either model: the same measurement, with the config that ran (see EngineRunReport). */
 export const RunReportSchema = z.object({
   adapter: AdapterSummarySchema,
-  config: RunConfigSchema,
+  config: EngineRunConfigSchema,
   estimate: PlanSchema,
   actual: z.object({
     peakBytes: byteCount,
@@ -186,6 +190,7 @@ const SCHEMAS_MATCH_TYPES: [
   Same<z.infer<typeof PlanTermSchema>, PlanTerm>,
   Same<z.infer<typeof GpuFitSchema>, GpuFit>,
   Same<z.infer<typeof PlanSchema>, Plan>,
-  Same<z.infer<typeof RunReportSchema>, RunReport>,
-] = [true, true, true, true, true, true, true, true, true];
+  Same<z.infer<typeof EngineRunConfigSchema>, EngineRunConfig>,
+  Same<z.infer<typeof RunReportSchema>, EngineRunReport>,
+] = [true, true, true, true, true, true, true, true, true, true];
 void SCHEMAS_MATCH_TYPES;

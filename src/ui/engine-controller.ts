@@ -9,8 +9,8 @@
  */
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import * as Comlink from 'comlink';
-import type { AdapterSummary, DeviceErrorReport, EngineApi } from '../protocol/engine-api.ts';
-import type { RunConfig, RunProgress, RunReport } from '../protocol/run.ts';
+import type { AdapterSummary, DeviceErrorReport, EngineApi, EngineRunConfig, EngineRunReport } from '../protocol/engine-api.ts';
+import type { RunProgress } from '../protocol/run.ts';
 import {
   AdapterSummarySchema,
   DeviceErrorReportSchema,
@@ -18,6 +18,49 @@ import {
   RunReportSchema,
   parseWorkerMessage,
 } from '../protocol/messages.ts';
+
+/**
+ * A composed, bubbling event a descendant element dispatches to learn the adapter the host's
+ * EngineController has (the context-request pattern: the provider answers through the
+ * callback now and on every change). Its limits decide what a run may allocate.
+ */
+export const ADAPTER_REQUEST = 'vl-adapter-request';
+
+export interface AdapterRequest {
+  callback: (adapter: AdapterSummary | null) => void;
+  /** Set by the provider: stops the callbacks. */
+  unsubscribe?: () => void;
+}
+
+/**
+ * The consumer side of ADAPTER_REQUEST: asks the nearest EngineController host for its adapter
+ * when the host element connects, re-renders the host on each change, stops when it leaves.
+ * `adapter` stays null when no provider answers.
+ */
+export class AdapterConsumer implements ReactiveController {
+  adapter: AdapterSummary | null = null;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly host: ReactiveControllerHost & HTMLElement) {
+    host.addController(this);
+  }
+
+  hostConnected(): void {
+    const detail: AdapterRequest = {
+      callback: (adapter) => {
+        this.adapter = adapter;
+        this.host.requestUpdate();
+      },
+    };
+    this.host.dispatchEvent(new CustomEvent<AdapterRequest>(ADAPTER_REQUEST, { detail, bubbles: true, composed: true }));
+    this.unsubscribe = detail.unsubscribe;
+  }
+
+  hostDisconnected(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+}
 
 export const ENGINE_STATUSES = ['connecting', 'ready', 'error'] as const;
 export type EngineStatus = (typeof ENGINE_STATUSES)[number];
@@ -49,7 +92,7 @@ export interface VramlabDevHook {
   /** The Worker behind `api`, so a test can terminate() it and watch the page recover. */
   worker: Worker;
   /** EngineController.run: the page's own path (liveness check first, messages validated). */
-  run: (config: RunConfig, onProgress?: (p: RunProgress) => void) => Promise<RunReport>;
+  run: (config: EngineRunConfig, onProgress?: (p: RunProgress) => void) => Promise<EngineRunReport>;
 }
 
 declare global {
@@ -151,6 +194,8 @@ export class EngineController implements ReactiveController {
   private readonly deviceReopens = new RateLimit(MAX_RESTARTS, RESTART_WINDOW_MS);
   /** Set when restarts ran out: the watchdog stops and the page asks for a reload. */
   private gaveUp = false;
+  /** Descendants that asked for the adapter (ADAPTER_REQUEST), told of every change. */
+  private readonly adapterListeners = new Set<(adapter: AdapterSummary | null) => void>();
 
   constructor(host: ReactiveControllerHost) {
     this.host = host;
@@ -163,12 +208,15 @@ export class EngineController implements ReactiveController {
   }
 
   hostConnected(): void {
+    if (this.host instanceof EventTarget) this.host.addEventListener(ADAPTER_REQUEST, this.handleAdapterRequest);
     this.gaveUp = false;
     this.start();
     this.watchdog = setInterval(() => void this.check(), PING_INTERVAL_MS);
   }
 
   hostDisconnected(): void {
+    if (this.host instanceof EventTarget) this.host.removeEventListener(ADAPTER_REQUEST, this.handleAdapterRequest);
+    this.adapterListeners.clear();
     if (this.watchdog !== null) clearInterval(this.watchdog);
     this.watchdog = null;
     this.stop();
@@ -189,11 +237,11 @@ export class EngineController implements ReactiveController {
   }
 
   /**
-   * Runs training on a live worker; progress and the report are validated before they reach
+   * Runs training (the mlp or a GPT, by `config.model`) on a live worker; progress and the report are validated before they reach
    * the caller (a malformed one fails with Error named BadWorkerMessage). If the worker dies
    * during the run, fails with Error named WorkerFailed (a new worker is started meanwhile).
    */
-  async run(config: RunConfig, onProgress?: (p: RunProgress) => void): Promise<RunReport> {
+  async run(config: EngineRunConfig, onProgress?: (p: RunProgress) => void): Promise<EngineRunReport> {
     const conn = await this.live();
     const progress = onProgress
       ? Comlink.proxy((raw: unknown) => {
@@ -215,7 +263,7 @@ export class EngineController implements ReactiveController {
   private start(): void {
     this.stop();
     this.status = 'connecting';
-    this.adapter = null;
+    this.setAdapter(null);
     this.error = null;
     this.deviceErrors = [];
     this.host.requestUpdate();
@@ -280,7 +328,7 @@ export class EngineController implements ReactiveController {
     if (this.conn !== conn) return false;
     conn.answered = true;
     try {
-      this.adapter = parseWorkerMessage(AdapterSummarySchema, raw, 'the adapter summary');
+      this.setAdapter(parseWorkerMessage(AdapterSummarySchema, raw, 'the adapter summary'));
     } catch (e) {
       this.fail(failureOf(e));
       return false;
@@ -377,7 +425,7 @@ export class EngineController implements ReactiveController {
       return;
     }
     this.status = 'connecting';
-    this.adapter = null;
+    this.setAdapter(null);
     this.notice = { tone: 'progress', message: `The GPU device was lost (${why}); opening a new one…` };
     this.host.requestUpdate();
     const ok = await this.probe(conn, OPEN_TIMEOUT_MS);
@@ -386,6 +434,23 @@ export class EngineController implements ReactiveController {
       ? { tone: 'recovered', message: `The GPU device was lost (${why}); a new device is ready.` }
       : { tone: 'problem', message: `The GPU device was lost (${why}) and no new device could be opened: ${this.error?.message ?? 'unknown error'}` };
     this.host.requestUpdate();
+  }
+
+  /** Answers an ADAPTER_REQUEST from a descendant: the adapter now, and each change until it unsubscribes. */
+  private readonly handleAdapterRequest = (e: Event): void => {
+    const detail = (e as CustomEvent<AdapterRequest>).detail;
+    if (typeof detail?.callback !== 'function') return;
+    e.stopPropagation();
+    const callback = detail.callback;
+    this.adapterListeners.add(callback);
+    detail.unsubscribe = () => this.adapterListeners.delete(callback);
+    callback(this.adapter);
+  };
+
+  private setAdapter(adapter: AdapterSummary | null): void {
+    if (adapter === this.adapter) return;
+    this.adapter = adapter;
+    for (const listener of this.adapterListeners) listener(adapter);
   }
 
   /** A problem that does not stop the engine (e.g. one malformed report). */

@@ -127,7 +127,7 @@ export class VlPlanBreakdown extends LitElement {
             <tr>
               <th scope="col">category</th>
               <th scope="col" class="num">most held</th>
-              <th scope="col" class="num">GiB</th>
+              <th scope="col" class="num">size</th>
               <th scope="col" class="num">alive at peak</th>
             </tr>
           </thead>
@@ -136,8 +136,8 @@ export class VlPlanBreakdown extends LitElement {
               (c) => html`<tr data-category=${c}>
                 <th scope="row">${CATEGORY_LABELS[c]}</th>
                 <td class="num">${formatInteger(p.bytes[c])} B</td>
-                <td class="num">${formatGiB(p.bytes[c])}</td>
-                <td class="num">${formatGiB(p.peak.alive[c])}</td>
+                <td class="num">${formatSize(p.bytes[c])}</td>
+                <td class="num">${formatSize(p.peak.alive[c])}</td>
               </tr>`,
             )}
           </tbody>

@@ -1,38 +1,46 @@
 import { LitElement, css, html, nothing, type ReactiveController, type ReactiveControllerHost } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { styleMap } from 'lit/directives/style-map.js';
+import { resolveModel } from '../estimate/presets.ts';
+import type { TransformerSpec } from '../estimate/specs.ts';
 import { DEFAULT_PLAN, type PlanConfig } from '../protocol/config.ts';
+import type { AdapterSummary, EngineRunConfig, EngineRunReport } from '../protocol/engine-api.ts';
 import { CATEGORY_LABELS, PLAN_CATEGORIES, type PlanCategory } from '../protocol/plan.ts';
 import {
   DEFAULT_RUN,
+  GPT_CHECKPOINTS,
+  GptRunConfigSchema,
   PHASE_NAMES,
   RUN_CHECKPOINTS,
   RUN_OPTIMIZERS,
   RUN_PRECISIONS,
   RunConfigSchema,
-  type RunConfig,
+  type GptRunConfig,
   type RunProgress,
-  type RunReport,
 } from '../protocol/run.ts';
-import type { EngineStatus } from './engine-controller.ts';
+import { AdapterConsumer, type EngineStatus } from './engine-controller.ts';
 import { formatBytes, formatInteger } from './format.ts';
 import { formatLoss } from './loss-chart.ts';
+import { deviceBudget, planForDevice, refusalOf, type DeviceBudget, type ScalePlan } from './scale.ts';
 import './timeline-chart.ts';
 import './loss-chart.ts';
+import './export-buttons.ts';
 
 /** What the panel needs from the engine: EngineController.run and the worker's cancel(). */
 export interface RunEngine {
-  run(config: RunConfig, onProgress: (p: RunProgress) => void): Promise<RunReport>;
+  run(config: EngineRunConfig, onProgress: (p: RunProgress) => void): Promise<EngineRunReport>;
   cancel(): Promise<void>;
 }
 
 /** The page offers at most this many steps (the engine takes up to RUN_LIMITS.steps from the CLI). */
 export const PANEL_MAX_STEPS = 1000;
 
-export const NOT_MLP_MESSAGE = 'The engine runs the mlp model today; choose model mlp to run it.';
+/** The models the engine runs, named for a user who picked another one. */
+export const RUNNABLE_MODELS_MESSAGE =
+  'The engine runs the mlp model and GPT-2-style decoders (gpt-nano, gpt2-small, gpt2-medium, gpt2-large, gpt2-xl or an imported GPT-2 config.json); choose one of those to run it.';
 export const CANCELLED_MESSAGE = 'Cancelled; nothing is left allocated.';
 
-const TIMING_SOURCES: Record<RunReport['timing']['source'], string> = {
+const TIMING_SOURCES: Record<EngineRunReport['timing']['source'], string> = {
   'timestamp-query': 'GPU timestamp queries',
   'wall-clock': 'wall clock',
 };
@@ -44,22 +52,41 @@ function orList(xs: readonly string[]): string {
 
 const includes = <T extends string>(xs: readonly T[], v: string): v is T => (xs as readonly string[]).includes(v);
 
+/** Which engine model the plan maps to: the mlp, a gpt2-family decoder (preset or imported config.json), or none. */
+export type RunnableModel = { kind: 'mlp' } | { kind: 'gpt'; spec: TransformerSpec } | null;
+
+export function runnableModel(c: PlanConfig): RunnableModel {
+  if (c.model === 'mlp') return { kind: 'mlp' };
+  let spec;
+  try {
+    spec = resolveModel(c);
+  } catch {
+    return null; // An unknown model or a bad config.json: the form says why.
+  }
+  return spec.kind === 'transformer' && spec.family === 'gpt2' ? { kind: 'gpt', spec } : null;
+}
+
 /**
  * Why the engine cannot run this plan, one sentence each; empty when it can. Only what would
  * make the run a different experiment from the plan blocks it; settings the engine ignores
  * are listed by ignoredSettings().
  */
 export function runBlockers(c: PlanConfig): string[] {
-  if (c.model !== 'mlp') return [NOT_MLP_MESSAGE];
+  const model = runnableModel(c);
+  if (!model) return [RUNNABLE_MODELS_MESSAGE];
   const out: string[] = [];
   if (c.mode !== 'train') out.push('mode inference: the engine runs training steps; choose mode train.');
   if (!includes(RUN_PRECISIONS, c.precision)) out.push(`precision ${c.precision}: the engine runs ${orList(RUN_PRECISIONS)}.`);
   if (!includes(RUN_OPTIMIZERS, c.optimizer)) out.push(`optimizer ${c.optimizer}: the engine runs ${orList(RUN_OPTIMIZERS)}.`);
-  if (!includes(RUN_CHECKPOINTS, c.checkpoint)) out.push(`checkpointing ${c.checkpoint}: the engine runs ${orList(RUN_CHECKPOINTS)}.`);
+  const checkpoints = model.kind === 'mlp' ? RUN_CHECKPOINTS : GPT_CHECKPOINTS;
+  if (!includes(checkpoints, c.checkpoint)) out.push(`checkpointing ${c.checkpoint}: the engine runs ${orList(checkpoints)}.`);
+  if (model.kind === 'gpt' && model.spec.intermediate !== 4 * model.spec.hidden) {
+    out.push(`MLP width ${model.spec.intermediate}: the engine's GPT uses 4 × d-model (${4 * model.spec.hidden}).`);
+  }
   return out;
 }
 
-/** Plan settings the run does not model (one GPU, full training, the whole batch at once). */
+/** Plan settings the run does not model (one GPU, full training, the whole batch at once, no dropout). */
 export function ignoredSettings(c: PlanConfig): string[] {
   const out: string[] = [];
   if (c.microBatch !== undefined && c.microBatch !== c.batch) out.push(`micro-batch ${c.microBatch}`);
@@ -67,18 +94,16 @@ export function ignoredSettings(c: PlanConfig): string[] {
   if (c.qlora) out.push('QLoRA');
   if (c.zero > 0) out.push(`ZeRO stage ${c.zero}`);
   if (c.gpus > 1) out.push(`${c.gpus} GPUs`);
+  const model = runnableModel(c);
+  if (model?.kind === 'gpt' && model.spec.dropout) out.push('dropout');
   return out;
 }
 
-/** The untrusted object RunConfigSchema checks: the plan's mlp shape and step settings, and the panel's own inputs. */
-function rawRunConfig(c: PlanConfig, steps: string, seed: string): unknown {
-  const num = (s: string): number => (s.trim() === '' ? Number.NaN : Number(s));
-  return {
-    model: 'mlp',
-    d: c.mlp.d,
-    hidden: c.mlp.hidden,
-    layers: c.mlp.layers,
-    activation: c.mlp.activation,
+const num = (s: string): number => (s.trim() === '' ? Number.NaN : Number(s));
+
+/** The untrusted object the model's schema checks: the plan's shape and step settings, and the panel's own inputs. */
+function rawRunConfig(c: PlanConfig, model: NonNullable<RunnableModel>, steps: string, seed: string): unknown {
+  const common = {
     batch: c.batch,
     precision: c.precision,
     optimizer: c.optimizer,
@@ -86,13 +111,30 @@ function rawRunConfig(c: PlanConfig, steps: string, seed: string): unknown {
     steps: num(steps),
     seed: num(seed),
   };
+  if (model.kind === 'gpt') {
+    return {
+      model: 'gpt',
+      vocab: model.spec.vocab,
+      dModel: model.spec.hidden,
+      heads: model.spec.heads,
+      layers: model.spec.layers,
+      seq: c.seq,
+      attention: c.attention,
+      ...common,
+    };
+  }
+  return { model: 'mlp', d: c.mlp.d, hidden: c.mlp.hidden, layers: c.mlp.layers, activation: c.mlp.activation, ...common };
 }
 
-type Validated = { config: RunConfig; errors: null } | { config: null; errors: Partial<Record<'steps' | 'seed' | 'config', string>> };
+type FieldErrors = Partial<Record<'steps' | 'seed' | 'config', string>>;
+type Validated = { config: EngineRunConfig; errors: null } | { config: null; errors: FieldErrors };
 
 function validate(c: PlanConfig, steps: string, seed: string): Validated {
-  const r = RunConfigSchema.safeParse(rawRunConfig(c, steps, seed));
-  const errors: Partial<Record<'steps' | 'seed' | 'config', string>> = {};
+  const model = runnableModel(c);
+  if (!model) return { config: null, errors: { config: RUNNABLE_MODELS_MESSAGE } };
+  const raw = rawRunConfig(c, model, steps, seed);
+  const r = model.kind === 'gpt' ? GptRunConfigSchema.safeParse(raw) : RunConfigSchema.safeParse(raw);
+  const errors: FieldErrors = {};
   if (!r.success) {
     for (const issue of r.error.issues) {
       const field = String(issue.path[0] ?? 'config');
@@ -105,9 +147,26 @@ function validate(c: PlanConfig, steps: string, seed: string): Validated {
   return r.success && !errors.steps ? { config: r.data, errors: null } : { config: null, errors };
 }
 
-function describeRun(c: RunConfig): string {
-  return `mlp d ${c.d}, hidden ${c.hidden}, ${c.layers} layer${c.layers === 1 ? '' : 's'}, ${c.activation}; batch ${c.batch}; ${c.precision}; ${c.optimizer}; checkpointing ${c.checkpoint}; ${c.steps} step${c.steps === 1 ? '' : 's'}, seed ${c.seed}`;
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+function describeRun(c: EngineRunConfig): string {
+  const tail = `batch ${c.batch}; ${c.precision}; ${c.optimizer}; checkpointing ${c.checkpoint}; ${plural(c.steps, 'step')}, seed ${c.seed}`;
+  if (c.model === 'gpt') {
+    return `gpt vocab ${c.vocab}, d ${c.dModel}, ${plural(c.heads, 'head')}, ${plural(c.layers, 'layer')}, seq ${c.seq}, ${c.attention} attention; ${tail}`;
+  }
+  return `mlp d ${c.d}, hidden ${c.hidden}, ${plural(c.layers, 'layer')}, ${c.activation}; ${tail}`;
 }
+
+/** "128 MFLOP" */
+function formatFlops(f: number): string {
+  return f >= 1e9 ? `${formatInteger(Math.round(f / 1e9))} GFLOP` : `${formatInteger(Math.round(f / 1e6))} MFLOP`;
+}
+
+/** What the device check decided for a GPT run. */
+type DeviceCheck =
+  | { kind: 'waiting' }
+  | { kind: 'error'; message: string }
+  | { kind: 'ok'; budget: DeviceBudget; plan: ScalePlan };
 
 export const RUN_PHASES = ['idle', 'running', 'done', 'failed', 'cancelled'] as const;
 export type RunPhase = (typeof RUN_PHASES)[number];
@@ -119,7 +178,7 @@ export type RunPhase = (typeof RUN_PHASES)[number];
 class RunController implements ReactiveController {
   phase: RunPhase = 'idle';
   progress: RunProgress | null = null;
-  report: RunReport | null = null;
+  report: EngineRunReport | null = null;
   failure: { name: string; message: string } | null = null;
   cancelling = false;
   /** Counts finished runs, so a test (or a person) can tell a new result from the last one. */
@@ -139,7 +198,7 @@ class RunController implements ReactiveController {
     if (this.phase === 'running') void this.cancel();
   }
 
-  async start(engine: RunEngine, config: RunConfig): Promise<void> {
+  async start(engine: RunEngine, config: EngineRunConfig): Promise<void> {
     if (this.phase === 'running') return;
     const token = ++this.token;
     this.engine = engine;
@@ -192,7 +251,7 @@ function difference(measured: number, estimated: number): string {
 }
 
 /** The label of the measured step's first point with the most live bytes. */
-function measuredPeakAt(report: RunReport): string {
+function measuredPeakAt(report: EngineRunReport): string {
   let best = -1;
   let at = '';
   for (const p of report.timeline) {
@@ -208,10 +267,14 @@ function measuredPeakAt(report: RunReport): string {
 const ms = new Intl.NumberFormat('en', { maximumFractionDigits: 2 });
 
 /**
- * Runs the plan's mlp on the page's GPU engine and shows the measurement beside the
- * estimate: per-category bytes and the peak (with their difference), the live-bytes
- * timeline, timing per phase and the loss. The plan comes from the planner form; steps and
- * seed are this panel's own inputs. Talks to the engine only through `engine` (no GPU here).
+ * Runs the plan's model (the mlp, or a gpt2-family decoder as the engine's GPT) on the page's
+ * GPU engine and shows the measurement beside the estimate: per-category bytes and the peak
+ * (with their difference), the live-bytes timeline, timing per phase and the loss. The plan
+ * comes from the planner form; steps and seed are this panel's own inputs. Before a GPT run
+ * the shape is checked against the adapter's limits and a stated budget (scale.ts): one too
+ * big runs scaled down (the "run scaled down" box, on by default) or is refused with the limit
+ * named. Talks to the engine only through `engine` (no GPU here); the adapter comes from the
+ * page's EngineController through ADAPTER_REQUEST, or from the `adapter` property.
  *
  * @csspart progress - the progress bar
  * @csspart result - the result section
@@ -300,6 +363,15 @@ export class VlRunPanel extends LitElement {
       margin: 0.3rem 0;
       overflow-wrap: anywhere;
     }
+    .scaled {
+      color: var(--vl-warn-fg, #664d03);
+    }
+    .toggle {
+      display: inline-flex;
+      gap: 0.35rem;
+      align-items: center;
+      font-size: 0.9rem;
+    }
     .blocked {
       color: var(--vl-warn-fg, #664d03);
       background: var(--vl-warn-bg, #fff3cd);
@@ -369,23 +441,68 @@ export class VlRunPanel extends LitElement {
   @property() engineStatus: EngineStatus = 'connecting';
   /** The engine's failure sentence when engineStatus is 'error'. */
   @property() engineError = '';
+  /** The adapter whose limits bound a GPT run; when unset, the one the page's EngineController reports. */
+  @property({ attribute: false }) adapter: AdapterSummary | null = null;
+
+  /** Run a GPT that does not fit this device scaled down (true) or refuse it (false). */
+  @state() private scaleDown = true;
 
   @state() private steps = String(DEFAULT_RUN.steps);
   @state() private seed = String(DEFAULT_RUN.seed);
 
   private readonly runs = new RunController(this);
+  private readonly provided = new AdapterConsumer(this);
+  /** The last device check, by config and adapter: estimating a 48-layer model per keystroke is wasteful. */
+  private checkCache: { config: GptRunConfig; adapter: AdapterSummary; result: DeviceCheck } | null = null;
+
+  private get currentAdapter(): AdapterSummary | null {
+    return this.adapter ?? this.provided.adapter;
+  }
+
+  /** The device check for a GPT config: waiting for the adapter, the estimate's error, or the scale plan. */
+  private deviceCheck(config: GptRunConfig): DeviceCheck {
+    const adapter = this.currentAdapter;
+    if (!adapter) return { kind: 'waiting' };
+    const cached = this.checkCache;
+    if (cached && cached.adapter === adapter && JSON.stringify(cached.config) === JSON.stringify(config)) return cached.result;
+    let result: DeviceCheck;
+    const budget = deviceBudget(adapter);
+    try {
+      result = { kind: 'ok', budget, plan: planForDevice(config, budget) };
+    } catch (e) {
+      result = { kind: 'error', message: e instanceof Error ? e.message : String(e) };
+    }
+    this.checkCache = { config, adapter, result };
+    return result;
+  }
+
+  /** The config Run starts, after the device check; null with the reason when none may start. */
+  private toRun(checked: Validated | null): { config: EngineRunConfig; refusal: null } | { config: null; refusal: string | null } {
+    const config = checked?.config;
+    if (!config) return { config: null, refusal: null };
+    if (config.model !== 'gpt') return { config, refusal: null };
+    const check = this.deviceCheck(config);
+    if (check.kind === 'waiting') return { config: null, refusal: null };
+    if (check.kind === 'error') return { config: null, refusal: check.message };
+    const { plan, budget } = check;
+    if (plan.kind === 'fits') return { config: plan.config, refusal: null };
+    if (plan.kind === 'scaled' && this.scaleDown) return { config: plan.config, refusal: null };
+    return { config: null, refusal: refusalOf(plan, budget) };
+  }
 
   override render() {
     const blockers = runBlockers(this.planConfig);
     const checked = blockers.length === 0 ? validate(this.planConfig, this.steps, this.seed) : null;
     const errors = checked?.errors ?? {};
     const running = this.runs.phase === 'running';
-    const why = this.whyDisabled(blockers, checked);
+    const chosen = this.toRun(checked);
+    const why = this.whyDisabled(blockers, checked, chosen.refusal);
+    const model = blockers.length === 0 ? runnableModel(this.planConfig) : null;
     return html`
       <section aria-labelledby="run-heading" data-testid="run-panel" data-phase=${this.runs.phase} data-finished=${this.runs.finished}>
         <h2 id="run-heading">Run it on this GPU</h2>
         <p class="muted">
-          Trains the planned mlp for a few steps in a worker and compares the ledger with the planner's estimate for this
+          Trains the planned ${model?.kind === 'gpt' ? 'GPT' : 'mlp'} for a few steps in a worker and compares the ledger with the planner's estimate for this
           engine (predict for: vramlab)${this.planConfig.framework === 'pytorch' ? ', not the PyTorch prediction above' : ''}.
         </p>
         ${blockers.length > 0
@@ -419,20 +536,53 @@ export class VlRunPanel extends LitElement {
           </div>
         </div>
         ${errors.config ? html`<p class="error" data-testid="run-config-error">${errors.config}</p>` : nothing}
-        ${why && !errors.config && blockers.length === 0 ? html`<p class="muted" id="run-why" data-testid="run-why">${why}</p>` : nothing}
+        ${checked?.config?.model === 'gpt' ? this.renderDeviceCheck(checked.config) : nothing}
+        ${chosen.refusal
+          ? html`<p class="blocked" id="run-why" role="status" data-testid="run-refused">${chosen.refusal}</p>`
+          : why && !errors.config && blockers.length === 0
+            ? html`<p class="muted" id="run-why" data-testid="run-why">${why}</p>`
+            : nothing}
         ${this.renderStatus()} ${this.runs.report ? this.renderReport(this.runs.report) : nothing}
       </section>
     `;
   }
 
   /** An empty string when Run may be pressed; otherwise the reason, for the button's description. */
-  private whyDisabled(blockers: string[], checked: Validated | null): string {
+  private whyDisabled(blockers: string[], checked: Validated | null, refusal: string | null): string {
     if (blockers.length > 0) return blockers[0]!;
     if (this.formInvalid) return 'Fix the planner form first; the run uses its settings.';
     if (!checked?.config) return 'Fix the run settings first.';
     if (!this.engine || this.engineStatus === 'connecting') return 'Waiting for the GPU engine to start…';
     if (this.engineStatus === 'error') return `No GPU engine: ${this.engineError || 'it failed to start'}`;
+    if (refusal) return refusal;
+    // No GPT run starts before its shape is checked against the adapter's limits.
+    if (checked.config.model === 'gpt' && !this.currentAdapter) return 'Waiting for the adapter’s limits to check the model against…';
     return '';
+  }
+
+  /** The budget this device is held to, and what the check decided: fits, scaled down (with the toggle), or nothing to add. */
+  private renderDeviceCheck(config: GptRunConfig) {
+    const check = this.deviceCheck(config);
+    if (check.kind !== 'ok') return nothing;
+    const { budget, plan } = check;
+    const binding = Math.min(budget.maxStorageBufferBindingSize, budget.maxBufferSize);
+    const budgetLine = html`<p class="muted" data-testid="run-budget">
+      Budget on this device: a peak of at most ${formatBytes(budget.memoryBytes)} and about ${formatFlops(budget.stepFlops)} per step
+      (${budget.software ? 'a software adapter; 4 GiB on a GPU' : 'a GPU; 1 GiB on a software adapter'}), and no tensor over
+      ${formatBytes(binding)} (the adapter's ${budget.maxStorageBufferBindingSize <= budget.maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize'}).
+    </p>`;
+    if (plan.kind === 'fits') {
+      return html`${budgetLine}<p class="muted" data-testid="run-fits">
+          Fits this device at full size: estimated peak ${formatBytes(plan.check.peakBytes)}, largest tensor ${formatBytes(plan.check.tensor.bytes)}.
+        </p>`;
+    }
+    if (plan.kind === 'refused') return budgetLine;
+    return html`${budgetLine}
+      <p class="scaled" data-testid="run-scaled" data-factor=${plan.factor}>${plan.message}</p>
+      <label class="toggle">
+        <input type="checkbox" data-testid="run-scaled-toggle" .checked=${this.scaleDown} @change=${this.handleScaleToggle} />
+        run scaled down
+      </label>`;
   }
 
   private renderNumber(name: 'steps' | 'seed', label: string, value: string, min: number, max: number, error: string | undefined) {
@@ -486,7 +636,7 @@ export class VlRunPanel extends LitElement {
     return nothing;
   }
 
-  private renderReport(r: RunReport) {
+  private renderReport(r: EngineRunReport) {
     const est = r.estimate;
     const act = r.actual;
     const cats = PLAN_CATEGORIES.filter((c) => est.bytes[c] > 0 || act.bytes[c] > 0);
@@ -562,6 +712,7 @@ export class VlRunPanel extends LitElement {
               <span data-testid="skipped-steps">${r.skippedSteps}</span>.`}
       </p>
       <vl-loss-chart .loss=${r.loss}></vl-loss-chart>
+      <vl-export-buttons .report=${r}></vl-export-buttons>
     </section>`;
   }
 
@@ -584,8 +735,13 @@ export class VlRunPanel extends LitElement {
   private handleRun(): void {
     if (!this.engine || runBlockers(this.planConfig).length > 0) return;
     const checked = validate(this.planConfig, this.steps, this.seed);
-    if (!checked.config || this.whyDisabled([], checked) !== '') return;
-    void this.runs.start(this.engine, checked.config);
+    const chosen = this.toRun(checked);
+    if (!chosen.config || this.whyDisabled([], checked, chosen.refusal) !== '') return;
+    void this.runs.start(this.engine, chosen.config);
+  }
+
+  private handleScaleToggle(e: Event): void {
+    this.scaleDown = (e.target as HTMLInputElement).checked;
   }
 
   private handleCancel(): void {

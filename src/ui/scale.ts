@@ -1,0 +1,251 @@
+/**
+ * Whether a GPT run fits the device in front of the user, and if not, the same model scaled
+ * down until it does. Pure functions (no DOM, no GPU): the run panel calls them before every
+ * GPT run, so no run starts on a shape the device cannot hold or would take minutes per step.
+ *
+ * Three checks, all from numbers known before anything is allocated:
+ * - the largest single tensor against the adapter's maxStorageBufferBindingSize and
+ *   maxBufferSize (a buffer over either is refused by WebGPU: BufferTooLarge);
+ * - the planner's framework-vramlab peak (estimate(planConfigOfGpt(c)), the number the
+ *   ledger matches exactly) against a memory budget: WebGPU cannot say how much memory a
+ *   device has, so the budget is a stated guess, 1 GiB on a software (fallback) adapter and
+ *   4 GiB otherwise;
+ * - the step's arithmetic against a compute budget, so a software adapter (SwiftShader runs
+ *   well under 1 GFLOP/s, see DESIGN.md) finishes a step in about a second instead of
+ *   freezing the lab for minutes.
+ *
+ * Scaling divides d-model, vocab, layers, seq and batch by one power of two (each kept at a
+ * small floor) and keeps the number of heads where it divides the new d-model.
+ */
+import { estimate } from '../estimate/index.ts';
+import type { AdapterSummary } from '../protocol/engine-api.ts';
+import { planConfigOfGpt, type GptRunConfig } from '../protocol/run.ts';
+
+const MiB = 2 ** 20;
+const GiB = 2 ** 30;
+
+/** The budgets, stated in the UI; see the module comment for why each exists. */
+export const DEVICE_BUDGETS = {
+  software: { memoryBytes: 1 * GiB, stepFlops: 2 ** 27 },
+  gpu: { memoryBytes: 4 * GiB, stepFlops: 2 ** 43 },
+} as const;
+
+/** WebGPU's default limits, used when the adapter summary lacks one. */
+const DEFAULT_LIMITS = { maxBufferSize: 256 * MiB, maxStorageBufferBindingSize: 128 * MiB } as const;
+
+/** The largest factor tried before refusing: 2^10 takes gpt2-xl's d 1600 to the floor. */
+export const MAX_SCALE_FACTOR = 1024;
+
+/** Floors below which a dimension is not divided further (a model still worth measuring). */
+export const SCALE_FLOORS = { dModel: 8, vocab: 16, layers: 1, seq: 8, batch: 1 } as const;
+
+export interface DeviceBudget {
+  /** A software adapter (SwiftShader): the smaller budgets apply. */
+  software: boolean;
+  /** The planner's peak may be at most this many bytes. */
+  memoryBytes: number;
+  /** One training step may take at most this many floating-point operations (approximate count). */
+  stepFlops: number;
+  maxBufferSize: number;
+  maxStorageBufferBindingSize: number;
+}
+
+/** The budget for an adapter: its buffer limits, and the memory and compute budgets of its kind. */
+export function deviceBudget(adapter: Pick<AdapterSummary, 'isFallbackAdapter' | 'limits'>): DeviceBudget {
+  const software = adapter.isFallbackAdapter;
+  const b = software ? DEVICE_BUDGETS.software : DEVICE_BUDGETS.gpu;
+  const limit = (name: keyof typeof DEFAULT_LIMITS) => {
+    const v = adapter.limits[name];
+    return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : DEFAULT_LIMITS[name];
+  };
+  return {
+    software,
+    memoryBytes: b.memoryBytes,
+    stepFlops: b.stepFlops,
+    maxBufferSize: limit('maxBufferSize'),
+    maxStorageBufferBindingSize: limit('maxStorageBufferBindingSize'),
+  };
+}
+
+export interface Tensor {
+  name: string;
+  bytes: number;
+}
+
+/**
+ * The largest single buffer the engine creates for this run, in bytes. Gradients are f32
+ * whatever the precision, so f32 bounds every tensor: rows = batch·seq; the logits gradient
+ * rows×vocab, the token table vocab×d (and its gradient and optimizer states), the MLP's
+ * rows×4d pre-activation and d×4d weight, the QKV rows×3d, and with eager attention the
+ * probabilities batch×heads×seq×seq.
+ */
+export function largestTensor(c: GptRunConfig): Tensor {
+  const rows = c.batch * c.seq;
+  const d = c.dModel;
+  const candidates: Tensor[] = [
+    { name: 'logits (batch·seq × vocab)', bytes: 4 * rows * c.vocab },
+    { name: 'token embedding (vocab × d-model)', bytes: 4 * c.vocab * d },
+    { name: 'MLP activations (batch·seq × 4·d-model)', bytes: 4 * rows * 4 * d },
+    { name: 'MLP weight (d-model × 4·d-model)', bytes: 4 * d * 4 * d },
+    { name: 'QKV (batch·seq × 3·d-model)', bytes: 4 * rows * 3 * d },
+    { name: 'position embedding (seq × d-model)', bytes: 4 * c.seq * d },
+  ];
+  if (c.attention === 'eager') candidates.push({ name: 'attention probabilities (batch × heads × seq × seq)', bytes: 4 * c.batch * c.heads * c.seq * c.seq });
+  return candidates.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+}
+
+/**
+ * Floating-point operations of one training step, approximately: 6 per parameter per token
+ * for the matmuls (2 forward, 4 backward; blocks 12·d² each, the tied head vocab·d) plus
+ * attention's QKᵀ and PV, 4·batch·seq²·d per layer forward, three times that with backward.
+ * Recomputation under checkpointing adds at most one more forward; it is left out.
+ */
+export function stepFlops(c: GptRunConfig): number {
+  const rows = c.batch * c.seq;
+  const d = c.dModel;
+  return 6 * rows * (12 * c.layers * d * d + c.vocab * d) + 12 * c.layers * c.batch * c.seq * c.seq * d;
+}
+
+/** The planner's framework-vramlab peak for the run, in bytes (what the ledger measures). */
+export function peakBytes(c: GptRunConfig): number {
+  return estimate(planConfigOfGpt(c)).peak.bytes;
+}
+
+export const LIMIT_NAMES = ['maxStorageBufferBindingSize', 'maxBufferSize', 'memory budget', 'compute budget'] as const;
+export type LimitName = (typeof LIMIT_NAMES)[number];
+
+/** One limit a configuration is over. */
+export interface Excess {
+  limit: LimitName;
+  /** What is over it, e.g. "the largest tensor, logits (…), 196 MiB". */
+  what: string;
+  needed: number;
+  allowed: number;
+}
+
+export interface FitCheck {
+  tensor: Tensor;
+  peakBytes: number;
+  stepFlops: number;
+  /** Empty when the configuration fits. */
+  over: Excess[];
+}
+
+/** Checks one configuration against the budget; `over` lists every limit it breaks. */
+export function checkFit(c: GptRunConfig, budget: DeviceBudget): FitCheck {
+  const tensor = largestTensor(c);
+  const flops = stepFlops(c);
+  const over: Excess[] = [];
+  if (tensor.bytes > budget.maxStorageBufferBindingSize) {
+    over.push({ limit: 'maxStorageBufferBindingSize', what: `the largest tensor, ${tensor.name}`, needed: tensor.bytes, allowed: budget.maxStorageBufferBindingSize });
+  }
+  if (tensor.bytes > budget.maxBufferSize) {
+    over.push({ limit: 'maxBufferSize', what: `the largest tensor, ${tensor.name}`, needed: tensor.bytes, allowed: budget.maxBufferSize });
+  }
+  const peak = peakBytes(c);
+  if (peak > budget.memoryBytes) over.push({ limit: 'memory budget', what: 'the estimated peak', needed: peak, allowed: budget.memoryBytes });
+  if (flops > budget.stepFlops) over.push({ limit: 'compute budget', what: 'one training step', needed: flops, allowed: budget.stepFlops });
+  return { tensor, peakBytes: peak, stepFlops: flops, over };
+}
+
+/** The largest h ≤ heads dividing d (with an even head size when activations are 16-bit). */
+export function headsFor(d: number, heads: number, precision: GptRunConfig['precision']): number {
+  for (let h = Math.min(heads, d); h >= 1; h--) {
+    if (d % h !== 0) continue;
+    if (precision !== 'fp32' && (d / h) % 2 !== 0) continue;
+    return h;
+  }
+  return 1;
+}
+
+/** The configuration divided by `factor` (a power of two), each dimension kept at its floor. */
+export function scaleGpt(c: GptRunConfig, factor: number): GptRunConfig {
+  if (!Number.isInteger(Math.log2(factor)) || factor < 1) throw new RangeError(`scale factor must be a power of two, got ${factor}`);
+  if (factor === 1) return c;
+  const div = (v: number, floor: number) => Math.max(Math.min(v, floor), Math.floor(v / factor));
+  // Even, so a 16-bit run keeps an even head size with one head at least.
+  let dModel = div(c.dModel, SCALE_FLOORS.dModel);
+  if (c.precision !== 'fp32' && dModel % 2 !== 0) dModel += 1;
+  return {
+    ...c,
+    dModel,
+    heads: headsFor(dModel, c.heads, c.precision),
+    vocab: div(c.vocab, SCALE_FLOORS.vocab),
+    layers: div(c.layers, SCALE_FLOORS.layers),
+    seq: div(c.seq, SCALE_FLOORS.seq),
+    batch: div(c.batch, SCALE_FLOORS.batch),
+  };
+}
+
+/** "d 1600→100, layers 48→3, vocab 50257→3141, seq 16→8": only what changed, in that order. */
+export function describeChanges(from: GptRunConfig, to: GptRunConfig): string {
+  const fields: [string, keyof GptRunConfig][] = [
+    ['d', 'dModel'],
+    ['heads', 'heads'],
+    ['layers', 'layers'],
+    ['vocab', 'vocab'],
+    ['seq', 'seq'],
+    ['batch', 'batch'],
+  ];
+  return fields
+    .filter(([, k]) => from[k] !== to[k])
+    .map(([label, k]) => `${label} ${String(from[k])}→${String(to[k])}`)
+    .join(', ');
+}
+
+export type ScalePlan =
+  | { kind: 'fits'; config: GptRunConfig; check: FitCheck }
+  | { kind: 'scaled'; factor: number; config: GptRunConfig; check: FitCheck; original: FitCheck; message: string }
+  | { kind: 'refused'; original: FitCheck; message: string };
+
+const bytesText = (b: number) => (b >= GiB ? `${(b / GiB).toFixed(2)} GiB` : `${(b / MiB).toFixed(1)} MiB`);
+const flopsText = (f: number) => (f >= 1e9 ? `${(f / 1e9).toFixed(1)} GFLOP` : `${(f / 1e6).toFixed(0)} MFLOP`);
+
+/** "the estimated peak, 25.31 GiB, is over this device's memory budget of 1.00 GiB" */
+export function describeExcess(e: Excess, budget: DeviceBudget): string {
+  const amount = e.limit === 'compute budget' ? flopsText(e.needed) : bytesText(e.needed);
+  const allowed = e.limit === 'compute budget' ? `${flopsText(e.allowed)} per step` : bytesText(e.allowed);
+  const kind = e.limit === 'memory budget' || e.limit === 'compute budget' ? ` (${budget.software ? 'a software adapter' : 'a GPU'})` : '';
+  return `${e.what}, ${amount}, is over this device's ${e.limit} of ${allowed}${kind}`;
+}
+
+/**
+ * What to run on this device: the configuration itself when it fits; else the smallest
+ * power-of-two scale-down that fits, with the sentence the UI shows; else a refusal naming
+ * the limit that even the smallest model breaks.
+ */
+export function planForDevice(c: GptRunConfig, budget: DeviceBudget): ScalePlan {
+  const original = checkFit(c, budget);
+  if (original.over.length === 0) return { kind: 'fits', config: c, check: original };
+  let last = c;
+  for (let factor = 2; factor <= MAX_SCALE_FACTOR; factor *= 2) {
+    const scaled = scaleGpt(c, factor);
+    // Every dimension at its floor: more division changes nothing.
+    if (describeChanges(last, scaled) === '' && factor > 2) break;
+    last = scaled;
+    const check = checkFit(scaled, budget);
+    if (check.over.length === 0) {
+      const why = original.over.map((e) => describeExcess(e, budget)).join('; ');
+      return {
+        kind: 'scaled',
+        factor,
+        config: scaled,
+        check,
+        original,
+        message: `Scaled down ×${factor} to fit this device: ${describeChanges(c, scaled)} (${why}).`,
+      };
+    }
+  }
+  const still = checkFit(last, budget).over[0] ?? original.over[0]!;
+  return {
+    kind: 'refused',
+    original,
+    message: `Refused: even scaled down as far as it goes, ${describeExcess(still, budget)}; choose a smaller model.`,
+  };
+}
+
+/** The sentence for running the full-size model when it does not fit (scaling turned off). */
+export function refusalOf(plan: Exclude<ScalePlan, { kind: 'fits' }>, budget: DeviceBudget): string {
+  if (plan.kind === 'refused') return plan.message;
+  return `Refused at full size: ${plan.original.over.map((e) => describeExcess(e, budget)).join('; ')}. Tick "run scaled down" to run the ×${plan.factor} model.`;
+}
