@@ -91,6 +91,23 @@ export function planConfigOf(run: RunConfig): PlanConfig {
 export const PHASE_NAMES = ['forward', 'backward', 'recompute', 'optimizer'] as const;
 export type PhaseName = (typeof PHASE_NAMES)[number];
 
+/** A phase of the step, or 'setup' for what the ledger records before the step's first op. */
+export type OpPhase = PhaseName | 'setup';
+
+/**
+ * The phase of an engine op from its ledger label (the trainers in engine/graph/ label ops
+ * 'forward block 0', 'loss and head backward', 'recompute block 1', 'backward block 1',
+ * 'optimizer'). The loss op starts the backward pass (it writes the first gradient); an
+ * unlabelled event belongs to the phase before it.
+ */
+export function phaseOfOpLabel(label: string, previous: OpPhase): OpPhase {
+  if (label.startsWith('forward')) return 'forward';
+  if (label.startsWith('loss') || label.startsWith('backward')) return 'backward';
+  if (label.startsWith('recompute')) return 'recompute';
+  if (label.startsWith('optimizer')) return 'optimizer';
+  return previous;
+}
+
 export interface RunProgress {
   stage: 'allocating' | 'step' | 'done';
   step: number;

@@ -9,7 +9,7 @@
 import { version as VRAMLAB_VERSION } from '../../package.json';
 import { CATEGORY_LABELS, PLAN_CATEGORIES, type CategoryBytes, type PlanCategory } from '../protocol/plan.ts';
 import type { EngineRunReport } from '../protocol/engine-api.ts';
-import { PHASE_NAMES, type PhaseName } from '../protocol/run.ts';
+import { PHASE_NAMES, type PhaseName, phaseOfOpLabel } from '../protocol/run.ts';
 
 /** Names the shape of the exported JSON; bump the number when `report` changes incompatibly. */
 export const REPORT_SCHEMA = 'vramlab.run-report/1';
@@ -58,20 +58,6 @@ export interface Trace {
 /** Where a ledger event sits in the step; 'setup' is anything before the step's first labelled op. */
 type TracePhase = PhaseName | 'setup';
 
-/**
- * The phase of an engine op from its label ('forward block 0', 'loss', 'recompute block 1',
- * 'backward block 1', 'optimizer'). Same rule as timeline-chart.ts phaseOfLabel (not imported:
- * that module defines a custom element, and this one must load in Node): the loss op starts
- * backward, and an unlabelled event belongs to the phase before it.
- */
-function phaseOf(label: string, previous: TracePhase): TracePhase {
-  if (label.startsWith('forward')) return 'forward';
-  if (label.startsWith('loss') || label.startsWith('backward')) return 'backward';
-  if (label.startsWith('recompute')) return 'recompute';
-  if (label.startsWith('optimizer')) return 'optimizer';
-  return previous;
-}
-
 /** Slot of a ledger event with no measured phase time behind it ('setup', or a phase timed at 0 ms): 1 µs. */
 const SYNTHETIC_SLOT_US = 1;
 
@@ -107,7 +93,7 @@ export function reportToTrace(report: ExportableReport): Trace {
 
   // Pass 1: each ledger event's phase, and how many events each phase has.
   let previous: TracePhase = 'setup';
-  const phaseOfEvent = report.timeline.map((p) => (previous = phaseOf(p.label, previous)));
+  const phaseOfEvent = report.timeline.map((p) => (previous = phaseOfOpLabel(p.label, previous)));
   const count: Record<TracePhase, number> = { setup: 0, forward: 0, backward: 0, recompute: 0, optimizer: 0 };
   for (const ph of phaseOfEvent) count[ph] += 1;
   const measuredUs = (ph: TracePhase): number => (ph === 'setup' ? 0 : Math.max(0, report.timing.phasesMs[ph] * 1000));

@@ -1,26 +1,15 @@
 import { LitElement, css, html, nothing, svg, unsafeCSS } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { CATEGORY_LABELS, PLAN_CATEGORIES, type CategoryBytes, type Plan, type PlanCategory } from '../protocol/plan.ts';
-import type { RunReport } from '../protocol/run.ts';
+import { phaseOfOpLabel, type RunReport } from '../protocol/run.ts';
 import { formatBytes } from './format.ts';
 
 /** Phases a measured ledger event is drawn in; 'setup' is the state before the step's first op. */
 export const CHART_PHASES = ['setup', 'forward', 'backward', 'recompute', 'optimizer'] as const;
 export type ChartPhase = (typeof CHART_PHASES)[number];
 
-/**
- * The phase of an engine op from its label (engine/graph/mlp.ts: 'forward block 0', 'loss',
- * 'recompute block 1', 'backward block 1', 'optimizer'). The loss op starts the backward pass
- * (it writes the first gradient). An empty label (an event recorded outside a labelled op)
- * belongs to the phase before it.
- */
-export function phaseOfLabel(label: string, previous: ChartPhase): ChartPhase {
-  if (label.startsWith('forward')) return 'forward';
-  if (label.startsWith('loss') || label.startsWith('backward')) return 'backward';
-  if (label.startsWith('recompute')) return 'recompute';
-  if (label.startsWith('optimizer')) return 'optimizer';
-  return previous;
-}
+/** The phase of an engine op from its ledger label (protocol/run.ts). */
+export const phaseOfLabel: (label: string, previous: ChartPhase) => ChartPhase = phaseOfOpLabel;
 
 const total = (b: CategoryBytes): number => PLAN_CATEGORIES.reduce((s, c) => s + b[c], 0);
 
