@@ -66,3 +66,17 @@ test('choosing the mlp shows its shape fields and is keyboard-usable', async ({ 
   await page.keyboard.press('ArrowUp');
   await expect.poll(async () => Number(await page.getByTestId('peak-bytes').getAttribute('data-bytes'))).toBeGreaterThan(before);
 });
+
+test('every control explains itself on hover and while it has focus', async ({ page }) => {
+  await page.goto('/');
+  const batch = page.getByTestId('field-batch');
+  await expect(batch).toHaveAttribute('title', /Samples per GPU/);
+  const hint = page.locator('vl-plan-form').locator('#hint-batch');
+  await expect(hint).toBeHidden();
+  await batch.focus();
+  await expect(hint).toBeVisible();
+  await expect(hint).toHaveText(/Samples per GPU per optimizer step/);
+  for (const key of ['model', 'precision', 'optimizer', 'checkpoint', 'attention', 'loraRank', 'zero', 'gpus', 'framework']) {
+    await expect(page.getByTestId(`field-${key}`), key).toHaveAttribute('title', /\w/);
+  }
+});

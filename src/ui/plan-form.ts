@@ -42,6 +42,32 @@ const TEXT_KEYS = [
 ] as const;
 type TextKey = (typeof TEXT_KEYS)[number];
 
+/** One sentence per control, shown on hover (title) and under the control while it has focus. */
+const HINTS: Record<TextKey | 'qlora', string> = {
+  model: 'A preset with the real architecture, the mlp, or an imported config.json.',
+  'mlp.d': 'Input and output width of each block.',
+  'mlp.hidden': 'Width of the hidden layer inside each block.',
+  'mlp.layers': 'Number of blocks; activations grow linearly with it.',
+  'mlp.activation': 'GELU keeps its input for backward; ReLU keeps only its output.',
+  imageSize: 'Side of the square input image; activations grow with its square.',
+  mode: 'Training holds gradients, optimizer states and activations; inference holds weights and the KV cache.',
+  batch: 'Samples per GPU per optimizer step.',
+  microBatch: 'Samples per forward/backward; smaller than batch means gradient accumulation.',
+  seq: 'Tokens per sample (the context held in the KV cache for inference). Eager attention grows with its square.',
+  precision: 'amp keeps fp32 weights with 16-bit copies and activations; fp16/bf16 store everything in 16 bits; int8/int4 quantize weights.',
+  optimizer: 'Adam keeps two fp32 states per parameter, momentum one, SGD none.',
+  checkpoint: 'Recompute activations in backward instead of keeping them: full keeps each layer input, sqrt every √n-th, selective only drops attention scores.',
+  attention: 'eager materialises the s² attention scores; fused (FlashAttention-style) keeps only row statistics.',
+  loraRank: 'Train low-rank adapters instead of all weights; 0 trains everything.',
+  zero: 'ZeRO shards optimizer states (1), then gradients (2), then weights (3) across the GPUs.',
+  gpus: 'Data-parallel GPUs; bytes are per GPU.',
+  framework: 'pytorch predicts a PyTorch eager run; vramlab predicts this page’s own engine buffer by buffer.',
+  gpuMemoryGiB: 'Your card’s memory, added to the fit list.',
+  qlora: 'A 4-bit NF4 base model under the LoRA adapters.',
+};
+const hintId = (key: string) => `hint-${key.replace('.', '-')}`;
+const describedBy = (key: string) => `${hintId(key)} config-error`;
+
 /**
  * The form as typed: strings as the controls hold them, so an invalid entry stays on screen
  * (with its message) instead of being replaced by the last valid value.
@@ -163,6 +189,14 @@ export class VlPlanForm extends LitElement {
       font-size: 0.85rem;
       align-content: start;
     }
+    .hint {
+      display: none;
+      color: var(--vl-muted, #555);
+      font-size: 0.78rem;
+    }
+    .field:focus-within .hint {
+      display: block;
+    }
     .field.check {
       grid-template-columns: auto 1fr;
       align-items: center;
@@ -228,9 +262,10 @@ export class VlPlanForm extends LitElement {
           <legend>Model</legend>
           <div class="field wide">
             <label for="f-model">model</label>
-            <select id="f-model" name="model" data-testid="field-model" .value=${d.model}>
+            <select id="f-model" name="model" data-testid="field-model" .value=${d.model} title=${HINTS.model} aria-describedby=${describedBy('model')}>
               ${this.renderModelOptions(d.model)}
             </select>
+            <small class="hint" id=${hintId('model')}>${HINTS.model}</small>
           </div>
           ${d.model === 'mlp'
             ? html`${this.renderNumber('mlp.d', 'width d', 1)} ${this.renderNumber('mlp.hidden', 'hidden', 1)}
@@ -266,9 +301,11 @@ export class VlPlanForm extends LitElement {
               data-testid="field-qlora"
               .checked=${d.qlora}
               aria-invalid=${this.isInvalid('qlora')}
-              aria-describedby="config-error"
+              title=${HINTS.qlora}
+              aria-describedby=${describedBy('qlora')}
             />
             <label for="f-qlora">QLoRA (4-bit base)</label>
+            <small class="hint" id=${hintId('qlora')}>${HINTS.qlora}</small>
           </div>
         </fieldset>
         <fieldset>
@@ -312,8 +349,10 @@ export class VlPlanForm extends LitElement {
         placeholder=${placeholder}
         .value=${this.draft[key]}
         aria-invalid=${this.isInvalid(key)}
-        aria-describedby="config-error"
+        title=${HINTS[key]}
+        aria-describedby=${describedBy(key)}
       />
+      <small class="hint" id=${hintId(key)}>${HINTS[key]}</small>
     </div>`;
   }
 
@@ -323,9 +362,10 @@ export class VlPlanForm extends LitElement {
     const value = this.draft[key];
     return html`<div class="field">
       <label for=${fieldId(key)}>${label}</label>
-      <select id=${fieldId(key)} name=${key} data-testid=${`field-${key}`} .value=${value} aria-invalid=${this.isInvalid(key)} aria-describedby="config-error">
+      <select id=${fieldId(key)} name=${key} data-testid=${`field-${key}`} .value=${value} aria-invalid=${this.isInvalid(key)} title=${HINTS[key]} aria-describedby=${describedBy(key)}>
         ${options.map((o) => html`<option value=${o} ?selected=${String(o) === value}>${o}</option>`)}
       </select>
+      <small class="hint" id=${hintId(key)}>${HINTS[key]}</small>
     </div>`;
   }
 
