@@ -9,6 +9,7 @@ import { estimate } from '../../src/estimate/index.ts';
 import { GPT_NANO_RUN, type GptRunConfig, planConfigOfGpt } from '../../src/protocol/run.ts';
 import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
 import type { DeviceErrorReport } from '../../src/protocol/engine-api.ts';
+import { maxRelDiff } from '../helpers/grads.ts';
 
 Object.assign(globalThis, globals);
 // Module level on purpose: if this GPU object is garbage-collected while devices live, Dawn crashes.
@@ -46,20 +47,6 @@ async function gradsOf(cfg: GptRunConfig): Promise<{ loss: number; grads: Map<st
   }
 }
 
-function maxRelDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
-  let worst = 0;
-  for (const [name, x] of a) {
-    const y = b.get(name)!;
-    let num = 0;
-    let den = 0;
-    for (let i = 0; i < x.length; i++) {
-      num += (x[i]! - y[i]!) ** 2;
-      den += x[i]! ** 2;
-    }
-    worst = Math.max(worst, Math.sqrt(num / Math.max(den, 1e-30)));
-  }
-  return worst;
-}
 
 describe('GPT: the estimate equals the ledger', () => {
   const grid: Partial<GptRunConfig>[] = [];

@@ -34,27 +34,12 @@ import {
 } from '../../src/engine/kernels/attention.ts';
 import { decodeStorage, encodeStorage, roundToStorage, storageBytes, type Storage } from '../../src/engine/kernels/storage.ts';
 import { useGpuFixture } from './fixture.ts';
+import { randoms } from '../helpers/random.ts';
 
 const fx = useGpuFixture('test.kernels-attention');
 
 // ---- helpers ---------------------------------------------------------------------------
 
-/** mulberry32: a seeded RNG so every failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randoms(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
-}
 
 const ULP: Record<Storage, number> = { f32: 0, f16: 2 ** -10, bf16: 2 ** -7 };
 const EPS = 1e-5;

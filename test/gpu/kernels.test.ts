@@ -37,27 +37,12 @@ import {
   type Storage,
 } from '../../src/engine/kernels/storage.ts';
 import { useGpuFixture } from './fixture.ts';
+import { randoms, rng } from '../helpers/random.ts';
 
 const fx = useGpuFixture('test.kernels');
 
 // ---- helpers ---------------------------------------------------------------------------
 
-/** mulberry32: a seeded RNG so every failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randoms(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
-}
 
 /** One ulp of the output storage, relative. */
 const OUT_REL: Record<Storage, number> = { f32: 0, f16: 2 ** -10, bf16: 2 ** -7 };

@@ -8,6 +8,7 @@ import { runTraining } from '../../src/engine/run.ts';
 import { DEFAULT_RUN, type RunConfig } from '../../src/protocol/run.ts';
 import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
 import type { DeviceErrorReport } from '../../src/protocol/engine-api.ts';
+import { maxRelDiff } from '../helpers/grads.ts';
 
 Object.assign(globalThis, globals);
 // Module level on purpose: if this GPU object is garbage-collected while devices live, Dawn crashes.
@@ -47,20 +48,6 @@ async function gradsOf(cfg: RunConfig, setup?: (t: MlpTrainer) => Promise<void>)
   }
 }
 
-function maxRelDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
-  let worst = 0;
-  for (const [name, x] of a) {
-    const y = b.get(name)!;
-    let num = 0;
-    let den = 0;
-    for (let i = 0; i < x.length; i++) {
-      num += (x[i]! - y[i]!) ** 2;
-      den += x[i]! ** 2;
-    }
-    worst = Math.max(worst, Math.sqrt(num / Math.max(den, 1e-30)));
-  }
-  return worst;
-}
 
 describe('the estimate equals the ledger', () => {
   const grid: Partial<RunConfig>[] = [];
