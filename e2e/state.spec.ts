@@ -65,7 +65,7 @@ test('a hostile URL shows what was wrong, uses the defaults and runs nothing', a
 
   await expect(page.getByLabel('batch', { exact: true })).toHaveValue(String(DEFAULT_PLAN.batch));
   await expect(page.getByLabel('sequence length')).toHaveValue(String(DEFAULT_PLAN.seq));
-  await expect(page.getByLabel('precision')).toHaveValue(DEFAULT_PLAN.precision);
+  await expect(page.getByTestId('field-precision')).toHaveValue(DEFAULT_PLAN.precision);
   await expect(page.getByLabel('model', { exact: true })).toHaveValue(DEFAULT_PLAN.model);
   // The page still works: an estimate for the defaults, and the engine found its adapter.
   await expect(page.getByTestId('peak-bytes')).toContainText('GiB');

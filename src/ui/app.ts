@@ -10,8 +10,11 @@ import './plan-form.ts';
 import './plan-breakdown.ts';
 import './adapter-card.ts';
 import './notice.ts';
-import type { RunEngine } from './run-panel.ts';
+import type { EngineRunReport } from '../protocol/engine-api.ts';
+import type { RunEngine, RunReportDetail } from './run-panel.ts';
 import './run-panel.ts';
+import './experiments.ts';
+import './plan-bars.ts';
 
 type Estimated = { plan: Plan; error: null } | { plan: null; error: string };
 
@@ -146,6 +149,8 @@ export class VlApp extends LitElement {
   @state() private stale = false;
   /** The form's last valid config, for the run panel. */
   @state() private config: PlanConfig = this.initialConfig;
+  /** The run panel's last report, for the measured bar. */
+  @state() private runReport: EngineRunReport | null = null;
 
   /** The run panel's way to the engine: the controller's validated run, and the worker's cancel. */
   private readonly runner: RunEngine = {
@@ -182,6 +187,13 @@ export class VlApp extends LitElement {
           ${this.estimated.error
             ? html`<p class="error" role="alert" data-testid="estimate-error">${this.estimated.error}</p>`
             : nothing}
+          <vl-plan-bars
+            .plan=${this.shown}
+            .report=${this.runReport}
+            .adapter=${adapter}
+            framework=${this.config.framework}
+            ?stale=${this.stale || this.estimated.error !== null}
+          ></vl-plan-bars>
           <vl-plan-breakdown .plan=${this.shown} ?stale=${this.stale || this.estimated.error !== null}></vl-plan-breakdown>
           <vl-run-panel
             .planConfig=${this.config}
@@ -189,7 +201,9 @@ export class VlApp extends LitElement {
             .engine=${this.runner}
             .engineStatus=${status}
             .engineError=${error?.message ?? ''}
+            @vl-run-report=${this.handleRunReport}
           ></vl-run-panel>
+          <vl-experiments .planConfig=${this.config} .engine=${this.runner} .engineStatus=${status} .adapter=${adapter}></vl-experiments>
         </section>
         <aside aria-label="GPU">
           <p class="engine-status" role="status" data-testid="engine-status" data-tone=${notice?.tone ?? ''}>${notice?.message ?? ''}</p>
@@ -206,6 +220,10 @@ export class VlApp extends LitElement {
     this.stale = false;
     // replaceState, not pushState: every keystroke is a change, and Back should leave the page.
     history.replaceState(history.state, '', urlFor(e.detail.config));
+  }
+
+  private handleRunReport(e: CustomEvent<RunReportDetail>): void {
+    this.runReport = e.detail.report;
   }
 
   private handleUrlProblemsDismiss(): void {

@@ -147,6 +147,21 @@ function validate(c: PlanConfig, steps: string, seed: string): Validated {
   return r.success && !errors.steps ? { config: r.data, errors: null } : { config: null, errors };
 }
 
+/**
+ * The engine run config the panel would run for the planner form's config, with these steps
+ * and seed: the same blockers, mapping and schema check as the Run button, or the first reason
+ * it cannot run (one sentence). The device check and scaling-down are not applied here: a GPT
+ * too big for this adapter comes back at full size.
+ */
+export function runConfigFor(c: PlanConfig, steps: number, seed: number): { config: EngineRunConfig } | { error: string } {
+  const blockers = runBlockers(c);
+  if (blockers.length > 0) return { error: blockers[0]! };
+  const checked = validate(c, String(steps), String(seed));
+  if (checked.config) return { config: checked.config };
+  const { steps: stepsError, seed: seedError, config: configError } = checked.errors;
+  return { error: configError ?? (stepsError ? `steps: ${stepsError}` : seedError ? `seed: ${seedError}` : 'invalid run settings') };
+}
+
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 function describeRun(c: EngineRunConfig): string {
@@ -188,7 +203,11 @@ class RunController implements ReactiveController {
   /** Which run the callbacks belong to: a stale run's progress is dropped. */
   private token = 0;
 
-  constructor(private readonly host: ReactiveControllerHost) {
+  /** `onReport` hears each new report, and null when a run starts (the last report is gone). */
+  constructor(
+    private readonly host: ReactiveControllerHost,
+    private readonly onReport: (report: EngineRunReport | null) => void,
+  ) {
     host.addController(this);
   }
 
@@ -208,6 +227,7 @@ class RunController implements ReactiveController {
     this.report = null;
     this.failure = null;
     this.host.requestUpdate();
+    this.onReport(null);
     try {
       const report = await engine.run(config, (p) => {
         if (token !== this.token) return;
@@ -217,6 +237,7 @@ class RunController implements ReactiveController {
       if (token !== this.token) return;
       this.report = report;
       this.phase = 'done';
+      this.onReport(report);
     } catch (e) {
       if (token !== this.token) return;
       const failure = e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) };
@@ -266,6 +287,30 @@ function measuredPeakAt(report: EngineRunReport): string {
 
 const ms = new Intl.NumberFormat('en', { maximumFractionDigits: 2 });
 
+const MiB = 2 ** 20;
+const mib = new Intl.NumberFormat('en', { maximumFractionDigits: 4 });
+
+/** The detail of `vl-run-report`: the finished run's report, or null when a new run starts. */
+export interface RunReportDetail {
+  report: EngineRunReport | null;
+}
+
+/** A guess in MiB from the input: a finite number ≥ 0, else null. */
+function parseGuess(s: string): number | null {
+  const v = num(s);
+  return Number.isFinite(v) && v >= 0 ? v : null;
+}
+
+const pct = new Intl.NumberFormat('en', { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+
+/** "+12.5%", "−3.0%", "exact": (value − measured) / measured; "n/a" when nothing was measured. */
+function percentError(value: number, measured: number): string {
+  if (measured <= 0) return 'n/a';
+  if (value === measured) return 'exact';
+  const e = (100 * (value - measured)) / measured;
+  return `${e >= 0 ? '+' : '−'}${pct.format(Math.abs(e))}%`;
+}
+
 /**
  * Runs the plan's model (the mlp, or a gpt2-family decoder as the engine's GPT) on the page's
  * GPU engine and shows the measurement beside the estimate: per-category bytes and the peak
@@ -275,6 +320,11 @@ const ms = new Intl.NumberFormat('en', { maximumFractionDigits: 2 });
  * big runs scaled down (the "run scaled down" box, on by default) or is refused with the limit
  * named. Talks to the engine only through `engine` (no GPU here); the adapter comes from the
  * page's EngineController through ADAPTER_REQUEST, or from the `adapter` property.
+ *
+ * Before a run the user may type a guess of the peak (MiB) and lock it in; after the run the
+ * guess is shown beside the estimate and the measurement, each with its error in %.
+ *
+ * @fires vl-run-report - {RunReportDetail} a run finished with a report, or (report: null) a new run started
  *
  * @csspart progress - the progress bar
  * @csspart result - the result section
@@ -427,6 +477,20 @@ export class VlRunPanel extends LitElement {
     dt {
       color: var(--vl-muted, #666);
     }
+    .guess {
+      display: flex;
+      flex-wrap: wrap;
+      align-items: end;
+      gap: 0.4rem 0.9rem;
+      margin-top: 0.5rem;
+    }
+    .guess .field {
+      width: 13rem;
+    }
+    .guess .note {
+      font-size: 0.85rem;
+      flex: 1 1 14rem;
+    }
     dd {
       margin: 0;
       font-variant-numeric: tabular-nums;
@@ -450,7 +514,14 @@ export class VlRunPanel extends LitElement {
   @state() private steps = String(DEFAULT_RUN.steps);
   @state() private seed = String(DEFAULT_RUN.seed);
 
-  private readonly runs = new RunController(this);
+  /** The guess input's text (MiB). */
+  @state() private guessText = '';
+  /** The locked-in guess (MiB) for the next run; null when none is locked. */
+  @state() private lockedGuess: number | null = null;
+  /** The guess (MiB) the shown run was started with; null when it had none. */
+  @state() private runGuess: number | null = null;
+
+  private readonly runs = new RunController(this, (report) => this.handleRunReport(report));
   private readonly provided = new AdapterConsumer(this);
   /** The last device check, by config and adapter: estimating a 48-layer model per keystroke is wasteful. */
   private checkCache: { config: GptRunConfig; adapter: AdapterSummary; result: DeviceCheck } | null = null;
@@ -535,6 +606,7 @@ export class VlRunPanel extends LitElement {
             </button>
           </div>
         </div>
+        ${this.renderGuess(running)}
         ${errors.config ? html`<p class="error" data-testid="run-config-error">${errors.config}</p>` : nothing}
         ${checked?.config?.model === 'gpt' ? this.renderDeviceCheck(checked.config) : nothing}
         ${chosen.refusal
@@ -583,6 +655,75 @@ export class VlRunPanel extends LitElement {
         <input type="checkbox" data-testid="run-scaled-toggle" .checked=${this.scaleDown} @change=${this.handleScaleToggle} />
         run scaled down
       </label>`;
+  }
+
+  /** The optional guess: an input in MiB and its lock; locked until the run it belongs to starts. */
+  private renderGuess(running: boolean) {
+    const locked = this.lockedGuess !== null;
+    const valid = parseGuess(this.guessText) !== null;
+    const invalid = this.guessText.trim() !== '' && !valid;
+    return html`<div class="guess">
+      <div class="field">
+        <label for="run-guess">your guess of the peak (MiB, optional)</label>
+        <input
+          id="run-guess"
+          name="guess"
+          type="number"
+          inputmode="decimal"
+          step="any"
+          min="0"
+          data-testid="guess-input"
+          .value=${this.guessText}
+          ?disabled=${locked || running}
+          aria-invalid=${invalid ? 'true' : 'false'}
+          aria-describedby="run-guess-note"
+          @input=${this.handleGuessInput}
+        />
+      </div>
+      <button type="button" class="secondary" data-testid="lock-guess" ?disabled=${locked || running || !valid} @click=${this.handleLockGuess}>
+        ${locked ? 'Guess locked' : 'Lock in guess'}
+      </button>
+      <span class="muted note" id="run-guess-note" data-testid="guess-note" role="status">
+        ${locked
+          ? `Locked: ${mib.format(this.lockedGuess!)} MiB. It is compared with the estimate and the measurement after the run.`
+          : invalid
+            ? 'A guess is a number of MiB, 0 or more.'
+            : 'Predict, then measure: lock in a guess before you press Run.'}
+      </span>
+    </div>`;
+  }
+
+  /** Guess vs estimate vs measured peak, each error relative to the measurement. */
+  private renderGuessResult(r: EngineRunReport, guessMiB: number) {
+    const measured = r.actual.peakBytes;
+    const guessBytes = Math.round(guessMiB * MiB);
+    const rows = [
+      { key: 'guess', label: 'your guess', bytes: guessBytes, text: `${mib.format(guessMiB)} MiB` },
+      { key: 'estimate', label: 'estimate (framework vramlab)', bytes: r.estimate.peak.bytes, text: formatBytes(r.estimate.peak.bytes) },
+      { key: 'measured', label: 'measured (the ledger)', bytes: measured, text: formatBytes(measured) },
+    ];
+    return html`<div data-testid="guess-result">
+      <h3>Your guess vs the estimate vs the measurement</h3>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">peak</th>
+            <th scope="col" class="num">bytes</th>
+            <th scope="col" class="num">error vs measured</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${rows.map((row) => {
+            const err = row.key === 'measured' ? '' : percentError(row.bytes, measured);
+            return html`<tr data-row=${row.key}>
+              <th scope="row">${row.label}</th>
+              <td class="num" data-testid=${`guess-${row.key}`} data-bytes=${row.bytes} title=${`${formatInteger(row.bytes)} B`}>${row.text}</td>
+              <td class="num ${err === 'exact' ? 'exact' : ''}" data-testid=${`guess-${row.key}-error`}>${err || '—'}</td>
+            </tr>`;
+          })}
+        </tbody>
+      </table>
+    </div>`;
   }
 
   private renderNumber(name: 'steps' | 'seed', label: string, value: string, min: number, max: number, error: string | undefined) {
@@ -675,6 +816,8 @@ export class VlRunPanel extends LitElement {
         <dd data-bytes=${act.stagingBytes}>${formatBytes(act.stagingBytes)}</dd>
       </dl>
 
+      ${this.runGuess !== null ? this.renderGuessResult(r, this.runGuess) : nothing}
+
       <h3>Live bytes over the last step</h3>
       <vl-timeline-chart
         data-testid="timeline-chart"
@@ -737,7 +880,23 @@ export class VlRunPanel extends LitElement {
     const checked = validate(this.planConfig, this.steps, this.seed);
     const chosen = this.toRun(checked);
     if (!chosen.config || this.whyDisabled([], checked, chosen.refusal) !== '') return;
+    // The locked guess belongs to this run; the input is free again for the next one.
+    this.runGuess = this.lockedGuess;
+    this.lockedGuess = null;
     void this.runs.start(this.engine, chosen.config);
+  }
+
+  private handleGuessInput(e: Event): void {
+    this.guessText = (e.target as HTMLInputElement).value;
+  }
+
+  private handleLockGuess(): void {
+    const guess = parseGuess(this.guessText);
+    if (guess !== null) this.lockedGuess = guess;
+  }
+
+  private handleRunReport(report: EngineRunReport | null): void {
+    this.dispatchEvent(new CustomEvent<RunReportDetail>('vl-run-report', { detail: { report }, bubbles: true, composed: true }));
   }
 
   private handleScaleToggle(e: Event): void {
