@@ -5,6 +5,7 @@ import type { AdapterSummary, EngineRunReport } from '../protocol/engine-api.ts'
 import { CATEGORY_LABELS, PLAN_CATEGORIES, type CategoryBytes, type Plan, type PlanCategory } from '../protocol/plan.ts';
 import { formatBytes, formatSize } from './format.ts';
 import { yTicks } from './timeline-chart.ts';
+import { categoryPalette, legendStyles } from './chart-styles.ts';
 
 const GiB = 2 ** 30;
 
@@ -75,7 +76,7 @@ const ROW_H = 50;
  * peak, by category) and, after a run, the measurement (the ledger's bytes alive at its peak).
  * Vertical lines mark the catalog GPUs of the nearest sizes and, dashed, this adapter's
  * maxBufferSize (the largest single buffer it allows: a per-tensor limit, not a memory size).
- * Colours come from `--vl-cat-<category>` (the timeline chart's palette) and
+ * Colours come from `--vl-cat-<category>` (chart-styles.ts, shared with the timeline chart) and
  * `--vl-bars-textbook`, with light and dark defaults.
  *
  * @csspart svg - the chart
@@ -83,20 +84,13 @@ const ROW_H = 50;
  */
 @customElement('vl-plan-bars')
 export class VlPlanBars extends LitElement {
-  static override styles = css`
+  static override styles = [
+    categoryPalette,
+    legendStyles,
+    css`
     :host {
       display: block;
       margin-bottom: 1rem;
-      --vl-cat-weights: #0072b2;
-      --vl-cat-masterWeights: #56b4e9;
-      --vl-cat-gradients: #e69f00;
-      --vl-cat-optimizer: #cc79a7;
-      --vl-cat-activations: #009e73;
-      --vl-cat-activationGrads: #d55e00;
-      --vl-cat-logits: #b8a200;
-      --vl-cat-kvCache: #7f7f7f;
-      --vl-cat-inputs: #8c6d31;
-      --vl-cat-workspace: #6a3d9a;
       --vl-bars-textbook: #54546b;
       --vl-bars-gpu: var(--vl-fg, #1b1b1f);
       --vl-bars-buffer: var(--vl-error, #b00020);
@@ -106,16 +100,6 @@ export class VlPlanBars extends LitElement {
     }
     @media (prefers-color-scheme: dark) {
       :host {
-        --vl-cat-weights: #5aa9e6;
-        --vl-cat-masterWeights: #9fd3f5;
-        --vl-cat-gradients: #f2b84b;
-        --vl-cat-optimizer: #e7a1cb;
-        --vl-cat-activations: #3fcf9e;
-        --vl-cat-activationGrads: #ff8a50;
-        --vl-cat-logits: #f0e442;
-        --vl-cat-kvCache: #b5b5b5;
-        --vl-cat-inputs: #cfa96a;
-        --vl-cat-workspace: #b39ddb;
         --vl-bars-textbook: #a9a9c2;
       }
     }
@@ -168,26 +152,6 @@ export class VlPlanBars extends LitElement {
       stroke-width: 0.5;
     }
     ${colourRules()}
-    ul {
-      list-style: none;
-      display: flex;
-      flex-wrap: wrap;
-      gap: 0.25rem 0.9rem;
-      padding: 0;
-      margin: 0.4rem 0 0;
-      font-size: 0.8rem;
-    }
-    li {
-      display: flex;
-      align-items: center;
-      gap: 0.3rem;
-    }
-    .swatch {
-      display: inline-block;
-      width: 0.8rem;
-      height: 0.8rem;
-      border-radius: 2px;
-    }
     .swatch.line {
       width: 0;
       height: 0.9rem;
@@ -202,7 +166,8 @@ export class VlPlanBars extends LitElement {
       font-size: 0.8rem;
       color: var(--vl-muted, #666);
     }
-  `;
+  `,
+  ];
 
   /** The planner's estimate (null: nothing to draw yet). */
   @property({ attribute: false }) plan: Plan | null = null;

@@ -2,6 +2,7 @@ import { LitElement, css, html, nothing, svg, unsafeCSS } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { CATEGORY_LABELS, PLAN_CATEGORIES, type CategoryBytes, type Plan, type PlanCategory } from '../protocol/plan.ts';
 import { phaseOfOpLabel, type RunReport } from '../protocol/run.ts';
+import { categoryPalette, legendStyles } from './chart-styles.ts';
 import { formatBytes } from './format.ts';
 
 /** Phases a measured ledger event is drawn in; 'setup' is the state before the step's first op. */
@@ -60,19 +61,12 @@ const MIN_LABEL_WIDTH = 44;
  */
 @customElement('vl-timeline-chart')
 export class VlTimelineChart extends LitElement {
-  static override styles = css`
+  static override styles = [
+    categoryPalette,
+    legendStyles,
+    css`
     :host {
       display: block;
-      --vl-cat-weights: #0072b2;
-      --vl-cat-masterWeights: #56b4e9;
-      --vl-cat-gradients: #e69f00;
-      --vl-cat-optimizer: #cc79a7;
-      --vl-cat-activations: #009e73;
-      --vl-cat-activationGrads: #d55e00;
-      --vl-cat-logits: #b8a200;
-      --vl-cat-kvCache: #7f7f7f;
-      --vl-cat-inputs: #8c6d31;
-      --vl-cat-workspace: #6a3d9a;
       --vl-phase-forward: #4a90d9;
       --vl-phase-backward: #d9534f;
       --vl-phase-recompute: #9b59b6;
@@ -83,16 +77,6 @@ export class VlTimelineChart extends LitElement {
     }
     @media (prefers-color-scheme: dark) {
       :host {
-        --vl-cat-weights: #5aa9e6;
-        --vl-cat-masterWeights: #9fd3f5;
-        --vl-cat-gradients: #f2b84b;
-        --vl-cat-optimizer: #e7a1cb;
-        --vl-cat-activations: #3fcf9e;
-        --vl-cat-activationGrads: #ff8a50;
-        --vl-cat-logits: #f0e442;
-        --vl-cat-kvCache: #b5b5b5;
-        --vl-cat-inputs: #cfa96a;
-        --vl-cat-workspace: #b39ddb;
         --vl-phase-forward: #8ab4f8;
         --vl-phase-backward: #f28b82;
         --vl-phase-recompute: #d7aefb;
@@ -129,26 +113,6 @@ export class VlTimelineChart extends LitElement {
       opacity: 0.6;
     }
     ${colourRules()}
-    ul {
-      list-style: none;
-      display: flex;
-      flex-wrap: wrap;
-      gap: 0.25rem 0.9rem;
-      padding: 0;
-      margin: 0.4rem 0 0;
-      font-size: 0.8rem;
-    }
-    li {
-      display: flex;
-      align-items: center;
-      gap: 0.3rem;
-    }
-    .swatch {
-      display: inline-block;
-      width: 0.8rem;
-      height: 0.8rem;
-      border-radius: 2px;
-    }
     .swatch.phase-swatch {
       opacity: 0.35;
     }
@@ -163,7 +127,8 @@ export class VlTimelineChart extends LitElement {
     .muted {
       color: var(--vl-muted, #666);
     }
-  `;
+  `,
+  ];
 
   /** The measured step: one point per ledger allocation or release (RunReport.timeline). */
   @property({ attribute: false }) measured: RunReport['timeline'] = [];
