@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import AxeBuilder from '@axe-core/playwright';
 import type { Page, TestInfo } from '@playwright/test';
 import { test, expect } from './fixtures.ts';
+import { fillMlpShape, plannerReady, pressRun } from './lab.ts';
 import { DEFAULT_RUN, PHASE_NAMES, type RunConfig, type RunReport } from '../src/protocol/run.ts';
 
 type AxeResults = Awaited<ReturnType<AxeBuilder['analyze']>>;
@@ -38,12 +39,6 @@ async function audit(page: Page, info: TestInfo, name: string, include?: string)
 }
 
 /** The planner has drawn its estimate and the engine has described its adapter. */
-async function plannerReady(page: Page): Promise<void> {
-  await page.goto('/');
-  await expect(page.getByTestId('peak-bytes')).toContainText(/B/);
-  await expect(page.getByTestId('adapter-name')).toHaveText(/\S/, { timeout: 30_000 });
-}
-
 test('the planner, with its breakdown and adapter card, has no serious or critical axe violations', async ({ page }, info) => {
   await plannerReady(page);
   expect(await audit(page, info, 'planner')).toEqual([]);
@@ -58,16 +53,10 @@ test('the planner in the dark colour scheme has no serious or critical axe viola
 test('a tiny mlp run through the Run panel shows a result with no serious or critical axe violations', async ({ page }, info) => {
   test.setTimeout(120_000);
   await plannerReady(page);
-  await page.getByLabel('model', { exact: true }).selectOption('mlp');
-  await page.getByLabel('width d').fill('8');
-  await page.getByLabel('hidden', { exact: true }).fill('16');
-  await page.getByLabel('layers', { exact: true }).fill('1');
-  await page.getByLabel('batch', { exact: true }).fill('4');
+  await fillMlpShape(page, { d: 8, hidden: 16, layers: 1, batch: 4 });
   await page.getByTestId('run-steps').fill('2');
-  const run = page.getByTestId('run-button');
-  await expect(run).toBeEnabled({ timeout: 30_000 });
-  await run.click();
-  await expect(page.getByTestId('measured-peak')).toHaveText(/\d/, { timeout: 90_000 });
+  await pressRun(page);
+  await expect(page.getByTestId('measured-peak')).toHaveText(/\d/);
   await expect(page.getByTestId('run-error')).toHaveCount(0);
   expect(await audit(page, info, 'run-result')).toEqual([]);
 });

@@ -7,6 +7,7 @@
  * about a second per step).
  */
 import { test, expect } from './fixtures.ts';
+import { bytesOf, pressRun } from './lab.ts';
 import type { Page } from '@playwright/test';
 
 interface GptForm {
@@ -27,23 +28,6 @@ async function chooseGpt(page: Page, f: GptForm): Promise<void> {
   await page.getByLabel('optimizer', { exact: true }).selectOption('adam');
   await page.getByLabel('checkpointing', { exact: true }).selectOption(f.checkpoint ?? 'none');
   await page.getByLabel('attention', { exact: true }).selectOption(f.attention ?? 'fused');
-}
-
-async function finishedRuns(page: Page): Promise<number> {
-  return Number(await page.getByTestId('run-panel').getAttribute('data-finished'));
-}
-
-/** Presses Run and waits until that run has ended (result, error or cancel). */
-async function pressRun(page: Page): Promise<void> {
-  const before = await finishedRuns(page);
-  const run = page.getByTestId('run-button');
-  await expect(run).toBeEnabled({ timeout: 30_000 });
-  await run.click();
-  await expect.poll(() => finishedRuns(page), { timeout: 90_000 }).toBeGreaterThan(before);
-}
-
-async function bytesOf(page: Page, testId: string): Promise<number> {
-  return Number(await page.getByTestId(testId).getAttribute('data-bytes'));
 }
 
 test('gpt-nano from the form: the measured peak equals the estimate, and everything is freed', async ({ page }) => {

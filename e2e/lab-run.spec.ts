@@ -5,46 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { test, expect } from './fixtures.ts';
-import type { Page } from '@playwright/test';
-
-interface Shape {
-  d: number;
-  hidden: number;
-  layers: number;
-  batch: number;
-  precision?: 'fp32' | 'amp-fp16' | 'amp-bf16';
-  checkpoint?: 'none' | 'full' | 'sqrt';
-  optimizer?: string;
-}
-
-/** Picks the mlp and fills its shape with the form's own controls. */
-async function chooseMlp(page: Page, s: Shape): Promise<void> {
-  await page.getByLabel('model', { exact: true }).selectOption('mlp');
-  await page.getByLabel('width d').fill(String(s.d));
-  await page.getByLabel('hidden', { exact: true }).fill(String(s.hidden));
-  await page.getByLabel('layers', { exact: true }).fill(String(s.layers));
-  await page.getByLabel('batch', { exact: true }).fill(String(s.batch));
-  await page.getByLabel('precision', { exact: true }).selectOption(s.precision ?? 'fp32');
-  await page.getByLabel('checkpointing', { exact: true }).selectOption(s.checkpoint ?? 'none');
-  await page.getByLabel('optimizer', { exact: true }).selectOption(s.optimizer ?? 'adam');
-}
-
-async function finishedRuns(page: Page): Promise<number> {
-  return Number(await page.getByTestId('run-panel').getAttribute('data-finished'));
-}
-
-/** Presses Run and waits until that run has ended (result, error or cancel). */
-async function pressRun(page: Page): Promise<void> {
-  const before = await finishedRuns(page);
-  const run = page.getByTestId('run-button');
-  await expect(run).toBeEnabled({ timeout: 30_000 });
-  await run.click();
-  await expect.poll(() => finishedRuns(page), { timeout: 90_000 }).toBeGreaterThan(before);
-}
-
-async function bytesOf(page: Page, testId: string): Promise<number> {
-  return Number(await page.getByTestId(testId).getAttribute('data-bytes'));
-}
+import { bytesOf, chooseMlp, pressRun, type MlpChoice } from './lab.ts';
 
 test('a tiny mlp run from the form matches its estimate, frees everything and draws the timeline', async ({ page }) => {
   test.setTimeout(120_000);
@@ -78,7 +39,7 @@ test('a tiny mlp run from the form matches its estimate, frees everything and dr
 test('full checkpointing lowers the measured activations, and amp-bf16 halves them', async ({ page }) => {
   test.setTimeout(180_000);
   await page.goto('/');
-  const shape: Shape = { d: 16, hidden: 32, layers: 3, batch: 4 };
+  const shape: MlpChoice = { d: 16, hidden: 32, layers: 3, batch: 4 };
   await chooseMlp(page, shape);
   await page.getByTestId('run-steps').fill('2');
 

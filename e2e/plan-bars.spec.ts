@@ -4,11 +4,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { test, expect } from './fixtures.ts';
+import { bytesOf, chooseMlp, pressRun } from './lab.ts';
 import type { Page } from '@playwright/test';
-
-async function bytesOf(page: Page, testId: string): Promise<number> {
-  return Number(await page.getByTestId(testId).getAttribute('data-bytes'));
-}
 
 /** The breakdown's textbook line carries no data attribute: its "(N B)"-free text gives GiB only, so read the plan from the bars' sibling instead. */
 async function textbookBytes(page: Page): Promise<number> {
@@ -40,20 +37,11 @@ test('the default model draws the textbook and detailed bars, GPU lines, and a t
   await expect(chart).toHaveAttribute('aria-label', /maxBufferSize/);
 
   // A tiny mlp through the form, then Run.
-  await page.getByLabel('model', { exact: true }).selectOption('mlp');
-  await page.getByLabel('width d').fill('8');
-  await page.getByLabel('hidden', { exact: true }).fill('16');
-  await page.getByLabel('layers', { exact: true }).fill('1');
-  await page.getByLabel('batch', { exact: true }).fill('4');
-  await page.getByLabel('precision', { exact: true }).selectOption('fp32');
-  await page.getByLabel('checkpointing', { exact: true }).selectOption('none');
-  await page.getByLabel('optimizer', { exact: true }).selectOption('adam');
+  await chooseMlp(page, { d: 8, hidden: 16, layers: 1, batch: 4 });
   await page.getByTestId('run-steps').fill('2');
   await expect.poll(() => bytesOf(page, 'bar-detailed')).toBe(await bytesOf(page, 'peak-bytes'));
-  const run = page.getByTestId('run-button');
-  await expect(run).toBeEnabled({ timeout: 30_000 });
-  await run.click();
-  await expect(page.getByTestId('run-result')).toBeVisible({ timeout: 90_000 });
+  await pressRun(page);
+  await expect(page.getByTestId('run-result')).toBeVisible();
 
   const measured = page.getByTestId('bar-measured');
   await expect(measured).toHaveCount(1);

@@ -4,27 +4,16 @@
  */
 import { mkdirSync } from 'node:fs';
 import { test, expect } from './fixtures.ts';
+import { chooseMlp, pressRun } from './lab.ts';
 import type { Page } from '@playwright/test';
 
 async function chooseTinyMlp(page: Page): Promise<void> {
-  await page.getByLabel('model', { exact: true }).selectOption('mlp');
-  await page.getByLabel('width d').fill('8');
-  await page.getByLabel('hidden', { exact: true }).fill('16');
-  await page.getByLabel('layers', { exact: true }).fill('1');
-  await page.getByLabel('batch', { exact: true }).fill('4');
-  await page.getByLabel('precision', { exact: true }).selectOption('fp32');
-  await page.getByLabel('checkpointing', { exact: true }).selectOption('none');
-  await page.getByLabel('optimizer', { exact: true }).selectOption('adam');
+  await chooseMlp(page, { d: 8, hidden: 16, layers: 1, batch: 4 });
   await page.getByTestId('run-steps').fill('2');
 }
 
 async function runAndWait(page: Page): Promise<void> {
-  const panel = page.getByTestId('run-panel');
-  const before = Number(await panel.getAttribute('data-finished'));
-  const run = page.getByTestId('run-button');
-  await expect(run).toBeEnabled({ timeout: 30_000 });
-  await run.click();
-  await expect.poll(async () => Number(await panel.getAttribute('data-finished')), { timeout: 90_000 }).toBeGreaterThan(before);
+  await pressRun(page);
   await expect(page.getByTestId('run-error')).toHaveCount(0);
 }
 

@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Page } from '@playwright/test';
 import { test, expect } from './fixtures.ts';
+import { fillMlpShape, plannerReady, pressRun } from './lab.ts';
 
 const DIR = 'test-results/screenshots';
 
@@ -14,12 +15,6 @@ async function shoot(page: Page, name: string): Promise<void> {
   // Let transitions (progress bar width, focus rings) settle.
   await page.waitForTimeout(300);
   await page.screenshot({ path: `${DIR}/view-${name}.png`, fullPage: true });
-}
-
-async function plannerReady(page: Page): Promise<void> {
-  await page.goto('/');
-  await expect(page.getByTestId('peak-bytes')).toContainText(/B/);
-  await expect(page.getByTestId('adapter-name')).toHaveText(/\S/, { timeout: 30_000 });
 }
 
 /** A small LLaMA-family config.json, pasted as a user would. */
@@ -37,16 +32,10 @@ const SMALL_LLAMA = {
 };
 
 async function tinyRun(page: Page): Promise<void> {
-  await page.getByLabel('model', { exact: true }).selectOption('mlp');
-  await page.getByLabel('width d').fill('8');
-  await page.getByLabel('hidden', { exact: true }).fill('16');
-  await page.getByLabel('layers', { exact: true }).fill('1');
-  await page.getByLabel('batch', { exact: true }).fill('4');
+  await fillMlpShape(page, { d: 8, hidden: 16, layers: 1, batch: 4 });
   await page.getByTestId('run-steps').fill('2');
-  const run = page.getByTestId('run-button');
-  await expect(run).toBeEnabled({ timeout: 30_000 });
-  await run.click();
-  await expect(page.getByTestId('measured-peak')).toHaveText(/\d/, { timeout: 90_000 });
+  await pressRun(page);
+  await expect(page.getByTestId('measured-peak')).toHaveText(/\d/);
   await expect(page.getByTestId('run-error')).toHaveCount(0);
 }
 

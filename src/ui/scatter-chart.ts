@@ -1,5 +1,6 @@
 import { LitElement, css, html, nothing, svg, unsafeCSS } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
+import { legendStyles } from './chart-styles.ts';
 import { yTicks } from './timeline-chart.ts';
 
 /**
@@ -69,7 +70,9 @@ export function linearTicks(lo: number, hi: number): number[] {
  */
 @customElement('vl-scatter-chart')
 export class VlScatterChart extends LitElement {
-  static override styles = css`
+  static override styles = [
+    legendStyles,
+    css`
     :host {
       display: block;
       --vl-scatter-measured: #d55e00;
@@ -126,24 +129,10 @@ export class VlScatterChart extends LitElement {
       stroke: none;
     }
     ${toneRules()}
-    ul {
-      list-style: none;
-      display: flex;
-      flex-wrap: wrap;
-      gap: 0.25rem 0.9rem;
-      padding: 0;
-      margin: 0.4rem 0 0;
-      font-size: 0.8rem;
-    }
-    li {
-      display: flex;
-      align-items: center;
-      gap: 0.3rem;
-    }
     .swatch {
-      display: inline-block;
       width: 0.7rem;
       height: 0.7rem;
+      border-radius: 0;
     }
     .swatch.dot {
       border-radius: 50%;
@@ -168,7 +157,8 @@ export class VlScatterChart extends LitElement {
     .swatch.dashed {
       border-top-style: dashed;
     }
-  `;
+  `,
+  ];
 
   @property({ attribute: false }) series: readonly ScatterSeries[] = [];
   @property({ attribute: false }) points: readonly ScatterPoint[] = [];
