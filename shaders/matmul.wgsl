@@ -161,3 +161,216 @@ fn backward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) grou
   let e1 = min(2u * w + 1u, M * N - 1u);
   storeOut(w, s * vec2f(activationGrad(loadPre(2u * w)), activationGrad(loadPre(e1))));
 }
+
+// ---- Tiled kernels ---------------------------------------------------------------------
+// The same three products for large shapes: a workgroup computes a BM×BN tile of out
+// (BM = WGY·TM rows, BN = WGX·TN columns), staging TK-deep slices of A and B in workgroup
+// memory as f32 (decoded once, whatever their storage), and each invocation accumulates a
+// TM×TN register tile of outer products. TM and TN size function-scope arrays, so they are
+// consts: matmul.ts puts `const TM` and `const TN` in front of this file, one shader module
+// per register tile. WGX, WGY and TK are overrides, TK the depth of a staged slice.
+//
+// Invocation (tx, ty) owns rows ty + r·WGY (r < TM) and column pairs 2·(tx + j·WGX), + 1
+// (j < TN / 2) of the tile: strided, so at each step of the inner loop the invocations of a
+// row read consecutive words of the staged B and one broadcast word of the staged A (no bank
+// conflicts). With an even N and a packed output, each column pair is one whole u32 word, so
+// no two invocations write one word (matmul.ts sends packed outputs with an odd N to the
+// untiled kernels).
+// Workgroups are numbered linearly (dispatchGrid may split them over x and y): GX of them
+// per row of tiles.
+
+override WGX: u32 = 8u;
+override WGY: u32 = 8u;
+override TK: u32 = 8u;
+override GX: u32 = 1u;
+override GY: u32 = 1u;
+
+// [k][m] and [k][n]: the inner loop reads TM consecutive A values and TN consecutive B values.
+var<workgroup> tileA: array<f32, TK * WGY * TM>;
+var<workgroup> tileB: array<f32, TK * WGX * TN>;
+
+// Row of the tile for register row r of invocation row ty, and the first column of register
+// column pair c / 2 (c even) of invocation column tx.
+fn tileRow(ty: u32, r: u32) -> u32 {
+  return ty + r * WGY;
+}
+
+fn tileCol(tx: u32, c: u32) -> u32 {
+  return 2u * (tx + (c / 2u) * WGX);
+}
+
+// The unbiased TM×TN register tile of A·B this invocation owns (rows tileRow(ty, r), columns
+// tileCol(tx, c) + c % 2), in the BM×BN tile at (tileRow0, tileCol0).
+fn tiledProducts(tileRow0: u32, tileCol0: u32, tx: u32, ty: u32, li: u32) -> array<f32, TM * TN> {
+  let BM = WGY * TM;
+  let BN = WGX * TN;
+  let threads = WGX * WGY;
+  var acc: array<f32, TM * TN>;
+  for (var k0 = 0u; k0 < K; k0 += TK) {
+    // Stage A[tileRow0.., k0..]: consecutive invocations take consecutive addresses of A.
+    for (var i = li; i < BM * TK; i += threads) {
+      var m: u32;
+      var k: u32;
+      if (A_T) {
+        m = i % BM;
+        k = i / BM;
+      } else {
+        m = i / TK;
+        k = i % TK;
+      }
+      let row = tileRow0 + m;
+      let kk = k0 + k;
+      var v = 0.0;
+      if (row < M && kk < K) {
+        v = loadA(row, kk);
+      }
+      tileA[k * BM + m] = v;
+    }
+    for (var i = li; i < BN * TK; i += threads) {
+      var n: u32;
+      var k: u32;
+      if (B_T) {
+        n = i / TK;
+        k = i % TK;
+      } else {
+        n = i % BN;
+        k = i / BN;
+      }
+      let col = tileCol0 + n;
+      let kk = k0 + k;
+      var v = 0.0;
+      if (col < N && kk < K) {
+        v = loadB(kk, col);
+      }
+      tileB[k * BN + n] = v;
+    }
+    workgroupBarrier();
+    for (var k = 0u; k < TK; k++) {
+      var av: array<f32, TM>;
+      var bv: array<f32, TN>;
+      for (var r = 0u; r < TM; r++) {
+        av[r] = tileA[k * BM + tileRow(ty, r)];
+      }
+      for (var c = 0u; c < TN; c += 2u) {
+        let n = tileCol(tx, c);
+        bv[c] = tileB[k * BN + n];
+        bv[c + 1u] = tileB[k * BN + n + 1u];
+      }
+      for (var r = 0u; r < TM; r++) {
+        for (var c = 0u; c < TN; c++) {
+          acc[r * TN + c] = fma(av[r], bv[c], acc[r * TN + c]);
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  return acc;
+}
+
+// Elements (row, col) and (row, col + 1) of out, col even; the second only when col + 1 < N.
+// Packed storage: N is even here, so the two are the halves of one word.
+fn storeOutPair(row: u32, col: u32, v: vec2f) {
+  let e = row * N + col;
+  if (OUT_KIND == STORAGE_F32) {
+    out[e] = bitcast<u32>(v.x);
+    if (col + 1u < N) {
+      out[e + 1u] = bitcast<u32>(v.y);
+    }
+  } else {
+    out[e >> 1u] = encodePair(v.x, v.y, OUT_KIND);
+  }
+}
+
+fn storeActPair(row: u32, col: u32, v: vec2f) {
+  let e = row * N + col;
+  if (AUX_KIND == STORAGE_F32) {
+    act[e] = bitcast<u32>(v.x);
+    if (col + 1u < N) {
+      act[e + 1u] = bitcast<u32>(v.y);
+    }
+  } else {
+    act[e >> 1u] = encodePair(v.x, v.y, AUX_KIND);
+  }
+}
+
+// Where this workgroup's tile starts; valid is false for the spare workgroups of a split grid.
+// Uniform per workgroup (from workgroup_id), so returning early skips no barrier for only some
+// invocations.
+struct TileOrigin {
+  valid: bool,
+  row0: u32,
+  col0: u32,
+}
+
+fn tileOrigin(wid: vec3u, groups: vec3u) -> TileOrigin {
+  let linear = wid.y * groups.x + wid.x;
+  return TileOrigin(linear < GX * GY, (linear / GX) * WGY * TM, (linear % GX) * WGX * TN);
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn tiled_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let o = tileOrigin(wid, groups);
+  if (!o.valid) {
+    return;
+  }
+  let acc = tiledProducts(o.row0, o.col0, lid.x, lid.y, li);
+  for (var r = 0u; r < TM; r++) {
+    let row = o.row0 + tileRow(lid.y, r);
+    for (var c = 0u; c < TN; c += 2u) {
+      let col = o.col0 + tileCol(lid.x, c);
+      if (row < M && col < N) {
+        var v = vec2f(acc[r * TN + c], acc[r * TN + c + 1u]);
+        if (HAS_BIAS) {
+          v += vec2f(bias[col], bias[min(col + 1u, N - 1u)]);
+        }
+        storeOutPair(row, col, v);
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn tiled_forward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let o = tileOrigin(wid, groups);
+  if (!o.valid) {
+    return;
+  }
+  let acc = tiledProducts(o.row0, o.col0, lid.x, lid.y, li);
+  for (var r = 0u; r < TM; r++) {
+    let row = o.row0 + tileRow(lid.y, r);
+    for (var c = 0u; c < TN; c += 2u) {
+      let col = o.col0 + tileCol(lid.x, c);
+      if (row < M && col < N) {
+        var v = vec2f(acc[r * TN + c], acc[r * TN + c + 1u]);
+        if (HAS_BIAS) {
+          v += vec2f(bias[col], bias[min(col + 1u, N - 1u)]);
+        }
+        storeOutPair(row, col, v);
+        // From the f32 pre-activation, not from its rounded copy in out.
+        storeActPair(row, col, vec2f(activation(v.x), activation(v.y)));
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn tiled_backward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let o = tileOrigin(wid, groups);
+  if (!o.valid) {
+    return;
+  }
+  let acc = tiledProducts(o.row0, o.col0, lid.x, lid.y, li);
+  for (var r = 0u; r < TM; r++) {
+    let row = o.row0 + tileRow(lid.y, r);
+    for (var c = 0u; c < TN; c += 2u) {
+      let col = o.col0 + tileCol(lid.x, c);
+      if (row < M && col < N) {
+        let e = row * N + col;
+        // Clamped to the row's last element when col + 1 = N (that value is not stored).
+        let e1 = select(e, e + 1u, col + 1u < N);
+        let v = vec2f(acc[r * TN + c], acc[r * TN + c + 1u]);
+        storeOutPair(row, col, v * vec2f(activationGrad(loadPre(e)), activationGrad(loadPre(e1))));
+      }
+    }
+  }
+}

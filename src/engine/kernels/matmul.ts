@@ -4,9 +4,13 @@
  * (Xᵀ·dY, dY·Wᵀ need no copy). The WGSL is shaders/matmul.wgsl; shapes, storages and flags
  * are override constants, so each (shape, storages, flags) is one cached pipeline.
  *
- * One invocation computes one output word (two elements, see the WGSL), so the dispatch is
- * ceil(ceil(M·N / 2) / WORKGROUP_SIZE) workgroups. It is a plain, untiled kernel: correct for
- * every shape and storage, made for a memory lab rather than peak FLOP/s.
+ * Two kernels compute it. The tiled one (the default) gives each workgroup a BM×BN tile of out
+ * and each invocation a TM×TN register tile, staging TK-deep slices of A and B in workgroup
+ * memory; its tile sizes are a MatmulTiles, chosen per device (tuneMatmul measures the
+ * candidates; without tuning, a default by adapter) and shrunk for small shapes. The
+ * reference kernel computes one output word (two elements) per invocation, untiled: it is the
+ * one every other is tested against, and it takes the one case the tiled kernel cannot, a
+ * packed 16-bit output with an odd N (its words straddle rows).
  */
 import matmulWgsl from '../../../shaders/matmul.wgsl?raw';
 import {
@@ -49,13 +53,124 @@ export interface MatmulArgs {
     | { kind: 'activation'; fn: ActivationFn; act: GPUBuffer; actStorage: Storage }
     | { kind: 'activation-grad'; fn: ActivationFn; pre: GPUBuffer; preStorage: Storage };
   label?: string;
+  /** 'tiled' (the default; falls back to 'reference' where it cannot run) or 'reference'. */
+  kernel?: MatmulKernel;
+}
+
+export const MATMUL_KERNELS = ['tiled', 'reference'] as const;
+export type MatmulKernel = (typeof MATMUL_KERNELS)[number];
+
+/**
+ * Tile sizes of the tiled kernel: a workgroup of wgx × wgy invocations computes a
+ * (wgy·tm) × (wgx·tn) tile of out, each invocation tm × tn of it, staging tk-deep slices.
+ */
+export interface MatmulTiles {
+  tm: number;
+  tn: number;
+  wgx: number;
+  wgy: number;
+  tk: number;
+}
+
+/** The tile sizes tuneMatmul tries, smallest tile first. */
+export const MATMUL_TILE_CANDIDATES: readonly MatmulTiles[] = [
+  { tm: 2, tn: 2, wgx: 8, wgy: 8, tk: 8 },
+  { tm: 4, tn: 4, wgx: 8, wgy: 8, tk: 8 },
+  { tm: 4, tn: 4, wgx: 16, wgy: 16, tk: 8 },
+  { tm: 8, tn: 4, wgx: 16, wgy: 16, tk: 8 },
+  { tm: 8, tn: 8, wgx: 16, wgy: 16, tk: 8 },
+  { tm: 8, tn: 8, wgx: 16, wgy: 16, tk: 16 },
+];
+
+export function tileRows(t: MatmulTiles): number {
+  return t.wgy * t.tm;
+}
+
+export function tileCols(t: MatmulTiles): number {
+  return t.wgx * t.tn;
+}
+
+/** Why tiles cannot run on device, or null when they can. */
+export function tilesProblem(device: GPUDevice, t: MatmulTiles): string | null {
+  const l = device.limits;
+  for (const [k, v] of Object.entries(t)) if (!Number.isInteger(v) || v < 1) return `${k} must be a positive integer, got ${v}`;
+  if (t.tn % 2 !== 0) return `tn must be even (packed outputs are written a word at a time), got ${t.tn}`;
+  if (t.tm > 16 || t.tn > 16) return `tm and tn must be at most 16, got ${t.tm}×${t.tn}`;
+  if (t.wgx * t.wgy > l.maxComputeInvocationsPerWorkgroup) return `${t.wgx}×${t.wgy} invocations exceed maxComputeInvocationsPerWorkgroup ${l.maxComputeInvocationsPerWorkgroup}`;
+  if (t.wgx > l.maxComputeWorkgroupSizeX || t.wgy > l.maxComputeWorkgroupSizeY) return `workgroup ${t.wgx}×${t.wgy} exceeds maxComputeWorkgroupSize ${l.maxComputeWorkgroupSizeX}×${l.maxComputeWorkgroupSizeY}`;
+  const bytes = 4 * t.tk * (tileRows(t) + tileCols(t));
+  if (bytes > l.maxComputeWorkgroupStorageSize) return `${bytes} B of staged tiles exceed maxComputeWorkgroupStorageSize ${l.maxComputeWorkgroupStorageSize}`;
+  return null;
+}
+
+const chosenTiles = new WeakMap<GPUDevice, MatmulTiles>();
+
+/** Makes t the tiles of every later matmul on device (what tuneMatmul found, or a cached choice). */
+export function setMatmulTiles(device: GPUDevice, t: MatmulTiles): void {
+  const problem = tilesProblem(device, t);
+  if (problem) throw new RangeError(`Matmul tiles ${JSON.stringify(t)}: ${problem}`);
+  chosenTiles.set(device, { ...t });
+}
+
+/**
+ * The tiles for a large matmul on device: the ones set, else the largest candidate the
+ * device's limits allow (the 128×128 tile is what fast WebGPU matmuls use on discrete GPUs).
+ */
+export function matmulTiles(device: GPUDevice): MatmulTiles {
+  const set = chosenTiles.get(device);
+  if (set) return set;
+  for (let i = MATMUL_TILE_CANDIDATES.length - 2; i >= 0; i--) {
+    const t = MATMUL_TILE_CANDIDATES[i]!;
+    if (!tilesProblem(device, t)) return t;
+  }
+  return MATMUL_TILE_CANDIDATES[0]!;
+}
+
+/**
+ * The tiles for an M×N output: the device's, or for a small output the largest smaller
+ * candidate whose tile is no taller than M and no wider than N (rounded up to 16), so small
+ * matmuls do not compute mostly padding.
+ */
+export function matmulTilesFor(device: GPUDevice, M: number, N: number): MatmulTiles {
+  const base = matmulTiles(device);
+  const rows = Math.max(16, M);
+  const cols = Math.max(16, N);
+  if (tileRows(base) <= rows && tileCols(base) <= cols) return base;
+  let best = MATMUL_TILE_CANDIDATES[0]!;
+  for (const t of MATMUL_TILE_CANDIDATES) {
+    if (tileRows(t) > tileRows(base) || tileCols(t) > tileCols(base) || tileRows(t) > rows || tileCols(t) > cols || tilesProblem(device, t)) continue;
+    if (tileRows(t) * tileCols(t) > tileRows(best) * tileCols(best)) best = t;
+  }
+  return best;
 }
 
 /** Invocations per workgroup: the WG override and the dispatch count both come from here. */
 export const MATMUL_WORKGROUP_SIZE = 64;
 
-const caches = new WeakMap<GPUDevice, KernelCache>();
-const code = withStorageWgsl(matmulWgsl);
+/**
+ * The family's WGSL for register tile tm × tn: the two consts the tiled kernels' function-scope
+ * arrays are sized by, then the storage prelude and shaders/matmul.wgsl. One shader module
+ * (and pipeline cache) per register tile; the reference kernels use the smallest.
+ */
+function matmulCode(tm: number, tn: number): string {
+  if (!Number.isInteger(tm) || !Number.isInteger(tn) || tm < 1 || tn < 2 || tn % 2 !== 0 || tm > 16 || tn > 16) {
+    throw new RangeError(`Matmul: register tile ${tm}×${tn} must be 1..16 × an even 2..16`);
+  }
+  return `const TM: u32 = ${tm}u;\nconst TN: u32 = ${tn}u;\n${withStorageWgsl(matmulWgsl)}`;
+}
+
+/** Per register tile ('2x2', …): its code and its per-device module and pipelines. */
+const families = new Map<string, { code: string; caches: WeakMap<GPUDevice, KernelCache> }>();
+
+function family(tm: number, tn: number): { code: string; caches: WeakMap<GPUDevice, KernelCache> } {
+  const key = `${tm}x${tn}`;
+  let f = families.get(key);
+  if (!f) {
+    f = { code: matmulCode(tm, tn), caches: new WeakMap() };
+    families.set(key, f);
+  }
+  return f;
+}
 const ACT_CODE = { relu: 0, gelu: 1 } as const satisfies Record<ActivationFn, number>;
 
 export function recordMatmul(device: GPUDevice, encoder: GPUCommandEncoder, args: MatmulArgs): void {
@@ -72,6 +187,10 @@ export function recordMatmul(device: GPUDevice, encoder: GPUCommandEncoder, args
   if (epilogue?.kind === 'activation-grad' && args.bias) throw new TypeError('Matmul: a bias with the activation-grad epilogue is not supported');
 
   let entryPoint: 'forward' | 'forward_act' | 'backward_act' = 'forward';
+  // Packed words of out (and of act) straddle rows when N is odd: only the reference kernel
+  // writes those, a word per invocation.
+  const packedOut = args.outStorage !== 'f32' || (epilogue?.kind === 'activation' && epilogue.actStorage !== 'f32');
+  const tiled = (args.kernel ?? 'tiled') === 'tiled' && !(packedOut && N % 2 === 1);
   let auxStorage: Storage = 'f32';
   const buffers: Record<number, GPUBuffer> = { 0: args.a, 1: args.b, 2: args.out };
   if (epilogue?.kind === 'activation') {
@@ -88,27 +207,41 @@ export function recordMatmul(device: GPUDevice, encoder: GPUCommandEncoder, args
   // The bias binding is used by the forward entry points; without a bias it gets `a`, never read.
   if (entryPoint !== 'backward_act') buffers[3] = args.bias ?? args.a;
 
-  const pipeline = cachedPipeline(caches, device, {
+  const constants: Record<string, number> = {
+    M,
+    N,
+    K,
+    A_T: Number(args.aTransposed),
+    B_T: Number(args.bTransposed),
+    A_KIND: STORAGE_CODE[args.aStorage],
+    B_KIND: STORAGE_CODE[args.bStorage],
+    OUT_KIND: STORAGE_CODE[args.outStorage],
+    AUX_KIND: STORAGE_CODE[auxStorage],
+    HAS_BIAS: Number(args.bias !== undefined),
+    ACT: epilogue ? ACT_CODE[epilogue.fn] : 0,
+  };
+  const passLabel = args.label ? `Matmul.pass[${args.label}]` : 'Matmul.pass';
+  if (tiled) {
+    const t = matmulTilesFor(device, M, N);
+    const gx = Math.ceil(N / tileCols(t));
+    const gy = Math.ceil(M / tileRows(t));
+    const f = family(t.tm, t.tn);
+    const pipeline = cachedPipeline(f.caches, device, {
+      family: 'Matmul',
+      code: f.code,
+      entryPoint: `tiled_${entryPoint}`,
+      constants: { ...constants, WGX: t.wgx, WGY: t.wgy, TK: t.tk, GX: gx, GY: gy },
+    });
+    recordPass(device, encoder, passLabel, [{ pipeline, buffers, groups: gx * gy, label: 'Matmul.bindGroup' }]);
+    return;
+  }
+  const f = family(2, 2);
+  const pipeline = cachedPipeline(f.caches, device, {
     family: 'Matmul',
-    code,
+    code: f.code,
     entryPoint,
-    constants: {
-      M,
-      N,
-      K,
-      A_T: Number(args.aTransposed),
-      B_T: Number(args.bTransposed),
-      A_KIND: STORAGE_CODE[args.aStorage],
-      B_KIND: STORAGE_CODE[args.bStorage],
-      OUT_KIND: STORAGE_CODE[args.outStorage],
-      AUX_KIND: STORAGE_CODE[auxStorage],
-      HAS_BIAS: Number(args.bias !== undefined),
-      ACT: epilogue ? ACT_CODE[epilogue.fn] : 0,
-      WG: MATMUL_WORKGROUP_SIZE,
-    },
+    constants: { ...constants, WG: MATMUL_WORKGROUP_SIZE },
   });
   const words = Math.ceil((M * N) / 2);
-  recordPass(device, encoder, args.label ? `Matmul.pass[${args.label}]` : 'Matmul.pass', [
-    { pipeline, buffers, groups: Math.ceil(words / MATMUL_WORKGROUP_SIZE), label: 'Matmul.bindGroup' },
-  ]);
+  recordPass(device, encoder, passLabel, [{ pipeline, buffers, groups: Math.ceil(words / MATMUL_WORKGROUP_SIZE), label: 'Matmul.bindGroup' }]);
 }

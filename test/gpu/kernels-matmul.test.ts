@@ -1,0 +1,266 @@
+/**
+ * The tiled matmul against the f64 CPU reference and against the reference kernel, for every
+ * candidate tile size: shapes that leave partial tiles on every edge (M, N not multiples of
+ * the tile, K not a multiple of TK, K below TK), every transpose, packed operands and outputs,
+ * every epilogue, and a grid split over two dimensions. Tolerances as in kernels.test.ts.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  MATMUL_TILE_CANDIDATES,
+  matmulTiles,
+  matmulTilesFor,
+  recordMatmul,
+  setMatmulTiles,
+  tileCols,
+  tileRows,
+  tilesProblem,
+  type ActivationFn,
+  type MatmulKernel,
+  type MatmulTiles,
+} from '../../src/engine/kernels/matmul.ts';
+import { decodeStorage, encodeStorage, roundToStorage, storageBytes, type Storage } from '../../src/engine/kernels/storage.ts';
+import { useGpuFixture } from './fixture.ts';
+import { randoms } from '../helpers/random.ts';
+
+const fx = useGpuFixture('test.kernels-matmul');
+const OUT_REL: Record<Storage, number> = { f32: 0, f16: 2 ** -10, bf16: 2 ** -7 };
+const F32_REL = 1e-5;
+
+let defaultTiles: MatmulTiles | undefined;
+afterEach(() => {
+  // Every test that sets tiles leaves the device's default behind it.
+  if (defaultTiles) setMatmulTiles(fx.device, defaultTiles);
+});
+
+function useTiles(t: MatmulTiles): void {
+  defaultTiles ??= matmulTiles(fx.device);
+  setMatmulTiles(fx.device, t);
+}
+
+const tileName = (t: MatmulTiles) => `${tileRows(t)}×${tileCols(t)} (${t.tm}×${t.tn} per invocation, tk ${t.tk})`;
+
+function transpose(x: Float32Array, r: number, c: number): Float32Array {
+  const t = new Float32Array(x.length);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) t[j * r + i] = x[i * c + j]!;
+  return t;
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+function act(fn: ActivationFn, x: number): number {
+  if (fn === 'relu') return Math.max(x, 0);
+  return 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)));
+}
+function actGrad(fn: ActivationFn, x: number): number {
+  if (fn === 'relu') return x > 0 ? 1 : 0;
+  const t = Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x ** 3));
+  return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x);
+}
+
+function expectClose(name: string, got: Float32Array, want: ArrayLike<number>, tol: (i: number) => number): void {
+  expect(got.length).toBe(want.length);
+  const bad: string[] = [];
+  for (let i = 0; i < got.length; i++) {
+    const t = tol(i);
+    if (!(Math.abs(got[i]! - want[i]!) <= t)) bad.push(`${name}[${i}]: got ${got[i]}, want ${want[i]} ± ${t}`);
+  }
+  expect(bad.slice(0, 5), `${bad.length} of ${got.length} out of tolerance`).toEqual([]);
+}
+
+interface Case {
+  M: number;
+  N: number;
+  K: number;
+  aT: boolean;
+  bT: boolean;
+  aS: Storage;
+  bS: Storage;
+  outS: Storage;
+}
+
+async function operands(c: Case, seed: number) {
+  const { M, N, K } = c;
+  const a = roundToStorage(randoms(M * K, seed), c.aS);
+  const b = roundToStorage(randoms(K * N, seed + 1), c.bS);
+  const ref = new Float64Array(M * N);
+  const mag = new Float64Array(M * N);
+  for (let i = 0; i < M; i++)
+    for (let k = 0; k < K; k++) {
+      const av = a[i * K + k]!;
+      for (let j = 0; j < N; j++) {
+        const p = av * b[k * N + j]!;
+        ref[i * N + j]! += p;
+        mag[i * N + j]! += Math.abs(p);
+      }
+    }
+  const aBuf = await fx.upload('A', encodeStorage(c.aT ? transpose(a, M, K) : a, c.aS));
+  const bBuf = await fx.upload('B', encodeStorage(c.bT ? transpose(b, K, N) : b, c.bS));
+  return { ref, mag, aBuf, bBuf };
+}
+
+async function runPlain(c: Case, kernel: MatmulKernel, aBuf: GPUBuffer, bBuf: GPUBuffer, device: GPUDevice = fx.device): Promise<Float32Array> {
+  const out = await fx.empty(`out.${kernel}`, storageBytes(c.M * c.N, c.outS), 'activations');
+  fx.submit((enc) =>
+    recordMatmul(device, enc, {
+      M: c.M, N: c.N, K: c.K,
+      a: aBuf, aStorage: c.aS, aTransposed: c.aT,
+      b: bBuf, bStorage: c.bS, bTransposed: c.bT,
+      out, outStorage: c.outS, kernel,
+    }),
+  );
+  return decodeStorage(await fx.read(out), c.M * c.N, c.outS);
+}
+
+const TRANSPOSES = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+] as const;
+const TRIPLES: [Storage, Storage, Storage][] = [
+  ['f32', 'f32', 'f32'],
+  ['bf16', 'f16', 'f16'],
+  ['f16', 'bf16', 'bf16'],
+];
+
+describe('tile choice', () => {
+  it('accepts every candidate on this device and names what a bad one breaks', () => {
+    for (const t of MATMUL_TILE_CANDIDATES) expect(tilesProblem(fx.device, t), tileName(t)).toBeNull();
+    expect(tilesProblem(fx.device, { tm: 4, tn: 3, wgx: 8, wgy: 8, tk: 8 })).toMatch(/tn must be even/);
+    expect(tilesProblem(fx.device, { tm: 4, tn: 4, wgx: 32, wgy: 32, tk: 8 })).toMatch(/maxComputeInvocationsPerWorkgroup/);
+    expect(tilesProblem(fx.device, { tm: 16, tn: 16, wgx: 16, wgy: 16, tk: 64 })).toMatch(/maxComputeWorkgroupStorageSize/);
+    expect(() => setMatmulTiles(fx.device, { tm: 0, tn: 2, wgx: 8, wgy: 8, tk: 8 })).toThrow(/tm must be a positive integer/);
+  });
+
+  it('shrinks the tile for small outputs and keeps the device tile for large ones', () => {
+    useTiles(MATMUL_TILE_CANDIDATES.at(-1)!);
+    expect(matmulTilesFor(fx.device, 4096, 4096)).toEqual(MATMUL_TILE_CANDIDATES.at(-1));
+    const small = matmulTilesFor(fx.device, 16, 4096);
+    expect(tileRows(small)).toBeLessThanOrEqual(16);
+    const mid = matmulTilesFor(fx.device, 100, 70);
+    expect(tileRows(mid)).toBeLessThanOrEqual(100);
+    expect(tileCols(mid)).toBeLessThanOrEqual(70);
+    expect(tileRows(mid) * tileCols(mid)).toBeGreaterThan(16 * 16);
+  });
+});
+
+describe.each(MATMUL_TILE_CANDIDATES.map((t) => [tileName(t), t] as const))('tiled matmul, tiles %s', (_, tiles) => {
+  // A whole tile and a partial one in each dimension of out, K past two slices and a remainder.
+  const M = tileRows(tiles) + 5;
+  const N = tileCols(tiles) + 6;
+  const cases: Case[] = TRANSPOSES.flatMap(([aT, bT]) => TRIPLES.map(([aS, bS, outS]) => ({ M, N, K: 2 * tiles.tk + 3, aT, bT, aS, bS, outS })));
+
+  it.each(cases)('$M×$N×$K aT=$aT bT=$bT A:$aS B:$bS out:$outS', async (c) => {
+    useTiles(tiles);
+    expect(matmulTilesFor(fx.device, M, N)).toEqual(tiles);
+    const { ref, mag, aBuf, bBuf } = await operands(c, c.M + c.K);
+    const got = await runPlain(c, 'tiled', aBuf, bBuf);
+    expectClose('out', got, ref, (i) => F32_REL * mag[i]! + OUT_REL[c.outS] * Math.abs(ref[i]!) + 1e-7);
+  });
+});
+
+describe('tiled matmul edges', () => {
+  it.each([
+    [3, 5, 1],
+    [1, 1, 1],
+    [19, 1, 40],
+    [1, 37, 5],
+    [21, 23, 3],
+  ] as const)('%i×%i×%i in f32 matches the reference kernel', async (M, N, K) => {
+    useTiles(MATMUL_TILE_CANDIDATES[2]!);
+    const c: Case = { M, N, K, aT: false, bT: true, aS: 'f32', bS: 'f32', outS: 'f32' };
+    const { ref, mag, aBuf, bBuf } = await operands(c, 3);
+    const tiled = await runPlain(c, 'tiled', aBuf, bBuf);
+    const reference = await runPlain(c, 'reference', aBuf, bBuf);
+    const tol = (i: number) => F32_REL * mag[i]! + 1e-7;
+    expectClose('tiled', tiled, ref, tol);
+    expectClose('tiled vs reference', tiled, reference, (i) => 2 * tol(i));
+  });
+
+  it('leaves a packed output with an odd N to the reference kernel, every word whole', async () => {
+    const c: Case = { M: 9, N: 7, K: 5, aT: false, bT: false, aS: 'f32', bS: 'f32', outS: 'f16' };
+    const { ref, mag, aBuf, bBuf } = await operands(c, 41);
+    const got = await runPlain(c, 'tiled', aBuf, bBuf);
+    expectClose('out', got, ref, (i) => F32_REL * mag[i]! + OUT_REL.f16 * Math.abs(ref[i]!) + 1e-7);
+  });
+
+  it('covers every tile when maxComputeWorkgroupsPerDimension splits the grid', async () => {
+    const real = fx.device;
+    const limits: Record<string, number> = {};
+    for (const key in real.limits) limits[key] = (real.limits as unknown as Record<string, number>)[key]!;
+    const small = new Proxy(real, {
+      get(target, key) {
+        if (key === 'limits') return { ...limits, maxComputeWorkgroupsPerDimension: 3 };
+        const v = Reflect.get(target, key, target) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    useTiles(MATMUL_TILE_CANDIDATES[0]!);
+    // 16×16 tiles: 5 × 4 = 20 workgroups → x 3, y 7 with one spare.
+    const c: Case = { M: 70, N: 60, K: 11, aT: false, bT: false, aS: 'f32', bS: 'f32', outS: 'bf16' };
+    const { ref, mag, aBuf, bBuf } = await operands(c, 5);
+    const got = await runPlain(c, 'tiled', aBuf, bBuf, small);
+    expectClose('out', got, ref, (i) => F32_REL * mag[i]! + OUT_REL.bf16 * Math.abs(ref[i]!) + 1e-7);
+  });
+});
+
+describe('tiled matmul epilogues', () => {
+  const tiles = MATMUL_TILE_CANDIDATES[1]!;
+  const shapes = [
+    [2 * tileRows(tiles) + 3, 2 * tileCols(tiles) + 2, 19],
+    [tileRows(tiles) + 1, tileCols(tiles) + 1, 9],
+  ] as const;
+
+  it.each([
+    ['relu', 'f32', 'f32'],
+    ['gelu', 'f32', 'f32'],
+    ['gelu', 'bf16', 'f16'],
+    ['relu', 'f16', 'bf16'],
+  ] as const)('bias and %s: pre in %s, act in %s', async (fn, preS, actS) => {
+    useTiles(tiles);
+    for (const [M, N, K] of shapes) {
+      const c: Case = { M, N, K, aT: false, bT: false, aS: 'bf16', bS: 'f32', outS: preS };
+      const { ref, mag, aBuf, bBuf } = await operands(c, 17);
+      const biasValues = randoms(N, 19);
+      const bias = await fx.upload('bias', biasValues);
+      const pre = await fx.empty('pre', storageBytes(M * N, preS), 'activations');
+      const actBuf = await fx.empty('act', storageBytes(M * N, actS), 'activations');
+      fx.submit((enc) =>
+        recordMatmul(fx.device, enc, {
+          M, N, K, a: aBuf, aStorage: c.aS, aTransposed: false, b: bBuf, bStorage: c.bS, bTransposed: false,
+          out: pre, outStorage: preS, bias, epilogue: { kind: 'activation', fn, act: actBuf, actStorage: actS },
+        }),
+      );
+      const refPre = ref.map((v, i) => v + biasValues[i % N]!);
+      const tolPre = (i: number) => F32_REL * (mag[i]! + Math.abs(biasValues[i % N]!)) + 1e-7;
+      expectClose('pre', decodeStorage(await fx.read(pre), M * N, preS), refPre, (i) => tolPre(i) + OUT_REL[preS] * Math.abs(refPre[i]!));
+      const refAct = refPre.map((v) => act(fn, v));
+      expectClose('act', decodeStorage(await fx.read(actBuf), M * N, actS), refAct, (i) => 1.2 * tolPre(i) + OUT_REL[actS] * Math.abs(refAct[i]!) + 1e-7);
+      fx.ledger.dispose();
+    }
+  });
+
+  it.each([
+    ['relu', 'f32', 'f32'],
+    ['gelu', 'f32', 'f32'],
+    ['gelu', 'bf16', 'f16'],
+    ['relu', 'f16', 'bf16'],
+  ] as const)('times %s′(pre): pre in %s, out in %s', async (fn, preS, outS) => {
+    useTiles(tiles);
+    for (const [M, N, K] of shapes) {
+      const c: Case = { M, N, K, aT: false, bT: true, aS: 'f32', bS: 'f16', outS };
+      const { ref, mag, aBuf, bBuf } = await operands(c, 29);
+      const preValues = roundToStorage(randoms(M * N, 31, -3, 3), preS);
+      const pre = await fx.upload('pre', encodeStorage(preValues, preS));
+      const out = await fx.empty('dPre', storageBytes(M * N, outS), 'activation-grads');
+      fx.submit((enc) =>
+        recordMatmul(fx.device, enc, {
+          M, N, K, a: aBuf, aStorage: 'f32', aTransposed: false, b: bBuf, bStorage: c.bS, bTransposed: true,
+          out, outStorage: outS, epilogue: { kind: 'activation-grad', fn, pre, preStorage: preS },
+        }),
+      );
+      const want = ref.map((v, i) => v * actGrad(fn, preValues[i]!));
+      expectClose('dPre', decodeStorage(await fx.read(out), M * N, outS), want, (i) => 1.2 * F32_REL * mag[i]! + OUT_REL[outS] * Math.abs(want[i]!) + 1e-6);
+      fx.ledger.dispose();
+    }
+  });
+});
