@@ -36,6 +36,15 @@ export interface LedgerCreateOptions {
   usage: GPUBufferUsageFlags;
   /** Op index to record instead of the current one (e.g. a buffer made ahead for a later op). */
   op?: number;
+  /**
+   * The encoder the new tensor's first commands will be recorded into. Given, a buffer of the
+   * same allocated size and usage that was released since the last flush (its last use is
+   * already recorded earlier in that encoder) is taken instead of a new one, and zeroed by a
+   * clearBuffer recorded there, so the tensor starts at zero as a new buffer does. The ledger
+   * still records the old tensor's end and the new one's start: logical liveness is unchanged,
+   * only the physical bytes stop counting both. Needs COPY_DST in usage.
+   */
+  reuseIn?: GPUCommandEncoder;
 }
 
 /** The op current before the first beginOp/setOp: setup, weight upload. */
@@ -137,6 +146,14 @@ export class Ledger {
     this.checkLimits(name, size, allocated, usage);
     const op = opts.op ?? this.op;
 
+    const reused = opts.reuseIn && (usage & GPUBufferUsage.COPY_DST) !== 0 ? this.takePending(allocated, usage) : null;
+    if (reused) {
+      reused.label = `Ledger.${name}`;
+      opts.reuseIn!.clearBuffer(reused);
+      this.track(reused, name, category, size, allocated, op);
+      return reused;
+    }
+
     // Pushed and popped in the same task, so concurrent create() calls cannot see each other's errors.
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');
@@ -162,6 +179,22 @@ export class Ledger {
       );
     }
 
+    this.track(buffer, name, category, size, allocated, op);
+    return buffer;
+  }
+
+  /** A released, unflushed buffer of exactly `allocated` bytes and `usage`, taken off the pending list; or null. */
+  private takePending(allocated: number, usage: GPUBufferUsageFlags): GPUBuffer | null {
+    const i = this.pending.findIndex((b) => b.size === allocated && b.usage === usage);
+    if (i < 0) return null;
+    const [buffer] = this.pending.splice(i, 1);
+    this.pendingBytes -= allocated;
+    this.ended.delete(buffer!);
+    return buffer!;
+  }
+
+  /** Records a buffer the device accepted (new or reused) as a live tensor from op on. */
+  private track(buffer: GPUBuffer, name: string, category: LedgerCategory, size: number, allocated: number, op: number): void {
     const entry: LedgerEntry = { id: this.nextId++, name, category, requested: size, allocated, createdAt: op, destroyedAt: null };
     const t: Tracked = { buffer, entry };
     this.tracked.set(buffer, t);
@@ -181,7 +214,6 @@ export class Ledger {
     this.peakAllocated = Math.max(this.peakAllocated, this.liveAllocated);
     this.physicalPeak = Math.max(this.physicalPeak, this.liveAllocated + this.pendingBytes);
     this.record('create', name, op);
-    return buffer;
   }
 
   /**

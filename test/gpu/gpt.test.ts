@@ -110,6 +110,12 @@ describe('GPT: learning and memory', () => {
     expect(last).toBeLessThan(0.25 * uniform);
   });
 
+  it('the device holds at most 1.15× the peak: released buffers are reused within the step', async () => {
+    const r = await runGptTraining(opened, { ...GPT_NANO_RUN, batch: 2, seq: 32, steps: 2 });
+    expect(r.actual.physicalPeakBytes).toBeGreaterThanOrEqual(r.actual.peakBytes);
+    expect(r.actual.physicalPeakBytes / r.actual.peakBytes).toBeLessThanOrEqual(1.15);
+  });
+
   it('eager attention keeps s² probabilities that grow 4× from seq 128 to 256; fused keeps none; activations follow the estimate', async () => {
     const probsBytes = async (seq: number, attention: 'eager' | 'fused') => {
       const cfg = tiny({ seq, batch: 1, layers: 1, dModel: 16, heads: 2, vocab: 32, attention, steps: 1 });

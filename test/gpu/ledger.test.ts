@@ -251,3 +251,68 @@ describe('Ledger', () => {
     expect(l.liveBytes).toBe(0);
   });
 });
+
+describe('reuse of released buffers within an encoder', () => {
+  async function readFloats(l: Ledger, src: GPUBuffer, n: number): Promise<Float32Array> {
+    const staging = await l.create({ name: 'readback', category: 'staging', size: 4 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = device.createCommandEncoder({ label: 'test.ledger.reuse.read' });
+    enc.copyBufferToBuffer(src, 0, staging, 0, 4 * n);
+    device.queue.submit([enc.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const out = new Float32Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    l.destroy(staging);
+    return out;
+  }
+
+  it('takes a released buffer of the same size and usage, zeroed after its last use, and keeps both lives in the ledger', async () => {
+    const l = newLedger();
+    const n = 64;
+    const a = await l.create({ name: 'a', category: 'activations', size: 4 * n, usage: STORAGE() });
+    const keep = await l.create({ name: 'keep', category: 'activations', size: 4 * n, usage: STORAGE() });
+    device.queue.writeBuffer(a, 0, new Float32Array(n).fill(7));
+    const enc = device.createCommandEncoder({ label: 'test.ledger.reuse' });
+    // a's last use, recorded before its release: copied into keep.
+    enc.copyBufferToBuffer(a, 0, keep, 0, 4 * n);
+    l.setOp(1, 'first');
+    l.release(a);
+    const physical = l.physicalBytes;
+    l.setOp(2, 'second');
+    const b = await l.create({ name: 'b', category: 'activation-grads', size: 4 * n, usage: STORAGE(), reuseIn: enc });
+    expect(b).toBe(a);
+    expect(b.label).toBe('Ledger.b');
+    expect(l.physicalBytes).toBe(physical);
+    device.queue.submit([enc.finish()]);
+    l.flush();
+    // keep got a's values (the copy ran before the clear); b starts at zero like a new buffer.
+    expect([...(await readFloats(l, keep, n))]).toEqual(new Array(n).fill(7));
+    expect([...(await readFloats(l, b, n))]).toEqual(new Array(n).fill(0));
+    const lives = l.entries().filter((e) => e.name === 'a' || e.name === 'b');
+    expect(lives.map((e) => [e.name, e.category, e.createdAt, e.destroyedAt])).toEqual([
+      ['a', 'activations', SETUP_OP, 1],
+      ['b', 'activation-grads', 2, null],
+    ]);
+    expect(l.bytesByCategory()).toEqual(bytes({ activations: 4 * n, 'activation-grads': 4 * n }));
+    // Releasing and destroying the reused buffer works as for any other.
+    l.release(b);
+    l.flush();
+    expect(l.liveBytes).toBe(4 * n);
+  });
+
+  it('creates a new buffer when no released one matches, or when not asked to reuse', async () => {
+    const l = newLedger();
+    const enc = device.createCommandEncoder({ label: 'test.ledger.reuse.none' });
+    const a = await l.create({ name: 'a', category: 'activations', size: 256, usage: STORAGE() });
+    l.release(a);
+    const other = await l.create({ name: 'other', category: 'activations', size: 512, usage: STORAGE(), reuseIn: enc });
+    expect(other).not.toBe(a);
+    const plain = await l.create({ name: 'plain', category: 'activations', size: 256, usage: STORAGE() });
+    expect(plain).not.toBe(a);
+    const noCopyDst = await l.create({ name: 'noCopyDst', category: 'activations', size: 256, usage: GPUBufferUsage.STORAGE, reuseIn: enc });
+    expect(noCopyDst).not.toBe(a);
+    expect(l.physicalBytes).toBe(256 + 512 + 256 + 256);
+    device.queue.submit([enc.finish()]);
+    l.flush();
+    expect(l.physicalBytes).toBe(512 + 256 + 256);
+  });
+});

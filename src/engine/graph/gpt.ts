@@ -214,7 +214,7 @@ export class GptTrainer extends Trainer {
     const { vocab: V, dModel: d, layers: L, heads, batch: B, seq: S } = cfg;
     const I = this.inner;
     const { dropped, keepsInput, segmentOf } = this.plan;
-    this.beginStep();
+    this.beginStep(rec);
 
     // Forward. inputs[l] is block l's input (x0 for block 0), kept or released per checkpointing.
     const inputs: (GPUBuffer | null)[] = new Array(L).fill(null);

@@ -123,7 +123,7 @@ export class MlpTrainer extends Trainer {
     const { cfg, ledger, device } = this;
     const L = cfg.layers;
     const { batch: B, d, hidden } = cfg;
-    this.beginStep();
+    this.beginStep(rec);
     const begin = (label: string) => this.begin(label);
     const { dropped, keepsInput, segmentOf } = this.plan;
 

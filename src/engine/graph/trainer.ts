@@ -85,6 +85,8 @@ export abstract class Trainer {
   private lossReadback!: GPUBuffer;
   private stepIndex = 0;
   private op = 0;
+  /** The step's recorder between beginStep and the end of finishStep; null outside a step. */
+  private recorder: StepRecorder | null = null;
 
   protected constructor(device: GPUDevice, ledger: Ledger, opts: TrainerOptions) {
     this.device = device;
@@ -98,8 +100,14 @@ export abstract class Trainer {
     return this.act !== 'f32';
   }
 
+  /**
+   * A tensor from the ledger. Inside a step, a buffer released earlier in the step's open
+   * encoder may be reused for it (zeroed there): fewer buffers created per step, and the
+   * physical bytes stay near the logical ones (see LedgerCreateOptions.reuseIn).
+   */
   protected buffer(name: string, category: LedgerCreateOptions['category'], size: number, usage = tensorUsage()): Promise<GPUBuffer> {
-    return this.ledger.create({ name, category, size, usage });
+    const reuseIn = this.recorder?.encoder;
+    return this.ledger.create({ name, category, size, usage, ...(reuseIn ? { reuseIn } : {}) });
   }
 
   /** Bytes of n activation values in this run's storage. */
@@ -155,7 +163,8 @@ export abstract class Trainer {
   }
 
   /** Starts a step: writes this step's hyper-parameters (before any command of it is submitted). */
-  protected beginStep(): void {
+  protected beginStep(rec: StepRecorder): void {
+    this.recorder = rec;
     this.stepIndex += 1;
     this.op = 0;
     // torch.optim defaults: momentum 0.9 (as most recipes set it), Adam β = (0.9, 0.999), ε = 1e-8, AdamW decay 0.01.
@@ -201,6 +210,7 @@ export abstract class Trainer {
       if (fp16) recordUpdateLossScale(this.device, enc, { lossState: this.lossState, growthInterval: GROWTH_INTERVAL });
       for (const g of grads) this.ledger.release(g.buffer);
     });
+    this.recorder = null;
   }
 
   abstract step(rec: StepRecorder, inspect?: GradInspector): Promise<void>;
