@@ -11,7 +11,7 @@ import { gpuEnv } from '../scripts/env.mjs';
  * LD_LIBRARY_PATH and VK_ICD_FILENAMES only then, so these run in a child that starts with
  * them; `estimate` never pays for the re-exec.
  */
-const GPU_COMMANDS = new Set(['run']);
+const GPU_COMMANDS = new Set(['run', 'bench']);
 
 /** Re-runs this command line in a child with gpuEnv()'s additions; null when none are missing. */
 function reexecWithGpuEnv() {

@@ -211,12 +211,52 @@ export interface RunArgs {
   sweep?: Sweep;
 }
 
+/** The work `vramlab bench --only` picks. */
+export const BENCH_KINDS = ['matmul', 'mlp', 'gpt'] as const;
+export type BenchKindFlag = (typeof BENCH_KINDS)[number];
+
+/** `vramlab bench`: output flags only; the work is fixed (bench.ts) so runs compare over time. */
+export const BENCH_FLAGS: readonly FlagSpec[] = [
+  { name: 'quick', group: 'run', kind: 'bool', help: 'small shapes a CPU adapter (SwiftShader) finishes in seconds, as CI runs it' },
+  { name: 'only', group: 'run', kind: 'enum', values: BENCH_KINDS, arg: 'KIND', help: 'run one kind of work only', defaultText: 'all' },
+  { name: 'iters', group: 'run', kind: 'int', min: 1, arg: 'N', help: 'timed iterations per work item', defaultText: '3 with --quick, else 10' },
+  { name: 'no-tfjs', group: 'run', kind: 'bool', help: 'vramlab only, no TensorFlow.js column' },
+  { name: 'tune', group: 'run', kind: 'bool', help: 'time every matmul tile size on this adapter first and keep the fastest (cached per adapter)' },
+  { name: 'json', group: 'output', kind: 'bool', help: 'one JSON object per line' },
+  { name: 'help', short: 'h', group: 'output', kind: 'bool', help: 'show this help' },
+];
+
+export interface BenchArgs {
+  quick: boolean;
+  only?: BenchKindFlag;
+  iters?: number;
+  tfjs: boolean;
+  tune: boolean;
+  json: boolean;
+  help: boolean;
+}
+
+export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+  const v = readFlags('bench', BENCH_FLAGS, argv);
+  const flag = (name: string) => BENCH_FLAGS.find((f) => f.name === name)!;
+  if (v.iters !== undefined && Number(convert(flag('iters'), v.iters)) > 1000) throw new UsageError(`--iters must be at most 1000, got '${String(v.iters)}'`, '--iters');
+  return {
+    quick: v.quick === true,
+    ...(v.only === undefined ? {} : { only: convert(flag('only'), v.only) as BenchKindFlag }),
+    ...(v.iters === undefined ? {} : { iters: convert(flag('iters'), v.iters) as number }),
+    tfjs: v['no-tfjs'] !== true,
+    tune: v.tune === true,
+    json: v.json === true,
+    help: v.help === true,
+  };
+}
+
 export interface ParseOptions {
   /** Reads --hf-config; injectable so tests need no files. */
   readText?: (path: string) => string;
 }
 
-type Command = 'estimate' | 'run';
+type Command = 'estimate' | 'run' | 'bench';
 type FlagValues = Record<string, string | boolean | undefined>;
 
 /** The value a flag starts from (DEFAULT_PLAN for estimate, DEFAULT_RUN for run), for the help text. */

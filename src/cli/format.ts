@@ -1,6 +1,7 @@
-/** The human-readable `vramlab estimate` and `vramlab run` reports: plain text, columns aligned with padEnd. */
+/** The human-readable `vramlab estimate`, `run` and `bench` reports: plain text, columns aligned with padEnd. */
 import prettyBytes from 'pretty-bytes';
 import type { PlanConfig } from '../protocol/config.ts';
+import type { BenchLine, EngineOutcome } from './bench.ts';
 import type { AdapterSummary } from '../protocol/engine-api.ts';
 import { CATEGORY_LABELS, PLAN_CATEGORIES, type CategoryBytes, type Plan, type PlanCategory } from '../protocol/plan.ts';
 import {
@@ -294,4 +295,28 @@ export function formatSweep(adapter: AdapterSummary, base: RunConfig | GptRunCon
   out.push(...text);
   out.push('', '  activations: the most that category held during the last step; measured by the ledger, estimated by framework vramlab');
   return `${out.join('\n')}\n`;
+}
+
+/** GFLOP/s with three significant digits, TFLOP/s from 1000 up. */
+function flops(gflops: number): string {
+  return gflops >= 1000 ? `${(gflops / 1000).toPrecision(3)} TFLOP/s` : `${gflops.toPrecision(3)} GFLOP/s`;
+}
+
+/** The `vramlab bench` table: one row per work item, vramlab and TF.js side by side. */
+export function formatBench(lines: readonly BenchLine[], adapter: AdapterSummary, tiles: string): string {
+  const out = [adapterLine(adapter), `Features ${adapter.features.join(', ') || 'none'}`, `Matmul tiles ${tiles}`, ''];
+  const cell = (o: EngineOutcome | null, what: 'time' | 'mem') => {
+    if (o === null) return '—';
+    if ('error' in o) return what === 'time' ? `failed: ${o.error.slice(0, 60)}` : '';
+    return what === 'time' ? `${ms(o.ms)} · ${flops(o.gflops)}` : `${rounded(o.peakBytes, 1024)} / ${rounded(o.allocatedBytes, 1024)} (${o.allocatedOverPeak.toFixed(2)}×)`;
+  };
+  const rows = [['work', 'vramlab', 'TF.js', 'vramlab/TF.js', 'vramlab peak / allocated', 'TF.js peak / allocated']];
+  for (const l of lines) {
+    rows.push([l.work, cell(l.vramlab, 'time'), cell(l.tfjs, 'time'), l.vramlabOverTfjs === null ? '—' : `${l.vramlabOverTfjs.toFixed(2)}×`, cell(l.vramlab, 'mem'), cell(l.tfjs, 'mem')]);
+  }
+  out.push(...table(rows));
+  const driver = lines.flatMap((l) => (l.driver && 'ratio' in l.driver ? [`${l.work}: nvidia-smi +${rounded(l.driver.driverBytes, 1024)} for ${rounded(l.driver.ledgerBytes, 1024)} in the ledger (${l.driver.ratio.toFixed(3)}×)`] : []));
+  if (driver.length > 0) out.push('', 'Driver check (memory.used while the buffers were held):', ...driver.map((d) => `  ${d}`));
+  out.push('', 'Time: wall clock from submission to completion, after warm-up. Peak: bytes of live tensors; allocated: bytes held from the GPU.', '');
+  return out.join('\n');
 }

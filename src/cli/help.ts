@@ -1,6 +1,6 @@
 /** Usage texts, generated from the flag tables so every flag, its values and default appear. */
 import { DEFAULT_PLAN } from '../protocol/config.ts';
-import { ESTIMATE_FLAGS, RUN_DEFAULTS, RUN_FLAGS, RUN_MODELS, flagDefault, runFlagsFor, type FlagGroup, type FlagSpec, type RunModel } from './args.ts';
+import { BENCH_FLAGS, ESTIMATE_FLAGS, RUN_DEFAULTS, RUN_FLAGS, RUN_MODELS, flagDefault, runFlagsFor, type FlagGroup, type FlagSpec, type RunModel } from './args.ts';
 
 const GROUP_TITLES: Record<FlagGroup, string> = {
   model: 'Model',
@@ -18,10 +18,12 @@ export function topUsage(version: string): string {
     '  vramlab estimate [flags]   predict the GPU memory of a training step or inference',
     '  vramlab run [flags]        train an MLP or a small GPT on this GPU and measure its memory against',
     '                             the estimate; --sweep repeats it over seq, batch or layers',
+    '  vramlab bench [flags]      time vramlab and TensorFlow.js (WebGPU) on the same matmuls and training',
+    '                             steps on this GPU, with their memory',
     '  vramlab --help             this text',
     '  vramlab --version          the version',
     '',
-    "Run 'vramlab estimate --help' or 'vramlab run --help' for the flags.",
+    "Run 'vramlab estimate --help', 'vramlab run --help' or 'vramlab bench --help' for the flags.",
     '',
   ].join('\n');
 }
@@ -100,6 +102,32 @@ export function runUsage(): string {
     '  vramlab run --model gpt --vocab 64 --d-model 32 --heads 4 --layers 2 --seq 32 --batch 4 --precision amp-bf16 --checkpoint selective',
     '  vramlab run --model gpt --attention eager --sweep seq=32,64,128 --steps 3',
     '  vramlab run --model mlp --sweep batch=8,16,32,64 --steps 3 --json',
+    '',
+  ].join('\n');
+}
+
+export function benchUsage(): string {
+  return [
+    'Usage: vramlab bench [flags]',
+    '',
+    "Runs the same work on vramlab's engine and on TensorFlow.js's WebGPU backend, one after the",
+    'other in this process, on the adapter Dawn finds: f32 matmuls (1024, 2048, 4096; with --quick',
+    '64, 128, 256), Adam training steps of the mlp model (4 blocks, d 1024 hidden 4096 batch 512 and',
+    'd 4096 hidden 16384 batch 2048; with --quick d 64 and d 128) and of a GPT (d 768, 4 layers, seq',
+    '512, batch 8; with --quick gpt-nano). Per item: ms, GFLOP/s, the speed ratio vramlab/TF.js, and',
+    'bytes in use at the peak next to bytes allocated from the GPU, with the adapter and its',
+    'features. Where nvidia-smi exists, the matmul lines also compare its memory.used with the ledger.',
+    '',
+    'The matmul tile size comes from --tune (then cached per adapter), else the cache, else a default.',
+    ...flagLines(BENCH_FLAGS, {}),
+    '',
+    'Exit status: 0 done; 2 bad flags; 1 no usable GPU, an engine failed on an item (its line says',
+    'why), or a bug.',
+    '',
+    'Examples:',
+    '  vramlab bench --quick',
+    '  vramlab bench --tune --json > bench.jsonl',
+    '  vramlab bench --only matmul --no-tfjs',
     '',
   ].join('\n');
 }

@@ -7,10 +7,11 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../protocol/config.ts';
 import { estimate, listModels, MODEL_IDS } from '../estimate/index.ts';
 import type { RunOptions } from '../engine/run.ts';
+import type { OpenedDevice } from '../engine/device.ts';
 import type { DeviceErrorReport } from '../protocol/engine-api.ts';
-import { flagForField, parseEstimateArgs, parseRunArgs, usageFromConfigError, UsageError, type AnyRunConfig } from './args.ts';
-import { formatPlan, formatProgress, formatRunReport, formatSweep, formatSweepProgress, sweepLine, type SweepLine } from './format.ts';
-import { estimateUsage, runUsage, topUsage } from './help.ts';
+import { flagForField, parseBenchArgs, parseEstimateArgs, parseRunArgs, usageFromConfigError, UsageError, type AnyRunConfig } from './args.ts';
+import { formatBench, formatPlan, formatProgress, formatRunReport, formatSweep, formatSweepProgress, sweepLine, type SweepLine } from './format.ts';
+import { benchUsage, estimateUsage, runUsage, topUsage } from './help.ts';
 
 export interface Io {
   out(text: string): void;
@@ -27,8 +28,7 @@ const processIo: Io = {
   errIsTTY: process.stderr.isTTY === true,
 };
 
-/** Subcommands; `bench` joins later. */
-export const COMMANDS = ['estimate', 'run'] as const;
+export const COMMANDS = ['estimate', 'run', 'bench'] as const;
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -60,6 +60,10 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     if (command === 'run') {
       prefix = 'vramlab run';
       return await runRun(rest, io);
+    }
+    if (command === 'bench') {
+      prefix = 'vramlab bench';
+      return await runBenchCommand(rest, io);
     }
     throw new UsageError(`unknown command '${command}'; commands: ${COMMANDS.join(', ')}; see vramlab --help`);
   } catch (err) {
@@ -115,6 +119,7 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
       io.err(`vramlab run: ${r.message} (${oneLine(r.detail)})\n`);
     },
   });
+  await applyCachedTiles(opened, io);
   // The first Ctrl-C stops the run between steps and frees everything; a second one kills.
   const abort = new AbortController();
   const onSigint = () => abort.abort();
@@ -159,6 +164,83 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
     return lines.some((l) => 'error' in l) ? 2 : 0;
   } finally {
     process.off('SIGINT', onSigint);
+    opened.device.destroy();
+  }
+}
+
+/** The tiles `bench --tune` found for this adapter, if any (a bad cache file is ignored with a warning). */
+async function applyCachedTiles(opened: OpenedDevice, io: Io): Promise<string> {
+  const [{ setMatmulTiles, tilesProblem, matmulTiles }, { adapterKey }, cache] = await Promise.all([
+    import('../engine/kernels/matmul.ts'),
+    import('../engine/tune.ts'),
+    import('./tiles-cache.ts'),
+  ]);
+  const path = cache.tilesCachePath(io.env);
+  const { tiles, problem } = cache.cachedTiles(path, adapterKey(opened.summary));
+  if (problem) io.err(`vramlab: ${oneLine(problem)}\n`);
+  if (tiles) {
+    const bad = tilesProblem(opened.device, tiles);
+    if (bad === null) {
+      setMatmulTiles(opened.device, tiles);
+      return `${tileText(tiles)} (cached in ${path})`;
+    }
+    io.err(`vramlab: cached matmul tiles ${JSON.stringify(tiles)} do not fit this device (${bad}); using the default\n`);
+  }
+  return `${tileText(matmulTiles(opened.device))} (default)`;
+}
+
+function tileText(t: { tm: number; tn: number; wgx: number; wgy: number; tk: number }): string {
+  return `${t.wgy * t.tm}×${t.wgx * t.tn}, ${t.tm}×${t.tn} per invocation, tk ${t.tk}`;
+}
+
+/**
+ * `vramlab bench`: tunes (or loads) the matmul tiles, then runs the work on both engines. With
+ * --json each line is printed as it finishes; progress goes to stderr when not JSON or when
+ * someone watches it.
+ */
+async function runBenchCommand(argv: readonly string[], io: Io): Promise<number> {
+  const args = parseBenchArgs(argv);
+  if (args.help) {
+    io.out(benchUsage());
+    return 0;
+  }
+  const [{ openNodeDevice }, bench] = await Promise.all([import('../engine/node.ts'), import('./bench.ts')]);
+  const deviceErrors: DeviceErrorReport[] = [];
+  const opened = await openNodeDevice({
+    label: 'vramlab.bench',
+    onError: (r) => {
+      deviceErrors.push(r);
+      io.err(`vramlab bench: ${r.message} (${oneLine(r.detail)})\n`);
+    },
+  });
+  const progress = !args.json || io.errIsTTY === true ? (t: string) => io.err(`${t}\n`) : undefined;
+  // The full shapes take hours on a CPU adapter (SwiftShader): there the quick ones run.
+  const quick = args.quick || opened.summary.isFallbackAdapter;
+  if (!args.quick && quick) io.err('vramlab bench: this is a CPU (fallback) adapter: running the --quick shapes\n');
+  try {
+    let tiles: string;
+    if (args.tune) {
+      const [{ tuneMatmul, adapterKey }, cache] = await Promise.all([import('../engine/tune.ts'), import('./tiles-cache.ts')]);
+      // 1024³ is long enough to time on a GPU; a CPU adapter needs minutes for it.
+      const n = opened.summary.isFallbackAdapter ? 128 : 1024;
+      const r = await tuneMatmul(opened.device, { n, onProgress: (done, total, t) => done < total && progress?.(`bench: tuning matmul tiles ${done + 1}/${total}: ${tileText(t)}`) });
+      const best = r.timings.find((t) => t.tiles === r.best)!;
+      for (const t of r.timings) progress?.(`bench: tiles ${tileText(t.tiles)}: ${t.ms.toPrecision(3)} ms at ${n}³ (${t.gflops.toPrecision(3)} GFLOP/s)`);
+      const path = cache.tilesCachePath(io.env);
+      cache.saveTiles(path, adapterKey(opened.summary), { tiles: r.best, n, gflops: best.gflops, tuned: new Date().toISOString() });
+      tiles = `${tileText(r.best)} (tuned at ${n}³, saved to ${path})`;
+    } else {
+      tiles = await applyCachedTiles(opened, io);
+    }
+    const lines = await bench.runBench(
+      opened,
+      { quick, tfjs: args.tfjs, ...(args.only ? { only: args.only } : {}), ...(args.iters ? { iters: args.iters } : {}), tiles, ...(progress ? { onProgress: progress } : {}) },
+      (line) => args.json && io.out(`${JSON.stringify(line)}\n`),
+    );
+    if (!args.json) io.out(formatBench(lines, opened.summary, tiles));
+    const failed = lines.some((l) => 'error' in l.vramlab || (l.tfjs !== null && 'error' in l.tfjs));
+    return deviceErrors.length > 0 || failed ? 1 : 0;
+  } finally {
     opened.device.destroy();
   }
 }

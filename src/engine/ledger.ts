@@ -73,7 +73,7 @@ export const DEFAULT_HISTORY_LIMIT = 50_000;
 export class Ledger {
   readonly device: GPUDevice;
 
-  // Live buffers, for destroy()/release(); ended ones only in a WeakSet, so a long session's
+  // Live buffers, for destroy()/release(); ended ones only in a WeakSet, so a long run's
   // history does not keep GPUBuffer objects alive.
   private readonly tracked = new Map<GPUBuffer, Tracked>();
   private readonly ended = new WeakSet<GPUBuffer>();

@@ -34,7 +34,7 @@ function heapMiB(): number {
 const cfg: RunConfig = { ...DEFAULT_RUN, d: 8, hidden: 16, layers: 2, batch: 4, steps: 1, optimizer: 'adam', precision: 'amp-bf16' };
 
 describe('soak', () => {
-  it('1,000 training steps in one session: live bytes flat, heap flat', async () => {
+  it('1,000 training steps in one process: live bytes flat, heap flat', async () => {
     const ledger = new Ledger(opened.device, { historyLimit: 2_000 });
     try {
       const t = await MlpTrainer.create(opened.device, ledger, cfg);

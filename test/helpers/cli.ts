@@ -13,9 +13,9 @@ export interface CliResult {
 }
 
 /** Spawns `node bin/vramlab.mjs …`; killed `timeoutMs` after start. */
-export function runCli(args: string[], opts: { cwd?: string; timeoutMs: number }): Promise<CliResult> {
+export function runCli(args: string[], opts: { cwd?: string; timeoutMs: number; env?: Record<string, string> }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, VRAMLAB_DEBUG: '' } });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, VRAMLAB_DEBUG: '', ...opts.env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));

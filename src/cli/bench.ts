@@ -1,0 +1,296 @@
+/**
+ * `vramlab bench`: the same work on vramlab's engine and on TensorFlow.js's WebGPU backend, in
+ * one process on the adapter Dawn finds, one JSON line (or table row) per work item with both
+ * columns and their ratio. Timings are wall-clock from submission to the GPU's completion,
+ * after warm-up: a matmul is the mean over `iters` products, each submitted and waited for; a
+ * training step (forward, backward, optimizer, waited for) is the run loop's median step after
+ * the first on vramlab, the mean of `iters` steps, each ending in its loss readback, on TF.js. Memory: bytes in use at the peak next to bytes allocated from the GPU.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { recordMatmul } from '../engine/kernels/matmul.ts';
+import { Ledger } from '../engine/ledger.ts';
+import type { OpenedDevice } from '../engine/device.ts';
+import type { AdapterSummary } from '../protocol/engine-api.ts';
+import { DEFAULT_RUN, GPT_NANO_RUN, type GptRunConfig, type RunConfig } from '../protocol/run.ts';
+import type { TfjsRunner } from './bench-tfjs.ts';
+
+export type BenchKind = 'matmul' | 'mlp' | 'gpt';
+
+export interface MatmulWork {
+  kind: 'matmul';
+  id: string;
+  n: number;
+}
+export interface MlpWork {
+  kind: 'mlp';
+  id: string;
+  d: number;
+  hidden: number;
+  layers: number;
+  batch: number;
+}
+export interface GptWork {
+  kind: 'gpt';
+  id: string;
+  vocab: number;
+  dModel: number;
+  heads: number;
+  layers: number;
+  seq: number;
+  batch: number;
+}
+export type BenchWork = MatmulWork | MlpWork | GptWork;
+
+/**
+ * The work: the issue's shapes on a GPU; with `quick`, shapes SwiftShader (a few hundred
+ * MFLOP/s) finishes in seconds, for CI.
+ */
+export function benchWorks(quick: boolean): BenchWork[] {
+  if (quick) {
+    return [
+      { kind: 'matmul', id: 'matmul-64', n: 64 },
+      { kind: 'matmul', id: 'matmul-128', n: 128 },
+      { kind: 'matmul', id: 'matmul-256', n: 256 },
+      { kind: 'mlp', id: 'mlp-d64-h256-b64', d: 64, hidden: 256, layers: 4, batch: 64 },
+      { kind: 'mlp', id: 'mlp-d128-h512-b128', d: 128, hidden: 512, layers: 4, batch: 128 },
+      { kind: 'gpt', id: 'gpt-nano', vocab: GPT_NANO_RUN.vocab, dModel: GPT_NANO_RUN.dModel, heads: GPT_NANO_RUN.heads, layers: GPT_NANO_RUN.layers, seq: GPT_NANO_RUN.seq, batch: GPT_NANO_RUN.batch },
+    ];
+  }
+  return [
+    { kind: 'matmul', id: 'matmul-1024', n: 1024 },
+    { kind: 'matmul', id: 'matmul-2048', n: 2048 },
+    { kind: 'matmul', id: 'matmul-4096', n: 4096 },
+    { kind: 'mlp', id: 'mlp-d1024-h4096-b512', d: 1024, hidden: 4096, layers: 4, batch: 512 },
+    { kind: 'mlp', id: 'mlp-d4096-h16384-b2048', d: 4096, hidden: 16384, layers: 4, batch: 2048 },
+    { kind: 'gpt', id: 'gpt-d768-l4-s512-b8', vocab: 8192, dModel: 768, heads: 12, layers: 4, seq: 512, batch: 8 },
+  ];
+}
+
+/** Floating-point operations of one unit of the work (matmul: one product; else one training step). */
+export function workFlops(w: BenchWork): number {
+  if (w.kind === 'matmul') return 2 * w.n ** 3;
+  // Per block: two products of 2·B·d·h forward, twice that backward (input and weight grads).
+  if (w.kind === 'mlp') return 12 * w.batch * w.d * w.hidden * w.layers;
+  // PaLM's model FLOPs (Chowdhery et al. 2022, app. B): 6·N·T + 12·L·d·s·T, N the parameters.
+  const tokens = w.batch * w.seq;
+  const params = w.vocab * w.dModel + w.seq * w.dModel + w.layers * (12 * w.dModel ** 2 + 13 * w.dModel) + 2 * w.dModel;
+  return 6 * params * tokens + 12 * w.layers * w.dModel * w.seq * tokens;
+}
+
+export interface EngineResult {
+  ms: number;
+  gflops: number;
+  iters: number;
+  /** Bytes held by live tensors at the peak. */
+  peakBytes: number;
+  /** Bytes the engine held from the GPU at its peak (vramlab: physical, alignment and buffers awaiting destroy included). */
+  allocatedBytes: number;
+  allocatedOverPeak: number;
+  loss?: number;
+}
+export type EngineOutcome = EngineResult | { error: string };
+
+export interface DriverCheck {
+  /** nvidia-smi memory.used rise while the matmul's buffers were held, in bytes. */
+  driverBytes: number;
+  ledgerBytes: number;
+  ratio: number;
+}
+
+export interface BenchLine {
+  work: string;
+  kind: BenchKind;
+  shape: Record<string, number>;
+  flops: number;
+  vramlab: EngineOutcome;
+  /** null when TF.js was not asked for (--no-tfjs). */
+  tfjs: EngineOutcome | null;
+  /** vramlab's speed over TF.js's (TF.js ms ÷ vramlab ms); > 1 means vramlab is faster. */
+  vramlabOverTfjs: number | null;
+  /** nvidia-smi against the ledger, where nvidia-smi exists (matmul lines only). */
+  driver?: DriverCheck | { error: string };
+  adapter: { name: string; features: string[]; fallback: boolean; tiles: string };
+  timing: 'wall-clock';
+}
+
+export interface BenchOptions {
+  quick: boolean;
+  tfjs: boolean;
+  only?: BenchKind;
+  iters?: number;
+  onProgress?: (text: string) => void;
+  /** What the engine's matmul tiles are (reported in every line). */
+  tiles: string;
+}
+
+export function adapterName(s: AdapterSummary): string {
+  return s.description || [s.vendor, s.architecture, s.device].filter(Boolean).join(' ') || 'unknown adapter';
+}
+
+const errorOf = (e: unknown): { error: string } => ({ error: e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : String(e) });
+
+function result(ms: number, iters: number, flops: number, peakBytes: number, allocatedBytes: number, loss?: number): EngineResult {
+  return {
+    ms,
+    gflops: flops / (ms * 1e6),
+    iters,
+    peakBytes,
+    allocatedBytes,
+    allocatedOverPeak: peakBytes > 0 ? allocatedBytes / peakBytes : 0,
+    ...(loss === undefined ? {} : { loss }),
+  };
+}
+
+/** Iterations per work item: enough to average out submission noise, few enough for SwiftShader. */
+function itersFor(w: BenchWork, quick: boolean, given?: number): { warmup: number; iters: number } {
+  if (given !== undefined) return { warmup: 1, iters: given };
+  if (w.kind === 'matmul') return quick ? { warmup: 1, iters: 3 } : { warmup: 2, iters: 10 };
+  return quick ? { warmup: 1, iters: 3 } : { warmup: 2, iters: 10 };
+}
+
+/** nvidia-smi's memory.used of the first GPU, in bytes; null where there is no nvidia-smi. */
+export async function nvidiaSmiUsedBytes(): Promise<number | null> {
+  try {
+    const { stdout } = await promisify(execFile)('nvidia-smi', ['--query-gpu=memory.used', '--format=csv,noheader,nounits'], { timeout: 10_000 });
+    return parseNvidiaSmiMiB(stdout);
+  } catch {
+    return null;
+  }
+}
+
+/** The first line of `nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits` (MiB) in bytes. */
+export function parseNvidiaSmiMiB(stdout: string): number {
+  const first = stdout.trim().split('\n')[0]?.trim() ?? '';
+  if (!/^\d+$/.test(first)) throw new Error(`nvidia-smi printed '${first.slice(0, 40)}', not a MiB count`);
+  return Number(first) * 2 ** 20;
+}
+
+async function vramlabMatmul(opened: OpenedDevice, w: MatmulWork, it: { warmup: number; iters: number }, driver: boolean): Promise<{ r: EngineResult; driver?: BenchLine['driver'] }> {
+  const { device } = opened;
+  const ledger = new Ledger(device);
+  try {
+    const before = driver ? await nvidiaSmiUsedBytes() : null;
+    const n = w.n;
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+    const a = await ledger.create({ name: 'bench.A', category: 'inputs', size: 4 * n * n, usage });
+    const b = await ledger.create({ name: 'bench.B', category: 'inputs', size: 4 * n * n, usage });
+    const out = await ledger.create({ name: 'bench.out', category: 'activations', size: 4 * n * n, usage });
+    const values = new Float32Array(n * n).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+    device.queue.writeBuffer(a, 0, values);
+    device.queue.writeBuffer(b, 0, values);
+    // Each product is submitted and waited for, as the TF.js side does.
+    const run = async (count: number) => {
+      for (let i = 0; i < count; i++) {
+        const enc = device.createCommandEncoder({ label: 'bench.matmul' });
+        recordMatmul(device, enc, { M: n, N: n, K: n, a, aStorage: 'f32', aTransposed: false, b, bStorage: 'f32', bTransposed: false, out, outStorage: 'f32', label: 'bench' });
+        device.queue.submit([enc.finish()]);
+        await device.queue.onSubmittedWorkDone();
+      }
+    };
+    await run(it.warmup);
+    let check: BenchLine['driver'];
+    if (before !== null) {
+      const held = await nvidiaSmiUsedBytes();
+      check = held === null ? { error: 'nvidia-smi stopped answering' } : { driverBytes: held - before, ledgerBytes: ledger.liveAllocatedBytes, ratio: (held - before) / ledger.liveAllocatedBytes };
+    }
+    const t0 = performance.now();
+    await run(it.iters);
+    const ms = (performance.now() - t0) / it.iters;
+    return { r: result(ms, it.iters, workFlops(w), ledger.peakBytes, ledger.physicalPeakBytes), ...(check ? { driver: check } : {}) };
+  } finally {
+    ledger.dispose();
+  }
+}
+
+function mlpRun(w: MlpWork, steps: number): RunConfig {
+  return { ...DEFAULT_RUN, d: w.d, hidden: w.hidden, layers: w.layers, batch: w.batch, activation: 'gelu', precision: 'fp32', optimizer: 'adam', checkpoint: 'none', steps, seed: 1 };
+}
+
+function gptRun(w: GptWork, steps: number): GptRunConfig {
+  return { ...GPT_NANO_RUN, vocab: w.vocab, dModel: w.dModel, heads: w.heads, layers: w.layers, seq: w.seq, batch: w.batch, attention: 'fused', precision: 'fp32', optimizer: 'adam', checkpoint: 'none', steps, seed: 1 };
+}
+
+async function vramlabStep(opened: OpenedDevice, w: MlpWork | GptWork, it: { warmup: number; iters: number }): Promise<EngineResult> {
+  const engine = await import('../engine/run.ts');
+  // The run loop reports the median step after the first: warm-up is that first step.
+  const steps = 1 + it.iters;
+  const report = w.kind === 'mlp' ? await engine.runTraining(opened, mlpRun(w, steps)) : await engine.runGptTraining(opened, gptRun(w, steps));
+  return result(report.timing.stepMs, it.iters, workFlops(w), report.actual.peakBytes, report.actual.physicalPeakBytes, report.loss.at(-1));
+}
+
+async function tfjsWork(tf: TfjsRunner, w: BenchWork, it: { warmup: number; iters: number }): Promise<EngineResult> {
+  const opts = { ...it, seed: 1 };
+  if (w.kind === 'matmul') {
+    const t = await tf.matmul(w.n, it);
+    return result(t.ms, t.iters, workFlops(w), t.peakInUseBytes, t.allocatedBytes);
+  }
+  const t =
+    w.kind === 'mlp'
+      ? await tf.mlpStep({ d: w.d, hidden: w.hidden, layers: w.layers, batch: w.batch, activation: 'gelu' }, opts)
+      : await tf.gptStep({ vocab: w.vocab, dModel: w.dModel, heads: w.heads, layers: w.layers, seq: w.seq, batch: w.batch }, opts);
+  return result(t.ms, t.iters, workFlops(w), t.peakInUseBytes, t.allocatedBytes, t.loss);
+}
+
+function shapeOf(w: BenchWork): Record<string, number> {
+  return Object.fromEntries(Object.entries(w).filter((e): e is [string, number] => typeof e[1] === 'number'));
+}
+
+/** Runs the work on both engines, one line each, in order; an engine's failure on one item is reported in its column. */
+export async function runBench(opened: OpenedDevice, opts: BenchOptions, emit: (line: BenchLine) => void): Promise<BenchLine[]> {
+  const works = benchWorks(opts.quick).filter((w) => !opts.only || w.kind === opts.only);
+  const adapter = { name: adapterName(opened.summary), features: opened.summary.features, fallback: opened.summary.isFallbackAdapter, tiles: opts.tiles };
+  let tf: TfjsRunner | null = null;
+  let tfError: string | null = null;
+  if (opts.tfjs) {
+    try {
+      const mod = await import('./bench-tfjs.ts');
+      opts.onProgress?.('bench: starting TensorFlow.js (WebGPU backend)');
+      tf = await mod.openTfjs();
+    } catch (e) {
+      tfError = `TensorFlow.js could not start (${errorOf(e).error}); it is a dev dependency: run npm install`;
+    }
+  }
+  const driver = (await nvidiaSmiUsedBytes()) !== null;
+  const lines: BenchLine[] = [];
+  try {
+    for (const [i, w] of works.entries()) {
+      const it = itersFor(w, opts.quick, opts.iters);
+      const step = `[${i + 1}/${works.length}] ${w.id}`;
+      opts.onProgress?.(`bench: ${step} on vramlab`);
+      let vramlab: EngineOutcome;
+      let check: BenchLine['driver'];
+      try {
+        if (w.kind === 'matmul') {
+          const m = await vramlabMatmul(opened, w, it, driver);
+          vramlab = m.r;
+          check = m.driver;
+        } else {
+          vramlab = await vramlabStep(opened, w, it);
+        }
+      } catch (e) {
+        vramlab = errorOf(e);
+      }
+      let tfjs: EngineOutcome | null = null;
+      if (opts.tfjs) {
+        if (tf) {
+          opts.onProgress?.(`bench: ${step} on TensorFlow.js`);
+          try {
+            tfjs = await tfjsWork(tf, w, it);
+          } catch (e) {
+            tfjs = errorOf(e);
+          }
+        } else {
+          tfjs = { error: tfError! };
+        }
+      }
+      const ratio = tfjs && 'ms' in tfjs && 'ms' in vramlab ? tfjs.ms / vramlab.ms : null;
+      const line: BenchLine = { work: w.id, kind: w.kind, shape: shapeOf(w), flops: workFlops(w), vramlab, tfjs, vramlabOverTfjs: ratio, ...(check ? { driver: check } : {}), adapter, timing: 'wall-clock' };
+      lines.push(line);
+      emit(line);
+    }
+  } finally {
+    await tf?.dispose();
+  }
+  return lines;
+}

@@ -1,0 +1,90 @@
+/**
+ * Per-adapter tuning of the tiled matmul: times every candidate tile size that the device's
+ * limits allow on an n×n×n f32 product and makes the fastest the device's tiles. The choice
+ * is cached per adapter by the caller (the CLI keeps a file; see cli/tiles-cache.ts), keyed by
+ * adapterKey(), so a machine tunes once.
+ *
+ * Timing is wall-clock around submissions of `batch` products in one encoder, after a warm-up
+ * that compiles the pipeline: the minimum over `repeats`, in ms per product.
+ */
+import { MATMUL_TILE_CANDIDATES, recordMatmul, setMatmulTiles, tilesProblem, type MatmulTiles } from './kernels/matmul.ts';
+import { Ledger } from './ledger.ts';
+
+export interface TileTiming {
+  tiles: MatmulTiles;
+  ms: number;
+  gflops: number;
+}
+
+export interface TuneResult {
+  n: number;
+  best: MatmulTiles;
+  timings: TileTiming[];
+  /** Candidates the device cannot run, with the reason. */
+  skipped: { tiles: MatmulTiles; reason: string }[];
+}
+
+export interface TuneOptions {
+  /** Side of the square product timed (1024 suits a GPU; 128 SwiftShader). */
+  n: number;
+  repeats?: number;
+  batch?: number;
+  onProgress?: (done: number, total: number, tiles: MatmulTiles) => void;
+}
+
+/** What identifies an adapter for a cached choice: vendor, architecture, device, description. */
+export function adapterKey(info: { vendor?: string; architecture?: string; device?: string; description?: string }): string {
+  return [info.vendor, info.architecture, info.device, info.description].map((s) => s ?? '').join('|');
+}
+
+/** Times each candidate, sets the fastest on the device and returns every timing. Frees all it allocated. */
+export async function tuneMatmul(device: GPUDevice, opts: TuneOptions): Promise<TuneResult> {
+  const { n } = opts;
+  if (!Number.isInteger(n) || n < 16 || n > 16384) throw new RangeError(`tuneMatmul: n must be an integer in [16, 16384], got ${n}`);
+  const repeats = opts.repeats ?? 3;
+  const batch = opts.batch ?? 4;
+  const ledger = new Ledger(device);
+  const timings: TileTiming[] = [];
+  const skipped: TuneResult['skipped'] = [];
+  const runnable = MATMUL_TILE_CANDIDATES.filter((t) => {
+    const reason = tilesProblem(device, t);
+    if (reason) skipped.push({ tiles: t, reason });
+    return reason === null;
+  });
+  if (runnable.length === 0) throw new Error(`tuneMatmul: no candidate tile size fits this device (${skipped[0]?.reason ?? 'none'})`);
+  try {
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+    const a = await ledger.create({ name: 'tune.A', category: 'workspace', size: 4 * n * n, usage });
+    const b = await ledger.create({ name: 'tune.B', category: 'workspace', size: 4 * n * n, usage });
+    const out = await ledger.create({ name: 'tune.out', category: 'workspace', size: 4 * n * n, usage });
+    const fill = new Float32Array(n * n).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+    device.queue.writeBuffer(a, 0, fill);
+    device.queue.writeBuffer(b, 0, fill);
+    const submit = async (count: number) => {
+      const enc = device.createCommandEncoder({ label: 'tune.encoder' });
+      for (let i = 0; i < count; i++) {
+        recordMatmul(device, enc, { M: n, N: n, K: n, a, aStorage: 'f32', aTransposed: false, b, bStorage: 'f32', bTransposed: false, out, outStorage: 'f32', label: 'tune' });
+      }
+      device.queue.submit([enc.finish()]);
+      await device.queue.onSubmittedWorkDone();
+    };
+    for (const [i, tiles] of runnable.entries()) {
+      opts.onProgress?.(i, runnable.length, tiles);
+      setMatmulTiles(device, tiles);
+      await submit(1);
+      let best = Infinity;
+      for (let r = 0; r < repeats; r++) {
+        const t0 = performance.now();
+        await submit(batch);
+        best = Math.min(best, (performance.now() - t0) / batch);
+      }
+      timings.push({ tiles, ms: best, gflops: (2 * n ** 3) / (best * 1e6) });
+    }
+    opts.onProgress?.(runnable.length, runnable.length, runnable.at(-1)!);
+  } finally {
+    ledger.dispose();
+  }
+  const best = timings.reduce((x, y) => (y.ms < x.ms ? y : x)).tiles;
+  setMatmulTiles(device, best);
+  return { n, best, timings, skipped };
+}

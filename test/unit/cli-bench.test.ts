@@ -1,0 +1,161 @@
+/** `vramlab bench` without a GPU: its flags, its work list and FLOP counts, the nvidia-smi parse, the tiles cache, the table. */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseBenchArgs, UsageError } from '../../src/cli/args.ts';
+import { benchWorks, parseNvidiaSmiMiB, workFlops, type BenchLine } from '../../src/cli/bench.ts';
+import { formatBench } from '../../src/cli/format.ts';
+import { benchUsage } from '../../src/cli/help.ts';
+import { cachedTiles, readTilesCache, saveTiles, tilesCachePath } from '../../src/cli/tiles-cache.ts';
+import type { AdapterSummary } from '../../src/protocol/engine-api.ts';
+
+function usageError(argv: string[]): UsageError {
+  try {
+    parseBenchArgs(argv);
+  } catch (e) {
+    expect(e).toBeInstanceOf(UsageError);
+    return e as UsageError;
+  }
+  throw new Error(`no error for ${argv.join(' ')}`);
+}
+
+describe('parseBenchArgs', () => {
+  it('has defaults: every kind, TF.js on, no tuning', () => {
+    expect(parseBenchArgs([])).toEqual({ quick: false, tfjs: true, tune: false, json: false, help: false });
+  });
+
+  it('reads every flag', () => {
+    expect(parseBenchArgs(['--quick', '--only', 'mlp', '--iters', '5', '--no-tfjs', '--tune', '--json'])).toEqual({
+      quick: true,
+      only: 'mlp',
+      iters: 5,
+      tfjs: false,
+      tune: true,
+      json: true,
+      help: false,
+    });
+  });
+
+  it.each([
+    [['--only', 'conv'], '--only', /one of matmul, mlp, gpt/],
+    [['--iters', '0'], '--iters', /at least|≥ 1/],
+    [['--iters', '1.5'], '--iters', /whole number/],
+    [['--iters', '5000'], '--iters', /at most 1000/],
+    [['--size', '3'], '--size', /unknown/],
+  ])('%j is refused, naming %s', (argv, flag, pattern) => {
+    const e = usageError(argv);
+    expect(e.message).toContain(flag);
+    expect(e.message).toMatch(pattern);
+  });
+
+  it('documents every flag in the help', () => {
+    const help = benchUsage();
+    for (const f of ['--quick', '--only', '--iters', '--no-tfjs', '--tune', '--json']) expect(help).toContain(f);
+  });
+});
+
+describe('the work', () => {
+  it('is the issue\'s shapes on a GPU and small ones with --quick, each kind present', () => {
+    const full = benchWorks(false);
+    expect(full.filter((w) => w.kind === 'matmul').map((w) => (w.kind === 'matmul' ? w.n : 0))).toEqual([1024, 2048, 4096]);
+    expect(full.filter((w) => w.kind === 'mlp')).toEqual([
+      { kind: 'mlp', id: 'mlp-d1024-h4096-b512', d: 1024, hidden: 4096, layers: 4, batch: 512 },
+      { kind: 'mlp', id: 'mlp-d4096-h16384-b2048', d: 4096, hidden: 16384, layers: 4, batch: 2048 },
+    ]);
+    for (const works of [full, benchWorks(true)]) expect(new Set(works.map((w) => w.kind))).toEqual(new Set(['matmul', 'mlp', 'gpt']));
+    expect(new Set(benchWorks(true).map((w) => w.id)).size).toBe(benchWorks(true).length);
+  });
+
+  it('counts FLOPs: 2n³ per matmul, 12·B·d·h·L per mlp step, PaLM\'s 6NT + 12LdsT per gpt step', () => {
+    expect(workFlops({ kind: 'matmul', id: 'm', n: 4096 })).toBe(2 * 4096 ** 3);
+    // 4 blocks of d 1024 hidden 4096 batch 512: 103 GFLOP, so PyTorch's 3.65 ms is 28 TFLOP/s.
+    expect(workFlops({ kind: 'mlp', id: 'm', d: 1024, hidden: 4096, layers: 4, batch: 512 })).toBe(12 * 512 * 1024 * 4096 * 4);
+    const g = { kind: 'gpt' as const, id: 'g', vocab: 256, dModel: 64, heads: 4, layers: 2, seq: 64, batch: 4 };
+    const params = 256 * 64 + 64 * 64 + 2 * (12 * 64 * 64 + 13 * 64) + 2 * 64;
+    expect(workFlops(g)).toBe(6 * params * 256 + 12 * 2 * 64 * 64 * 256);
+  });
+});
+
+describe('nvidia-smi', () => {
+  it('reads memory.used in MiB as bytes', () => {
+    expect(parseNvidiaSmiMiB('1234\n')).toBe(1234 * 2 ** 20);
+    expect(parseNvidiaSmiMiB(' 80\n512\n')).toBe(80 * 2 ** 20);
+  });
+  it('refuses anything else', () => {
+    expect(() => parseNvidiaSmiMiB('[N/A]')).toThrow(/not a MiB count/);
+    expect(() => parseNvidiaSmiMiB('')).toThrow(/not a MiB count/);
+  });
+});
+
+describe('tiles cache', () => {
+  const dirs: string[] = [];
+  const tmp = () => {
+    const d = mkdtempSync(join(tmpdir(), 'vramlab-tiles-'));
+    dirs.push(d);
+    return d;
+  };
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  const tiles = { tm: 8, tn: 8, wgx: 16, wgy: 16, tk: 8 };
+
+  it('lives in VRAMLAB_CACHE_DIR, else XDG_CACHE_HOME/vramlab', () => {
+    expect(tilesCachePath({ VRAMLAB_CACHE_DIR: '/c' })).toBe('/c/matmul-tiles.json');
+    expect(tilesCachePath({ XDG_CACHE_HOME: '/x' })).toBe('/x/vramlab/matmul-tiles.json');
+  });
+
+  it('keeps one entry per adapter and reads it back', () => {
+    const path = join(tmp(), 'sub', 'matmul-tiles.json');
+    expect(cachedTiles(path, 'nvidia|hopper||H100')).toEqual({});
+    saveTiles(path, 'nvidia|hopper||H100', { tiles, n: 1024, gflops: 30000, tuned: '2026-11-22T00:00:00.000Z' });
+    saveTiles(path, 'google|swiftshader||', { tiles: { ...tiles, tm: 4, tn: 4 }, n: 128, gflops: 0.3, tuned: '2026-11-22T00:00:00.000Z' });
+    expect(cachedTiles(path, 'nvidia|hopper||H100')).toEqual({ tiles });
+    expect(cachedTiles(path, 'google|swiftshader||').tiles?.tm).toBe(4);
+    expect(Object.keys(readTilesCache(path).file.adapters)).toHaveLength(2);
+  });
+
+  it.each([
+    ['not JSON', '{', /not JSON/],
+    ['a wrong version', JSON.stringify({ version: 2, adapters: {} }), /version/],
+    ['a bad tile', JSON.stringify({ version: 1, adapters: { a: { tiles: { ...tiles, tm: -1 }, n: 1, gflops: 1, tuned: 'x' } } }), /adapters\.a\.tiles\.tm/],
+  ])('ignores a file with %s, saying why and what to do', (_, text, pattern) => {
+    const path = join(tmp(), 'matmul-tiles.json');
+    writeFileSync(path, text);
+    const r = cachedTiles(path, 'a');
+    expect(r.tiles).toBeUndefined();
+    expect(r.problem).toMatch(pattern);
+    expect(r.problem).toMatch(/ignored \(delete it or run vramlab bench --tune\)/);
+    // Saving over a bad file replaces it with a good one.
+    saveTiles(path, 'a', { tiles, n: 128, gflops: 1, tuned: 't' });
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({ version: 1, adapters: { a: { tiles, n: 128, gflops: 1, tuned: 't' } } });
+  });
+});
+
+describe('the table', () => {
+  const adapter: AdapterSummary = { vendor: 'google', architecture: 'swiftshader', device: '', description: 'SwiftShader', features: ['subgroups', 'timestamp-query'], limits: {}, isFallbackAdapter: true };
+  const base = { adapter: { name: 'SwiftShader', features: adapter.features, fallback: true, tiles: 't' }, timing: 'wall-clock' as const };
+  const lines: BenchLine[] = [
+    {
+      ...base,
+      work: 'matmul-256',
+      kind: 'matmul',
+      shape: { n: 256 },
+      flops: 2 * 256 ** 3,
+      vramlab: { ms: 100, gflops: 0.3355, iters: 3, peakBytes: 786432, allocatedBytes: 786432, allocatedOverPeak: 1 },
+      tfjs: { ms: 80, gflops: 0.419, iters: 3, peakBytes: 786560, allocatedBytes: 786560, allocatedOverPeak: 1 },
+      vramlabOverTfjs: 0.8,
+      driver: { driverBytes: 2 * 2 ** 20, ledgerBytes: 786432, ratio: 2.667 },
+    },
+    { ...base, work: 'gpt-nano', kind: 'gpt', shape: {}, flops: 1, vramlab: { error: 'OutOfMemory: no' }, tfjs: null, vramlabOverTfjs: null },
+  ];
+
+  it('shows both columns, the ratio, peak and allocated, the driver check and a failure in its cell', () => {
+    const t = formatBench(lines, adapter, '64×64');
+    expect(t).toContain('SwiftShader');
+    expect(t).toContain('Features subgroups, timestamp-query');
+    expect(t).toMatch(/matmul-256\s+100 ms · 0\.336 GFLOP\/s\s+80\.0 ms · 0\.419 GFLOP\/s\s+0\.80×\s+768\.00 KiB \/ 768\.00 KiB \(1\.00×\)/);
+    expect(t).toMatch(/gpt-nano\s+failed: OutOfMemory: no/);
+    expect(t).toContain('nvidia-smi +2.00 MiB for 768.00 KiB in the ledger (2.667×)');
+  });
+});
