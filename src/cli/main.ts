@@ -31,6 +31,9 @@ const processIo: Io = {
 export const COMMANDS = ['estimate', 'run', 'bench'] as const;
 
 export function version(): string {
+  // The bundle (scripts/build-cli.mjs) has no package.json beside it: it sets this instead.
+  const bundled = (globalThis as { VRAMLAB_VERSION?: string }).VRAMLAB_VERSION;
+  if (bundled) return bundled;
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
