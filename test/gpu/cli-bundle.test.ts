@@ -1,6 +1,7 @@
 /**
  * The bundled CLI (scripts/build-cli.mjs), as a GPU machine without node_modules runs it: one
- * file with everything but `webgpu`, WGSL inlined, started with plain node from elsewhere.
+ * file with everything but `webgpu`, WGSL inlined, started with plain node from elsewhere (the
+ * GPU environment is the one this test project runs under, as setup.sh gives it there).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -8,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.ts';
-import { gpuEnv } from '../../scripts/env.mjs';
 
 const TIMEOUT = 240_000;
 // Inside the project, so the bundle's one external (`webgpu`) resolves from node_modules.
@@ -22,7 +22,7 @@ afterAll(() => {
 
 function node(args: string[], cwd: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...gpuEnv(), VRAMLAB_CACHE_DIR: elsewhere } });
+    const child = spawn(process.execPath, args, { cwd, env: { ...process.env, VRAMLAB_CACHE_DIR: elsewhere } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));
