@@ -100,15 +100,29 @@ export class Ledger {
   // Released (logically freed) buffers awaiting flush(), and their allocated bytes.
   private readonly pending: GPUBuffer[] = [];
   private pendingBytes = 0;
+  // With `pool`: flushed buffers kept for reuse instead of destroyed, and their allocated bytes.
+  private readonly pool: GPUBuffer[] = [];
+  private pooledBytes = 0;
+  private readonly pooling: boolean;
+  private created = 0;
+  private reused = 0;
   private physicalPeak = 0;
 
   /**
    * `historyLimit`: how many events (timeline points) and ended entries are kept, so an hour
    * of training does not grow the JS heap; live buffers are always kept.
    */
-  constructor(device: GPUDevice, opts: { historyLimit?: number } = {}) {
+  /**
+   * `pool`: flush() keeps the buffers it would destroy, and a later create() given `reuseIn`
+   * takes one of the same size and usage (zeroed in that encoder) before creating a new one.
+   * A training step repeats the last one's allocations, so after the first step it creates no
+   * buffers at all: no createBuffer, no error-scope round trip. Pooled bytes count as physical
+   * (the device holds them); dispose() and trimPool() destroy them.
+   */
+  constructor(device: GPUDevice, opts: { historyLimit?: number; pool?: boolean } = {}) {
     this.device = device;
     this.historyLimit = Math.max(16, opts.historyLimit ?? DEFAULT_HISTORY_LIMIT);
+    this.pooling = opts.pool === true;
   }
 
   /** Starts the next op; later events record its index and label. Returns the index (0, 1, …). */
@@ -146,14 +160,16 @@ export class Ledger {
     this.checkLimits(name, size, allocated, usage);
     const op = opts.op ?? this.op;
 
-    const reused = opts.reuseIn && (usage & GPUBufferUsage.COPY_DST) !== 0 ? this.takePending(allocated, usage) : null;
+    const reused = opts.reuseIn && (usage & GPUBufferUsage.COPY_DST) !== 0 ? this.takeReleased(allocated, usage) : null;
     if (reused) {
+      this.reused += 1;
       reused.label = `Ledger.${name}`;
       opts.reuseIn!.clearBuffer(reused);
       this.track(reused, name, category, size, allocated, op);
       return reused;
     }
 
+    this.created += 1;
     // Pushed and popped in the same task, so concurrent create() calls cannot see each other's errors.
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');
@@ -183,12 +199,23 @@ export class Ledger {
     return buffer;
   }
 
-  /** A released, unflushed buffer of exactly `allocated` bytes and `usage`, taken off the pending list; or null. */
-  private takePending(allocated: number, usage: GPUBufferUsageFlags): GPUBuffer | null {
-    const i = this.pending.findIndex((b) => b.size === allocated && b.usage === usage);
-    if (i < 0) return null;
-    const [buffer] = this.pending.splice(i, 1);
-    this.pendingBytes -= allocated;
+  /**
+   * A released buffer of exactly `allocated` bytes and `usage`: one awaiting flush (its last
+   * use is recorded in the open encoder), else a pooled one; taken off its list, or null.
+   */
+  private takeReleased(allocated: number, usage: GPUBufferUsageFlags): GPUBuffer | null {
+    const match = (b: GPUBuffer) => b.size === allocated && b.usage === usage;
+    let i = this.pending.findIndex(match);
+    let buffer: GPUBuffer | undefined;
+    if (i >= 0) {
+      [buffer] = this.pending.splice(i, 1);
+      this.pendingBytes -= allocated;
+    } else {
+      i = this.pool.findIndex(match);
+      if (i < 0) return null;
+      [buffer] = this.pool.splice(i, 1);
+      this.pooledBytes -= allocated;
+    }
     this.ended.delete(buffer!);
     return buffer!;
   }
@@ -212,7 +239,7 @@ export class Ledger {
       this.atPeak = { ...this.liveByCategory };
     }
     this.peakAllocated = Math.max(this.peakAllocated, this.liveAllocated);
-    this.physicalPeak = Math.max(this.physicalPeak, this.liveAllocated + this.pendingBytes);
+    this.physicalPeak = Math.max(this.physicalPeak, this.physicalBytes);
     this.record('create', name, op);
   }
 
@@ -235,19 +262,39 @@ export class Ledger {
     if (this.free(buffer, 'release')) {
       this.pending.push(buffer);
       this.pendingBytes += alignedSize(buffer.size);
-      this.physicalPeak = Math.max(this.physicalPeak, this.liveAllocated + this.pendingBytes);
+      this.physicalPeak = Math.max(this.physicalPeak, this.physicalBytes);
     }
   }
 
-  /** Destroys the buffers released since the last flush; call after submitting their encoder. */
+  /**
+   * Destroys the buffers released since the last flush (with `pool`, keeps them for reuse);
+   * call after submitting their encoder.
+   */
   flush(): void {
-    for (const b of this.pending.splice(0)) b.destroy();
+    const released = this.pending.splice(0);
+    if (this.pooling) {
+      this.pool.push(...released);
+      this.pooledBytes += this.pendingBytes;
+    } else {
+      for (const b of released) b.destroy();
+    }
     this.pendingBytes = 0;
   }
 
-  /** Allocated bytes the device holds now: live plus released but not yet flushed. */
+  /** Destroys the pooled buffers. */
+  trimPool(): void {
+    for (const b of this.pool.splice(0)) b.destroy();
+    this.pooledBytes = 0;
+  }
+
+  /** Allocated bytes the device holds now: live, released but not yet flushed, and pooled. */
   get physicalBytes(): number {
-    return this.liveAllocated + this.pendingBytes;
+    return this.liveAllocated + this.pendingBytes + this.pooledBytes;
+  }
+
+  /** Buffers created on the device, and tensors that took a released buffer instead. */
+  get bufferCounts(): { created: number; reused: number } {
+    return { created: this.created, reused: this.reused };
   }
 
   /** The most allocated bytes held at once, released-but-unflushed buffers included. */
@@ -277,6 +324,7 @@ export class Ledger {
   dispose(): void {
     for (const t of [...this.tracked.values()]) this.destroy(t.buffer);
     this.flush();
+    this.trimPool();
   }
 
   /** Bytes live now, as requested. */

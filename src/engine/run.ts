@@ -102,7 +102,8 @@ async function runLoop(
   const { device, summary } = opened;
   // Only the last step's events are reported: keep a few steps' worth (≈ 25 events per block
   // per step), so a long run's history stays bounded.
-  const ledger = new Ledger(device, { historyLimit: 64 * (layers + 2) });
+  // Pooled: after the first step, a step takes the buffers the last one released and creates none.
+  const ledger = new Ledger(device, { historyLimit: 64 * (layers + 2), pool: true });
   let rec: StepRecorder | null = null;
   try {
     opts.onProgress?.({ stage: 'allocating', step: 0, steps });

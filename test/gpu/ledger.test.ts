@@ -316,3 +316,41 @@ describe('reuse of released buffers within an encoder', () => {
     expect(l.physicalBytes).toBe(512 + 256 + 256);
   });
 });
+
+describe('pool', () => {
+  it('keeps flushed buffers, gives them (zeroed) to later creates of the same size, counts them as physical, and destroys them on dispose', async () => {
+    const l = new Ledger(device, { pool: true });
+    ledgers.push(l);
+    const n = 32;
+    const a = await l.create({ name: 'a', category: 'activations', size: 4 * n, usage: STORAGE() });
+    device.queue.writeBuffer(a, 0, new Float32Array(n).fill(3));
+    l.release(a);
+    l.flush();
+    expect(l.liveBytes).toBe(0);
+    expect(l.physicalBytes).toBe(4 * n);
+    expect(l.bufferCounts).toEqual({ created: 1, reused: 0 });
+
+    const enc = device.createCommandEncoder({ label: 'test.ledger.pool' });
+    const b = await l.create({ name: 'b', category: 'activations', size: 4 * n, usage: STORAGE(), reuseIn: enc });
+    expect(b).toBe(a);
+    // Without reuseIn the pool is not used: nothing would zero the buffer in order.
+    const c = await l.create({ name: 'c', category: 'activations', size: 4 * n, usage: STORAGE() });
+    expect(c).not.toBe(a);
+    expect(l.bufferCounts).toEqual({ created: 2, reused: 1 });
+    device.queue.submit([enc.finish()]);
+    const staging = await l.create({ name: 'b.readback', category: 'staging', size: 4 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const read = device.createCommandEncoder({ label: 'test.ledger.pool.read' });
+    read.copyBufferToBuffer(b, 0, staging, 0, 4 * n);
+    device.queue.submit([read.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    expect([...new Float32Array(staging.getMappedRange().slice(0))]).toEqual(new Array(n).fill(0));
+    staging.unmap();
+
+    l.release(b);
+    l.release(c);
+    l.flush();
+    expect(l.physicalBytes).toBe(4 * (2 * n) + 4 * n);
+    l.dispose();
+    expect(l.physicalBytes).toBe(0);
+  });
+});

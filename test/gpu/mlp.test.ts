@@ -215,3 +215,28 @@ describe('physical bytes', () => {
     expect(r.actual.physicalPeakBytes / r.actual.peakBytes).toBeLessThanOrEqual(1.15);
   });
 });
+
+describe('allocation in steady state', () => {
+  it.each(['fp32', 'amp-fp16'] as const)('after the first step a step creates no buffers (%s): it takes the ones the last step released', async (precision) => {
+    const cfg = tiny({ precision, checkpoint: 'sqrt', layers: 4 });
+    const ledger = new Ledger(opened.device, { pool: true });
+    try {
+      const t = await MlpTrainer.create(opened.device, ledger, cfg);
+      const rec = await StepRecorder.create(opened.device, ledger, 4 + 2 * cfg.layers, true);
+      await t.step(rec);
+      await rec.finish();
+      const afterFirst = ledger.bufferCounts;
+      for (let i = 0; i < 3; i++) {
+        await t.step(rec);
+        await rec.finish();
+      }
+      expect(ledger.bufferCounts.created).toBe(afterFirst.created);
+      expect(ledger.bufferCounts.reused).toBeGreaterThan(afterFirst.reused);
+      expect(Number.isFinite(await t.readLoss())).toBe(true);
+      rec.destroy();
+    } finally {
+      ledger.dispose();
+      expect(ledger.physicalBytes).toBe(0);
+    }
+  });
+});
