@@ -4,6 +4,7 @@
  * handlers before anything else can use it, so no error goes unseen.
  * https://webgpu.github.io/webgpu-samples/ (util.ts: quitIfWebGPUNotAvailable)
  */
+import { FALLBACK_MATMUL_TILES, setMatmulTiles } from './kernels/matmul.ts';
 import {
   ENGINE_ERRORS,
   NO_WEBGPU_MESSAGE,
@@ -117,6 +118,7 @@ export async function openDevice(gpu: GPU | null | undefined, opts: OpenDeviceOp
     );
   }
   installErrorHandlers(device, opts.onError ?? ((r) => console.error(`${r.message}\n${r.detail}`)));
+  if (summary.isFallbackAdapter) setMatmulTiles(device, FALLBACK_MATMUL_TILES);
   return { adapter, device, summary };
 }
 

@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  FALLBACK_MATMUL_TILES,
   MATMUL_TILE_CANDIDATES,
   matmulTiles,
   matmulTilesFor,
@@ -123,6 +124,11 @@ const TRIPLES: [Storage, Storage, Storage][] = [
 ];
 
 describe('tile choice', () => {
+  it('starts a CPU (fallback) adapter on the tiles that compile fast, others on the largest that fits', () => {
+    // The fixture's device is SwiftShader's, which reports itself as a fallback adapter.
+    expect(matmulTiles(fx.device)).toEqual(FALLBACK_MATMUL_TILES);
+  });
+
   it('accepts every candidate on this device and names what a bad one breaks', () => {
     for (const t of MATMUL_TILE_CANDIDATES) expect(tilesProblem(fx.device, t), tileName(t)).toBeNull();
     expect(tilesProblem(fx.device, { tm: 4, tn: 3, wgx: 8, wgy: 8, tk: 8 })).toMatch(/tn must be even/);

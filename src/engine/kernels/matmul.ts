@@ -113,6 +113,13 @@ export function setMatmulTiles(device: GPUDevice, t: MatmulTiles): void {
 }
 
 /**
+ * The tiles a CPU (fallback) adapter starts with: on SwiftShader (2 cores, 256³) the 64×64 tile
+ * compiled in ≈ 230 ms and ran in ≈ 180 ms, where 128×128 (8×8 per invocation) took ≈ 650 ms to
+ * compile for ≈ 130 ms of run: short lab runs and tests pay the compile for every shape.
+ */
+export const FALLBACK_MATMUL_TILES: MatmulTiles = MATMUL_TILE_CANDIDATES[2]!;
+
+/**
  * The tiles for a large matmul on device: the ones set, else the largest candidate the
  * device's limits allow (the 128×128 tile is what fast WebGPU matmuls use on discrete GPUs).
  */
