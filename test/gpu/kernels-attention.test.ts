@@ -35,6 +35,7 @@ import {
 import { decodeStorage, encodeStorage, roundToStorage, storageBytes, type Storage } from '../../src/engine/kernels/storage.ts';
 import { useGpuFixture } from './fixture.ts';
 import { randoms } from '../helpers/random.ts';
+import { expectClose } from '../helpers/reference.ts';
 
 const fx = useGpuFixture('test.kernels-attention');
 
@@ -44,15 +45,6 @@ const fx = useGpuFixture('test.kernels-attention');
 const ULP: Record<Storage, number> = { f32: 0, f16: 2 ** -10, bf16: 2 ** -7 };
 const EPS = 1e-5;
 
-function expectClose(name: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: (i: number) => number): void {
-  expect(got.length).toBe(want.length);
-  const bad: string[] = [];
-  for (let i = 0; i < got.length; i++) {
-    const t = tol(i);
-    if (!(Math.abs(got[i]! - want[i]!) <= t)) bad.push(`${name}[${i}]: got ${got[i]}, want ${want[i]} ± ${t}`);
-  }
-  expect(bad.slice(0, 5), `${bad.length} of ${got.length} out of tolerance`).toEqual([]);
-}
 
 function dims(sh: AttentionShape) {
   const h = sh.heads * sh.headDim;

@@ -26,6 +26,7 @@ import { recordLayerNorm, recordLayerNormBackward } from '../../src/engine/kerne
 import { STORAGES, decodeStorage, encodeStorage, roundToStorage, storageBytes, type Storage } from '../../src/engine/kernels/storage.ts';
 import { useGpuFixture } from './fixture.ts';
 import { randoms, rng } from '../helpers/random.ts';
+import { OUT_REL, expectClose } from '../helpers/reference.ts';
 
 const fx = useGpuFixture('test.kernels-transformer');
 
@@ -37,8 +38,6 @@ function randomIds(n: number, vocab: number, seed: number): Uint32Array {
   return Uint32Array.from({ length: n }, () => Math.floor(r() * vocab));
 }
 
-/** One ulp of the output storage, relative. */
-const OUT_REL: Record<Storage, number> = { f32: 0, f16: 2 ** -10, bf16: 2 ** -7 };
 
 async function upload(name: string, values: Float32Array, s: Storage = 'f32'): Promise<GPUBuffer> {
   return fx.upload(name, encodeStorage(values, s));
@@ -48,15 +47,6 @@ async function readValues(buffer: GPUBuffer, n: number, s: Storage = 'f32'): Pro
   return decodeStorage(await fx.read(buffer), n, s);
 }
 
-function expectClose(name: string, got: Float32Array, want: ArrayLike<number>, tol: (i: number) => number): void {
-  expect(got.length).toBe(want.length);
-  const bad: string[] = [];
-  for (let i = 0; i < got.length; i++) {
-    const t = tol(i);
-    if (!(Math.abs(got[i]! - want[i]!) <= t)) bad.push(`${name}[${i}]: got ${got[i]}, want ${want[i]} ± ${t}`);
-  }
-  expect(bad.slice(0, 5), `${bad.length} of ${got.length} out of tolerance`).toEqual([]);
-}
 
 /** The words a buffer of storage s holds for f32 values: the kernel's rounding, bit for bit. */
 function words(values: ArrayLike<number>, s: Storage): number[] {

@@ -12,7 +12,7 @@
 import { describe, expect, it } from 'vitest';
 import { recordCast } from '../../src/engine/kernels/cast.ts';
 import { recordMseLoss } from '../../src/engine/kernels/loss.ts';
-import { recordMatmul, type ActivationFn } from '../../src/engine/kernels/matmul.ts';
+import { recordMatmul } from '../../src/engine/kernels/matmul.ts';
 import {
   HYPER_BYTES,
   LOSS_STATE_BYTES,
@@ -38,15 +38,13 @@ import {
 } from '../../src/engine/kernels/storage.ts';
 import { useGpuFixture } from './fixture.ts';
 import { randoms, rng } from '../helpers/random.ts';
+import { OUT_REL, F32_REL, act, actGrad, expectClose, transpose } from '../helpers/reference.ts';
 
 const fx = useGpuFixture('test.kernels');
 
 // ---- helpers ---------------------------------------------------------------------------
 
 
-/** One ulp of the output storage, relative. */
-const OUT_REL: Record<Storage, number> = { f32: 0, f16: 2 ** -10, bf16: 2 ** -7 };
-const F32_REL = 1e-5;
 
 async function upload(name: string, values: Float32Array, s: Storage): Promise<GPUBuffer> {
   return fx.upload(name, encodeStorage(values, s));
@@ -56,34 +54,6 @@ async function readValues(buffer: GPUBuffer, n: number, s: Storage): Promise<Flo
   return decodeStorage(await fx.read(buffer), n, s);
 }
 
-function expectClose(name: string, got: Float32Array, want: ArrayLike<number>, tol: (i: number) => number): void {
-  expect(got.length).toBe(want.length);
-  const bad: string[] = [];
-  for (let i = 0; i < got.length; i++) {
-    const t = tol(i);
-    if (!(Math.abs(got[i]! - want[i]!) <= t)) bad.push(`${name}[${i}]: got ${got[i]}, want ${want[i]} ± ${t}`);
-  }
-  expect(bad.slice(0, 5), `${bad.length} of ${got.length} out of tolerance`).toEqual([]);
-}
-
-/** Row-major r×c → c×r. */
-function transpose(x: Float32Array, r: number, c: number): Float32Array {
-  const t = new Float32Array(x.length);
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) t[j * r + i] = x[i * c + j]!;
-  return t;
-}
-
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-/** The CPU twins of the WGSL activations: relu, GELU's tanh approximation. */
-function act(fn: ActivationFn, x: number): number {
-  if (fn === 'relu') return Math.max(x, 0);
-  return 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)));
-}
-function actGrad(fn: ActivationFn, x: number): number {
-  if (fn === 'relu') return x > 0 ? 1 : 0;
-  const t = Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x ** 3));
-  return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x);
-}
 
 interface MatmulCase {
   M: number;
