@@ -165,17 +165,17 @@ fn backward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) grou
 // ---- Tiled kernels ---------------------------------------------------------------------
 // The same three products for large shapes: a workgroup computes a BM×BN tile of out
 // (BM = WGY·TM rows, BN = WGX·TN columns), staging TK-deep slices of A and B in workgroup
-// memory as f32 (decoded once, whatever their storage), and each invocation accumulates a
-// TM×TN register tile of outer products. TM and TN size function-scope arrays, so they are
-// consts: matmul.ts puts `const TM` and `const TN` in front of this file, one shader module
-// per register tile. WGX, WGY and TK are overrides, TK the depth of a staged slice.
+// memory as f32 vec4s (decoded once, whatever their storage), and each invocation accumulates
+// a TM×TN register tile: per staged k, one broadcast A value per row times a vec4 of B per
+// four columns (vec4 fma). TM and TN size function-scope arrays, so they are consts: matmul.ts
+// puts `const TM` and `const TN` in front of this file, one shader module per register tile.
+// WGX, WGY and TK are overrides, TK the depth of a staged slice; TN and TK are multiples of 4.
 //
-// Invocation (tx, ty) owns rows ty + r·WGY (r < TM) and column pairs 2·(tx + j·WGX), + 1
-// (j < TN / 2) of the tile: strided, so at each step of the inner loop the invocations of a
-// row read consecutive words of the staged B and one broadcast word of the staged A (no bank
-// conflicts). With an even N and a packed output, each column pair is one whole u32 word, so
-// no two invocations write one word (matmul.ts sends packed outputs with an odd N to the
-// untiled kernels).
+// Invocation (tx, ty) owns rows ty·TM + r (r < TM) and columns tx·TN + c (c < TN) of the tile:
+// a row of invocations reads consecutive vec4s of the staged B and one broadcast vec4 of the
+// staged A. With an even N and a packed output, columns c, c + 1 (c even) are one whole u32
+// word, so no two invocations write one word (matmul.ts sends packed outputs with an odd N to
+// the untiled kernels).
 // Workgroups are numbered linearly (dispatchGrid may split them over x and y): GX of them
 // per row of tiles.
 
@@ -185,86 +185,89 @@ override TK: u32 = 8u;
 override GX: u32 = 1u;
 override GY: u32 = 1u;
 
-// [k][m] and [k][n]: the inner loop reads TM consecutive A values and TN consecutive B values.
-var<workgroup> tileA: array<f32, TK * WGY * TM>;
-var<workgroup> tileB: array<f32, TK * WGX * TN>;
+// A as [m][k / 4] (a vec4 holds 4 consecutive k of one row), B as [k][n / 4].
+var<workgroup> tileA: array<vec4<f32>, WGY * TM * TK / 4>;
+var<workgroup> tileB: array<vec4<f32>, TK * WGX * TN / 4>;
 
-// Row of the tile for register row r of invocation row ty, and the first column of register
-// column pair c / 2 (c even) of invocation column tx.
-fn tileRow(ty: u32, r: u32) -> u32 {
-  return ty + r * WGY;
+// A(row, k), 0 outside A.
+fn loadAOrZero(row: u32, k: u32) -> f32 {
+  if (row < M && k < K) {
+    return loadA(row, k);
+  }
+  return 0.0;
 }
 
-fn tileCol(tx: u32, c: u32) -> u32 {
-  return 2u * (tx + (c / 2u) * WGX);
+fn loadBOrZero(k: u32, col: u32) -> f32 {
+  if (col < N && k < K) {
+    return loadB(k, col);
+  }
+  return 0.0;
 }
 
-// The unbiased TM×TN register tile of A·B this invocation owns (rows tileRow(ty, r), columns
-// tileCol(tx, c) + c % 2), in the BM×BN tile at (tileRow0, tileCol0).
-fn tiledProducts(tileRow0: u32, tileCol0: u32, tx: u32, ty: u32, li: u32) -> array<f32, TM * TN> {
+// The unbiased TM×TN register tile of A·B this invocation owns (rows ty·TM + r, columns
+// tx·TN + 4·c4 + j as acc[r·TN/4 + c4][j]) in the BM×BN tile at (tileRow0, tileCol0).
+fn tiledProducts(tileRow0: u32, tileCol0: u32, tx: u32, ty: u32, li: u32) -> array<vec4<f32>, TM * TN / 4> {
   let BM = WGY * TM;
   let BN = WGX * TN;
+  let K4 = TK / 4u;
+  let N4 = BN / 4u;
   let threads = WGX * WGY;
-  var acc: array<f32, TM * TN>;
+  var acc: array<vec4<f32>, TM * TN / 4>;
   for (var k0 = 0u; k0 < K; k0 += TK) {
     // Stage A[tileRow0.., k0..]: consecutive invocations take consecutive addresses of A.
-    for (var i = li; i < BM * TK; i += threads) {
+    for (var s = li; s < BM * K4; s += threads) {
       var m: u32;
-      var k: u32;
+      var k4: u32;
       if (A_T) {
-        m = i % BM;
-        k = i / BM;
+        m = s % BM;
+        k4 = s / BM;
       } else {
-        m = i / TK;
-        k = i % TK;
+        m = s / K4;
+        k4 = s % K4;
       }
       let row = tileRow0 + m;
-      let kk = k0 + k;
-      var v = 0.0;
-      if (row < M && kk < K) {
-        v = loadA(row, kk);
-      }
-      tileA[k * BM + m] = v;
+      let k = k0 + 4u * k4;
+      tileA[m * K4 + k4] = vec4f(loadAOrZero(row, k), loadAOrZero(row, k + 1u), loadAOrZero(row, k + 2u), loadAOrZero(row, k + 3u));
     }
-    for (var i = li; i < BN * TK; i += threads) {
-      var n: u32;
+    for (var s = li; s < TK * N4; s += threads) {
+      var n4: u32;
       var k: u32;
       if (B_T) {
-        n = i / TK;
-        k = i % TK;
+        n4 = s / TK;
+        k = s % TK;
       } else {
-        n = i % BN;
-        k = i / BN;
+        n4 = s % N4;
+        k = s / N4;
       }
-      let col = tileCol0 + n;
+      let col = tileCol0 + 4u * n4;
       let kk = k0 + k;
-      var v = 0.0;
-      if (col < N && kk < K) {
-        v = loadB(kk, col);
-      }
-      tileB[k * BN + n] = v;
+      tileB[k * N4 + n4] = vec4f(loadBOrZero(kk, col), loadBOrZero(kk, col + 1u), loadBOrZero(kk, col + 2u), loadBOrZero(kk, col + 3u));
     }
     workgroupBarrier();
-    for (var k = 0u; k < TK; k++) {
-      var av: array<f32, TM>;
-      var bv: array<f32, TN>;
+    for (var k4 = 0u; k4 < K4; k4++) {
+      var a: array<vec4<f32>, TM>;
       for (var r = 0u; r < TM; r++) {
-        av[r] = tileA[k * BM + tileRow(ty, r)];
+        a[r] = tileA[(ty * TM + r) * K4 + k4];
       }
-      for (var c = 0u; c < TN; c += 2u) {
-        let n = tileCol(tx, c);
-        bv[c] = tileB[k * BN + n];
-        bv[c + 1u] = tileB[k * BN + n + 1u];
-      }
-      for (var r = 0u; r < TM; r++) {
-        for (var c = 0u; c < TN; c++) {
-          acc[r * TN + c] = fma(av[r], bv[c], acc[r * TN + c]);
+      for (var j = 0u; j < 4u; j++) {
+        let bRow = (4u * k4 + j) * N4 + tx * (TN / 4u);
+        for (var c4 = 0u; c4 < TN / 4u; c4++) {
+          let b = tileB[bRow + c4];
+          for (var r = 0u; r < TM; r++) {
+            acc[r * (TN / 4u) + c4] = fma(vec4f(a[r][j]), b, acc[r * (TN / 4u) + c4]);
+          }
         }
       }
     }
     workgroupBarrier();
   }
   return acc;
+}
+
+// Products c and c + 1 (c even) of register row r.
+fn accPair(acc: array<vec4<f32>, TM * TN / 4>, r: u32, c: u32) -> vec2f {
+  let v = acc[r * (TN / 4u) + c / 4u];
+  return select(v.xy, v.zw, (c & 2u) != 0u);
 }
 
 // Elements (row, col) and (row, col + 1) of out, col even; the second only when col + 1 < N.
@@ -315,11 +318,11 @@ fn tiled_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) gro
   }
   let acc = tiledProducts(o.row0, o.col0, lid.x, lid.y, li);
   for (var r = 0u; r < TM; r++) {
-    let row = o.row0 + tileRow(lid.y, r);
+    let row = o.row0 + lid.y * TM + r;
     for (var c = 0u; c < TN; c += 2u) {
-      let col = o.col0 + tileCol(lid.x, c);
+      let col = o.col0 + lid.x * TN + c;
       if (row < M && col < N) {
-        var v = vec2f(acc[r * TN + c], acc[r * TN + c + 1u]);
+        var v = accPair(acc, r, c);
         if (HAS_BIAS) {
           v += vec2f(bias[col], bias[min(col + 1u, N - 1u)]);
         }
@@ -337,11 +340,11 @@ fn tiled_forward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   }
   let acc = tiledProducts(o.row0, o.col0, lid.x, lid.y, li);
   for (var r = 0u; r < TM; r++) {
-    let row = o.row0 + tileRow(lid.y, r);
+    let row = o.row0 + lid.y * TM + r;
     for (var c = 0u; c < TN; c += 2u) {
-      let col = o.col0 + tileCol(lid.x, c);
+      let col = o.col0 + lid.x * TN + c;
       if (row < M && col < N) {
-        var v = vec2f(acc[r * TN + c], acc[r * TN + c + 1u]);
+        var v = accPair(acc, r, c);
         if (HAS_BIAS) {
           v += vec2f(bias[col], bias[min(col + 1u, N - 1u)]);
         }
@@ -361,14 +364,14 @@ fn tiled_backward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   }
   let acc = tiledProducts(o.row0, o.col0, lid.x, lid.y, li);
   for (var r = 0u; r < TM; r++) {
-    let row = o.row0 + tileRow(lid.y, r);
+    let row = o.row0 + lid.y * TM + r;
     for (var c = 0u; c < TN; c += 2u) {
-      let col = o.col0 + tileCol(lid.x, c);
+      let col = o.col0 + lid.x * TN + c;
       if (row < M && col < N) {
         let e = row * N + col;
         // Clamped to the row's last element when col + 1 = N (that value is not stored).
         let e1 = select(e, e + 1u, col + 1u < N);
-        let v = vec2f(acc[r * TN + c], acc[r * TN + c + 1u]);
+        let v = accPair(acc, r, c);
         storeOutPair(row, col, v * vec2f(activationGrad(loadPre(e)), activationGrad(loadPre(e1))));
       }
     }

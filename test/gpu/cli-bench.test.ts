@@ -61,7 +61,7 @@ describe('vramlab bench (spawned)', () => {
   it('--tune times the tile sizes, saves the choice for this adapter, and a later bench uses it', { timeout: TIMEOUT }, async () => {
     const tuned = await runCli(['bench', '--tune', '--only', 'matmul', '--no-tfjs', '--iters', '1'], { timeoutMs: TIMEOUT - 10_000, env });
     expect(tuned.status, tuned.stderr).toBe(0);
-    expect(tuned.stderr).toMatch(/bench: tiles 16×16, 2×2 per invocation, tk 8: [\d.]+ ms at 128³/);
+    expect(tuned.stderr).toMatch(/bench: tiles 32×32, 4×4 per invocation, tk 8: [\d.]+ ms at 128³/);
     expect(tuned.stdout).toMatch(/Matmul tiles .* \(tuned at 128³, saved to /);
     const file = JSON.parse(readFileSync(join(cacheDir, 'matmul-tiles.json'), 'utf8')) as { adapters: Record<string, { tiles: object; n: number }> };
     const entries = Object.entries(file.adapters);

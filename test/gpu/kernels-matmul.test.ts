@@ -105,7 +105,8 @@ describe('tile choice', () => {
 
   it('accepts every candidate on this device and names what a bad one breaks', () => {
     for (const t of MATMUL_TILE_CANDIDATES) expect(tilesProblem(fx.device, t), tileName(t)).toBeNull();
-    expect(tilesProblem(fx.device, { tm: 4, tn: 3, wgx: 8, wgy: 8, tk: 8 })).toMatch(/tn must be even/);
+    expect(tilesProblem(fx.device, { tm: 4, tn: 6, wgx: 8, wgy: 8, tk: 8 })).toMatch(/tn must be a multiple of 4/);
+    expect(tilesProblem(fx.device, { tm: 4, tn: 4, wgx: 8, wgy: 8, tk: 6 })).toMatch(/tk must be a multiple of 4/);
     expect(tilesProblem(fx.device, { tm: 4, tn: 4, wgx: 32, wgy: 32, tk: 8 })).toMatch(/maxComputeInvocationsPerWorkgroup/);
     expect(tilesProblem(fx.device, { tm: 16, tn: 16, wgx: 16, wgy: 16, tk: 64 })).toMatch(/maxComputeWorkgroupStorageSize/);
     expect(() => setMatmulTiles(fx.device, { tm: 0, tn: 2, wgx: 8, wgy: 8, tk: 8 })).toThrow(/tm must be a positive integer/);
@@ -115,11 +116,11 @@ describe('tile choice', () => {
     useTiles(MATMUL_TILE_CANDIDATES.at(-1)!);
     expect(matmulTilesFor(fx.device, 4096, 4096)).toEqual(MATMUL_TILE_CANDIDATES.at(-1));
     const small = matmulTilesFor(fx.device, 16, 4096);
-    expect(tileRows(small)).toBeLessThanOrEqual(16);
+    expect(tileRows(small)).toBeLessThanOrEqual(32);
     const mid = matmulTilesFor(fx.device, 100, 70);
     expect(tileRows(mid)).toBeLessThanOrEqual(100);
     expect(tileCols(mid)).toBeLessThanOrEqual(70);
-    expect(tileRows(mid) * tileCols(mid)).toBeGreaterThan(16 * 16);
+    expect(tileRows(mid) * tileCols(mid)).toBeGreaterThan(32 * 32);
   });
 });
 
@@ -175,8 +176,8 @@ describe('tiled matmul edges', () => {
       },
     });
     useTiles(MATMUL_TILE_CANDIDATES[0]!);
-    // 16×16 tiles: 5 × 4 = 20 workgroups → x 3, y 7 with one spare.
-    const c: Case = { M: 70, N: 60, K: 11, aT: false, bT: false, aS: 'f32', bS: 'f32', outS: 'bf16' };
+    // 32×32 tiles: 4 × 3 = 12 workgroups → x 3, y 4.
+    const c: Case = { M: 100, N: 70, K: 11, aT: false, bT: false, aS: 'f32', bS: 'f32', outS: 'bf16' };
     const { ref, mag, aBuf, bBuf } = await operands(c, 5);
     const got = await runPlain(c, 'tiled', aBuf, bBuf, small);
     expectClose('out', got, ref, (i) => F32_REL * mag[i]! + OUT_REL.bf16 * Math.abs(ref[i]!) + 1e-7);

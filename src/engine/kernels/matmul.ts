@@ -74,8 +74,8 @@ export interface MatmulTiles {
 
 /** The tile sizes tuneMatmul tries, smallest tile first. */
 export const MATMUL_TILE_CANDIDATES: readonly MatmulTiles[] = [
-  { tm: 2, tn: 2, wgx: 8, wgy: 8, tk: 8 },
   { tm: 4, tn: 4, wgx: 8, wgy: 8, tk: 8 },
+  { tm: 4, tn: 4, wgx: 8, wgy: 8, tk: 32 },
   { tm: 4, tn: 4, wgx: 16, wgy: 16, tk: 8 },
   { tm: 8, tn: 4, wgx: 16, wgy: 16, tk: 8 },
   { tm: 8, tn: 8, wgx: 16, wgy: 16, tk: 8 },
@@ -94,7 +94,8 @@ export function tileCols(t: MatmulTiles): number {
 export function tilesProblem(device: GPUDevice, t: MatmulTiles): string | null {
   const l = device.limits;
   for (const [k, v] of Object.entries(t)) if (!Number.isInteger(v) || v < 1) return `${k} must be a positive integer, got ${v}`;
-  if (t.tn % 2 !== 0) return `tn must be even (packed outputs are written a word at a time), got ${t.tn}`;
+  if (t.tn % 4 !== 0) return `tn must be a multiple of 4 (B is read as vec4s), got ${t.tn}`;
+  if (t.tk % 4 !== 0) return `tk must be a multiple of 4 (A is staged as vec4s along k), got ${t.tk}`;
   if (t.tm > 16 || t.tn > 16) return `tm and tn must be at most 16, got ${t.tm}×${t.tn}`;
   if (t.wgx * t.wgy > l.maxComputeInvocationsPerWorkgroup) return `${t.wgx}×${t.wgy} invocations exceed maxComputeInvocationsPerWorkgroup ${l.maxComputeInvocationsPerWorkgroup}`;
   if (t.wgx > l.maxComputeWorkgroupSizeX || t.wgy > l.maxComputeWorkgroupSizeY) return `workgroup ${t.wgx}×${t.wgy} exceeds maxComputeWorkgroupSize ${l.maxComputeWorkgroupSizeX}×${l.maxComputeWorkgroupSizeY}`;
@@ -113,11 +114,11 @@ export function setMatmulTiles(device: GPUDevice, t: MatmulTiles): void {
 }
 
 /**
- * The tiles a CPU (fallback) adapter starts with: on SwiftShader (2 cores, 256³) the 64×64 tile
- * compiled in ≈ 230 ms and ran in ≈ 180 ms, where 128×128 (8×8 per invocation) took ≈ 650 ms to
- * compile for ≈ 130 ms of run: short lab runs and tests pay the compile for every shape.
+ * The tiles a CPU (fallback) adapter starts with: on SwiftShader (2 cores, 256³) the 32×32 tile
+ * compiled in ≈ 180 ms and ran in ≈ 110 ms, where 128×128 (8×8 per invocation) took ≈ 620 ms
+ * to compile for ≈ 85 ms of run: short lab runs and tests pay the compile for every shape.
  */
-export const FALLBACK_MATMUL_TILES: MatmulTiles = MATMUL_TILE_CANDIDATES[2]!;
+export const FALLBACK_MATMUL_TILES: MatmulTiles = MATMUL_TILE_CANDIDATES[0]!;
 
 /**
  * The tiles for a large matmul on device: the ones set, else the largest candidate the
@@ -135,13 +136,13 @@ export function matmulTiles(device: GPUDevice): MatmulTiles {
 
 /**
  * The tiles for an M×N output: the device's, or for a small output the largest smaller
- * candidate whose tile is no taller than M and no wider than N (rounded up to 16), so small
- * matmuls do not compute mostly padding.
+ * candidate whose tile is no taller than M and no wider than N (rounded up to 32, the smallest
+ * tile), so small matmuls do not compute mostly padding.
  */
 export function matmulTilesFor(device: GPUDevice, M: number, N: number): MatmulTiles {
   const base = matmulTiles(device);
-  const rows = Math.max(16, M);
-  const cols = Math.max(16, N);
+  const rows = Math.max(32, M);
+  const cols = Math.max(32, N);
   if (tileRows(base) <= rows && tileCols(base) <= cols) return base;
   let best = MATMUL_TILE_CANDIDATES[0]!;
   for (const t of MATMUL_TILE_CANDIDATES) {
@@ -160,13 +161,13 @@ export const MATMUL_WORKGROUP_SIZE = 64;
  * (and pipeline cache) per register tile; the reference kernels use the smallest.
  */
 function matmulCode(tm: number, tn: number): string {
-  if (!Number.isInteger(tm) || !Number.isInteger(tn) || tm < 1 || tn < 2 || tn % 2 !== 0 || tm > 16 || tn > 16) {
-    throw new RangeError(`Matmul: register tile ${tm}×${tn} must be 1..16 × an even 2..16`);
+  if (!Number.isInteger(tm) || !Number.isInteger(tn) || tm < 1 || tn < 4 || tn % 4 !== 0 || tm > 16 || tn > 16) {
+    throw new RangeError(`Matmul: register tile ${tm}×${tn} must be 1..16 × a multiple of 4 up to 16`);
   }
   return `const TM: u32 = ${tm}u;\nconst TN: u32 = ${tn}u;\n${withStorageWgsl(matmulWgsl)}`;
 }
 
-/** Per register tile ('2x2', …): its code and its per-device module and pipelines. */
+/** Per register tile ('4x4', …): its code and its per-device module and pipelines. */
 const families = new Map<string, { code: string; caches: WeakMap<GPUDevice, KernelCache> }>();
 
 function family(tm: number, tn: number): { code: string; caches: WeakMap<GPUDevice, KernelCache> } {
@@ -242,7 +243,7 @@ export function recordMatmul(device: GPUDevice, encoder: GPUCommandEncoder, args
     recordPass(device, encoder, passLabel, [{ pipeline, buffers, groups: gx * gy, label: 'Matmul.bindGroup' }]);
     return;
   }
-  const f = family(2, 2);
+  const f = family(4, 4);
   const pipeline = cachedPipeline(f.caches, device, {
     family: 'Matmul',
     code: f.code,
