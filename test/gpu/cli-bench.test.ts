@@ -3,7 +3,7 @@
  * line each with both columns and their ratio; tuning writes the per-adapter cache and a later
  * run uses it.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -77,6 +77,20 @@ describe('vramlab bench (spawned)', () => {
       expect(l.adapter.tiles).toMatch(/cached in /);
       expect(l.tfjs).toBeNull();
       expect(l.vramlabOverTfjs).toBeNull();
+    }
+  });
+
+  it('vramlab run uses the cached tiles, and warns once about a malformed cache file but still runs', { timeout: TIMEOUT }, async () => {
+    const small = ['run', '--d', '16', '--hidden', '32', '--layers', '1', '--batch', '4', '--steps', '1', '--json'];
+    const bad = mkdtempSync(join(tmpdir(), 'vramlab-badcache-'));
+    try {
+      writeFileSync(join(bad, 'matmul-tiles.json'), '{"version": 1, "adapters": {"x": {"tiles": "big"}}}');
+      const r = await runCli(small, { timeoutMs: TIMEOUT - 10_000, env: { VRAMLAB_CACHE_DIR: bad } });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^vramlab: .*matmul-tiles\.json: adapters\.x\.tiles: .*ignored \(delete it or run vramlab bench --tune\)$/)]);
+      expect(JSON.parse(r.stdout).actual.liveAfterDisposeBytes).toBe(0);
+    } finally {
+      rmSync(bad, { recursive: true, force: true });
     }
   });
 
