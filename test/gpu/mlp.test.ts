@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create, globals } from 'webgpu';
 import { openDevice, type OpenedDevice } from '../../src/engine/device.ts';
+import { GptTrainer } from '../../src/engine/graph/gpt.ts';
 import { MlpTrainer } from '../../src/engine/graph/mlp.ts';
 import { Ledger } from '../../src/engine/ledger.ts';
 import { StepRecorder } from '../../src/engine/profiler.ts';
 import { runTraining } from '../../src/engine/run.ts';
-import { DEFAULT_RUN, type RunConfig } from '../../src/protocol/run.ts';
+import { DEFAULT_RUN, GPT_NANO_RUN, type RunConfig } from '../../src/protocol/run.ts';
 import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
 import type { DeviceErrorReport } from '../../src/protocol/engine-api.ts';
 import { maxRelDiff } from '../helpers/grads.ts';
@@ -237,6 +238,39 @@ describe('allocation in steady state', () => {
     } finally {
       ledger.dispose();
       expect(ledger.physicalBytes).toBe(0);
+    }
+  });
+});
+
+describe('one encoder per step', () => {
+  it.each(['mlp', 'gpt'] as const)('a %s step records into one encoder: nothing is submitted or read back until the recorder finishes', async (model) => {
+    const ledger = new Ledger(opened.device, { pool: true });
+    const queue = opened.device.queue;
+    const submit = queue.submit.bind(queue);
+    let submits = 0;
+    queue.submit = (buffers) => {
+      submits += 1;
+      submit(buffers);
+    };
+    try {
+      const t =
+        model === 'mlp'
+          ? await MlpTrainer.create(opened.device, ledger, tiny({ checkpoint: 'sqrt', layers: 4, precision: 'amp-fp16' }))
+          : await GptTrainer.create(opened.device, ledger, { ...GPT_NANO_RUN, seq: 8, batch: 2, checkpoint: 'selective', attention: 'eager', precision: 'amp-bf16' }, 1e-3);
+      const rec = await StepRecorder.create(opened.device, ledger, 4 + 2 * 4, true);
+      expect(rec.source).toBe('timestamp-query');
+      for (let i = 0; i < 2; i++) {
+        submits = 0;
+        await t.step(rec);
+        expect(submits, 'submits inside the step').toBe(0);
+        await rec.finish();
+        // The step's encoder, then the timestamps' resolve is part of it: one submission.
+        expect(submits).toBe(1);
+      }
+      rec.destroy();
+    } finally {
+      queue.submit = submit;
+      ledger.dispose();
     }
   });
 });
