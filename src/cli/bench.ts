@@ -29,6 +29,8 @@ export interface MlpWork {
   hidden: number;
   layers: number;
   batch: number;
+  /** fp32 unless given; an amp line has no TF.js column (TF.js trains in f32 only). */
+  precision?: 'amp-bf16' | 'amp-fp16';
 }
 export interface GptWork {
   kind: 'gpt';
@@ -54,6 +56,7 @@ export function benchWorks(quick: boolean): BenchWork[] {
       { kind: 'matmul', id: 'matmul-256', n: 256 },
       { kind: 'mlp', id: 'mlp-d64-h256-b64', d: 64, hidden: 256, layers: 4, batch: 64 },
       { kind: 'mlp', id: 'mlp-d128-h512-b128', d: 128, hidden: 512, layers: 4, batch: 128 },
+      { kind: 'mlp', id: 'mlp-d128-h512-b128-amp-bf16', d: 128, hidden: 512, layers: 4, batch: 128, precision: 'amp-bf16' },
       { kind: 'gpt', id: 'gpt-nano', vocab: GPT_NANO_RUN.vocab, dModel: GPT_NANO_RUN.dModel, heads: GPT_NANO_RUN.heads, layers: GPT_NANO_RUN.layers, seq: GPT_NANO_RUN.seq, batch: GPT_NANO_RUN.batch },
     ];
   }
@@ -63,6 +66,7 @@ export function benchWorks(quick: boolean): BenchWork[] {
     { kind: 'matmul', id: 'matmul-4096', n: 4096 },
     { kind: 'mlp', id: 'mlp-d1024-h4096-b512', d: 1024, hidden: 4096, layers: 4, batch: 512 },
     { kind: 'mlp', id: 'mlp-d4096-h16384-b2048', d: 4096, hidden: 16384, layers: 4, batch: 2048 },
+    { kind: 'mlp', id: 'mlp-d4096-h16384-b2048-amp-bf16', d: 4096, hidden: 16384, layers: 4, batch: 2048, precision: 'amp-bf16' },
     { kind: 'gpt', id: 'gpt-d768-l4-s512-b8', vocab: 8192, dModel: 768, heads: 12, layers: 4, seq: 512, batch: 8 },
   ];
 }
@@ -102,9 +106,11 @@ export interface BenchLine {
   work: string;
   kind: BenchKind;
   shape: Record<string, number>;
+  /** fp32, or the amp mode of an mlp line. */
+  precision: 'fp32' | 'amp-bf16' | 'amp-fp16';
   flops: number;
   vramlab: EngineOutcome;
-  /** null when TF.js was not asked for (--no-tfjs). */
+  /** null when TF.js was not asked for (--no-tfjs) or cannot run the work alike (amp). */
   tfjs: EngineOutcome | null;
   /** vramlab's speed over TF.js's (TF.js ms ÷ vramlab ms); > 1 means vramlab is faster. */
   vramlabOverTfjs: number | null;
@@ -204,7 +210,7 @@ async function vramlabMatmul(opened: OpenedDevice, w: MatmulWork, it: { warmup: 
 }
 
 function mlpRun(w: MlpWork, steps: number): RunConfig {
-  return { ...DEFAULT_RUN, d: w.d, hidden: w.hidden, layers: w.layers, batch: w.batch, activation: 'gelu', precision: 'fp32', optimizer: 'adam', checkpoint: 'none', steps, seed: 1 };
+  return { ...DEFAULT_RUN, d: w.d, hidden: w.hidden, layers: w.layers, batch: w.batch, activation: 'gelu', precision: w.precision ?? 'fp32', optimizer: 'adam', checkpoint: 'none', steps, seed: 1 };
 }
 
 function gptRun(w: GptWork, steps: number): GptRunConfig {
@@ -230,6 +236,11 @@ async function tfjsWork(tf: TfjsRunner, w: BenchWork, it: { warmup: number; iter
       ? await tf.mlpStep({ d: w.d, hidden: w.hidden, layers: w.layers, batch: w.batch, activation: 'gelu' }, opts)
       : await tf.gptStep({ vocab: w.vocab, dModel: w.dModel, heads: w.heads, layers: w.layers, seq: w.seq, batch: w.batch }, opts);
   return result(t.ms, t.iters, workFlops(w), t.peakInUseBytes, t.allocatedBytes, t.loss);
+}
+
+/** TF.js runs only what it can run alike: f32 work. */
+function tfjsRuns(w: BenchWork): boolean {
+  return w.kind !== 'mlp' || w.precision === undefined;
 }
 
 function shapeOf(w: BenchWork): Record<string, number> {
@@ -272,7 +283,7 @@ export async function runBench(opened: OpenedDevice, opts: BenchOptions, emit: (
         vramlab = errorOf(e);
       }
       let tfjs: EngineOutcome | null = null;
-      if (opts.tfjs) {
+      if (opts.tfjs && tfjsRuns(w)) {
         if (tf) {
           opts.onProgress?.(`bench: ${step} on TensorFlow.js`);
           try {
@@ -285,7 +296,8 @@ export async function runBench(opened: OpenedDevice, opts: BenchOptions, emit: (
         }
       }
       const ratio = tfjs && 'ms' in tfjs && 'ms' in vramlab ? tfjs.ms / vramlab.ms : null;
-      const line: BenchLine = { work: w.id, kind: w.kind, shape: shapeOf(w), flops: workFlops(w), vramlab, tfjs, vramlabOverTfjs: ratio, ...(check ? { driver: check } : {}), adapter, timing: 'wall-clock' };
+      const precision = (w.kind === 'mlp' ? w.precision : undefined) ?? 'fp32';
+      const line: BenchLine = { work: w.id, kind: w.kind, shape: shapeOf(w), precision, flops: workFlops(w), vramlab, tfjs, vramlabOverTfjs: ratio, ...(check ? { driver: check } : {}), adapter, timing: 'wall-clock' };
       lines.push(line);
       emit(line);
     }

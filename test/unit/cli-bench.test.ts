@@ -62,6 +62,7 @@ describe('the work', () => {
     expect(full.filter((w) => w.kind === 'mlp')).toEqual([
       { kind: 'mlp', id: 'mlp-d1024-h4096-b512', d: 1024, hidden: 4096, layers: 4, batch: 512 },
       { kind: 'mlp', id: 'mlp-d4096-h16384-b2048', d: 4096, hidden: 16384, layers: 4, batch: 2048 },
+      { kind: 'mlp', id: 'mlp-d4096-h16384-b2048-amp-bf16', d: 4096, hidden: 16384, layers: 4, batch: 2048, precision: 'amp-bf16' },
     ]);
     for (const works of [full, benchWorks(true)]) expect(new Set(works.map((w) => w.kind))).toEqual(new Set(['matmul', 'mlp', 'gpt']));
     expect(new Set(benchWorks(true).map((w) => w.id)).size).toBe(benchWorks(true).length);
@@ -134,7 +135,7 @@ describe('tiles cache', () => {
 
 describe('the table', () => {
   const adapter: AdapterSummary = { vendor: 'google', architecture: 'swiftshader', device: '', description: 'SwiftShader', features: ['subgroups', 'timestamp-query'], limits: {}, isFallbackAdapter: true };
-  const base = { adapter: { name: 'SwiftShader', features: adapter.features, fallback: true, tiles: 't' }, timing: 'wall-clock' as const };
+  const base = { adapter: { name: 'SwiftShader', features: adapter.features, fallback: true, tiles: 't' }, timing: 'wall-clock' as const, precision: 'fp32' as const };
   const lines: BenchLine[] = [
     {
       ...base,
