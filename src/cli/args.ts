@@ -48,7 +48,7 @@ export class UsageError extends Error {
   }
 }
 
-export const FLAG_GROUPS = ['model', 'mlp', 'gpt', 'run', 'output'] as const;
+export const FLAG_GROUPS = ['model', 'mlp', 'gpt', 'run', 'bench', 'output'] as const;
 export type FlagGroup = (typeof FLAG_GROUPS)[number];
 
 export interface FlagSpec {
@@ -217,11 +217,11 @@ export type BenchKindFlag = (typeof BENCH_KINDS)[number];
 
 /** `vramlab bench`: output flags only; the work is fixed (bench.ts) so runs compare over time. */
 export const BENCH_FLAGS: readonly FlagSpec[] = [
-  { name: 'quick', group: 'run', kind: 'bool', help: 'small shapes a CPU adapter (SwiftShader) finishes in seconds, as CI runs it' },
-  { name: 'only', group: 'run', kind: 'enum', values: BENCH_KINDS, arg: 'KIND', help: 'run one kind of work only', defaultText: 'all' },
-  { name: 'iters', group: 'run', kind: 'int', min: 1, arg: 'N', help: 'timed iterations per work item', defaultText: '3 with --quick, else 10' },
-  { name: 'no-tfjs', group: 'run', kind: 'bool', help: 'vramlab only, no TensorFlow.js column' },
-  { name: 'tune', group: 'run', kind: 'bool', help: 'time every matmul tile size on this adapter first and keep the fastest (cached per adapter)' },
+  { name: 'quick', group: 'bench', kind: 'bool', help: 'small shapes a CPU adapter (SwiftShader) finishes in seconds, as CI runs it' },
+  { name: 'only', group: 'bench', kind: 'enum', values: BENCH_KINDS, arg: 'KIND', help: 'run one kind of work only', defaultText: 'all' },
+  { name: 'iters', group: 'bench', kind: 'int', min: 1, arg: 'N', help: 'timed iterations per work item', defaultText: '3 with --quick, else 10' },
+  { name: 'no-tfjs', group: 'bench', kind: 'bool', help: 'vramlab only, no TensorFlow.js column' },
+  { name: 'tune', group: 'bench', kind: 'bool', help: 'time every matmul tile size on this adapter first and keep the fastest (cached per adapter)' },
   { name: 'json', group: 'output', kind: 'bool', help: 'one JSON object per line' },
   { name: 'help', short: 'h', group: 'output', kind: 'bool', help: 'show this help' },
 ];

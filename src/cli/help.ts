@@ -7,6 +7,7 @@ const GROUP_TITLES: Record<FlagGroup, string> = {
   mlp: 'mlp model (--model mlp)',
   gpt: 'gpt model (--model gpt or gpt-nano)',
   run: 'Training or inference setup',
+  bench: 'Work',
   output: 'Output',
 };
 
@@ -120,6 +121,7 @@ export function benchUsage(): string {
     'features. Where nvidia-smi exists, the matmul lines also compare its memory.used with the ledger.',
     '',
     'The matmul tile size comes from --tune (then cached per adapter), else the cache, else a default.',
+    'On a CPU (fallback) adapter the --quick shapes run even without --quick: the full ones take hours.',
     ...flagLines(BENCH_FLAGS, {}),
     '',
     'Exit status: 0 done; 2 bad flags; 1 no usable GPU, an engine failed on an item (its line says',
