@@ -79,7 +79,9 @@ export class Ledger {
   private readonly ended = new WeakSet<GPUBuffer>();
   // Entries in creation order and one point per event, both trimmed to the last
   // `historyLimit` (live entries are always kept); `droppedPoints` keeps event indices absolute.
-  private order: Tracked[] = [];
+  // Entries in creation order (the history), without their buffers: a destroyed buffer is not
+  // kept reachable by the history, nor what is cached on it (kernels' bind groups).
+  private order: LedgerEntry[] = [];
   private points: LedgerPoint[] = [];
   private droppedPoints = 0;
   private readonly historyLimit: number;
@@ -106,6 +108,9 @@ export class Ledger {
   private readonly pooling: boolean;
   private created = 0;
   private reused = 0;
+  // The buffer each tensor name last had: a reused tensor gets it back when it is free, so a
+  // step's dispatches see the same buffers as the last step's (and their bind groups repeat).
+  private readonly lastBuffer = new Map<string, GPUBuffer>();
   private physicalPeak = 0;
 
   /**
@@ -160,7 +165,7 @@ export class Ledger {
     this.checkLimits(name, size, allocated, usage);
     const op = opts.op ?? this.op;
 
-    const reused = opts.reuseIn && (usage & GPUBufferUsage.COPY_DST) !== 0 ? this.takeReleased(allocated, usage) : null;
+    const reused = opts.reuseIn && (usage & GPUBufferUsage.COPY_DST) !== 0 ? this.takeReleased(name, allocated, usage) : null;
     if (reused) {
       this.reused += 1;
       reused.label = `Ledger.${name}`;
@@ -203,32 +208,38 @@ export class Ledger {
    * A released buffer of exactly `allocated` bytes and `usage`: one awaiting flush (its last
    * use is recorded in the open encoder), else a pooled one; taken off its list, or null.
    */
-  private takeReleased(allocated: number, usage: GPUBufferUsageFlags): GPUBuffer | null {
-    const match = (b: GPUBuffer) => b.size === allocated && b.usage === usage;
-    let i = this.pending.findIndex(match);
-    let buffer: GPUBuffer | undefined;
-    if (i >= 0) {
-      [buffer] = this.pending.splice(i, 1);
-      this.pendingBytes -= allocated;
-    } else {
-      i = this.pool.findIndex(match);
-      if (i < 0) return null;
-      [buffer] = this.pool.splice(i, 1);
-      this.pooledBytes -= allocated;
+  private takeReleased(name: string, allocated: number, usage: GPUBufferUsageFlags): GPUBuffer | null {
+    const fits = (b: GPUBuffer) => b.size === allocated && b.usage === usage;
+    const last = this.lastBuffer.get(name);
+    const own = last && fits(last) ? last : undefined;
+    // The tensor's own buffer from the last step first, wherever it waits; then any that fits.
+    let i = own ? this.pending.indexOf(own) : -1;
+    let fromPending = i >= 0;
+    if (!fromPending && own) i = this.pool.indexOf(own);
+    if (i < 0) {
+      i = this.pending.findIndex(fits);
+      fromPending = i >= 0;
+      if (!fromPending) i = this.pool.findIndex(fits);
     }
-    this.ended.delete(buffer!);
-    return buffer!;
+    if (i < 0) return null;
+    const buffer = (fromPending ? this.pending : this.pool).splice(i, 1)[0]!;
+    if (fromPending) this.pendingBytes -= allocated;
+    else this.pooledBytes -= allocated;
+    this.ended.delete(buffer);
+    return buffer;
   }
+
 
   /** Records a buffer the device accepted (new or reused) as a live tensor from op on. */
   private track(buffer: GPUBuffer, name: string, category: LedgerCategory, size: number, allocated: number, op: number): void {
+    this.lastBuffer.set(name, buffer);
     const entry: LedgerEntry = { id: this.nextId++, name, category, requested: size, allocated, createdAt: op, destroyedAt: null };
     const t: Tracked = { buffer, entry };
     this.tracked.set(buffer, t);
-    this.order.push(t);
+    this.order.push(entry);
     if (this.order.length > 1.5 * this.historyLimit) {
       const cut = this.order.length - this.historyLimit;
-      this.order = this.order.filter((e, i) => i >= cut || e.entry.destroyedAt === null);
+      this.order = this.order.filter((e, i) => i >= cut || e.destroyedAt === null);
     }
     this.live += size;
     this.liveAllocated += allocated;
@@ -325,6 +336,7 @@ export class Ledger {
     for (const t of [...this.tracked.values()]) this.destroy(t.buffer);
     this.flush();
     this.trimPool();
+    this.lastBuffer.clear();
   }
 
   /** Bytes live now, as requested. */
@@ -374,7 +386,7 @@ export class Ledger {
 
   /** The buffers created here, in creation order, as plain data: every live one and the recent ended ones. */
   entries(): LedgerEntry[] {
-    return this.order.map((t) => ({ ...t.entry }));
+    return this.order.map((e) => ({ ...e }));
   }
 
   /** True when the buffer was made by this ledger and not yet destroyed. */

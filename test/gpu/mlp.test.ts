@@ -218,24 +218,35 @@ describe('physical bytes', () => {
 });
 
 describe('allocation in steady state', () => {
-  it.each(['fp32', 'amp-fp16'] as const)('after the first step a step creates no buffers (%s): it takes the ones the last step released', async (precision) => {
+  it.each(['fp32', 'amp-fp16'] as const)('after the first step a step creates no buffers and no bind groups (%s): it takes the ones the last step released', async (precision) => {
     const cfg = tiny({ precision, checkpoint: 'sqrt', layers: 4 });
     const ledger = new Ledger(opened.device, { pool: true });
+    const device = opened.device;
+    const createBindGroup = device.createBindGroup.bind(device);
+    let bindGroups = 0;
+    device.createBindGroup = (desc) => {
+      bindGroups += 1;
+      return createBindGroup(desc);
+    };
     try {
       const t = await MlpTrainer.create(opened.device, ledger, cfg);
       const rec = await StepRecorder.create(opened.device, ledger, 4 + 2 * cfg.layers, true);
       await t.step(rec);
       await rec.finish();
       const afterFirst = ledger.bufferCounts;
+      expect(bindGroups).toBeGreaterThan(0);
+      bindGroups = 0;
       for (let i = 0; i < 3; i++) {
         await t.step(rec);
         await rec.finish();
       }
+      expect(bindGroups).toBe(0);
       expect(ledger.bufferCounts.created).toBe(afterFirst.created);
       expect(ledger.bufferCounts.reused).toBeGreaterThan(afterFirst.reused);
       expect(Number.isFinite(await t.readLoss())).toBe(true);
       rec.destroy();
     } finally {
+      device.createBindGroup = createBindGroup;
       ledger.dispose();
       expect(ledger.physicalBytes).toBe(0);
     }

@@ -168,14 +168,16 @@ export function cachedPipeline(caches: WeakMap<GPUDevice, KernelCache>, device: 
     cache = { module: device.createShaderModule({ label: `${spec.family}.module`, code: spec.code }), pipelines: new Map() };
     caches.set(device, cache);
   }
-  const names = Object.keys(spec.constants).sort();
-  for (const name of names) {
-    const v = spec.constants[name]!;
-    if (!Number.isFinite(v)) throw new RangeError(`${spec.family}: override ${name} must be a finite number, got ${v}`);
-  }
-  const key = `${spec.entryPoint},${names.map((n) => `${n}=${spec.constants[n]}`).join(',')}`;
+  // Built on every dispatch, so no sort and no arrays: the constants' insertion order is fixed
+  // per call site (another order for the same values only makes a second, equal pipeline).
+  let key = spec.entryPoint;
+  for (const name in spec.constants) key += `,${name}=${spec.constants[name]}`;
   let pipeline = cache.pipelines.get(key);
   if (!pipeline) {
+    for (const name in spec.constants) {
+      const v = spec.constants[name]!;
+      if (!Number.isFinite(v)) throw new RangeError(`${spec.family}: override ${name} must be a finite number, got ${v}`);
+    }
     pipeline = device.createComputePipeline({
       label: `${spec.family}.pipeline[${key}]`,
       layout: 'auto',
@@ -210,6 +212,44 @@ export function checkCount(family: string, name: string, n: number): void {
   if (!Number.isInteger(n) || n <= 0 || n >= 2 ** 31) throw new RangeError(`${family}: ${name} must be an integer in [1, 2^31), got ${n}`);
 }
 
+/**
+ * Bind groups already made, per pipeline and then per buffer, binding by binding in ascending
+ * order (a pipeline's bindings are fixed): a trie of weak maps. A training step repeats the
+ * last one's dispatches on the same buffers (the ledger's pool hands them back), so after the
+ * first step it makes none (createBindGroup cost ≈ 15 µs each on Dawn here, ~50 per mlp step).
+ * Weak on every level: once any of its buffers is gone (or the pipeline), a bind group can be
+ * collected, so runs that create buffers every step do not accumulate them.
+ */
+interface BindGroupNode {
+  next: WeakMap<GPUBuffer, BindGroupNode>;
+  group?: GPUBindGroup;
+}
+const bindGroups = new WeakMap<GPUComputePipeline, BindGroupNode>();
+
+function bindGroupFor(device: GPUDevice, d: { pipeline: GPUComputePipeline; buffers: Record<number, GPUBuffer>; label: string }): GPUBindGroup {
+  let node: BindGroupNode | undefined = bindGroups.get(d.pipeline);
+  if (!node) {
+    node = { next: new WeakMap() };
+    bindGroups.set(d.pipeline, node);
+  }
+  // Integer-like keys enumerate in ascending order.
+  for (const binding in d.buffers) {
+    const buffer = d.buffers[binding]!;
+    let child: BindGroupNode | undefined = node.next.get(buffer);
+    if (!child) {
+      child = { next: new WeakMap() };
+      node.next.set(buffer, child);
+    }
+    node = child;
+  }
+  node.group ??= device.createBindGroup({
+    label: d.label,
+    layout: d.pipeline.getBindGroupLayout(0),
+    entries: Object.entries(d.buffers).map(([binding, buffer]) => ({ binding: Number(binding), resource: { buffer } })),
+  });
+  return node.group;
+}
+
 /** Records one compute pass of one or more dispatches, each with its own bind group. */
 export function recordPass(
   device: GPUDevice,
@@ -217,13 +257,7 @@ export function recordPass(
   label: string,
   dispatches: { pipeline: GPUComputePipeline; buffers: Record<number, GPUBuffer>; groups: number; label: string }[],
 ): void {
-  const bindGroups = dispatches.map((d) =>
-    device.createBindGroup({
-      label: d.label,
-      layout: d.pipeline.getBindGroupLayout(0),
-      entries: Object.entries(d.buffers).map(([binding, buffer]) => ({ binding: Number(binding), resource: { buffer } })),
-    }),
-  );
+  const bindGroups = dispatches.map((d) => bindGroupFor(device, d));
   const pass = encoder.beginComputePass({ label });
   dispatches.forEach((d, i) => {
     pass.setPipeline(d.pipeline);
