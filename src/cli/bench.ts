@@ -92,6 +92,8 @@ export interface EngineResult {
   allocatedBytes: number;
   allocatedOverPeak: number;
   loss?: number;
+  /** vramlab training steps: CPU ms recording a step's commands (RunReport.timing.recordMs). */
+  recordMs?: number;
 }
 export type EngineOutcome = EngineResult | { error: string };
 
@@ -222,7 +224,7 @@ async function vramlabStep(opened: OpenedDevice, w: MlpWork | GptWork, it: { war
   // The run loop reports the median step after the first: warm-up is that first step.
   const steps = 1 + it.iters;
   const report = w.kind === 'mlp' ? await engine.runTraining(opened, mlpRun(w, steps)) : await engine.runGptTraining(opened, gptRun(w, steps));
-  return result(report.timing.stepMs, it.iters, workFlops(w), report.actual.peakBytes, report.actual.physicalPeakBytes, report.loss.at(-1));
+  return { ...result(report.timing.stepMs, it.iters, workFlops(w), report.actual.peakBytes, report.actual.physicalPeakBytes, report.loss.at(-1)), recordMs: report.timing.recordMs };
 }
 
 async function tfjsWork(tf: TfjsRunner, w: BenchWork, it: { warmup: number; iters: number }): Promise<EngineResult> {

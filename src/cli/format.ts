@@ -226,7 +226,7 @@ export function formatRunReport(r: RunReport | GptRunReport): string {
   );
 
   const steady = r.loss.length > 1 ? 'median of the steps after the first' : 'one step, pipeline compilation included';
-  out.push('', `Time per step ${ms(r.timing.stepMs)} (wall clock, ${steady})`);
+  out.push('', `Time per step ${ms(r.timing.stepMs)} (wall clock, ${steady}); recording its commands ${ms(r.timing.recordMs)} of CPU`);
   out.push(...table(PHASE_NAMES.map((p) => [p, ms(r.timing.phasesMs[p])])));
   out.push(
     `  by ${r.timing.source === 'timestamp-query' ? 'GPU timestamp queries' : 'the wall clock around each phase (no timestamp-query on this device, or --wall-clock)'}`,
@@ -308,7 +308,7 @@ export function formatBench(lines: readonly BenchLine[], adapter: AdapterSummary
   const cell = (o: EngineOutcome | null, what: 'time' | 'mem') => {
     if (o === null) return '—';
     if ('error' in o) return what === 'time' ? `failed: ${o.error.slice(0, 60)}` : '';
-    return what === 'time' ? `${ms(o.ms)} · ${flops(o.gflops)}` : `${rounded(o.peakBytes, 1024)} / ${rounded(o.allocatedBytes, 1024)} (${o.allocatedOverPeak.toFixed(2)}×)`;
+    return what === 'time' ? `${ms(o.ms)} · ${flops(o.gflops)}${o.recordMs === undefined ? '' : ` (record ${ms(o.recordMs)})`}` : `${rounded(o.peakBytes, 1024)} / ${rounded(o.allocatedBytes, 1024)} (${o.allocatedOverPeak.toFixed(2)}×)`;
   };
   const rows = [['work', 'vramlab', 'TF.js', 'vramlab/TF.js', 'vramlab peak / allocated', 'TF.js peak / allocated']];
   for (const l of lines) {

@@ -112,6 +112,7 @@ async function runLoop(
     rec = await StepRecorder.create(device, ledger, 4 + 2 * layers, !opts.wallClock);
     const loss: number[] = [];
     const stepMs: number[] = [];
+    const recordMs: number[] = [];
     const phases: Record<PhaseName, number>[] = [];
     let windowStart = 0;
     for (let s = 0; s < steps; s++) {
@@ -120,6 +121,7 @@ async function runLoop(
       windowStart = Math.max(0, ledger.eventCount - 1);
       const t0 = performance.now();
       await trainer.step(rec);
+      recordMs.push(performance.now() - t0);
       phases.push(await rec.finish());
       stepMs.push(performance.now() - t0);
       loss.push(await trainer.readLoss());
@@ -141,7 +143,7 @@ async function runLoop(
       adapter: summary,
       estimate: plan,
       actual: { ...measured, physicalPeakBytes, stagingBytes, liveAfterDisposeBytes: ledger.liveBytes },
-      timing: { stepMs: steady(stepMs), phasesMs, source },
+      timing: { stepMs: steady(stepMs), recordMs: steady(recordMs), phasesMs, source },
       loss,
       skippedSteps,
       timeline: window.map((p) => ({ op: p.op, label: p.label, bytes: planBytes(p) })),

@@ -144,6 +144,7 @@ export const RunReportSchema = z.object({
   }),
   timing: z.object({
     stepMs: ms,
+    recordMs: ms,
     phasesMs: z.record(z.enum(PHASE_NAMES), ms),
     source: z.enum(['timestamp-query', 'wall-clock']),
   }),

@@ -139,6 +139,12 @@ export interface RunReport {
   timing: {
     /** Median wall time of a step after the first (the first compiles pipelines). */
     stepMs: number;
+    /**
+     * Median CPU time of the steps after the first spent recording their commands (the call
+     * that builds the step's one encoder). With timestamp-query nothing is submitted in it, so
+     * this is the floor a step costs whatever the GPU; in wall-clock mode it includes the waits.
+     */
+    recordMs: number;
     /** GPU (timestamp-query) or wall time per phase, median over steps after the first. */
     phasesMs: Record<PhaseName, number>;
     source: 'timestamp-query' | 'wall-clock';

@@ -56,6 +56,8 @@ describe('vramlab bench (spawned)', () => {
       } else {
         expect(Number.isFinite(l.vramlab.loss)).toBe(true);
         expect(Number.isFinite(l.tfjs.loss)).toBe(true);
+        expect(l.vramlab.recordMs).toBeGreaterThan(0);
+        expect(l.vramlab.recordMs).toBeLessThanOrEqual(l.vramlab.ms);
       }
     }
     // The reported figures, for the record (the test's own output).

@@ -58,6 +58,9 @@ describe('vramlab run (spawned)', () => {
     expect(['timestamp-query', 'wall-clock']).toContain(report.timing.source);
     if (extra.includes('--wall-clock')) expect(report.timing.source).toBe('wall-clock');
     expect(report.timing.stepMs).toBeGreaterThan(0);
+    // Recording is a part of the step: with timestamp-query all of it before one submit.
+    expect(report.timing.recordMs).toBeGreaterThan(0);
+    expect(report.timing.recordMs).toBeLessThanOrEqual(report.timing.stepMs);
     for (const p of PHASE_NAMES) expect(report.timing.phasesMs[p], p).toBeGreaterThanOrEqual(0);
 
     expect(report.loss).toHaveLength(steps);

@@ -58,7 +58,7 @@ function makeReport(over: { timeline?: RunReport['timeline']; phasesMs?: RunRepo
       stagingBytes: 8,
       liveAfterDisposeBytes: 0,
     },
-    timing: { stepMs: 5, phasesMs: over.phasesMs ?? { forward: 1.5, backward: 2.25, recompute: 0.5, optimizer: 0.75 }, source: 'wall-clock' },
+    timing: { stepMs: 5, recordMs: 0.5, phasesMs: over.phasesMs ?? { forward: 1.5, backward: 2.25, recompute: 0.5, optimizer: 0.75 }, source: 'wall-clock' },
     loss: [1.5, 1.25],
     skippedSteps: 0,
     timeline,

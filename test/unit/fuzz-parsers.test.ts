@@ -588,7 +588,7 @@ function realReport(): RunReport {
       stagingBytes: 64,
       liveAfterDisposeBytes: 0,
     },
-    timing: { stepMs: 12.5, phasesMs: { forward: 3, backward: 6, recompute: 0, optimizer: 1.25 }, source: 'wall-clock' },
+    timing: { stepMs: 12.5, recordMs: 1, phasesMs: { forward: 3, backward: 6, recompute: 0, optimizer: 1.25 }, source: 'wall-clock' },
     loss: [1.2, 0.9, NaN, Infinity],
     skippedSteps: 1,
     timeline: [
