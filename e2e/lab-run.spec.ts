@@ -22,6 +22,7 @@ test('a tiny mlp run from the form matches its estimate, frees everything and dr
   await expect(page.getByTestId('difference-peak')).toHaveText('exact');
   await expect(page.getByTestId('live-after-dispose')).toHaveText('0 B');
   await expect(page.getByTestId('timing-source')).toHaveText(/^(GPU timestamp queries|wall clock)$/);
+  await expect(page.getByTestId('timing-record')).toHaveText(/^[\d.,]+ ms$/);
   await expect(page.getByTestId('run-loss')).toContainText('over 3 steps');
 
   const svg = page.getByTestId('timeline-svg');

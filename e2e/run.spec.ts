@@ -29,6 +29,9 @@ test('the page worker trains a tiny MLP through Comlink and reports the ledger b
   expect(r.actual.peakBytes).toBe(r.estimate.peak.bytes);
   expect(['timestamp-query', 'wall-clock']).toContain(r.timing.source);
   expect(r.timing.stepMs).toBeGreaterThan(0);
+  // Recording happens in the Worker too, and is a part of the step.
+  expect(r.timing.recordMs).toBeGreaterThan(0);
+  expect(r.timing.recordMs).toBeLessThanOrEqual(r.timing.stepMs);
   expect(r.adapter.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
 
   // Progress crossed back through the proxy: one line per step, in order, with the loss.

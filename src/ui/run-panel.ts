@@ -846,6 +846,10 @@ export class VlRunPanel extends LitElement {
           </tr>
         </tbody>
       </table>
+      <p>
+        Recording a step's commands took <strong data-testid="timing-record">${ms.format(r.timing.recordMs)} ms</strong> of CPU time (JavaScript
+        and the browser's WebGPU calls), part of the whole step: on a fast GPU it sets the floor of a step's time.
+      </p>
 
       <h3>Loss</h3>
       <p data-testid="run-loss">
