@@ -105,6 +105,17 @@ export function tilesProblem(device: GPUDevice, t: MatmulTiles): string | null {
 }
 
 const chosenTiles = new WeakMap<GPUDevice, MatmulTiles>();
+const runnable = new WeakMap<GPUDevice, ReadonlySet<MatmulTiles>>();
+
+/** The candidates the device's limits allow, worked out once per device (matmuls ask per dispatch). */
+function runnableCandidates(device: GPUDevice): ReadonlySet<MatmulTiles> {
+  let set = runnable.get(device);
+  if (!set) {
+    set = new Set(MATMUL_TILE_CANDIDATES.filter((t) => tilesProblem(device, t) === null));
+    runnable.set(device, set);
+  }
+  return set;
+}
 
 /** Makes t the tiles of every later matmul on device (what tuneMatmul found, or a cached choice). */
 export function setMatmulTiles(device: GPUDevice, t: MatmulTiles): void {
@@ -127,9 +138,10 @@ export const FALLBACK_MATMUL_TILES: MatmulTiles = MATMUL_TILE_CANDIDATES[0]!;
 export function matmulTiles(device: GPUDevice): MatmulTiles {
   const set = chosenTiles.get(device);
   if (set) return set;
+  const ok = runnableCandidates(device);
   for (let i = MATMUL_TILE_CANDIDATES.length - 2; i >= 0; i--) {
     const t = MATMUL_TILE_CANDIDATES[i]!;
-    if (!tilesProblem(device, t)) return t;
+    if (ok.has(t)) return t;
   }
   return MATMUL_TILE_CANDIDATES[0]!;
 }
@@ -144,9 +156,10 @@ export function matmulTilesFor(device: GPUDevice, M: number, N: number): MatmulT
   const rows = Math.max(32, M);
   const cols = Math.max(32, N);
   if (tileRows(base) <= rows && tileCols(base) <= cols) return base;
+  const ok = runnableCandidates(device);
   let best = MATMUL_TILE_CANDIDATES[0]!;
   for (const t of MATMUL_TILE_CANDIDATES) {
-    if (tileRows(t) > tileRows(base) || tileCols(t) > tileCols(base) || tileRows(t) > rows || tileCols(t) > cols || tilesProblem(device, t)) continue;
+    if (tileRows(t) > tileRows(base) || tileCols(t) > tileCols(base) || tileRows(t) > rows || tileCols(t) > cols || !ok.has(t)) continue;
     if (tileRows(t) * tileCols(t) > tileRows(best) * tileCols(best)) best = t;
   }
   return best;
