@@ -21,7 +21,7 @@ import {
 import { decodeStorage, encodeStorage, roundToStorage, storageBytes, type Storage } from '../../src/engine/kernels/storage.ts';
 import { useGpuFixture } from './fixture.ts';
 import { randoms } from '../helpers/random.ts';
-import { OUT_REL, F32_REL, act, actGrad, expectClose, transpose } from '../helpers/reference.ts';
+import { OUT_REL, F32_REL, act, actGrad, expectClose, matmulOperands, type MatmulCase } from '../helpers/reference.ts';
 
 const fx = useGpuFixture('test.kernels-matmul');
 
@@ -41,38 +41,7 @@ const tileName = (t: MatmulTiles) => `${tileRows(t)}×${tileCols(t)} (${t.tm}×$
 
 
 
-interface Case {
-  M: number;
-  N: number;
-  K: number;
-  aT: boolean;
-  bT: boolean;
-  aS: Storage;
-  bS: Storage;
-  outS: Storage;
-}
-
-async function operands(c: Case, seed: number) {
-  const { M, N, K } = c;
-  const a = roundToStorage(randoms(M * K, seed), c.aS);
-  const b = roundToStorage(randoms(K * N, seed + 1), c.bS);
-  const ref = new Float64Array(M * N);
-  const mag = new Float64Array(M * N);
-  for (let i = 0; i < M; i++)
-    for (let k = 0; k < K; k++) {
-      const av = a[i * K + k]!;
-      for (let j = 0; j < N; j++) {
-        const p = av * b[k * N + j]!;
-        ref[i * N + j]! += p;
-        mag[i * N + j]! += Math.abs(p);
-      }
-    }
-  const aBuf = await fx.upload('A', encodeStorage(c.aT ? transpose(a, M, K) : a, c.aS));
-  const bBuf = await fx.upload('B', encodeStorage(c.bT ? transpose(b, K, N) : b, c.bS));
-  return { ref, mag, aBuf, bBuf };
-}
-
-async function runPlain(c: Case, kernel: MatmulKernel, aBuf: GPUBuffer, bBuf: GPUBuffer, device: GPUDevice = fx.device): Promise<Float32Array> {
+async function runPlain(c: MatmulCase, kernel: MatmulKernel, aBuf: GPUBuffer, bBuf: GPUBuffer, device: GPUDevice = fx.device): Promise<Float32Array> {
   const out = await fx.empty(`out.${kernel}`, storageBytes(c.M * c.N, c.outS), 'activations');
   fx.submit((enc) =>
     recordMatmul(device, enc, {
@@ -128,12 +97,12 @@ describe.each(MATMUL_TILE_CANDIDATES.map((t) => [tileName(t), t] as const))('til
   // A whole tile and a partial one in each dimension of out, K past two slices and a remainder.
   const M = tileRows(tiles) + 5;
   const N = tileCols(tiles) + 6;
-  const cases: Case[] = TRANSPOSES.flatMap(([aT, bT]) => TRIPLES.map(([aS, bS, outS]) => ({ M, N, K: 2 * tiles.tk + 3, aT, bT, aS, bS, outS })));
+  const cases: MatmulCase[] = TRANSPOSES.flatMap(([aT, bT]) => TRIPLES.map(([aS, bS, outS]) => ({ M, N, K: 2 * tiles.tk + 3, aT, bT, aS, bS, outS })));
 
   it.each(cases)('$M×$N×$K aT=$aT bT=$bT A:$aS B:$bS out:$outS', async (c) => {
     useTiles(tiles);
     expect(matmulTilesFor(fx.device, M, N)).toEqual(tiles);
-    const { ref, mag, aBuf, bBuf } = await operands(c, c.M + c.K);
+    const { ref, mag, aBuf, bBuf } = await matmulOperands(fx, c, c.M + c.K);
     const got = await runPlain(c, 'tiled', aBuf, bBuf);
     expectClose('out', got, ref, (i) => F32_REL * mag[i]! + OUT_REL[c.outS] * Math.abs(ref[i]!) + 1e-7);
   });
@@ -148,8 +117,8 @@ describe('tiled matmul edges', () => {
     [21, 23, 3],
   ] as const)('%i×%i×%i in f32 matches the reference kernel', async (M, N, K) => {
     useTiles(MATMUL_TILE_CANDIDATES[2]!);
-    const c: Case = { M, N, K, aT: false, bT: true, aS: 'f32', bS: 'f32', outS: 'f32' };
-    const { ref, mag, aBuf, bBuf } = await operands(c, 3);
+    const c: MatmulCase = { M, N, K, aT: false, bT: true, aS: 'f32', bS: 'f32', outS: 'f32' };
+    const { ref, mag, aBuf, bBuf } = await matmulOperands(fx, c, 3);
     const tiled = await runPlain(c, 'tiled', aBuf, bBuf);
     const reference = await runPlain(c, 'reference', aBuf, bBuf);
     const tol = (i: number) => F32_REL * mag[i]! + 1e-7;
@@ -158,8 +127,8 @@ describe('tiled matmul edges', () => {
   });
 
   it('leaves a packed output with an odd N to the reference kernel, every word whole', async () => {
-    const c: Case = { M: 9, N: 7, K: 5, aT: false, bT: false, aS: 'f32', bS: 'f32', outS: 'f16' };
-    const { ref, mag, aBuf, bBuf } = await operands(c, 41);
+    const c: MatmulCase = { M: 9, N: 7, K: 5, aT: false, bT: false, aS: 'f32', bS: 'f32', outS: 'f16' };
+    const { ref, mag, aBuf, bBuf } = await matmulOperands(fx, c, 41);
     const got = await runPlain(c, 'tiled', aBuf, bBuf);
     expectClose('out', got, ref, (i) => F32_REL * mag[i]! + OUT_REL.f16 * Math.abs(ref[i]!) + 1e-7);
   });
@@ -177,8 +146,8 @@ describe('tiled matmul edges', () => {
     });
     useTiles(MATMUL_TILE_CANDIDATES[0]!);
     // 32×32 tiles: 4 × 3 = 12 workgroups → x 3, y 4.
-    const c: Case = { M: 100, N: 70, K: 11, aT: false, bT: false, aS: 'f32', bS: 'f32', outS: 'bf16' };
-    const { ref, mag, aBuf, bBuf } = await operands(c, 5);
+    const c: MatmulCase = { M: 100, N: 70, K: 11, aT: false, bT: false, aS: 'f32', bS: 'f32', outS: 'bf16' };
+    const { ref, mag, aBuf, bBuf } = await matmulOperands(fx, c, 5);
     const got = await runPlain(c, 'tiled', aBuf, bBuf, small);
     expectClose('out', got, ref, (i) => F32_REL * mag[i]! + OUT_REL.bf16 * Math.abs(ref[i]!) + 1e-7);
   });
@@ -199,8 +168,8 @@ describe('tiled matmul epilogues', () => {
   ] as const)('bias and %s: pre in %s, act in %s', async (fn, preS, actS) => {
     useTiles(tiles);
     for (const [M, N, K] of shapes) {
-      const c: Case = { M, N, K, aT: false, bT: false, aS: 'bf16', bS: 'f32', outS: preS };
-      const { ref, mag, aBuf, bBuf } = await operands(c, 17);
+      const c: MatmulCase = { M, N, K, aT: false, bT: false, aS: 'bf16', bS: 'f32', outS: preS };
+      const { ref, mag, aBuf, bBuf } = await matmulOperands(fx, c, 17);
       const biasValues = randoms(N, 19);
       const bias = await fx.upload('bias', biasValues);
       const pre = await fx.empty('pre', storageBytes(M * N, preS), 'activations');
@@ -228,8 +197,8 @@ describe('tiled matmul epilogues', () => {
   ] as const)('times %s′(pre): pre in %s, out in %s', async (fn, preS, outS) => {
     useTiles(tiles);
     for (const [M, N, K] of shapes) {
-      const c: Case = { M, N, K, aT: false, bT: true, aS: 'f32', bS: 'f16', outS };
-      const { ref, mag, aBuf, bBuf } = await operands(c, 29);
+      const c: MatmulCase = { M, N, K, aT: false, bT: true, aS: 'f32', bS: 'f16', outS };
+      const { ref, mag, aBuf, bBuf } = await matmulOperands(fx, c, 29);
       const preValues = roundToStorage(randoms(M * N, 31, -3, 3), preS);
       const pre = await fx.upload('pre', encodeStorage(preValues, preS));
       const out = await fx.empty('dPre', storageBytes(M * N, outS), 'activation-grads');

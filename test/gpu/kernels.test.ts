@@ -38,7 +38,7 @@ import {
 } from '../../src/engine/kernels/storage.ts';
 import { useGpuFixture } from './fixture.ts';
 import { randoms, rng } from '../helpers/random.ts';
-import { OUT_REL, F32_REL, act, actGrad, expectClose, transpose } from '../helpers/reference.ts';
+import { OUT_REL, F32_REL, act, actGrad, expectClose, matmulOperands, type MatmulCase } from '../helpers/reference.ts';
 
 const fx = useGpuFixture('test.kernels');
 
@@ -54,39 +54,6 @@ async function readValues(buffer: GPUBuffer, n: number, s: Storage): Promise<Flo
   return decodeStorage(await fx.read(buffer), n, s);
 }
 
-
-interface MatmulCase {
-  M: number;
-  N: number;
-  K: number;
-  aT: boolean;
-  bT: boolean;
-  aS: Storage;
-  bS: Storage;
-  outS: Storage;
-}
-
-/**
- * The logical A (M×K) and B (K×N) rounded to their storage, the f64 reference A·B, and
- * Σ_k |a·b| per element for the tolerance; uploads A and B in their stored layout.
- */
-async function matmulOperands(c: MatmulCase, seed: number) {
-  const { M, N, K } = c;
-  const a = roundToStorage(randoms(M * K, seed), c.aS);
-  const b = roundToStorage(randoms(K * N, seed + 1), c.bS);
-  const ref = new Float64Array(M * N);
-  const mag = new Float64Array(M * N);
-  for (let i = 0; i < M; i++)
-    for (let j = 0; j < N; j++)
-      for (let k = 0; k < K; k++) {
-        const p = a[i * K + k]! * b[k * N + j]!;
-        ref[i * N + j]! += p;
-        mag[i * N + j]! += Math.abs(p);
-      }
-  const aBuf = await upload('A', c.aT ? transpose(a, M, K) : a, c.aS);
-  const bBuf = await upload('B', c.bT ? transpose(b, K, N) : b, c.bS);
-  return { ref, mag, aBuf, bBuf };
-}
 
 // ---- storage formats on the CPU ------------------------------------------------------------
 
@@ -159,7 +126,7 @@ const MATMUL_CASES: MatmulCase[] = SHAPES.flatMap(([M, N, K]) =>
 
 describe('matmul', () => {
   it.each(MATMUL_CASES)('$M×$N×$K aT=$aT bT=$bT A:$aS B:$bS out:$outS', async (c) => {
-    const { ref, mag, aBuf, bBuf } = await matmulOperands(c, 11 + c.M);
+    const { ref, mag, aBuf, bBuf } = await matmulOperands(fx, c, 11 + c.M);
     const out = await fx.empty('out', storageBytes(c.M * c.N, c.outS), 'activations');
     fx.submit((enc) =>
       recordMatmul(fx.device, enc, {
@@ -175,7 +142,7 @@ describe('matmul', () => {
 
   it('writes 0 into the high half of the last word of an odd packed output', async () => {
     const c: MatmulCase = { M: 3, N: 5, K: 7, aT: false, bT: false, aS: 'f32', bS: 'f32', outS: 'bf16' };
-    const { aBuf, bBuf } = await matmulOperands(c, 5);
+    const { aBuf, bBuf } = await matmulOperands(fx, c, 5);
     const out = await fx.upload('out', Uint32Array.from({ length: 8 }, () => 0xffffffff));
     fx.submit((enc) => recordMatmul(fx.device, enc, { M: 3, N: 5, K: 7, a: aBuf, aStorage: 'f32', aTransposed: false, b: bBuf, bStorage: 'f32', bTransposed: false, out, outStorage: 'bf16' }));
     const words = await fx.read(out);
@@ -190,7 +157,7 @@ describe('matmul', () => {
   ] as const)('adds the bias and applies %s: pre in %s, act in %s', async (fn, preS, actS) => {
     for (const [M, N, K] of SHAPES) {
       const c: MatmulCase = { M, N, K, aT: false, bT: false, aS: 'f32', bS: preS === 'f32' ? 'f32' : 'bf16', outS: preS };
-      const { ref, mag, aBuf, bBuf } = await matmulOperands(c, 23);
+      const { ref, mag, aBuf, bBuf } = await matmulOperands(fx, c, 23);
       const biasValues = randoms(N, 29);
       const bias = await upload('bias', biasValues, 'f32');
       const pre = await fx.empty('pre', storageBytes(M * N, preS), 'activations');
@@ -220,7 +187,7 @@ describe('matmul', () => {
     for (const [M, N, K] of SHAPES) {
       // dY·Wᵀ, the shape of the backward through a linear layer into its activation.
       const c: MatmulCase = { M, N, K, aT: false, bT: true, aS: 'f32', bS: 'f32', outS };
-      const { ref, mag, aBuf, bBuf } = await matmulOperands(c, 31);
+      const { ref, mag, aBuf, bBuf } = await matmulOperands(fx, c, 31);
       const preValues = roundToStorage(randoms(M * N, 37, -3, 3), preS);
       const pre = await upload('pre', preValues, preS);
       const out = await fx.empty('dPre', storageBytes(M * N, outS), 'activation-grads');
@@ -524,7 +491,7 @@ describe('dispatch split', () => {
     expect(() => dispatchGrid(small, 10)).toThrow(RangeError);
 
     const c: MatmulCase = { M: 17, N: 33, K: 9, aT: false, bT: false, aS: 'f32', bS: 'f32', outS: 'f16' }; // 281 words: 5 groups
-    const { ref, mag, aBuf, bBuf } = await matmulOperands(c, 3);
+    const { ref, mag, aBuf, bBuf } = await matmulOperands(fx, c, 3);
     const out = await fx.empty('out', storageBytes(17 * 33, 'f16'));
     const n = 1001; // cast: 501 pairs, 2 groups of 256; loss grad: 4 groups
     const x = randoms(n, 9);

@@ -8,7 +8,9 @@
  */
 import { expect } from 'vitest';
 import type { ActivationFn } from '../../src/engine/kernels/matmul.ts';
-import type { Storage } from '../../src/engine/kernels/storage.ts';
+import { encodeStorage, roundToStorage, type Storage } from '../../src/engine/kernels/storage.ts';
+import type { GpuFixture } from '../gpu/fixture.ts';
+import { randoms } from './random.ts';
 
 /** One ulp of the output storage, relative. */
 export const OUT_REL: Record<Storage, number> = { f32: 0, f16: 2 ** -10, bf16: 2 ** -7 };
@@ -43,4 +45,40 @@ export function actGrad(fn: ActivationFn, x: number): number {
   if (fn === 'relu') return x > 0 ? 1 : 0;
   const t = Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x ** 3));
   return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x);
+}
+
+/** A matmul to test: out[M×N] = A·B, each operand stored transposed or not, each in a storage. */
+export interface MatmulCase {
+  M: number;
+  N: number;
+  K: number;
+  aT: boolean;
+  bT: boolean;
+  aS: Storage;
+  bS: Storage;
+  outS: Storage;
+}
+
+/**
+ * The logical A (M×K) and B (K×N) rounded to their storage, the f64 reference A·B, and
+ * Σ_k |a·b| per element for the tolerance; uploads A and B in their stored layout.
+ */
+export async function matmulOperands(fx: GpuFixture, c: MatmulCase, seed: number) {
+  const { M, N, K } = c;
+  const a = roundToStorage(randoms(M * K, seed), c.aS);
+  const b = roundToStorage(randoms(K * N, seed + 1), c.bS);
+  const ref = new Float64Array(M * N);
+  const mag = new Float64Array(M * N);
+  for (let i = 0; i < M; i++)
+    for (let k = 0; k < K; k++) {
+      const av = a[i * K + k]!;
+      for (let j = 0; j < N; j++) {
+        const p = av * b[k * N + j]!;
+        ref[i * N + j]! += p;
+        mag[i * N + j]! += Math.abs(p);
+      }
+    }
+  const aBuf = await fx.upload('A', encodeStorage(c.aT ? transpose(a, M, K) : a, c.aS));
+  const bBuf = await fx.upload('B', encodeStorage(c.bT ? transpose(b, K, N) : b, c.bS));
+  return { ref, mag, aBuf, bBuf };
 }
