@@ -8,12 +8,12 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { recordMatmul } from '../engine/kernels/matmul.ts';
+import { createSquareMatmul } from '../engine/tune.ts';
 import { Ledger } from '../engine/ledger.ts';
 import type { OpenedDevice } from '../engine/device.ts';
 import type { AdapterSummary } from '../protocol/engine-api.ts';
 import { DEFAULT_RUN, GPT_NANO_RUN, type GptRunConfig, type RunConfig } from '../protocol/run.ts';
-import type { TfjsRunner } from './bench-tfjs.ts';
+import type { GptBenchConfig, MlpBenchConfig, TfjsRunner } from './bench-tfjs.ts';
 
 export type BenchKind = 'matmul' | 'mlp' | 'gpt';
 
@@ -22,30 +22,21 @@ export interface MatmulWork {
   id: string;
   n: number;
 }
-export interface MlpWork {
+/** The shapes are TF.js's configs (the same models); the activation is always gelu here. */
+export interface MlpWork extends Omit<MlpBenchConfig, 'activation'> {
   kind: 'mlp';
   id: string;
-  d: number;
-  hidden: number;
-  layers: number;
-  batch: number;
   /** fp32 unless given; an amp line has no TF.js column (TF.js trains in f32 only). */
   precision?: 'amp-bf16' | 'amp-fp16';
 }
-export interface GptWork {
+export interface GptWork extends GptBenchConfig {
   kind: 'gpt';
   id: string;
-  vocab: number;
-  dModel: number;
-  heads: number;
-  layers: number;
-  seq: number;
-  batch: number;
 }
 export type BenchWork = MatmulWork | MlpWork | GptWork;
 
 /**
- * The work: the issue's shapes on a GPU; with `quick`, shapes SwiftShader (a few hundred
+ * The work: the shapes of the speed targets on a GPU; with `quick`, shapes SwiftShader (a few hundred
  * MFLOP/s) finishes in seconds, for CI.
  */
 export function benchWorks(quick: boolean): BenchWork[] {
@@ -179,19 +170,12 @@ async function vramlabMatmul(opened: OpenedDevice, w: MatmulWork, it: { warmup: 
   const ledger = new Ledger(device);
   try {
     const before = driver ? await nvidiaSmiUsedBytes() : null;
-    const n = w.n;
-    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
-    const a = await ledger.create({ name: 'bench.A', category: 'inputs', size: 4 * n * n, usage });
-    const b = await ledger.create({ name: 'bench.B', category: 'inputs', size: 4 * n * n, usage });
-    const out = await ledger.create({ name: 'bench.out', category: 'activations', size: 4 * n * n, usage });
-    const values = new Float32Array(n * n).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
-    device.queue.writeBuffer(a, 0, values);
-    device.queue.writeBuffer(b, 0, values);
+    const product = await createSquareMatmul(device, ledger, w.n, 'bench');
     // Each product is submitted and waited for, as the TF.js side does.
     const run = async (count: number) => {
       for (let i = 0; i < count; i++) {
         const enc = device.createCommandEncoder({ label: 'bench.matmul' });
-        recordMatmul(device, enc, { M: n, N: n, K: n, a, aStorage: 'f32', aTransposed: false, b, bStorage: 'f32', bTransposed: false, out, outStorage: 'f32', label: 'bench' });
+        product.record(enc);
         device.queue.submit([enc.finish()]);
         await device.queue.onSubmittedWorkDone();
       }
@@ -235,8 +219,8 @@ async function tfjsWork(tf: TfjsRunner, w: BenchWork, it: { warmup: number; iter
   }
   const t =
     w.kind === 'mlp'
-      ? await tf.mlpStep({ d: w.d, hidden: w.hidden, layers: w.layers, batch: w.batch, activation: 'gelu' }, opts)
-      : await tf.gptStep({ vocab: w.vocab, dModel: w.dModel, heads: w.heads, layers: w.layers, seq: w.seq, batch: w.batch }, opts);
+      ? await tf.mlpStep({ ...w, activation: 'gelu' }, opts)
+      : await tf.gptStep(w, opts);
   return result(t.ms, t.iters, workFlops(w), t.peakInUseBytes, t.allocatedBytes, t.loss);
 }
 

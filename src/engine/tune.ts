@@ -37,6 +37,31 @@ export function adapterKey(info: { vendor?: string; architecture?: string; devic
   return [info.vendor, info.architecture, info.device, info.description].map((s) => s ?? '').join('|');
 }
 
+/** An n×n · n×n f32 product on ledger buffers, for timing: `record` adds one product to an encoder. */
+export interface SquareMatmul {
+  n: number;
+  record(encoder: GPUCommandEncoder): void;
+}
+
+/**
+ * A, B (filled with a fixed pattern in [−0.5, 0.5)) and out, n×n f32 each, from `ledger` and
+ * named `<label>.A` …; what tuneMatmul and `vramlab bench` time.
+ */
+export async function createSquareMatmul(device: GPUDevice, ledger: Ledger, n: number, label: string): Promise<SquareMatmul> {
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+  const a = await ledger.create({ name: `${label}.A`, category: 'inputs', size: 4 * n * n, usage });
+  const b = await ledger.create({ name: `${label}.B`, category: 'inputs', size: 4 * n * n, usage });
+  const out = await ledger.create({ name: `${label}.out`, category: 'activations', size: 4 * n * n, usage });
+  const values = new Float32Array(n * n).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+  device.queue.writeBuffer(a, 0, values);
+  device.queue.writeBuffer(b, 0, values);
+  return {
+    n,
+    record: (encoder) =>
+      recordMatmul(device, encoder, { M: n, N: n, K: n, a, aStorage: 'f32', aTransposed: false, b, bStorage: 'f32', bTransposed: false, out, outStorage: 'f32', label }),
+  };
+}
+
 /** Times each candidate, sets the fastest on the device and returns every timing. Frees all it allocated. */
 export async function tuneMatmul(device: GPUDevice, opts: TuneOptions): Promise<TuneResult> {
   const { n } = opts;
@@ -53,18 +78,10 @@ export async function tuneMatmul(device: GPUDevice, opts: TuneOptions): Promise<
   });
   if (runnable.length === 0) throw new Error(`tuneMatmul: no candidate tile size fits this device (${skipped[0]?.reason ?? 'none'})`);
   try {
-    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
-    const a = await ledger.create({ name: 'tune.A', category: 'workspace', size: 4 * n * n, usage });
-    const b = await ledger.create({ name: 'tune.B', category: 'workspace', size: 4 * n * n, usage });
-    const out = await ledger.create({ name: 'tune.out', category: 'workspace', size: 4 * n * n, usage });
-    const fill = new Float32Array(n * n).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
-    device.queue.writeBuffer(a, 0, fill);
-    device.queue.writeBuffer(b, 0, fill);
+    const product = await createSquareMatmul(device, ledger, n, 'tune');
     const submit = async (count: number) => {
       const enc = device.createCommandEncoder({ label: 'tune.encoder' });
-      for (let i = 0; i < count; i++) {
-        recordMatmul(device, enc, { M: n, N: n, K: n, a, aStorage: 'f32', aTransposed: false, b, bStorage: 'f32', bTransposed: false, out, outStorage: 'f32', label: 'tune' });
-      }
+      for (let i = 0; i < count; i++) product.record(enc);
       device.queue.submit([enc.finish()]);
       await device.queue.onSubmittedWorkDone();
     };

@@ -56,7 +56,7 @@ describe('parseBenchArgs', () => {
 });
 
 describe('the work', () => {
-  it('is the issue\'s shapes on a GPU and small ones with --quick, each kind present', () => {
+  it('is the speed targets\' shapes on a GPU and small ones with --quick, each kind present', () => {
     const full = benchWorks(false);
     expect(full.filter((w) => w.kind === 'matmul').map((w) => (w.kind === 'matmul' ? w.n : 0))).toEqual([1024, 2048, 4096]);
     expect(full.filter((w) => w.kind === 'mlp')).toEqual([
