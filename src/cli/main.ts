@@ -113,15 +113,7 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
     io.out(runUsage());
     return 0;
   }
-  const [{ openNodeDevice }, engine] = await Promise.all([import('../engine/node.ts'), import('../engine/run.ts')]);
-  const deviceErrors: DeviceErrorReport[] = [];
-  const opened = await openNodeDevice({
-    label: 'vramlab.cli',
-    onError: (r) => {
-      deviceErrors.push(r);
-      io.err(`vramlab run: ${r.message} (${oneLine(r.detail)})\n`);
-    },
-  });
+  const [{ opened, deviceErrors }, engine] = await Promise.all([openCliDevice('run', io), import('../engine/run.ts')]);
   await applyCachedTiles(opened, io);
   // The first Ctrl-C stops the run between steps and frees everything; a second one kills.
   const abort = new AbortController();
@@ -171,6 +163,23 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
   }
 }
 
+/**
+ * The Dawn device of a GPU command (the engine loads only here, so `estimate` never pays for
+ * it), with every device error it reports collected and said on stderr as one line.
+ */
+async function openCliDevice(command: 'run' | 'bench', io: Io): Promise<{ opened: OpenedDevice; deviceErrors: DeviceErrorReport[] }> {
+  const { openNodeDevice } = await import('../engine/node.ts');
+  const deviceErrors: DeviceErrorReport[] = [];
+  const opened = await openNodeDevice({
+    label: `vramlab.${command}`,
+    onError: (r) => {
+      deviceErrors.push(r);
+      io.err(`vramlab ${command}: ${r.message} (${oneLine(r.detail)})\n`);
+    },
+  });
+  return { opened, deviceErrors };
+}
+
 /** The tiles `bench --tune` found for this adapter, if any (a bad cache file is ignored with a warning). */
 async function applyCachedTiles(opened: OpenedDevice, io: Io): Promise<string> {
   const [{ setMatmulTiles, tilesProblem, matmulTiles }, { adapterKey }, cache] = await Promise.all([
@@ -207,15 +216,7 @@ async function runBenchCommand(argv: readonly string[], io: Io): Promise<number>
     io.out(benchUsage());
     return 0;
   }
-  const [{ openNodeDevice }, bench] = await Promise.all([import('../engine/node.ts'), import('./bench.ts')]);
-  const deviceErrors: DeviceErrorReport[] = [];
-  const opened = await openNodeDevice({
-    label: 'vramlab.bench',
-    onError: (r) => {
-      deviceErrors.push(r);
-      io.err(`vramlab bench: ${r.message} (${oneLine(r.detail)})\n`);
-    },
-  });
+  const [{ opened, deviceErrors }, bench] = await Promise.all([openCliDevice('bench', io), import('./bench.ts')]);
   const progress = !args.json || io.errIsTTY === true ? (t: string) => io.err(`${t}\n`) : undefined;
   // The full shapes take hours on a CPU adapter (SwiftShader): there the quick ones run.
   const quick = args.quick || opened.summary.isFallbackAdapter;
