@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ESTIMATE_FLAGS, flagForField, parseEstimateArgs, usageFromConfigError, UsageError } from '../../src/cli/args.ts';
 import { estimateUsage } from '../../src/cli/help.ts';
+import { usageErrorOf } from '../helpers/usage.ts';
 import { ConfigError, DEFAULT_PLAN, LIMITS, PRECISIONS } from '../../src/protocol/config.ts';
 
 const noFiles = (p: string): string => {
@@ -10,13 +11,7 @@ const parse = (argv: string[], readText: (p: string) => string = noFiles) => par
 
 /** The UsageError a command line raises; fails the test when it parses. */
 function usageError(argv: string[], readText?: (p: string) => string): UsageError {
-  try {
-    parse(argv, readText);
-  } catch (err) {
-    expect(err).toBeInstanceOf(UsageError);
-    return err as UsageError;
-  }
-  throw new Error(`expected ${argv.join(' ')} to be rejected`);
+  return usageErrorOf(() => parse(argv, readText), argv);
 }
 
 describe('parseEstimateArgs', () => {

@@ -9,15 +9,10 @@ import { formatBench } from '../../src/cli/format.ts';
 import { benchUsage } from '../../src/cli/help.ts';
 import { cachedTiles, readTilesCache, saveTiles, tilesCachePath } from '../../src/cli/tiles-cache.ts';
 import type { AdapterSummary } from '../../src/protocol/engine-api.ts';
+import { usageErrorOf } from '../helpers/usage.ts';
 
 function usageError(argv: string[]): UsageError {
-  try {
-    parseBenchArgs(argv);
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
-    return e as UsageError;
-  }
-  throw new Error(`no error for ${argv.join(' ')}`);
+  return usageErrorOf(() => parseBenchArgs(argv), argv);
 }
 
 describe('parseBenchArgs', () => {

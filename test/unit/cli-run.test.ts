@@ -17,15 +17,10 @@ import {
 } from '../../src/protocol/run.ts';
 import { zeroCategories } from '../../src/protocol/plan.ts';
 import { estimate } from '../../src/estimate/index.ts';
+import { usageErrorOf } from '../helpers/usage.ts';
 
 function usage(argv: string[]): UsageError {
-  try {
-    parseRunArgs(argv);
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
-    return e as UsageError;
-  }
-  throw new Error(`no UsageError for ${argv.join(' ')}`);
+  return usageErrorOf(() => parseRunArgs(argv), argv);
 }
 
 describe('parseRunArgs', () => {
