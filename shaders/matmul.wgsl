@@ -264,6 +264,14 @@ fn tiledProducts(tileRow0: u32, tileCol0: u32, tx: u32, ty: u32, li: u32) -> arr
   return acc;
 }
 
+// v plus bias[col], bias[col + 1] (that one clamped to the row's end, where it is not stored).
+fn withBiasAt(v: vec2f, col: u32) -> vec2f {
+  if (!HAS_BIAS) {
+    return v;
+  }
+  return v + vec2f(bias[col], bias[min(col + 1u, N - 1u)]);
+}
+
 // Products c and c + 1 (c even) of register row r.
 fn accPair(acc: array<vec4<f32>, TM * TN / 4>, r: u32, c: u32) -> vec2f {
   let v = acc[r * (TN / 4u) + c / 4u];
@@ -322,10 +330,7 @@ fn tiled_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) gro
     for (var c = 0u; c < TN; c += 2u) {
       let col = o.col0 + lid.x * TN + c;
       if (row < M && col < N) {
-        var v = accPair(acc, r, c);
-        if (HAS_BIAS) {
-          v += vec2f(bias[col], bias[min(col + 1u, N - 1u)]);
-        }
+        let v = withBiasAt(accPair(acc, r, c), col);
         storeOutPair(row, col, v);
       }
     }
@@ -344,10 +349,7 @@ fn tiled_forward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
     for (var c = 0u; c < TN; c += 2u) {
       let col = o.col0 + lid.x * TN + c;
       if (row < M && col < N) {
-        var v = accPair(acc, r, c);
-        if (HAS_BIAS) {
-          v += vec2f(bias[col], bias[min(col + 1u, N - 1u)]);
-        }
+        let v = withBiasAt(accPair(acc, r, c), col);
         storeOutPair(row, col, v);
         // From the f32 pre-activation, not from its rounded copy in out.
         storeActPair(row, col, vec2f(activation(v.x), activation(v.y)));

@@ -79,8 +79,8 @@ export class Ledger {
   private readonly ended = new WeakSet<GPUBuffer>();
   // Entries in creation order and one point per event, both trimmed to the last
   // `historyLimit` (live entries are always kept); `droppedPoints` keeps event indices absolute.
-  // Entries in creation order (the history), without their buffers: a destroyed buffer is not
-  // kept reachable by the history, nor what is cached on it (kernels' bind groups).
+  // The entries hold no buffers: a destroyed buffer is not kept reachable by the history, nor
+  // what is cached on it (kernels' bind groups).
   private order: LedgerEntry[] = [];
   private points: LedgerPoint[] = [];
   private droppedPoints = 0;
@@ -116,8 +116,7 @@ export class Ledger {
   /**
    * `historyLimit`: how many events (timeline points) and ended entries are kept, so an hour
    * of training does not grow the JS heap; live buffers are always kept.
-   */
-  /**
+   *
    * `pool`: flush() keeps the buffers it would destroy, and a later create() given `reuseIn`
    * takes one of the same size and usage (zeroed in that encoder) before creating a new one.
    * A training step repeats the last one's allocations, so after the first step it creates no
@@ -229,7 +228,6 @@ export class Ledger {
     return buffer;
   }
 
-
   /** Records a buffer the device accepted (new or reused) as a live tensor from op on. */
   private track(buffer: GPUBuffer, name: string, category: LedgerCategory, size: number, allocated: number, op: number): void {
     this.lastBuffer.set(name, buffer);
@@ -308,7 +306,7 @@ export class Ledger {
     return { created: this.created, reused: this.reused };
   }
 
-  /** The most allocated bytes held at once, released-but-unflushed buffers included. */
+  /** The most allocated bytes held at once, released-but-unflushed and pooled buffers included. */
   get physicalPeakBytes(): number {
     return this.physicalPeak;
   }

@@ -133,7 +133,8 @@ export const FALLBACK_MATMUL_TILES: MatmulTiles = MATMUL_TILE_CANDIDATES[0]!;
 
 /**
  * The tiles for a large matmul on device: the ones set, else the largest candidate the
- * device's limits allow (the 128×128 tile is what fast WebGPU matmuls use on discrete GPUs).
+ * device's limits allow, from the 128×128 tile with tk 8 down (what fast WebGPU matmuls use on
+ * discrete GPUs; the tk-16 variant after it is for tuning to pick).
  */
 export function matmulTiles(device: GPUDevice): MatmulTiles {
   const set = chosenTiles.get(device);
