@@ -8,6 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { runGptTraining, runTraining } from '../engine/run.ts';
 import { createSquareMatmul } from '../engine/tune.ts';
 import { Ledger } from '../engine/ledger.ts';
 import type { OpenedDevice } from '../engine/device.ts';
@@ -142,9 +143,8 @@ function result(ms: number, iters: number, flops: number, peakBytes: number, all
 }
 
 /** Iterations per work item: enough to average out submission noise, few enough for SwiftShader. */
-function itersFor(w: BenchWork, quick: boolean, given?: number): { warmup: number; iters: number } {
+function itersFor(quick: boolean, given?: number): { warmup: number; iters: number } {
   if (given !== undefined) return { warmup: 1, iters: given };
-  if (w.kind === 'matmul') return quick ? { warmup: 1, iters: 3 } : { warmup: 2, iters: 10 };
   return quick ? { warmup: 1, iters: 3 } : { warmup: 2, iters: 10 };
 }
 
@@ -204,10 +204,9 @@ function gptRun(w: GptWork, steps: number): GptRunConfig {
 }
 
 async function vramlabStep(opened: OpenedDevice, w: MlpWork | GptWork, it: { warmup: number; iters: number }): Promise<EngineResult> {
-  const engine = await import('../engine/run.ts');
   // The run loop reports the median step after the first: warm-up is that first step.
   const steps = 1 + it.iters;
-  const report = w.kind === 'mlp' ? await engine.runTraining(opened, mlpRun(w, steps)) : await engine.runGptTraining(opened, gptRun(w, steps));
+  const report = w.kind === 'mlp' ? await runTraining(opened, mlpRun(w, steps)) : await runGptTraining(opened, gptRun(w, steps));
   return { ...result(report.timing.stepMs, it.iters, workFlops(w), report.actual.peakBytes, report.actual.physicalPeakBytes, report.loss.at(-1)), recordMs: report.timing.recordMs };
 }
 
@@ -252,7 +251,7 @@ export async function runBench(opened: OpenedDevice, opts: BenchOptions, emit: (
   const lines: BenchLine[] = [];
   try {
     for (const [i, w] of works.entries()) {
-      const it = itersFor(w, opts.quick, opts.iters);
+      const it = itersFor(opts.quick, opts.iters);
       const step = `[${i + 1}/${works.length}] ${w.id}`;
       opts.onProgress?.(`bench: ${step} on vramlab`);
       let vramlab: EngineOutcome;
