@@ -21,7 +21,7 @@ import {
 import { decodeStorage, encodeStorage, roundToStorage, storageBytes, type Storage } from '../../src/engine/kernels/storage.ts';
 import { useGpuFixture } from './fixture.ts';
 import { randoms } from '../helpers/random.ts';
-import { OUT_REL, F32_REL, act, actGrad, expectClose, matmulOperands, type MatmulCase } from '../helpers/reference.ts';
+import { OUT_REL, F32_REL, act, actGrad, expectClose, matmulOperands, TRANSPOSES, type MatmulCase } from '../helpers/reference.ts';
 
 const fx = useGpuFixture('test.kernels-matmul');
 
@@ -54,12 +54,6 @@ async function runPlain(c: MatmulCase, kernel: MatmulKernel, aBuf: GPUBuffer, bB
   return decodeStorage(await fx.read(out), c.M * c.N, c.outS);
 }
 
-const TRANSPOSES = [
-  [false, false],
-  [true, false],
-  [false, true],
-  [true, true],
-] as const;
 const TRIPLES: [Storage, Storage, Storage][] = [
   ['f32', 'f32', 'f32'],
   ['bf16', 'f16', 'f16'],

@@ -38,7 +38,7 @@ import {
 } from '../../src/engine/kernels/storage.ts';
 import { useGpuFixture } from './fixture.ts';
 import { randoms, rng } from '../helpers/random.ts';
-import { OUT_REL, F32_REL, act, actGrad, expectClose, matmulOperands, type MatmulCase } from '../helpers/reference.ts';
+import { OUT_REL, F32_REL, act, actGrad, expectClose, matmulOperands, TRANSPOSES, type MatmulCase } from '../helpers/reference.ts';
 
 const fx = useGpuFixture('test.kernels');
 
@@ -104,12 +104,6 @@ describe('storage formats', () => {
 const SHAPES = [
   [3, 5, 7],
   [17, 33, 9],
-] as const;
-const TRANSPOSES = [
-  [false, false],
-  [true, false],
-  [false, true],
-  [true, true],
 ] as const;
 // Each storage in each role: the three uniform triples and three mixed ones.
 const STORAGE_TRIPLES: [Storage, Storage, Storage][] = [

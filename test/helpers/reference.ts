@@ -47,6 +47,14 @@ export function actGrad(fn: ActivationFn, x: number): number {
   return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x);
 }
 
+/** [aT, bT]: every way of storing the two operands. */
+export const TRANSPOSES = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+] as const;
+
 /** A matmul to test: out[M×N] = A·B, each operand stored transposed or not, each in a storage. */
 export interface MatmulCase {
   M: number;
