@@ -1,7 +1,10 @@
 import { defineConfig, devices } from '@playwright/test';
 
-/** Fixed so the dev server and the tests agree; strictPort makes a clash fail loudly. */
-const PORT = 5178;
+/**
+ * Fixed so the dev server and the tests agree; strictPort makes a clash fail loudly.
+ * VRAMLAB_E2E_PORT moves it, so two checkouts can run their e2e tests side by side.
+ */
+const PORT = Number(process.env.VRAMLAB_E2E_PORT ?? 5178);
 const BASE_URL = `http://127.0.0.1:${PORT}`;
 
 export default defineConfig({
@@ -45,7 +48,8 @@ export default defineConfig({
   webServer: {
     command: `npx vite --port ${PORT} --strictPort --host 127.0.0.1`,
     url: BASE_URL,
-    reuseExistingServer: !process.env.CI,
+    // Never reuse: a server already on the port may be serving another checkout's sources.
+    reuseExistingServer: false,
     timeout: 60_000,
     stdout: 'ignore',
     stderr: 'pipe',
