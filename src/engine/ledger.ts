@@ -249,7 +249,7 @@ export class Ledger {
     }
     this.peakAllocated = Math.max(this.peakAllocated, this.liveAllocated);
     this.physicalPeak = Math.max(this.physicalPeak, this.physicalBytes);
-    this.record('create', name, op);
+    this.record('create', entry, op);
   }
 
   /**
@@ -325,7 +325,7 @@ export class Ledger {
     this.live -= entry.requested;
     this.liveAllocated -= entry.allocated;
     this.liveByCategory[entry.category] -= entry.requested;
-    this.record('destroy', entry.name, this.op);
+    this.record('destroy', entry, this.op);
     return true;
   }
 
@@ -392,7 +392,7 @@ export class Ledger {
     return this.tracked.has(buffer);
   }
 
-  private record(event: LedgerEventKind, name: string, op: number): void {
+  private record(event: LedgerEventKind, entry: LedgerEntry, op: number): void {
     if (this.points.length >= 1.5 * this.historyLimit) {
       const cut = this.points.length - this.historyLimit;
       this.points = this.points.slice(cut);
@@ -402,7 +402,9 @@ export class Ledger {
       op,
       label: op === this.op ? this.opLabel : '',
       event,
-      name,
+      name: entry.name,
+      category: entry.category,
+      requested: entry.requested,
       liveBytes: this.live,
       liveAllocatedBytes: this.liveAllocated,
       byCategory: { ...this.liveByCategory },

@@ -128,6 +128,11 @@ async function runLoop(
       opts.onProgress?.({ stage: 'step', step: s + 1, steps, loss: loss[s]! });
     }
     const window = ledger.timeline(windowStart);
+    // Before dispose: what the last step left alive (weights, optimizer states…), staging aside.
+    const aliveAtEnd = ledger
+      .entries()
+      .filter((e) => e.destroyedAt === null && e.category !== 'staging')
+      .map((e) => ({ name: e.name, category: LEDGER_TO_PLAN_CATEGORY[e.category], bytes: e.requested }));
     const measured = measureWindow(window);
     const skippedSteps = await trainer.readSkippedSteps();
     const steady = (xs: number[]) => median(xs.length > 1 ? xs.slice(1) : xs);
@@ -143,10 +148,19 @@ async function runLoop(
       adapter: summary,
       estimate: plan,
       actual: { ...measured, physicalPeakBytes, stagingBytes, liveAfterDisposeBytes: ledger.liveBytes },
-      timing: { stepMs: steady(stepMs), recordMs: steady(recordMs), phasesMs, source },
+      timing: { stepMs: steady(stepMs), stepsMs: stepMs, recordMs: steady(recordMs), phasesMs, source },
       loss,
       skippedSteps,
-      timeline: window.map((p) => ({ op: p.op, label: p.label, bytes: planBytes(p) })),
+      timeline: window.map((p) => ({
+        op: p.op,
+        label: p.label,
+        event: p.event,
+        name: p.name,
+        category: p.category === 'staging' ? null : LEDGER_TO_PLAN_CATEGORY[p.category],
+        tensorBytes: p.requested,
+        bytes: planBytes(p),
+      })),
+      aliveAtEnd,
     };
   } finally {
     rec?.destroy();

@@ -99,8 +99,10 @@ export interface LedgerPoint {
   /** Label of that op, e.g. 'forward h3.mlp' ('' when none was given). */
   label: string;
   event: LedgerEventKind;
-  /** The tensor created or destroyed. */
+  /** The tensor created or destroyed, its category and requested bytes. */
   name: string;
+  category: LedgerCategory;
+  requested: number;
   /** Live bytes as requested, after the event. */
   liveBytes: number;
   /** Live bytes as allocated (after rounding), after the event. */

@@ -144,6 +144,7 @@ export const RunReportSchema = z.object({
   }),
   timing: z.object({
     stepMs: ms,
+    stepsMs: bounded(ms, RUN_LIMITS.steps, 'step times'),
     recordMs: ms,
     phasesMs: z.record(z.enum(PHASE_NAMES), ms),
     source: z.enum(['timestamp-query', 'wall-clock']),
@@ -152,10 +153,19 @@ export const RunReportSchema = z.object({
   skippedSteps: count,
   // op -1 is the setup before the first op (engine/ledger.ts SETUP_OP).
   timeline: bounded(
-    z.object({ op: z.number().int().min(-1), label: text(), bytes: CategoryBytesSchema }),
+    z.object({
+      op: z.number().int().min(-1),
+      label: text(),
+      event: z.enum(['create', 'destroy']),
+      name: text(),
+      category: z.enum(PLAN_CATEGORIES).nullable(),
+      tensorBytes: byteCount,
+      bytes: CategoryBytesSchema,
+    }),
     MESSAGE_LIMITS.points,
     'the run timeline',
   ),
+  aliveAtEnd: bounded(z.object({ name: text(), category: z.enum(PLAN_CATEGORIES), bytes: byteCount }), MESSAGE_LIMITS.points, 'the tensors alive'),
 });
 
 /**

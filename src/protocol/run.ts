@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { ACTIVATIONS, ConfigError, DEFAULT_PLAN, LIMITS, type PlanConfig } from './config.ts';
 import type { AdapterSummary } from './engine-api.ts';
-import type { CategoryBytes, Plan } from './plan.ts';
+import type { CategoryBytes, Plan, PlanCategory } from './plan.ts';
 
 export const RUN_PRECISIONS = ['fp32', 'amp-fp16', 'amp-bf16'] as const;
 export const RUN_OPTIMIZERS = ['sgd', 'sgd-momentum', 'adam', 'adamw'] as const;
@@ -139,6 +139,8 @@ export interface RunReport {
   timing: {
     /** Median wall time of a step after the first (the first compiles pipelines). */
     stepMs: number;
+    /** Wall time of every step, in order (the first included), so a chart can show the spread. */
+    stepsMs: number[];
     /**
      * Median CPU time of the steps after the first spent recording their commands (the call
      * that builds the step's one encoder). With timestamp-query nothing is submitted in it, so
@@ -152,8 +154,35 @@ export interface RunReport {
   loss: number[];
   /** Steps skipped by dynamic loss scaling (non-finite gradients). */
   skippedSteps: number;
-  /** Live bytes by category over the last step, one point per allocation or release. */
-  timeline: { op: number; label: string; bytes: CategoryBytes }[];
+  /**
+   * Live bytes by category over the last step, one point per allocation or release: which
+   * tensor (`name`, its plan `category` and `tensorBytes`) was created or destroyed there.
+   */
+  timeline: RunTimelinePoint[];
+  /** The tensors alive when the last step ended (weights, optimizer states…), with their bytes. */
+  aliveAtEnd: RunTensor[];
+}
+
+/** One tensor as the page names it: ledger name, plan category, requested bytes. */
+export interface RunTensor {
+  name: string;
+  category: PlanCategory;
+  bytes: number;
+}
+
+export interface RunTimelinePoint {
+  /** Op index current at the event (-1: before the first op). */
+  op: number;
+  /** Label of that op, e.g. 'forward block 0'. */
+  label: string;
+  event: 'create' | 'destroy';
+  /** The tensor created or destroyed at this point. */
+  name: string;
+  /** Its plan category; null for readback staging, which is outside the step's bytes. */
+  category: PlanCategory | null;
+  tensorBytes: number;
+  /** Live bytes by category after the event. */
+  bytes: CategoryBytes;
 }
 
 export const GPT_CHECKPOINTS = ['none', 'full', 'selective', 'sqrt'] as const;
@@ -247,3 +276,19 @@ export function planConfigOfGpt(run: GptRunConfig): PlanConfig {
 }
 
 export type GptRunReport = Omit<RunReport, 'config'> & { config: GptRunConfig };
+
+/**
+ * The tensors alive just after timeline point `index` of a report (largest first): the last
+ * step's events undone one by one from the tensors alive at its end. Staging is left out, as
+ * it is from the timeline's bytes, so the tensors' bytes add up to the point's total.
+ */
+export function tensorsAliveAt(report: Pick<RunReport, 'timeline' | 'aliveAtEnd'>, index: number): RunTensor[] {
+  const alive = new Map(report.aliveAtEnd.map((t) => [t.name, t]));
+  for (let i = report.timeline.length - 1; i > index; i--) {
+    const p = report.timeline[i]!;
+    if (p.category === null) continue;
+    if (p.event === 'create') alive.delete(p.name);
+    else alive.set(p.name, { name: p.name, category: p.category, bytes: p.tensorBytes });
+  }
+  return [...alive.values()].sort((a, b) => b.bytes - a.bytes || a.name.localeCompare(b.name));
+}

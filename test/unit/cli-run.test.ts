@@ -220,10 +220,11 @@ describe('formatRunReport', () => {
       stagingBytes: 20,
       liveAfterDisposeBytes: 0,
     },
-    timing: { stepMs: 12.345, recordMs: 1.5, phasesMs: { forward: 1, backward: 2.5, recompute: 0, optimizer: 0.25 }, source: 'wall-clock' },
+    timing: { stepMs: 12.345, stepsMs: [20, 12.345, 12.345], recordMs: 1.5, phasesMs: { forward: 1, backward: 2.5, recompute: 0, optimizer: 0.25 }, source: 'wall-clock' },
     loss: [0.5, 0.25, 0.125],
     skippedSteps: 0,
-    timeline: [{ op: 0, label: 'x', bytes: zeroCategories() }],
+    timeline: [{ op: 0, label: 'x', event: 'create' as const, name: 't', category: 'weights' as const, tensorBytes: 0, bytes: zeroCategories() }],
+    aliveAtEnd: [],
   };
 
   it('puts estimate, measurement and difference side by side, with timing and loss', () => {
@@ -263,10 +264,11 @@ describe('formatRunReport and formatSweep for gpt', () => {
       stagingBytes: 20,
       liveAfterDisposeBytes: 0,
     },
-    timing: { stepMs: 50, recordMs: 2, phasesMs: { forward: 10, backward: 30, recompute: 0, optimizer: 1 }, source: 'timestamp-query' },
+    timing: { stepMs: 50, stepsMs: [60, 50], recordMs: 2, phasesMs: { forward: 10, backward: 30, recompute: 0, optimizer: 1 }, source: 'timestamp-query' },
     loss: [3.5, 3.25],
     skippedSteps: 0,
     timeline: [],
+    aliveAtEnd: [],
   };
 
   it('shows the gpt shape line and its default learning rate', () => {

@@ -35,16 +35,22 @@ const LABELS = [
   'optimizer',
 ];
 
+/** Timeline points of these ops and bytes; which tensor each event names does not matter here. */
+const points = (ps: { op: number; label: string; bytes: RunReport['timeline'][number]['bytes'] }[]): RunReport['timeline'] =>
+  ps.map((p) => ({ ...p, event: 'create', name: 't', category: 'weights', tensorBytes: 0 }));
+
 function makeReport(over: { timeline?: RunReport['timeline']; phasesMs?: RunReport['timing']['phasesMs']; config?: Partial<RunConfig> } = {}): RunReport {
   const config: RunConfig = { ...DEFAULT_RUN, d: 8, hidden: 16, layers: 2, batch: 4, steps: 2, checkpoint: 'sqrt', ...over.config };
   const plan = estimate(planConfigOf(config));
   const timeline =
     over.timeline ??
-    LABELS.map((label, op) => ({
-      op,
-      label,
-      bytes: bytes({ weights: 1024, gradients: op > 4 ? 1024 : 0, optimizer: 2048, activations: 64 * (op % 5), inputs: 128 }),
-    }));
+    points(
+      LABELS.map((label, op) => ({
+        op,
+        label,
+        bytes: bytes({ weights: 1024, gradients: op > 4 ? 1024 : 0, optimizer: 2048, activations: 64 * (op % 5), inputs: 128 }),
+      })),
+    );
   return {
     adapter: { vendor: 'google', architecture: 'swiftshader', device: '', description: 'SwiftShader', features: [], limits: {}, isFallbackAdapter: true },
     config,
@@ -58,10 +64,11 @@ function makeReport(over: { timeline?: RunReport['timeline']; phasesMs?: RunRepo
       stagingBytes: 8,
       liveAfterDisposeBytes: 0,
     },
-    timing: { stepMs: 5, recordMs: 0.5, phasesMs: over.phasesMs ?? { forward: 1.5, backward: 2.25, recompute: 0.5, optimizer: 0.75 }, source: 'wall-clock' },
+    timing: { stepMs: 5, stepsMs: [5, 5], recordMs: 0.5, phasesMs: over.phasesMs ?? { forward: 1.5, backward: 2.25, recompute: 0.5, optimizer: 0.75 }, source: 'wall-clock' },
     loss: [1.5, 1.25],
     skippedSteps: 0,
     timeline,
+    aliveAtEnd: [],
   };
 }
 
@@ -198,8 +205,8 @@ describe('reportToTrace', () => {
     const ms = fc.oneof(fc.constant(0), fc.double({ min: 1e-3, max: 1e4, noNaN: true }));
     const phaseOfLabel = (l: string) => (l === 'loss' ? 'backward' : l.split(' ')[0]);
     fc.assert(
-      fc.property(fc.array(point, { maxLength: 40 }), fc.record({ forward: ms, backward: ms, recompute: ms, optimizer: ms }), (points, phasesMs) => {
-        const r = makeReport({ timeline: points.map((p, op) => ({ op, ...p })), phasesMs });
+      fc.property(fc.array(point, { maxLength: 40 }), fc.record({ forward: ms, backward: ms, recompute: ms, optimizer: ms }), (ps, phasesMs) => {
+        const r = makeReport({ timeline: points(ps.map((p, op) => ({ op, ...p }))), phasesMs });
         const t = checkTraceShape(traceToJson(reportToTrace(r)));
         const anyBytes = r.timeline.some((p) => total(p.bytes) > 0);
         expect(counterTotals(t)).toEqual(anyBytes ? r.timeline.map((p) => total(p.bytes)) : []);

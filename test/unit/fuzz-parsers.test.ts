@@ -588,13 +588,14 @@ function realReport(): RunReport {
       stagingBytes: 64,
       liveAfterDisposeBytes: 0,
     },
-    timing: { stepMs: 12.5, recordMs: 1, phasesMs: { forward: 3, backward: 6, recompute: 0, optimizer: 1.25 }, source: 'wall-clock' },
+    timing: { stepMs: 12.5, stepsMs: [12.5], recordMs: 1, phasesMs: { forward: 3, backward: 6, recompute: 0, optimizer: 1.25 }, source: 'wall-clock' },
     loss: [1.2, 0.9, NaN, Infinity],
     skippedSteps: 1,
     timeline: [
-      { op: -1, label: '', bytes: { ...zeroCategories(), weights: 3 * MiB } },
-      { op: 0, label: 'forward h0', bytes },
+      { op: -1, label: '', event: 'create' as const, name: 't', category: 'weights' as const, tensorBytes: 0, bytes: { ...zeroCategories(), weights: 3 * MiB } },
+      { op: 0, label: 'forward h0', event: 'create' as const, name: 't', category: 'weights' as const, tensorBytes: 0, bytes },
     ],
+    aliveAtEnd: [{ name: 'w', category: 'weights', bytes: 3 * MiB }],
   };
 }
 
