@@ -39,10 +39,10 @@ async function mountExperiments(page: Page): Promise<void> {
     };
     el.planConfig = config;
     // Through the hook each time: a restarted worker gets a new one.
-    el.engine = {
+    el.runner = window.__vramlab!.labRunner({
       run: (c, onProgress) => window.__vramlab!.run(c, onProgress),
       cancel: () => window.__vramlab!.api.cancel(),
-    };
+    });
     el.engineStatus = 'ready';
     el.dataset['testid'] = 'experiments';
     document.body.append(el);
@@ -161,7 +161,7 @@ test('a point that fails shows its error and the rest still run; cancel stops th
   await page.evaluate(() => {
     const el = document.querySelector('vl-experiments')!;
     let release: ((e: Error) => void) | null = null;
-    el.engine = {
+    el.runner = window.__vramlab!.labRunner({
       run: (c, onProgress) => {
         const fail = (name: string, message: string) => Object.assign(new Error(message), { name });
         if (c.batch === 8) return Promise.reject(fail('BufferTooLarge', 'activations (8 × 16 floats) is larger than maxStorageBufferBindingSize; lower the batch'));
@@ -171,7 +171,7 @@ test('a point that fails shows its error and the rest still run; cancel stops th
       cancel: async () => {
         release?.(Object.assign(new Error('Cancelled'), { name: 'Cancelled' }));
       },
-    };
+    });
   });
   await page.getByTestId('experiments-tab-sweep').click();
   await page.getByTestId('sweep-values').fill('4,8,12');

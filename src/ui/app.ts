@@ -11,10 +11,13 @@ import './plan-breakdown.ts';
 import './adapter-card.ts';
 import './notice.ts';
 import type { EngineRunReport } from '../protocol/engine-api.ts';
-import type { RunEngine, RunReportDetail } from './run-panel.ts';
+import type { PredictChangeDetail, RunReportDetail } from './run-panel.ts';
+import type { RunEngine } from './lab-runner.ts';
 import './run-panel.ts';
 import './experiments.ts';
 import './plan-bars.ts';
+import './lessons.ts';
+import { LabRunner } from './lab-runner.ts';
 
 type Estimated = { plan: Plan; error: null } | { plan: null; error: string };
 
@@ -118,6 +121,16 @@ export class VlApp extends LitElement {
     vl-notice {
       margin: 0.75rem 1.5rem 0;
     }
+    .concealed {
+      filter: blur(9px);
+      user-select: none;
+    }
+    .concealed-note {
+      color: var(--vl-warn-fg);
+      background: var(--vl-warn-bg);
+      padding: 0.4rem 0.6rem;
+      border-radius: 6px;
+    }
     .engine-status {
       margin: 0 0 0.75rem;
       font-size: 0.9rem;
@@ -151,6 +164,8 @@ export class VlApp extends LitElement {
   @state() private config: PlanConfig = this.initialConfig;
   /** The run panel's last report, for the measured bar. */
   @state() private runReport: EngineRunReport | null = null;
+  /** Set while a guess is being made: the estimates are hidden. */
+  @state() private estimatesHidden = false;
 
   /** The run panel's way to the engine: the controller's validated run, and the worker's cancel. */
   private readonly runner: RunEngine = {
@@ -159,6 +174,9 @@ export class VlApp extends LitElement {
       await this.engine.api?.cancel();
     },
   };
+
+  /** The engine shared by lessons, Run and experiments: one of them runs at a time. */
+  private readonly lab = new LabRunner(this.runner);
 
   override render() {
     const { status, adapter, error, deviceErrors, notice } = this.engine;
@@ -187,23 +205,32 @@ export class VlApp extends LitElement {
           ${this.estimated.error
             ? html`<p class="error" role="alert" data-testid="estimate-error">${this.estimated.error}</p>`
             : nothing}
-          <vl-plan-bars
-            .plan=${this.shown}
-            .report=${this.runReport}
-            .adapter=${adapter}
-            framework=${this.config.framework}
-            ?stale=${this.stale || this.estimated.error !== null}
-          ></vl-plan-bars>
-          <vl-plan-breakdown .plan=${this.shown} ?stale=${this.stale || this.estimated.error !== null}></vl-plan-breakdown>
+          ${this.estimatesHidden
+            ? html`<p class="concealed-note" data-testid="estimates-hidden">The estimates are hidden while you predict: lock in your guess below to see them.</p>`
+            : nothing}
+          <div class=${this.estimatesHidden ? 'concealed' : ''} ?inert=${this.estimatesHidden} aria-hidden=${this.estimatesHidden ? 'true' : 'false'}>
+            <vl-plan-bars
+              .plan=${this.shown}
+              .report=${this.runReport}
+              .adapter=${adapter}
+              framework=${this.config.framework}
+              ?stale=${this.stale || this.estimated.error !== null}
+            ></vl-plan-bars>
+          </div>
+          <vl-lessons .runner=${this.lab} .engineStatus=${status}></vl-lessons>
+          <div class=${this.estimatesHidden ? 'concealed' : ''} ?inert=${this.estimatesHidden} aria-hidden=${this.estimatesHidden ? 'true' : 'false'}>
+            <vl-plan-breakdown .plan=${this.shown} ?stale=${this.stale || this.estimated.error !== null}></vl-plan-breakdown>
+          </div>
           <vl-run-panel
             .planConfig=${this.config}
             .formInvalid=${this.stale || this.estimated.error !== null}
-            .engine=${this.runner}
+            .runner=${this.lab}
             .engineStatus=${status}
             .engineError=${error?.message ?? ''}
             @vl-run-report=${this.handleRunReport}
+            @vl-predict-change=${this.handlePredictChange}
           ></vl-run-panel>
-          <vl-experiments .planConfig=${this.config} .engine=${this.runner} .engineStatus=${status} .adapter=${adapter}></vl-experiments>
+          <vl-experiments .planConfig=${this.config} .runner=${this.lab} .engineStatus=${status} .adapter=${adapter}></vl-experiments>
         </section>
         <aside aria-label="GPU">
           <p class="engine-status" role="status" data-testid="engine-status" data-tone=${notice?.tone ?? ''}>${notice?.message ?? ''}</p>
@@ -224,6 +251,11 @@ export class VlApp extends LitElement {
 
   private handleRunReport(e: CustomEvent<RunReportDetail>): void {
     this.runReport = e.detail.report;
+  }
+
+  /** Predict, then measure: the estimates stay hidden until the viewer locks a guess. */
+  private handlePredictChange(e: CustomEvent<PredictChangeDetail>): void {
+    this.estimatesHidden = e.detail.hidden;
   }
 
   private handleUrlProblemsDismiss(): void {

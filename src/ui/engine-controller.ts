@@ -18,6 +18,7 @@ import {
   RunReportSchema,
   parseWorkerMessage,
 } from '../protocol/messages.ts';
+import { LabRunner, type RunEngine } from './lab-runner.ts';
 
 /**
  * A composed, bubbling event a descendant element dispatches to learn the adapter the host's
@@ -93,6 +94,8 @@ export interface VramlabDevHook {
   worker: Worker;
   /** EngineController.run: the page's own path (liveness check first, messages validated). */
   run: (config: EngineRunConfig, onProgress?: (p: RunProgress) => void) => Promise<EngineRunReport>;
+  /** A shared runner (lab-runner.ts) over any engine, for a component a test mounts on its own. */
+  labRunner: (engine: RunEngine) => LabRunner;
 }
 
 declare global {
@@ -278,7 +281,7 @@ export class EngineController implements ReactiveController {
     stopped.catch(() => undefined);
     const conn: Connection = { worker, remote, answered: false, stopped, markStopped };
     this.conn = conn;
-    if (import.meta.env.DEV) window.__vramlab = { api: remote, proxy: Comlink.proxy, worker, run: (c, p) => this.run(c, p) };
+    if (import.meta.env.DEV) window.__vramlab = { api: remote, proxy: Comlink.proxy, worker, run: (c, p) => this.run(c, p), labRunner: (e) => new LabRunner(e) };
 
     // A module worker that fails to load or throws at top level reports only here; an
     // unstructurable message lands in messageerror. Either way: is it still answering?

@@ -1,8 +1,9 @@
 import { LitElement, css, html, nothing, svg, unsafeCSS } from 'lit';
-import { customElement, property } from 'lit/decorators.js';
+import { customElement, property, state } from 'lit/decorators.js';
 import { CATEGORY_LABELS, PLAN_CATEGORIES, type CategoryBytes, type Plan, type PlanCategory } from '../protocol/plan.ts';
-import { phaseOfOpLabel, type RunReport } from '../protocol/run.ts';
+import { phaseOfOpLabel, type RunReport, type RunTensor } from '../protocol/run.ts';
 import { categoryPalette, legendStyles } from './chart-styles.ts';
+import { ElementWidthController } from './element-width.ts';
 import { formatBytes } from './format.ts';
 
 /** Phases a measured ledger event is drawn in; 'setup' is the state before the step's first op. */
@@ -40,20 +41,42 @@ export function yTicks(max: number): { ticks: number[]; unit: (typeof UNITS)[num
   return { ticks, unit };
 }
 
-/** viewBox geometry; the SVG scales to its container's width. */
-const W = 640;
+/** Geometry in CSS pixels: the SVG is drawn at its container's width, so text stays 11 px. */
 const H = 260;
 const M = { left: 64, right: 12, top: 22, bottom: 30 } as const;
-const PW = W - M.left - M.right;
 const PH = H - M.top - M.bottom;
-/** Phase bands narrower than this (viewBox units) get no text label. */
-const MIN_LABEL_WIDTH = 44;
+/** Phase bands narrower than this (px) get no text label. */
+const MIN_LABEL_WIDTH = 60;
+/** How many tensors the readout lists before "and N more". */
+const READOUT_TENSORS = 10;
+
+/** An estimate point with the ledger op it ends at, when the planner gives one (framework vramlab). */
+type EstimatePoint = Plan['timeline'][number] & { op?: string };
+
+/**
+ * Where each estimate point sits on the measured x axis: at the end of the last ledger event of
+ * the op it names, so estimate and measurement line up op by op. Null when any point names no
+ * op the measurement has (the estimate then spreads evenly, and the chart says so).
+ */
+export function alignEstimate(estimate: readonly EstimatePoint[], measured: RunReport['timeline']): number[] | null {
+  if (estimate.length === 0) return [];
+  const lastOf = new Map<string, number>();
+  measured.forEach((p, i) => lastOf.set(p.label, i));
+  const xs: number[] = [];
+  for (const e of estimate) {
+    const i = e.op === undefined ? undefined : lastOf.get(e.op);
+    if (i === undefined) return null;
+    xs.push(i + 1);
+  }
+  return xs;
+}
 
 /**
  * Live bytes over one training step: the measured ledger events as stacked step-areas by
- * category, shaded by phase, and the estimate's own timeline as a dashed line of its totals
- * on its own x scale (its points spread evenly over the same width: the two have different
- * numbers of points, so only their shapes and heights compare, not their x positions).
+ * category, shaded by phase, and the estimate's timeline as a dashed line of its totals, each
+ * point at the end of the op it describes (alignEstimate; spread evenly when the estimate
+ * names no ops). Pointing at the chart (hover, tap, or the arrow keys once focused) names the
+ * tensors alive at that event with their bytes, as PyTorch's memory_viz does.
  * Colours come from `--vl-cat-<category>` and `--vl-phase-<phase>`, with light and dark defaults.
  *
  * @csspart svg - the chart
@@ -127,6 +150,39 @@ export class VlTimelineChart extends LitElement {
     .muted {
       color: var(--vl-muted, #666);
     }
+    svg:focus-visible {
+      outline: 2px solid var(--vl-accent, #0b57d0);
+      outline-offset: 2px;
+    }
+    .cursor {
+      stroke: var(--vl-chart-line);
+      stroke-width: 1.5;
+    }
+    .readout {
+      font-size: 0.85rem;
+      margin: 0.4rem 0 0;
+      min-height: 2.5rem;
+    }
+    .readout p {
+      margin: 0 0 0.2rem;
+      overflow-wrap: anywhere;
+    }
+    .readout ul {
+      list-style: none;
+      padding: 0;
+      margin: 0;
+      columns: 2 16rem;
+    }
+    .readout li {
+      overflow-wrap: anywhere;
+    }
+    .readout .swatch {
+      display: inline-block;
+      width: 0.7rem;
+      height: 0.7rem;
+      border-radius: 2px;
+      margin-right: 0.3rem;
+    }
   `,
   ];
 
@@ -136,10 +192,19 @@ export class VlTimelineChart extends LitElement {
   @property({ attribute: false }) estimate: Plan['timeline'] = [];
   @property({ type: Number }) measuredPeak = 0;
   @property({ type: Number }) estimatedPeak = 0;
+  /** The tensors alive after measured point i (tensorsAtAlive of the report); no readout without it. */
+  @property({ attribute: false }) aliveAt: ((index: number) => RunTensor[]) | null = null;
+
+  /** The measured point under the pointer or keyboard cursor. */
+  @state() private cursor: number | null = null;
+
+  private readonly size = new ElementWidthController(this);
 
   override render() {
     const points = this.measured;
     if (points.length === 0) return html`<p class="muted">No measured timeline.</p>`;
+    const W = Math.max(300, this.size.width);
+    const PW = W - M.left - M.right;
     const estTotals = this.estimate.map((p) => total(p.bytes));
     const measTotals = points.map((p) => total(p.bytes));
     const max = Math.max(1, this.measuredPeak, this.estimatedPeak, ...measTotals, ...estTotals);
@@ -153,10 +218,26 @@ export class VlTimelineChart extends LitElement {
     const phases = this.phaseBands(points);
     const label = `Live bytes by category over the last measured step: measured peak ${formatBytes(this.measuredPeak)}, estimated peak ${formatBytes(this.estimatedPeak)}${
       this.measuredPeak === this.estimatedPeak ? ' (exact match)' : ''
-    }.`;
+    }. Use the arrow keys to step through the events and list the tensors alive at each.`;
+    const aligned = alignEstimate(this.estimate, points);
+    const estXs = aligned ? aligned.map((i) => x(i)) : estTotals.map((_, j) => M.left + (estTotals.length === 1 ? PW / 2 : (j / (estTotals.length - 1)) * PW));
+    const cursor = this.cursor !== null && this.cursor < points.length ? this.cursor : null;
 
     return html`
-      <svg part="svg" viewBox="0 0 ${W} ${H}" role="img" aria-label=${label} data-testid="timeline-svg">
+      <svg
+        part="svg"
+        width=${W}
+        height=${H}
+        viewBox="0 0 ${W} ${H}"
+        role="img"
+        tabindex="0"
+        aria-label=${label}
+        data-testid="timeline-svg"
+        data-aligned=${aligned ? 'ops' : 'even'}
+        @pointermove=${(e: PointerEvent) => this.handlePointer(e, slot)}
+        @pointerdown=${(e: PointerEvent) => this.handlePointer(e, slot)}
+        @keydown=${this.handleKey}
+      >
         ${phases.map(
           (b) => svg`<rect class="phase phase-${b.phase}" x=${x(b.from)} y=${M.top} width=${x(b.to) - x(b.from)} height=${PH}></rect>
             ${x(b.to) - x(b.from) >= MIN_LABEL_WIDTH ? svg`<text x=${x(b.from) + 3} y=${M.top - 6}>${b.phase}</text>` : nothing}`,
@@ -170,9 +251,13 @@ export class VlTimelineChart extends LitElement {
           ? svg`<line class="peak" x1=${M.left} x2=${M.left + PW} y1=${y(this.measuredPeak)} y2=${y(this.measuredPeak)}></line>
               <text x=${M.left + 4} y=${y(this.measuredPeak) - 4}>measured peak ${formatBytes(this.measuredPeak)}</text>`
           : nothing}
-        ${estTotals.length > 0 ? svg`<polyline class="estimate" points=${this.estimatePoints(estTotals, y)}></polyline>` : nothing}
-        <text x=${M.left} y=${H - 8}>ledger events of the last step, in order (${points.length}); estimate points spread evenly (${estTotals.length})</text>
+        ${estTotals.length > 0
+          ? svg`<polyline class="estimate" data-testid="timeline-estimate" points=${estTotals.map((t, j) => `${estXs[j]!.toFixed(2)},${y(t).toFixed(2)}`).join(' ')}></polyline>`
+          : nothing}
+        ${cursor !== null ? svg`<line class="cursor" x1=${x(cursor + 0.5)} x2=${x(cursor + 0.5)} y1=${M.top} y2=${M.top + PH}></line>` : nothing}
+        <text x=${M.left} y=${H - 8}>${W < 520 ? `ledger events (${points.length})` : `ledger events of the last step, in order (${points.length}); estimate ${aligned ? 'at the end of each op' : 'spread evenly'}`}</text>
       </svg>
+      ${this.renderReadout(cursor)}
       <ul part="legend" data-testid="timeline-legend">
         ${cats.map((c) => html`<li><span class="swatch cat-${c}" aria-hidden="true"></span>${CATEGORY_LABELS[c]} (measured)</li>`)}
         <li><span class="swatch line" aria-hidden="true"></span>estimate, total</li>
@@ -215,9 +300,40 @@ export class VlTimelineChart extends LitElement {
     });
   }
 
-  private estimatePoints(totals: readonly number[], y: (b: number) => number): string {
-    const n = totals.length;
-    return totals.map((t, j) => `${(M.left + (n === 1 ? PW / 2 : (j / (n - 1)) * PW)).toFixed(2)},${y(t).toFixed(2)}`).join(' ');
+  /** The tensors alive at the cursor, largest first. */
+  private renderReadout(cursor: number | null) {
+    if (!this.aliveAt) return nothing;
+    if (cursor === null) return html`<p class="muted readout" data-testid="timeline-readout">Point at the chart (or focus it and use the arrow keys) to list the tensors alive at that moment.</p>`;
+    const p = this.measured[cursor]!;
+    const tensors = this.aliveAt(cursor);
+    const shown = tensors.slice(0, READOUT_TENSORS);
+    return html`<div class="readout" data-testid="timeline-readout" data-index=${cursor} aria-live="polite">
+      <p>
+        <strong>${p.label || 'before the step'}</strong>: after ${p.event === 'create' ? 'allocating' : 'freeing'} <code>${p.name}</code>,
+        ${formatBytes(total(p.bytes))} live in ${tensors.length} tensor${tensors.length === 1 ? '' : 's'}.
+      </p>
+      <ul>
+        ${shown.map((t) => html`<li><span class="swatch cat-${t.category}" aria-hidden="true"></span><code>${t.name}</code> ${CATEGORY_LABELS[t.category]}, ${formatBytes(t.bytes)}</li>`)}
+        ${tensors.length > shown.length ? html`<li>and ${tensors.length - shown.length} more (${formatBytes(tensors.slice(READOUT_TENSORS).reduce((a, t) => a + t.bytes, 0))})</li>` : nothing}
+      </ul>
+    </div>`;
+  }
+
+  private handlePointer(e: PointerEvent, slot: number): void {
+    const svgEl = e.currentTarget as SVGSVGElement;
+    const px = e.clientX - svgEl.getBoundingClientRect().left - M.left;
+    const i = Math.floor(px / slot);
+    this.cursor = i >= 0 && i < this.measured.length ? i : null;
+  }
+
+  private handleKey(e: KeyboardEvent): void {
+    const n = this.measured.length;
+    if (n === 0) return;
+    const step = { ArrowRight: 1, ArrowLeft: -1, PageDown: 10, PageUp: -10 }[e.key];
+    if (e.key === 'Home' || e.key === 'End') this.cursor = e.key === 'Home' ? 0 : n - 1;
+    else if (step !== undefined) this.cursor = Math.min(n - 1, Math.max(0, (this.cursor ?? (step > 0 ? -1 : n)) + step));
+    else return;
+    e.preventDefault();
   }
 }
 

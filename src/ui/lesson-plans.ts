@@ -1,0 +1,322 @@
+/**
+ * The lab's one-click lessons: what each runs, how big, and what it proves. Pure (no DOM, no
+ * GPU), so the choices are unit-tested.
+ *
+ * A lesson is a claim the page proves on the device in front of the viewer (DESIGN.md,
+ * "Lessons that teach"): the memory it is about dominates what is shown, the variants differ
+ * in one setting only, and the shapes come from the adapter's limits and its measured speed so
+ * the lesson takes about 20 s. Scaling grows the batch (never the depth: checkpointing keeps
+ * its 6 blocks, so √n differs from full); variants of one lesson share their shapes wherever
+ * the lesson allows, so their kernels compile once.
+ */
+import type { EngineRunConfig, EngineRunReport } from '../protocol/engine-api.ts';
+import type { PlanCategory } from '../protocol/plan.ts';
+import { DEFAULT_RUN, GPT_NANO_RUN, type GptRunConfig, type RunConfig } from '../protocol/run.ts';
+import { predictRunMs, shapeKey, type SpeedModel, type WorkPredictor } from './device-speed.ts';
+import { checkFit, describeExcess, type DeviceBudget } from './scale.ts';
+import { estimateRun } from './run-estimate.ts';
+
+export const LESSON_IDS = ['checkpointing', 'precision', 'attention', 'growth'] as const;
+export type LessonId = (typeof LESSON_IDS)[number];
+
+/** One run of a lesson. */
+export interface LessonVariant {
+  /** Unique in the lesson and safe in a test id: "none", "amp-bf16", "b4-s32". */
+  id: string;
+  /** How the chart and table name it: "√n", "amp-bf16", "batch 4". */
+  label: string;
+  config: EngineRunConfig;
+  /** For the growth lesson: which line the point is on, and its x. */
+  series?: 'batch' | 'seq';
+  x?: number;
+}
+
+export interface LessonDef {
+  id: LessonId;
+  title: string;
+  /** The question on the lesson's card. */
+  question: string;
+  /** The memory category the lesson is about: it must dominate and move by 30 % or more. */
+  quantity: PlanCategory;
+  /** The variants at a batch multiplier m (a power of two, 1 = the smallest shapes). */
+  variants(m: number, steps: number): LessonVariant[];
+}
+
+/** A 6-block GPT whose activations are three quarters of its peak (eager attention, seq 128). */
+const CHECKPOINT_GPT: GptRunConfig = {
+  ...GPT_NANO_RUN,
+  vocab: 32,
+  dModel: 32,
+  heads: 4,
+  layers: 6,
+  seq: 128,
+  batch: 1,
+  attention: 'eager',
+  precision: 'fp32',
+  optimizer: 'adam',
+  checkpoint: 'none',
+  seed: 1,
+};
+
+/** The same widths with 2 blocks: the attention and growth lessons (same kernels, shorter steps). */
+const SHALLOW_GPT: GptRunConfig = { ...CHECKPOINT_GPT, layers: 2 };
+
+/** An mlp whose activations dominate (256 rows through 4 blocks of width 32 → 256 → 32). */
+const PRECISION_MLP: RunConfig = { ...DEFAULT_RUN, d: 32, hidden: 256, layers: 4, batch: 256, activation: 'gelu', optimizer: 'adam', checkpoint: 'none', seed: 1 };
+
+const CHECKPOINT_LABELS = { none: 'none', selective: 'selective', sqrt: '√n', full: 'full' } as const;
+
+export const LESSONS: Record<LessonId, LessonDef> = {
+  checkpointing: {
+    id: 'checkpointing',
+    title: 'Checkpointing: none / selective / √n / full',
+    question: 'How much activation memory does recomputation save, and what does it cost in compute?',
+    quantity: 'activations',
+    variants: (m, steps) =>
+      (['none', 'selective', 'sqrt', 'full'] as const).map((checkpoint) => ({
+        id: checkpoint,
+        label: CHECKPOINT_LABELS[checkpoint],
+        config: { ...CHECKPOINT_GPT, batch: CHECKPOINT_GPT.batch * m, checkpoint, steps },
+      })),
+  },
+  precision: {
+    id: 'precision',
+    title: 'Mixed precision: what gets smaller',
+    question: 'Which memory does mixed precision halve, and which does it keep (or add)?',
+    quantity: 'activations',
+    variants: (m, steps) =>
+      (['fp32', 'amp-bf16', 'amp-fp16'] as const).map((precision) => ({
+        id: precision,
+        label: precision,
+        config: { ...PRECISION_MLP, batch: PRECISION_MLP.batch * m, precision, steps },
+      })),
+  },
+  attention: {
+    id: 'attention',
+    title: 'Attention: eager s² vs fused',
+    question: 'What does eager attention keep for backward that a fused kernel does not?',
+    quantity: 'activations',
+    variants: (m, steps) =>
+      (['eager', 'fused'] as const).map((attention) => ({
+        id: attention,
+        label: attention === 'eager' ? 'eager (keeps b·a·s² probabilities)' : 'fused (keeps a logsumexp per row)',
+        config: { ...SHALLOW_GPT, batch: SHALLOW_GPT.batch * m, attention, steps },
+      })),
+  },
+  growth: {
+    id: 'growth',
+    title: 'Batch and sequence growth',
+    question: 'How do activations grow with the batch, and with the sequence length?',
+    quantity: 'activations',
+    variants: (m, steps) => {
+      // Rows (batch × seq) 128, 256 and 512 on both lines, so each row count compiles once.
+      const base = { ...SHALLOW_GPT, steps };
+      const out: LessonVariant[] = [];
+      for (const b of [2, 4, 8]) out.push({ id: `b${b * m}-s64`, label: `batch ${b * m}, seq 64`, series: 'batch', x: b * m, config: { ...base, batch: b * m, seq: 64 } });
+      for (const s of [64, 128, 256]) out.push({ id: `b${2 * m}-s${s}`, label: `batch ${2 * m}, seq ${s}`, series: 'seq', x: s, config: { ...base, batch: 2 * m, seq: s } });
+      // batch 2m, seq 64 is on both lines: run it once.
+      return out.filter((v, i) => out.findIndex((w) => w.id === v.id) === i);
+    },
+  },
+};
+
+/** Steps per run: one that compiles, then enough for a median with a spread. */
+export function lessonSteps(software: boolean): number {
+  return software ? 3 : 8;
+}
+
+/** The largest batch multiplier tried on a fast device. */
+export const MAX_LESSON_MULTIPLIER = 64;
+/** What a lesson aims to take, ms. */
+export const LESSON_TARGET_MS = 20_000;
+/** Past this a run or lesson says how long it will take before it starts, ms. */
+export const LONG_RUN_MS = 30_000;
+
+export interface LessonSizing {
+  multiplier: number;
+  steps: number;
+  variants: LessonVariant[];
+  /** Predicted wall time of the whole lesson on this device, compiles included. */
+  predictedMs: number;
+  /** Why it is not bigger, one phrase: "the time target", "the memory budget"… */
+  limitedBy: string;
+  /** Set when even the smallest shapes break a device limit: the lesson cannot run here. */
+  refusal: string | null;
+}
+
+/** The first device limit a variant breaks, as a sentence; null when every variant fits. */
+export function overLimit(variants: LessonVariant[], budget: DeviceBudget): string | null {
+  for (const v of variants) {
+    if (v.config.model === 'gpt') {
+      const over = checkFit(v.config, budget).over.filter((e) => e.limit !== 'compute budget');
+      if (over.length > 0) return `${v.label}: ${describeExcess(over[0]!, budget)}`;
+    } else {
+      const peak = estimateRun(v.config).peak.bytes;
+      if (peak > budget.memoryBytes) return `${v.label}: the estimated peak is over this device's memory budget`;
+      const widest = 4 * v.config.batch * Math.max(v.config.hidden, v.config.d);
+      if (widest > Math.min(budget.maxBufferSize, budget.maxStorageBufferBindingSize)) return `${v.label}: an activation is over this device's largest buffer`;
+    }
+  }
+  return null;
+}
+
+/** Predicted time of the variants in order, each compiling only shapes not yet compiled. */
+export function predictLessonMs(variants: LessonVariant[], speed: SpeedModel, work: WorkPredictor, compiled: ReadonlySet<string>): number {
+  const seen = new Set(compiled);
+  let ms = 0;
+  for (const v of variants) {
+    const key = shapeKey(v.config);
+    ms += predictRunMs(speed, work(v.config), v.config.steps, seen.has(key));
+    seen.add(key);
+  }
+  return ms;
+}
+
+/**
+ * The lesson's shapes for this device: the largest batch multiplier whose variants all fit the
+ * adapter's limits and whose predicted time stays within the target (1 when even that is over:
+ * the smallest shapes still teach, the page says how long they take).
+ */
+export function sizeLesson(
+  def: LessonDef,
+  budget: DeviceBudget,
+  speed: SpeedModel,
+  work: WorkPredictor,
+  compiled: ReadonlySet<string>,
+  targetMs = LESSON_TARGET_MS,
+): LessonSizing {
+  const steps = lessonSteps(budget.software);
+  const at = (m: number) => def.variants(m, steps);
+  const first = at(1);
+  const refusal = overLimit(first, budget);
+  if (refusal) return { multiplier: 1, steps, variants: first, predictedMs: 0, limitedBy: 'the device limits', refusal: `This device cannot run even the smallest shapes (${refusal}).` };
+  let m = 1;
+  let limitedBy = 'the time target';
+  while (m < MAX_LESSON_MULTIPLIER) {
+    const next = at(2 * m);
+    if (overLimit(next, budget)) {
+      limitedBy = 'the device limits';
+      break;
+    }
+    if (predictLessonMs(next, speed, work, compiled) > targetMs) break;
+    m *= 2;
+  }
+  if (m === MAX_LESSON_MULTIPLIER) limitedBy = 'the largest lesson size';
+  const variants = at(m);
+  return { multiplier: m, steps, variants, predictedMs: predictLessonMs(variants, speed, work, compiled), limitedBy, refusal: null };
+}
+
+/** A finished variant: its run's report. */
+export interface LessonOutcome {
+  variant: LessonVariant;
+  report: EngineRunReport;
+}
+
+export interface LessonEffect {
+  /** One sentence: the claim with its measured numbers. */
+  headline: string;
+  /** The quantity's measured bytes in the compared variants (from → to) and the change in %. */
+  from: { label: string; bytes: number };
+  to: { label: string; bytes: number };
+  changePct: number;
+  /** Further measured observations, one sentence each. */
+  details: string[];
+}
+
+const pct = (from: number, to: number) => (from > 0 ? (100 * (to - from)) / from : 0);
+
+/** "−80%", "+300%" */
+export function formatChange(p: number): string {
+  return `${p >= 0 ? '+' : '−'}${Math.abs(Math.round(p))}%`;
+}
+
+type Fmt = (bytes: number) => string;
+
+const byId = (outcomes: LessonOutcome[], id: string) => outcomes.find((o) => o.variant.id === id);
+const act = (o: LessonOutcome) => o.report.actual.bytes.activations;
+
+/** Counted floating-point work of a run's step, when the report has it. */
+export function countedFlops(r: EngineRunReport): number | null {
+  const work = (r as { work?: { totalFlops?: unknown } }).work;
+  return typeof work?.totalFlops === 'number' ? work.totalFlops : null;
+}
+
+/**
+ * What the lesson's runs showed, from the measured reports. Null when the runs the claim
+ * compares did not both finish.
+ */
+export function lessonEffect(id: LessonId, outcomes: LessonOutcome[], fmt: Fmt): LessonEffect | null {
+  const compare = (a: LessonOutcome | undefined, b: LessonOutcome | undefined) => (a && b ? { from: { label: a.variant.label, bytes: act(a) }, to: { label: b.variant.label, bytes: act(b) }, changePct: pct(act(a), act(b)) } : null);
+  switch (id) {
+    case 'checkpointing': {
+      const none = byId(outcomes, 'none');
+      const full = byId(outcomes, 'full');
+      const c = compare(none, full);
+      if (!c || !none || !full) return null;
+      const details = outcomes
+        .filter((o) => o !== none)
+        .map((o) => {
+          const f0 = countedFlops(none.report);
+          const f1 = countedFlops(o.report);
+          const compute = f0 && f1 ? `, ${formatChange(pct(f0, f1))} counted compute` : '';
+          return `${o.variant.label}: activations ${fmt(act(o))} (${formatChange(pct(act(none), act(o)))}), peak ${fmt(o.report.actual.peakBytes)} (${formatChange(pct(none.report.actual.peakBytes, o.report.actual.peakBytes))})${compute}.`;
+        });
+      return {
+        ...c,
+        headline: `Full checkpointing cut activations ${formatChange(c.changePct)} (${fmt(c.from.bytes)} → ${fmt(c.to.bytes)}) and the peak ${formatChange(pct(none.report.actual.peakBytes, full.report.actual.peakBytes))}, by recomputing each block's forward in backward.`,
+        details,
+      };
+    }
+    case 'precision': {
+      const fp32 = byId(outcomes, 'fp32');
+      const amp = byId(outcomes, 'amp-bf16') ?? byId(outcomes, 'amp-fp16');
+      const c = compare(fp32, amp);
+      if (!c || !fp32 || !amp) return null;
+      const a = amp.report.actual.bytes;
+      const f = fp32.report.actual.bytes;
+      return {
+        ...c,
+        headline: `${amp.variant.label} halves what is stored in 16 bits: activations ${formatChange(c.changePct)} (${fmt(c.from.bytes)} → ${fmt(c.to.bytes)}); the peak moves ${formatChange(pct(fp32.report.actual.peakBytes, amp.report.actual.peakBytes))}.`,
+        details: [
+          `Weights: ${fmt(f.weights)} fp32 → ${fmt(a.weights)} of 16-bit copies plus ${fmt(a.masterWeights)} of fp32 master weights (${formatChange(pct(f.weights, a.weights + a.masterWeights))} in all).`,
+          `Gradients stay ${fmt(a.gradients)} and optimizer states stay ${fmt(a.optimizer)}: both are fp32 in either run.`,
+          `Inputs: ${fmt(f.inputs)} → ${fmt(a.inputs)}.`,
+        ],
+      };
+    }
+    case 'attention': {
+      const c = compare(byId(outcomes, 'eager'), byId(outcomes, 'fused'));
+      if (!c) return null;
+      const eager = byId(outcomes, 'eager')!.variant.config as GptRunConfig;
+      return {
+        ...c,
+        headline: `Fused attention cut activations ${formatChange(c.changePct)} (${fmt(c.from.bytes)} → ${fmt(c.to.bytes)}): eager attention keeps batch × heads × seq² probabilities per block (seq ${eager.seq}), the fused kernel recomputes them in backward.`,
+        details: [],
+      };
+    }
+    case 'growth': {
+      const batch = outcomes.filter((o) => o.variant.series === 'batch').sort((x, y) => x.report.config.batch - y.report.config.batch);
+      const seq = outcomes.filter((o) => o.variant.series === 'seq' || o.variant.id === batch[0]?.variant.id).sort((x, y) => seqOf(x) - seqOf(y));
+      const b0 = batch[0];
+      const b1 = batch[batch.length - 1];
+      const s0 = seq[0];
+      const s1 = seq[seq.length - 1];
+      if (!b0 || !b1 || !s0 || !s1 || b0 === b1 || s0 === s1) return null;
+      const bx = b1.report.config.batch / b0.report.config.batch;
+      const sx = seqOf(s1) / seqOf(s0);
+      const c = compare(s0, s1)!;
+      return {
+        ...c,
+        headline: `Activations grew ×${(act(b1) / act(b0)).toFixed(2)} for ×${bx} the batch, and ×${(act(s1) / act(s0)).toFixed(2)} for ×${sx} the sequence: eager attention's probabilities grow with seq².`,
+        details: [
+          `batch ${b0.report.config.batch} → ${b1.report.config.batch}: ${fmt(act(b0))} → ${fmt(act(b1))} (${formatChange(pct(act(b0), act(b1)))}).`,
+          `seq ${seqOf(s0)} → ${seqOf(s1)}: ${fmt(act(s0))} → ${fmt(act(s1))} (${formatChange(pct(act(s0), act(s1)))}).`,
+        ],
+      };
+    }
+  }
+}
+
+function seqOf(o: LessonOutcome): number {
+  return o.report.config.model === 'gpt' ? o.report.config.seq : 0;
+}

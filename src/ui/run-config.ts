@@ -1,0 +1,149 @@
+/**
+ * Which plans the engine can run, and the run configuration a plan maps to: pure functions
+ * (no DOM, no GPU) shared by the run panel, the experiments and the tests.
+ */
+import { resolveModel } from '../estimate/presets.ts';
+import type { TransformerSpec } from '../estimate/specs.ts';
+import type { PlanConfig } from '../protocol/config.ts';
+import type { EngineRunConfig } from '../protocol/engine-api.ts';
+import { GPT_CHECKPOINTS, GptRunConfigSchema, RUN_CHECKPOINTS, RUN_OPTIMIZERS, RUN_PRECISIONS, RunConfigSchema } from '../protocol/run.ts';
+import { formatInteger } from './format.ts';
+
+/** The page offers at most this many steps (the engine takes up to RUN_LIMITS.steps from the CLI). */
+export const PANEL_MAX_STEPS = 1000;
+
+/** The models the engine runs, named for a user who picked another one. */
+export const RUNNABLE_MODELS_MESSAGE =
+  'The engine runs the mlp model and GPT-2-style decoders (gpt-nano, gpt2-small, gpt2-medium, gpt2-large, gpt2-xl or an imported GPT-2 config.json); choose one of those to run it.';
+
+/** "a, b or c" */
+export function orList(xs: readonly string[]): string {
+  return xs.length <= 1 ? xs.join('') : `${xs.slice(0, -1).join(', ')} or ${xs[xs.length - 1]}`;
+}
+
+const includes = <T extends string>(xs: readonly T[], v: string): v is T => (xs as readonly string[]).includes(v);
+
+/** Which engine model the plan maps to: the mlp, a gpt2-family decoder (preset or imported config.json), or none. */
+export type RunnableModel = { kind: 'mlp' } | { kind: 'gpt'; spec: TransformerSpec } | null;
+
+export function runnableModel(c: PlanConfig): RunnableModel {
+  if (c.model === 'mlp') return { kind: 'mlp' };
+  let spec;
+  try {
+    spec = resolveModel(c);
+  } catch {
+    return null; // An unknown model or a bad config.json: the form says why.
+  }
+  return spec.kind === 'transformer' && spec.family === 'gpt2' ? { kind: 'gpt', spec } : null;
+}
+
+/**
+ * Why the engine cannot run this plan, one sentence each; empty when it can. Only what would
+ * make the run a different experiment from the plan blocks it; settings the engine ignores
+ * are listed by ignoredSettings().
+ */
+export function runBlockers(c: PlanConfig): string[] {
+  const model = runnableModel(c);
+  if (!model) return [RUNNABLE_MODELS_MESSAGE];
+  const out: string[] = [];
+  if (c.mode !== 'train') out.push('mode inference: the engine runs training steps; choose mode train.');
+  if (!includes(RUN_PRECISIONS, c.precision)) out.push(`precision ${c.precision}: the engine runs ${orList(RUN_PRECISIONS)}.`);
+  if (!includes(RUN_OPTIMIZERS, c.optimizer)) out.push(`optimizer ${c.optimizer}: the engine runs ${orList(RUN_OPTIMIZERS)}.`);
+  const checkpoints = model.kind === 'mlp' ? RUN_CHECKPOINTS : GPT_CHECKPOINTS;
+  if (!includes(checkpoints, c.checkpoint)) out.push(`checkpointing ${c.checkpoint}: the engine runs ${orList(checkpoints)}.`);
+  if (model.kind === 'gpt' && model.spec.intermediate !== 4 * model.spec.hidden) {
+    out.push(`MLP width ${model.spec.intermediate}: the engine's GPT uses 4 × d-model (${4 * model.spec.hidden}).`);
+  }
+  return out;
+}
+
+/** Plan settings the run does not model (one GPU, full training, the whole batch at once, no dropout). */
+export function ignoredSettings(c: PlanConfig): string[] {
+  const out: string[] = [];
+  if (c.microBatch !== undefined && c.microBatch !== c.batch) out.push(`micro-batch ${c.microBatch}`);
+  if (c.loraRank > 0) out.push(`LoRA rank ${c.loraRank}`);
+  if (c.qlora) out.push('QLoRA');
+  if (c.zero > 0) out.push(`ZeRO stage ${c.zero}`);
+  if (c.gpus > 1) out.push(`${c.gpus} GPUs`);
+  const model = runnableModel(c);
+  if (model?.kind === 'gpt' && model.spec.dropout) out.push('dropout');
+  return out;
+}
+
+const num = (s: string): number => (s.trim() === '' ? Number.NaN : Number(s));
+
+/** The untrusted object the model's schema checks: the plan's shape and step settings, and the panel's own inputs. */
+function rawRunConfig(c: PlanConfig, model: NonNullable<RunnableModel>, steps: string, seed: string): unknown {
+  const common = {
+    batch: c.batch,
+    precision: c.precision,
+    optimizer: c.optimizer,
+    checkpoint: c.checkpoint,
+    steps: num(steps),
+    seed: num(seed),
+  };
+  if (model.kind === 'gpt') {
+    return {
+      model: 'gpt',
+      vocab: model.spec.vocab,
+      dModel: model.spec.hidden,
+      heads: model.spec.heads,
+      layers: model.spec.layers,
+      seq: c.seq,
+      attention: c.attention,
+      ...common,
+    };
+  }
+  return { model: 'mlp', d: c.mlp.d, hidden: c.mlp.hidden, layers: c.mlp.layers, activation: c.mlp.activation, ...common };
+}
+
+export type FieldErrors = Partial<Record<'steps' | 'seed' | 'config', string>>;
+export type Validated = { config: EngineRunConfig; errors: null } | { config: null; errors: FieldErrors };
+
+export function validate(c: PlanConfig, steps: string, seed: string): Validated {
+  const model = runnableModel(c);
+  if (!model) return { config: null, errors: { config: RUNNABLE_MODELS_MESSAGE } };
+  const raw = rawRunConfig(c, model, steps, seed);
+  const r = model.kind === 'gpt' ? GptRunConfigSchema.safeParse(raw) : RunConfigSchema.safeParse(raw);
+  const errors: FieldErrors = {};
+  if (!r.success) {
+    for (const issue of r.error.issues) {
+      const field = String(issue.path[0] ?? 'config');
+      const key = field === 'steps' || field === 'seed' ? field : 'config';
+      errors[key] ??= key === 'config' ? `${field}: ${issue.message}` : issue.message;
+    }
+  } else if (r.data.steps > PANEL_MAX_STEPS) {
+    errors.steps = `steps must be at most ${PANEL_MAX_STEPS} here (the CLI runs more)`;
+  }
+  return r.success && !errors.steps ? { config: r.data, errors: null } : { config: null, errors };
+}
+
+/**
+ * The engine run config the panel would run for the planner form's config, with these steps
+ * and seed: the same blockers, mapping and schema check as the Run button, or the first reason
+ * it cannot run (one sentence). The device check and scaling-down are not applied here: a GPT
+ * too big for this adapter comes back at full size.
+ */
+export function runConfigFor(c: PlanConfig, steps: number, seed: number): { config: EngineRunConfig } | { error: string } {
+  const blockers = runBlockers(c);
+  if (blockers.length > 0) return { error: blockers[0]! };
+  const checked = validate(c, String(steps), String(seed));
+  if (checked.config) return { config: checked.config };
+  const { steps: stepsError, seed: seedError, config: configError } = checked.errors;
+  return { error: configError ?? (stepsError ? `steps: ${stepsError}` : seedError ? `seed: ${seedError}` : 'invalid run settings') };
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+export function describeRun(c: EngineRunConfig): string {
+  const tail = `batch ${c.batch}; ${c.precision}; ${c.optimizer}; checkpointing ${c.checkpoint}; ${plural(c.steps, 'step')}, seed ${c.seed}`;
+  if (c.model === 'gpt') {
+    return `gpt vocab ${c.vocab}, d ${c.dModel}, ${plural(c.heads, 'head')}, ${plural(c.layers, 'layer')}, seq ${c.seq}, ${c.attention} attention; ${tail}`;
+  }
+  return `mlp d ${c.d}, hidden ${c.hidden}, ${plural(c.layers, 'layer')}, ${c.activation}; ${tail}`;
+}
+
+/** "128 MFLOP" */
+export function formatFlops(f: number): string {
+  return f >= 1e9 ? `${formatInteger(Math.round(f / 1e9))} GFLOP` : `${formatInteger(Math.round(f / 1e6))} MFLOP`;
+}
