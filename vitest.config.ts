@@ -8,6 +8,8 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          // Property tests run thousands of cases; on a busy 2-core machine 5 s is too tight.
+          testTimeout: 30_000,
         },
       },
       {
