@@ -55,7 +55,10 @@ const LEVER_COST: Record<FitLever, CostKind> = {
 };
 
 export interface FitCost {
+  /** The kind of cost of the most expensive lever moved. */
   kind: CostKind;
+  /** Every kind of cost the change carries, one per kind, cheapest lever first. */
+  kinds: CostKind[];
   /** FLOPs of a step after the change, relative to now, minus 1 (0.33 = a third more; negative = less). */
   extraFlopsFraction: number;
   /** GPUs the changed configuration runs on. */
@@ -204,6 +207,7 @@ export function makeItFit(input: PlanConfig, capacityBytes: number, options: Fit
     const flops = stepFlops(spec, cfg).total;
     return {
       kind: LEVER_COST[levers.at(-1)!],
+      kinds: [...new Set(levers.map((l) => LEVER_COST[l]))],
       extraFlopsFraction: baseFlops > 0 ? flops / baseFlops - 1 : 0,
       gpus: cfg.gpus,
       note: notes.join('; '),
@@ -273,7 +277,7 @@ export function makeItFit(input: PlanConfig, capacityBytes: number, options: Fit
       singles.map((x) => x.s),
       false,
       false,
-      `Needs ${gib(current.totalBytes)}, ${gib(-current.headroomBytes)} over ${gib(capacityBytes)}; ${n} change${n === 1 ? '' : 's'} fit${n === 1 ? 's' : ''} on its own.`,
+      `Needs ${gib(current.totalBytes)}, ${gib(-current.headroomBytes)} over ${gib(capacityBytes)}; ${n === 1 ? 'one change fits on its own' : `${n} changes fit, each on its own`}.`,
     );
   }
 
@@ -491,4 +495,18 @@ function leversFor(c: PlanConfig, spec: ModelSpec, o: { loraRank: number; maxGpu
     out.push(sizeLever('seq', c.seq, (s) => ({ label: `seq ${s}`, patch: { seq: s }, note: `${s} tokens per sample instead of ${c.seq}: less context` })));
   }
   return out;
+}
+
+/**
+ * "+26.5% FLOPs", "16 GPUs", "quality, −32.8% FLOPs": a suggestion's cost in a few words, one
+ * part per kind it carries (the FLOPs also when they change without being the cost), for the
+ * page and the CLI.
+ */
+export function describeCost(cost: FitCost): string {
+  const pct = Math.round(cost.extraFlopsFraction * 1000) / 10;
+  const flops = pct === 0 ? 'same FLOPs' : `${pct > 0 ? '+' : '−'}${Math.abs(pct).toFixed(1)}% FLOPs`;
+  const text: Record<CostKind, string> = { flops, gpus: `${cost.gpus} GPUs`, quality: 'quality', tokens: 'fewer tokens' };
+  const parts = cost.kinds.map((k) => text[k]);
+  if (!cost.kinds.includes('flops') && pct !== 0) parts.push(flops);
+  return parts.join(', ');
 }
