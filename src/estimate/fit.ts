@@ -323,7 +323,7 @@ export function makeItFit(input: PlanConfig, capacityBytes: number, options: Fit
   }
   if (found.length === 0) {
     const tried = usable.map((l) => LEVER_NAMES[l.id]);
-    const what = tried.length > 0 ? `tried ${joinWords(tried)}, alone and together${leverIds.includes('zero') ? ` (up to ${maxGpus} GPUs)` : ''}` : 'no change applies to this model';
+    const what = tried.length > 0 ? `tried ${joinWords(tried)}, alone${usable.length > 1 ? ' and together' : ''}${leverIds.includes('zero') ? ` (up to ${maxGpus} GPUs)` : ''}` : 'no change applies to this model';
     return result(
       [],
       false,
