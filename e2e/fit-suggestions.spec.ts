@@ -94,7 +94,7 @@ test('says when it fits already, and when it fits nowhere', async ({ page }) => 
   await expect(fit.getByTestId('fit-verdict')).toHaveAttribute('data-fits', 'true');
   await expect(fit.getByTestId('fit-verdict')).toContainText(/^Fits: .+ needed, .+ to spare\.$/);
   await expect(fit.getByTestId('fit-suggestion')).toHaveCount(0);
-  await expect(fit.getByTestId('fit-largest-seq')).toContainText('1,024 (the most tried)');
+  await expect(fit.getByTestId('fit-largest-seq')).toContainText('1,024 (the upper bound searched)');
 
   const nowhere = await mount(page, { model: 'llama-2-13b', batch: 1, seq: 4096 }, 1);
   expect(nowhere.fitsNowhere).toBe(true);

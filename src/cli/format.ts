@@ -358,7 +358,7 @@ function wrapWords(text: string, width: number): string[] {
 
 function largestLine(what: string, l: LargestFit | null): string {
   if (l === null) return `Largest ${what} that fits: none, even 1 does not`;
-  const bound = l.atLimit ? ` (the most tried: ${l.limit.toLocaleString('en-US')})` : '';
+  const bound = l.atLimit ? ' (the upper bound searched)' : '';
   return `Largest ${what} that fits: ${l.value.toLocaleString('en-US')}${bound}, ${rounded(l.totalBytes, 1024)} in total  [${patchFlags(l.patch)}]`;
 }
 
@@ -382,7 +382,8 @@ export function formatFit(r: FitResult, plan: Plan, config: PlanConfig): string 
       out.push(`${indent}${patchFlags(s.patch)}`, ...wrapWords(s.cost.note, 100 - indent.length).map((l) => indent + l));
     });
   }
-  out.push('', largestLine('batch', r.largestBatch));
+  const accumulating = config.microBatch !== undefined && config.microBatch !== config.batch;
+  out.push('', largestLine(accumulating ? 'micro-batch' : 'batch', r.largestBatch));
   if (r.largestSeq !== undefined) out.push(largestLine('seq', r.largestSeq));
   return `${out.join('\n')}\n`;
 }

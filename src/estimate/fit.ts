@@ -15,6 +15,7 @@
  *   7. zero       ZeRO over more GPUs: needs hardware (fewest GPUs, then the lowest stage)
  *   8. batch      inference only: fewer sequences at once
  *   9. seq        a shorter sequence: changes the task
+ * Inference has no ZeRO or GPU lever: the planner shards nothing there.
  * Single changes come first. Only when none fits are changes combined: every set of two or more
  * levers is tried with each lever at its strongest setting; a set that fits is made cheaper
  * lever by lever, from the most expensive down, to the cheapest setting that still fits; sets

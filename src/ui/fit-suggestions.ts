@@ -152,18 +152,18 @@ export class VlFitSuggestions extends LitElement {
             </ol>`
           : nothing}
         <ul>
-          ${this.largestItem('batch', r.largestBatch)} ${r.largestSeq === undefined ? nothing : this.largestItem('seq', r.largestSeq)}
+          ${this.largestItem(this.plan!.microBatch !== undefined && this.plan!.microBatch !== this.plan!.batch ? 'micro-batch' : 'batch', r.largestBatch)} ${r.largestSeq === undefined ? nothing : this.largestItem('seq', r.largestSeq)}
         </ul>
       </section>
     `;
   }
 
-  private largestItem(what: 'batch' | 'seq', l: LargestFit | null) {
-    const id = `fit-largest-${what}`;
+  private largestItem(what: 'batch' | 'micro-batch' | 'seq', l: LargestFit | null) {
+    const id = `fit-largest-${what === 'seq' ? 'seq' : 'batch'}`;
     if (l === null) return html`<li data-testid=${id}><span class="change">Largest ${what} that fits: none, even 1 does not.</span></li>`;
     const change = `${what} ${l.value}`;
     return html`<li data-testid=${id} data-value=${l.value}>
-      <span class="change">Largest ${what} that fits: ${formatInteger(l.value)}${l.atLimit ? ' (the most tried)' : ''}</span>
+      <span class="change">Largest ${what} that fits: ${formatInteger(l.value)}${l.atLimit ? ' (the upper bound searched)' : ''}</span>
       <span class="act">
         <span class="numbers">${formatSize(l.totalBytes)}</span>
         <button part="apply" type="button" aria-label=${`Apply the largest ${what}, ${l.value}`} @click=${() => this.handleApply(l.patch, change)}>Apply</button>

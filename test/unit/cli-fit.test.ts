@@ -82,6 +82,13 @@ describe('formatFit', () => {
     }
   });
 
+  it('names the micro-batch under gradient accumulation, and the bound when the search reached it', () => {
+    const acc = parseEstimateArgs(['--model', 'gpt2-small', '--batch', '16', '--micro-batch', '4', '--seq', '512']).config;
+    const text = formatFit(makeItFit(acc, 12 * GiB), estimate(acc), acc);
+    expect(text).toMatch(/Largest micro-batch that fits: (\d+), .*\[--batch \d+ --micro-batch \1\]/);
+    expect(text).toContain('Largest seq that fits: 1,024 (the upper bound searched)');
+  });
+
   it('says when nothing fits, and prints no largest sequence for a model without one', () => {
     const mlp = parseEstimateArgs(['--model', 'mlp']).config;
     const none = makeItFit(mlp, 0.1 * GiB);
