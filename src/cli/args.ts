@@ -254,9 +254,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
 export interface ParseOptions {
   /** Reads --hf-config; injectable so tests need no files. */
   readText?: (path: string) => string;
+  /** The command whose help errors point to: `fit` takes the estimate flags too. */
+  command?: 'estimate' | 'fit';
 }
 
-type Command = 'estimate' | 'run' | 'bench';
+type Command = 'estimate' | 'fit' | 'run' | 'bench';
 type FlagValues = Record<string, string | boolean | undefined>;
 
 /** The value a flag starts from (DEFAULT_PLAN for estimate, DEFAULT_RUN for run), for the help text. */
@@ -366,7 +368,7 @@ function parseSweep(raw: string, model: RunModel, base: AnyRunConfig, flags: rea
  */
 export function parseEstimateArgs(argv: readonly string[], opts: ParseOptions = {}): EstimateArgs {
   const readText = opts.readText ?? ((p: string) => readFileSync(resolve(p), 'utf8'));
-  const values = readFlags('estimate', ESTIMATE_FLAGS, argv);
+  const values = readFlags(opts.command ?? 'estimate', ESTIMATE_FLAGS, argv);
 
   if (values.help === true) return { config: structuredClone(DEFAULT_PLAN), json: values.json === true, help: true, given: [] };
 
@@ -404,6 +406,23 @@ export function parseEstimateArgs(argv: readonly string[], opts: ParseOptions = 
     if (err instanceof ConfigError) throw usageFromConfigError(err, given);
     throw err;
   }
+}
+
+export interface FitArgs extends EstimateArgs {
+  /** --gpu-memory: the capacity to fit, GiB. */
+  capacityGiB: number;
+}
+
+/**
+ * `vramlab fit`: the estimate flags (parsed by parseEstimateArgs, so the two cannot differ), with
+ * --gpu-memory required as the capacity to fit.
+ */
+export function parseFitArgs(argv: readonly string[], opts: ParseOptions = {}): FitArgs {
+  const args = parseEstimateArgs(argv, { ...opts, command: 'fit' });
+  if (args.help) return { ...args, capacityGiB: 0 };
+  const gib = args.config.gpuMemoryGiB;
+  if (gib === undefined) throw new UsageError('--gpu-memory is required: the GPU size to fit in GiB, e.g. --gpu-memory 24', '--gpu-memory');
+  return { ...args, capacityGiB: gib };
 }
 
 /** The flag that sets a config field (`microBatch` → `--micro-batch`, `hfConfig.x` → `--hf-config`). */

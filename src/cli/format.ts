@@ -1,6 +1,7 @@
 /** The human-readable `vramlab estimate`, `run` and `bench` reports: plain text, columns aligned with padEnd. */
 import prettyBytes from 'pretty-bytes';
 import type { PlanConfig } from '../protocol/config.ts';
+import { describeCost, type FitResult, type LargestFit, type PlanPatch } from '../estimate/fit.ts';
 import type { BenchLine, EngineOutcome } from './bench.ts';
 import type { AdapterSummary } from '../protocol/engine-api.ts';
 import { CATEGORY_LABELS, PLAN_CATEGORIES, type CategoryBytes, type Plan, type PlanCategory } from '../protocol/plan.ts';
@@ -319,4 +320,70 @@ export function formatBench(lines: readonly BenchLine[], adapter: AdapterSummary
   if (driver.length > 0) out.push('', 'Driver check (memory.used while the buffers were held):', ...driver.map((d) => `  ${d}`));
   out.push('', 'Time: wall clock from submission to completion, after warm-up. Peak: bytes of live tensors; allocated: bytes held from the GPU.', '');
   return out.join('\n');
+}
+
+/** A suggestion's patch as the estimate flags that make it: `--checkpoint full --zero 3 --gpus 8`. */
+export function patchFlags(patch: PlanPatch): string {
+  const flags: Record<keyof PlanPatch, string> = {
+    attention: '--attention',
+    optimizer: '--optimizer',
+    checkpoint: '--checkpoint',
+    precision: '--precision',
+    batch: '--batch',
+    microBatch: '--micro-batch',
+    seq: '--seq',
+    loraRank: '--lora-rank',
+    qlora: '--qlora',
+    zero: '--zero',
+    gpus: '--gpus',
+  };
+  return (Object.entries(patch) as [keyof PlanPatch, unknown][])
+    .map(([k, v]) => (v === true ? flags[k] : `${flags[k]} ${String(v)}`))
+    .join(' ');
+}
+
+function wrapWords(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  return line === '' ? lines : [...lines, line];
+}
+
+function largestLine(what: string, l: LargestFit | null): string {
+  if (l === null) return `Largest ${what} that fits: none, even 1 does not`;
+  const bound = l.atLimit ? ' (the upper bound searched)' : '';
+  return `Largest ${what} that fits: ${l.value.toLocaleString('en-US')}${bound}, ${rounded(l.totalBytes, 1024)} in total  [${patchFlags(l.patch)}]`;
+}
+
+/** The human-readable `vramlab fit`: the verdict, the suggestions cheapest first with the flags that apply them, the largest sizes. */
+export function formatFit(r: FitResult, plan: Plan, config: PlanConfig): string {
+  const m = plan.model;
+  const out: string[] = [
+    `Model   ${m.name} [${m.id}], ${m.layers} layers`,
+    `Setup   ${describeConfig(config, m.family)}`,
+    `GPU     ${formatBytes(r.capacityBytes)}; needs ${formatBytes(r.current.totalBytes)} (peak ${formatBytes(r.current.peakBytes)} + CUDA context + allocator)`,
+    '',
+    r.message,
+  ];
+  if (r.suggestions.length > 0) {
+    out.push('', r.combined ? 'Combinations that fit, cheapest first:' : 'Changes that fit, cheapest first:');
+    const rows = r.suggestions.map((s, i) => [`${i + 1}.`, s.change, rounded(s.totalBytes, 1024), describeCost(s.cost)]);
+    const lines = table(rows);
+    r.suggestions.forEach((s, i) => {
+      out.push(lines[i]!);
+      const indent = ' '.repeat(2 + rows[i]![0]!.length + 2);
+      out.push(`${indent}${patchFlags(s.patch)}`, ...wrapWords(s.cost.note, 100 - indent.length).map((l) => indent + l));
+    });
+  }
+  const accumulating = config.microBatch !== undefined && config.microBatch !== config.batch;
+  out.push('', largestLine(accumulating ? 'micro-batch' : 'batch', r.largestBatch));
+  if (r.largestSeq !== undefined) out.push(largestLine('seq', r.largestSeq));
+  return `${out.join('\n')}\n`;
 }

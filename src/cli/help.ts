@@ -17,6 +17,9 @@ export function topUsage(version: string): string {
     '',
     'Usage:',
     '  vramlab estimate [flags]   predict the GPU memory of a training step or inference',
+    '  vramlab fit --gpu-memory GiB [flags]',
+    '                             what to change so the step fits that GPU, cheapest first, and the',
+    '                             largest batch and sequence that fit',
     '  vramlab run [flags]        train an MLP or a small GPT on this GPU and measure its memory against',
     '                             the estimate; --sweep repeats it over seq, batch or layers',
     '  vramlab bench [flags]      time vramlab and TensorFlow.js (WebGPU) on the same matmuls and training',
@@ -24,7 +27,7 @@ export function topUsage(version: string): string {
     '  vramlab --help             this text',
     '  vramlab --version          the version',
     '',
-    "Run 'vramlab estimate --help', 'vramlab run --help' or 'vramlab bench --help' for the flags.",
+    "Run 'vramlab estimate --help', 'vramlab fit --help', 'vramlab run --help' or 'vramlab bench --help' for the flags.",
     '',
   ].join('\n');
 }
@@ -49,6 +52,44 @@ export function estimateUsage(modelIds: readonly string[]): string {
     '  vramlab estimate --model mlp --d 4096 --hidden 16384 --layers 8 --precision fp32 --json',
     '  vramlab estimate --hf-config ./config.json --mode inference --precision bf16 --seq 8192 --gpu-memory 24',
     '  vramlab estimate --model resnet50 --image-size 224 --batch 64 --precision amp-fp16',
+    '',
+  );
+  return lines.join('\n');
+}
+
+/** `vramlab fit`: the estimate flags, with --gpu-memory as the (required) capacity. */
+export function fitUsage(modelIds: readonly string[]): string {
+  const flags = ESTIMATE_FLAGS.map((f) =>
+    f.name === 'gpu-memory'
+      ? { ...f, help: 'the GPU size to fit in (required)' }
+      : f.name === 'json'
+        ? { ...f, help: 'print the result as one JSON object' }
+        : f,
+  );
+  const lines = [
+    'Usage: vramlab fit --gpu-memory GiB [flags]',
+    '',
+    'Lists the changes that bring the step under --gpu-memory (peak + CUDA context + allocator, as in',
+    "estimate's fit list), each with its new total and its cost, cheapest first: fused attention, an",
+    '8-bit or factored optimizer, checkpointing (by the extra FLOPs of its recomputation), mixed or',
+    '16-bit precision, a smaller micro-batch with gradient accumulation, LoRA/QLoRA, ZeRO over more',
+    'GPUs, a shorter sequence (inference: precision, batch, sequence). When no single change fits,',
+    'combinations are tried. Then the largest batch and sequence that fit with all else as it is.',
+    'Only what applies to the model and mode is tried. The other flags are those of vramlab estimate.',
+  ];
+  lines.push(
+    ...flagLines(flags, DEFAULT_PLAN, (f, indent) =>
+      f.name === 'model' ? wrap(`one of: ${[...modelIds, 'hf'].filter(unique).join(', ')}`, 96 - indent.length) : [],
+    ),
+  );
+  lines.push(
+    '',
+    'Exit status: 0 done (also when nothing fits: the result says so); 2 bad flags.',
+    '',
+    'Examples:',
+    '  vramlab fit --gpu-memory 24 --model llama-3.2-1b --batch 4 --seq 2048',
+    '  vramlab fit --gpu-memory 8 --model gpt2-small --batch 8 --seq 1024 --precision fp32 --json',
+    '  vramlab fit --gpu-memory 16 --model llama-2-7b --mode inference --seq 4096 --batch 8',
     '',
   );
   return lines.join('\n');

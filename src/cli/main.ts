@@ -5,13 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../protocol/config.ts';
-import { estimate, listModels, MODEL_IDS } from '../estimate/index.ts';
+import { estimate, listModels, makeItFit, MODEL_IDS } from '../estimate/index.ts';
+import type { PlanConfig } from '../protocol/config.ts';
 import type { RunOptions } from '../engine/run.ts';
 import type { OpenedDevice } from '../engine/device.ts';
 import type { DeviceErrorReport } from '../protocol/engine-api.ts';
-import { flagForField, parseBenchArgs, parseEstimateArgs, parseRunArgs, usageFromConfigError, UsageError, type AnyRunConfig } from './args.ts';
-import { formatBench, formatPlan, formatProgress, formatRunReport, formatSweep, formatSweepProgress, sweepLine, type SweepLine } from './format.ts';
-import { benchUsage, estimateUsage, runUsage, topUsage } from './help.ts';
+import { flagForField, parseBenchArgs, parseEstimateArgs, parseFitArgs, parseRunArgs, usageFromConfigError, UsageError, type AnyRunConfig, type EstimateArgs } from './args.ts';
+import { formatBench, formatFit, formatPlan, formatProgress, formatRunReport, formatSweep, formatSweepProgress, sweepLine, type SweepLine } from './format.ts';
+import { benchUsage, estimateUsage, fitUsage, runUsage, topUsage } from './help.ts';
 
 export interface Io {
   out(text: string): void;
@@ -28,7 +29,7 @@ const processIo: Io = {
   errIsTTY: process.stderr.isTTY === true,
 };
 
-export const COMMANDS = ['estimate', 'run', 'bench'] as const;
+export const COMMANDS = ['estimate', 'fit', 'run', 'bench'] as const;
 
 export function version(): string {
   // The bundle (scripts/build-cli.mjs) has no package.json beside it: it sets this instead.
@@ -60,6 +61,10 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       prefix = 'vramlab estimate';
       return await runEstimate(rest, io);
     }
+    if (command === 'fit') {
+      prefix = 'vramlab fit';
+      return runFit(rest, io);
+    }
     if (command === 'run') {
       prefix = 'vramlab run';
       return await runRun(rest, io);
@@ -80,6 +85,26 @@ async function runEstimate(argv: readonly string[], io: Io): Promise<number> {
     io.out(estimateUsage(MODEL_IDS));
     return 0;
   }
+  const plan = estimateFor(args, estimate);
+  io.out(args.json ? `${JSON.stringify(plan)}\n` : formatPlan(plan, args.config));
+  return 0;
+}
+
+/** `vramlab fit`: the estimate flags and --gpu-memory; the changes that make the step fit there. */
+function runFit(argv: readonly string[], io: Io): number {
+  const args = parseFitArgs(argv);
+  if (args.help) {
+    io.out(fitUsage(MODEL_IDS));
+    return 0;
+  }
+  const capacityBytes = Math.round(args.capacityGiB * 2 ** 30);
+  const result = estimateFor(args, (config) => makeItFit(config, capacityBytes));
+  io.out(args.json ? `${JSON.stringify(result)}\n` : formatFit(result, estimate(args.config), args.config));
+  return 0;
+}
+
+/** Checks what the flag parser cannot (known model, images only for ResNets), then runs `work`, blaming a bad config.json on its file. */
+function estimateFor<T>(args: EstimateArgs, work: (config: PlanConfig) => T): T {
   const { config } = args;
   const known = new Set<string>([...MODEL_IDS, 'hf']);
   if (!known.has(config.model)) {
@@ -92,14 +117,11 @@ async function runEstimate(argv: readonly string[], io: Io): Promise<number> {
       throw new UsageError(`--image-size applies to ${resnets.join(', ')} only; model '${config.model}' takes no images`, '--image-size');
     }
   }
-  let plan;
   try {
-    plan = estimate(config);
+    return work(config);
   } catch (err) {
     throw args.hfConfigPath === undefined ? err : blameHfConfig(err, args.hfConfigPath);
   }
-  io.out(args.json ? `${JSON.stringify(plan)}\n` : formatPlan(plan, config));
-  return 0;
 }
 
 /**

@@ -30,9 +30,14 @@ export const GPU_CATALOG: readonly GpuSpec[] = [
   { id: 'mi300x', name: 'MI300X 192 GB', memoryBytes: 192 * GiB },
 ];
 
+/** The one rule for "fits": what the step needs (peak + context + allocator overhead) ≤ the card's bytes. */
+export function fitsIn(needBytes: number, memoryBytes: number): boolean {
+  return needBytes <= memoryBytes;
+}
+
 /** Which GPUs hold `needBytes` (peak + context + allocator overhead); a user-given size last. */
 export function fitList(needBytes: number, userGiB?: number): GpuFit[] {
   const gpus = [...GPU_CATALOG.map((g) => ({ gpu: g.name, memoryBytes: g.memoryBytes }))];
   if (userGiB !== undefined) gpus.push({ gpu: `your GPU (${userGiB} GiB)`, memoryBytes: Math.round(userGiB * GiB) });
-  return gpus.map((g) => ({ ...g, fits: needBytes <= g.memoryBytes, headroomBytes: g.memoryBytes - needBytes }));
+  return gpus.map((g) => ({ ...g, fits: fitsIn(needBytes, g.memoryBytes), headroomBytes: g.memoryBytes - needBytes }));
 }
