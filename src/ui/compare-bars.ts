@@ -82,10 +82,12 @@ export class VlCompareBars extends LitElement {
     if (this.rows.length === 0) return nothing;
     const width = Math.max(240, this.size.width);
     const max = Math.max(1, ...this.rows.map((r) => Math.max(total(r.bytes), ...(r.marks ?? []).map((m) => m.bytes))));
-    const { ticks, unit } = yTicks(max);
-    const top = ticks[ticks.length - 1]!;
+    const { ticks: all, unit } = yTicks(max);
+    // The longest bar spans the plot; ticks past it are left out.
+    const ticks = all.filter((v) => v <= max);
+    const top = max;
     // Room after the longest bar for its value.
-    const valueW = 150;
+    const valueW = 84;
     const plotW = Math.max(80, width - valueW);
     const x = (b: number) => (plotW * b) / top;
     const rowH = ROW_H + FONT + 4;
