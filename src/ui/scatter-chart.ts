@@ -1,6 +1,7 @@
 import { LitElement, css, html, nothing, svg, unsafeCSS } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { legendStyles } from './chart-styles.ts';
+import { ElementWidthController } from './element-width.ts';
 import { yTicks } from './timeline-chart.ts';
 
 /**
@@ -37,10 +38,10 @@ export interface ScatterCurve {
   points: readonly (readonly [number, number])[];
 }
 
-const W = 640;
+/** Geometry in CSS pixels: the SVG is drawn at its container's width (at most MAX_W), so text stays 11 px. */
+const MAX_W = 704;
 const H = 280;
 const M = { left: 70, right: 24, top: 16, bottom: 40 } as const;
-const PW = W - M.left - M.right;
 const PH = H - M.top - M.bottom;
 const R = 5;
 
@@ -93,8 +94,6 @@ export class VlScatterChart extends LitElement {
     }
     svg {
       display: block;
-      width: 100%;
-      height: auto;
       overflow: visible;
     }
     text {
@@ -172,7 +171,11 @@ export class VlScatterChart extends LitElement {
   /** The chart's accessible name: what it shows, in a sentence. */
   @property() label = '';
 
+  private readonly size = new ElementWidthController(this);
+
   override render() {
+    const W = Math.min(MAX_W, Math.max(280, this.size.width));
+    const PW = W - M.left - M.right;
     const xs = [...this.points.map((p) => p.x), ...this.curves.flatMap((c) => c.points.map((p) => p[0]))];
     const ys = [...this.points.map((p) => p.y), ...this.curves.flatMap((c) => c.points.map((p) => p[1]))];
     if (xs.length === 0) return nothing;
@@ -187,7 +190,7 @@ export class VlScatterChart extends LitElement {
     const y = (b: number) => M.top + PH - (b / yMax) * PH;
 
     return html`
-      <svg part="svg" viewBox="0 0 ${W} ${H}" role="img" aria-label=${this.label}>
+      <svg part="svg" width=${W} height=${H} viewBox="0 0 ${W} ${H}" role="img" aria-label=${this.label}>
         ${yt.map(
           (t) => svg`<line class="grid" x1=${M.left} x2=${M.left + PW} y1=${y(t)} y2=${y(t)}></line>
             <text x=${M.left - 6} y=${y(t) + 4} text-anchor="end">${t === 0 ? '0' : `${Number((t / unit.bytes).toFixed(2))} ${unit.name}`}</text>`,
@@ -202,7 +205,7 @@ export class VlScatterChart extends LitElement {
           (c) =>
             svg`<polyline class="curve ${c.shape} stroke-${c.tone}" points=${c.points.map(([a, b]) => `${x(a).toFixed(2)},${y(b).toFixed(2)}`).join(' ')}></polyline>`,
         )}
-        ${this.marks(x, y)}
+        ${this.marks(x, y, PW)}
       </svg>
       <ul part="legend">
         ${this.series.map((s) => html`<li><span class="swatch ${s.shape} swatch-${s.tone}" aria-hidden="true"></span>${s.label}</li>`)}
@@ -215,7 +218,7 @@ export class VlScatterChart extends LitElement {
    * placed (two modes with nearly the same step time), leftwards near the right edge. Label
    * widths are estimated from the 11 px font (about 6.2 units a character).
    */
-  private marks(x: (v: number) => number, y: (b: number) => number) {
+  private marks(x: (v: number) => number, y: (b: number) => number, PW: number) {
     const placed: { x0: number; x1: number; y0: number; y1: number }[] = [];
     const overlaps = (b: (typeof placed)[number]) => placed.some((o) => b.x0 < o.x1 && o.x0 < b.x1 && b.y0 < o.y1 && o.y0 < b.y1);
     return this.points.map((p) => {

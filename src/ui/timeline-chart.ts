@@ -108,8 +108,6 @@ export class VlTimelineChart extends LitElement {
     }
     svg {
       display: block;
-      width: 100%;
-      height: auto;
       overflow: visible;
     }
     text {
