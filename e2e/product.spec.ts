@@ -218,7 +218,8 @@ test('copy link puts the address on the clipboard; the skip link is the first st
   await expect(skip).toBeFocused();
   await expect(skip).toBeInViewport();
   await page.keyboard.press('Enter');
-  await expect(page.getByTestId('results')).toBeFocused();
+  await expect(page.getByRole('heading', { name: 'Does it fit?' })).toBeFocused();
+  await expect(page.getByTestId('verdict')).toBeInViewport();
 
   await page.getByRole('button', { name: 'Copy link' }).click();
   await expect(page.getByTestId('copy-link-status')).toHaveText('Link copied');

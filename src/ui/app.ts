@@ -168,12 +168,14 @@ export class VlApp extends LitElement {
           padding: 0;
         }
       }
-      .top:focus {
-        outline: none;
-      }
-      .top:focus-visible {
-        outline: 2px solid var(--vl-accent);
-        outline-offset: 4px;
+      .lead,
+      ::slotted([slot='results-heading']) {
+        font-size: 0.8rem;
+        font-weight: 600;
+        text-transform: uppercase;
+        letter-spacing: 0.06em;
+        color: var(--vl-muted);
+        margin: 0 0 0.15rem;
       }
       .chart-head {
         display: flex;
@@ -244,7 +246,7 @@ export class VlApp extends LitElement {
   @state() private pinned: { plan: Plan; label: string } | null = null;
 
   @query('vl-plan-bars') private bars!: VlPlanBars;
-  @query('.top') private results!: HTMLElement;
+  @query('slot[name="results-heading"]') private resultsSlot!: HTMLSlotElement;
 
   /** The run panel's way to the engine: the controller's validated run, and the worker's cancel. */
   private readonly runner: RunEngine = {
@@ -259,8 +261,8 @@ export class VlApp extends LitElement {
     const dim = this.stale || this.estimated.error !== null;
     const gpu = chosenGpu(this.config);
     return html`
-      <a class="skip" href="#results" data-testid="skip-link" @click=${this.handleSkip}>Skip to results</a>
       <header part="header">
+        <a class="skip" href="#results" data-testid="skip-link" @click=${this.handleSkip}>Skip to results</a>
         <h1>vramlab</h1>
         <p>Will this training run fit, and why?</p>
         <div class="tools">
@@ -277,7 +279,9 @@ export class VlApp extends LitElement {
           ></vl-notice>`
         : nothing}
       <main @plan-patch=${this.handlePlanPatch}>
-        <section class="top" id="results" tabindex="-1" aria-label="Does it fit?" data-testid="results">
+        <section class="top" aria-label="Does it fit?" data-testid="results">
+          <!-- The heading comes from index.html (light DOM), so the skip link's #results works without script and for checkers. -->
+          <slot name="results-heading"><h2 class="lead" id="results" tabindex="-1">Does it fit?</h2></slot>
           ${this.estimated.error ? html`<p class="error" role="alert" data-testid="estimate-error">${this.estimated.error}</p>` : nothing}
           <vl-verdict .plan=${this.shown} .gpu=${gpu} ?stale=${dim}></vl-verdict>
           <div class="chart-head">
@@ -362,10 +366,12 @@ export class VlApp extends LitElement {
     this.pinned = null;
   }
 
+  /** The results heading: index.html's slotted one, or the fallback inside the shadow root. */
   private handleSkip(e: Event): void {
     e.preventDefault();
-    this.results.focus();
-    this.results.scrollIntoView({ block: 'start' });
+    const target = (this.resultsSlot.assignedElements()[0] ?? this.resultsSlot.querySelector('h2')) as HTMLElement | null;
+    target?.focus();
+    target?.scrollIntoView({ block: 'start' });
   }
 
   private handleThemeChange(e: CustomEvent<ThemeChangeDetail>): void {
