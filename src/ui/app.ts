@@ -134,12 +134,6 @@ export class VlApp extends LitElement {
       .side {
         grid-area: side;
         align-self: start;
-        position: sticky;
-        top: 0;
-        max-height: 100vh;
-        overflow-y: auto;
-        padding: 0.25rem 0.25rem 1rem;
-        box-sizing: border-box;
         display: grid;
         gap: 0.75rem;
       }
@@ -160,12 +154,6 @@ export class VlApp extends LitElement {
         }
         header {
           padding: 0.5rem 0.75rem;
-        }
-        .side {
-          position: static;
-          max-height: none;
-          overflow: visible;
-          padding: 0;
         }
       }
       .lead,

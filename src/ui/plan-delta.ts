@@ -36,7 +36,7 @@ export class VlPlanDelta extends LitElement {
     }
     th,
     td {
-      padding: 0.15rem 0.5rem;
+      padding: 0.15rem 0.25rem;
       border-bottom: 1px solid var(--vl-border, #ddd);
       text-align: left;
     }
