@@ -3,7 +3,9 @@
  * rule is unit-tested in Node. Each label hangs off a vertical line at `x`; it is tried on the
  * line's right (text starting at x + PAD), then on its left (text ending at x − PAD), in the
  * top row first, then the rows below. A label that fits nowhere within `maxRows` is returned
- * unplaced, and the chart leaves its line out (a line with no name would be a puzzle).
+ * unplaced, and the chart leaves its line out (a line with no name would be a puzzle) — unless
+ * it is marked `always`: then, as a last resort, it is slid along its row to lie inside the
+ * chart, as near its line as it can.
  */
 
 /** Gap between a line and its label, and between two labels in one row (px). */
@@ -15,6 +17,8 @@ export interface LineLabel {
   x: number;
   /** The text's width in px, as drawn. */
   width: number;
+  /** Never dropped (the chart's main line): slid inside the chart when neither side of its line has room. */
+  always?: boolean;
 }
 
 export interface PlacedLabel {
@@ -55,13 +59,15 @@ function findSpot(l: LineLabel, chartWidth: number, maxRows: number, rows: { lef
       { key: l.key, anchor: 'end', textX: l.x - PAD, left: l.x - PAD - l.width, right: l.x - PAD },
     ] satisfies Omit<PlacedLabel, 'row'>[]
   ).filter((c) => c.left >= 0 && c.right <= chartWidth);
+  const free = (row: number, c: { left: number; right: number }) => (rows[row] ?? []).every((t) => c.right + PAD <= t.left || c.left >= t.right + PAD);
   for (let row = 0; row < maxRows; row++) {
-    const taken = rows[row] ?? [];
-    for (const c of candidates) {
-      if (taken.every((t) => c.right + PAD <= t.left || c.left >= t.right + PAD)) return { ...c, row };
-    }
+    for (const c of candidates) if (free(row, c)) return { ...c, row };
   }
-  return null;
+  if (!l.always) return null;
+  const left = Math.max(0, Math.min(l.x + PAD, chartWidth - l.width));
+  const slid = { key: l.key, anchor: 'start' as const, textX: left, left, right: left + l.width };
+  for (let row = 0; row < maxRows; row++) if (free(row, slid)) return { ...slid, row };
+  return { ...slid, row: 0 };
 }
 
 /**

@@ -229,7 +229,7 @@ export class VlPlanBars extends LitElement {
     const x = (bytes: number) => (bytes / xMax) * (W - 1);
 
     const { placed } = placeLabels(
-      lines.map((c) => ({ key: c.key, x: x(c.bytes), width: textWidth(lineText(c)) })),
+      lines.map((c) => ({ key: c.key, x: x(c.bytes), width: textWidth(lineText(c)), always: c.kind === 'chosen' })),
       W,
       MAX_LABEL_ROWS,
     );

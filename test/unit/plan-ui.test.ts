@@ -53,6 +53,14 @@ describe('placeLabels', () => {
     // No room anywhere: dropped, not drawn over.
     expect(placeLabels([{ key: 'a', x: 5, width: 40 }, { key: 'b', x: 7, width: 40 }], 60, 1).dropped).toEqual(['b']);
   });
+
+  it('slides an `always` label inside the chart when neither side of its line has room', () => {
+    // A 300px label on a line in the middle of a 400px chart: 204 + 300 and 196 − 300 both fall outside.
+    expect(placeLabels([{ key: 'a', x: 200, width: 300 }], 400, 3).dropped).toEqual(['a']);
+    const { placed, dropped } = placeLabels([{ key: 'a', x: 200, width: 300, always: true }], 400, 3);
+    expect(dropped).toEqual([]);
+    expect(placed[0]).toMatchObject({ row: 0, left: 100, right: 400 });
+  });
 });
 
 describe('thinTicks', () => {
