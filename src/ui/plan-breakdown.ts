@@ -118,7 +118,7 @@ export class VlPlanBreakdown extends LitElement {
             ? html`, ${formatCount(p.trainableParams)} trainable`
             : nothing}
         </p>
-        <p part="peak" class="peak" data-testid="peak-bytes" data-bytes=${p.peak.bytes} aria-live="polite">
+        <p part="peak" class="peak" data-testid="peak-bytes" data-bytes=${p.peak.bytes}>
           ${formatSize(p.peak.bytes)} peak
           <span class="muted where">in ${p.peak.phase}, at ${p.peak.at}</span>
         </p>
