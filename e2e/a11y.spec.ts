@@ -50,6 +50,26 @@ test('the planner in the dark colour scheme has no serious or critical axe viola
   expect(await audit(page, info, 'planner-dark')).toEqual([]);
 });
 
+test('the dark theme chosen on the page (system light), with a pinned plan and its deltas, has no serious or critical axe violations', async ({ page }, info) => {
+  await page.emulateMedia({ colorScheme: 'light' });
+  await plannerReady(page);
+  await page.getByTestId('theme-dark').check();
+  await expect(page.locator('vl-app')).toHaveAttribute('data-theme', 'dark');
+  await page.getByRole('button', { name: 'Pin this plan' }).click();
+  await page.getByLabel('checkpointing', { exact: true }).selectOption('full');
+  await expect(page.getByTestId('plan-delta')).toBeVisible();
+  expect(await audit(page, info, 'planner-forced-dark-pinned')).toEqual([]);
+});
+
+test('the light theme chosen on the page (system dark), with the form in inference mode, has no serious or critical axe violations', async ({ page }, info) => {
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await plannerReady(page);
+  await page.getByTestId('theme-light').check();
+  await page.getByLabel('mode', { exact: true }).selectOption('inference');
+  await expect(page.getByTestId('field-optimizer')).toBeDisabled();
+  expect(await audit(page, info, 'planner-forced-light-inference')).toEqual([]);
+});
+
 test('a tiny mlp run through the Run panel shows a result with no serious or critical axe violations', async ({ page }, info) => {
   test.setTimeout(120_000);
   await plannerReady(page);

@@ -9,6 +9,8 @@ test('the adapter card describes the WebGPU adapter from the worker', async ({ p
   await expect(card.getByTestId('adapter-vendor')).toHaveText(/\S/);
   await expect(card).toHaveAttribute('aria-busy', 'false');
 
+  // Features and the less used limits are folded away.
+  await card.getByText(/More limits and \d+ features/).click();
   const features = card.getByTestId('adapter-features').locator('li');
   await expect(features.first()).toBeVisible();
   expect(await features.count()).toBeGreaterThan(0);

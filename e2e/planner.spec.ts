@@ -76,7 +76,9 @@ test('every control explains itself on hover and while it has focus', async ({ p
   await batch.focus();
   await expect(hint).toBeVisible();
   await expect(hint).toHaveText(/Samples per GPU per optimizer step/);
-  for (const key of ['model', 'precision', 'optimizer', 'checkpoint', 'attention', 'loraRank', 'zero', 'gpus', 'framework']) {
+  // ZeRO is offered with more than one GPU.
+  await page.getByLabel('GPUs', { exact: true }).fill('2');
+  for (const key of ['model', 'gpu', 'precision', 'optimizer', 'checkpoint', 'attention', 'loraRank', 'zero', 'gpus', 'framework']) {
     await expect(page.getByTestId(`field-${key}`), key).toHaveAttribute('title', /\w/);
   }
 });

@@ -47,10 +47,29 @@ test('the plan lives in the URL: a changed batch survives a reload', async ({ pa
   await expect(page).not.toHaveURL(/[?&]b=/);
 });
 
+test('the chosen GPU lives in the URL: a catalog card survives a reload, the default card writes nothing', async ({ page }) => {
+  await page.goto('/');
+  const gpu = page.getByLabel('your GPU', { exact: true });
+  await expect(gpu).toHaveValue('rtx-4090');
+  await gpu.selectOption('a100-80gb');
+  await expect(page).toHaveURL(/[?&]gpu=a100-80gb(&|$)/);
+  await page.reload();
+  await expect(page.getByLabel('your GPU', { exact: true })).toHaveValue('a100-80gb');
+  await expect(page.getByTestId('verdict')).toContainText('A100 80 GB');
+  await expect(page.getByTestId('url-problems')).toHaveCount(0);
+  await page.getByLabel('your GPU', { exact: true }).selectOption('rtx-4090');
+  await expect(page).not.toHaveURL(/gpu=/);
+
+  // A link naming a card and a custom size keeps the size and says so.
+  await page.goto('/?gpu=h200&gm=12');
+  await expect(page.getByTestId('url-problems')).toContainText("'gpu' (GPU)");
+  await expect(page.getByTestId('verdict')).toContainText('your GPU (12 GiB)');
+});
+
 test('a hostile URL shows what was wrong, uses the defaults and runs nothing', async ({ page }) => {
   const dialogs = watchDialogs(page);
   const script = '<script>alert(1);window.__pwned=1</script>';
-  const query = `b=-1&p=${encodeURIComponent(script)}&m=%00%00%00${'x'.repeat(200)}&s=1e99&zzz=<img src=x onerror=alert(2)>`;
+  const query = `b=-1&p=${encodeURIComponent(script)}&m=%00%00%00${'x'.repeat(200)}&s=1e99&gpu=${encodeURIComponent('<svg onload=alert(3)>')}&zzz=<img src=x onerror=alert(2)>`;
   await page.goto(`/?${query}`);
 
   const notice = page.getByTestId('url-problems');
@@ -60,6 +79,7 @@ test('a hostile URL shows what was wrong, uses the defaults and runs nothing', a
   await expect(notice).toContainText("'p' (precision)");
   await expect(notice).toContainText("'m' (model)");
   await expect(notice).toContainText("'s' (sequence length)");
+  await expect(notice).toContainText("'gpu' (GPU)");
   // The hostile value is quoted as text, not parsed as markup.
   await expect(notice).toContainText('<script>alert(1);');
 
@@ -69,6 +89,7 @@ test('a hostile URL shows what was wrong, uses the defaults and runs nothing', a
   await expect(page.getByLabel('model', { exact: true })).toHaveValue(DEFAULT_PLAN.model);
   // The page still works: an estimate for the defaults, and the engine found its adapter.
   await expect(page.getByTestId('peak-bytes')).toContainText('GiB');
+  await expect(page.getByTestId('verdict')).toContainText('RTX 4090 24 GB');
   await expect(page.getByTestId('adapter-name')).toHaveText(/\S/);
 
   await expectNoInjectedElements(page);

@@ -35,9 +35,37 @@ export function fitsIn(needBytes: number, memoryBytes: number): boolean {
   return needBytes <= memoryBytes;
 }
 
+/** The card the page's verdict is for until another is chosen: the common 24 GB desktop card. */
+export const DEFAULT_GPU_ID = 'rtx-4090';
+
+/** The catalog's ids, in catalog order (smallest first): what a URL may name. */
+export const GPU_IDS: readonly string[] = GPU_CATALOG.map((g) => g.id);
+
+/** The card a verdict is for: a catalog GPU, or a size the user typed. */
+export interface ChosenGpu {
+  /** A catalog id, or 'custom' for a typed size. */
+  id: string;
+  /** As the fit list names it, so the verdict and the list agree. */
+  name: string;
+  memoryBytes: number;
+}
+
+/**
+ * The chosen card of a plan config: `gpuMemoryGiB` (a typed size) when set, else the catalog GPU
+ * `gpu` names, else DEFAULT_GPU_ID. An id not in the catalog falls back to the default, so a
+ * config that passed the schema always has a card.
+ */
+export function chosenGpu(c: { gpu?: string; gpuMemoryGiB?: number }): ChosenGpu {
+  if (c.gpuMemoryGiB !== undefined) return { id: 'custom', name: userGpuName(c.gpuMemoryGiB), memoryBytes: Math.round(c.gpuMemoryGiB * GiB) };
+  const g = GPU_CATALOG.find((x) => x.id === c.gpu) ?? GPU_CATALOG.find((x) => x.id === DEFAULT_GPU_ID)!;
+  return { id: g.id, name: g.name, memoryBytes: g.memoryBytes };
+}
+
+const userGpuName = (gib: number): string => `your GPU (${gib} GiB)`;
+
 /** Which GPUs hold `needBytes` (peak + context + allocator overhead); a user-given size last. */
 export function fitList(needBytes: number, userGiB?: number): GpuFit[] {
   const gpus = [...GPU_CATALOG.map((g) => ({ gpu: g.name, memoryBytes: g.memoryBytes }))];
-  if (userGiB !== undefined) gpus.push({ gpu: `your GPU (${userGiB} GiB)`, memoryBytes: Math.round(userGiB * GiB) });
+  if (userGiB !== undefined) gpus.push({ gpu: userGpuName(userGiB), memoryBytes: Math.round(userGiB * GiB) });
   return gpus.map((g) => ({ ...g, fits: fitsIn(needBytes, g.memoryBytes), headroomBytes: g.memoryBytes - needBytes }));
 }

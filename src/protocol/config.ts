@@ -91,9 +91,20 @@ export const PlanConfigSchema = z
     zero: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]),
     gpus: posInt('gpus', LIMITS.gpus),
     framework: z.enum(FRAMEWORKS),
-    /** An extra GPU size (GiB) added to the fit list, e.g. the card on your desk. */
+    /**
+     * The card the page's verdict is for: a GPU catalog id (estimate/gpus.ts). Absent: the
+     * default card. The estimate does not read it.
+     */
+    gpu: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'gpu must be a catalog id such as rtx-4090')
+      .optional(),
+    /**
+     * An extra GPU size (GiB) added to the fit list, e.g. the card on your desk; the page's
+     * verdict is then for this size ("custom"), so it and `gpu` are never both given.
+     */
     gpuMemoryGiB: z
-      .number()
+      .number({ error: 'gpu memory must be a number of GiB' })
       .positive('gpu memory must be more than 0 GiB')
       .max(LIMITS.gpuMemoryGiB, `gpu memory must be at most ${LIMITS.gpuMemoryGiB} GiB`)
       .optional(),
@@ -115,6 +126,9 @@ export const PlanConfigSchema = z
         path: ['precision'],
         message: `precision ${c.precision} is for inference or a QLoRA base; for training use fp32, amp-fp16, amp-bf16, fp16 or bf16`,
       });
+    }
+    if (c.gpu !== undefined && c.gpuMemoryGiB !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['gpu'], message: 'give a catalog gpu or a custom gpu memory size, not both' });
     }
     if (c.zero > 0 && c.mode !== 'train') {
       ctx.addIssue({ code: 'custom', path: ['zero'], message: 'zero sharding applies to training only; use --zero 0 for inference' });

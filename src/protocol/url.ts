@@ -4,7 +4,7 @@
  *
  * Layout: one short, stable key per PlanConfig field (PARAMS below), written only when the
  * value differs from DEFAULT_PLAN, always in the table's order, e.g.
- * `m=llama-3.2-1b&b=4&s=2048&lr=16&q=1`. The keys are part of every shared link: never rename
+ * `m=llama-3.2-1b&b=4&s=2048&lr=16&q=1&gpu=a100-80gb`. The keys are part of every shared link: never rename
  * or reuse one, only add.
  *
  * What is not in the URL: `hfConfig`. A config.json is kilobytes of JSON and would make links
@@ -20,6 +20,7 @@
  * allowed.
  */
 import { MODEL_IDS } from '../estimate/presets.ts';
+import { GPU_IDS } from '../estimate/gpus.ts';
 import {
   ACTIVATIONS,
   ATTENTIONS,
@@ -117,6 +118,8 @@ const PARAMS: readonly Param[] = [
       return { ok: false, allowed: `a size in GiB greater than 0 and at most ${LIMITS.gpuMemoryGiB}, written like 24 or 79.5` };
     },
   },
+  // The verdict's card; a custom size is 'gm' above (the two are never both written).
+  { key: 'gpu', field: 'gpu', label: 'GPU', read: oneOf(GPU_IDS) },
 ];
 
 const BY_FIELD = new Map(PARAMS.map((p) => [p.field, p]));

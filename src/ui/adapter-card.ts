@@ -12,10 +12,13 @@ const KEY_LIMITS = [
   { name: 'maxComputeInvocationsPerWorkgroup', bytes: false },
   { name: 'maxStorageBuffersPerShaderStage', bytes: false },
 ] as const;
+/** The first few limits are shown; the rest, and the features, fold away. */
+const SHOWN_LIMITS = 2;
 
 /**
- * The WebGPU adapter the engine found: name, vendor, architecture, whether it is a fallback
- * (software) adapter, its features and the limits that matter for memory.
+ * The WebGPU adapter the engine found, compact: name, a fallback (software) badge, vendor,
+ * architecture and the two limits that bound a buffer; the other limits and the features
+ * fold into a <details>.
  *
  * @csspart card - the outer box
  * @csspart limits - the key limits list
@@ -30,7 +33,8 @@ export class VlAdapterCard extends LitElement {
     section {
       border: 1px solid var(--vl-border, #ccc);
       border-radius: 8px;
-      padding: 0.75rem 1rem;
+      padding: 0.6rem 0.85rem;
+      min-width: 0;
       background: var(--vl-surface, transparent);
     }
     h2 {
@@ -40,6 +44,11 @@ export class VlAdapterCard extends LitElement {
     .name {
       font-weight: 600;
       overflow-wrap: anywhere;
+      margin: 0;
+      display: flex;
+      flex-wrap: wrap;
+      gap: 0.25rem 0.5rem;
+      align-items: baseline;
     }
     .badge {
       display: inline-block;
@@ -88,6 +97,8 @@ export class VlAdapterCard extends LitElement {
     }
     ul.features li {
       font-size: 0.75rem;
+      overflow-wrap: anywhere;
+      min-width: 0;
       font-family: ui-monospace, monospace;
       padding: 0 0.35rem;
       border: 1px solid var(--vl-border, #ccc);
@@ -133,32 +144,36 @@ export class VlAdapterCard extends LitElement {
 
   private renderAdapter(a: AdapterSummary) {
     const name = a.description || [a.vendor, a.architecture].filter(Boolean).join(' ') || 'Unnamed adapter';
+    const limit = ({ name: key, bytes }: (typeof KEY_LIMITS)[number]) => {
+      const v = a.limits[key];
+      return html`<dt>${key}</dt>
+        <dd data-testid=${`limit-${key}`} data-value=${v ?? ''}>
+          ${v === undefined ? '—' : bytes ? `${formatBytes(v)} (${formatInteger(v)})` : formatInteger(v)}
+        </dd>`;
+    };
     return html`
-      <p class="name" data-testid="adapter-name">${name}</p>
-      ${a.isFallbackAdapter
-        ? html`<p><span class="badge" data-testid="adapter-fallback" title="A software or limited adapter: correct results, slow timings"
-              >fallback adapter</span
-            ></p>`
-        : nothing}
+      <p class="name">
+        <span data-testid="adapter-name">${name}</span>
+        ${a.isFallbackAdapter
+          ? html`<span class="badge" data-testid="adapter-fallback" title="A software or limited adapter: correct results, slow timings">fallback adapter</span>`
+          : nothing}
+      </p>
       <dl>
         <dt>vendor</dt>
         <dd data-testid="adapter-vendor">${a.vendor || '—'}</dd>
         <dt>architecture</dt>
         <dd data-testid="adapter-architecture">${a.architecture || '—'}</dd>
-        <dt>device</dt>
-        <dd>${a.device || '—'}</dd>
       </dl>
       <dl part="limits" class="limits" data-testid="adapter-limits">
-        ${KEY_LIMITS.map(({ name: limit, bytes }) => {
-          const v = a.limits[limit];
-          return html`<dt>${limit}</dt>
-            <dd data-testid=${`limit-${limit}`} data-value=${v ?? ''}>
-              ${v === undefined ? '—' : bytes ? `${formatInteger(v)} (${formatBytes(v)})` : formatInteger(v)}
-            </dd>`;
-        })}
+        ${KEY_LIMITS.slice(0, SHOWN_LIMITS).map(limit)}
       </dl>
-      <details open>
-        <summary>${a.features.length} features</summary>
+      <details data-testid="adapter-more">
+        <summary>More limits and ${a.features.length} features</summary>
+        <dl class="limits">
+          <dt>device</dt>
+          <dd>${a.device || '—'}</dd>
+          ${KEY_LIMITS.slice(SHOWN_LIMITS).map(limit)}
+        </dl>
         <ul part="features" class="features" data-testid="adapter-features">
           ${a.features.map((f) => html`<li>${f}</li>`)}
         </ul>

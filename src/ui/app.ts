@@ -1,23 +1,35 @@
 import { LitElement, css, html, nothing } from 'lit';
-import { customElement, state } from 'lit/decorators.js';
-import type { PlanConfig } from '../protocol/config.ts';
+import { customElement, query, state } from 'lit/decorators.js';
+import { parsePlanConfig, type PlanConfig } from '../protocol/config.ts';
 import type { Plan } from '../protocol/plan.ts';
 import { decodePlanState, encodePlanState } from '../protocol/url.ts';
 import { estimate } from '../estimate/index.ts';
+import { chosenGpu } from '../estimate/gpus.ts';
 import { EngineController } from './engine-controller.ts';
 import type { ConfigChangeDetail } from './plan-form.ts';
+import { ThemeController, themeStyles } from './theme.ts';
+import type { ThemeChangeDetail } from './theme-toggle.ts';
+import type { VlPlanBars } from './plan-bars.ts';
+import { buttonStyles } from './export-styles.ts';
+import { fileSafe } from './download.ts';
+import { LabRunner, type RunEngine } from './lab-runner.ts';
+import type { PredictChangeDetail } from './run-panel.ts';
+import type { PlanPatchDetail } from './fit-suggestions.ts';
 import './plan-form.ts';
 import './plan-breakdown.ts';
 import './adapter-card.ts';
 import './notice.ts';
-import type { EngineRunReport } from '../protocol/engine-api.ts';
-import type { PredictChangeDetail, RunReportDetail } from './run-panel.ts';
-import type { RunEngine } from './lab-runner.ts';
 import './run-panel.ts';
+import './lessons.ts';
+import './fit-suggestions.ts';
 import './experiments.ts';
 import './plan-bars.ts';
-import './lessons.ts';
-import { LabRunner } from './lab-runner.ts';
+import './plan-delta.ts';
+import './verdict.ts';
+import './chart-export-buttons.ts';
+import './plan-export-buttons.ts';
+import './theme-toggle.ts';
+import './copy-link.ts';
 
 type Estimated = { plan: Plan; error: null } | { plan: null; error: string };
 
@@ -36,136 +48,210 @@ function urlFor(config: PlanConfig): string {
   return `${location.pathname}${query ? `?${query}` : ''}${location.hash}`;
 }
 
+/** A pinned plan in a few words: what usually changes between two plans. */
+function describe(c: PlanConfig, p: Plan): string {
+  const step = c.mode === 'train' ? `${c.precision}, ${c.optimizer}, checkpointing ${c.checkpoint}` : `inference, ${c.precision}`;
+  return `${p.model.name}, batch ${c.batch}, ${step}`;
+}
+
 /**
- * The page: the planner form, the estimate it gives, and the WebGPU adapter the engine found.
- * The form's state lives in the URL (decoded once on load, replaced on every valid change),
- * so a plan can be shared as a link; a link's bad settings are listed and their defaults used.
+ * The page. First the answer: the verdict for the chosen GPU and the headline chart (with
+ * pin-and-compare and exports), then room for fit suggestions and the Lab (run, lessons,
+ * experiments), then the breakdown tables; the form sits beside them on wide screens (after
+ * the chart on narrow ones), with the adapter card under it. The form's state lives in the
+ * URL (decoded once on load, replaced on every valid change), so a plan can be shared as a
+ * link; a link's bad settings are listed and their defaults used.
+ *
+ * Listens for `vl-plan-patch` (detail: `{ patch, change }`, fit-suggestions.ts) from anything
+ * inside the page, e.g. a fit suggestion's Apply: the patch is applied to the form when the
+ * result is valid.
  *
  * @csspart header - the title bar
  */
 @customElement('vl-app')
 export class VlApp extends LitElement {
-  static override styles = css`
-    :host {
-      display: block;
-      min-height: 100vh;
-      color-scheme: light dark;
-      --vl-bg: #fbfbfd;
-      --vl-fg: #1b1b1f;
-      --vl-surface: #ffffff;
-      --vl-border: #d0d0d7;
-      --vl-muted: #5f5f6b;
-      --vl-accent: #0b57d0;
-      --vl-error: #b00020;
-      --vl-ok: #1a7f37;
-      --vl-warn-bg: #fff3cd;
-      --vl-warn-fg: #664d03;
-      background: var(--vl-bg);
-      color: var(--vl-fg);
-      font-family: system-ui, sans-serif;
-      line-height: 1.4;
-    }
-    @media (prefers-color-scheme: dark) {
+  static override styles = [
+    themeStyles,
+    buttonStyles,
+    css`
       :host {
-        --vl-bg: #16161a;
-        --vl-fg: #e8e8ee;
-        --vl-surface: #1f1f25;
-        --vl-border: #3a3a44;
-        --vl-muted: #a0a0ad;
-        --vl-accent: #8ab4f8;
-        --vl-error: #ff8a80;
-        --vl-ok: #7ee2a8;
-        --vl-warn-bg: #4a3b00;
-        --vl-warn-fg: #ffe08a;
+        display: block;
+        min-height: 100vh;
+        background: var(--vl-bg);
+        color: var(--vl-fg);
+        font-family: system-ui, sans-serif;
+        line-height: 1.4;
       }
-    }
-    header {
-      display: flex;
-      align-items: baseline;
-      gap: 1rem;
-      padding: 0.75rem 1.5rem;
-      border-bottom: 1px solid var(--vl-border);
-    }
-    h1 {
-      font-size: 1.4rem;
-      margin: 0;
-    }
-    header p {
-      margin: 0;
-      color: var(--vl-muted);
-    }
-    main {
-      display: grid;
-      grid-template-columns: minmax(18rem, 26rem) minmax(0, 1fr) minmax(14rem, 20rem);
-      gap: 1.5rem;
-      padding: 1rem 1.5rem 2rem;
-      align-items: start;
-    }
-    @media (max-width: 1100px) {
+      .skip {
+        position: absolute;
+        left: 0.5rem;
+        top: -3rem;
+        padding: 0.4rem 0.8rem;
+        background: var(--vl-surface);
+        color: var(--vl-accent);
+        border: 2px solid var(--vl-accent);
+        border-radius: 4px;
+        z-index: 10;
+      }
+      .skip:focus {
+        top: 0.5rem;
+      }
+      header {
+        display: flex;
+        flex-wrap: wrap;
+        align-items: center;
+        gap: 0.4rem 1rem;
+        padding: 0.5rem 1.5rem;
+        border-bottom: 1px solid var(--vl-border);
+      }
+      h1 {
+        font-size: 1.3rem;
+        margin: 0;
+      }
+      header p {
+        margin: 0;
+        color: var(--vl-muted);
+        flex: 1 1 12rem;
+      }
+      .tools {
+        display: flex;
+        flex-wrap: wrap;
+        align-items: center;
+        gap: 0.5rem 0.75rem;
+      }
       main {
-        grid-template-columns: minmax(18rem, 26rem) minmax(0, 1fr);
+        display: grid;
+        grid-template-columns: minmax(0, 1fr) minmax(18rem, 25rem);
+        grid-template-areas:
+          'top side'
+          'lab side'
+          'details side';
+        grid-template-rows: auto auto 1fr;
+        gap: 1rem 1.5rem;
+        padding: 0.75rem 1.5rem 2rem;
       }
-      aside {
-        grid-column: 1 / -1;
+      main > * {
+        min-width: 0;
       }
-    }
-    @media (max-width: 700px) {
-      main {
-        grid-template-columns: minmax(0, 1fr);
+      .top {
+        grid-area: top;
       }
-    }
-    .error {
-      color: var(--vl-error);
-      font-weight: 600;
-    }
-    vl-notice {
-      margin: 0.75rem 1.5rem 0;
-    }
-    .concealed {
-      filter: blur(9px);
-      user-select: none;
-    }
-    .concealed-note {
-      color: var(--vl-warn-fg);
-      background: var(--vl-warn-bg);
-      padding: 0.4rem 0.6rem;
-      border-radius: 6px;
-    }
-    .engine-status {
-      margin: 0 0 0.75rem;
-      font-size: 0.9rem;
-      overflow-wrap: anywhere;
-    }
-    .engine-status:empty {
-      display: none;
-    }
-    .engine-status[data-tone='recovered'] {
-      color: var(--vl-ok);
-    }
-    .engine-status[data-tone='problem'] {
-      color: var(--vl-error);
-      font-weight: 600;
-    }
-  `;
+      .side {
+        grid-area: side;
+        align-self: start;
+        display: grid;
+        gap: 0.75rem;
+      }
+      .lab {
+        grid-area: lab;
+        overflow-x: auto;
+      }
+      .details {
+        grid-area: details;
+        overflow-x: auto;
+      }
+      @media (max-width: 900px) {
+        main {
+          grid-template-columns: minmax(0, 1fr);
+          grid-template-areas: 'top' 'side' 'lab' 'details';
+          grid-template-rows: auto;
+          padding: 0.5rem 0.75rem 2rem;
+        }
+        header {
+          padding: 0.5rem 0.75rem;
+        }
+      }
+      .lead,
+      ::slotted([slot='results-heading']) {
+        font-size: 0.8rem;
+        font-weight: 600;
+        text-transform: uppercase;
+        letter-spacing: 0.06em;
+        color: var(--vl-muted);
+        margin: 0 0 0.15rem;
+      }
+      .chart-head {
+        display: flex;
+        flex-wrap: wrap;
+        align-items: center;
+        justify-content: space-between;
+        gap: 0.4rem 1rem;
+        margin: 0.75rem 0 0.25rem;
+      }
+      h2 {
+        font-size: 1.05rem;
+        margin: 0;
+      }
+      .actions {
+        display: flex;
+        flex-wrap: wrap;
+        align-items: center;
+        gap: 0.4rem 0.75rem;
+      }
+      vl-plan-delta {
+        margin-top: 0.75rem;
+      }
+      .error {
+        color: var(--vl-error);
+        font-weight: 600;
+      }
+      .muted {
+        color: var(--vl-muted);
+        font-size: 0.85rem;
+      }
+      vl-notice {
+        margin: 0.75rem 1.5rem 0;
+      }
+      .concealed {
+        filter: blur(9px);
+        user-select: none;
+      }
+      .concealed-note {
+        color: var(--vl-warn-fg);
+        background: var(--vl-warn-bg);
+        padding: 0.4rem 0.6rem;
+        border-radius: 6px;
+      }
+      .engine-status {
+        margin: 0;
+        font-size: 0.9rem;
+        overflow-wrap: anywhere;
+      }
+      .engine-status:empty {
+        display: none;
+      }
+      .engine-status[data-tone='recovered'] {
+        color: var(--vl-ok);
+      }
+      .engine-status[data-tone='problem'] {
+        color: var(--vl-error);
+        font-weight: 600;
+      }
+    `,
+  ];
 
   private readonly engine = new EngineController(this);
+  private readonly theme = new ThemeController(this);
   /** The URL's plan, read once; bad fields already replaced by their defaults. */
   private readonly fromUrl = decodePlanState(location.search);
-  /** The form's starting point; never reassigned, so typing is not overwritten. */
-  private readonly initialConfig: PlanConfig = this.fromUrl.config;
 
   /** What was wrong with the link the page was opened with, until dismissed. */
   @state() private urlProblems: readonly string[] = this.fromUrl.problems;
-  @state() private estimated: Estimated = tryEstimate(this.initialConfig);
+  /** What the form shows; replaced only from outside the form (a plan-patch), so typing is not overwritten. */
+  @state() private formConfig: PlanConfig = this.fromUrl.config;
+  @state() private estimated: Estimated = tryEstimate(this.formConfig);
   /** The last valid plan, kept (dimmed) while the form is invalid. */
   @state() private shown: Plan | null = this.estimated.plan;
   @state() private stale = false;
-  /** The form's last valid config, for the run panel. */
-  @state() private config: PlanConfig = this.initialConfig;
-  /** The run panel's last report, for the measured bar. */
-  @state() private runReport: EngineRunReport | null = null;
-  /** Set while a guess is being made: the estimates are hidden. */
+  /** The form's last valid config. */
+  @state() private config: PlanConfig = this.formConfig;
+  /** A plan kept for comparison, and what it was. */
+  @state() private pinned: { plan: Plan; label: string } | null = null;
+  /** Set while a guess is being made (predict, then measure): the estimates are hidden. */
   @state() private estimatesHidden = false;
+
+  @query('vl-plan-bars') private bars!: VlPlanBars;
+  @query('slot[name="results-heading"]') private resultsSlot!: HTMLSlotElement;
 
   /** The run panel's way to the engine: the controller's validated run, and the worker's cancel. */
   private readonly runner: RunEngine = {
@@ -180,10 +266,17 @@ export class VlApp extends LitElement {
 
   override render() {
     const { status, adapter, error, deviceErrors, notice } = this.engine;
+    const dim = this.stale || this.estimated.error !== null;
+    const gpu = chosenGpu(this.config);
     return html`
       <header part="header">
+        <a class="skip" href="#results" data-testid="skip-link" @click=${this.handleSkip}>Skip to results</a>
         <h1>vramlab</h1>
         <p>Will this training run fit, and why?</p>
+        <div class="tools">
+          <vl-copy-link></vl-copy-link>
+          <vl-theme-toggle .theme=${this.theme.theme} @vl-theme-change=${this.handleThemeChange}></vl-theme-toggle>
+        </div>
       </header>
       ${this.urlProblems.length > 0
         ? html`<vl-notice
@@ -193,69 +286,117 @@ export class VlApp extends LitElement {
             @vl-notice-dismiss=${this.handleUrlProblemsDismiss}
           ></vl-notice>`
         : nothing}
-      <main>
-        <section aria-label="Planner">
-          <vl-plan-form
-            .config=${this.initialConfig}
-            @vl-config-change=${this.handleConfigChange}
-            @vl-config-invalid=${this.handleConfigInvalid}
-          ></vl-plan-form>
-        </section>
-        <section aria-label="Estimate">
-          ${this.estimated.error
-            ? html`<p class="error" role="alert" data-testid="estimate-error">${this.estimated.error}</p>`
-            : nothing}
+      <main @vl-plan-patch=${this.handlePlanPatch}>
+        <section class="top" aria-label="Does it fit?" data-testid="results">
+          <!-- The heading comes from index.html (light DOM), so the skip link's #results works without script and for checkers. -->
+          <slot name="results-heading"><h2 class="lead" id="results" tabindex="-1">Does it fit?</h2></slot>
+          ${this.estimated.error ? html`<p class="error" role="alert" data-testid="estimate-error">${this.estimated.error}</p>` : nothing}
           ${this.estimatesHidden
-            ? html`<p class="concealed-note" data-testid="estimates-hidden">The estimates are hidden while you predict: lock in your guess below to see them.</p>`
+            ? html`<p class="concealed-note" data-testid="estimates-hidden">The estimates are hidden while you predict: lock in your guess in the Lab below to see them.</p>`
             : nothing}
           <div class=${this.estimatesHidden ? 'concealed' : ''} ?inert=${this.estimatesHidden} aria-hidden=${this.estimatesHidden ? 'true' : 'false'}>
-            <vl-plan-bars
-              .plan=${this.shown}
-              .report=${this.runReport}
-              .adapter=${adapter}
-              framework=${this.config.framework}
-              ?stale=${this.stale || this.estimated.error !== null}
-            ></vl-plan-bars>
+          <vl-verdict .plan=${this.shown} .gpu=${gpu} ?stale=${dim}></vl-verdict>
+          <div class="chart-head">
+            <h2>Peak memory by category</h2>
+            <div class="actions">
+              ${this.pinned
+                ? html`<button type="button" data-testid="unpin" @click=${this.handleUnpin}>Unpin</button>`
+                : html`<button type="button" data-testid="pin" ?disabled=${!this.shown} @click=${this.handlePin}>Pin this plan</button>`}
+              <span class="muted">save</span>
+              <vl-chart-export what="chart" .name=${`vramlab-peak-${fileSafe(this.shown?.model.id ?? 'plan')}`} .target=${this.chartSvg}></vl-chart-export>
+              <vl-plan-export .plan=${this.shown} .config=${this.config}></vl-plan-export>
+            </div>
           </div>
+          <vl-plan-bars
+            .plan=${this.shown}
+            .pinned=${this.pinned?.plan ?? null}
+            .pinnedLabel=${this.pinned?.label ?? ''}
+            .gpu=${gpu}
+            .adapter=${adapter}
+            framework=${this.config.framework}
+            ?stale=${dim}
+          ></vl-plan-bars>
+          ${this.pinned ? html`<vl-plan-delta .pinned=${this.pinned.plan} .plan=${this.shown}></vl-plan-delta>` : nothing}
+          <vl-fit-suggestions .plan=${this.config} .capacityBytes=${gpu.memoryBytes}></vl-fit-suggestions>
+          </div>
+        </section>
+        <aside class="side" aria-label="Plan settings">
+          <vl-plan-form .config=${this.formConfig} @vl-config-change=${this.handleConfigChange} @vl-config-invalid=${this.handleConfigInvalid}></vl-plan-form>
+          <p class="engine-status" role="status" data-testid="engine-status" data-tone=${notice?.tone ?? ''}>${notice?.message ?? ''}</p>
+          <vl-adapter-card .status=${status} .adapter=${adapter} .error=${error} .deviceErrors=${deviceErrors}></vl-adapter-card>
+        </aside>
+        <!-- Lab: lessons, the run and the experiments, after the answer and before the long tables. -->
+        <section class="lab" aria-label="Lab" data-testid="lab">
           <vl-lessons .runner=${this.lab} .engineStatus=${status}></vl-lessons>
-          <div class=${this.estimatesHidden ? 'concealed' : ''} ?inert=${this.estimatesHidden} aria-hidden=${this.estimatesHidden ? 'true' : 'false'}>
-            <vl-plan-breakdown .plan=${this.shown} ?stale=${this.stale || this.estimated.error !== null}></vl-plan-breakdown>
-          </div>
           <vl-run-panel
             .planConfig=${this.config}
-            .formInvalid=${this.stale || this.estimated.error !== null}
+            .formInvalid=${dim}
             .runner=${this.lab}
             .engineStatus=${status}
             .engineError=${error?.message ?? ''}
-            @vl-run-report=${this.handleRunReport}
             @vl-predict-change=${this.handlePredictChange}
           ></vl-run-panel>
           <vl-experiments .planConfig=${this.config} .runner=${this.lab} .engineStatus=${status} .adapter=${adapter}></vl-experiments>
         </section>
-        <aside aria-label="GPU">
-          <p class="engine-status" role="status" data-testid="engine-status" data-tone=${notice?.tone ?? ''}>${notice?.message ?? ''}</p>
-          <vl-adapter-card .status=${status} .adapter=${adapter} .error=${error} .deviceErrors=${deviceErrors}></vl-adapter-card>
-        </aside>
+        <section class="details" aria-label="Breakdown">
+          <div class=${this.estimatesHidden ? 'concealed' : ''} ?inert=${this.estimatesHidden} aria-hidden=${this.estimatesHidden ? 'true' : 'false'}>
+            <vl-plan-breakdown .plan=${this.shown} ?stale=${dim}></vl-plan-breakdown>
+          </div>
+        </section>
       </main>
     `;
   }
 
-  private handleConfigChange(e: CustomEvent<ConfigChangeDetail>): void {
-    this.estimated = tryEstimate(e.detail.config);
-    this.config = e.detail.config;
+  private readonly chartSvg = (): SVGSVGElement | null => this.bars?.svgElement ?? null;
+
+  private applyConfig(config: PlanConfig): void {
+    this.estimated = tryEstimate(config);
+    this.config = config;
     if (this.estimated.plan) this.shown = this.estimated.plan;
     this.stale = false;
     // replaceState, not pushState: every keystroke is a change, and Back should leave the page.
-    history.replaceState(history.state, '', urlFor(e.detail.config));
+    history.replaceState(history.state, '', urlFor(config));
   }
 
-  private handleRunReport(e: CustomEvent<RunReportDetail>): void {
-    this.runReport = e.detail.report;
+  private handleConfigChange(e: CustomEvent<ConfigChangeDetail>): void {
+    this.applyConfig(e.detail.config);
+  }
+
+  /** A patch from a suggestion: applied to the last valid config and shown in the form; an invalid result is ignored. */
+  private handlePlanPatch(e: CustomEvent<PlanPatchDetail>): void {
+    let next: PlanConfig;
+    try {
+      next = parsePlanConfig({ ...this.config, ...e.detail.patch });
+    } catch {
+      return;
+    }
+    this.formConfig = next;
+    this.applyConfig(next);
   }
 
   /** Predict, then measure: the estimates stay hidden until the viewer locks a guess. */
   private handlePredictChange(e: CustomEvent<PredictChangeDetail>): void {
     this.estimatesHidden = e.detail.hidden;
+  }
+
+  private handlePin(): void {
+    if (this.shown) this.pinned = { plan: this.shown, label: describe(this.config, this.shown) };
+  }
+
+  private handleUnpin(): void {
+    this.pinned = null;
+  }
+
+  /** The results heading: index.html's slotted one, or the fallback inside the shadow root. */
+  private handleSkip(e: Event): void {
+    e.preventDefault();
+    const target = (this.resultsSlot.assignedElements()[0] ?? this.resultsSlot.querySelector('h2')) as HTMLElement | null;
+    target?.focus();
+    target?.scrollIntoView({ block: 'start' });
+  }
+
+  private handleThemeChange(e: CustomEvent<ThemeChangeDetail>): void {
+    this.theme.set(e.detail.theme);
   }
 
   private handleUrlProblemsDismiss(): void {

@@ -1,35 +1,46 @@
 /**
  * Styles the charts share: the colour of each memory category (one palette, so a category
  * looks the same in every chart; Okabe–Ito based, lighter in dark mode) and the legend.
+ *
+ * The light and dark values live in the page theme (theme.ts sets `--vl-theme-cat-<category>`
+ * on <vl-app> by its data-theme attribute or the system setting); a chart reads
+ * `--vl-cat-<category>`, which falls back to the light value when drawn outside the app.
+ * Charts should take dark colours from the theme this way, not from a prefers-color-scheme
+ * query of their own, so the page's light/dark switch reaches them.
  */
-import { css } from 'lit';
+import { css, unsafeCSS } from 'lit';
+import { PLAN_CATEGORIES, type PlanCategory } from '../protocol/plan.ts';
+
+export const CATEGORY_COLOURS: Record<'light' | 'dark', Record<PlanCategory, string>> = {
+  light: {
+    weights: '#0072b2',
+    masterWeights: '#56b4e9',
+    gradients: '#e69f00',
+    optimizer: '#cc79a7',
+    activations: '#009e73',
+    activationGrads: '#d55e00',
+    logits: '#b8a200',
+    kvCache: '#7f7f7f',
+    inputs: '#8c6d31',
+    workspace: '#6a3d9a',
+  },
+  dark: {
+    weights: '#5aa9e6',
+    masterWeights: '#9fd3f5',
+    gradients: '#f2b84b',
+    optimizer: '#e7a1cb',
+    activations: '#3fcf9e',
+    activationGrads: '#ff8a50',
+    logits: '#f0e442',
+    kvCache: '#b5b5b5',
+    inputs: '#cfa96a',
+    workspace: '#b39ddb',
+  },
+};
 
 export const categoryPalette = css`
   :host {
-    --vl-cat-weights: #0072b2;
-    --vl-cat-masterWeights: #56b4e9;
-    --vl-cat-gradients: #e69f00;
-    --vl-cat-optimizer: #cc79a7;
-    --vl-cat-activations: #009e73;
-    --vl-cat-activationGrads: #d55e00;
-    --vl-cat-logits: #b8a200;
-    --vl-cat-kvCache: #7f7f7f;
-    --vl-cat-inputs: #8c6d31;
-    --vl-cat-workspace: #6a3d9a;
-  }
-  @media (prefers-color-scheme: dark) {
-    :host {
-      --vl-cat-weights: #5aa9e6;
-      --vl-cat-masterWeights: #9fd3f5;
-      --vl-cat-gradients: #f2b84b;
-      --vl-cat-optimizer: #e7a1cb;
-      --vl-cat-activations: #3fcf9e;
-      --vl-cat-activationGrads: #ff8a50;
-      --vl-cat-logits: #f0e442;
-      --vl-cat-kvCache: #b5b5b5;
-      --vl-cat-inputs: #cfa96a;
-      --vl-cat-workspace: #b39ddb;
-    }
+    ${unsafeCSS(PLAN_CATEGORIES.map((c) => `--vl-cat-${c}: var(--vl-theme-cat-${c}, ${CATEGORY_COLOURS.light[c]});`).join('\n'))}
   }
 `;
 

@@ -1,13 +1,7 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
+import { downloadBlob } from './download.ts';
 import { exportFileName, type ExportableReport, reportToJson, reportToTrace, traceToJson } from './export.ts';
-
-/**
- * How long a download's object URL outlives the click. The browser reads the Blob after the
- * click handler returns; revoking at once can cancel the download in some browsers
- * (https://github.com/eligrey/FileSaver.js/issues/205), so it is revoked a little later.
- */
-const REVOKE_AFTER_MS = 10_000;
 
 /**
  * Two buttons that save a run report: "Export JSON" (the report under a `vramlab` version and
@@ -102,17 +96,8 @@ export class VlExportButtons extends LitElement {
     this.download(traceToJson(reportToTrace(this.report)), exportFileName(this.report, 'trace'));
   }
 
-  /** Saves `text` as a file through a temporary `<a download>` in this shadow root, removed at once. */
   private download(text: string, fileName: string): void {
-    const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
-    const a = document.createElement('a');
-    a.href = url;
-    a.download = fileName;
-    a.hidden = true;
-    this.renderRoot.appendChild(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), REVOKE_AFTER_MS);
+    downloadBlob(new Blob([text], { type: 'application/json' }), fileName, this.renderRoot);
   }
 }
 

@@ -10,6 +10,7 @@ import { version as VRAMLAB_VERSION } from '../../package.json';
 import { CATEGORY_LABELS, PLAN_CATEGORIES, type CategoryBytes, type PlanCategory } from '../protocol/plan.ts';
 import type { EngineRunReport } from '../protocol/engine-api.ts';
 import { PHASE_NAMES, type PhaseName, phaseOfOpLabel } from '../protocol/run.ts';
+import { fileSafe, fileStamp } from './download.ts';
 
 /** Names the shape of the exported JSON; bump the number when `report` changes incompatibly. */
 export const REPORT_SCHEMA = 'vramlab.run-report/1';
@@ -185,16 +186,6 @@ export function reportToTrace(report: ExportableReport): Trace {
 /** The trace as the text of a .trace.json file. */
 export function traceToJson(trace: Trace): string {
   return `${JSON.stringify(trace)}\n`;
-}
-
-/** "2026-11-22T20-49-50Z": ISO 8601 in UTC with the colons (not allowed in Windows file names) as dashes, no milliseconds. */
-function fileStamp(now: Date): string {
-  return now.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
-}
-
-/** Letters, digits, dot and dash only, so a model name cannot make a path or an odd file name. */
-function fileSafe(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[-.]+|-+$/g, '').slice(0, 64) || 'model';
 }
 
 /** `vramlab-run-mlp-2026-11-22T20-49-50Z.json` or `….trace.json` (`-gpt-` for a GPT run). */

@@ -19,6 +19,11 @@ export class VlPlanBreakdown extends LitElement {
   static override styles = css`
     :host {
       display: block;
+      min-width: 0;
+    }
+    /* Tables scroll inside their own box on a narrow screen, never the page. */
+    .scroll {
+      overflow-x: auto;
     }
     :host([stale]) {
       opacity: 0.5;
@@ -113,7 +118,7 @@ export class VlPlanBreakdown extends LitElement {
             ? html`, ${formatCount(p.trainableParams)} trainable`
             : nothing}
         </p>
-        <p part="peak" class="peak" data-testid="peak-bytes" data-bytes=${p.peak.bytes} aria-live="polite">
+        <p part="peak" class="peak" data-testid="peak-bytes" data-bytes=${p.peak.bytes}>
           ${formatSize(p.peak.bytes)} peak
           <span class="muted where">in ${p.peak.phase}, at ${p.peak.at}</span>
         </p>
@@ -122,6 +127,7 @@ export class VlPlanBreakdown extends LitElement {
         </p>
 
         <h3>Bytes per category</h3>
+        <div class="scroll">
         <table part="categories" data-testid="category-table">
           <thead>
             <tr>
@@ -142,6 +148,7 @@ export class VlPlanBreakdown extends LitElement {
             )}
           </tbody>
         </table>
+        </div>
 
         <h3>Rule of thumb</h3>
         <p data-testid="textbook">
@@ -167,6 +174,7 @@ export class VlPlanBreakdown extends LitElement {
         </ul>
 
         <h3>Where the bytes come from</h3>
+        <div class="scroll">
         <table part="terms" class="terms" data-testid="terms">
           <thead>
             <tr>
@@ -187,6 +195,7 @@ export class VlPlanBreakdown extends LitElement {
             )}
           </tbody>
         </table>
+        </div>
 
         ${p.notes.length > 0
           ? html`<h3>Notes</h3>

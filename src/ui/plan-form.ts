@@ -15,64 +15,19 @@ import {
   type PlanConfig,
 } from '../protocol/config.ts';
 import { listModels, type ModelInfo } from '../estimate/index.ts';
+import { GPU_CATALOG, chosenGpu } from '../estimate/gpus.ts';
 import { hfModelName, type HfConfigChangeDetail } from './hf-config-input.ts';
+import { CUSTOM_GPU, HF_MODEL, TEXT_KEYS, applies, draftFrom, hints, rawConfig, type Draft, type Family, type TextKey } from './plan-form-model.ts';
 import './hf-config-input.ts';
 
-/** Text fields keyed by the config path they fill; `name` of each control is its key. */
-const TEXT_KEYS = [
-  'model',
-  'mlp.d',
-  'mlp.hidden',
-  'mlp.layers',
-  'mlp.activation',
-  'imageSize',
-  'mode',
-  'batch',
-  'microBatch',
-  'seq',
-  'precision',
-  'optimizer',
-  'checkpoint',
-  'attention',
-  'loraRank',
-  'zero',
-  'gpus',
-  'framework',
-  'gpuMemoryGiB',
-] as const;
-type TextKey = (typeof TEXT_KEYS)[number];
-
-/** One sentence per control, shown on hover (title) and under the control while it has focus. */
-const HINTS: Record<TextKey | 'qlora', string> = {
-  model: 'A preset with the real architecture, the mlp, or an imported config.json.',
-  'mlp.d': 'Input and output width of each block.',
-  'mlp.hidden': 'Width of the hidden layer inside each block.',
-  'mlp.layers': 'Number of blocks; activations grow linearly with it.',
-  'mlp.activation': 'GELU keeps its input for backward; ReLU keeps only its output.',
-  imageSize: 'Side of the square input image; activations grow with its square.',
-  mode: 'Training holds gradients, optimizer states and activations; inference holds weights and the KV cache.',
-  batch: 'Samples per GPU per optimizer step.',
-  microBatch: 'Samples per forward/backward; smaller than batch means gradient accumulation.',
-  seq: 'Tokens per sample (the context held in the KV cache for inference). Eager attention grows with its square.',
-  precision: 'amp keeps fp32 weights with 16-bit copies and activations; fp16/bf16 store everything in 16 bits; int8/int4 quantize weights.',
-  optimizer: 'Adam keeps two fp32 states per parameter, momentum one, SGD none.',
-  checkpoint: 'Recompute activations in backward instead of keeping them: full keeps each layer input, sqrt every √n-th, selective only drops attention scores.',
-  attention: 'eager materialises the s² attention scores; fused (FlashAttention-style) keeps only row statistics.',
-  loraRank: 'Train low-rank adapters instead of all weights; 0 trains everything.',
-  zero: 'ZeRO shards optimizer states (1), then gradients (2), then weights (3) across the GPUs.',
-  gpus: 'Data-parallel GPUs; bytes are per GPU.',
-  framework: 'pytorch predicts a PyTorch eager run; vramlab predicts this page’s own engine buffer by buffer.',
-  gpuMemoryGiB: 'Your card’s memory, added to the fit list.',
-  qlora: 'A 4-bit NF4 base model under the LoRA adapters.',
-};
+const GiB = 2 ** 30;
 const hintId = (key: string) => `hint-${key.replace('.', '-')}`;
-const describedBy = (key: string) => `${hintId(key)} config-error`;
+const offId = (key: string) => `off-${key.replace('.', '-')}`;
+/** Labels point at controls by id (not by wrapping) so each control's name is its label alone. */
+const fieldId = (key: string): string => `f-${key.replace('.', '-')}`;
 
-/**
- * The form as typed: strings as the controls hold them, so an invalid entry stays on screen
- * (with its message) instead of being replaced by the last valid value.
- */
-type Draft = Record<TextKey, string> & { qlora: boolean };
+/** Why a field is disabled, shown under it; null when it applies. */
+type Off = string | null;
 
 export interface ConfigChangeDetail {
   config: PlanConfig;
@@ -91,69 +46,15 @@ const FAMILY_LABELS: Record<ModelInfo['family'], string> = {
   resnet: 'ResNet',
 };
 
-function draftFrom(c: PlanConfig): Draft {
-  return {
-    model: c.model,
-    'mlp.d': String(c.mlp.d),
-    'mlp.hidden': String(c.mlp.hidden),
-    'mlp.layers': String(c.mlp.layers),
-    'mlp.activation': c.mlp.activation,
-    imageSize: String(c.imageSize),
-    mode: c.mode,
-    batch: String(c.batch),
-    microBatch: c.microBatch === undefined ? '' : String(c.microBatch),
-    seq: String(c.seq),
-    precision: c.precision,
-    optimizer: c.optimizer,
-    checkpoint: c.checkpoint,
-    attention: c.attention,
-    loraRank: String(c.loraRank),
-    qlora: c.qlora,
-    zero: String(c.zero),
-    gpus: String(c.gpus),
-    framework: c.framework,
-    gpuMemoryGiB: c.gpuMemoryGiB === undefined ? '' : String(c.gpuMemoryGiB),
-  };
-}
-
-/** Labels point at controls by id (not by wrapping) so each control's name is its label alone. */
-const fieldId = (key: string): string => `f-${key.replace('.', '-')}`;
-
-/** An empty box is NaN, which the schema reports as "must be a number". */
-const num = (s: string): number => (s.trim() === '' ? Number.NaN : Number(s));
-const optionalNum = (s: string): number | undefined => (s.trim() === '' ? undefined : Number(s));
-
-/** The untrusted object handed to parsePlanConfig; the schema does all the checking. */
-function rawConfig(d: Draft, hfConfig: unknown): unknown {
-  return {
-    model: d.model,
-    mlp: { d: num(d['mlp.d']), hidden: num(d['mlp.hidden']), layers: num(d['mlp.layers']), activation: d['mlp.activation'] },
-    hfConfig,
-    imageSize: num(d.imageSize),
-    mode: d.mode,
-    batch: num(d.batch),
-    microBatch: optionalNum(d.microBatch),
-    seq: num(d.seq),
-    precision: d.precision,
-    optimizer: d.optimizer,
-    checkpoint: d.checkpoint,
-    attention: d.attention,
-    loraRank: num(d.loraRank),
-    qlora: d.qlora,
-    zero: num(d.zero),
-    gpus: num(d.gpus),
-    framework: d.framework,
-    gpuMemoryGiB: optionalNum(d.gpuMemoryGiB),
-  };
-}
-
-/** The model id of an imported config.json (estimate/presets.ts resolves it from hfConfig). */
-const HF_MODEL = 'hf';
+const TRAINING_ONLY = 'training only';
 
 /**
  * The planner form. Every edit is validated against PlanConfigSchema; a valid config is
  * announced with `vl-config-change`, an invalid one shows its message in an alert. A
  * Hugging Face config.json can be imported (file, drop or paste); it becomes model `hf`.
+ * Fields that do not apply are left out (sequence length, attention and LoRA for the mlp and
+ * ResNets, image size but for ResNets, ZeRO with one GPU) or disabled with the reason
+ * (optimizer, checkpointing and micro-batch in inference), and the hints speak of the model.
  *
  * @fires vl-config-change - detail `{ config }`: a validated PlanConfig after any edit
  * @fires vl-config-invalid - detail `{ field, message }`: the edit left the form invalid
@@ -165,19 +66,21 @@ export class VlPlanForm extends LitElement {
   static override styles = css`
     :host {
       display: block;
+      min-width: 0;
     }
     form {
       display: grid;
-      gap: 0.75rem;
+      gap: 0.6rem;
     }
     fieldset {
       border: 1px solid var(--vl-border, #ccc);
       border-radius: 8px;
-      padding: 0.5rem 0.75rem 0.75rem;
+      padding: 0.4rem 0.7rem 0.6rem;
       margin: 0;
+      min-width: 0;
       display: grid;
-      grid-template-columns: repeat(auto-fill, minmax(9rem, 1fr));
-      gap: 0.5rem 0.75rem;
+      grid-template-columns: repeat(auto-fill, minmax(8.5rem, 1fr));
+      gap: 0.4rem 0.7rem;
     }
     legend {
       font-weight: 600;
@@ -185,9 +88,10 @@ export class VlPlanForm extends LitElement {
     }
     .field {
       display: grid;
-      gap: 0.15rem;
+      gap: 0.1rem;
       font-size: 0.85rem;
       align-content: start;
+      min-width: 0;
     }
     .hint {
       display: none;
@@ -196,6 +100,15 @@ export class VlPlanForm extends LitElement {
     }
     .field:focus-within .hint {
       display: block;
+    }
+    .off,
+    .note {
+      color: var(--vl-muted, #555);
+      font-size: 0.78rem;
+    }
+    .note {
+      grid-column: 1 / -1;
+      margin: 0;
     }
     .field.check {
       grid-template-columns: auto 1fr;
@@ -215,6 +128,9 @@ export class VlPlanForm extends LitElement {
       border: 1px solid var(--vl-border, #aaa);
       border-radius: 4px;
     }
+    :disabled {
+      opacity: 0.6;
+    }
     input:focus-visible,
     select:focus-visible {
       outline: 2px solid var(--vl-accent, #0b57d0);
@@ -228,7 +144,9 @@ export class VlPlanForm extends LitElement {
       color: var(--vl-error, #b00020);
       font-weight: 600;
       margin: 0;
-      min-height: 1.2em;
+    }
+    .error:empty {
+      display: none;
     }
   `;
 
@@ -242,6 +160,7 @@ export class VlPlanForm extends LitElement {
   @state() private hfName = '';
 
   private readonly models: ModelInfo[] = listModels();
+  private hints = hints('gpt2', true);
 
   protected override willUpdate(changed: PropertyValues<this>): void {
     if (changed.has('config')) {
@@ -254,7 +173,10 @@ export class VlPlanForm extends LitElement {
 
   override render() {
     const d = this.draft;
-    const family = this.models.find((m) => m.id === d.model)?.family;
+    const family: Family = this.models.find((m) => m.id === d.model)?.family ?? 'hf';
+    const on = applies(family, d);
+    this.hints = hints(family, on.train);
+    const modelName = this.models.find((m) => m.id === d.model)?.name ?? this.hfName;
     return html`
       <p part="error" class="error" id="config-error" role="alert" data-testid="config-error">${this.invalid?.message ?? ''}</p>
       <form part="form" data-testid="plan-form" @input=${this.handleInput} @submit=${this.handleSubmit} novalidate>
@@ -262,16 +184,43 @@ export class VlPlanForm extends LitElement {
           <legend>Model</legend>
           <div class="field wide">
             <label for="f-model">model</label>
-            <select id="f-model" name="model" data-testid="field-model" .value=${d.model} title=${HINTS.model} aria-describedby=${describedBy('model')}>
+            <select id="f-model" name="model" data-testid="field-model" .value=${d.model} title=${this.hints.model} aria-describedby=${this.describedBy('model', null)}>
               ${this.renderModelOptions(d.model)}
             </select>
-            <small class="hint" id=${hintId('model')}>${HINTS.model}</small>
+            <small class="hint" id=${hintId('model')}>${this.hints.model}</small>
           </div>
-          ${d.model === 'mlp'
+          ${on.mlp
             ? html`${this.renderNumber('mlp.d', 'width d', 1)} ${this.renderNumber('mlp.hidden', 'hidden', 1)}
               ${this.renderNumber('mlp.layers', 'layers', 1)} ${this.renderSelect('mlp.activation', 'activation', ACTIVATIONS)}`
             : nothing}
-          ${family === 'resnet' ? this.renderNumber('imageSize', 'image size (px)', 1) : nothing}
+          ${on.resnet ? this.renderNumber('imageSize', 'image size (px)', 1) : nothing}
+          ${on.hidden.length > 0
+            ? html`<p class="note" data-testid="form-not-applicable">Not used by ${modelName}: ${on.hidden.join(', ')}.</p>`
+            : nothing}
+        </fieldset>
+        <fieldset>
+          <legend>Your GPU</legend>
+          ${this.renderGpu()}
+        </fieldset>
+        <fieldset>
+          <legend>Step</legend>
+          ${this.renderSelect('mode', 'mode', MODES)} ${this.renderNumber('batch', 'batch', 1)}
+          ${this.renderNumber('microBatch', 'micro-batch', 1, 'same as batch', '1', on.train ? null : TRAINING_ONLY)}
+          ${on.transformer ? this.renderNumber('seq', 'sequence length', 1) : nothing}
+        </fieldset>
+        <fieldset>
+          <legend>Precision and memory savers</legend>
+          ${this.renderSelect('precision', 'precision', PRECISIONS)}
+          ${this.renderSelect('optimizer', 'optimizer', OPTIMIZERS, on.train ? null : TRAINING_ONLY)}
+          ${this.renderSelect('checkpoint', 'checkpointing', CHECKPOINTS, on.train ? null : TRAINING_ONLY)}
+          ${on.transformer ? html`${this.renderSelect('attention', 'attention', ATTENTIONS)} ${this.renderNumber('loraRank', 'LoRA rank (0 = off)', 0)} ${this.renderQlora()}` : nothing}
+        </fieldset>
+        <fieldset>
+          <legend>GPUs and framework</legend>
+          ${this.renderNumber('gpus', 'GPUs', 1)}
+          ${on.zero ? this.renderSelect('zero', 'ZeRO stage', ZERO_STAGES, on.train ? null : TRAINING_ONLY) : nothing}
+          ${this.renderSelect('framework', 'predict for', FRAMEWORKS)}
+          ${on.zero ? nothing : html`<p class="note" data-testid="zero-note">ZeRO sharding is offered with more than one GPU.</p>`}
         </fieldset>
         <fieldset>
           <legend>Hugging Face config.json</legend>
@@ -282,40 +231,38 @@ export class VlPlanForm extends LitElement {
             @vl-hf-config-clear=${this.handleHfConfigClear}
           ></vl-hf-config>
         </fieldset>
-        <fieldset>
-          <legend>Step</legend>
-          ${this.renderSelect('mode', 'mode', MODES)} ${this.renderNumber('batch', 'batch', 1)}
-          ${this.renderNumber('microBatch', 'micro-batch', 1, 'same as batch')}
-          ${family === 'resnet' ? nothing : this.renderNumber('seq', 'sequence length', 1)}
-        </fieldset>
-        <fieldset>
-          <legend>Precision and memory savers</legend>
-          ${this.renderSelect('precision', 'precision', PRECISIONS)} ${this.renderSelect('optimizer', 'optimizer', OPTIMIZERS)}
-          ${this.renderSelect('checkpoint', 'checkpointing', CHECKPOINTS)} ${this.renderSelect('attention', 'attention', ATTENTIONS)}
-          ${this.renderNumber('loraRank', 'LoRA rank (0 = off)', 0)}
-          <div class="field check">
-            <input
-              type="checkbox"
-              id="f-qlora"
-              name="qlora"
-              data-testid="field-qlora"
-              .checked=${d.qlora}
-              aria-invalid=${this.isInvalid('qlora')}
-              title=${HINTS.qlora}
-              aria-describedby=${describedBy('qlora')}
-            />
-            <label for="f-qlora">QLoRA (4-bit base)</label>
-            <small class="hint" id=${hintId('qlora')}>${HINTS.qlora}</small>
-          </div>
-        </fieldset>
-        <fieldset>
-          <legend>GPUs</legend>
-          ${this.renderSelect('zero', 'ZeRO stage', ZERO_STAGES)} ${this.renderNumber('gpus', 'GPUs', 1)}
-          ${this.renderSelect('framework', 'predict for', FRAMEWORKS)}
-          ${this.renderNumber('gpuMemoryGiB', 'your GPU (GiB)', 0, 'optional', 'any')}
-        </fieldset>
       </form>
     `;
+  }
+
+  private renderGpu() {
+    const d = this.draft;
+    return html`<div class="field">
+        <label for="f-gpu">your GPU</label>
+        <select id="f-gpu" name="gpu" data-testid="field-gpu" .value=${d.gpu} title=${this.hints.gpu} aria-describedby=${this.describedBy('gpu', null)}>
+          ${GPU_CATALOG.map((g) => html`<option value=${g.id} ?selected=${g.id === d.gpu}>${g.name}</option>`)}
+          <option value=${CUSTOM_GPU} ?selected=${d.gpu === CUSTOM_GPU}>custom size (GiB)</option>
+        </select>
+        <small class="hint" id=${hintId('gpu')}>${this.hints.gpu}</small>
+      </div>
+      ${d.gpu === CUSTOM_GPU ? this.renderNumber('gpuMemoryGiB', 'GPU memory (GiB)', 0, 'e.g. 24', 'any') : nothing}`;
+  }
+
+  private renderQlora() {
+    return html`<div class="field check">
+      <input
+        type="checkbox"
+        id="f-qlora"
+        name="qlora"
+        data-testid="field-qlora"
+        .checked=${this.draft.qlora}
+        aria-invalid=${this.isInvalid('qlora')}
+        title=${this.hints.qlora}
+        aria-describedby=${this.describedBy('qlora', null)}
+      />
+      <label for="f-qlora">QLoRA (4-bit base)</label>
+      <small class="hint" id=${hintId('qlora')}>${this.hints.qlora}</small>
+    </div>`;
   }
 
   private renderModelOptions(selected: string) {
@@ -326,16 +273,25 @@ export class VlPlanForm extends LitElement {
         : html`<optgroup label="Imported">
             <option value=${HF_MODEL} ?selected=${selected === HF_MODEL}>config.json: ${this.hfName}</option>
           </optgroup>`;
-    return [imported, ...families.map(
-      (f) => html`<optgroup label=${FAMILY_LABELS[f]}>
-        ${this.models
-          .filter((m) => m.family === f)
-          .map((m) => html`<option value=${m.id} ?selected=${m.id === selected}>${m.name}</option>`)}
-      </optgroup>`,
-    )];
+    return [
+      imported,
+      ...families.map(
+        (f) => html`<optgroup label=${FAMILY_LABELS[f]}>
+          ${this.models.filter((m) => m.family === f).map((m) => html`<option value=${m.id} ?selected=${m.id === selected}>${m.name}</option>`)}
+        </optgroup>`,
+      ),
+    ];
   }
 
-  private renderNumber(key: TextKey, label: string, min: number, placeholder = '', step = '1') {
+  private describedBy(key: string, off: Off): string {
+    return `${hintId(key)}${off ? ` ${offId(key)}` : ''} config-error`;
+  }
+
+  private renderOff(key: string, off: Off) {
+    return off ? html`<small class="off" id=${offId(key)} data-testid=${`off-${key}`}>${off}</small>` : nothing;
+  }
+
+  private renderNumber(key: TextKey, label: string, min: number, placeholder = '', step = '1', off: Off = null) {
     return html`<div class="field">
       <label for=${fieldId(key)}>${label}</label>
       <input
@@ -348,24 +304,36 @@ export class VlPlanForm extends LitElement {
         step=${step}
         placeholder=${placeholder}
         .value=${this.draft[key]}
+        ?disabled=${off !== null}
         aria-invalid=${this.isInvalid(key)}
-        title=${HINTS[key]}
-        aria-describedby=${describedBy(key)}
+        title=${this.hints[key]}
+        aria-describedby=${this.describedBy(key, off)}
       />
-      <small class="hint" id=${hintId(key)}>${HINTS[key]}</small>
+      ${this.renderOff(key, off)}
+      <small class="hint" id=${hintId(key)}>${this.hints[key]}</small>
     </div>`;
   }
 
   // Options carry `?selected` for the first render (a select's `.value` is set before its
   // options exist) and the select carries `.value` so a new `config` moves it afterwards.
-  private renderSelect(key: TextKey, label: string, options: readonly (string | number)[]) {
+  private renderSelect(key: TextKey, label: string, options: readonly (string | number)[], off: Off = null) {
     const value = this.draft[key];
     return html`<div class="field">
       <label for=${fieldId(key)}>${label}</label>
-      <select id=${fieldId(key)} name=${key} data-testid=${`field-${key}`} .value=${value} aria-invalid=${this.isInvalid(key)} title=${HINTS[key]} aria-describedby=${describedBy(key)}>
+      <select
+        id=${fieldId(key)}
+        name=${key}
+        data-testid=${`field-${key}`}
+        .value=${value}
+        ?disabled=${off !== null}
+        aria-invalid=${this.isInvalid(key)}
+        title=${this.hints[key]}
+        aria-describedby=${this.describedBy(key, off)}
+      >
         ${options.map((o) => html`<option value=${o} ?selected=${String(o) === value}>${o}</option>`)}
       </select>
-      <small class="hint" id=${hintId(key)}>${HINTS[key]}</small>
+      ${this.renderOff(key, off)}
+      <small class="hint" id=${hintId(key)}>${this.hints[key]}</small>
     </div>`;
   }
 
@@ -378,6 +346,10 @@ export class VlPlanForm extends LitElement {
     const key = target.name;
     if (key === 'qlora') {
       this.draft = { ...this.draft, qlora: (target as HTMLInputElement).checked };
+    } else if (key === 'gpu' && target.value === CUSTOM_GPU && this.draft.gpuMemoryGiB.trim() === '') {
+      // Start the typed size at the card chosen so far (rounded to the GiB), not at an error.
+      const gib = Math.round(chosenGpu({ gpu: this.draft.gpu }).memoryBytes / GiB);
+      this.draft = { ...this.draft, gpu: CUSTOM_GPU, gpuMemoryGiB: String(gib) };
     } else if ((TEXT_KEYS as readonly string[]).includes(key)) {
       this.draft = { ...this.draft, [key]: target.value };
     } else {
@@ -413,9 +385,7 @@ export class VlPlanForm extends LitElement {
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       this.invalid = { field: err.field, message: err.message };
-      this.dispatchEvent(
-        new CustomEvent<ConfigInvalidDetail>('vl-config-invalid', { detail: this.invalid, bubbles: true, composed: true }),
-      );
+      this.dispatchEvent(new CustomEvent<ConfigInvalidDetail>('vl-config-invalid', { detail: this.invalid, bubbles: true, composed: true }));
       return;
     }
     this.invalid = null;

@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ESTIMATE_FLAGS, RUN_FLAGS, UsageError, parseEstimateArgs, parseRunArgs, type FlagSpec } from '../../src/cli/args.ts';
 import { EstimateError, MODEL_IDS, estimate } from '../../src/estimate/index.ts';
+import { GPU_IDS, chosenGpu, fitList } from '../../src/estimate/gpus.ts';
 import { parseHfConfig } from '../../src/estimate/hf.ts';
 import {
   ACTIVATIONS,
@@ -381,7 +382,7 @@ describe('parsePlanConfig and parseRunConfig', () => {
 // ---------------------------------------------------------------------------------------
 // URL state
 
-const URL_KEYS = ['m', 'd', 'h', 'l', 'act', 'img', 'mode', 'b', 'mb', 's', 'p', 'o', 'c', 'a', 'lr', 'q', 'z', 'g', 'f', 'gm'] as const;
+const URL_KEYS = ['m', 'd', 'h', 'l', 'act', 'img', 'mode', 'b', 'mb', 's', 'p', 'o', 'c', 'a', 'lr', 'q', 'z', 'g', 'f', 'gm', 'gpu'] as const;
 
 /** Every PlanConfig the URL can hold: a known model (not hf) and every field anywhere in its range. */
 const validPlan: fc.Arbitrary<PlanConfig> = fc
@@ -413,11 +414,14 @@ const validPlan: fc.Arbitrary<PlanConfig> = fc
       fc.oneof(fc.double({ min: Number.MIN_VALUE, max: LIMITS.gpuMemoryGiB, noNaN: true }), fc.constantFrom(24, 79.5, 1e-7, LIMITS.gpuMemoryGiB)),
       { nil: undefined },
     ),
+    gpu: fc.option(fc.constantFrom(...GPU_IDS), { nil: undefined }),
   })
   .map(({ micro, accum, hasMicro, bigBatch, ...c }) => {
     const out: PlanConfig = { ...c, batch: bigBatch ?? micro * accum };
     if (hasMicro && bigBatch === undefined) out.microBatch = micro;
     if (c.gpuMemoryGiB === undefined) delete out.gpuMemoryGiB;
+    // A typed size and a catalog card are alternatives: the schema refuses both.
+    if (c.gpu === undefined || c.gpuMemoryGiB !== undefined) delete out.gpu;
     return out;
   })
   .filter((c) => PlanConfigSchema.safeParse(c).success);
@@ -428,7 +432,7 @@ const queryPairs = fc.array(
     fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...URL_KEYS) }, { weight: 1, arbitrary: fc.string({ maxLength: 4 }) }),
     fc.oneof(
       nastyNumber,
-      fc.constantFrom(...MODEL_IDS, 'hf', ...PRECISIONS, ...OPTIMIZERS, ...CHECKPOINTS, ...MODES, '0', '1', '2', '3', '4'),
+      fc.constantFrom(...MODEL_IDS, 'hf', ...GPU_IDS, ...PRECISIONS, ...OPTIMIZERS, ...CHECKPOINTS, ...MODES, '0', '1', '2', '3', '4'),
       fc.integer({ min: 0, max: 1 << 22 }).map(String),
       word,
     ),
@@ -541,6 +545,9 @@ describe('URL state', () => {
     ['m=hf', 'm'],
     ['m=__proto__', 'm'],
     ['p=FP32', 'p'],
+    ['gpu=RTX-4090', 'gpu'],
+    ['gpu=h100', 'gpu'],
+    ['gpu=', 'gpu'],
   ])('refuses %s, naming the parameter, and keeps the default', (s, key) => {
     const { config, problems } = decodePlanState(s);
     expect(config).toEqual(DEFAULT_PLAN);
@@ -554,6 +561,29 @@ describe('URL state', () => {
     expect(decodePlanState('q=1')).toMatchObject({ config: { qlora: false }, problems: [expect.stringContaining("'q'")] });
     expect(decodePlanState('mode=inference&z=2')).toMatchObject({ config: { mode: 'inference', zero: 0 }, problems: [expect.stringContaining("'z'")] });
     expect(decodePlanState('x=1&utm_source=chat').problems).toEqual([]);
+    // A catalog card and a typed size: the typed size is kept, the card named and dropped.
+    const both = decodePlanState('gpu=a100-80gb&gm=24');
+    expect(both.config.gpuMemoryGiB).toBe(24);
+    expect(both.config.gpu).toBeUndefined();
+    expect(both.problems).toEqual([expect.stringContaining("'gpu'")]);
+  });
+
+  it('every decoded plan has a chosen card, and the fit list has the same card at the same size', () => {
+    fc.assert(
+      fc.property(search, (s) => {
+        const { config } = decodePlanState(s);
+        const card = chosenGpu(config);
+        const listed = fitList(1, config.gpuMemoryGiB).find((f) => f.gpu === card.name);
+        expect(listed?.memoryBytes).toBe(card.memoryBytes);
+        expect(card.id).toBe(config.gpuMemoryGiB !== undefined ? 'custom' : (config.gpu ?? 'rtx-4090'));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('keeps the chosen catalog GPU under its own key, after the others', () => {
+    expect(encodePlanState({ ...DEFAULT_PLAN, batch: 4, gpu: 'a100-80gb' })).toBe('b=4&gpu=a100-80gb');
+    expect(decodePlanState('gpu=h200')).toEqual({ config: { ...DEFAULT_PLAN, gpu: 'h200' }, problems: [] });
   });
 });
 
