@@ -188,8 +188,16 @@ export class VlApp extends LitElement {
         align-items: center;
         gap: 0.4rem 0.75rem;
       }
-      vl-plan-delta {
-        margin-top: 0.75rem;
+      vl-plan-delta,
+      vl-fit-suggestions {
+        display: block;
+        margin-top: 1rem;
+      }
+      .lab > * + * {
+        display: block;
+        margin-top: 1.5rem;
+        padding-top: 1rem;
+        border-top: 1px solid var(--vl-border);
       }
       .error {
         color: var(--vl-error);
