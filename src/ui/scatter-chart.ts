@@ -76,21 +76,9 @@ export class VlScatterChart extends LitElement {
     css`
     :host {
       display: block;
-      --vl-scatter-measured: #d55e00;
-      --vl-scatter-estimate: #0072b2;
-      --vl-scatter-activations: #009e73;
-      --vl-scatter-estimateActivations: #009e73;
       --vl-chart-line: var(--vl-fg, #1b1b1f);
       --vl-chart-grid: var(--vl-border, #d0d0d7);
       --vl-chart-text: var(--vl-muted, #5f5f6b);
-    }
-    @media (prefers-color-scheme: dark) {
-      :host {
-        --vl-scatter-measured: #ff8a50;
-        --vl-scatter-estimate: #8ab4f8;
-        --vl-scatter-activations: #3fcf9e;
-        --vl-scatter-estimateActivations: #3fcf9e;
-      }
     }
     svg {
       display: block;
@@ -242,11 +230,15 @@ export class VlScatterChart extends LitElement {
   }
 }
 
+/** Tone colours outside the app (the app's theme sets --vl-scatter-<tone> for light and dark). */
+const SCATTER_LIGHT: Record<ScatterTone, string> = { measured: '#d55e00', estimate: '#0072b2', activations: '#009e73', estimateActivations: '#009e73' };
+
 /** `.fill-<tone>`, `.stroke-<tone>`, `.swatch-<tone>` from `--vl-scatter-<tone>`; names from SCATTER_TONES only. */
 function toneRules() {
   const rules = SCATTER_TONES.map((t) => {
     if (!/^[A-Za-z][A-Za-z0-9]*$/.test(t)) throw new Error(`not an identifier: ${t}`);
-    const v = `var(--vl-scatter-${t})`;
+    // The page theme's colour (theme.ts), else the light one.
+    const v = `var(--vl-scatter-${t}, ${SCATTER_LIGHT[t]})`;
     return `.fill-${t} { fill: ${v}; } .stroke-${t} { stroke: ${v}; } .swatch-${t} { background: ${v}; border-color: ${v}; }`;
   });
   return unsafeCSS(rules.join('\n'));

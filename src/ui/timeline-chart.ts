@@ -77,7 +77,7 @@ export function alignEstimate(estimate: readonly EstimatePoint[], measured: RunR
  * point at the end of the op it describes (alignEstimate; spread evenly when the estimate
  * names no ops). Pointing at the chart (hover, tap, or the arrow keys once focused) names the
  * tensors alive at that event with their bytes, as PyTorch's memory_viz does.
- * Colours come from `--vl-cat-<category>` and `--vl-phase-<phase>`, with light and dark defaults.
+ * Colours come from `--vl-cat-<category>` and `--vl-phase-<phase>` (the page theme, theme.ts), with light defaults.
  *
  * @csspart svg - the chart
  * @csspart legend - the legend under the chart
@@ -90,21 +90,9 @@ export class VlTimelineChart extends LitElement {
     css`
     :host {
       display: block;
-      --vl-phase-forward: #4a90d9;
-      --vl-phase-backward: #d9534f;
-      --vl-phase-recompute: #9b59b6;
-      --vl-phase-optimizer: #2e9e5b;
       --vl-chart-line: var(--vl-fg, #1b1b1f);
       --vl-chart-grid: var(--vl-border, #d0d0d7);
       --vl-chart-text: var(--vl-muted, #5f5f6b);
-    }
-    @media (prefers-color-scheme: dark) {
-      :host {
-        --vl-phase-forward: #8ab4f8;
-        --vl-phase-backward: #f28b82;
-        --vl-phase-recompute: #d7aefb;
-        --vl-phase-optimizer: #81c995;
-      }
     }
     svg {
       display: block;
@@ -340,11 +328,16 @@ export class VlTimelineChart extends LitElement {
  * their custom properties. The names come from the `as const` lists, never from input; the
  * check keeps it that way, since unsafeCSS takes the text as it is.
  */
+/** Phase colours outside the app (the app's theme sets --vl-phase-<phase> for light and dark). */
+const PHASE_LIGHT = { forward: '#4a90d9', backward: '#d9534f', recompute: '#9b59b6', optimizer: '#2e9e5b' } as const;
+
 function colourRules() {
   const names = [...PLAN_CATEGORIES.map((c) => ['cat', c] as const), ...CHART_PHASES.filter((p) => p !== 'setup').map((p) => ['phase', p] as const)];
   const rules = names.map(([kind, name]) => {
     if (!/^[A-Za-z][A-Za-z0-9]*$/.test(name)) throw new Error(`not an identifier: ${name}`);
-    return `.${kind}-${name} { fill: var(--vl-${kind}-${name}); background: var(--vl-${kind}-${name}); }`;
+    // Phases take the page theme's colour (theme.ts), else the light one; categories come from categoryPalette.
+    const v = kind === 'phase' ? `var(--vl-phase-${name}, ${PHASE_LIGHT[name as keyof typeof PHASE_LIGHT]})` : `var(--vl-${kind}-${name})`;
+    return `.${kind}-${name} { fill: ${v}; background: ${v}; }`;
   });
   return unsafeCSS(rules.join('\n'));
 }
