@@ -5,13 +5,13 @@
  * page (through the dev server's module URL and the DEV hook window.__vramlab), so it does not
  * depend on where the page places it. Shapes are tiny: SwiftShader runs WebGPU on the CPU.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import AxeBuilder from '@axe-core/playwright';
 import { test, expect } from './fixtures.ts';
 import type { Page } from '@playwright/test';
 import type { PlanConfig } from '../src/protocol/config.ts';
 
-const TINY_MLP = { d: 8, hidden: 16, layers: 2, activation: 'gelu' } as const;
+const TINY_MLP = { d: 8, hidden: 16, layers: 4, activation: 'gelu' } as const;
 
 /** Opens the page, waits for its engine, and mounts <vl-experiments> on the tiny mlp. */
 async function mountExperiments(page: Page): Promise<void> {
@@ -72,36 +72,46 @@ async function numberAttr(page: Page, testid: string, name: string): Promise<num
   return Number(v);
 }
 
-test('the checkpointing trade-off runs each mode: full measures no more than none, each equal to its estimate', async ({ page }) => {
-  test.setTimeout(150_000);
+test('the checkpointing trade-off runs each mode: each equal to its estimate, ordered by counted compute, saved as CSV', async ({ page }) => {
+  test.setTimeout(180_000);
   await mountExperiments(page);
 
-  // Only none and full: untick sqrt.
-  await page.getByTestId('tradeoff-mode-sqrt').uncheck();
+  // Before it starts, it says how long it should take here.
+  await expect(page.getByTestId('tradeoff-run-duration')).toContainText(/3 runs, (about \d+ (s|min)|under a second) on this device/);
   const before = await finished(page, 'tradeoff-status');
   await page.getByTestId('tradeoff-run').click();
-  await expect(page.getByTestId('tradeoff-status')).toHaveText(/mode [12]\/2|Done/);
-  await expect.poll(() => finished(page, 'tradeoff-status'), { timeout: 120_000 }).toBeGreaterThan(before);
+  await expect(page.getByTestId('tradeoff-status')).toHaveText(/mode [123]\/3|Done/);
+  await expect.poll(() => finished(page, 'tradeoff-status'), { timeout: 150_000 }).toBeGreaterThan(before);
   await expect(page.getByTestId('tradeoff-status')).toHaveAttribute('data-phase', 'done');
-  await expect(page.getByTestId('tradeoff-point-sqrt')).toHaveCount(0);
 
   const peaks: Record<string, number> = {};
-  for (const mode of ['none', 'full']) {
+  const flops: Record<string, number> = {};
+  for (const mode of ['none', 'sqrt', 'full']) {
     const row = `tradeoff-point-${mode}`;
     await expect(page.getByTestId(row)).toHaveAttribute('data-status', 'done');
     peaks[mode] = await numberAttr(page, row, 'data-peak');
+    flops[mode] = await numberAttr(page, row, 'data-flops');
     expect(peaks[mode], `${mode}: measured peak equals the vramlab estimate`).toBe(await numberAttr(page, row, 'data-estimated'));
     expect(await numberAttr(page, row, 'data-ms')).toBeGreaterThan(0);
     await expect(page.getByTestId(row)).toContainText('exact');
   }
   expect(peaks['full']!).toBeLessThanOrEqual(peaks['none']!);
+  // The compute axis is a count, not a stopwatch: recomputation always costs more.
+  expect(flops['none']!).toBeLessThan(flops['sqrt']!);
+  expect(flops['sqrt']!).toBeLessThanOrEqual(flops['full']!);
 
-  // Two measured dots and two estimate rings, each measured dot labelled with its mode.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('results-export-csv').click()]);
+  expect(download.suggestedFilename()).toMatch(/^vramlab-experiment-tradeoff-.*\.csv$/);
+  const csv = readFileSync((await download.path())!, 'utf8').trimEnd().split('\r\n');
+  expect(csv[0]).toMatch(/^id,label,status,model,/);
+  expect(csv.slice(1).map((l) => l.split(',')[0])).toEqual(['none', 'full', 'sqrt']);
+
+  // Three measured dots and three estimate rings, each measured dot labelled with its mode.
   const chart = page.getByTestId('tradeoff-chart');
   await expect(chart.locator('svg')).toHaveAttribute('role', 'img');
-  await expect(chart.locator('circle.mark.dot')).toHaveCount(2);
-  await expect(chart.locator('circle.mark.ring')).toHaveCount(2);
-  await expect(chart.locator('text.mark-label')).toHaveText(['none', 'full']);
+  await expect(chart.locator('circle.mark.dot')).toHaveCount(3);
+  await expect(chart.locator('circle.mark.ring')).toHaveCount(3);
+  await expect(chart.locator('text.mark-label')).toHaveText(['none', 'full', 'sqrt']);
 
   expect(await axeBlocking(page)).toEqual([]);
 

@@ -78,6 +78,11 @@ export class VlCompareBars extends LitElement {
 
   private readonly size = new ElementWidthController(this);
 
+  /** The drawn chart, for the SVG and PNG exports; null before the first render. */
+  get svgElement(): SVGSVGElement | null {
+    return this.renderRoot.querySelector('svg');
+  }
+
   override render() {
     if (this.rows.length === 0) return nothing;
     const width = Math.max(240, this.size.width);

@@ -79,14 +79,14 @@ export function renderQueueStatus(queue: RunQueueController, unit: string, testi
   return html`${queue.running
       ? html`<vl-run-progress
           label="experiment runs"
-          .detail=${text}
+          .detail=${''}
           .fraction=${queue.fraction}
           .remaining=${() => queue.remainingMs}
           ?cancelling=${queue.cancelling}
           @vl-cancel=${() => void queue.cancel()}
         ></vl-run-progress>`
       : nothing}
-    <p role="status" class="muted" data-testid=${testid} data-phase=${queue.phase} data-finished=${queue.finished}>${queue.running ? '' : text}</p>`;
+    <p role="status" class="muted" data-testid=${testid} data-phase=${queue.phase} data-finished=${queue.finished}>${text}</p>`;
 }
 
 /** "exact", "+12 B vs estimate", "failed: BufferTooLarge: …" */

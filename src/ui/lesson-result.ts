@@ -1,12 +1,15 @@
 import { LitElement, css, html, nothing } from 'lit';
-import { customElement, property } from 'lit/decorators.js';
+import { customElement, property, query } from 'lit/decorators.js';
 import type { PlanCategory } from '../protocol/plan.ts';
 import type { CompareRow } from './compare-bars.ts';
 import { formatBytes, formatInteger } from './format.ts';
 import { countedFlops, formatChange, type LessonEffect, type LessonOutcome } from './lesson-plans.ts';
 import { estimateRunPytorch } from './run-estimate.ts';
 import { stepTimeSummary } from './step-time.ts';
+import type { VlCompareBars } from './compare-bars.ts';
 import './compare-bars.ts';
+import './chart-export-buttons.ts';
+import './results-export-buttons.ts';
 
 const gflop = new Intl.NumberFormat('en', { maximumFractionDigits: 3 });
 
@@ -77,12 +80,23 @@ export class VlLessonResult extends LitElement {
       color: var(--vl-muted, #666);
       font-size: 0.85rem;
     }
+    .exports {
+      display: flex;
+      flex-wrap: wrap;
+      gap: 0.4rem 0.6rem;
+      align-items: center;
+      margin: 0.5rem 0;
+    }
   `;
 
   @property({ attribute: false }) outcomes: LessonOutcome[] = [];
   @property({ attribute: false }) effect: LessonEffect | null = null;
   /** The category the lesson is about. */
   @property() quantity: PlanCategory = 'activations';
+  /** Names the exported files: "checkpointing". */
+  @property() lesson = 'lesson';
+
+  @query('vl-compare-bars') private bars!: VlCompareBars | null;
 
   override render() {
     if (this.outcomes.length === 0) return nothing;
@@ -108,6 +122,14 @@ export class VlLessonResult extends LitElement {
         emphasis=${this.quantity}
         label=${`Bytes alive at each run's measured peak, by category: ${rows.map((r) => `${r.label} ${formatBytes(this.outcomes.find((o) => o.variant.id === r.id)!.report.actual.peakBytes)}`).join('; ')}.`}
       ></vl-compare-bars>
+      <div class="exports">
+        <span class="muted">save</span>
+        <vl-chart-export what="lesson chart" .name=${`vramlab-lesson-${this.lesson}`} .target=${() => this.bars?.svgElement ?? null}></vl-chart-export>
+        <vl-results-export
+          what=${`lesson ${this.lesson}`}
+          .runs=${this.outcomes.map((o) => ({ id: o.variant.id, label: o.variant.label, status: 'done', config: o.variant.config, estimatedPeakBytes: o.report.estimate.peak.bytes, report: o.report }))}
+        ></vl-results-export>
+      </div>
       <div class="scroll">
         <table part="table" data-testid="lesson-table">
           <thead>

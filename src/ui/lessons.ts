@@ -221,6 +221,7 @@ export class VlLessons extends LitElement {
                 .outcomes=${outcomes}
                 .effect=${lessonEffect(this.selected, outcomes, formatBytes)}
                 quantity=${def.quantity}
+                lesson=${this.selected}
               ></vl-lesson-result>`
             : nothing}
         </div>

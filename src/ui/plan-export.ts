@@ -6,6 +6,7 @@
 import { version as VRAMLAB_VERSION } from '../../package.json';
 import type { PlanConfig } from '../protocol/config.ts';
 import { CATEGORY_LABELS, PLAN_CATEGORIES, type Plan } from '../protocol/plan.ts';
+import { toCsv } from './csv.ts';
 import { fileSafe, fileStamp } from './download.ts';
 
 /** Names the shape of the exported JSON; bump the number when it changes incompatibly. */
@@ -32,18 +33,7 @@ export function planToCsv(plan: Plan): string {
   rows.push(['overhead', 'allocator', 'caching allocator', plan.overhead.allocatorBytes, '', '']);
   rows.push(['total', 'total', 'peak + overheads', plan.totalBytes, '', '']);
   for (const t of plan.terms) rows.push(['term', t.category, t.label, t.bytes, t.formula, t.source]);
-  return `${rows.map((r) => r.map(cell).join(',')).join('\r\n')}\r\n`;
-}
-
-/**
- * One CSV field: numbers as they are; text quoted when it holds a comma, quote or line break,
- * and prefixed with ' when it starts like a spreadsheet formula (=, +, -, @), so opening the
- * file never runs anything (OWASP "CSV injection").
- */
-function cell(v: string | number): string {
-  if (typeof v === 'number') return String(v);
-  const safe = /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
-  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+  return toCsv(rows);
 }
 
 /** `vramlab-plan-<model>-<UTC time>.json` / `.csv`. */

@@ -1,5 +1,5 @@
 import { LitElement, css, html, nothing } from 'lit';
-import { customElement, property } from 'lit/decorators.js';
+import { customElement, property, query } from 'lit/decorators.js';
 import type { EngineRunReport } from '../protocol/engine-api.ts';
 import { CATEGORY_LABELS, PLAN_CATEGORIES, type PlanCategory } from '../protocol/plan.ts';
 import { PHASE_NAMES, tensorsAliveAt } from '../protocol/run.ts';
@@ -11,7 +11,9 @@ import { describeRun } from './run-config.ts';
 import { estimateRunPytorch } from './run-estimate.ts';
 import { stepTimeSummary } from './step-time.ts';
 import './compare-bars.ts';
+import type { VlTimelineChart } from './timeline-chart.ts';
 import './timeline-chart.ts';
+import './chart-export-buttons.ts';
 import './loss-chart.ts';
 import './export-buttons.ts';
 
@@ -159,6 +161,8 @@ export class VlRunResult extends LitElement {
   /** Counts finished runs, for tests telling a new result from the last one. */
   @property({ type: Number }) run = 0;
 
+  @query('vl-timeline-chart') private timeline!: VlTimelineChart | null;
+
   override render() {
     const r = this.report;
     if (!r) return nothing;
@@ -225,6 +229,7 @@ export class VlRunResult extends LitElement {
         </dl>
         ${this.guessMiB !== null ? this.renderGuessResult(r, this.guessMiB) : nothing}
         <h3>Live bytes over the last step</h3>
+        <vl-chart-export what="timeline" .name=${`vramlab-timeline-${r.config.model}`} .target=${() => this.timeline?.svgElement ?? null}></vl-chart-export>
         <vl-timeline-chart
           data-testid="timeline-chart"
           .measured=${r.timeline}

@@ -161,6 +161,11 @@ export class VlScatterChart extends LitElement {
 
   private readonly size = new ElementWidthController(this);
 
+  /** The drawn chart, for the SVG and PNG exports; null before the first render. */
+  get svgElement(): SVGSVGElement | null {
+    return this.renderRoot.querySelector('svg');
+  }
+
   override render() {
     const W = Math.min(MAX_W, Math.max(280, this.size.width));
     const PW = W - M.left - M.right;

@@ -1,5 +1,5 @@
 import { LitElement, html, nothing } from 'lit';
-import { customElement, property, state } from 'lit/decorators.js';
+import { customElement, property, query, state } from 'lit/decorators.js';
 import type { EngineRunConfig } from '../protocol/engine-api.ts';
 import { SWEEP_DEFAULTS, SWEEP_KEYS, SWEEP_MAX_POINTS, SWEEP_MIN_POINTS, curveXs, parseSweepValues, sweepKeys, withSetting, type SweepKey } from './experiment-jobs.ts';
 import { renderQueueStatus, renderRunControls, statusText } from './experiment-parts.ts';
@@ -10,7 +10,11 @@ import { estimateRun } from './run-estimate.ts';
 import { RunQueueController, type QueueJob } from './run-queue.ts';
 import type { ScatterCurve, ScatterPoint, ScatterSeries } from './scatter-chart.ts';
 import { stepTimeSummary } from './step-time.ts';
+import type { VlScatterChart } from './scatter-chart.ts';
+import { runsOfPoints } from './results-export.ts';
 import './scatter-chart.ts';
+import './chart-export-buttons.ts';
+import './results-export-buttons.ts';
 
 /**
  * A sweep: one setting over a few values, the planner's estimate (peak and activations) drawn
@@ -37,6 +41,7 @@ export class VlSweepView extends LitElement {
   @state() private sweepText = SWEEP_DEFAULTS.batch;
 
   private readonly lab = new LabRunnerController(this);
+  @query('vl-scatter-chart') private chart!: VlScatterChart | null;
   readonly queue = new RunQueueController(this, 'experiments', (points) =>
     this.dispatchEvent(new CustomEvent('vl-experiment-done', { detail: { view: 'sweep', points }, bubbles: true, composed: true })),
   );
@@ -152,6 +157,13 @@ export class VlSweepView extends LitElement {
               swept.length ? `, with measured points: ${swept.map((p) => `${p.label} ${formatBytes(p.report!.actual.peakBytes)}`).join('; ')}` : ''
             }.`}
           ></vl-scatter-chart>`
+        : nothing}
+      ${q.points.length > 0 && !q.running
+        ? html`<div class="controls">
+            <span class="muted">save</span>
+            ${points.length > 0 ? html`<vl-chart-export what="sweep chart" .name=${'vramlab-experiment-sweep'} .target=${() => this.chart?.svgElement ?? null}></vl-chart-export>` : nothing}
+            <vl-results-export what="experiment sweep" .runs=${runsOfPoints(q.points)}></vl-results-export>
+          </div>`
         : nothing}
       ${q.points.length > 0
         ? html`<div class="scroll">

@@ -186,6 +186,11 @@ export class VlTimelineChart extends LitElement {
 
   private readonly size = new ElementWidthController(this);
 
+  /** The drawn chart, for the SVG and PNG exports; null before the first render. */
+  get svgElement(): SVGSVGElement | null {
+    return this.renderRoot.querySelector('svg');
+  }
+
   override render() {
     const points = this.measured;
     if (points.length === 0) return html`<p class="muted">No measured timeline.</p>`;

@@ -1,5 +1,5 @@
 import { LitElement, html, nothing } from 'lit';
-import { customElement, property, state } from 'lit/decorators.js';
+import { customElement, property, query, state } from 'lit/decorators.js';
 import type { EngineRunConfig } from '../protocol/engine-api.ts';
 import { CROSS_PRECISIONS, tradeoffModes, withSetting } from './experiment-jobs.ts';
 import { renderQueueStatus, renderRunControls, statusText } from './experiment-parts.ts';
@@ -10,7 +10,11 @@ import { countedFlops, formatChange } from './lesson-plans.ts';
 import { RunQueueController, type QueueJob, type QueuePoint } from './run-queue.ts';
 import type { ScatterPoint, ScatterSeries } from './scatter-chart.ts';
 import { stepTimeSummary } from './step-time.ts';
+import type { VlScatterChart } from './scatter-chart.ts';
+import { runsOfPoints } from './results-export.ts';
 import './scatter-chart.ts';
+import './chart-export-buttons.ts';
+import './results-export-buttons.ts';
 
 const gflop = new Intl.NumberFormat('en', { maximumFractionDigits: 3 });
 
@@ -52,6 +56,7 @@ export class VlTradeoffView extends LitElement {
   @state() private crossPrecision = false;
 
   private readonly lab = new LabRunnerController(this);
+  @query('vl-scatter-chart') private chart!: VlScatterChart | null;
   readonly queue = new RunQueueController(this, 'experiments', (points) =>
     this.dispatchEvent(new CustomEvent('vl-experiment-done', { detail: { view: 'tradeoff', points }, bubbles: true, composed: true })),
   );
@@ -133,6 +138,13 @@ export class VlTradeoffView extends LitElement {
               .map((p) => `${p.label} ${formatBytes(p.report!.actual.peakBytes)} at ${gflop.format((pointFlops(p, this.runner) ?? 0) / 1e9)} GFLOP`)
               .join('; ')}.`}
           ></vl-scatter-chart>`
+        : nothing}
+      ${q.points.length > 0 && !q.running
+        ? html`<div class="controls">
+            <span class="muted">save</span>
+            ${points.length > 0 ? html`<vl-chart-export what="tradeoff chart" .name=${'vramlab-experiment-tradeoff'} .target=${() => this.chart?.svgElement ?? null}></vl-chart-export>` : nothing}
+            <vl-results-export what="experiment tradeoff" .runs=${runsOfPoints(q.points)}></vl-results-export>
+          </div>`
         : nothing}
       ${q.points.length > 0
         ? html`<div class="scroll">
