@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import { DEVICE_ERROR_KINDS, type AdapterSummary, type DeviceErrorReport, type EngineRunConfig, type EngineRunReport } from './engine-api.ts';
-import { PHASES, PLAN_CATEGORIES, type CategoryBytes, type GpuFit, type ModelSummary, type Plan, type PlanTerm } from './plan.ts';
+import { OP_MOMENTS, PHASES, PLAN_CATEGORIES, type CategoryBytes, type GpuFit, type ModelSummary, type Plan, type PlanTerm } from './plan.ts';
 import { GptRunConfigSchema, PHASE_NAMES, RUN_LIMITS, RunConfigSchema, type RunProgress } from './run.ts';
 
 /** `Error.name` of a message the page refuses. */
@@ -117,7 +117,11 @@ export const PlanSchema = z.object({
   bytes: CategoryBytesSchema,
   peak: z.object({ bytes: byteCount, phase: z.enum(PHASES), alive: CategoryBytesSchema, at: text() }),
   textbook: z.object({ bytes: byteCount, formula: text() }),
-  timeline: bounded(z.object({ label: text(), phase: z.enum(PHASES), bytes: CategoryBytesSchema }), MESSAGE_LIMITS.points, 'the plan timeline'),
+  timeline: bounded(
+    z.object({ label: text(), phase: z.enum(PHASES), bytes: CategoryBytesSchema, op: text().optional(), at: z.enum(OP_MOMENTS).optional() }),
+    MESSAGE_LIMITS.points,
+    'the plan timeline',
+  ),
   overhead: z.object({ cudaContextBytes: byteCount, allocatorBytes: byteCount }),
   totalBytes: byteCount,
   fits: bounded(GpuFitSchema, MESSAGE_LIMITS.lines, 'the fit list'),
@@ -156,6 +160,14 @@ export const RunReportSchema = z.object({
     MESSAGE_LIMITS.points,
     'the run timeline',
   ),
+  work: z.object({
+    flops: z.record(z.enum(PHASE_NAMES), count),
+    totalFlops: count,
+    matmulFlops: count,
+    dispatches: count,
+    computePasses: count,
+    clears: count,
+  }),
 });
 
 /**

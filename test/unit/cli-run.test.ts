@@ -18,6 +18,7 @@ import {
 import { zeroCategories } from '../../src/protocol/plan.ts';
 import { estimate } from '../../src/estimate/index.ts';
 import { usageErrorOf } from '../helpers/usage.ts';
+import { stepWork } from '../../src/estimate/vramlab-work.ts';
 
 function usage(argv: string[]): UsageError {
   return usageErrorOf(() => parseRunArgs(argv), argv);
@@ -224,6 +225,7 @@ describe('formatRunReport', () => {
     loss: [0.5, 0.25, 0.125],
     skippedSteps: 0,
     timeline: [{ op: 0, label: 'x', bytes: zeroCategories() }],
+    work: stepWork(config),
   };
 
   it('puts estimate, measurement and difference side by side, with timing and loss', () => {
@@ -267,6 +269,7 @@ describe('formatRunReport and formatSweep for gpt', () => {
     loss: [3.5, 3.25],
     skippedSteps: 0,
     timeline: [],
+    work: stepWork(config),
   };
 
   it('shows the gpt shape line and its default learning rate', () => {

@@ -49,6 +49,7 @@ import {
   type RunReport,
 } from '../../src/protocol/run.ts';
 import { MAX_SEARCH_LENGTH, decodePlanState, encodePlanState } from '../../src/protocol/url.ts';
+import { stepWork } from '../../src/estimate/vramlab-work.ts';
 
 /** Runs (or throws) `f`; the error it threw, or undefined. */
 function thrown(f: () => unknown): unknown {
@@ -595,6 +596,7 @@ function realReport(): RunReport {
       { op: -1, label: '', bytes: { ...zeroCategories(), weights: 3 * MiB } },
       { op: 0, label: 'forward h0', bytes },
     ],
+    work: stepWork(config),
   };
 }
 
