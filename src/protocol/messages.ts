@@ -10,7 +10,14 @@
  * compile-time check at the end fails `tsc` when one side gains or loses a field.
  */
 import { z } from 'zod';
-import { DEVICE_ERROR_KINDS, type AdapterSummary, type DeviceErrorReport, type EngineRunConfig, type EngineRunReport } from './engine-api.ts';
+import {
+  DEVICE_ERROR_KINDS,
+  type AdapterSummary,
+  type DeviceErrorReport,
+  type EngineRunConfig,
+  type EngineRunReport,
+  type ThroughputReport,
+} from './engine-api.ts';
 import { OP_MOMENTS, PHASES, PLAN_CATEGORIES, type CategoryBytes, type GpuFit, type ModelSummary, type Plan, type PlanTerm } from './plan.ts';
 import { GptRunConfigSchema, PHASE_NAMES, RUN_LIMITS, RunConfigSchema, type RunProgress } from './run.ts';
 
@@ -170,6 +177,13 @@ export const RunReportSchema = z.object({
   }),
 });
 
+/** measureThroughput()'s answer: a rate the page divides FLOPs by, so it must be above 0. */
+export const ThroughputReportSchema = z.object({
+  gflops: z.number().positive('a throughput must be more than 0'),
+  ms: z.number().positive('a measured time must be more than 0'),
+  flops: z.number().positive('a FLOP count must be more than 0'),
+});
+
 /**
  * The value if `schema` accepts it, else throws an Error named BadWorkerMessage saying which
  * message (`what`, e.g. 'the run report') and which field. Returns zod's copy: fields the
@@ -205,5 +219,6 @@ const SCHEMAS_MATCH_TYPES: [
   Same<z.infer<typeof PlanSchema>, Plan>,
   Same<z.infer<typeof EngineRunConfigSchema>, EngineRunConfig>,
   Same<z.infer<typeof RunReportSchema>, EngineRunReport>,
-] = [true, true, true, true, true, true, true, true, true, true];
+  Same<z.infer<typeof ThroughputReportSchema>, ThroughputReport>,
+] = [true, true, true, true, true, true, true, true, true, true, true];
 void SCHEMAS_MATCH_TYPES;
