@@ -6,3 +6,4 @@ export { estimate } from './plan.ts';
 export { MODEL_IDS, listModels, type ModelInfo } from './presets.ts';
 export { GPU_CATALOG, fitList, type GpuSpec } from './gpus.ts';
 export { EstimateError } from './errors.ts';
+export { stepWork, ELEMENT_FLOPS } from './vramlab-work.ts';
