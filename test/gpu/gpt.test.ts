@@ -70,6 +70,16 @@ describe('GPT: the estimate equals the ledger', () => {
   });
 });
 
+describe('GPT: gpt-nano (batch 1, seq 16), the lab’s lesson shape', () => {
+  it.each(['none', 'selective', 'full', 'sqrt'] as const)('%s: the counted work is stepWork and the estimate matches the ledger at every op', async (checkpoint) => {
+    const r = await runGptTraining(opened, { ...GPT_NANO_RUN, batch: 1, seq: 16, steps: 2, checkpoint, attention: 'eager' });
+    expect(r.work).toEqual(stepWork(r.config));
+    expect(r.work.clears).toBe(0);
+    expectTimelineAlignedToOps(r);
+    expect(r.actual.peakBytes).toBe(r.estimate.peak.bytes);
+  });
+});
+
 describe('GPT: gradients', () => {
   it('eager and fused attention give the same loss and gradients', async () => {
     const eager = await gradsOf(tiny({ attention: 'eager', precision: 'fp32' }));
