@@ -10,14 +10,7 @@
  * compile-time check at the end fails `tsc` when one side gains or loses a field.
  */
 import { z } from 'zod';
-import {
-  DEVICE_ERROR_KINDS,
-  type AdapterSummary,
-  type DeviceErrorReport,
-  type EngineRunConfig,
-  type EngineRunReport,
-  type ThroughputReport,
-} from './engine-api.ts';
+import { DEVICE_ERROR_KINDS, type AdapterSummary, type DeviceErrorReport, type EngineRunConfig, type EngineRunReport, type ThroughputReport } from './engine-api.ts';
 import { OP_MOMENTS, PHASES, PLAN_CATEGORIES, type CategoryBytes, type GpuFit, type ModelSummary, type Plan, type PlanTerm } from './plan.ts';
 import { GptRunConfigSchema, PHASE_NAMES, RUN_LIMITS, RunConfigSchema, type RunProgress } from './run.ts';
 
