@@ -96,9 +96,10 @@ test('the checkpointing trade-off runs each mode: each equal to its estimate, or
     await expect(page.getByTestId(row)).toContainText('exact');
   }
   expect(peaks['full']!).toBeLessThanOrEqual(peaks['none']!);
-  // The compute axis is a count, not a stopwatch: recomputation always costs more.
-  expect(flops['none']!).toBeLessThan(flops['sqrt']!);
-  expect(flops['sqrt']!).toBeLessThanOrEqual(flops['full']!);
+  // The compute axis is a count, not a stopwatch: recomputation always costs more than none;
+  // √n re-runs whole segments, full each block only up to what its backward needs.
+  expect(flops['none']!).toBeLessThan(flops['full']!);
+  expect(flops['full']!).toBeLessThanOrEqual(flops['sqrt']!);
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('results-export-csv').click()]);
   expect(download.suggestedFilename()).toMatch(/^vramlab-experiment-tradeoff-.*\.csv$/);

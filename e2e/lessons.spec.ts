@@ -56,12 +56,14 @@ for (const id of LESSONS) {
     expect(Math.abs(change)).toBeGreaterThanOrEqual(30);
     const rows = page.getByTestId('lesson-table').locator('tbody tr');
     if (id === 'checkpointing') {
-      // Counted compute orders the modes: none < √n ≤ full (recomputation is counted work).
+      // Counted compute orders the modes: recomputation is counted work, so none < selective <
+      // full ≤ √n (full recomputes each block up to what its backward needs; √n whole segments).
       const flops = async (v: string) => Number(await rows.and(page.locator(`[data-variant="${v}"]`)).getAttribute('data-flops'));
-      const [none, sqrt, full] = [await flops('none'), await flops('sqrt'), await flops('full')];
+      const [none, selective, sqrt, full] = [await flops('none'), await flops('selective'), await flops('sqrt'), await flops('full')];
       expect(none).toBeGreaterThan(0);
-      expect(none).toBeLessThan(sqrt);
-      expect(sqrt).toBeLessThanOrEqual(full);
+      expect(none).toBeLessThan(selective);
+      expect(selective).toBeLessThan(full);
+      expect(full).toBeLessThanOrEqual(sqrt);
       expect(change).toBeLessThan(0);
     }
     if (id === 'precision' || id === 'attention') expect(change).toBeLessThan(0);

@@ -25,6 +25,7 @@ import {
   type LedgerEventKind,
   type LedgerPoint,
 } from '../protocol/ledger.ts';
+import { countClear } from './work.ts';
 
 export interface LedgerCreateOptions {
   /** Tensor name; the buffer is labelled `Ledger.<name>`. */
@@ -40,11 +41,17 @@ export interface LedgerCreateOptions {
    * The encoder the new tensor's first commands will be recorded into. Given, a buffer of the
    * same allocated size and usage that was released since the last flush (its last use is
    * already recorded earlier in that encoder) is taken instead of a new one, and zeroed by a
-   * clearBuffer recorded there, so the tensor starts at zero as a new buffer does. The ledger
-   * still records the old tensor's end and the new one's start: logical liveness is unchanged,
-   * only the physical bytes stop counting both. Needs COPY_DST in usage.
+   * clearBuffer recorded there (unless `overwritten`), so the tensor starts at zero as a new
+   * buffer does. The ledger still records the old tensor's end and the new one's start:
+   * logical liveness is unchanged, only the physical bytes stop counting both. Needs COPY_DST
+   * in usage.
    */
   reuseIn?: GPUCommandEncoder;
+  /**
+   * The tensor's first writer overwrites every byte of it (a kernel output, not an
+   * accumulator): a reused buffer is then handed over as it is, with no clearBuffer.
+   */
+  overwritten?: boolean;
 }
 
 /** The op current before the first beginOp/setOp: setup, weight upload. */
@@ -168,7 +175,10 @@ export class Ledger {
     if (reused) {
       this.reused += 1;
       reused.label = `Ledger.${name}`;
-      opts.reuseIn!.clearBuffer(reused);
+      if (!opts.overwritten) {
+        opts.reuseIn!.clearBuffer(reused);
+        countClear(opts.reuseIn!);
+      }
       this.track(reused, name, category, size, allocated, op);
       return reused;
     }

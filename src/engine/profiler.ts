@@ -7,7 +7,8 @@
  * https://www.w3.org/TR/webgpu/#timestamp
  */
 import type { Ledger } from './ledger.ts';
-import { PHASE_NAMES, type PhaseName } from '../protocol/run.ts';
+import { WorkCounter } from './work.ts';
+import { PHASE_NAMES, type PhaseName, type StepWork } from '../protocol/run.ts';
 
 export type TimingSource = 'timestamp-query' | 'wall-clock';
 
@@ -27,12 +28,20 @@ export class StepRecorder {
   private readback: GPUBuffer | null = null;
   private segments: PhaseName[] = [];
   private wall = zeroPhases();
+  // Counts the kernels and clears recorded into each encoder it opens, by phase (work.ts).
+  private readonly work = new WorkCounter();
 
   private constructor(device: GPUDevice, ledger: Ledger, source: TimingSource) {
     this.device = device;
     this.ledger = ledger;
     this.source = source;
-    this.encoder = device.createCommandEncoder({ label: 'StepRecorder.encoder' });
+    this.encoder = this.newEncoder();
+  }
+
+  private newEncoder(): GPUCommandEncoder {
+    const encoder = this.device.createCommandEncoder({ label: 'StepRecorder.encoder' });
+    this.work.attach(encoder);
+    return encoder;
   }
 
   /**
@@ -54,6 +63,7 @@ export class StepRecorder {
 
   /** Runs `body` as one segment of `phase`, recording its commands into `this.encoder`. */
   async phase<T>(phase: PhaseName, body: () => Promise<T> | T): Promise<T> {
+    this.work.phase = phase;
     if (this.source === 'timestamp-query') {
       const i = this.segments.length;
       this.marker(2 * i);
@@ -73,7 +83,7 @@ export class StepRecorder {
   /** Submits what is recorded, waits for the GPU, and destroys the buffers released meanwhile. */
   async submit(): Promise<void> {
     this.device.queue.submit([this.encoder.finish()]);
-    this.encoder = this.device.createCommandEncoder({ label: 'StepRecorder.encoder' });
+    this.encoder = this.newEncoder();
     await this.device.queue.onSubmittedWorkDone();
     this.ledger.flush();
   }
@@ -105,6 +115,11 @@ export class StepRecorder {
     }
     this.segments = [];
     return out;
+  }
+
+  /** The work recorded since the last call (a step's, when called after finish()). */
+  takeWork(): StepWork {
+    return this.work.take();
   }
 
   destroy(): void {

@@ -100,10 +100,13 @@ async function runLoop(
   opts: RunOptions,
 ): Promise<Omit<RunReport, 'config'>> {
   const { device, summary } = opened;
-  // Only the last step's events are reported: keep a few steps' worth (≈ 25 events per block
-  // per step), so a long run's history stays bounded.
+  // Only the last step's events are reported: keep at least a whole step's worth, so a long
+  // run's history stays bounded. A GPT block makes ≈ 100 events a step under checkpointing
+  // (15 tensors forward and again in recompute, 12 gradients and 7 activation gradients in
+  // backward, each created and released); the ledger trims to historyLimit, so that must hold
+  // the step and the event before it.
   // Pooled: after the first step, a step takes the buffers the last one released and creates none.
-  const ledger = new Ledger(device, { historyLimit: 64 * (layers + 2), pool: true });
+  const ledger = new Ledger(device, { historyLimit: 128 * (layers + 2), pool: true });
   let rec: StepRecorder | null = null;
   try {
     opts.onProgress?.({ stage: 'allocating', step: 0, steps });
@@ -114,6 +117,7 @@ async function runLoop(
     const stepMs: number[] = [];
     const recordMs: number[] = [];
     const phases: Record<PhaseName, number>[] = [];
+    let work = rec.takeWork();
     let windowStart = 0;
     for (let s = 0; s < steps; s++) {
       if (opts.signal?.aborted) throw cancelled();
@@ -123,11 +127,13 @@ async function runLoop(
       await trainer.step(rec);
       recordMs.push(performance.now() - t0);
       phases.push(await rec.finish());
+      work = rec.takeWork();
       stepMs.push(performance.now() - t0);
       loss.push(await trainer.readLoss());
       opts.onProgress?.({ stage: 'step', step: s + 1, steps, loss: loss[s]! });
     }
     const window = ledger.timeline(windowStart);
+    if (window.length !== ledger.eventCount - windowStart) throw new Error(`the ledger kept ${window.length} of the last step's ${ledger.eventCount - windowStart} events: raise its historyLimit`);
     // Before dispose: what the last step left alive (weights, optimizer states…), staging aside.
     const aliveAtEnd = ledger
       .entries()
@@ -161,6 +167,7 @@ async function runLoop(
         bytes: planBytes(p),
       })),
       aliveAtEnd,
+      work,
     };
   } finally {
     rec?.destroy();

@@ -5,6 +5,7 @@
 import * as Comlink from 'comlink';
 import { contextGpu, openDevice, type OpenedDevice } from './device.ts';
 import { runGptTraining, runTraining } from './run.ts';
+import { measureThroughput } from './throughput.ts';
 import {
   ENGINE_ERRORS,
   type AdapterSummary,
@@ -105,6 +106,17 @@ const engine: EngineApi = {
   },
   async cancel() {
     running?.abort();
+  },
+  async measureThroughput() {
+    if (running) throw busy();
+    // Held like a run, so a run started meanwhile is refused rather than timed alongside.
+    const probe = new AbortController();
+    running = probe;
+    try {
+      return await measureThroughput((await device()).device);
+    } finally {
+      if (running === probe) running = null;
+    }
   },
   async loseDevice() {
     const current = opened;

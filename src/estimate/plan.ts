@@ -12,7 +12,7 @@ import { fitList } from './gpus.ts';
 import { type Inventory, type ParamTensor, inventory, paramsWhere, totalParams } from './params.ts';
 import { resolveModel } from './presets.ts';
 import { resnetUnits, transformerLayerBytes, transformerUnits } from './pytorch.ts';
-import { type Schedule, type Unit, schedule, sumBytes } from './schedule.ts';
+import { type Schedule, type Unit, opTimeline, schedule, sumBytes } from './schedule.ts';
 import type { ModelSpec } from './specs.ts';
 import { checkEngineSupports, engineMlpLayout } from './vramlab.ts';
 import { checkEngineGpt, engineGptLayout } from './vramlab-gpt.ts';
@@ -485,5 +485,8 @@ function vramlabPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
     { category: 'workspace', label: 'optimizer hyper-parameters, loss scale, loss', bytes: m.workspace, formula: '12 × 4 B + 16 B + 4 B', source: 'vramlab engine layout' },
   ];
   const notes = ['framework vramlab: the buffers this project’s WebGPU engine allocates; its ledger is the measurement'];
-  return finish(cfg, spec, inv, totalParams(inv), sched, terms, notes, m.activations);
+  const plan = finish(cfg, spec, inv, totalParams(inv), sched, terms, notes, m.activations);
+  // Op by op, as the engine's ledger records the step (every point names its op).
+  plan.timeline = opTimeline({ units: lay.units, persistent, checkpoint: cfg.checkpoint }).map((p) => ({ label: p.label, phase: p.phase, bytes: p.live, op: p.op, at: p.at }));
+  return plan;
 }

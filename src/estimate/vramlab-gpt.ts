@@ -28,7 +28,7 @@ import type { PlanConfig } from '../protocol/config.ts';
 import { EstimateError } from './errors.ts';
 import type { Unit } from './schedule.ts';
 import type { TransformerSpec } from './specs.ts';
-import { ENGINE_WORKSPACE_BYTES, packed16Bytes, storageBytes } from './vramlab.ts';
+import { ENGINE_OP, ENGINE_WORKSPACE_BYTES, packed16Bytes, storageBytes } from './vramlab.ts';
 
 export interface EngineGptLayout {
   units: Unit[];
@@ -80,7 +80,15 @@ export function engineGptLayout(s: TransformerSpec, cfg: PlanConfig): EngineGptL
   });
   // Embeddings: x0 is created here and kept by block 0 as its input. In backward the
   // incoming dX0 is all it holds; wte's gradient already exists (tied head), wpe's is new.
-  units.push(base({ name: 'embeddings', fwdTransient: act(rows * d), bwdTransient: G, gradBytes: 4 * maxPos * d }));
+  units.push(
+    base({
+      name: 'embeddings',
+      fwdTransient: act(rows * d),
+      bwdTransient: G,
+      gradBytes: 4 * maxPos * d,
+      ops: { forward: ENGINE_OP.forwardEmbeddings, backward: ENGINE_OP.backwardEmbeddings, input: 0, output: act(rows * d), gradOut: 0 },
+    }),
+  );
   for (let l = 0; l < L; l++) {
     const input = act(rows * d);
     const saved =
@@ -106,6 +114,15 @@ export function engineGptLayout(s: TransformerSpec, cfg: PlanConfig): EngineGptL
         bwdTransient: Math.max(2 * G + 4 * rows * I, 2 * G + 3 * G, 3 * G),
         gradBytes: 4 * blockParams,
         recomputable: true,
+        ops: {
+          forward: ENGINE_OP.forwardBlock(l),
+          recompute: ENGINE_OP.recomputeBlock(l),
+          selective: ENGINE_OP.recomputeAttention(l),
+          backward: ENGINE_OP.backwardBlock(l),
+          input,
+          output: act(rows * d), // x2
+          gradOut: G, // dX
+        },
       }),
     );
   }
@@ -115,6 +132,7 @@ export function engineGptLayout(s: TransformerSpec, cfg: PlanConfig): EngineGptL
       saved: act(rows * d) /* x_L */ + act(rows * d) + stats /* yf */ + act(rows * V) /* logits */,
       bwdTransient: 4 * rows * V + G + G, // dLogits, dYf, dX_L
       gradBytes: 4 * (V * d + 2 * d), // the tied embedding's gradient starts here; LNf
+      ops: { forward: ENGINE_OP.forwardHead, backward: ENGINE_OP.lossAndHeadBackward, input: act(rows * d), output: 0, gradOut: G },
     }),
   );
   const params = V * d + maxPos * d + L * blockParams + 2 * d;

@@ -20,6 +20,25 @@
  * Checkpointing frees pre and act after a block's forward (keeping its input) and recomputes
  * them from the kept input in backward; √n keeps the input of every ⌈√L⌉-th block only.
  */
+/**
+ * Labels of the engine's ledger ops: the trainers (engine/graph/) start each op with one, and
+ * the framework-vramlab estimate names the op each timeline point describes with the same.
+ */
+export const ENGINE_OP = {
+  forwardBlock: (l: number) => `forward block ${l}`,
+  recomputeBlock: (l: number) => `recompute block ${l}`,
+  backwardBlock: (l: number) => `backward block ${l}`,
+  /** GPT, selective recompute of block l's attention probabilities. */
+  recomputeAttention: (l: number) => `recompute attention ${l}`,
+  /** mlp: the loss and the last block's output gradient (the start of backward). */
+  loss: 'loss',
+  forwardEmbeddings: 'forward embeddings',
+  forwardHead: 'forward head',
+  lossAndHeadBackward: 'loss and head backward',
+  backwardEmbeddings: 'backward embeddings',
+  optimizer: 'optimizer',
+} as const;
+
 export const ENGINE_WORKSPACE = { hyperBytes: 12 * 4, lossStateBytes: 16, lossBytes: 4 } as const;
 export const ENGINE_WORKSPACE_BYTES = ENGINE_WORKSPACE.hyperBytes + ENGINE_WORKSPACE.lossStateBytes + ENGINE_WORKSPACE.lossBytes;
 import type { PlanConfig } from '../protocol/config.ts';
@@ -88,6 +107,14 @@ export function engineMlpLayout(s: MlpSpec, cfg: PlanConfig): EngineMlpLayout {
       castBytes: 0,
       gradBytes: 4 * blockParams,
       recomputable: true,
+      ops: {
+        forward: ENGINE_OP.forwardBlock(l),
+        recompute: ENGINE_OP.recomputeBlock(l),
+        backward: ENGINE_OP.backwardBlock(l),
+        input,
+        output: act(B * s.d),
+        gradOut: l === 0 ? 0 : 4 * B * s.d,
+      },
     });
   }
   units.push({
@@ -102,6 +129,8 @@ export function engineMlpLayout(s: MlpSpec, cfg: PlanConfig): EngineMlpLayout {
     castBytes: 0,
     gradBytes: 0,
     recomputable: false,
+    // The engine has no forward op for it: its loss op starts backward, reading the last output.
+    ops: { forward: null, backward: ENGINE_OP.loss, input: act(B * s.d), output: 0, gradOut: 4 * B * s.d },
   });
   return {
     units,

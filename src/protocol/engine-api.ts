@@ -47,6 +47,15 @@ export interface AdapterSummary {
   isFallbackAdapter: boolean;
 }
 
+/** What measureThroughput() returns: gflops = flops / ms / 10⁶. */
+export interface ThroughputReport {
+  gflops: number;
+  /** Wall time of the timed part, ms. */
+  ms: number;
+  /** FLOPs computed in that time. */
+  flops: number;
+}
+
 export const DEVICE_ERROR_KINDS = ['validation', 'out-of-memory', 'internal', 'lost'] as const;
 export type DeviceErrorKind = (typeof DEVICE_ERROR_KINDS)[number];
 
@@ -82,6 +91,13 @@ export interface EngineApi {
   run(config: EngineRunConfig, onProgress?: ((p: RunProgress) => void) | null): Promise<EngineRunReport>;
   /** Stops the run in progress between steps (it then fails with Cancelled); nothing when idle. */
   cancel(): Promise<void>;
+  /**
+   * The device's FLOP/s on the engine's matmuls (an mlp block's forward, the kernels a step
+   * uses), timed for about 0.3 s after a warm-up; with RunReport.work.totalFlops it says how
+   * long a step will take. Fails with Busy while a run is in progress; allocates nothing that
+   * outlives it.
+   */
+  measureThroughput(): Promise<ThroughputReport>;
   /**
    * Destroys the worker's current device, as a driver reset would, to demonstrate and test
    * recovery: a run in progress fails, the listener gets a 'lost' report, and the next

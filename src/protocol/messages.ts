@@ -10,8 +10,8 @@
  * compile-time check at the end fails `tsc` when one side gains or loses a field.
  */
 import { z } from 'zod';
-import { DEVICE_ERROR_KINDS, type AdapterSummary, type DeviceErrorReport, type EngineRunConfig, type EngineRunReport } from './engine-api.ts';
-import { PHASES, PLAN_CATEGORIES, type CategoryBytes, type GpuFit, type ModelSummary, type Plan, type PlanTerm } from './plan.ts';
+import { DEVICE_ERROR_KINDS, type AdapterSummary, type DeviceErrorReport, type EngineRunConfig, type EngineRunReport, type ThroughputReport } from './engine-api.ts';
+import { OP_MOMENTS, PHASES, PLAN_CATEGORIES, type CategoryBytes, type GpuFit, type ModelSummary, type Plan, type PlanTerm } from './plan.ts';
 import { GptRunConfigSchema, PHASE_NAMES, RUN_LIMITS, RunConfigSchema, type RunProgress } from './run.ts';
 
 /** `Error.name` of a message the page refuses. */
@@ -117,7 +117,11 @@ export const PlanSchema = z.object({
   bytes: CategoryBytesSchema,
   peak: z.object({ bytes: byteCount, phase: z.enum(PHASES), alive: CategoryBytesSchema, at: text() }),
   textbook: z.object({ bytes: byteCount, formula: text() }),
-  timeline: bounded(z.object({ label: text(), phase: z.enum(PHASES), bytes: CategoryBytesSchema }), MESSAGE_LIMITS.points, 'the plan timeline'),
+  timeline: bounded(
+    z.object({ label: text(), phase: z.enum(PHASES), bytes: CategoryBytesSchema, op: text().optional(), at: z.enum(OP_MOMENTS).optional() }),
+    MESSAGE_LIMITS.points,
+    'the plan timeline',
+  ),
   overhead: z.object({ cudaContextBytes: byteCount, allocatorBytes: byteCount }),
   totalBytes: byteCount,
   fits: bounded(GpuFitSchema, MESSAGE_LIMITS.lines, 'the fit list'),
@@ -166,6 +170,21 @@ export const RunReportSchema = z.object({
     'the run timeline',
   ),
   aliveAtEnd: bounded(z.object({ name: text(), category: z.enum(PLAN_CATEGORIES), bytes: byteCount }), MESSAGE_LIMITS.points, 'the tensors alive'),
+  work: z.object({
+    flops: z.record(z.enum(PHASE_NAMES), count),
+    totalFlops: count,
+    matmulFlops: count,
+    dispatches: count,
+    computePasses: count,
+    clears: count,
+  }),
+});
+
+/** measureThroughput()'s answer: a rate the page divides FLOPs by, so it must be above 0. */
+export const ThroughputReportSchema = z.object({
+  gflops: z.number().positive('a throughput must be more than 0'),
+  ms: z.number().positive('a measured time must be more than 0'),
+  flops: z.number().positive('a FLOP count must be more than 0'),
 });
 
 /**
@@ -203,5 +222,6 @@ const SCHEMAS_MATCH_TYPES: [
   Same<z.infer<typeof PlanSchema>, Plan>,
   Same<z.infer<typeof EngineRunConfigSchema>, EngineRunConfig>,
   Same<z.infer<typeof RunReportSchema>, EngineRunReport>,
-] = [true, true, true, true, true, true, true, true, true, true];
+  Same<z.infer<typeof ThroughputReportSchema>, ThroughputReport>,
+] = [true, true, true, true, true, true, true, true, true, true, true];
 void SCHEMAS_MATCH_TYPES;

@@ -36,6 +36,10 @@ export const CATEGORY_LABELS: Record<PlanCategory, string> = {
 export const PHASES = ['forward', 'backward', 'optimizer'] as const;
 export type Phase = (typeof PHASES)[number];
 
+/** Moments of an engine op an estimate point describes (Plan.timeline). */
+export const OP_MOMENTS = ['max', 'end'] as const;
+export type OpMoment = (typeof OP_MOMENTS)[number];
+
 /** One line of the breakdown: which formula gave how many bytes, and where it comes from. */
 export interface PlanTerm {
   category: PlanCategory;
@@ -76,8 +80,14 @@ export interface Plan {
   peak: { bytes: number; phase: Phase; alive: CategoryBytes; at: string };
   /** params × 4 B × (1 + 1 + 2) + activations: the rule of thumb users already know. */
   textbook: { bytes: number; formula: string };
-  /** Live bytes by category at each point of the step, in order (forward, backward, optimizer). */
-  timeline: { label: string; phase: Phase; bytes: CategoryBytes }[];
+  /**
+   * Live bytes by category at each point of the step, in order (forward, backward, optimizer).
+   * With framework vramlab every point names the engine's ledger op it describes (`op`, a
+   * label of RunReport.timeline such as 'forward block 0') and which moment of it (`at`):
+   * 'max' the most bytes live while the op runs (its start included), 'end' the bytes live
+   * when it has finished. Each op has its 'max' point, then its 'end' point.
+   */
+  timeline: { label: string; phase: Phase; bytes: CategoryBytes; op?: string; at?: OpMoment }[];
   /** Outside `peak`: the CUDA context and the caching allocator's rounding and fragmentation. */
   overhead: { cudaContextBytes: number; allocatorBytes: number };
   /** peak + overhead: what nvidia-smi would show. */

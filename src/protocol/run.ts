@@ -108,6 +108,29 @@ export function phaseOfOpLabel(label: string, previous: OpPhase): OpPhase {
   return previous;
 }
 
+/**
+ * The arithmetic of one training step, counted where each kernel is recorded (the engine) or
+ * predicted from the configuration (estimate/vramlab-work.ts: stepWork), the same numbers.
+ * FLOPs follow the algorithm each kernel implements: a matmul is 2·M·N·K (plus its epilogue),
+ * attention counts its products over the causal query-key pairs, other kernels a documented
+ * constant per element (estimate/vramlab-work.ts lists them). Recompute is counted as it
+ * runs, so checkpointing shows up here as more work.
+ */
+export interface StepWork {
+  /** FLOPs by the phase they run in (the mlp's loss and the GPT's loss run in backward). */
+  flops: Record<PhaseName, number>;
+  /** Sum of `flops`. */
+  totalFlops: number;
+  /** The 2·M·N·K products of the matmul kernels alone (no epilogues, no attention), all phases. */
+  matmulFlops: number;
+  /** Kernel dispatches (dispatchWorkgroups calls) of a step. */
+  dispatches: number;
+  /** Kernel compute passes of a step (the profiler's empty timestamp passes not included). */
+  computePasses: number;
+  /** clearBuffer commands of a step (zeroing a reused buffer whose first writer does not overwrite it all). */
+  clears: number;
+}
+
 export interface RunProgress {
   stage: 'allocating' | 'step' | 'done';
   step: number;
@@ -161,6 +184,8 @@ export interface RunReport {
   timeline: RunTimelinePoint[];
   /** The tensors alive when the last step ended (weights, optimizer states…), with their bytes. */
   aliveAtEnd: RunTensor[];
+  /** The work the engine recorded in the last step (every step records the same). */
+  work: StepWork;
 }
 
 /** One tensor as the page names it: ledger name, plan category, requested bytes. */

@@ -11,7 +11,7 @@
  */
 import type { EngineRunConfig, EngineRunReport } from '../protocol/engine-api.ts';
 
-/** What a step executes: counted work (see the engine's stepWork) or a close approximation. */
+/** What a step executes, as the engine counts it (estimate/vramlab-work.ts stepWork). */
 export interface StepWorkSummary {
   totalFlops: number;
   dispatches: number;
@@ -98,20 +98,3 @@ export function formatDuration(ms: number): string {
   return `about ${Math.round(s / 60)} min`;
 }
 
-/**
- * A step's work without the engine's count: matmul FLOPs (2 forward, 4 backward per weight
- * per row; attention's two products per head) and dispatches per block as the trainers record
- * them (about 12 per mlp block, 40 per GPT block, plus the loss, embeddings and optimizer).
- * Close enough to size a lesson; the counted work comes back in the run's report.
- */
-export function approxStepWork(c: EngineRunConfig): StepWorkSummary {
-  if (c.model === 'mlp') {
-    const params = c.layers * 2 * c.d * c.hidden;
-    return { totalFlops: 6 * c.batch * params, dispatches: 12 * c.layers + 8 };
-  }
-  const rows = c.batch * c.seq;
-  const d = c.dModel;
-  const matmuls = 6 * rows * (12 * c.layers * d * d + c.vocab * d);
-  const attention = 12 * c.layers * c.batch * c.seq * c.seq * d;
-  return { totalFlops: matmuls + attention, dispatches: 40 * c.layers + 24 };
-}

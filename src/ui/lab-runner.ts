@@ -8,7 +8,8 @@
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import type { EngineRunConfig, EngineRunReport } from '../protocol/engine-api.ts';
 import type { RunProgress } from '../protocol/run.ts';
-import { approxStepWork, learnSpeed, predictRunMs, priorSpeed, shapeKey, type SpeedModel, type WorkPredictor } from './device-speed.ts';
+import { stepWork } from '../estimate/index.ts';
+import { learnSpeed, predictRunMs, priorSpeed, shapeKey, type SpeedModel, type WorkPredictor } from './device-speed.ts';
 
 /** What the page needs from the engine: EngineController.run and the worker's cancel(). */
 export interface RunEngine {
@@ -32,8 +33,8 @@ export class LabRunner extends EventTarget {
 
   constructor(
     private readonly engine: RunEngine,
-    /** The step's work for a config (counted by the engine's model where available). */
-    readonly work: WorkPredictor = approxStepWork,
+    /** The step's work for a config: the engine's own count, known before the run. */
+    readonly work: WorkPredictor = stepWork,
   ) {
     super();
   }

@@ -4,6 +4,7 @@ import { CATEGORY_LABELS, PLAN_CATEGORIES, type CategoryBytes, type Plan, type P
 import { phaseOfOpLabel, type RunReport, type RunTensor } from '../protocol/run.ts';
 import { categoryPalette, legendStyles } from './chart-styles.ts';
 import { ElementWidthController } from './element-width.ts';
+import { alignEstimate } from './timeline-align.ts';
 import { formatBytes } from './format.ts';
 
 /** Phases a measured ledger event is drawn in; 'setup' is the state before the step's first op. */
@@ -49,27 +50,6 @@ const PH = H - M.top - M.bottom;
 const MIN_LABEL_WIDTH = 60;
 /** How many tensors the readout lists before "and N more". */
 const READOUT_TENSORS = 10;
-
-/** An estimate point with the ledger op it ends at, when the planner gives one (framework vramlab). */
-type EstimatePoint = Plan['timeline'][number] & { op?: string };
-
-/**
- * Where each estimate point sits on the measured x axis: at the end of the last ledger event of
- * the op it names, so estimate and measurement line up op by op. Null when any point names no
- * op the measurement has (the estimate then spreads evenly, and the chart says so).
- */
-export function alignEstimate(estimate: readonly EstimatePoint[], measured: RunReport['timeline']): number[] | null {
-  if (estimate.length === 0) return [];
-  const lastOf = new Map<string, number>();
-  measured.forEach((p, i) => lastOf.set(p.label, i));
-  const xs: number[] = [];
-  for (const e of estimate) {
-    const i = e.op === undefined ? undefined : lastOf.get(e.op);
-    if (i === undefined) return null;
-    xs.push(i + 1);
-  }
-  return xs;
-}
 
 /**
  * Live bytes over one training step: the measured ledger events as stacked step-areas by

@@ -30,9 +30,11 @@ export function pointFlops(p: QueuePoint, runner: LabRunner | null): number | nu
 /**
  * The checkpointing trade-off: one run per mode (optionally × precision), drawn as measured
  * peak memory against the step's counted compute — a deterministic count of the work the
- * engine executed, recomputation included, so none < √n ≤ full always holds on that axis —
- * with each estimate of the same configuration as a ring at the same x. Measured step time
- * is in the table as a median with its range, never one step.
+ * engine executed (RunReport.work), recomputation included, so every checkpointing mode sits
+ * right of none on that axis, whatever the timer says. (In this engine full checkpointing
+ * recomputes each block only up to what its backward needs, while √n re-runs whole segments,
+ * so √n counts a little more than full.) Each estimate of the same configuration is a ring at
+ * the same x. Measured step time is in the table as a median with its range, never one step.
  *
  * @fires vl-experiment-done - the runs ended; detail: { view: 'tradeoff', points }
  * @csspart chart - the chart

@@ -6,10 +6,12 @@ import { Ledger } from '../../src/engine/ledger.ts';
 import { StepRecorder } from '../../src/engine/profiler.ts';
 import { runGptTraining } from '../../src/engine/run.ts';
 import { estimate } from '../../src/estimate/index.ts';
+import { stepWork } from '../../src/estimate/vramlab-work.ts';
 import { GPT_NANO_RUN, type GptRunConfig, planConfigOfGpt } from '../../src/protocol/run.ts';
 import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
 import type { DeviceErrorReport } from '../../src/protocol/engine-api.ts';
 import { maxRelDiff } from '../helpers/grads.ts';
+import { expectTimelineAlignedToOps } from '../helpers/op-timeline.ts';
 
 Object.assign(globalThis, globals);
 // Module level on purpose: if this GPU object is garbage-collected while devices live, Dawn crashes.
@@ -57,12 +59,24 @@ describe('GPT: the estimate equals the ledger', () => {
       }
     }
   }
-  it.each(grid)('%j: peak and every category, to the byte', async (over) => {
+  it.each(grid)('%j: peak and every category, to the byte, also at every op boundary; the counted work is stepWork', async (over) => {
     const r = await runGptTraining(opened, tiny(over));
+    expect(r.work).toEqual(stepWork(r.config));
+    expectTimelineAlignedToOps(r);
     for (const c of PLAN_CATEGORIES) expect(r.actual.bytes[c], c).toBe(r.estimate.bytes[c]);
     expect(r.actual.peakBytes).toBe(r.estimate.peak.bytes);
     expect(r.actual.liveAfterDisposeBytes).toBe(0);
     expect(r.loss.every(Number.isFinite)).toBe(true);
+  });
+});
+
+describe('GPT: gpt-nano (batch 1, seq 16), the lab’s lesson shape', () => {
+  it.each(['none', 'selective', 'full', 'sqrt'] as const)('%s: the counted work is stepWork and the estimate matches the ledger at every op', async (checkpoint) => {
+    const r = await runGptTraining(opened, { ...GPT_NANO_RUN, batch: 1, seq: 16, steps: 2, checkpoint, attention: 'eager' });
+    expect(r.work).toEqual(stepWork(r.config));
+    expect(r.work.clears).toBe(0);
+    expectTimelineAlignedToOps(r);
+    expect(r.actual.peakBytes).toBe(r.estimate.peak.bytes);
   });
 });
 

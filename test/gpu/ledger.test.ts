@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { create, globals } from 'webgpu';
 import { openDevice } from '../../src/engine/device.ts';
 import { Ledger, SETUP_OP, alignedSize } from '../../src/engine/ledger.ts';
+import { WorkCounter } from '../../src/engine/work.ts';
 import type { DeviceErrorReport } from '../../src/protocol/engine-api.ts';
 import { LEDGER_CATEGORIES, LEDGER_TO_PLAN_CATEGORY, zeroLedgerBytes, type LedgerBytes } from '../../src/protocol/ledger.ts';
 import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
@@ -297,6 +298,31 @@ describe('reuse of released buffers within an encoder', () => {
     l.release(b);
     l.flush();
     expect(l.liveBytes).toBe(4 * n);
+  });
+
+  it('zeroes a reused buffer with one counted clearBuffer, and none when the tensor is overwritten by its first writer', async () => {
+    const l = newLedger();
+    const n = 16;
+    const counter = new WorkCounter();
+    const enc = device.createCommandEncoder({ label: 'test.ledger.reuse.clears' });
+    counter.attach(enc);
+    const a = await l.create({ name: 'a', category: 'activations', size: 4 * n, usage: STORAGE() });
+    const c = await l.create({ name: 'c', category: 'activations', size: 4 * n, usage: STORAGE() });
+    device.queue.writeBuffer(a, 0, new Float32Array(n).fill(5));
+    device.queue.writeBuffer(c, 0, new Float32Array(n).fill(6));
+    l.release(a);
+    l.release(c);
+    const zeroed = await l.create({ name: 'zeroed', category: 'activations', size: 4 * n, usage: STORAGE(), reuseIn: enc });
+    expect(counter.take().clears).toBe(1);
+    const kept = await l.create({ name: 'kept', category: 'activations', size: 4 * n, usage: STORAGE(), reuseIn: enc, overwritten: true });
+    expect(zeroed).toBe(a);
+    expect(kept).toBe(c);
+    expect(counter.take().clears).toBe(0);
+    device.queue.submit([enc.finish()]);
+    l.flush();
+    expect([...(await readFloats(l, zeroed, n))]).toEqual(new Array(n).fill(0));
+    // Not cleared: it holds what its last tensor left, for the first writer to overwrite.
+    expect([...(await readFloats(l, kept, n))]).toEqual(new Array(n).fill(6));
   });
 
   it('creates a new buffer when no released one matches, or when not asked to reuse', async () => {

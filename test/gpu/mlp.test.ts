@@ -6,10 +6,12 @@ import { MlpTrainer } from '../../src/engine/graph/mlp.ts';
 import { Ledger } from '../../src/engine/ledger.ts';
 import { StepRecorder } from '../../src/engine/profiler.ts';
 import { runTraining } from '../../src/engine/run.ts';
+import { stepWork } from '../../src/estimate/vramlab-work.ts';
 import { DEFAULT_RUN, GPT_NANO_RUN, type RunConfig } from '../../src/protocol/run.ts';
 import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
 import type { DeviceErrorReport } from '../../src/protocol/engine-api.ts';
 import { maxRelDiff } from '../helpers/grads.ts';
+import { expectTimelineAlignedToOps } from '../helpers/op-timeline.ts';
 
 Object.assign(globalThis, globals);
 // Module level on purpose: if this GPU object is garbage-collected while devices live, Dawn crashes.
@@ -59,8 +61,10 @@ describe('the estimate equals the ledger', () => {
   }
   grid.push({ layers: 1, d: 7, hidden: 9, batch: 3, precision: 'amp-bf16', optimizer: 'sgd' }, { layers: 4, batch: 16, activation: 'relu', optimizer: 'adamw' });
 
-  it.each(grid)('%j: peak and every category, to the byte', async (over) => {
+  it.each(grid)('%j: peak and every category, to the byte, also at every op boundary; the counted work is stepWork', async (over) => {
     const r = await runTraining(opened, tiny(over));
+    expect(r.work).toEqual(stepWork(r.config));
+    expectTimelineAlignedToOps(r);
     for (const c of PLAN_CATEGORIES) expect(r.actual.bytes[c], c).toBe(r.estimate.bytes[c]);
     expect(r.actual.peakBytes).toBe(r.estimate.peak.bytes);
     expect(r.actual.aliveAtPeak).toEqual(r.estimate.peak.alive);
@@ -243,6 +247,12 @@ describe('allocation in steady state', () => {
       expect(bindGroups).toBe(0);
       expect(ledger.bufferCounts.created).toBe(afterFirst.created);
       expect(ledger.bufferCounts.reused).toBeGreaterThan(afterFirst.reused);
+      // Every tensor reused a buffer, and none needed a clearBuffer: their first kernels overwrite them.
+      const reused = ledger.bufferCounts.reused;
+      await t.step(rec);
+      await rec.finish();
+      expect(ledger.bufferCounts.reused).toBeGreaterThan(reused);
+      expect(rec.takeWork().clears).toBe(0);
       expect(Number.isFinite(await t.readLoss())).toBe(true);
       rec.destroy();
     } finally {

@@ -18,6 +18,7 @@ import {
 import { zeroCategories } from '../../src/protocol/plan.ts';
 import { estimate } from '../../src/estimate/index.ts';
 import { usageErrorOf } from '../helpers/usage.ts';
+import { stepWork } from '../../src/estimate/vramlab-work.ts';
 
 function usage(argv: string[]): UsageError {
   return usageErrorOf(() => parseRunArgs(argv), argv);
@@ -225,6 +226,7 @@ describe('formatRunReport', () => {
     skippedSteps: 0,
     timeline: [{ op: 0, label: 'x', event: 'create' as const, name: 't', category: 'weights' as const, tensorBytes: 0, bytes: zeroCategories() }],
     aliveAtEnd: [],
+    work: stepWork(config),
   };
 
   it('puts estimate, measurement and difference side by side, with timing and loss', () => {
@@ -269,6 +271,7 @@ describe('formatRunReport and formatSweep for gpt', () => {
     skippedSteps: 0,
     timeline: [],
     aliveAtEnd: [],
+    work: stepWork(config),
   };
 
   it('shows the gpt shape line and its default learning rate', () => {

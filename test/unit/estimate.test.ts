@@ -8,8 +8,10 @@ import { resolveModel } from '../../src/estimate/presets.ts';
 import { transformerLayerBytes } from '../../src/estimate/pytorch.ts';
 import type { TransformerSpec } from '../../src/estimate/specs.ts';
 import { ConfigError, DEFAULT_PLAN, type PlanConfig } from '../../src/protocol/config.ts';
-import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
+import { PLAN_CATEGORIES, type CategoryBytes } from '../../src/protocol/plan.ts';
+import { DEFAULT_RUN, GPT_NANO_RUN, planConfigOf, planConfigOfGpt } from '../../src/protocol/run.ts';
 
+const sum = (b: CategoryBytes) => Object.values(b).reduce((a, x) => a + x, 0);
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
 const plan = (over: Partial<PlanConfig>) => estimate({ ...DEFAULT_PLAN, ...over });
@@ -313,9 +315,31 @@ describe('framework vramlab: the engine’s own buffers', () => {
     const none = plan(big);
     const full = plan({ ...big, checkpoint: 'full' });
     // Kept: the inputs of blocks 1 and 2 and the loss's input; one block recomputed at a time.
-    expect(full.timeline.find((t) => t.label === 'end of forward')!.bytes.activations).toBe(4 * 512 * 3 * 64);
+    expect(full.timeline.find((t) => t.op === 'forward block 2' && t.at === 'end')!.bytes.activations).toBe(4 * 512 * 3 * 64);
     expect(full.bytes.activations).toBeLessThan(none.bytes.activations);
     expect(full.peak.bytes).toBeLessThan(none.peak.bytes);
+  });
+
+  it.each([
+    ...(['none', 'full', 'sqrt'] as const).map((checkpoint) => planConfigOf({ ...DEFAULT_RUN, layers: 5, checkpoint })),
+    ...(['none', 'full', 'selective', 'sqrt'] as const).flatMap((checkpoint) =>
+      (['eager', 'fused'] as const).map((attention) => planConfigOfGpt({ ...GPT_NANO_RUN, layers: 3, checkpoint, attention, precision: 'amp-bf16' })),
+    ),
+  ])('its timeline is the engine’s ops, a most and an end point each, whose largest is the peak (%#)', (c) => {
+    const p = estimate(c);
+    const ops = p.timeline.map((t) => t.op);
+    expect(ops.every((o) => typeof o === 'string')).toBe(true);
+    expect(p.timeline.map((t) => t.at)).toEqual(p.timeline.map((_, i) => (i % 2 === 0 ? 'max' : 'end')));
+    for (let i = 0; i < p.timeline.length; i += 2) {
+      expect(ops[i + 1]).toBe(ops[i]);
+      expect(sum(p.timeline[i]!.bytes)).toBeGreaterThanOrEqual(sum(p.timeline[i + 1]!.bytes));
+    }
+    expect(Math.max(...p.timeline.map((t) => sum(t.bytes)))).toBe(p.peak.bytes);
+    expect(ops[0]).toMatch(/^forward /);
+    expect(ops.at(-1)).toBe('optimizer');
+    // The step ends with only what lives across steps: no activations, activation gradients or gradients.
+    const end = p.timeline.at(-1)!.bytes;
+    expect([end.activations, end.activationGrads, end.gradients]).toEqual([0, 0, 0]);
   });
 
   it.each([

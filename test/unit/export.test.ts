@@ -14,6 +14,7 @@ import {
   traceToJson,
   type Trace,
 } from '../../src/ui/export.ts';
+import { stepWork } from '../../src/estimate/vramlab-work.ts';
 
 const total = (b: CategoryBytes): number => PLAN_CATEGORIES.reduce((s, c) => s + b[c], 0);
 const bytes = (over: Partial<CategoryBytes>): CategoryBytes => ({ ...zeroCategories(), ...over });
@@ -69,6 +70,7 @@ function makeReport(over: { timeline?: RunReport['timeline']; phasesMs?: RunRepo
     skippedSteps: 0,
     timeline,
     aliveAtEnd: [],
+    work: stepWork(config),
   };
 }
 

@@ -36,6 +36,7 @@ import {
   MESSAGE_LIMITS,
   RunProgressSchema,
   RunReportSchema,
+  ThroughputReportSchema,
   parseWorkerMessage,
 } from '../../src/protocol/messages.ts';
 import { PLAN_CATEGORIES, zeroCategories } from '../../src/protocol/plan.ts';
@@ -50,6 +51,7 @@ import {
   type RunReport,
 } from '../../src/protocol/run.ts';
 import { MAX_SEARCH_LENGTH, decodePlanState, encodePlanState } from '../../src/protocol/url.ts';
+import { stepWork } from '../../src/estimate/vramlab-work.ts';
 
 /** Runs (or throws) `f`; the error it threw, or undefined. */
 function thrown(f: () => unknown): unknown {
@@ -626,6 +628,7 @@ function realReport(): RunReport {
       { op: 0, label: 'forward h0', event: 'create' as const, name: 't', category: 'weights' as const, tensorBytes: 0, bytes },
     ],
     aliveAtEnd: [{ name: 'w', category: 'weights', bytes: 3 * MiB }],
+    work: stepWork(config),
   };
 }
 
@@ -700,8 +703,21 @@ describe('worker message schemas', () => {
     ['too many features', ['adapter', 'features'], new Array(MESSAGE_LIMITS.features + 1).fill('f')],
     ['a limit that is no camelCase word', ['adapter', 'limits'], { 'max buffer': 1 }],
     ['an invalid config', ['config', 'd'], 0],
+    ['negative work', ['work', 'totalFlops'], -1],
+    ['fractional dispatches', ['work', 'dispatches'], 1.5],
+    ['work in an unknown phase', ['work', 'flops'], { forward: 1, backward: 1, recompute: 0, optimizer: 1, warmup: 1 }],
+    ['an unknown op moment', ['estimate', 'timeline', 0, 'at'], 'start'],
   ])('refuses %s', (_what, path, value) => {
     expectBad(() => parseWorkerMessage(RunReportSchema, setAt(report, path, value), 'the run report'));
+  });
+
+  it('a throughput passes; a zero, negative or non-finite rate, time or count is refused', () => {
+    const t = { gflops: 0.4, ms: 312.5, flops: 125_000_000 };
+    expect(parseWorkerMessage(ThroughputReportSchema, t, 'the throughput')).toEqual(t);
+    for (const [k, v] of [['gflops', 0], ['gflops', NaN], ['ms', -1], ['flops', Infinity], ['ms', '300']] as const) {
+      const err = thrown(() => parseWorkerMessage(ThroughputReportSchema, { ...t, [k]: v }, 'the throughput'));
+      expect((err as Error).name, `${k} ${String(v)}`).toBe(BAD_WORKER_MESSAGE);
+    }
   });
 
   it('drops a limit named __proto__ instead of setting a prototype', () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { EngineRunReport } from '../../src/protocol/engine-api.ts';
 import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
-import { approxStepWork, learnSpeed, predictRunMs, priorSpeed, shapeKey, type SpeedModel } from '../../src/ui/device-speed.ts';
+import { stepWork } from '../../src/estimate/index.ts';
+import { learnSpeed, predictRunMs, priorSpeed, shapeKey, type SpeedModel } from '../../src/ui/device-speed.ts';
 import { LESSON_IDS, LESSONS, LESSON_TARGET_MS, lessonEffect, sizeLesson, type LessonOutcome } from '../../src/ui/lesson-plans.ts';
 import { estimateRun } from '../../src/ui/run-estimate.ts';
 import { deviceBudget } from '../../src/ui/scale.ts';
@@ -30,7 +31,7 @@ describe('lessons on a software adapter', () => {
   const speed = priorSpeed(true, 0.3);
   for (const id of LESSON_IDS) {
     const def = LESSONS[id];
-    const sizing = sizeLesson(def, swiftshader, speed, approxStepWork, new Set());
+    const sizing = sizeLesson(def, swiftshader, speed, stepWork, new Set());
 
     it(`${id}: runs here, and its variants differ by at least 30 % in ${def.quantity}`, () => {
       expect(sizing.refusal).toBeNull();
@@ -51,7 +52,7 @@ describe('lessons on a software adapter', () => {
   }
 
   it('checkpointing keeps 6 blocks and one shape, so √n differs from full and the kernels compile once', () => {
-    const v = sizeLesson(LESSONS.checkpointing, swiftshader, speed, approxStepWork, new Set()).variants;
+    const v = sizeLesson(LESSONS.checkpointing, swiftshader, speed, stepWork, new Set()).variants;
     expect(v.map((x) => x.id)).toEqual(['none', 'selective', 'sqrt', 'full']);
     for (const x of v) expect(x.config.model === 'gpt' && x.config.layers).toBeGreaterThanOrEqual(6);
     expect(new Set(v.map((x) => shapeKey(x.config))).size).toBe(1);
@@ -61,8 +62,8 @@ describe('lessons on a software adapter', () => {
   });
 
   it('the time a compiled shape would take again is not counted twice', () => {
-    const cold = sizeLesson(LESSONS.checkpointing, swiftshader, speed, approxStepWork, new Set());
-    const warm = sizeLesson(LESSONS.checkpointing, swiftshader, speed, approxStepWork, new Set([shapeKey(cold.variants[0]!.config)]));
+    const cold = sizeLesson(LESSONS.checkpointing, swiftshader, speed, stepWork, new Set());
+    const warm = sizeLesson(LESSONS.checkpointing, swiftshader, speed, stepWork, new Set([shapeKey(cold.variants[0]!.config)]));
     expect(cold.predictedMs - warm.predictedMs).toBeCloseTo(speed.compileMs, 6);
   });
 });
@@ -71,13 +72,13 @@ describe('lessons grow with the device', () => {
   const fast: SpeedModel = { ...priorSpeed(false, 20_000) };
   for (const id of LESSON_IDS) {
     it(`${id}: a fast GPU gets a larger batch, still within the time target and the memory budget`, () => {
-      const s = sizeLesson(LESSONS[id], bigGpu, fast, approxStepWork, new Set());
+      const s = sizeLesson(LESSONS[id], bigGpu, fast, stepWork, new Set());
       expect(s.multiplier).toBeGreaterThan(1);
       expect(s.predictedMs).toBeLessThanOrEqual(LESSON_TARGET_MS);
       for (const v of s.variants) expect(estimateRun(v.config).peak.bytes).toBeLessThanOrEqual(bigGpu.memoryBytes);
       // One more doubling would break the time target, the device or the cap.
       if (s.limitedBy === 'the time target') {
-        const more = sizeLesson(LESSONS[id], bigGpu, fast, approxStepWork, new Set(), s.predictedMs - 1);
+        const more = sizeLesson(LESSONS[id], bigGpu, fast, stepWork, new Set(), s.predictedMs - 1);
         expect(more.multiplier).toBeLessThanOrEqual(s.multiplier);
       }
     });
@@ -85,7 +86,7 @@ describe('lessons grow with the device', () => {
 
   it('a device too small for the smallest shapes refuses the lesson, naming the limit', () => {
     const tiny = deviceBudget({ isFallbackAdapter: true, limits: { maxBufferSize: 1024, maxStorageBufferBindingSize: 1024 } });
-    const s = sizeLesson(LESSONS.checkpointing, tiny, priorSpeed(true), approxStepWork, new Set());
+    const s = sizeLesson(LESSONS.checkpointing, tiny, priorSpeed(true), stepWork, new Set());
     expect(s.refusal).toMatch(/maxStorageBufferBindingSize|maxBufferSize/);
   });
 });
@@ -93,7 +94,7 @@ describe('lessons grow with the device', () => {
 describe('the time model', () => {
   it('learns a run: its steady step is then predicted exactly, and its first step sets the compile time', () => {
     const m0 = priorSpeed(true, 0.3);
-    const work = approxStepWork(LESSONS.checkpointing.variants(1, 3)[0]!.config);
+    const work = stepWork(LESSONS.checkpointing.variants(1, 3)[0]!.config);
     const report = { timing: { stepsMs: [9000, 1200, 1100, 1300] } } as unknown as EngineRunReport;
     const m1 = learnSpeed(m0, work, report, false);
     expect(predictRunMs(m1, work, 1, true)).toBeCloseTo(1200, 6);

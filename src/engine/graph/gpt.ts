@@ -22,6 +22,7 @@ import type { StepRecorder } from '../profiler.ts';
 import { mulberry32, uniform } from '../rng.ts';
 import type { GptRunConfig } from '../../protocol/run.ts';
 import { type Grad, type GradInspector, type Param, Trainer } from './trainer.ts';
+import { ENGINE_OP } from '../../estimate/vramlab.ts';
 
 interface Block {
   ln1g: Param;
@@ -225,11 +226,11 @@ export class GptTrainer extends Trainer {
     let rstdf!: GPUBuffer;
     let logits!: GPUBuffer;
     await rec.phase('forward', async () => {
-      this.begin('forward embeddings');
+      this.begin(ENGINE_OP.forwardEmbeddings);
       let x = await this.buffer('x0', 'activations', this.actBytes(rows * d));
       recordEmbedding(device, rec.encoder, { ids: this.ids, rows, seq: S, dim: d, vocab: V, tokenTable: this.wte.master, posTable: this.wpe.master, out: x, outStorage: act });
       for (let l = 0; l < L; l++) {
-        this.begin(`forward block ${l}`);
+        this.begin(ENGINE_OP.forwardBlock(l));
         const r = await this.blockForward(l, x, rec.encoder, true);
         if (dropped[l]) {
           this.releaseSaved(r.saved);
@@ -245,7 +246,7 @@ export class GptTrainer extends Trainer {
         inputs[l] = dropped[l] && !keepsInput[l] ? null : x;
         x = r.x2!;
       }
-      this.begin('forward head');
+      this.begin(ENGINE_OP.forwardHead);
       xL = x;
       yf = await this.buffer('lnf.y', 'activations', this.actBytes(rows * d));
       meanf = await this.buffer('lnf.mean', 'activations', 4 * rows);
@@ -260,7 +261,7 @@ export class GptTrainer extends Trainer {
     const grads: Grad[] = [];
     let dX!: GPUBuffer;
     await rec.phase('backward', async () => {
-      this.begin('loss and head backward');
+      this.begin(ENGINE_OP.lossAndHeadBackward);
       const gWte = await this.grad(grads, this.wte);
       const gLnfg = await this.grad(grads, this.lnfg);
       const gLnfb = await this.grad(grads, this.lnfb);
@@ -285,7 +286,7 @@ export class GptTrainer extends Trainer {
           const seg = segmentOf[l]!;
           let x = inputs[seg[0]!]!;
           for (const j of seg) {
-            this.begin(`recompute block ${j}`);
+            this.begin(ENGINE_OP.recomputeBlock(j));
             const last = j === seg[seg.length - 1];
             const r = await this.blockForward(j, x, rec.encoder, !last);
             saved[j] = r.saved;
@@ -300,14 +301,14 @@ export class GptTrainer extends Trainer {
         await rec.phase('recompute', async () => {
           // The attention forward again from the kept qkv: it writes the probabilities and,
           // identically, the kept output.
-          this.begin(`recompute attention ${l}`);
+          this.begin(ENGINE_OP.recomputeAttention(l));
           const s = saved[l]!;
           s.attn = await this.buffer(`h${l}.attn.probs`, 'activations', this.actBytes(B * heads * S * S));
           recordAttentionEager(device, rec.encoder, { ...shape, qkv: s.qkv, qkvStorage: act, probs: s.attn, probsStorage: act, out: s.out, outStorage: act });
         });
       }
       await rec.phase('backward', async () => {
-        this.begin(`backward block ${l}`);
+        this.begin(ENGINE_OP.backwardBlock(l));
         const blk = this.blocks[l]!;
         const s = saved[l]!;
         const x = inputs[l]!;
@@ -366,7 +367,7 @@ export class GptTrainer extends Trainer {
     }
 
     await rec.phase('backward', async () => {
-      this.begin('backward embeddings');
+      this.begin(ENGINE_OP.backwardEmbeddings);
       const gWpe = await this.grad(grads, this.wpe);
       // wte's gradient already holds the LM head's part: add the lookup's.
       const gWte = grads.find((x) => x.param === this.wte)!.buffer;

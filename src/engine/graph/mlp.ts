@@ -16,6 +16,7 @@ import type { StepRecorder } from '../profiler.ts';
 import { mulberry32, uniform } from '../rng.ts';
 import { DEFAULT_LR, type RunConfig } from '../../protocol/run.ts';
 import { type Grad, type GradInspector, type Param, Trainer } from './trainer.ts';
+import { ENGINE_OP } from '../../estimate/vramlab.ts';
 
 export type { GradInspector } from './trainer.ts';
 
@@ -134,7 +135,7 @@ export class MlpTrainer extends Trainer {
     await rec.phase('forward', async () => {
       let input = this.x;
       for (let l = 0; l < L; l++) {
-        begin(`forward block ${l}`);
+        begin(ENGINE_OP.forwardBlock(l));
         const s = await this.firstMatmul(l, input, rec.encoder, '');
         const out = await this.secondMatmul(l, s.act!, rec.encoder, '');
         if (dropped[l]) {
@@ -153,7 +154,7 @@ export class MlpTrainer extends Trainer {
     // Loss and its gradient; the loss keeps the last output until here.
     let dOut!: GPUBuffer;
     await rec.phase('backward', async () => {
-      begin('loss');
+      begin(ENGINE_OP.loss);
       dOut = await this.buffer('loss.dOut', 'activation-grads', 4 * B * d);
       recordMseLoss(device, rec.encoder, { y: lastOut, yStorage: this.act, n: B * d, loss: this.loss, dy: dOut, lossScale: this.lossState });
       ledger.release(lastOut);
@@ -168,7 +169,7 @@ export class MlpTrainer extends Trainer {
           const seg = segmentOf[l]!;
           let input = seg[0] === 0 ? this.x : inputs[seg[0]!]!;
           for (const j of seg) {
-            begin(`recompute block ${j}`);
+            begin(ENGINE_OP.recomputeBlock(j));
             saved[j] = await this.firstMatmul(j, input, rec.encoder, '.recomputed');
             if (j !== seg[seg.length - 1]) {
               const out = await this.secondMatmul(j, saved[j]!.act!, rec.encoder, '.recomputed');
@@ -179,7 +180,7 @@ export class MlpTrainer extends Trainer {
         });
       }
       await rec.phase('backward', async () => {
-        begin(`backward block ${l}`);
+        begin(ENGINE_OP.backwardBlock(l));
         const blk = this.blocks[l]!;
         const s = saved[l]!;
         const input = l === 0 ? this.x : inputs[l]!;

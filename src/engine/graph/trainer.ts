@@ -9,7 +9,8 @@ import { LOSS_STATE_BYTES, recordCheckFinite, recordOptimizerStep, recordUpdateL
 import { type Storage, storageBytes } from '../kernels/storage.ts';
 import type { Ledger, LedgerCreateOptions } from '../ledger.ts';
 import type { StepRecorder } from '../profiler.ts';
-import { ENGINE_WORKSPACE } from '../../estimate/vramlab.ts';
+import { checkpointPlan } from '../../estimate/schedule.ts';
+import { ENGINE_OP, ENGINE_WORKSPACE } from '../../estimate/vramlab.ts';
 import type { RunConfig } from '../../protocol/run.ts';
 
 // GPUBufferUsage is read lazily: in Node the `webgpu` globals are installed after imports run.
@@ -37,7 +38,12 @@ export interface Grad {
   param: Param;
 }
 
+export { checkpointPlan };
+
 export type GradInspector = (grads: { name: string; buffer: GPUBuffer; n: number }[]) => Promise<void>;
+
+/** How a new tensor's first writer treats it: 'accumulates' needs it to start at zero. */
+export type FirstWrite = 'overwrites' | 'accumulates';
 
 export type Precision = RunConfig['precision'];
 export type OptimizerKind = RunConfig['optimizer'];
@@ -50,25 +56,6 @@ export interface TrainerOptions {
   lr: number;
   /** Units (blocks) the checkpointing plan covers. */
   blocks: number;
-}
-
-/**
- * Which blocks keep their input through forward (full: all; √n: the first of each ⌈√L⌉
- * segment, Chen et al. 2016), which drop their saved tensors, and each block's segment.
- */
-export function checkpointPlan(checkpoint: TrainerOptions['checkpoint'], L: number) {
-  const dropped = Array.from({ length: L }, () => checkpoint === 'full' || checkpoint === 'sqrt');
-  const keepsInput = Array.from({ length: L }, () => checkpoint === 'full');
-  const segmentOf = Array.from({ length: L }, (_, l) => [l]);
-  if (checkpoint === 'sqrt') {
-    const k = Math.max(1, Math.ceil(Math.sqrt(L)));
-    for (let s = 0; s < L; s += k) {
-      const seg = Array.from({ length: Math.min(k, L - s) }, (_, j) => s + j);
-      keepsInput[s] = true;
-      for (const j of seg) segmentOf[j] = seg;
-    }
-  }
-  return { dropped, keepsInput, segmentOf };
 }
 
 export abstract class Trainer {
@@ -101,13 +88,17 @@ export abstract class Trainer {
   }
 
   /**
-   * A tensor from the ledger. Inside a step, a buffer released earlier in the step's open
-   * encoder may be reused for it (zeroed there): fewer buffers created per step, and the
-   * physical bytes stay near the logical ones (see LedgerCreateOptions.reuseIn).
+   * A tensor from the ledger. Inside a step, a buffer released earlier in the step (or pooled
+   * from the last one) may be reused for it: fewer buffers created per step, and the physical
+   * bytes stay near the logical ones (see LedgerCreateOptions.reuseIn). `firstWrite` says
+   * whether the first kernel to write the tensor overwrites all of it, so the reused buffer
+   * needs no clearBuffer (every tensor of a step so far: the accumulations, dX += dX1 and the
+   * embedding's into wte's gradient, add into tensors a kernel wrote whole before), or adds
+   * into it, which needs it zeroed.
    */
-  protected buffer(name: string, category: LedgerCreateOptions['category'], size: number, usage = tensorUsage()): Promise<GPUBuffer> {
+  protected buffer(name: string, category: LedgerCreateOptions['category'], size: number, usage = tensorUsage(), firstWrite: FirstWrite = 'overwrites'): Promise<GPUBuffer> {
     const reuseIn = this.recorder?.encoder;
-    return this.ledger.create({ name, category, size, usage, ...(reuseIn ? { reuseIn } : {}) });
+    return this.ledger.create({ name, category, size, usage, ...(reuseIn ? { reuseIn, overwritten: firstWrite === 'overwrites' } : {}) });
   }
 
   /** Bytes of n activation values in this run's storage. */
@@ -197,7 +188,7 @@ export abstract class Trainer {
       await inspect(grads.map(({ name, buffer, n }) => ({ name, buffer, n })));
     }
     await rec.phase('optimizer', () => {
-      this.begin('optimizer');
+      this.begin(ENGINE_OP.optimizer);
       const enc = rec.encoder;
       const fp16 = this.opts.precision === 'amp-fp16';
       // fp16 loss scaling: any non-finite gradient skips the whole step (PyTorch GradScaler).

@@ -32,6 +32,7 @@ import {
   type KernelCache,
   type Storage,
 } from './storage.ts';
+import { KERNEL_WORK } from '../../estimate/vramlab-work.ts';
 
 export interface AttentionShape {
   /** Sequences in the batch. */
@@ -179,7 +180,7 @@ export function recordAttentionEager(device: GPUDevice, encoder: GPUCommandEncod
     { pipeline: pipeline(device, 'eager_probs', c), buffers: { 0: a.qkv, 1: a.probs }, groups: Math.ceil((a.B * a.heads * a.s) / 2), label: 'Attention.bindGroup[eager_probs]' },
     // One invocation per out word.
     { pipeline: pipeline(device, 'eager_out', c), buffers: { 0: a.qkv, 2: a.probs, 3: a.out }, groups: Math.ceil(words / ATTENTION_WORKGROUP_SIZE), label: 'Attention.bindGroup[eager_out]' },
-  ]);
+  ], KERNEL_WORK.attention(a.B, a.s, a.heads, a.headDim, false));
 }
 
 /** The three backward dispatches; the roles the unused kind leaves empty get a read-only stand-in (never read). */
@@ -207,6 +208,7 @@ function recordBackward(
       groups,
       label: `Attention.bindGroup[${entryPoint}]`,
     })),
+    KERNEL_WORK.attentionBackward(shape.B, shape.s, shape.heads, shape.headDim, kinds.fused),
   );
 }
 
@@ -245,7 +247,7 @@ export function recordAttentionFused(device: GPUDevice, encoder: GPUCommandEncod
   recordPass(device, encoder, passLabel('fused', a.label), [
     // One workgroup per tile of query rows of each (sequence, head).
     { pipeline: pipeline(device, 'fused_forward', c), buffers: { 0: a.qkv, 3: a.out, 5: a.lse }, groups: a.B * a.heads * Math.ceil(a.s / tile), label: 'Attention.bindGroup[fused_forward]' },
-  ]);
+  ], KERNEL_WORK.attention(a.B, a.s, a.heads, a.headDim, true));
 }
 
 export function recordAttentionFusedBackward(device: GPUDevice, encoder: GPUCommandEncoder, a: AttentionFusedBackwardArgs): void {

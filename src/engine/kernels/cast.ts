@@ -15,6 +15,7 @@ import {
   type KernelCache,
   type Storage,
 } from './storage.ts';
+import { KERNEL_WORK } from '../../estimate/vramlab-work.ts';
 
 export const CAST_WORKGROUP_SIZE = 256;
 
@@ -45,5 +46,5 @@ export function recordCast(device: GPUDevice, encoder: GPUCommandEncoder, args: 
   const pairs = Math.ceil(n / 2);
   recordPass(device, encoder, args.label ?? `Cast.pass[${args.srcStorage}→${args.dstStorage}]`, [
     { pipeline, buffers: { 0: args.src, 1: args.dst }, groups: Math.ceil(pairs / CAST_WORKGROUP_SIZE), label: 'Cast.bindGroup' },
-  ]);
+  ], KERNEL_WORK.cast(n));
 }

@@ -28,6 +28,7 @@ import {
   type KernelCache,
   type Storage,
 } from './storage.ts';
+import { KERNEL_WORK } from '../../estimate/vramlab-work.ts';
 
 /** Invocations per workgroup of both dispatches: a power of two, for the tree reductions. */
 export const CROSS_ENTROPY_WORKGROUP_SIZE = 256;
@@ -79,5 +80,5 @@ export function recordCrossEntropy(device: GPUDevice, encoder: GPUCommandEncoder
       groups: rows,
       label: 'CrossEntropy.bindGroup[grad]',
     },
-  ]);
+  ], KERNEL_WORK.crossEntropy(rows, vocab));
 }

@@ -20,6 +20,7 @@ import {
   type KernelCache,
   type Storage,
 } from './storage.ts';
+import { KERNEL_WORK } from '../../estimate/vramlab-work.ts';
 
 /** Invocations per workgroup: the WG override and the dispatch counts both come from here. */
 export const ELEMENTWISE_WORKGROUP_SIZE = 256;
@@ -73,7 +74,7 @@ export function recordAdd(device: GPUDevice, encoder: GPUCommandEncoder, args: A
   const pairs = Math.ceil(n / 2);
   recordPass(device, encoder, args.label ?? 'Elementwise.pass[add]', [
     { pipeline, buffers: { 0: args.a, 1: args.b, 2: args.out }, groups: Math.ceil(pairs / ELEMENTWISE_WORKGROUP_SIZE), label: 'Elementwise.bindGroup[add]' },
-  ]);
+  ], KERNEL_WORK.add(n));
 }
 
 /** into += x, f32. */
@@ -91,5 +92,5 @@ export function recordAccumulate(device: GPUDevice, encoder: GPUCommandEncoder, 
   });
   recordPass(device, encoder, args.label ?? 'Elementwise.pass[accumulate]', [
     { pipeline, buffers: { 3: args.x, 4: args.into }, groups: Math.ceil(n / ELEMENTWISE_WORKGROUP_SIZE), label: 'Elementwise.bindGroup[accumulate]' },
-  ]);
+  ], KERNEL_WORK.accumulate(n));
 }

@@ -22,6 +22,7 @@ import {
   type KernelCache,
   type Storage,
 } from './storage.ts';
+import { KERNEL_WORK } from '../../estimate/vramlab-work.ts';
 
 /** Invocations per workgroup of every dispatch: the WG override and the dispatch divisor. */
 export const EMBEDDING_WORKGROUP_SIZE = 256;
@@ -95,7 +96,7 @@ export function recordEmbedding(device: GPUDevice, encoder: GPUCommandEncoder, a
       groups: Math.ceil(words / EMBEDDING_WORKGROUP_SIZE),
       label: 'Embedding.bindGroup[forward]',
     },
-  ]);
+  ], KERNEL_WORK.embedding(rows, dim));
 }
 
 export function recordEmbeddingBackward(device: GPUDevice, encoder: GPUCommandEncoder, args: EmbeddingBackwardArgs): void {
@@ -134,5 +135,5 @@ export function recordEmbeddingBackward(device: GPUDevice, encoder: GPUCommandEn
       groups: Math.ceil((maxPos * dim) / EMBEDDING_WORKGROUP_SIZE),
       label: 'Embedding.bindGroup[positionGrad]',
     },
-  ]);
+  ], KERNEL_WORK.embeddingBackward(rows, dim, vocab, args.accumulateToken));
 }

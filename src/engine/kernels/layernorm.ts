@@ -21,6 +21,7 @@ import {
   type KernelCache,
   type Storage,
 } from './storage.ts';
+import { KERNEL_WORK } from '../../estimate/vramlab-work.ts';
 
 /**
  * Workgroup sizes, each both the WG override and the dispatch divisor: `row` for the
@@ -129,7 +130,7 @@ export function recordLayerNorm(device: GPUDevice, encoder: GPUCommandEncoder, a
       groups: Math.ceil(words / LAYERNORM_WORKGROUP.flat),
       label: 'LayerNorm.bindGroup[normalize]',
     },
-  ]);
+  ], KERNEL_WORK.layerNorm(rows, cols));
 }
 
 export function recordLayerNormBackward(device: GPUDevice, encoder: GPUCommandEncoder, args: LayerNormBackwardArgs): void {
@@ -164,5 +165,5 @@ export function recordLayerNormBackward(device: GPUDevice, encoder: GPUCommandEn
       groups: Math.ceil(cols / LAYERNORM_WORKGROUP.columns.x),
       label: 'LayerNorm.bindGroup[paramGrad]',
     },
-  ]);
+  ], KERNEL_WORK.layerNormBackward(rows, cols));
 }

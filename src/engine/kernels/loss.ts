@@ -16,6 +16,7 @@ import {
   type KernelCache,
   type Storage,
 } from './storage.ts';
+import { KERNEL_WORK } from '../../estimate/vramlab-work.ts';
 
 /** Invocations per workgroup of both dispatches (a power of two for the tree sum). */
 export const LOSS_WORKGROUP_SIZE = 256;
@@ -52,5 +53,5 @@ export function recordMseLoss(device: GPUDevice, encoder: GPUCommandEncoder, arg
   recordPass(device, encoder, args.label ?? 'Loss.pass', [
     { pipeline: value, buffers: { 0: args.y, 1: args.loss }, groups: 1, label: 'Loss.bindGroup[value]' },
     { pipeline: grad, buffers: { 0: args.y, 2: args.dy, 3: args.lossScale }, groups: Math.ceil(n / LOSS_WORKGROUP_SIZE), label: 'Loss.bindGroup[grad]' },
-  ]);
+  ], KERNEL_WORK.mseLoss(n));
 }

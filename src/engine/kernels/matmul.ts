@@ -24,6 +24,7 @@ import {
   type KernelCache,
   type Storage,
 } from './storage.ts';
+import { KERNEL_WORK } from '../../estimate/vramlab-work.ts';
 
 /** relu, or GELU's tanh approximation (GPT-2 NewGELU, PyTorch GELU(approximate='tanh')). */
 export const ACTIVATION_FNS = ['relu', 'gelu'] as const;
@@ -243,6 +244,7 @@ export function recordMatmul(device: GPUDevice, encoder: GPUCommandEncoder, args
     ACT: epilogue ? ACT_CODE[epilogue.fn] : 0,
   };
   const passLabel = args.label ? `Matmul.pass[${args.label}]` : 'Matmul.pass';
+  const work = KERNEL_WORK.matmul(M, N, K, args.bias !== undefined, epilogue && { kind: epilogue.kind, fn: epilogue.fn });
   if (tiled) {
     const t = matmulTilesFor(device, M, N);
     const gx = Math.ceil(N / tileCols(t));
@@ -254,7 +256,7 @@ export function recordMatmul(device: GPUDevice, encoder: GPUCommandEncoder, args
       entryPoint: `tiled_${entryPoint}`,
       constants: { ...constants, WGX: t.wgx, WGY: t.wgy, TK: t.tk, GX: gx, GY: gy },
     });
-    recordPass(device, encoder, passLabel, [{ pipeline, buffers, groups: gx * gy, label: 'Matmul.bindGroup' }]);
+    recordPass(device, encoder, passLabel, [{ pipeline, buffers, groups: gx * gy, label: 'Matmul.bindGroup' }], work);
     return;
   }
   const f = family(4, 4);
@@ -265,5 +267,5 @@ export function recordMatmul(device: GPUDevice, encoder: GPUCommandEncoder, args
     constants: { ...constants, WG: MATMUL_WORKGROUP_SIZE },
   });
   const words = Math.ceil((M * N) / 2);
-  recordPass(device, encoder, passLabel, [{ pipeline, buffers, groups: Math.ceil(words / MATMUL_WORKGROUP_SIZE), label: 'Matmul.bindGroup' }]);
+  recordPass(device, encoder, passLabel, [{ pipeline, buffers, groups: Math.ceil(words / MATMUL_WORKGROUP_SIZE), label: 'Matmul.bindGroup' }], work);
 }

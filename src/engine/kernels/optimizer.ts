@@ -10,6 +10,7 @@
 import lossScaleWgsl from '../../../shaders/loss-scale.wgsl?raw';
 import optimizerWgsl from '../../../shaders/optimizer.wgsl?raw';
 import { cachedPipeline, checkBuffer, checkCount, recordPass, withStorageWgsl, type KernelCache } from './storage.ts';
+import { KERNEL_WORK } from '../../estimate/vramlab-work.ts';
 
 export const OPTIMIZER_KINDS = ['sgd', 'sgd-momentum', 'adam', 'adamw'] as const;
 export type OptimizerKind = (typeof OPTIMIZER_KINDS)[number];
@@ -128,7 +129,7 @@ export function recordOptimizerStep(device: GPUDevice, encoder: GPUCommandEncode
   });
   recordPass(device, encoder, args.label ?? `Optimizer.pass[${kind}]`, [
     { pipeline, buffers, groups: Math.ceil(n / OPTIMIZER_WORKGROUP_SIZE), label: `Optimizer.bindGroup[${kind}]` },
-  ]);
+  ], KERNEL_WORK.optimizer(kind, n));
 }
 
 /** Sets lossState[2] (found-inf) when any of the n f32 grads is ±inf or NaN. Call once per grad tensor. */
@@ -145,7 +146,7 @@ export function recordCheckFinite(device: GPUDevice, encoder: GPUCommandEncoder,
   });
   recordPass(device, encoder, args.label ?? 'LossScale.pass[checkFinite]', [
     { pipeline, buffers: { 0: args.grads, 1: args.lossState }, groups: Math.ceil(n / OPTIMIZER_WORKGROUP_SIZE), label: 'LossScale.bindGroup[checkFinite]' },
-  ]);
+  ], KERNEL_WORK.checkFinite(n));
 }
 
 /**
@@ -163,7 +164,7 @@ export function recordUpdateLossScale(device: GPUDevice, encoder: GPUCommandEnco
   });
   recordPass(device, encoder, args.label ?? 'LossScale.pass[update]', [
     { pipeline, buffers: { 2: args.lossState }, groups: 1, label: 'LossScale.bindGroup[update]' },
-  ]);
+  ], KERNEL_WORK.updateLossScale());
 }
 
 /** The 16 B a lossState buffer starts with: scale, counter 0, flag 0, skipped 0. */

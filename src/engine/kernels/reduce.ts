@@ -5,6 +5,7 @@
  */
 import reduceWgsl from '../../../shaders/reduce.wgsl?raw';
 import { cachedPipeline, checkBuffer, checkCount, recordPass, type KernelCache } from './storage.ts';
+import { KERNEL_WORK } from '../../estimate/vramlab-work.ts';
 
 /** Columns per workgroup (contiguous loads) and lanes per column; the dispatch uses the first. */
 export const COLUMN_SUM_WORKGROUP = { x: 32, y: 8 } as const;
@@ -36,5 +37,5 @@ export function recordColumnSum(device: GPUDevice, encoder: GPUCommandEncoder, a
   });
   recordPass(device, encoder, args.label ?? 'Reduce.pass', [
     { pipeline, buffers: { 0: args.x, 1: args.out }, groups: Math.ceil(cols / COLUMN_SUM_WORKGROUP.x), label: 'Reduce.bindGroup' },
-  ]);
+  ], KERNEL_WORK.columnSum(rows, cols));
 }

@@ -14,6 +14,8 @@
  * (f16 0x7e00, bf16 0x7fc0, with its sign). The same as PyTorch's .half() and .bfloat16().
  */
 import storageWgsl from '../../../shaders/storage.wgsl?raw';
+import { countPass } from '../work.ts';
+import type { KernelWork } from '../../estimate/vramlab-work.ts';
 
 export const STORAGES = ['f32', 'f16', 'bf16'] as const;
 export type Storage = (typeof STORAGES)[number];
@@ -250,13 +252,19 @@ function bindGroupFor(device: GPUDevice, d: { pipeline: GPUComputePipeline; buff
   return node.group;
 }
 
-/** Records one compute pass of one or more dispatches, each with its own bind group. */
+/**
+ * Records one compute pass of one or more dispatches, each with its own bind group. `work` is
+ * what the kernel call computes (KERNEL_WORK of estimate/vramlab-work.ts); it and the
+ * dispatches as recorded here are credited to the encoder's work counter, if any (work.ts).
+ */
 export function recordPass(
   device: GPUDevice,
   encoder: GPUCommandEncoder,
   label: string,
   dispatches: { pipeline: GPUComputePipeline; buffers: Record<number, GPUBuffer>; groups: number; label: string }[],
+  work: KernelWork,
 ): void {
+  countPass(encoder, work, dispatches.length);
   const bindGroups = dispatches.map((d) => bindGroupFor(device, d));
   const pass = encoder.beginComputePass({ label });
   dispatches.forEach((d, i) => {

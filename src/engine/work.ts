@@ -1,0 +1,66 @@
+/**
+ * Counting the work a step records. Every kernel module records through recordPass
+ * (kernels/storage.ts), which reports its FLOPs (estimate/vramlab-work.ts KERNEL_WORK) and
+ * dispatches here, and the ledger reports each clearBuffer it records; both are credited to
+ * the counter attached to the encoder they record into, in the counter's current phase.
+ * The step recorder (profiler.ts) attaches its counter to every encoder it opens and sets the
+ * phase; commands recorded into any other encoder (set-up, tests, benchmarks) are not counted.
+ */
+import type { KernelWork } from '../estimate/vramlab-work.ts';
+import { PHASE_NAMES, type PhaseName, type StepWork } from '../protocol/run.ts';
+
+export class WorkCounter {
+  phase: PhaseName = 'forward';
+  private flops: Record<PhaseName, number> = { forward: 0, backward: 0, recompute: 0, optimizer: 0 };
+  private matmulFlops = 0;
+  private dispatches = 0;
+  private passes = 0;
+  private clears = 0;
+
+  /** Credits to this counter what is recorded into `encoder` from now on. */
+  attach(encoder: GPUCommandEncoder): void {
+    counters.set(encoder, this);
+  }
+
+  pass(work: KernelWork, dispatches: number): void {
+    this.flops[this.phase] += work.flops;
+    this.matmulFlops += work.matmulFlops;
+    this.dispatches += dispatches;
+    this.passes += 1;
+  }
+
+  clear(): void {
+    this.clears += 1;
+  }
+
+  /** What was counted since the last take, and a fresh start. */
+  take(): StepWork {
+    const out: StepWork = {
+      flops: this.flops,
+      totalFlops: PHASE_NAMES.reduce((a, p) => a + this.flops[p], 0),
+      matmulFlops: this.matmulFlops,
+      dispatches: this.dispatches,
+      computePasses: this.passes,
+      clears: this.clears,
+    };
+    this.flops = { forward: 0, backward: 0, recompute: 0, optimizer: 0 };
+    this.matmulFlops = 0;
+    this.dispatches = 0;
+    this.passes = 0;
+    this.clears = 0;
+    return out;
+  }
+}
+
+// Weak: a finished encoder and its entry go together.
+const counters = new WeakMap<GPUCommandEncoder, WorkCounter>();
+
+/** A compute pass of `dispatches` recorded into encoder, costing `work`. */
+export function countPass(encoder: GPUCommandEncoder, work: KernelWork, dispatches: number): void {
+  counters.get(encoder)?.pass(work, dispatches);
+}
+
+/** A clearBuffer recorded into encoder. */
+export function countClear(encoder: GPUCommandEncoder): void {
+  counters.get(encoder)?.clear();
+}

@@ -1,0 +1,305 @@
+/**
+ * The arithmetic of the engine's training step: what each kernel costs (the engine's kernel
+ * modules count their calls with these functions as they record them) and `stepWork`, which
+ * walks the same step from the configuration alone, so a page can draw the compute axis of a
+ * lesson before anything runs. GPU tests check that the two agree exactly.
+ *
+ * What counts as a FLOP: the arithmetic of the algorithm a kernel implements, the convention
+ * of model-FLOP counts (PaLM, Chowdhery et al. 2022, appendix B): a multiply and an add are
+ * two, exp, tanh, sqrt and a division one each. A matmul is 2·M·N·K exactly. Attention counts
+ * its products over the causal query-key pairs, b·heads·s(s+1)/2, because the kernels compute
+ * only those (keys after the query are skipped, not masked after the fact); a kernel that
+ * recomputes an intermediate for its own convenience (eager_probs computes each score twice,
+ * backward_k recomputes dP) counts it once, while recompute that belongs to the method
+ * (FlashAttention's backward rebuilding P from the logsumexp, checkpointing) counts every
+ * time it runs. Per-element constants are listed in ELEMENT_FLOPS with the operations behind
+ * them. Terms of order rows·d inside attention (scaling dQ, dK; the fused D = rowsum(dO ⊙ O))
+ * are left out beside the s²·d products.
+ */
+import type { GptRunConfig, PhaseName, RunConfig, StepWork } from '../protocol/run.ts';
+import { PHASE_NAMES } from '../protocol/run.ts';
+import { checkpointPlan } from './schedule.ts';
+
+/** FLOPs per element of the non-matmul kernels and epilogues, with the operations counted. */
+export const ELEMENT_FLOPS = {
+  /** + bias[n] in a matmul's epilogue. */
+  bias: 1,
+  /** max(x, 0). */
+  relu: 1,
+  /** dy · [x > 0]. */
+  reluGrad: 1,
+  /** 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))): x³ 2, ·c 1, + 1, ·√(2/π) 1, tanh 1, 1 + 1, ·x 1, ·0.5 1. */
+  gelu: 9,
+  /** dy · (0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3c·x²)): t as in gelu 6, the rest 12, · dy 1. */
+  geluGrad: 19,
+  /** Causal softmax of one score, forward: scale, max, subtract, exp, sum, divide. */
+  softmax: 6,
+  /** Eager backward per pair: D = Σ P·dP (2), dS = P·(dP − D) (2). */
+  softmaxGradEager: 4,
+  /** Fused backward per pair: P = exp(scale·score − lse) (3), dS = P·(dP − D) (2). */
+  softmaxGradFused: 5,
+  /** LayerNorm forward: mean 1, variance (subtract, square, add) 3, (x − mean)·rstd·γ + β 4. */
+  layerNorm: 8,
+  /** LayerNorm backward: g = dy·γ 1, x̂ 2, Σg and Σg·x̂ 3, dx 4; dγ = Σ dy·x̂ (x̂ again 2, 2), dβ = Σ dy 1. */
+  layerNormGrad: 15,
+  /** Residual add a + b. */
+  add: 1,
+  /** into += x. */
+  accumulate: 1,
+  /** Column sum: one add per input element. */
+  columnSum: 1,
+  /** Mean of squares: square and add per value (loss), 2·y·scale/N per value (gradient). */
+  mseLoss: 3,
+  /** Cross-entropy per logit: max, exp(x − max), sum (loss); exp(x − max)·(1/Σ) − onehot, · scale/rows (gradient). */
+  crossEntropy: 8,
+  /** Token + position embedding: one add per output value. */
+  embedding: 1,
+  /** Embedding backward: one add per dOut value into the token table and one into the positions. */
+  embeddingGrad: 2,
+  /** A conversion between storages (rounding to f16/bf16 or widening), one per value. */
+  cast: 1,
+  /** The finiteness test of a gradient value (fp16 loss scaling). */
+  checkFinite: 1,
+  /** sgd: unscale 1, + wd·p 2, p − lr·g 2. */
+  sgd: 5,
+  /** sgd-momentum: sgd's 5 and buf = μ·buf + g 2. */
+  'sgd-momentum': 7,
+  /** adam: unscale 1, L2 2, m 4, v 5, denominator (two sqrt, divide, + eps) 4, update 4. */
+  adam: 20,
+  /** adamw: as adam with the decoupled decay p·(1 − lr·wd) 3 instead of L2 2. */
+  adamw: 21,
+} as const;
+
+/** What one recorded kernel call costs: FLOPs, of which matmul products, and its dispatches. */
+export interface KernelWork {
+  flops: number;
+  matmulFlops: number;
+  dispatches: number;
+}
+
+type Activation = RunConfig['activation'];
+export type MatmulEpilogue = { kind: 'activation' | 'activation-grad'; fn: Activation } | undefined;
+
+/** Query-key pairs a causal attention computes: b·heads·s(s+1)/2. */
+export function causalPairs(B: number, heads: number, s: number): number {
+  return (B * heads * s * (s + 1)) / 2;
+}
+
+const work = (flops: number, dispatches: number, matmulFlops = 0): KernelWork => ({ flops, matmulFlops, dispatches });
+
+/**
+ * Cost of each kernel the engine records, one function per record call of src/engine/kernels/
+ * (their dispatch counts as those modules record them; the GPU tests compare).
+ */
+export const KERNEL_WORK = {
+  matmul(M: number, N: number, K: number, bias: boolean, epilogue: MatmulEpilogue): KernelWork {
+    const product = 2 * M * N * K;
+    let perElement = bias ? ELEMENT_FLOPS.bias : 0;
+    if (epilogue) perElement += ELEMENT_FLOPS[epilogue.kind === 'activation' ? epilogue.fn : epilogue.fn === 'relu' ? 'reluGrad' : 'geluGrad'];
+    return work(product + perElement * M * N, 1, product);
+  },
+  /** QKᵀ and P·V (2 · 2·headDim per pair) and the softmax; eager writes P (2 dispatches), fused does not (1). */
+  attention(B: number, s: number, heads: number, headDim: number, fused: boolean): KernelWork {
+    return work(causalPairs(B, heads, s) * (2 * 2 * headDim + ELEMENT_FLOPS.softmax), fused ? 1 : 2);
+  },
+  /** dP = dO·Vᵀ, dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dO per pair; fused also rebuilds the scores QKᵀ. 3 dispatches. */
+  attentionBackward(B: number, s: number, heads: number, headDim: number, fused: boolean): KernelWork {
+    const products = fused ? 5 : 4;
+    const softmax = fused ? ELEMENT_FLOPS.softmaxGradFused : ELEMENT_FLOPS.softmaxGradEager;
+    return work(causalPairs(B, heads, s) * (products * 2 * headDim + softmax), 3);
+  },
+  layerNorm: (rows: number, cols: number) => work(ELEMENT_FLOPS.layerNorm * rows * cols, 2),
+  layerNormBackward: (rows: number, cols: number) => work(ELEMENT_FLOPS.layerNormGrad * rows * cols, 2),
+  add: (n: number) => work(ELEMENT_FLOPS.add * n, 1),
+  accumulate: (n: number) => work(ELEMENT_FLOPS.accumulate * n, 1),
+  columnSum: (rows: number, cols: number) => work(ELEMENT_FLOPS.columnSum * rows * cols, 1),
+  mseLoss: (n: number) => work(ELEMENT_FLOPS.mseLoss * n, 2),
+  crossEntropy: (rows: number, vocab: number) => work(ELEMENT_FLOPS.crossEntropy * rows * vocab, 2),
+  embedding: (rows: number, dim: number) => work(ELEMENT_FLOPS.embedding * rows * dim, 1),
+  /** Two dispatches (token table, positions); accumulating into the token table adds its vocab·dim adds. */
+  embeddingBackward: (rows: number, dim: number, vocab: number, accumulate: boolean) =>
+    work(ELEMENT_FLOPS.embeddingGrad * rows * dim + (accumulate ? vocab * dim : 0), 2),
+  cast: (n: number) => work(ELEMENT_FLOPS.cast * n, 1),
+  optimizer: (kind: RunConfig['optimizer'], n: number) => work(ELEMENT_FLOPS[kind] * n, 1),
+  checkFinite: (n: number) => work(ELEMENT_FLOPS.checkFinite * n, 1),
+  /** One invocation updating four scalars: no per-element work. */
+  updateLossScale: () => work(0, 1),
+} as const;
+
+/** Adds kernel calls up by phase; every kernel call is one compute pass. */
+class Tally {
+  phase: PhaseName = 'forward';
+  private readonly flops: Record<PhaseName, number> = { forward: 0, backward: 0, recompute: 0, optimizer: 0 };
+  private matmulFlops = 0;
+  private dispatches = 0;
+  private passes = 0;
+
+  add(k: KernelWork): void {
+    this.flops[this.phase] += k.flops;
+    this.matmulFlops += k.matmulFlops;
+    this.dispatches += k.dispatches;
+    this.passes += 1;
+  }
+
+  result(): StepWork {
+    return {
+      flops: { ...this.flops },
+      totalFlops: PHASE_NAMES.reduce((a, p) => a + this.flops[p], 0),
+      matmulFlops: this.matmulFlops,
+      dispatches: this.dispatches,
+      computePasses: this.passes,
+      // Every tensor a step creates is written whole by its first kernel, so a reused buffer is never zeroed.
+      clears: 0,
+    };
+  }
+}
+
+/**
+ * The optimizer phase of both trainers (engine/graph/trainer.ts finishStep): the fp16 loss
+ * scaler's finiteness check per gradient, one update per parameter tensor, the 16-bit copies
+ * of the matmul weights refreshed under amp, the loss scale's update.
+ */
+function optimizerPhase(t: Tally, cfg: RunConfig | GptRunConfig, params: { n: number; matmul: boolean }[]): void {
+  t.phase = 'optimizer';
+  const fp16 = cfg.precision === 'amp-fp16';
+  if (fp16) for (const p of params) t.add(KERNEL_WORK.checkFinite(p.n));
+  for (const p of params) t.add(KERNEL_WORK.optimizer(cfg.optimizer, p.n));
+  if (cfg.precision !== 'fp32') for (const p of params) if (p.matmul) t.add(KERNEL_WORK.cast(p.n));
+  if (fp16) t.add(KERNEL_WORK.updateLossScale());
+}
+
+/** The mlp's step (engine/graph/mlp.ts), kernel by kernel. */
+function mlpWork(cfg: RunConfig): StepWork {
+  const { batch: B, d, hidden: H, layers: L, activation: fn } = cfg;
+  const { dropped, segmentOf } = checkpointPlan(cfg.checkpoint, L);
+  const t = new Tally();
+  const fc1 = () => t.add(KERNEL_WORK.matmul(B, H, d, true, { kind: 'activation', fn }));
+  const fc2 = () => t.add(KERNEL_WORK.matmul(B, d, H, true, undefined));
+  t.phase = 'forward';
+  for (let l = 0; l < L; l++) {
+    fc1();
+    fc2();
+  }
+  t.phase = 'backward';
+  t.add(KERNEL_WORK.mseLoss(B * d));
+  const restored = new Set<number>();
+  for (let l = L - 1; l >= 0; l--) {
+    if (dropped[l] && !restored.has(l)) {
+      t.phase = 'recompute';
+      const seg = segmentOf[l]!;
+      for (const j of seg) {
+        fc1();
+        if (j !== seg[seg.length - 1]) fc2();
+        restored.add(j);
+      }
+    }
+    t.phase = 'backward';
+    t.add(KERNEL_WORK.matmul(H, d, B, false, undefined)); // dW2
+    t.add(KERNEL_WORK.columnSum(B, d)); // db2
+    t.add(KERNEL_WORK.matmul(B, H, d, false, { kind: 'activation-grad', fn })); // dPre
+    t.add(KERNEL_WORK.matmul(d, H, B, false, undefined)); // dW1
+    t.add(KERNEL_WORK.columnSum(B, H)); // db1
+    if (l > 0) t.add(KERNEL_WORK.matmul(B, d, H, false, undefined)); // dIn
+  }
+  const params: { n: number; matmul: boolean }[] = [];
+  for (let l = 0; l < L; l++) params.push({ n: d * H, matmul: true }, { n: H, matmul: false }, { n: H * d, matmul: true }, { n: d, matmul: false });
+  optimizerPhase(t, cfg, params);
+  return t.result();
+}
+
+/** The GPT's step (engine/graph/gpt.ts), kernel by kernel. */
+function gptWork(cfg: GptRunConfig): StepWork {
+  const { vocab: V, dModel: d, layers: L, heads, batch: B, seq: S } = cfg;
+  const rows = B * S;
+  const I = 4 * d;
+  const headDim = d / heads;
+  const fused = cfg.attention === 'fused';
+  const selective = cfg.checkpoint === 'selective' && !fused;
+  const { dropped, segmentOf } = checkpointPlan(cfg.checkpoint, L);
+  const t = new Tally();
+  const mm = (M: number, N: number, K: number, bias = false, epilogue: MatmulEpilogue = undefined) => t.add(KERNEL_WORK.matmul(M, N, K, bias, epilogue));
+  const blockForward = (output: boolean) => {
+    t.add(KERNEL_WORK.layerNorm(rows, d));
+    mm(rows, 3 * d, d, true); // qkv
+    t.add(KERNEL_WORK.attention(B, S, heads, headDim, fused));
+    mm(rows, d, d, true); // proj
+    t.add(KERNEL_WORK.add(rows * d));
+    t.add(KERNEL_WORK.layerNorm(rows, d));
+    mm(rows, I, d, true, { kind: 'activation', fn: 'gelu' }); // fc1
+    if (!output) return;
+    mm(rows, d, I, true); // fc2
+    t.add(KERNEL_WORK.add(rows * d));
+  };
+
+  t.phase = 'forward';
+  t.add(KERNEL_WORK.embedding(rows, d));
+  for (let l = 0; l < L; l++) blockForward(true);
+  t.add(KERNEL_WORK.layerNorm(rows, d));
+  mm(rows, V, d); // lm_head
+
+  t.phase = 'backward';
+  t.add(KERNEL_WORK.crossEntropy(rows, V));
+  mm(V, d, rows); // lm_head.dW
+  mm(rows, d, V); // lm_head.dX
+  t.add(KERNEL_WORK.layerNormBackward(rows, d));
+
+  const restored = new Set<number>();
+  for (let l = L - 1; l >= 0; l--) {
+    if (dropped[l] && !restored.has(l)) {
+      t.phase = 'recompute';
+      const seg = segmentOf[l]!;
+      for (const j of seg) {
+        blockForward(j !== seg[seg.length - 1]);
+        restored.add(j);
+      }
+    }
+    if (selective) {
+      t.phase = 'recompute';
+      t.add(KERNEL_WORK.attention(B, S, heads, headDim, false));
+    }
+    t.phase = 'backward';
+    mm(rows, I, d, false, { kind: 'activation-grad', fn: 'gelu' }); // dPre
+    mm(I, d, rows); // dW2
+    t.add(KERNEL_WORK.columnSum(rows, d)); // db2
+    mm(d, I, rows); // dW1
+    t.add(KERNEL_WORK.columnSum(rows, I)); // db1
+    mm(rows, d, I); // dY2
+    t.add(KERNEL_WORK.layerNormBackward(rows, d));
+    t.add(KERNEL_WORK.accumulate(rows * d));
+    mm(rows, d, d); // dOut
+    mm(d, d, rows); // dWo
+    t.add(KERNEL_WORK.columnSum(rows, d)); // dbo
+    t.add(KERNEL_WORK.attentionBackward(B, S, heads, headDim, fused));
+    mm(d, 3 * d, rows); // dWqkv
+    t.add(KERNEL_WORK.columnSum(rows, 3 * d)); // dbqkv
+    mm(rows, d, 3 * d); // dY1
+    t.add(KERNEL_WORK.layerNormBackward(rows, d));
+    t.add(KERNEL_WORK.accumulate(rows * d));
+  }
+  t.add(KERNEL_WORK.embeddingBackward(rows, d, V, true));
+
+  // Parameters in the order the trainer creates their gradients: the head's, each block's from the last, wpe.
+  const params: { n: number; matmul: boolean }[] = [{ n: V * d, matmul: true }, { n: d, matmul: false }, { n: d, matmul: false }];
+  for (let l = 0; l < L; l++) {
+    params.push(
+      { n: d, matmul: false }, { n: d, matmul: false },
+      { n: d * 3 * d, matmul: true }, { n: 3 * d, matmul: false },
+      { n: d * d, matmul: true }, { n: d, matmul: false },
+      { n: d, matmul: false }, { n: d, matmul: false },
+      { n: d * I, matmul: true }, { n: I, matmul: false },
+      { n: I * d, matmul: true }, { n: d, matmul: false },
+    );
+  }
+  params.push({ n: S * d, matmul: false });
+  optimizerPhase(t, cfg, params);
+  return t.result();
+}
+
+/**
+ * The work of one training step of `config` on the engine, without running it: FLOPs by
+ * phase, matmul FLOPs, dispatches, compute passes and clears, equal to what the engine counts
+ * (RunReport.work). Pure: no GPU.
+ */
+export function stepWork(config: RunConfig | GptRunConfig): StepWork {
+  return config.model === 'gpt' ? gptWork(config) : mlpWork(config);
+}
