@@ -152,12 +152,10 @@ export class VlApp extends LitElement {
   /** The run panel's last report, for the measured bar. */
   @state() private runReport: EngineRunReport | null = null;
 
-  /** The run panel's way to the engine: the controller's validated run, and the worker's cancel. */
+  /** The run panel's way to the engine: the controller's validated run, and its cancel of that run. */
   private readonly runner: RunEngine = {
     run: (config, onProgress) => this.engine.run(config, onProgress),
-    cancel: async () => {
-      await this.engine.api?.cancel();
-    },
+    cancel: () => this.engine.cancel(),
   };
 
   override render() {
