@@ -340,7 +340,7 @@ const EXPECTED_ERRORS: Record<string, number> = {
 };
 
 /** Every failure becomes one line: a terminal user should never have to read a stack. */
-function report(err: unknown, prefix: string, io: Io): number {
+export function report(err: unknown, prefix: string, io: Io): number {
   if (err instanceof ConfigError) err = usageFromConfigError(err);
   const name = err instanceof Error ? err.name : '';
   const status = Object.hasOwn(EXPECTED_ERRORS, name) ? EXPECTED_ERRORS[name] : undefined;

@@ -8,7 +8,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, truncateSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main, type Io } from '../../src/cli/main.ts';
+import { main, report, type Io } from '../../src/cli/main.ts';
 import { readBoundedText } from '../../src/cli/read-bounded.ts';
 import { oneLine, printable } from '../../src/cli/text.ts';
 import { cachedTiles, saveTiles, tilesCacheWriteProblem } from '../../src/cli/tiles-cache.ts';
@@ -192,3 +192,15 @@ describe('output that cannot be written', () => {
   });
 });
 
+
+describe('errors the engine names', () => {
+  it.each([
+    ['DeviceLost', 'The GPU device was lost (device was destroyed); nothing was kept', 1],
+    ['MissingPackage', "the 'webgpu' package (Dawn, WebGPU for Node), which run and bench need, is not installed: run npm install webgpu in the folder vramlab is installed in", 2],
+    ['Cancelled', 'the run was cancelled; nothing is left allocated', 130],
+  ])('%s is said as its sentence in one line, not as an internal error', (name, message, status) => {
+    const io = capture();
+    expect(report(Object.assign(new Error(message), { name }), 'vramlab run', io)).toBe(status);
+    expect(io.stderr).toBe(`vramlab run: ${message}\n`);
+  });
+});

@@ -1,5 +1,6 @@
 /**
- * A run whose device fails at any one of its allocations leaves nothing behind. A fake device
+ * Runs that fail on the way. A run whose device is lost midway says so. A run whose device
+ * fails at any one of its allocations leaves nothing behind. A fake device
  * (a Proxy around the real one) counts every createBuffer and createQuerySet of a run and makes
  * the n-th fail, for every n: either the call throws (the GPU process went away) or its
  * 'out-of-memory' error scope reports an error (the device is full). Every buffer and query set
@@ -9,6 +10,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { create, globals } from 'webgpu';
 import { openDevice, type OpenedDevice } from '../../src/engine/device.ts';
+import { ENGINE_ERRORS } from '../../src/protocol/engine-api.ts';
 import { runGptTraining, runTraining } from '../../src/engine/run.ts';
 import type { DeviceErrorReport } from '../../src/protocol/engine-api.ts';
 import { DEFAULT_RUN, GPT_NANO_RUN } from '../../src/protocol/run.ts';
@@ -166,5 +168,24 @@ describe.each([
         expect(fake.openScopes, `${where}: error scopes left open`).toBe(0);
       }
     }
+  });
+});
+
+describe('a device lost in the middle of a run', () => {
+  it('fails the run with DeviceLost, saying so with the reason, not with an empty AbortError', { timeout: 60_000 }, async () => {
+    // A device of its own: this one is destroyed, as a driver reset would take it.
+    const own = await openDevice(gpu, { label: 'test.lost-mid-run' });
+    let steps = 0;
+    const err = await runTraining(own, { ...MLP, steps: 100 }, {
+      onProgress: (p) => {
+        if (p.stage === 'step' && ++steps === 2) own.device.destroy();
+      },
+    }).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.name).toBe(ENGINE_ERRORS.DeviceLost);
+    expect(err?.message).toMatch(/^The GPU device was lost \(.*destroyed.*\); nothing was kept$/);
+    expect(steps).toBeLessThan(10);
   });
 });
