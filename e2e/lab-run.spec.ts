@@ -98,6 +98,38 @@ test('Cancel stops a long run between steps and says nothing is left allocated',
   await expect(page.getByTestId('run-button')).toBeEnabled();
 });
 
+test('Cancel pressed the moment it is enabled, before the run has reached the worker, stops it', async ({ page }) => {
+  test.setTimeout(120_000);
+  await page.goto('/');
+  await chooseMlp(page, { d: 8, hidden: 16, layers: 1, batch: 4 });
+  await page.getByTestId('run-steps').fill('1000');
+  await expect(page.getByTestId('run-button')).toBeEnabled({ timeout: 30_000 });
+  // Both presses in one task of the page: Cancel as soon as the panel has drawn it enabled,
+  // while the page still checks that the worker is alive before it sends the run.
+  const cancelWasEnabled = await page.evaluate(async () => {
+    const find = (root: ParentNode, id: string): HTMLElement | null => {
+      const hit = root.querySelector<HTMLElement>(`[data-testid="${id}"]`);
+      if (hit) return hit;
+      for (const el of root.querySelectorAll('*')) {
+        const inner = el.shadowRoot ? find(el.shadowRoot, id) : null;
+        if (inner) return inner;
+      }
+      return null;
+    };
+    (find(document, 'run-button') as HTMLButtonElement).click();
+    const panel = (find(document, 'run-panel')!.getRootNode() as ShadowRoot).host as HTMLElement & { updateComplete: Promise<unknown> };
+    await panel.updateComplete;
+    const cancel = find(document, 'cancel-button') as HTMLButtonElement;
+    const enabled = !cancel.disabled;
+    cancel.click();
+    return enabled;
+  });
+  expect(cancelWasEnabled).toBe(true);
+  await expect(page.getByTestId('run-cancelled')).toHaveText('Cancelled; nothing is left allocated.', { timeout: 15_000 });
+  await expect(page.getByTestId('cancel-button')).toHaveText('Cancel');
+  await expect(page.getByTestId('run-button')).toBeEnabled();
+});
+
 test('the panel says why it cannot run: another model, an unsupported setting, bad steps', async ({ page }) => {
   await page.goto('/');
   // A model the engine does not run (the default, gpt2-small, runs as a GPT).

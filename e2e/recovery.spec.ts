@@ -8,6 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Page } from '@playwright/test';
 import { test, expect } from './fixtures.ts';
+import { chooseMlp } from './lab.ts';
 import { DEFAULT_RUN, type RunConfig, type RunReport } from '../src/protocol/run.ts';
 
 /** Small enough for SwiftShader in well under a second. */
@@ -53,6 +54,24 @@ test('a lost GPU device is replaced by a new one, and the page says so', async (
   expect(run.loss).toHaveLength(1);
   expect(Number.isFinite(run.loss[0])).toBe(true);
   expect(run.liveAfter).toBe(0);
+});
+
+test('a device lost in the middle of a run ends it with a sentence that says so', async ({ page }) => {
+  test.setTimeout(120_000);
+  await page.goto('/');
+  await chooseMlp(page, { d: 8, hidden: 16, layers: 1, batch: 4 });
+  await page.getByTestId('run-steps').fill('1000');
+  await expect(page.getByTestId('run-button')).toBeEnabled({ timeout: 30_000 });
+  await page.getByTestId('run-button').click();
+  await expect(page.getByTestId('run-progress-text')).toHaveText(/^step \d+\/1000, loss \S+$/, { timeout: 30_000 });
+  await page.evaluate(() => window.__vramlab!.api.loseDevice());
+
+  const error = page.getByTestId('run-error');
+  await expect(error).toHaveAttribute('data-error', 'DeviceLost', { timeout: 30_000 });
+  // Not the driver's raw text ("A valid external Instance reference no longer exists."), nor nothing.
+  await expect(error).toHaveText(/^The GPU device was lost \(.+\); nothing was kept$/);
+  // The page recovers as from any loss (the test above runs on the new device).
+  await expect(page.getByTestId('engine-status')).toHaveText(/a new device is ready\.$/, { timeout: 30_000 });
 });
 
 test('a terminated engine worker is replaced within seconds, and the page says so', async ({ page }) => {

@@ -104,3 +104,24 @@ test('cancel() stops a run between steps with Cancelled; a second run meanwhile 
   expect(result).toMatchObject({ cancelled: 'Cancelled', second: 'Busy', liveAfter: 0 });
   expect(result.stepsSeen).toBeLessThan(100);
 });
+
+test('a cancel that reaches the worker before its run still cancels that run, and only that one', async ({ page }) => {
+  test.setTimeout(120_000);
+  await page.goto('/');
+  await page.waitForFunction(() => window.__vramlab !== undefined);
+  const result = await page.evaluate(
+    async ([long, tiny]) => {
+      const { api, proxy } = window.__vramlab!;
+      const outcome = (p: Promise<unknown>) => p.then(() => 'ok', (e: Error) => e.name);
+      let steps = 0;
+      // The cancel is sent first, as when the page's liveness check holds its run back.
+      await api.cancel('run-early');
+      const early = await outcome(api.run(long, proxy((p: RunProgress) => void (p.stage === 'step' && steps++)), 'run-early'));
+      // Used up: another run with another id runs to the end.
+      const other = await api.run(tiny, null, 'run-other');
+      return { early, steps, otherLoss: other.loss.length, liveAfter: other.actual.liveAfterDisposeBytes };
+    },
+    [{ ...TINY, steps: 1000 }, { ...TINY, steps: 1 }] as [RunConfig, RunConfig],
+  );
+  expect(result).toEqual({ early: 'Cancelled', steps: 0, otherLoss: 1, liveAfter: 0 });
+});

@@ -4,7 +4,6 @@
  * and the mapping of schema errors back to flag names, so the three cannot drift apart. No
  * estimate/ import here: which model ids exist is checked in main.ts.
  */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -36,6 +35,8 @@ import {
   type RunConfig,
 } from '../protocol/run.ts';
 import { getPath, setPath } from '../protocol/paths.ts';
+import { MAX_HF_CONFIG_BYTES } from '../protocol/hf-config.ts';
+import { INPUT_FILE_ERROR, readBoundedText } from './read-bounded.ts';
 
 /** Bad command-line input: `message` is the one line the user sees, naming the flag. */
 export class UsageError extends Error {
@@ -187,6 +188,18 @@ export function runFlagsFor(model: RunModel): FlagSpec[] {
 /** Flags that shape only the `mlp` model; elsewhere they would be silently ignored. */
 const MLP_FLAGS = ['d', 'hidden', 'layers', 'activation'];
 
+/**
+ * Flags of a training step that an inference forward has no use for; with --mode inference
+ * they would be silently ignored. (--zero and --lora-rank are refused by the schema and the
+ * planner, for the page too.)
+ */
+const TRAINING_FLAGS = ['optimizer', 'checkpoint', 'micro-batch'] as const;
+const TRAINING_FLAGS_WHY: Record<(typeof TRAINING_FLAGS)[number], string> = {
+  optimizer: 'an inference forward updates no weights',
+  checkpoint: 'without a backward there is nothing to recompute',
+  'micro-batch': 'gradient accumulation needs gradients',
+};
+
 export interface EstimateArgs {
   config: PlanConfig;
   json: boolean;
@@ -271,17 +284,39 @@ export function flagDefault(flag: FlagSpec, defaults: object = DEFAULT_PLAN): st
 
 /** node:util parseArgs over a flag table, its errors turned into UsageErrors naming the flag. */
 function readFlags(command: Command, flags: readonly FlagSpec[], argv: readonly string[]): FlagValues {
+  let parsed;
   try {
-    return parseArgs({
+    parsed = parseArgs({
       args: joinNegativeValues(argv, flags),
       options: Object.fromEntries(
         flags.map((f) => [f.name, { type: f.kind === 'bool' ? 'boolean' : 'string', ...(f.short ? { short: f.short } : {}) }]),
       ) as Record<string, { type: 'boolean' | 'string'; short?: string }>,
       strict: true,
       allowPositionals: false,
-    }).values;
+      tokens: true,
+    });
   } catch (err) {
     throw fromParseArgsError(err, command);
+  }
+  refuseRepeats(parsed.tokens);
+  return parsed.values;
+}
+
+/**
+ * parseArgs keeps the last of a repeated flag; `--batch 4 … --batch 8` is more likely a
+ * mistake than a choice, so a flag with a value may be given once. A repeated switch
+ * (`--json --json`) means the same either way and passes.
+ */
+function refuseRepeats(tokens: readonly { kind: string; name?: string; value?: string | undefined }[]): void {
+  const seen = new Map<string, string>();
+  for (const t of tokens) {
+    if (t.kind !== 'option' || t.name === undefined || t.value === undefined) continue;
+    const first = seen.get(t.name);
+    if (first !== undefined) {
+      const values = first === t.value ? `'${t.value}' both times` : `'${first}', then '${t.value}'`;
+      throw new UsageError(`--${t.name} is given twice (${values}); give it once`, `--${t.name}`);
+    }
+    seen.set(t.name, t.value);
   }
 }
 
@@ -367,7 +402,7 @@ function parseSweep(raw: string, model: RunModel, base: AnyRunConfig, flags: rea
  * line naming the flag for every bad input, including the schema's own checks.
  */
 export function parseEstimateArgs(argv: readonly string[], opts: ParseOptions = {}): EstimateArgs {
-  const readText = opts.readText ?? ((p: string) => readFileSync(resolve(p), 'utf8'));
+  const readText = opts.readText ?? ((p: string) => readBoundedText(resolve(p), MAX_HF_CONFIG_BYTES));
   const values = readFlags(opts.command ?? 'estimate', ESTIMATE_FLAGS, argv);
 
   if (values.help === true) return { config: structuredClone(DEFAULT_PLAN), json: values.json === true, help: true, given: [] };
@@ -396,6 +431,10 @@ export function parseEstimateArgs(argv: readonly string[], opts: ParseOptions = 
   if (config.model !== 'mlp') {
     const stray = MLP_FLAGS.find((n) => given.has(n));
     if (stray) throw new UsageError(`--${stray} shapes --model mlp only; model '${String(config.model)}' has its own shape`, `--${stray}`);
+  }
+  if (config.mode === 'inference') {
+    const stray = TRAINING_FLAGS.find((n) => given.has(n));
+    if (stray) throw new UsageError(`--${stray} applies to training only; drop it with --mode inference (${TRAINING_FLAGS_WHY[stray]})`, `--${stray}`);
   }
 
   try {
@@ -492,9 +531,11 @@ function readHfConfig(path: string, readText: (p: string) => string): unknown {
   try {
     text = readText(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-    throw new UsageError(`--hf-config: cannot read '${path}': ${why}`, '--hf-config');
+    // readBoundedText words its reasons; an injected reader may throw plain errno errors.
+    const e = err as Error & { code?: string };
+    const why = e.name === INPUT_FILE_ERROR ? e.message : e.code === 'ENOENT' ? 'no such file' : e.message;
+    const hint = e.code === 'TOO_LARGE' ? "; a config.json is a few KB: pass the model's config.json, not its weights" : '';
+    throw new UsageError(`--hf-config: cannot read '${path}': ${why}${hint}`, '--hf-config');
   }
   let json: unknown;
   try {

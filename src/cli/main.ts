@@ -13,6 +13,8 @@ import type { DeviceErrorReport } from '../protocol/engine-api.ts';
 import { flagForField, parseBenchArgs, parseEstimateArgs, parseFitArgs, parseRunArgs, usageFromConfigError, UsageError, type AnyRunConfig, type EstimateArgs } from './args.ts';
 import { formatBench, formatFit, formatPlan, formatProgress, formatRunReport, formatSweep, formatSweepProgress, sweepLine, type SweepLine } from './format.ts';
 import { benchUsage, estimateUsage, fitUsage, runUsage, topUsage } from './help.ts';
+import { oneLine, printable } from './text.ts';
+import { explainMissingPackage } from './packages.ts';
 
 export interface Io {
   out(text: string): void;
@@ -20,14 +22,40 @@ export interface Io {
   env: Record<string, string | undefined>;
   /** Someone watches stderr: `run --json` shows its progress there only then. */
   errIsTTY?: boolean;
+  /**
+   * Calls `listener` on Ctrl-C (SIGINT, or the message the bin's wrapper sends in its place)
+   * until the returned function is called; while one listens, Ctrl-C does not end the process.
+   */
+  onInterrupt?: (listener: () => void) => () => void;
 }
 
-const processIo: Io = {
-  out: (t) => void process.stdout.write(t),
-  err: (t) => void process.stderr.write(t),
+/** SIGINT of this process; with a listener, its default (ending the process) is off. */
+function processInterrupts(listener: () => void): () => void {
+  process.on('SIGINT', listener);
+  return () => void process.off('SIGINT', listener);
+}
+
+export const processIo: Io = {
+  out: (t) => void process.stdout.write(printable(t)),
+  err: (t) => void process.stderr.write(printable(t)),
   env: process.env,
   errIsTTY: process.stderr.isTTY === true,
+  onInterrupt: processInterrupts,
 };
+
+/**
+ * Output that cannot be written ends the command with one line: a closed pipe
+ * (`vramlab estimate | head`) quietly with status 0, anything else (`> /dev/full`: no space)
+ * with the reason and status 1.
+ */
+export function guardStdout(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    const why = err.code === 'ENOSPC' ? 'no space left on the device' : err.code === 'EIO' ? 'an input/output error' : (err.code ?? err.message);
+    process.stderr.write(`vramlab: cannot write the output (${oneLine(why)}); nothing more is written\n`);
+    process.exit(1);
+  });
+}
 
 export const COMMANDS = ['estimate', 'fit', 'run', 'bench'] as const;
 
@@ -110,17 +138,34 @@ function estimateFor<T>(args: EstimateArgs, work: (config: PlanConfig) => T): T 
   if (!known.has(config.model)) {
     throw new UsageError(`--model: no model '${config.model}'; available: ${[...known].join(', ')}`, '--model');
   }
-  if (args.given.includes('image-size')) {
-    const models = listModels();
-    if (models.find((m) => m.id === config.model)?.family !== 'resnet') {
-      const resnets = models.filter((m) => m.family === 'resnet').map((m) => m.id);
-      throw new UsageError(`--image-size applies to ${resnets.join(', ')} only; model '${config.model}' takes no images`, '--image-size');
-    }
-  }
+  refuseFlagsOfOtherModels(config.model, args.given);
   try {
     return work(config);
   } catch (err) {
     throw args.hfConfigPath === undefined ? err : blameHfConfig(err, args.hfConfigPath);
+  }
+}
+
+/**
+ * `vramlab estimate` flags that shape one kind of model only, and what that model lacks: given
+ * for another kind, the estimate would silently ignore them. (The mlp's own flags are
+ * checked in args.ts.)
+ */
+const KIND_FLAGS: Record<string, { kind: 'resnet' | 'transformer'; lacks: string }> = {
+  'image-size': { kind: 'resnet', lacks: 'takes no images' },
+  seq: { kind: 'transformer', lacks: 'has no sequence (it is not a transformer)' },
+  attention: { kind: 'transformer', lacks: 'has no attention (it is not a transformer)' },
+};
+
+function refuseFlagsOfOtherModels(model: string, given: readonly string[]): void {
+  const models = listModels();
+  const family = model === 'hf' ? 'hf' : models.find((m) => m.id === model)?.family;
+  const kind = family === 'resnet' ? 'resnet' : family === 'mlp' ? 'mlp' : 'transformer';
+  for (const flag of given) {
+    const only = Object.hasOwn(KIND_FLAGS, flag) ? KIND_FLAGS[flag]! : undefined;
+    if (!only || only.kind === kind) continue;
+    const which = only.kind === 'resnet' ? models.filter((m) => m.family === 'resnet').map((m) => m.id).join(', ') : 'transformer models (the GPT-2, BERT and Llama-style presets, or --hf-config)';
+    throw new UsageError(`--${flag} applies to ${which} only; model '${model}' ${only.lacks}`, `--${flag}`);
   }
 }
 
@@ -137,10 +182,17 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
   }
   const [{ opened, deviceErrors }, engine] = await Promise.all([openCliDevice('run', io), import('../engine/run.ts')]);
   await applyCachedTiles(opened, io);
-  // The first Ctrl-C stops the run between steps and frees everything; a second one kills.
+  // The first Ctrl-C stops the run after the step in progress and frees everything; it is
+  // answered at once, since a step can take seconds. A second one ends the process there and then.
   const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  process.once('SIGINT', onSigint);
+  const stopListening = io.onInterrupt?.(() => {
+    if (abort.signal.aborted) {
+      io.err('vramlab run: stopped\n');
+      process.exit(130);
+    }
+    io.err('vramlab run: stopping after this step… (Ctrl-C again to stop at once)\n');
+    abort.abort();
+  });
   try {
     // Steps for anyone watching or when stdout is not JSON; the 'allocating' line only for a
     // terminal, so a run refused at allocation leaves exactly its one error line in a log.
@@ -180,7 +232,7 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
     if (deviceErrors.length > 0) return 1;
     return lines.some((l) => 'error' in l) ? 2 : 0;
   } finally {
-    process.off('SIGINT', onSigint);
+    stopListening?.();
     opened.device.destroy();
   }
 }
@@ -190,7 +242,7 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
  * it), with every device error it reports collected and said on stderr as one line.
  */
 async function openCliDevice(command: 'run' | 'bench', io: Io): Promise<{ opened: OpenedDevice; deviceErrors: DeviceErrorReport[] }> {
-  const { openNodeDevice } = await import('../engine/node.ts');
+  const { openNodeDevice } = await import('../engine/node.ts').catch((e: unknown) => Promise.reject(explainMissingPackage(e)));
   const deviceErrors: DeviceErrorReport[] = [];
   const opened = await openNodeDevice({
     label: `vramlab.${command}`,
@@ -238,6 +290,15 @@ async function runBenchCommand(argv: readonly string[], io: Io): Promise<number>
     io.out(benchUsage());
     return 0;
   }
+  const cache = await import('./tiles-cache.ts');
+  const cachePath = cache.tilesCachePath(io.env);
+  if (args.tune) {
+    // Tuning takes a while; its result must have somewhere to go before it starts.
+    const problem = cache.tilesCacheWriteProblem(cachePath);
+    if (problem) throw new UsageError(`--tune ${oneLine(problem)}: set VRAMLAB_CACHE_DIR to a folder you can write, or drop --tune`, '--tune');
+  }
+  // Said before the device opens and before any tuning: TF.js is a dev dependency.
+  if (args.tfjs) await import('./bench-tfjs.ts').catch((e: unknown) => Promise.reject(explainMissingPackage(e)));
   const [{ opened, deviceErrors }, bench] = await Promise.all([openCliDevice('bench', io), import('./bench.ts')]);
   const progress = !args.json || io.errIsTTY === true ? (t: string) => io.err(`${t}\n`) : undefined;
   // The full shapes take hours on a CPU adapter (SwiftShader): there the quick ones run.
@@ -246,15 +307,16 @@ async function runBenchCommand(argv: readonly string[], io: Io): Promise<number>
   try {
     let tiles: string;
     if (args.tune) {
-      const [{ tuneMatmul, adapterKey }, cache] = await Promise.all([import('../engine/tune.ts'), import('./tiles-cache.ts')]);
+      const { tuneMatmul, adapterKey } = await import('../engine/tune.ts');
       // 1024³ is long enough to time on a GPU; a CPU adapter needs minutes for it.
       const n = opened.summary.isFallbackAdapter ? 128 : 1024;
       const r = await tuneMatmul(opened.device, { n, onProgress: (done, total, t) => done < total && progress?.(`bench: tuning matmul tiles ${done + 1}/${total}: ${tileText(t)}`) });
       const best = r.timings.find((t) => t.tiles === r.best)!;
       for (const t of r.timings) progress?.(`bench: tiles ${tileText(t.tiles)}: ${t.ms.toPrecision(3)} ms at ${n}³ (${t.gflops.toPrecision(3)} GFLOP/s)`);
-      const path = cache.tilesCachePath(io.env);
-      cache.saveTiles(path, adapterKey(opened.summary), { tiles: r.best, n, gflops: best.gflops, tuned: new Date().toISOString() });
-      tiles = `${tileText(r.best)} (tuned at ${n}³, saved to ${path})`;
+      const unsaved = cache.saveTiles(cachePath, adapterKey(opened.summary), { tiles: r.best, n, gflops: best.gflops, tuned: new Date().toISOString() });
+      // The folder was writable before tuning; should it not be now, this run still uses the tiles.
+      if (unsaved) io.err(`vramlab bench: ${oneLine(unsaved)}; the tuned tiles are used for this run only\n`);
+      tiles = `${tileText(r.best)} (tuned at ${n}³, ${unsaved ? 'not saved' : `saved to ${cachePath}`})`;
     } else {
       tiles = await applyCachedTiles(opened, io);
     }
@@ -282,20 +344,6 @@ function blameHfConfig(err: unknown, path: string): unknown {
   return new UsageError(`--hf-config ${path}: ${err.message.replace(/^(?:hfConfig(?:\.|:\s*)?|config\.json:\s*)/, '')}`, '--hf-config');
 }
 
-/** Every failure becomes one line: a terminal user should never have to read a stack. */
-/**
- * One printable line of at most 500 characters: newlines folded, other control characters
- * (terminal escape sequences a hostile flag value or config.json could carry) shown as \xNN.
- */
-const oneLine = (s: string) => {
-  const t = s
-    .replace(/\s*\n\s*/g, ' ')
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
-    .trim();
-  return t.length > 500 ? `${t.slice(0, 499)}…` : t;
-};
-
 /** Error names (they travel in `Error.name`) and the exit status of each; the rest are bugs. */
 const EXPECTED_ERRORS: Record<string, number> = {
   UsageError: 2,
@@ -306,10 +354,15 @@ const EXPECTED_ERRORS: Record<string, number> = {
   NoWebGPU: 1,
   NoAdapter: 1,
   NoDevice: 1,
+  // A device lost mid-run (a driver reset): nothing wrong with the input, no usable GPU now.
+  DeviceLost: 1,
+  // The installed packages lack one a command needs: the line says how to install it.
+  MissingPackage: 2,
   Cancelled: 130,
 };
 
-function report(err: unknown, prefix: string, io: Io): number {
+/** Every failure becomes one line: a terminal user should never have to read a stack. */
+export function report(err: unknown, prefix: string, io: Io): number {
   if (err instanceof ConfigError) err = usageFromConfigError(err);
   const name = err instanceof Error ? err.name : '';
   const status = Object.hasOwn(EXPECTED_ERRORS, name) ? EXPECTED_ERRORS[name] : undefined;

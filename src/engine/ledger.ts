@@ -119,6 +119,8 @@ export class Ledger {
   // step's dispatches see the same buffers as the last step's (and their bind groups repeat).
   private readonly lastBuffer = new Map<string, GPUBuffer>();
   private physicalPeak = 0;
+  // Query sets made through createQuerySet(), until destroyQuerySet() or dispose().
+  private readonly querySets = new Set<GPUQuerySet>();
 
   /**
    * `historyLimit`: how many events (timeline points) and ended entries are kept, so an hour
@@ -184,13 +186,9 @@ export class Ledger {
     }
 
     this.created += 1;
-    // Pushed and popped in the same task, so concurrent create() calls cannot see each other's errors.
-    this.device.pushErrorScope('out-of-memory');
-    this.device.pushErrorScope('validation');
-    const buffer = this.device.createBuffer({ label: `Ledger.${name}`, size: allocated, usage });
-    const validation = this.device.popErrorScope();
-    const oom = this.device.popErrorScope();
-    const [validationError, oomError] = await Promise.all([validation, oom]);
+    const { made: buffer, validationError, oomError } = await scoped(this.device, () =>
+      this.device.createBuffer({ label: `Ledger.${name}`, size: allocated, usage }),
+    );
     if (oomError || validationError) {
       buffer.destroy();
       if (oomError) {
@@ -339,8 +337,32 @@ export class Ledger {
     return true;
   }
 
-  /** Destroys every live and released buffer; afterwards liveBytes is 0. History (entries, timeline, peaks) is kept. */
+  /**
+   * Creates a query set (timestamp queries: the profiler's) and keeps it until
+   * destroyQuerySet() or dispose(), so a run that fails anywhere after it cannot leak it. It
+   * holds device memory (8 B per query) but no tensor, so it is not in the byte accounting.
+   * Throws like create(): OutOfMemory, or BufferTooLarge when the device rejects it.
+   */
+  async createQuerySet(name: string, descriptor: GPUQuerySetDescriptor): Promise<GPUQuerySet> {
+    const { made: set, validationError, oomError } = await scoped(this.device, () => this.device.createQuerySet({ ...descriptor, label: `Ledger.${name}` }));
+    if (oomError || validationError) {
+      set.destroy();
+      const what = `the query set '${name}' (${descriptor.count} ${descriptor.type} queries)`;
+      if (oomError) throw ledgerError(LEDGER_ERRORS.OutOfMemory, `The GPU ran out of memory allocating ${what}: use a smaller model or batch, or --wall-clock timing`, oomError.message);
+      throw ledgerError(LEDGER_ERRORS.BufferTooLarge, `The GPU rejected ${what}: use --wall-clock timing`, validationError!.message);
+    }
+    this.querySets.add(set);
+    return set;
+  }
+
+  /** Destroys a query set made by createQuerySet(); nothing if it is gone already. */
+  destroyQuerySet(set: GPUQuerySet): void {
+    if (this.querySets.delete(set)) set.destroy();
+  }
+
+  /** Destroys every live and released buffer and every query set; afterwards liveBytes is 0. History (entries, timeline, peaks) is kept. */
   dispose(): void {
+    for (const q of [...this.querySets]) this.destroyQuerySet(q);
     for (const t of [...this.tracked.values()]) this.destroy(t.buffer);
     this.flush();
     this.trimPool();
@@ -456,6 +478,28 @@ function checkUsage(name: string, usage: GPUBufferUsageFlags): void {
   if (usage & MAP_WRITE && usage & ~(MAP_WRITE | COPY_SRC)) {
     throw new TypeError(`Ledger.create(${name}): MAP_WRITE may only be combined with COPY_SRC`);
   }
+}
+
+/**
+ * Runs `make` (one createBuffer or createQuerySet) inside an 'out-of-memory' and a 'validation'
+ * error scope and returns what it made with the errors the scopes caught. Pushed and popped in
+ * the same task, so concurrent calls cannot see each other's errors; popped also when `make`
+ * throws (a lost GPU process), so the device's scope stack stays balanced.
+ */
+async function scoped<T>(device: GPUDevice, make: () => T): Promise<{ made: T; validationError: GPUError | null; oomError: GPUError | null }> {
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  let made: T;
+  try {
+    made = make();
+  } catch (err) {
+    await Promise.allSettled([device.popErrorScope(), device.popErrorScope()]);
+    throw err;
+  }
+  const validation = device.popErrorScope();
+  const oom = device.popErrorScope();
+  const [validationError, oomError] = await Promise.all([validation, oom]);
+  return { made, validationError, oomError };
 }
 
 function ledgerError(name: LedgerErrorName, message: string, detail?: string): Error {

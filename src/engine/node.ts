@@ -2,6 +2,7 @@
  * The engine's entry in Node: the `webgpu` package (Dawn) in place of `navigator.gpu`. The CLI
  * and the Node GPU tests open their device here; the worker never imports this file.
  */
+import { existsSync } from 'node:fs';
 import { create, globals } from 'webgpu';
 import { openDevice, type OpenDeviceOptions, type OpenedDevice } from './device.ts';
 import { ENGINE_ERRORS } from '../protocol/engine-api.ts';
@@ -27,6 +28,7 @@ export function nodeGpu(): GPU {
  * before it does), so a missing adapter is explained in those terms.
  */
 export async function openNodeDevice(opts: OpenDeviceOptions = {}): Promise<OpenedDevice> {
+  missingDriverFiles();
   try {
     return await openDevice(nodeGpu(), opts);
   } catch (err) {
@@ -43,4 +45,22 @@ export async function openNodeDevice(opts: OpenDeviceOptions = {}): Promise<Open
     e.name = err.name;
     throw e;
   }
+}
+
+/**
+ * VK_ICD_FILENAMES (or VK_DRIVER_FILES) naming only files that do not exist finds no driver;
+ * said here in one line, before Dawn starts, because the Vulkan loader and Dawn would first
+ * print their own warnings about it on stderr.
+ */
+function missingDriverFiles(): void {
+  const name = process.env.VK_ICD_FILENAMES ? 'VK_ICD_FILENAMES' : process.env.VK_DRIVER_FILES ? 'VK_DRIVER_FILES' : null;
+  if (name === null) return;
+  const files = process.env[name]!.split(':').filter((f) => f !== '');
+  if (files.length === 0 || files.some((f) => existsSync(f))) return;
+  const e = new Error(
+    `No WebGPU adapter: ${name}=${process.env[name]} names no file that exists; point it at a Vulkan driver's .json ` +
+      '(SwiftShader: /usr/lib/chromium/vk_swiftshader_icd.json, with LD_LIBRARY_PATH=/usr/lib/chromium), or unset it',
+  );
+  e.name = ENGINE_ERRORS.NoAdapter;
+  throw e;
 }

@@ -53,7 +53,8 @@ export class StepRecorder {
     const ts = preferTimestamps && device.features.has('timestamp-query') && queries <= MAX_QUERIES;
     const r = new StepRecorder(device, ledger, ts ? 'timestamp-query' : 'wall-clock');
     if (ts) {
-      r.querySet = device.createQuerySet({ label: 'StepRecorder.querySet', type: 'timestamp', count: queries });
+      // The ledger owns all three: a failure at any of them leaves nothing behind once it is disposed.
+      r.querySet = await ledger.createQuerySet('profiler.querySet', { type: 'timestamp', count: queries });
       const bytes = 8 * queries;
       r.resolve = await ledger.create({ name: 'profiler.resolve', category: 'staging', size: bytes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
       r.readback = await ledger.create({ name: 'profiler.readback', category: 'staging', size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
@@ -123,8 +124,9 @@ export class StepRecorder {
   }
 
   destroy(): void {
-    this.querySet?.destroy();
-    // resolve/readback belong to the ledger and go with its dispose().
+    if (this.querySet) this.ledger.destroyQuerySet(this.querySet);
+    this.querySet = null;
+    // resolve/readback are tensors of the ledger and go with its dispose().
   }
 
   private marker(index: number): void {

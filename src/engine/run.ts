@@ -10,6 +10,7 @@ import { GptTrainer } from './graph/gpt.ts';
 import { MlpTrainer } from './graph/mlp.ts';
 import { Ledger } from './ledger.ts';
 import { StepRecorder } from './profiler.ts';
+import { ENGINE_ERRORS } from '../protocol/engine-api.ts';
 import { LEDGER_CATEGORIES, LEDGER_TO_PLAN_CATEGORY, type LedgerPoint } from '../protocol/ledger.ts';
 import { type CategoryBytes, type Plan, zeroCategories } from '../protocol/plan.ts';
 import {
@@ -68,7 +69,43 @@ export function measureWindow(points: LedgerPoint[]): Pick<RunReport['actual'], 
   return { peakBytes, bytes, aliveAtPeak, allocatedPeakBytes };
 }
 
-function cancelled(): Error {
+/**
+ * How long a failed run waits for `device.lost` to settle before blaming the error itself: the
+ * call that notices a loss first (Dawn's mapAsync rejects with an AbortError and no message;
+ * Chrome says "A valid external Instance reference no longer exists.") can beat the promise.
+ */
+const LOST_GRACE_MS = 100;
+
+/**
+ * Rejections of a GPU promise (mapAsync, onSubmittedWorkDone): the only way a loss surfaces
+ * as an exception, since calls on a lost device do not throw (WebGPU: they become no-ops).
+ */
+const GPU_ABORTS = new Set(['AbortError', 'OperationError']);
+
+/**
+ * `err`, or when the device was lost meanwhile an Error named DeviceLost that says so with the
+ * driver's reason: whatever call noticed the loss first has no sentence for the user.
+ */
+async function lostInstead(device: GPUDevice, err: unknown, lostAlready: GPUDeviceLostInfo | null): Promise<unknown> {
+  const info = lostAlready ?? (err instanceof Error && GPU_ABORTS.has(err.name) ? await lostWithin(device, LOST_GRACE_MS) : null);
+  if (info === null) return err;
+  const why = info.message.trim().replace(/[.\s]+$/, '') || info.reason || 'no reason given';
+  const e = new Error(`The GPU device was lost (${why}); nothing was kept`, { cause: err });
+  e.name = ENGINE_ERRORS.DeviceLost;
+  return e;
+}
+
+/** `device.lost`'s info if it settles within `ms`, else null. */
+async function lostWithin(device: GPUDevice, ms: number): Promise<GPUDeviceLostInfo | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const grace = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), ms);
+  });
+  return Promise.race([device.lost, grace]).finally(() => clearTimeout(timer));
+}
+
+/** The error a cancelled run fails with. */
+export function cancelled(): Error {
   const e = new Error('the run was cancelled; nothing is left allocated');
   e.name = 'Cancelled';
   return e;
@@ -108,6 +145,8 @@ async function runLoop(
   // Pooled: after the first step, a step takes the buffers the last one released and creates none.
   const ledger = new Ledger(device, { historyLimit: 128 * (layers + 2), pool: true });
   let rec: StepRecorder | null = null;
+  let lost: GPUDeviceLostInfo | null = null;
+  void device.lost.then((info) => (lost = info));
   try {
     opts.onProgress?.({ stage: 'allocating', step: 0, steps });
     const trainer = await makeTrainer(ledger);
@@ -169,6 +208,8 @@ async function runLoop(
       aliveAtEnd,
       work,
     };
+  } catch (err) {
+    throw await lostInstead(device, err, lost);
   } finally {
     rec?.destroy();
     ledger.dispose();

@@ -4,10 +4,11 @@
  */
 import * as Comlink from 'comlink';
 import { contextGpu, openDevice, type OpenedDevice } from './device.ts';
-import { runGptTraining, runTraining } from './run.ts';
+import { cancelled, runGptTraining, runTraining } from './run.ts';
 import { measureThroughput } from './throughput.ts';
 import {
   ENGINE_ERRORS,
+  RUN_ID_MAX_CHARS,
   type AdapterSummary,
   type DeviceErrorReport,
   type EngineApi,
@@ -18,8 +19,15 @@ import { parseGptRunConfig, parseRunConfig, type RunProgress } from '../protocol
 
 let opened: Promise<OpenedDevice> | null = null;
 let listener: ((report: DeviceErrorReport) => void) | null = null;
-/** The run in progress, to cancel it; one at a time on the worker's one device. */
-let running: AbortController | null = null;
+/** The run in progress and its id, to cancel it; one at a time on the worker's one device. */
+let running: { id: string | undefined; abort: AbortController } | null = null;
+/**
+ * Ids cancelled before their run arrived (a cancel can overtake its run), oldest first; the
+ * run that arrives with one fails with Cancelled at once. Bounded: an id cancelled after its
+ * run ended is never claimed, and must not pile up.
+ */
+const cancelledEarly: string[] = [];
+const CANCELLED_EARLY_CAP = 64;
 /** Reports raised before anyone listened, replayed to the first listener; a flood is cut at the cap. */
 const pending: DeviceErrorReport[] = [];
 const PENDING_CAP = 64;
@@ -49,6 +57,15 @@ function busy(): Error {
 function parseEngineRunConfig(input: unknown): EngineRunConfig {
   const model = typeof input === 'object' && input !== null ? (input as { model?: unknown }).model : undefined;
   return model === 'gpt' ? parseGptRunConfig(input) : parseRunConfig(input);
+}
+
+/** A run id from another context: a short string, or absent. */
+function checkRunId(id: unknown): string | undefined {
+  if (id === undefined || id === null) return undefined;
+  if (typeof id !== 'string' || id.length === 0 || id.length > RUN_ID_MAX_CHARS) {
+    throw new TypeError(`a run id must be a string of 1 to ${RUN_ID_MAX_CHARS} characters`);
+  }
+  return id;
 }
 
 function report(r: DeviceErrorReport): void {
@@ -83,13 +100,20 @@ const engine: EngineApi = {
     listener = next;
     if (next) for (const r of pending.splice(0)) deliver(next, r);
   },
-  async run(config, onProgress): Promise<EngineRunReport> {
+  async run(config, onProgress, runId): Promise<EngineRunReport> {
     try {
+      const id = checkRunId(runId);
+      const early = id === undefined ? -1 : cancelledEarly.indexOf(id);
+      if (early >= 0) {
+        cancelledEarly.splice(early, 1);
+        throw cancelled();
+      }
       if (running) throw busy();
       // From another context: validate as untrusted input (a ConfigError names the field).
       const cfg = parseEngineRunConfig(config);
       const abort = new AbortController();
-      running = abort;
+      const run = { id, abort };
+      running = run;
       try {
         const opened = await device();
         const opts = {
@@ -98,19 +122,26 @@ const engine: EngineApi = {
         };
         return cfg.model === 'gpt' ? await runGptTraining(opened, cfg, opts) : await runTraining(opened, cfg, opts);
       } finally {
-        if (running === abort) running = null;
+        if (running === run) running = null;
       }
     } finally {
       releaseCallback(onProgress);
     }
   },
-  async cancel() {
-    running?.abort();
+  async cancel(runId) {
+    const id = checkRunId(runId);
+    if (id === undefined || running?.id === id) {
+      running?.abort.abort();
+      return;
+    }
+    if (cancelledEarly.includes(id)) return;
+    cancelledEarly.push(id);
+    if (cancelledEarly.length > CANCELLED_EARLY_CAP) cancelledEarly.shift();
   },
   async measureThroughput() {
     if (running) throw busy();
     // Held like a run, so a run started meanwhile is refused rather than timed alongside.
-    const probe = new AbortController();
+    const probe = { id: undefined, abort: new AbortController() };
     running = probe;
     try {
       return await measureThroughput((await device()).device);

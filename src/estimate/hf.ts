@@ -9,11 +9,54 @@ import { EstimateError } from './errors.ts';
 import type { Head, TransformerSpec } from './specs.ts';
 
 const FAMILIES = ['gpt2', 'bert', 'llama', 'mistral', 'qwen2', 'gemma', 'gemma2'] as const;
+type Family = (typeof FAMILIES)[number];
 
 function fail(err: z.ZodError, what: string): never {
   const i = err.issues[0]!;
   const field = i.path.join('.') || what;
   throw new EstimateError(`config.json: ${field}: ${i.message}`);
+}
+
+/**
+ * The class-name prefix of each model_type's transformers classes (Gemma2 before Gemma, so
+ * the longer prefix wins). architectures[0] must belong to the model_type's family: a
+ * 'llama' config naming BertForMaskedLM is contradictory, and either reading would be a guess.
+ */
+const CLASS_PREFIXES: readonly (readonly [Family, string, string])[] = [
+  ['gemma2', 'Gemma2', 'Gemma2ForCausalLM'],
+  ['gemma', 'Gemma', 'GemmaForCausalLM'],
+  ['gpt2', 'GPT2', 'GPT2LMHeadModel'],
+  ['bert', 'Bert', 'BertForMaskedLM'],
+  ['llama', 'Llama', 'LlamaForCausalLM'],
+  ['mistral', 'Mistral', 'MistralForCausalLM'],
+  ['qwen2', 'Qwen2', 'Qwen2ForCausalLM'],
+];
+
+function checkClassFamily(archs: string[] | undefined, type: Family): void {
+  const a = archs?.[0];
+  if (!a) return;
+  const of = CLASS_PREFIXES.find(([, prefix]) => a.startsWith(prefix))?.[0];
+  if (of === type) return;
+  const [, own, example] = CLASS_PREFIXES.find(([f]) => f === type)!;
+  const why = of === undefined ? `is not a ${type} class` : `is a ${of} class`;
+  throw new EstimateError(`config.json: architectures[0] '${a}' ${why}, but model_type is '${type}': make them agree (a ${type} config names ${example}, ${own}Model…)`);
+}
+
+/**
+ * The activations each family's config may name (transformers' ACT2FN keys these
+ * implementations use), and what each is for the estimate; another name is refused rather
+ * than counted as some other function.
+ */
+const ACTIVATIONS: Record<'gpt2' | 'bert' | 'llama', Record<string, TransformerSpec['act']>> = {
+  gpt2: { gelu_new: 'gelu-new-python', gelu: 'gelu', gelu_pytorch_tanh: 'gelu-tanh', gelu_fast: 'gelu-tanh' },
+  bert: { gelu: 'gelu', gelu_new: 'gelu-new-python', gelu_pytorch_tanh: 'gelu-tanh' },
+  llama: { silu: 'silu', swish: 'silu', gelu_pytorch_tanh: 'gelu-tanh', gelu_new: 'gelu-tanh', gelu: 'gelu' },
+};
+
+function activationOf(family: keyof typeof ACTIVATIONS, field: string, name: string): TransformerSpec['act'] {
+  const table = ACTIVATIONS[family];
+  if (Object.hasOwn(table, name)) return table[name]!;
+  throw new EstimateError(`config.json: ${field} '${name}' is not an activation vramlab knows for this model; known: ${Object.keys(table).join(', ')}`);
 }
 
 function headFromArchitectures(archs: string[] | undefined, fallback: Head): Head {
@@ -47,6 +90,7 @@ export function parseHfConfig(json: unknown): TransformerSpec {
       const r = Gpt2.safeParse(json);
       if (!r.success) fail(r.error, 'gpt2');
       const c = r.data;
+      checkClassFamily(env.data.architectures, 'gpt2');
       const head = headFromArchitectures(env.data.architectures, 'causal-lm');
       return {
         ...base,
@@ -68,7 +112,7 @@ export function parseHfConfig(json: unknown): TransformerSpec {
         linearBias: true,
         normsPerLayer: 2,
         norm: 'layernorm',
-        act: c.activation_function === 'gelu_new' ? 'gelu-new-python' : c.activation_function === 'gelu' ? 'gelu' : 'gelu-tanh',
+        act: activationOf('gpt2', 'activation_function', c.activation_function),
         dropout: c.attn_pdrop > 0 || c.resid_pdrop > 0,
       };
     }
@@ -76,6 +120,7 @@ export function parseHfConfig(json: unknown): TransformerSpec {
       const r = Bert.safeParse(json);
       if (!r.success) fail(r.error, 'bert');
       const c = r.data;
+      checkClassFamily(env.data.architectures, 'bert');
       const head = headFromArchitectures(env.data.architectures, 'masked-lm');
       return {
         ...base,
@@ -97,7 +142,7 @@ export function parseHfConfig(json: unknown): TransformerSpec {
         linearBias: true,
         normsPerLayer: 2,
         norm: 'layernorm',
-        act: c.hidden_act === 'gelu_new' ? 'gelu-new-python' : 'gelu',
+        act: activationOf('bert', 'hidden_act', c.hidden_act),
         dropout: c.hidden_dropout_prob > 0,
         // BertModel (AutoModel's class for bert) carries the pooler; the MLM class has none.
         pooler: head === 'base',
@@ -111,6 +156,7 @@ export function parseHfConfig(json: unknown): TransformerSpec {
       const r = Llama.safeParse(json);
       if (!r.success) fail(r.error, type);
       const c = r.data;
+      checkClassFamily(env.data.architectures, type);
       const head = headFromArchitectures(env.data.architectures, 'causal-lm');
       const kv = c.num_key_value_heads ?? c.num_attention_heads;
       if (c.num_attention_heads % kv !== 0) {
@@ -120,7 +166,8 @@ export function parseHfConfig(json: unknown): TransformerSpec {
       }
       const headDim = c.head_dim ?? divides(c.num_attention_heads, c.hidden_size, 'num_attention_heads');
       const gemma = type === 'gemma' || type === 'gemma2';
-      const act = c.hidden_activation ?? c.hidden_act ?? (gemma ? 'gelu_pytorch_tanh' : 'silu');
+      const actField = c.hidden_activation != null ? 'hidden_activation' : 'hidden_act';
+      const act = activationOf('llama', actField, c.hidden_activation ?? c.hidden_act ?? (gemma ? 'gelu_pytorch_tanh' : 'silu'));
       return {
         ...base,
         name: `${archName ?? type} (config.json)`,
@@ -142,7 +189,7 @@ export function parseHfConfig(json: unknown): TransformerSpec {
         linearBias: c.mlp_bias ?? false,
         normsPerLayer: type === 'gemma2' ? 4 : 2,
         norm: 'rmsnorm',
-        act: act === 'silu' || act === 'swish' ? 'silu' : act.startsWith('gelu_pytorch_tanh') || act === 'gelu_new' ? 'gelu-tanh' : 'gelu',
+        act,
         dropout: false,
       };
     }

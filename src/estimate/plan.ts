@@ -42,6 +42,13 @@ function trainableOf(inv: Inventory, cfg: PlanConfig, spec: ModelSpec): Trainabl
   const targets = inv.tensors.filter((t) => t.loraTarget);
   if (targets.length === 0) throw new EstimateError(`LoRA adapts attention and MLP projections; ${spec.name} has none: use --lora-rank 0`);
   const r = cfg.loraRank;
+  // A rank past a matrix's own rank adds nothing LoRA can learn, only parameters.
+  const narrowest = Math.min(...targets.map((t) => Math.min(t.rows, t.cols)));
+  if (r > narrowest) {
+    throw new EstimateError(
+      `LoRA rank ${r} is above the rank of ${spec.name}'s narrowest adapted projection (${narrowest}): an update of that matrix has rank ${narrowest} at most; use a rank of ${narrowest} or less (typically 4–64), or 0 for full fine-tuning`,
+    );
+  }
   // A: in×r, B: r×out per adapted matrix (Hu et al. 2021).
   const tensors = targets.flatMap((t) => [
     { numel: t.rows * r, rows: t.rows, cols: r, block: t.block },
@@ -242,7 +249,11 @@ function trainPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
 
   const terms = trainTerms(cfg, spec, dt, sched, units, weightsFormula, opt, gradPerParam, tr.count);
   if (accumulation > 1) notes.push(`gradient accumulation: ${accumulation} micro-batches of ${b}; gradients stay allocated through every forward`);
-  if (deepspeedMixed) notes.push('ZeRO with mixed precision: DeepSpeed-style 16-bit model, fp32 master weights and states sharded across GPUs');
+  if (deepspeedMixed) notes.push(`ZeRO with mixed precision: DeepSpeed-style 16-bit model, fp32 master weights and states${N > 1 ? ` sharded across ${N} GPUs` : ''}`);
+  if (zero > 0 && N === 1) notes.push(`ZeRO-${zero} with 1 GPU shards nothing: every byte stays on the one GPU; set --gpus to the data-parallel size`);
+  if (lora && tr.count >= totalParams(inv)) {
+    notes.push(`LoRA rank ${cfg.loraRank} trains ${tr.count.toLocaleString('en-US')} parameters, no fewer than the model's ${totalParams(inv).toLocaleString('en-US')}: full fine-tuning (--lora-rank 0) trains fewer`);
+  }
   if (cfg.qlora) notes.push('QLoRA: NF4 base weights are dequantized per op, so no 16-bit weight copies are held');
   if (spec.kind === 'transformer' && cfg.seq > spec.maxPositions && spec.maxPositions > 0) {
     notes.push(`seq ${cfg.seq} is longer than the model's ${spec.maxPositions} learned positions: the real model would refuse it`);

@@ -25,8 +25,13 @@ export const ENGINE_ERRORS = {
   NoDevice: 'NoDevice',
   /** run() while another run is in progress: one run at a time per device. */
   Busy: 'Busy',
+  /** The device was lost during a run (a driver reset, or destroyed): the run kept nothing. */
+  DeviceLost: 'DeviceLost',
 } as const;
 export type EngineErrorName = (typeof ENGINE_ERRORS)[keyof typeof ENGINE_ERRORS];
+
+/** The longest run id run() and cancel() take. */
+export const RUN_ID_MAX_CHARS = 64;
 
 /** The sentence shown when a browser has no WebGPU. */
 export const NO_WEBGPU_MESSAGE =
@@ -87,10 +92,17 @@ export interface EngineApi {
    * `onProgress` must be wrapped with `Comlink.proxy`. Fails with Error named Busy while
    * another run is in progress, Cancelled after cancel(), BufferTooLarge or OutOfMemory when
    * the device cannot hold a tensor; every buffer is released whichever way it ends.
+   * `runId` (at most RUN_ID_MAX_CHARS, unique per run) names the run for cancel(); a run whose
+   * id was cancelled before it arrived fails with Cancelled at once, allocating nothing.
    */
-  run(config: EngineRunConfig, onProgress?: ((p: RunProgress) => void) | null): Promise<EngineRunReport>;
-  /** Stops the run in progress between steps (it then fails with Cancelled); nothing when idle. */
-  cancel(): Promise<void>;
+  run(config: EngineRunConfig, onProgress?: ((p: RunProgress) => void) | null, runId?: string): Promise<EngineRunReport>;
+  /**
+   * Stops a run between steps (it then fails with Cancelled). With `runId`, that run, also one
+   * that has not arrived yet: a cancel sent right after run() can overtake it (the page checks
+   * the worker is alive before it sends the run), and is then kept until the run arrives.
+   * Without, the run in progress; nothing when idle.
+   */
+  cancel(runId?: string): Promise<void>;
   /**
    * The device's FLOP/s on the engine's matmuls (an mlp block's forward, the kernels a step
    * uses), timed for about 0.3 s after a warm-up; with RunReport.work.totalFlops it says how

@@ -5,6 +5,13 @@
  */
 import { z } from 'zod';
 
+/**
+ * A config.json is a few kilobytes; anything over this is refused before it is read or parsed
+ * (the page's file and paste input and the CLI's --hf-config alike), so a stray
+ * multi-gigabyte file cannot stall either.
+ */
+export const MAX_HF_CONFIG_BYTES = 1 << 20;
+
 export const MAX_DIM = 1 << 20;
 export const MAX_VOCAB = 1 << 24;
 export const MAX_LAYERS = 4096;

@@ -261,12 +261,10 @@ export class VlApp extends LitElement {
   @query('vl-plan-bars') private bars!: VlPlanBars;
   @query('slot[name="results-heading"]') private resultsSlot!: HTMLSlotElement;
 
-  /** The run panel's way to the engine: the controller's validated run, and the worker's cancel. */
+  /** The run panel's way to the engine: the controller's validated run, and its cancel of that run. */
   private readonly runner: RunEngine = {
     run: (config, onProgress) => this.engine.run(config, onProgress),
-    cancel: async () => {
-      await this.engine.api?.cancel();
-    },
+    cancel: () => this.engine.cancel(),
   };
 
   /** The engine shared by lessons, Run and experiments: one of them runs at a time. */

@@ -96,6 +96,8 @@ export interface VramlabDevHook {
   run: (config: EngineRunConfig, onProgress?: (p: RunProgress) => void) => Promise<EngineRunReport>;
   /** A shared runner (lab-runner.ts) over any engine, for a component a test mounts on its own. */
   labRunner: (engine: RunEngine) => LabRunner;
+  /** EngineController.cancel: cancels the run started last by `run`, sent or not. */
+  cancel: () => Promise<void>;
 }
 
 declare global {
@@ -197,6 +199,10 @@ export class EngineController implements ReactiveController {
   private readonly deviceReopens = new RateLimit(MAX_RESTARTS, RESTART_WINDOW_MS);
   /** Set when restarts ran out: the watchdog stops and the page asks for a reload. */
   private gaveUp = false;
+  /** The run in flight from run(), for cancel(); its id is unique to this page's controller. */
+  private current: { id: string; cancelled: boolean } | null = null;
+  private runCount = 0;
+  private readonly runIdPrefix = Math.random().toString(36).slice(2, 10);
   /** Descendants that asked for the adapter (ADAPTER_REQUEST), told of every change. */
   private readonly adapterListeners = new Set<(adapter: AdapterSummary | null) => void>();
 
@@ -245,7 +251,33 @@ export class EngineController implements ReactiveController {
    * during the run, fails with Error named WorkerFailed (a new worker is started meanwhile).
    */
   async run(config: EngineRunConfig, onProgress?: (p: RunProgress) => void): Promise<EngineRunReport> {
+    const run = { id: `${this.runIdPrefix}-${++this.runCount}`, cancelled: false };
+    this.current = run;
+    try {
+      return await this.runOn(run, config, onProgress);
+    } finally {
+      if (this.current === run) this.current = null;
+    }
+  }
+
+  /**
+   * Cancels the run started last by run(), wherever it is: still waiting for the liveness check
+   * (it then fails with Cancelled without being sent), or on its way to the worker or running
+   * there (the worker keeps a cancel that overtakes its run). Nothing when no run is in flight.
+   */
+  async cancel(): Promise<void> {
+    const run = this.current;
+    if (!run) return;
+    run.cancelled = true;
+    const conn = this.conn;
+    // A terminated worker never answers: its run fails with WorkerFailed on its own.
+    if (conn) await Promise.race([conn.remote.cancel(run.id), conn.stopped]);
+  }
+
+  private async runOn(run: { id: string; cancelled: boolean }, config: EngineRunConfig, onProgress?: (p: RunProgress) => void): Promise<EngineRunReport> {
     const conn = await this.live();
+    // Cancelled while the worker was being checked (or replaced): the run is never sent.
+    if (run.cancelled) throw engineError('Cancelled', 'the run was cancelled; nothing is left allocated');
     const progress = onProgress
       ? Comlink.proxy((raw: unknown) => {
           let p: RunProgress;
@@ -258,7 +290,7 @@ export class EngineController implements ReactiveController {
           onProgress(p);
         })
       : null;
-    const raw: unknown = await Promise.race([conn.remote.run(config, progress), conn.stopped]);
+    const raw: unknown = await Promise.race([conn.remote.run(config, progress, run.id), conn.stopped]);
     return parseWorkerMessage(RunReportSchema, raw, 'the run report');
   }
 
@@ -281,7 +313,9 @@ export class EngineController implements ReactiveController {
     stopped.catch(() => undefined);
     const conn: Connection = { worker, remote, answered: false, stopped, markStopped };
     this.conn = conn;
-    if (import.meta.env.DEV) window.__vramlab = { api: remote, proxy: Comlink.proxy, worker, run: (c, p) => this.run(c, p), labRunner: (e) => new LabRunner(e) };
+    if (import.meta.env.DEV) {
+      window.__vramlab = { api: remote, proxy: Comlink.proxy, worker, run: (c, p) => this.run(c, p), cancel: () => this.cancel(), labRunner: (e) => new LabRunner(e) };
+    }
 
     // A module worker that fails to load or throws at top level reports only here; an
     // unstructurable message lands in messageerror. Either way: is it still answering?

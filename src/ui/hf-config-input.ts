@@ -4,11 +4,9 @@ import { EstimateError } from '../estimate/index.ts';
 import { parseHfConfig } from '../estimate/hf.ts';
 import { formatBytes } from './format.ts';
 
-/**
- * A config.json is a few kilobytes; anything over this is refused before it is read or
- * parsed, so a stray multi-gigabyte file (or paste) cannot stall the page.
- */
-export const MAX_HF_CONFIG_BYTES = 1 << 20;
+import { MAX_HF_CONFIG_BYTES } from '../protocol/hf-config.ts';
+
+export { MAX_HF_CONFIG_BYTES };
 /** How much of `architectures[0]` the name shows: names are short, a hostile one may not be. */
 const MAX_NAME_CHARS = 120;
 

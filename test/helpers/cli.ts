@@ -12,10 +12,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Spawns `node bin/vramlab.mjs …`; killed `timeoutMs` after start. */
-export function runCli(args: string[], opts: { cwd?: string; timeoutMs: number; env?: Record<string, string> }): Promise<CliResult> {
+/** Spawns `node bin/vramlab.mjs …` (or another `bin`, e.g. an installed copy); killed `timeoutMs` after start. */
+export function runCli(args: string[], opts: { cwd?: string; timeoutMs: number; env?: Record<string, string>; bin?: string }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, VRAMLAB_DEBUG: '', ...opts.env } });
+    const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, VRAMLAB_DEBUG: '', ...opts.env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));

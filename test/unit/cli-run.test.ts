@@ -76,7 +76,7 @@ describe('parseRunArgs', () => {
     [['--model', 'gpt', '--activation', 'relu'], /^--activation shapes --model mlp only/],
     [['--model', 'gpt', '--d-model', '16', '--heads', '3'], /^--heads 3: heads must divide d-model \(16\)$/],
     [['--model', 'gpt', '--heads', '5'], /^--heads 5: heads must divide d-model \(64\)$/],
-    [['--model', 'gpt', '--d-model', '12', '--heads', '2', '--precision', 'amp-fp16', '--heads', '4'], /^--heads 4: with 16-bit activations the head size/],
+    [['--model', 'gpt', '--d-model', '12', '--precision', 'amp-fp16', '--heads', '4'], /^--heads 4: with 16-bit activations the head size/],
     [['--model', 'gpt', '--d-model', '0'], /^--d-model must be a whole number ≥ 1, got '0'$/],
     [['--model', 'gpt', '--d-model', '99999999'], /^--d-model 99999999: d-model must be at most \d+$/],
     [['--model', 'gpt', '--vocab', '1'], /^--vocab must be a whole number ≥ 2, got '1'$/],
@@ -167,8 +167,8 @@ describe('parseRunArgs --sweep', () => {
     expect(parseRunArgs(['--sweep', `batch=${sixteen.join(',')}`]).sweep?.points).toHaveLength(16);
   });
 
-  it('the last --sweep wins, as for every other flag', () => {
-    expect(parseRunArgs(['--sweep', 'batch=1,2', '--sweep', 'layers=1,2']).sweep?.key).toBe('layers');
+  it('a second --sweep is refused, as a second of any flag is', () => {
+    expect(usage(['--sweep', 'batch=1,2', '--sweep', 'layers=1,2']).message).toBe("--sweep is given twice ('batch=1,2', then 'layers=1,2'); give it once");
   });
 });
 
