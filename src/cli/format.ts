@@ -373,7 +373,7 @@ export function formatFit(r: FitResult, plan: Plan, config: PlanConfig): string 
     r.message,
   ];
   if (r.suggestions.length > 0) {
-    out.push('', r.combined ? 'Combinations that fit, cheapest first:' : 'Changes that fit, cheapest first:');
+    out.push('', r.combined ? 'Combinations that fit, cheapest first:' : 'Changes that fit, cheapest first:', '(under each, the flags to set in the estimate command: each replaces the flag of that name)');
     const rows = r.suggestions.map((s, i) => [`${i + 1}.`, s.change, rounded(s.totalBytes, 1024), describeCost(s.cost)]);
     const lines = table(rows);
     r.suggestions.forEach((s, i) => {

@@ -51,6 +51,23 @@ describe('parseFitArgs', () => {
   });
 });
 
+/** Flags and their values: `--seq 354 --qlora` → [['--seq', '354'], ['--qlora']]. */
+function flagGroups(tokens: readonly string[]): string[][] {
+  const groups: string[][] = [];
+  for (const t of tokens) {
+    if (t.startsWith('--') || groups.length === 0) groups.push([t]);
+    else groups[groups.length - 1]!.push(t);
+  }
+  return groups;
+}
+
+/** The command line with each of `extra`'s flags set to its new value, as a user edits it (a flag is given once). */
+function setFlags(argv: readonly string[], extra: readonly string[]): string[] {
+  const changes = flagGroups(extra);
+  const names = new Set(changes.map((g) => g[0]));
+  return [...flagGroups(argv).filter((g) => !names.has(g[0])), ...changes].flat();
+}
+
 describe('formatFit', () => {
   const argv = ['--model', 'gpt2-small', '--batch', '8', '--seq', '1024', '--precision', 'fp32', '--attention', 'eager'];
   const { config } = parseEstimateArgs(argv);
@@ -59,7 +76,7 @@ describe('formatFit', () => {
   it('prints flags that, given to estimate, make exactly the suggested configuration', () => {
     expect(r.suggestions.length).toBeGreaterThan(1);
     for (const s of [...r.suggestions, r.largestBatch!, r.largestSeq!]) {
-      const again = parseEstimateArgs([...argv, ...patchFlags(s.patch).split(' ')]).config;
+      const again = parseEstimateArgs(setFlags(argv, patchFlags(s.patch).split(' '))).config;
       expect(again).toEqual({ ...config, ...s.patch });
     }
     expect(patchFlags({ loraRank: 16, qlora: true, zero: 3, gpus: 8 })).toBe('--lora-rank 16 --qlora --zero 3 --gpus 8');
