@@ -1,7 +1,7 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { exportPng, exportSvg } from './chart-export.ts';
-import { buttonStyles } from './export-styles.ts';
+import { buttonRowStyles, buttonStyles } from './export-styles.ts';
 
 /**
  * "SVG" and "PNG" buttons that save a chart (chart-export.ts). The chart is found when a
@@ -15,16 +15,8 @@ import { buttonStyles } from './export-styles.ts';
 export class VlChartExport extends LitElement {
   static override styles = [
     buttonStyles,
+    buttonRowStyles,
     css`
-      :host {
-        display: inline-block;
-      }
-      div {
-        display: inline-flex;
-        flex-wrap: wrap;
-        gap: 0.35rem;
-        align-items: center;
-      }
       .error {
         color: var(--vl-error, #b00020);
         font-size: 0.85rem;

@@ -2,7 +2,7 @@ import { LitElement, css, html, nothing, svg } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { CATEGORY_LABELS, PLAN_CATEGORIES, type CategoryBytes, type PlanCategory } from '../protocol/plan.ts';
 import { categoryPalette, legendStyles } from './chart-styles.ts';
-import { ElementWidthController } from './element-width.ts';
+import { ResizeController } from './resize-controller.ts';
 import { formatBytes } from './format.ts';
 import { yTicks } from './timeline-chart.ts';
 
@@ -76,7 +76,7 @@ export class VlCompareBars extends LitElement {
   /** The chart's accessible name. */
   @property() label = 'Memory at the peak by category';
 
-  private readonly size = new ElementWidthController(this);
+  private readonly size = new ResizeController(this);
 
   /** The drawn chart, for the SVG and PNG exports; null before the first render. */
   get svgElement(): SVGSVGElement | null {
@@ -85,7 +85,7 @@ export class VlCompareBars extends LitElement {
 
   override render() {
     if (this.rows.length === 0) return nothing;
-    const width = Math.max(240, this.size.width);
+    const width = Math.max(240, this.size.width || 640);
     const max = Math.max(1, ...this.rows.map((r) => Math.max(total(r.bytes), ...(r.marks ?? []).map((m) => m.bytes))));
     const { ticks: all, unit } = yTicks(max);
     // The longest bar spans the plot; ticks past it are left out.

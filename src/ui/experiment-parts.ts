@@ -9,7 +9,10 @@ import type { LabRunner } from './lab-runner.ts';
 import { LONG_RUN_MS } from './lesson-plans.ts';
 import type { QueueJob, QueuePoint, RunQueueController, PointStatus } from './run-queue.ts';
 import { shapeKey } from './device-speed.ts';
+import { runsOfPoints } from './results-export.ts';
 import './run-progress.ts';
+import './chart-export-buttons.ts';
+import './results-export-buttons.ts';
 
 const STATUS_TEXT: Record<PointStatus, string> = {
   pending: 'waiting',
@@ -99,4 +102,14 @@ export function statusText(p: QueuePoint): string {
     return `${STATUS_TEXT[p.status]}: ${p.failure.name === 'Skipped' ? '' : `${p.failure.name}: `}${p.failure.message}`;
   }
   return STATUS_TEXT[p.status];
+}
+
+/** After the runs: save the chart (when one is drawn) and the runs. `what` names the files: "tradeoff". */
+export function renderSaves(queue: RunQueueController, what: string, chart: (() => SVGSVGElement | null) | null) {
+  if (queue.points.length === 0 || queue.running) return nothing;
+  return html`<div class="controls">
+    <span class="muted">save</span>
+    ${chart ? html`<vl-chart-export what="${what} chart" .name=${`vramlab-experiment-${what}`} .target=${chart}></vl-chart-export>` : nothing}
+    <vl-results-export what="experiment ${what}" .runs=${runsOfPoints(queue.points)}></vl-results-export>
+  </div>`;
 }

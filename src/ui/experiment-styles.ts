@@ -1,7 +1,10 @@
 /** Styles the experiment views share: controls, fieldsets, the table of points. */
 import { css } from 'lit';
+import { controlStyles } from './control-styles.ts';
 
-export const experimentStyles = css`
+export const experimentStyles = [
+  controlStyles,
+  css`
   :host {
     display: block;
     min-width: 0;
@@ -32,40 +35,8 @@ export const experimentStyles = css`
     gap: 0.3rem;
     margin-right: 0.6rem;
   }
-  input,
-  select {
-    font: inherit;
-    padding: 0.25rem 0.35rem;
-    color: inherit;
-    background: transparent;
-    border: 1px solid var(--vl-border, #aaa);
-    border-radius: 4px;
-  }
   input.values {
     width: 10rem;
-  }
-  button {
-    font: inherit;
-    padding: 0.3rem 1rem;
-    border-radius: 4px;
-    border: 1px solid var(--vl-accent, #0b57d0);
-    background: var(--vl-accent, #0b57d0);
-    color: var(--vl-bg, #fff);
-    cursor: pointer;
-  }
-  button.secondary {
-    background: transparent;
-    color: var(--vl-accent, #0b57d0);
-  }
-  button:disabled {
-    opacity: 0.5;
-    cursor: not-allowed;
-  }
-  button:focus-visible,
-  input:focus-visible,
-  select:focus-visible {
-    outline: 2px solid var(--vl-accent, #0b57d0);
-    outline-offset: 1px;
   }
   .error,
   .fail {
@@ -111,4 +82,5 @@ export const experimentStyles = css`
   vl-scatter-chart {
     max-width: 44rem;
   }
-`;
+`,
+];

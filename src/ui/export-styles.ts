@@ -21,3 +21,16 @@ export const buttonStyles = css`
     outline-offset: 1px;
   }
 `;
+
+/** A component that is one inline row of such buttons. */
+export const buttonRowStyles = css`
+  :host {
+    display: inline-block;
+  }
+  div {
+    display: inline-flex;
+    flex-wrap: wrap;
+    gap: 0.35rem;
+    align-items: center;
+  }
+`;

@@ -1,9 +1,9 @@
-import { LitElement, css, html } from 'lit';
+import { LitElement, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import type { PlanConfig } from '../protocol/config.ts';
 import type { Plan } from '../protocol/plan.ts';
 import { downloadBlob } from './download.ts';
-import { buttonStyles } from './export-styles.ts';
+import { buttonRowStyles, buttonStyles } from './export-styles.ts';
 import { planFileName, planToCsv, planToJson } from './plan-export.ts';
 
 /**
@@ -15,18 +15,7 @@ import { planFileName, planToCsv, planToJson } from './plan-export.ts';
  */
 @customElement('vl-plan-export')
 export class VlPlanExport extends LitElement {
-  static override styles = [
-    buttonStyles,
-    css`
-      :host {
-        display: inline-block;
-      }
-      div {
-        display: inline-flex;
-        gap: 0.35rem;
-      }
-    `,
-  ];
+  static override styles = [buttonStyles, buttonRowStyles];
 
   @property({ attribute: false }) plan: Plan | null = null;
   @property({ attribute: false }) config: PlanConfig | null = null;

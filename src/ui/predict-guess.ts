@@ -1,5 +1,6 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
+import { controlStyles } from './control-styles.ts';
 
 /** The detail of `vl-guess-change`. */
 export interface GuessChangeDetail {
@@ -26,7 +27,18 @@ export function parseGuess(s: string): number | null {
  */
 @customElement('vl-predict-guess')
 export class VlPredictGuess extends LitElement {
-  static override styles = css`
+  static override styles = [
+    controlStyles,
+    css`
+    /* Outlined until pressed: these buttons are not the panel's Run. */
+    button {
+      background: transparent;
+      color: var(--vl-accent, #0b57d0);
+    }
+    button[aria-pressed='true'] {
+      background: var(--vl-accent, #0b57d0);
+      color: var(--vl-bg, #fff);
+    }
     :host {
       display: flex;
       flex-wrap: wrap;
@@ -45,41 +57,8 @@ export class VlPredictGuess extends LitElement {
       flex: 1 1 14rem;
       color: var(--vl-muted, #666);
     }
-    input {
-      font: inherit;
-      padding: 0.25rem 0.35rem;
-      color: inherit;
-      background: transparent;
-      border: 1px solid var(--vl-border, #aaa);
-      border-radius: 4px;
-    }
-    [aria-invalid='true'] {
-      border-color: var(--vl-error, #b00020);
-    }
-    button {
-      font: inherit;
-      padding: 0.3rem 1rem;
-      border-radius: 4px;
-      border: 1px solid var(--vl-accent, #0b57d0);
-      background: transparent;
-      color: var(--vl-accent, #0b57d0);
-      cursor: pointer;
-    }
-    button[aria-pressed='true'] {
-      background: var(--vl-accent, #0b57d0);
-      color: var(--vl-bg, #fff);
-    }
-    button:disabled,
-    input:disabled {
-      opacity: 0.5;
-      cursor: not-allowed;
-    }
-    input:focus-visible,
-    button:focus-visible {
-      outline: 2px solid var(--vl-accent, #0b57d0);
-      outline-offset: 1px;
-    }
-  `;
+  `,
+  ];
 
   @property({ type: Boolean }) disabled = false;
   /** The locked guess as the run panel holds it: null clears this element after a run. */

@@ -1,7 +1,7 @@
-import { LitElement, css, html } from 'lit';
+import { LitElement, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { downloadBlob } from './download.ts';
-import { buttonStyles } from './export-styles.ts';
+import { buttonRowStyles, buttonStyles } from './export-styles.ts';
 import { resultsFileName, resultsToCsv, resultsToJson, type ResultRun } from './results-export.ts';
 
 /**
@@ -14,18 +14,7 @@ import { resultsFileName, resultsToCsv, resultsToJson, type ResultRun } from './
  */
 @customElement('vl-results-export')
 export class VlResultsExport extends LitElement {
-  static override styles = [
-    buttonStyles,
-    css`
-      :host {
-        display: inline-block;
-      }
-      div {
-        display: inline-flex;
-        gap: 0.35rem;
-      }
-    `,
-  ];
+  static override styles = [buttonStyles, buttonRowStyles];
 
   @property({ attribute: false }) runs: readonly ResultRun[] = [];
   @property() what = 'results';

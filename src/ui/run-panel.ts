@@ -4,6 +4,7 @@ import { DEFAULT_PLAN, type PlanConfig } from '../protocol/config.ts';
 import type { AdapterSummary, EngineRunConfig, EngineRunReport } from '../protocol/engine-api.ts';
 import { DEFAULT_RUN, type GptRunConfig } from '../protocol/run.ts';
 import { formatDuration } from './device-speed.ts';
+import { controlStyles } from './control-styles.ts';
 import { AdapterConsumer, type EngineStatus } from './engine-controller.ts';
 import { formatBytes } from './format.ts';
 import { LabRunnerController, type LabRunner } from './lab-runner.ts';
@@ -57,7 +58,9 @@ interface RanFor {
  */
 @customElement('vl-run-panel')
 export class VlRunPanel extends LitElement {
-  static override styles = css`
+  static override styles = [
+    controlStyles,
+    css`
     :host {
       display: block;
       min-width: 0;
@@ -93,35 +96,6 @@ export class VlRunPanel extends LitElement {
       align-self: end;
       padding-bottom: 0.1rem;
     }
-    input {
-      font: inherit;
-      padding: 0.25rem 0.35rem;
-      color: inherit;
-      background: transparent;
-      border: 1px solid var(--vl-border, #aaa);
-      border-radius: 4px;
-    }
-    [aria-invalid='true'] {
-      border-color: var(--vl-error, #b00020);
-    }
-    button {
-      font: inherit;
-      padding: 0.3rem 1rem;
-      border-radius: 4px;
-      border: 1px solid var(--vl-accent, #0b57d0);
-      background: var(--vl-accent, #0b57d0);
-      color: var(--vl-bg, #fff);
-      cursor: pointer;
-    }
-    button:disabled {
-      opacity: 0.5;
-      cursor: not-allowed;
-    }
-    input:focus-visible,
-    button:focus-visible {
-      outline: 2px solid var(--vl-accent, #0b57d0);
-      outline-offset: 1px;
-    }
     .error {
       color: var(--vl-error, #b00020);
       font-weight: 600;
@@ -152,7 +126,8 @@ export class VlRunPanel extends LitElement {
       clip: rect(0 0 0 0);
       white-space: nowrap;
     }
-  `;
+  `,
+  ];
 
   /** The planner form's last valid config. */
   @property({ attribute: false }) planConfig: PlanConfig = DEFAULT_PLAN;

@@ -2,6 +2,7 @@ import { LitElement, css, html, type ReactiveController, type ReactiveController
 import { customElement, property } from 'lit/decorators.js';
 import { styleMap } from 'lit/directives/style-map.js';
 import { formatDuration } from './device-speed.ts';
+import { buttonStyles } from './export-styles.ts';
 
 /** Re-renders its host every `ms` while connected (for a countdown). */
 class TickController implements ReactiveController {
@@ -29,7 +30,9 @@ class TickController implements ReactiveController {
  */
 @customElement('vl-run-progress')
 export class VlRunProgress extends LitElement {
-  static override styles = css`
+  static override styles = [
+    buttonStyles,
+    css`
     :host {
       display: block;
       margin: 0.5rem 0;
@@ -57,24 +60,8 @@ export class VlRunProgress extends LitElement {
       color: var(--vl-muted, #666);
       overflow-wrap: anywhere;
     }
-    button {
-      font: inherit;
-      padding: 0.25rem 0.9rem;
-      border-radius: 4px;
-      border: 1px solid var(--vl-accent, #0b57d0);
-      background: transparent;
-      color: var(--vl-accent, #0b57d0);
-      cursor: pointer;
-    }
-    button:disabled {
-      opacity: 0.5;
-      cursor: not-allowed;
-    }
-    button:focus-visible {
-      outline: 2px solid var(--vl-accent, #0b57d0);
-      outline-offset: 1px;
-    }
-  `;
+  `,
+  ];
 
   /** What the bar measures, for its accessible name: "lesson runs". */
   @property() label = 'runs';

@@ -1,7 +1,7 @@
 import { LitElement, css, html, nothing, svg, unsafeCSS } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { legendStyles } from './chart-styles.ts';
-import { ElementWidthController } from './element-width.ts';
+import { ResizeController } from './resize-controller.ts';
 import { yTicks } from './timeline-chart.ts';
 
 /**
@@ -159,7 +159,7 @@ export class VlScatterChart extends LitElement {
   /** The chart's accessible name: what it shows, in a sentence. */
   @property() label = '';
 
-  private readonly size = new ElementWidthController(this);
+  private readonly size = new ResizeController(this);
 
   /** The drawn chart, for the SVG and PNG exports; null before the first render. */
   get svgElement(): SVGSVGElement | null {
@@ -167,7 +167,7 @@ export class VlScatterChart extends LitElement {
   }
 
   override render() {
-    const W = Math.min(MAX_W, Math.max(280, this.size.width));
+    const W = Math.min(MAX_W, Math.max(280, this.size.width || 640));
     const PW = W - M.left - M.right;
     const xs = [...this.points.map((p) => p.x), ...this.curves.flatMap((c) => c.points.map((p) => p[0]))];
     const ys = [...this.points.map((p) => p.y), ...this.curves.flatMap((c) => c.points.map((p) => p[1]))];

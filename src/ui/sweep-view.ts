@@ -2,7 +2,7 @@ import { LitElement, html, nothing } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
 import type { EngineRunConfig } from '../protocol/engine-api.ts';
 import { SWEEP_DEFAULTS, SWEEP_KEYS, SWEEP_MAX_POINTS, SWEEP_MIN_POINTS, curveXs, parseSweepValues, sweepKeys, withSetting, type SweepKey } from './experiment-jobs.ts';
-import { renderQueueStatus, renderRunControls, statusText } from './experiment-parts.ts';
+import { renderQueueStatus, renderRunControls, renderSaves, statusText } from './experiment-parts.ts';
 import { experimentStyles } from './experiment-styles.ts';
 import { formatBytes, formatInteger } from './format.ts';
 import { LabRunnerController, type LabRunner } from './lab-runner.ts';
@@ -11,10 +11,7 @@ import { RunQueueController, type QueueJob } from './run-queue.ts';
 import type { ScatterCurve, ScatterPoint, ScatterSeries } from './scatter-chart.ts';
 import { stepTimeSummary } from './step-time.ts';
 import type { VlScatterChart } from './scatter-chart.ts';
-import { runsOfPoints } from './results-export.ts';
 import './scatter-chart.ts';
-import './chart-export-buttons.ts';
-import './results-export-buttons.ts';
 
 /**
  * A sweep: one setting over a few values, the planner's estimate (peak and activations) drawn
@@ -158,13 +155,7 @@ export class VlSweepView extends LitElement {
             }.`}
           ></vl-scatter-chart>`
         : nothing}
-      ${q.points.length > 0 && !q.running
-        ? html`<div class="controls">
-            <span class="muted">save</span>
-            ${points.length > 0 ? html`<vl-chart-export what="sweep chart" .name=${'vramlab-experiment-sweep'} .target=${() => this.chart?.svgElement ?? null}></vl-chart-export>` : nothing}
-            <vl-results-export what="experiment sweep" .runs=${runsOfPoints(q.points)}></vl-results-export>
-          </div>`
-        : nothing}
+      ${renderSaves(q, 'sweep', points.length > 0 ? () => this.chart?.svgElement ?? null : null)}
       ${q.points.length > 0
         ? html`<div class="scroll">
             <table part="table" data-testid="sweep-table">

@@ -3,7 +3,7 @@ import { customElement, property, state } from 'lit/decorators.js';
 import { CATEGORY_LABELS, PLAN_CATEGORIES, type CategoryBytes, type Plan, type PlanCategory } from '../protocol/plan.ts';
 import { phaseOfOpLabel, type RunReport, type RunTensor } from '../protocol/run.ts';
 import { categoryPalette, legendStyles } from './chart-styles.ts';
-import { ElementWidthController } from './element-width.ts';
+import { ResizeController } from './resize-controller.ts';
 import { alignEstimate } from './timeline-align.ts';
 import { formatBytes } from './format.ts';
 
@@ -164,7 +164,7 @@ export class VlTimelineChart extends LitElement {
   /** The measured point under the pointer or keyboard cursor. */
   @state() private cursor: number | null = null;
 
-  private readonly size = new ElementWidthController(this);
+  private readonly size = new ResizeController(this);
 
   /** The drawn chart, for the SVG and PNG exports; null before the first render. */
   get svgElement(): SVGSVGElement | null {
@@ -174,7 +174,7 @@ export class VlTimelineChart extends LitElement {
   override render() {
     const points = this.measured;
     if (points.length === 0) return html`<p class="muted">No measured timeline.</p>`;
-    const W = Math.max(300, this.size.width);
+    const W = Math.max(300, this.size.width || 640);
     const PW = W - M.left - M.right;
     const estTotals = this.estimate.map((p) => total(p.bytes));
     const measTotals = points.map((p) => total(p.bytes));

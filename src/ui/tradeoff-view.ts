@@ -2,7 +2,7 @@ import { LitElement, html, nothing } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
 import type { EngineRunConfig } from '../protocol/engine-api.ts';
 import { CROSS_PRECISIONS, tradeoffModes, withSetting } from './experiment-jobs.ts';
-import { renderQueueStatus, renderRunControls, statusText } from './experiment-parts.ts';
+import { renderQueueStatus, renderRunControls, renderSaves, statusText } from './experiment-parts.ts';
 import { experimentStyles } from './experiment-styles.ts';
 import { formatBytes } from './format.ts';
 import { LabRunnerController, type LabRunner } from './lab-runner.ts';
@@ -11,10 +11,7 @@ import { RunQueueController, type QueueJob, type QueuePoint } from './run-queue.
 import type { ScatterPoint, ScatterSeries } from './scatter-chart.ts';
 import { stepTimeSummary } from './step-time.ts';
 import type { VlScatterChart } from './scatter-chart.ts';
-import { runsOfPoints } from './results-export.ts';
 import './scatter-chart.ts';
-import './chart-export-buttons.ts';
-import './results-export-buttons.ts';
 
 const gflop = new Intl.NumberFormat('en', { maximumFractionDigits: 3 });
 
@@ -141,13 +138,7 @@ export class VlTradeoffView extends LitElement {
               .join('; ')}.`}
           ></vl-scatter-chart>`
         : nothing}
-      ${q.points.length > 0 && !q.running
-        ? html`<div class="controls">
-            <span class="muted">save</span>
-            ${points.length > 0 ? html`<vl-chart-export what="tradeoff chart" .name=${'vramlab-experiment-tradeoff'} .target=${() => this.chart?.svgElement ?? null}></vl-chart-export>` : nothing}
-            <vl-results-export what="experiment tradeoff" .runs=${runsOfPoints(q.points)}></vl-results-export>
-          </div>`
-        : nothing}
+      ${renderSaves(q, 'tradeoff', points.length > 0 ? () => this.chart?.svgElement ?? null : null)}
       ${q.points.length > 0
         ? html`<div class="scroll">
             <table part="table" data-testid="tradeoff-table">
