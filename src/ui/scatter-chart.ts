@@ -11,6 +11,9 @@ import { yTicks } from './timeline-chart.ts';
 export const SCATTER_TONES = ['measured', 'estimate', 'activations', 'estimateActivations'] as const;
 export type ScatterTone = (typeof SCATTER_TONES)[number];
 
+/** Tone colours outside the app (the app's theme sets --vl-scatter-<tone> for light and dark). */
+const SCATTER_LIGHT: Record<ScatterTone, string> = { measured: '#d55e00', estimate: '#0072b2', activations: '#009e73', estimateActivations: '#009e73' };
+
 export const SCATTER_SHAPES = ['dot', 'ring', 'square', 'line', 'dashed'] as const;
 export type ScatterShape = (typeof SCATTER_SHAPES)[number];
 
@@ -234,9 +237,6 @@ export class VlScatterChart extends LitElement {
     });
   }
 }
-
-/** Tone colours outside the app (the app's theme sets --vl-scatter-<tone> for light and dark). */
-const SCATTER_LIGHT: Record<ScatterTone, string> = { measured: '#d55e00', estimate: '#0072b2', activations: '#009e73', estimateActivations: '#009e73' };
 
 /** `.fill-<tone>`, `.stroke-<tone>`, `.swatch-<tone>` from `--vl-scatter-<tone>`; names from SCATTER_TONES only. */
 function toneRules() {

@@ -16,6 +16,9 @@ export const phaseOfLabel: (label: string, previous: ChartPhase) => ChartPhase =
 
 const total = (b: CategoryBytes): number => PLAN_CATEGORIES.reduce((s, c) => s + b[c], 0);
 
+/** Phase colours outside the app (the app's theme sets --vl-phase-<phase> for light and dark). */
+const PHASE_LIGHT = { forward: '#4a90d9', backward: '#d9534f', recompute: '#9b59b6', optimizer: '#2e9e5b' } as const;
+
 /** Binary units for the y axis, largest first. */
 const UNITS = [
   { name: 'GiB', bytes: 2 ** 30 },
@@ -313,9 +316,6 @@ export class VlTimelineChart extends LitElement {
  * their custom properties. The names come from the `as const` lists, never from input; the
  * check keeps it that way, since unsafeCSS takes the text as it is.
  */
-/** Phase colours outside the app (the app's theme sets --vl-phase-<phase> for light and dark). */
-const PHASE_LIGHT = { forward: '#4a90d9', backward: '#d9534f', recompute: '#9b59b6', optimizer: '#2e9e5b' } as const;
-
 function colourRules() {
   const names = [...PLAN_CATEGORIES.map((c) => ['cat', c] as const), ...CHART_PHASES.filter((p) => p !== 'setup').map((p) => ['phase', p] as const)];
   const rules = names.map(([kind, name]) => {
