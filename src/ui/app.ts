@@ -265,6 +265,7 @@ export class VlApp extends LitElement {
   private readonly runner: RunEngine = {
     run: (config, onProgress) => this.engine.run(config, onProgress),
     cancel: () => this.engine.cancel(),
+    measureThroughput: () => this.engine.measureThroughput(),
   };
 
   /** The engine shared by lessons, Run and experiments: one of them runs at a time. */

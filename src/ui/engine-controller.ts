@@ -9,13 +9,14 @@
  */
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import * as Comlink from 'comlink';
-import type { AdapterSummary, DeviceErrorReport, EngineApi, EngineRunConfig, EngineRunReport } from '../protocol/engine-api.ts';
+import type { AdapterSummary, DeviceErrorReport, EngineApi, EngineRunConfig, EngineRunReport, ThroughputReport } from '../protocol/engine-api.ts';
 import type { RunProgress } from '../protocol/run.ts';
 import {
   AdapterSummarySchema,
   DeviceErrorReportSchema,
   RunProgressSchema,
   RunReportSchema,
+  ThroughputReportSchema,
   parseWorkerMessage,
 } from '../protocol/messages.ts';
 import { LabRunner, type RunEngine } from './lab-runner.ts';
@@ -258,6 +259,13 @@ export class EngineController implements ReactiveController {
     } finally {
       if (this.current === run) this.current = null;
     }
+  }
+
+  /** This device's matmul rate (the engine's throughput probe, about a second), validated. */
+  async measureThroughput(): Promise<ThroughputReport> {
+    const conn = await this.live();
+    const raw: unknown = await Promise.race([conn.remote.measureThroughput(), conn.stopped]);
+    return parseWorkerMessage(ThroughputReportSchema, raw, 'the throughput measurement');
   }
 
   /**

@@ -15,6 +15,8 @@ import { learnSpeed, predictRunMs, priorSpeed, shapeKey, type SpeedModel, type W
 export interface RunEngine {
   run(config: EngineRunConfig, onProgress: (p: RunProgress) => void): Promise<EngineRunReport>;
   cancel(): Promise<void>;
+  /** The device's measured matmul rate (the engine's throughput probe); absent where there is none. */
+  measureThroughput?(): Promise<{ gflops: number }>;
 }
 
 export const LAB_OWNERS = ['run', 'experiments', 'lessons'] as const;
@@ -28,6 +30,8 @@ export class LabRunner extends EventTarget {
   owner: LabOwner | null = null;
   /** What this page has learned about the device's speed; priors until the adapter is known. */
   speed: SpeedModel = priorSpeed(true);
+  /** The probe's matmul rate once measured (GFLOP/s); null before. */
+  measuredGflops: number | null = null;
   private software: boolean | null = null;
   private readonly compiled = new Set<string>();
 
@@ -43,7 +47,7 @@ export class LabRunner extends EventTarget {
   setAdapterKind(software: boolean): void {
     if (this.software === software) return;
     this.software = software;
-    this.speed = priorSpeed(software);
+    this.speed = priorSpeed(software, this.measuredGflops ?? undefined);
     this.compiled.clear();
     this.changed();
   }
@@ -94,6 +98,23 @@ export class LabRunner extends EventTarget {
     this.compiled.add(shapeKey(config));
     this.changed();
     return report;
+  }
+
+  /**
+   * Measures the device's FLOP rate once (for `who`, which must hold the engine) and takes it as
+   * the time model's rate until runs refine it. Without a probe, or if it fails, the priors stay.
+   */
+  async measureOnce(who: LabOwner): Promise<void> {
+    if (this.measuredGflops !== null || !this.engine.measureThroughput || this.owner !== who) return;
+    try {
+      const { gflops } = await this.engine.measureThroughput();
+      this.measuredGflops = gflops;
+      // The probe times matmuls only; a run learned since keeps its own scale.
+      if (this.speed.learned === 0) this.speed = priorSpeed(this.software ?? true, gflops);
+      this.changed();
+    } catch {
+      // A busy or restarting worker: the priors stand, and the next lesson measures again.
+    }
   }
 
   async cancel(): Promise<void> {

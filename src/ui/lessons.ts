@@ -133,6 +133,8 @@ export class VlLessons extends LitElement {
   @state() private selected: LessonId = 'checkpointing';
   /** The last result of each lesson, kept while another is looked at. */
   @state() private results: Partial<Record<LessonId, LessonOutcome[]>> = {};
+  /** Set while the throughput probe runs before the first lesson. */
+  @state() private measuring = false;
 
   private readonly provided = new AdapterConsumer(this);
   private readonly lab = new LabRunnerController(this);
@@ -191,13 +193,14 @@ export class VlLessons extends LitElement {
             ? html`<p class="error" data-testid="lesson-refused">${sizing.refusal}</p>`
             : html`<p class="muted" data-testid="lesson-plan" data-predicted-ms=${Math.round(sizing.predictedMs)}>
                   ${describeShapes(sizing)}; ${formatDuration(sizing.predictedMs)} on this device${sizing.multiplier > 1 ? ` (batch ×${sizing.multiplier} for this adapter)` : ''}, kernels for new
-                  shapes compiled first.
+                  shapes compiled first${this.runner?.measuredGflops ? ` (measured ${this.runner.measuredGflops.toPrecision(2)} GFLOP/s)` : ', sized again once its speed is measured'}.
                 </p>
                 ${sizing.predictedMs > LONG_RUN_MS
                   ? html`<p class="long" data-testid="lesson-long">This lesson takes ${formatDuration(sizing.predictedMs)} here (a software adapter compiles and runs slowly).</p>`
                   : nothing}`}
         <div class="start">
-          <button type="button" class="run" data-testid="lesson-run" ?disabled=${!ready || running} @click=${this.handleRun}>Run this lesson</button>
+          <button type="button" class="run" data-testid="lesson-run" ?disabled=${!ready || running || this.measuring} @click=${this.handleRun}>Run this lesson</button>
+          ${this.measuring ? html`<span class="muted" role="status" data-testid="lesson-measuring">Measuring this device's speed…</span>` : nothing}
           ${blocked ? html`<span class="muted" data-testid="lesson-blocked">${blocked}</span>` : engineDown ? html`<span class="error">${engineDown}</span>` : nothing}
         </div>
         ${running
@@ -253,13 +256,26 @@ export class VlLessons extends LitElement {
     this.selected = id;
   }
 
-  private handleRun(): void {
+  /**
+   * The first lesson measures this device's FLOP rate (the engine's throughput probe, about a
+   * second) and sizes itself again with it; later lessons use the rate and what runs taught.
+   */
+  private async handleRun(): Promise<void> {
+    const runner = this.runner;
+    if (!runner || this.queue.running || this.measuring || !runner.acquire('lessons')) return;
+    try {
+      this.measuring = true;
+      await runner.measureOnce('lessons');
+    } finally {
+      this.measuring = false;
+      runner.release('lessons');
+    }
     const sizing = this.sizing();
-    if (!this.runner || 'waiting' in sizing || sizing.refusal) return;
+    if ('waiting' in sizing || sizing.refusal) return;
     this.queued = this.selected;
     this.lessonVariants = sizing.variants;
-    void this.queue.start(
-      this.runner,
+    await this.queue.start(
+      runner,
       sizing.variants.map((v) => ({ id: v.id, label: v.label, config: v.config })),
     );
   }

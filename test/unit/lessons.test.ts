@@ -6,6 +6,7 @@ import { learnSpeed, predictRunMs, priorSpeed, shapeKey, type SpeedModel } from 
 import { LESSON_IDS, LESSONS, LESSON_TARGET_MS, lessonEffect, sizeLesson, type LessonOutcome } from '../../src/ui/lesson-plans.ts';
 import { estimateRun } from '../../src/ui/run-estimate.ts';
 import { deviceBudget } from '../../src/ui/scale.ts';
+import { LabRunner } from '../../src/ui/lab-runner.ts';
 
 const GiB = 2 ** 30;
 const swiftshader = deviceBudget({ isFallbackAdapter: true, limits: { maxBufferSize: GiB, maxStorageBufferBindingSize: GiB } });
@@ -101,5 +102,51 @@ describe('the time model', () => {
     expect(m1.compileMs).toBeCloseTo(7800, 6);
     // Already compiled: the compile time stays as it was.
     expect(learnSpeed(m1, work, report, true).compileMs).toBeCloseTo(7800, 6);
+  });
+});
+
+describe('the shared runner', () => {
+  const engine = (gflops: number | Error) => {
+    let calls = 0;
+    return {
+      calls: () => calls,
+      run: async () => {
+        throw new Error('not used');
+      },
+      cancel: async () => {},
+      measureThroughput: async () => {
+        calls++;
+        if (gflops instanceof Error) throw gflops;
+        return { gflops };
+      },
+    };
+  };
+
+  it('measures the device once, for the panel holding the engine, and takes the rate as its own', async () => {
+    const e = engine(0.25);
+    const runner = new LabRunner(e);
+    runner.setAdapterKind(true);
+    await runner.measureOnce('lessons'); // not holding the engine: nothing
+    expect(e.calls()).toBe(0);
+    expect(runner.acquire('lessons')).toBe(true);
+    expect(runner.acquire('run')).toBe(false);
+    expect(runner.blockedFor('run')).toMatch(/A lesson is running/);
+    await runner.measureOnce('lessons');
+    await runner.measureOnce('lessons');
+    expect(e.calls()).toBe(1);
+    expect(runner.measuredGflops).toBe(0.25);
+    expect(runner.speed.flopsPerMs).toBeCloseTo(0.25e6, 6);
+    runner.release('lessons');
+    expect(runner.blockedFor('run')).toBeNull();
+  });
+
+  it('keeps its priors when the probe fails', async () => {
+    const runner = new LabRunner(engine(new Error('Busy')));
+    runner.setAdapterKind(true);
+    const before = runner.speed;
+    runner.acquire('lessons');
+    await runner.measureOnce('lessons');
+    expect(runner.measuredGflops).toBeNull();
+    expect(runner.speed).toEqual(before);
   });
 });
