@@ -63,7 +63,7 @@ test('a device lost in the middle of a run ends it with a sentence that says so'
   await page.getByTestId('run-steps').fill('1000');
   await expect(page.getByTestId('run-button')).toBeEnabled({ timeout: 30_000 });
   await page.getByTestId('run-button').click();
-  await expect(page.getByTestId('run-progress-text')).toHaveText(/^step \d+\/1000, loss \S+$/, { timeout: 30_000 });
+  await expect(page.getByTestId('run-progress').getByTestId('progress-text')).toHaveText(/^step \d+\/1000, loss \S+ — /, { timeout: 30_000 });
   await page.evaluate(() => window.__vramlab!.api.loseDevice());
 
   const error = page.getByTestId('run-error');

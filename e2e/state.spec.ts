@@ -132,10 +132,10 @@ test('a hostile config.json is refused with a message naming the field, and its 
   await expect(page.getByTestId('hf-name')).toHaveCount(0);
   await expectNoInjectedElements(page);
 
-  // A valid shape with the payload in its class name: accepted, and the name shown literally.
+  // A valid shape with the payload in its (llama-family) class name: accepted, and the name shown literally.
   const named = {
     model_type: 'llama',
-    architectures: [`${payload}ForCausalLM`],
+    architectures: [`Llama${payload}ForCausalLM`],
     vocab_size: 32000,
     hidden_size: 256,
     num_hidden_layers: 2,
@@ -145,9 +145,9 @@ test('a hostile config.json is refused with a message naming the field, and its 
   await text.fill(JSON.stringify(named));
   await apply.click();
   await expect(error).toBeEmpty();
-  await expect(page.getByTestId('hf-name')).toHaveText(`Imported model: ${payload}ForCausalLM`);
+  await expect(page.getByTestId('hf-name')).toHaveText(`Imported model: Llama${payload}ForCausalLM`);
   await expect(page.getByLabel('model', { exact: true })).toHaveValue('hf');
-  await expect(page.getByTestId('plan-model')).toContainText(`${payload}ForCausalLM`);
+  await expect(page.getByTestId('plan-model')).toContainText(`Llama${payload}ForCausalLM`);
   await expect(page.getByTestId('peak-bytes')).toContainText(/B/);
   await expectNoInjectedElements(page);
   expect(dialogs).toEqual([]);

@@ -35,7 +35,8 @@ const CLASS_PREFIXES: readonly (readonly [Family, string, string])[] = [
 function checkClassFamily(archs: string[] | undefined, type: Family): void {
   const a = archs?.[0];
   if (!a) return;
-  const of = CLASS_PREFIXES.find(([, prefix]) => a.startsWith(prefix))?.[0];
+  // Case-insensitive: early LLaMA configs name LLaMAForCausalLM.
+  const of = CLASS_PREFIXES.find(([, prefix]) => a.toLowerCase().startsWith(prefix.toLowerCase()))?.[0];
   if (of === type) return;
   const [, own, example] = CLASS_PREFIXES.find(([f]) => f === type)!;
   const why = of === undefined ? `is not a ${type} class` : `is a ${of} class`;

@@ -92,11 +92,25 @@ export class VlPlanForm extends LitElement {
       font-size: 0.85rem;
       align-content: start;
       min-width: 0;
+      position: relative;
     }
+    /* Over the page, not in its flow: a hint that appeared in the layout would move everything
+       below it as focus comes and goes (a click on Run right after typing could miss). */
     .hint {
       display: none;
+      position: absolute;
+      top: 100%;
+      left: 0;
+      right: 0;
+      z-index: 2;
+      margin-top: 0.15rem;
+      padding: 0.3rem 0.45rem;
+      border: 1px solid var(--vl-border, #ccc);
+      border-radius: 4px;
+      background: var(--vl-surface, #fff);
       color: var(--vl-muted, #555);
       font-size: 0.78rem;
+      box-shadow: 0 2px 6px rgb(0 0 0 / 0.15);
     }
     .field:focus-within .hint {
       display: block;

@@ -113,6 +113,10 @@ describe('config.json: architectures[0] against model_type', () => {
     expect(() => parseHfConfig({ ...fixture(file), architectures: [arch] })).toThrow(message);
   });
 
+  it('a class of the family in another casing is read (early LLaMA configs name LLaMAForCausalLM)', () => {
+    expect(() => parseHfConfig({ ...fixture('llama-3.2-1b.config.json'), architectures: ['LLaMAForCausalLM'] })).not.toThrow();
+  });
+
   it('every fixture, naming its own class, is read', () => {
     for (const f of ['llama-3.2-1b', 'bert-base-cased', 'gemma-2b', 'gpt2', 'qwen2.5-0.5b']) expect(() => parseHfConfig(fixture(`${f}.config.json`))).not.toThrow();
   });
