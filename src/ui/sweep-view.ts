@@ -1,16 +1,14 @@
-import { LitElement, html, nothing } from 'lit';
-import { customElement, property, query, state } from 'lit/decorators.js';
+import { html, nothing } from 'lit';
+import { customElement, property, state } from 'lit/decorators.js';
 import type { EngineRunConfig } from '../protocol/engine-api.ts';
 import { SWEEP_DEFAULTS, SWEEP_KEYS, SWEEP_MAX_POINTS, SWEEP_MIN_POINTS, curveXs, parseSweepValues, sweepKeys, withSetting, type SweepKey } from './experiment-jobs.ts';
 import { renderQueueStatus, renderRunControls, renderSaves, statusText } from './experiment-parts.ts';
-import { experimentStyles } from './experiment-styles.ts';
+import { ExperimentViewBase } from './experiment-view.ts';
 import { formatBytes, formatInteger } from './format.ts';
-import { LabRunnerController, type LabRunner } from './lab-runner.ts';
 import { estimateRun } from './run-estimate.ts';
-import { RunQueueController, type QueueJob } from './run-queue.ts';
+import type { QueueJob } from './run-queue.ts';
 import type { ScatterCurve, ScatterPoint, ScatterSeries } from './scatter-chart.ts';
 import { stepTimeSummary } from './step-time.ts';
-import type { VlScatterChart } from './scatter-chart.ts';
 import './scatter-chart.ts';
 
 /**
@@ -23,31 +21,19 @@ import './scatter-chart.ts';
  * @csspart table - the table of points
  */
 @customElement('vl-sweep-view')
-export class VlSweepView extends LitElement {
-  static override styles = experimentStyles;
+export class VlSweepView extends ExperimentViewBase {
+  constructor() {
+    super('sweep');
+  }
 
-  @property({ attribute: false }) base: EngineRunConfig | null = null;
-  @property() baseError = '';
-  @property() engineBlocker = '';
-  @property({ attribute: false }) runner: LabRunner | null = null;
-  @property({ attribute: false }) tooBig: (c: EngineRunConfig) => string | null = () => null;
   /** Set while another view is shown: the curve is not computed. */
   @property({ type: Boolean }) inactive = false;
 
   @state() private sweepKey: SweepKey = 'batch';
   @state() private sweepText = SWEEP_DEFAULTS.batch;
 
-  private readonly lab = new LabRunnerController(this);
-  @query('vl-scatter-chart') private chart!: VlScatterChart | null;
-  readonly queue = new RunQueueController(this, 'experiments', (points) =>
-    this.dispatchEvent(new CustomEvent('vl-experiment-done', { detail: { view: 'sweep', points }, bubbles: true, composed: true })),
-  );
   /** The last estimate curve and what it was computed for (JSON of base config, key, range). */
   private curveCache: { key: string; curve: { x: number; peak: number; activations: number }[] } | null = null;
-
-  override willUpdate(): void {
-    this.lab.track(this.runner);
-  }
 
   private jobs(base: EngineRunConfig, key: SweepKey, values: number[]): QueueJob[] {
     return values.map((v) => {

@@ -1,16 +1,15 @@
-import { LitElement, html, nothing } from 'lit';
-import { customElement, property, query, state } from 'lit/decorators.js';
+import { html, nothing } from 'lit';
+import { customElement, state } from 'lit/decorators.js';
 import type { EngineRunConfig } from '../protocol/engine-api.ts';
 import { CROSS_PRECISIONS, tradeoffModes, withSetting } from './experiment-jobs.ts';
 import { renderQueueStatus, renderRunControls, renderSaves, statusText } from './experiment-parts.ts';
-import { experimentStyles } from './experiment-styles.ts';
+import { ExperimentViewBase } from './experiment-view.ts';
 import { formatBytes } from './format.ts';
-import { LabRunnerController, type LabRunner } from './lab-runner.ts';
+import type { LabRunner } from './lab-runner.ts';
 import { countedFlops, formatChange } from './lesson-plans.ts';
-import { RunQueueController, type QueueJob, type QueuePoint } from './run-queue.ts';
+import type { QueueJob, QueuePoint } from './run-queue.ts';
 import type { ScatterPoint, ScatterSeries } from './scatter-chart.ts';
 import { stepTimeSummary } from './step-time.ts';
-import type { VlScatterChart } from './scatter-chart.ts';
 import './scatter-chart.ts';
 
 const gflop = new Intl.NumberFormat('en', { maximumFractionDigits: 3 });
@@ -38,31 +37,14 @@ export function pointFlops(p: QueuePoint, runner: LabRunner | null): number | nu
  * @csspart table - the table of points
  */
 @customElement('vl-tradeoff-view')
-export class VlTradeoffView extends LitElement {
-  static override styles = experimentStyles;
-
-  /** The run the modes vary (already scaled to fit the device); null with `baseError` when none. */
-  @property({ attribute: false }) base: EngineRunConfig | null = null;
-  @property() baseError = '';
-  /** Why the engine cannot run now, or '' when it can. */
-  @property() engineBlocker = '';
-  @property({ attribute: false }) runner: LabRunner | null = null;
-  /** For a GPT: why a config is too big for the adapter (null when it fits). */
-  @property({ attribute: false }) tooBig: (c: EngineRunConfig) => string | null = () => null;
+export class VlTradeoffView extends ExperimentViewBase {
+  constructor() {
+    super('tradeoff');
+  }
 
   /** Modes the user unticked; every mode is on by default. */
   @state() private excludedModes: ReadonlySet<string> = new Set();
   @state() private crossPrecision = false;
-
-  private readonly lab = new LabRunnerController(this);
-  @query('vl-scatter-chart') private chart!: VlScatterChart | null;
-  readonly queue = new RunQueueController(this, 'experiments', (points) =>
-    this.dispatchEvent(new CustomEvent('vl-experiment-done', { detail: { view: 'tradeoff', points }, bubbles: true, composed: true })),
-  );
-
-  override willUpdate(): void {
-    this.lab.track(this.runner);
-  }
 
   private jobs(base: EngineRunConfig): QueueJob[] {
     const modes = tradeoffModes(base).filter((m) => !this.excludedModes.has(m));
