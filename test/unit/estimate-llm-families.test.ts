@@ -46,11 +46,8 @@ describe('parameter counts of the new families equal the published ones', () => 
   });
 
   it('the preset and the imported config.json describe the same model, windows and experts included', () => {
-    for (const [model, file] of COUNTS) {
-      const { name: _a, id: _b, ...preset } = spec(model);
-      const { name: _c, id: _d, ...imported } = parseHfConfig(fixture(file));
-      expect(imported, model).toEqual(preset);
-    }
+    const shape = (s: TransformerSpec) => ({ ...s, name: '', id: '' });
+    for (const [model, file] of COUNTS) expect(shape(parseHfConfig(fixture(file))), model).toEqual(shape(spec(model)));
   });
 
   it('Mixtral 8x7B: 46.7B resident, 12.9B active per token (Mistral AI: "46.7B total, 12.9B active")', () => {
