@@ -1,6 +1,6 @@
 import { test, expect } from './fixtures.ts';
 
-const NEW_PRESETS = ['mixtral-8x7b', 'qwen3-30b-a3b', 'deepseek-v3', 'gemma-3-4b', 'falcon-7b', 'falcon-40b', 'phi-3-mini'];
+const NEW_PRESETS = ['mixtral-8x7b', 'qwen3-30b-a3b', 'deepseek-v3', 'gpt-oss-20b', 'gemma-3-4b', 'falcon-7b', 'falcon-40b', 'phi-3-mini'];
 
 test('the model list offers the new decoder families, and a MoE shows total and active parameters', async ({ page }) => {
   await page.goto('/');

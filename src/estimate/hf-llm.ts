@@ -19,7 +19,7 @@ import { type MoeSpec, moeLayers } from './moe.ts';
 import type { Head, TransformerSpec } from './specs.ts';
 import { layerWindows } from './window.ts';
 
-export const LLM_MODEL_TYPES = ['mixtral', 'qwen2_moe', 'qwen3', 'qwen3_moe', 'deepseek_v2', 'deepseek_v3', 'gemma3_text', 'gemma3', 'falcon', 'phi3'] as const;
+export const LLM_MODEL_TYPES = ['mixtral', 'qwen2_moe', 'qwen3', 'qwen3_moe', 'deepseek_v2', 'deepseek_v3', 'gpt_oss', 'gemma3_text', 'gemma3', 'falcon', 'phi3'] as const;
 export type LlmModelType = (typeof LLM_MODEL_TYPES)[number];
 
 export const isLlmModelType = (t: string): t is LlmModelType => (LLM_MODEL_TYPES as readonly string[]).includes(t);
@@ -32,6 +32,7 @@ const CLASS_PREFIX: Record<LlmModelType, string> = {
   qwen3_moe: 'Qwen3Moe',
   deepseek_v2: 'DeepseekV2',
   deepseek_v3: 'DeepseekV3',
+  gpt_oss: 'GptOss',
   gemma3_text: 'Gemma3',
   gemma3: 'Gemma3',
   falcon: 'Falcon',
@@ -103,6 +104,7 @@ export function windowsOf(type: string, json: unknown, layers: number, defaultWi
     case 'phi3':
       return layerWindows(layers, window, { kind: 'all' });
     case 'gemma2':
+    case 'gpt_oss':
       return layerWindows(layers, window, { kind: 'even' });
     case 'gemma3':
     case 'gemma3_text':
@@ -147,7 +149,10 @@ export function parseLlmConfig(type: LlmModelType, json: object, archs: string[]
   if (type === 'gemma3' || type === 'gemma3_text') return gemma3(type, json, archs, head);
   const c = parse(Llama, json);
   const kvHeads = kvHeadsDividing(c.num_attention_heads, c.num_key_value_heads ?? c.num_attention_heads, 'num_key_value_heads');
-  const windows = windowsOf(type, json, c.num_hidden_layers);
+  // GptOssConfig: sliding_window 128 on alternate layers, biases on the attention projections.
+  const gptOss = type === 'gpt_oss';
+  const windows = windowsOf(type, json, c.num_hidden_layers, gptOss ? 128 : undefined);
+  const attnBias = c.attention_bias ?? gptOss;
   const spec: TransformerSpec = {
     ...BASE,
     name: named(type, archs),
@@ -161,13 +166,14 @@ export function parseLlmConfig(type: LlmModelType, json: object, archs: string[]
     headDim: type === 'qwen3' || type === 'qwen3_moe' ? (c.head_dim ?? 128) : headDimOf(c.hidden_size, c.num_attention_heads, c.head_dim),
     intermediate: c.intermediate_size,
     tiedEmbeddings: c.tie_word_embeddings ?? false,
-    qkvBias: type === 'qwen2_moe' || (c.attention_bias ?? false),
-    attnOutBias: c.attention_bias ?? false,
+    qkvBias: type === 'qwen2_moe' || attnBias,
+    attnOutBias: attnBias,
     linearBias: c.mlp_bias ?? false,
     act: actOf('hidden_act', c.hidden_act ?? 'silu'),
     ...(windows ? { windows } : {}),
   };
   if (type === 'qwen3' || type === 'qwen3_moe') spec.qkNorm = true;
+  if (gptOss) spec.attnSinks = true;
   if (type === 'phi3') {
     spec.fusedQkv = true;
     spec.fusedGateUp = true;
@@ -194,6 +200,18 @@ function moeOf(type: LlmModelType, json: object, s: TransformerSpec): MoeSpec | 
   };
   let m: MoeSpec;
   switch (type) {
+    case 'gpt_oss':
+      m = {
+        experts: f.num_local_experts ?? 128,
+        topK: f.num_experts_per_tok ?? f.experts_per_token ?? 4,
+        expertIntermediate: s.intermediate,
+        sharedIntermediate: 0,
+        sharedGate: false,
+        routerBias: false,
+        gptOss: true,
+        layers: moeLayers(L, { kind: 'all' }),
+      };
+      break;
     case 'mixtral':
       m = { experts: f.num_local_experts ?? 8, topK: f.num_experts_per_tok ?? 2, expertIntermediate: s.intermediate, sharedIntermediate: 0, sharedGate: false, routerBias: false, layers: moeLayers(L, { kind: 'all' }) };
       break;

@@ -42,6 +42,13 @@ export const LLM_PRESETS: Record<string, Preset> = {
     mla: { qLoraRank: 1536, kvLoraRank: 512, qkNopeHeadDim: 128, qkRopeHeadDim: 64, vHeadDim: 128 },
     moe: { experts: 256, topK: 8, expertIntermediate: 2048, sharedIntermediate: 2048, sharedGate: false, routerBias: true, layers: moeLayers(61, { kind: 'deepseek', firstDense: 3, freq: 1 }) },
   }),
+  // openai/gpt-oss-20b: 32 experts, 4 per token, fused gate_up with biases, attention sinks,
+  // a 128-token window on every other layer (the checkpoint stores the experts in MXFP4).
+  'gpt-oss-20b': decoder('gpt-oss-20b (MoE, 32 experts, top-4)', {
+    vocab: 201088, hidden: 2880, layers: 24, heads: 64, kvHeads: 8, headDim: 64, intermediate: 2880, tiedEmbeddings: false,
+    qkvBias: true, attnOutBias: true, attnSinks: true, windows: layerWindows(24, 128, { kind: 'even' }),
+    moe: { experts: 32, topK: 4, expertIntermediate: 2880, sharedIntermediate: 0, sharedGate: false, routerBias: false, gptOss: true, layers: moeLayers(24, { kind: 'all' }) },
+  }),
   // google/gemma-3-4b-it's text_config (Gemma3TextConfig defaults for the fields it omits): 5 local layers of window 1024 per global one.
   'gemma-3-4b': decoder('Gemma 3 4B, language model (local/global)', {
     vocab: 262208, hidden: 2560, layers: 34, heads: 8, kvHeads: 4, headDim: 256, intermediate: 10240, tiedEmbeddings: true,

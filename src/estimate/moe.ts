@@ -29,6 +29,8 @@ export interface MoeSpec {
   sharedGate: boolean;
   /** DeepSeek-V3: e_score_correction_bias, a trained value per routed expert. */
   routerBias: boolean;
+  /** GPT-OSS: the router Linear has a bias, each expert one fused gate_up matrix with biases on it and on down. */
+  gptOss?: boolean;
   /** Per layer: true where the MLP is the MoE block, false for a dense MLP of `intermediate`. */
   layers: readonly boolean[];
 }
@@ -66,9 +68,19 @@ export function moeTensors(s: TransformerSpec, l: number, p: string): ParamTenso
   const h = s.hidden;
   const t: ParamTensor[] = [{ name: `${p}.router`, rows: h, cols: m.experts, block: l, matmul: true, loraTarget: false }];
   if (m.routerBias) t.push({ name: `${p}.router.e_score_correction_bias`, rows: 1, cols: m.experts, block: l, matmul: false, loraTarget: false });
+  if (m.gptOss) t.push({ name: `${p}.router.bias`, rows: 1, cols: m.experts, block: l, matmul: false, loraTarget: false });
   const active = m.topK / m.experts;
   const Ie = m.expertIntermediate;
   const experts = m.experts;
+  if (m.gptOss) {
+    t.push(
+      { name: `${p}.experts.gate_up_proj`, rows: h, cols: 2 * Ie, block: l, matmul: true, loraTarget: true, experts, active },
+      { name: `${p}.experts.gate_up_proj_bias`, rows: 1, cols: 2 * Ie, block: l, matmul: false, loraTarget: false, experts, active },
+      { name: `${p}.experts.down_proj`, rows: Ie, cols: h, block: l, matmul: true, loraTarget: true, experts, active },
+      { name: `${p}.experts.down_proj_bias`, rows: 1, cols: h, block: l, matmul: false, loraTarget: false, experts, active },
+    );
+    return t;
+  }
   t.push(
     { name: `${p}.experts.gate_proj`, rows: h, cols: Ie, block: l, matmul: true, loraTarget: true, experts, active },
     { name: `${p}.experts.up_proj`, rows: h, cols: Ie, block: l, matmul: true, loraTarget: true, experts, active },

@@ -101,6 +101,7 @@ function transformerInventory(s: TransformerSpec): Inventory {
       mat(`${p}.k_proj`, h, kvDim, l);
       mat(`${p}.v_proj`, h, kvDim, l);
     }
+    if (s.attnSinks) vec(`${p}.sinks`, s.heads, l);
     if (s.qkNorm) {
       vec(`${p}.q_norm.weight`, s.headDim, l);
       vec(`${p}.k_norm.weight`, s.headDim, l);

@@ -52,6 +52,8 @@ export interface TransformerSpec {
   mla?: MlaSpec;
   /** Keys each layer attends to, in tokens: 0 for a global layer, else its sliding window (window.ts). */
   windows?: readonly number[];
+  /** GPT-OSS: a learned attention sink (one logit) per head and layer. */
+  attnSinks?: boolean;
   /** RMSNorm over head_dim on q and k (qwen3, gemma3). */
   qkNorm?: boolean;
   /** Attention and MLP read the same input and add to the residual together (falcon). */

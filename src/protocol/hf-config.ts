@@ -85,6 +85,8 @@ export const MoeFieldsSchema = z.object({
   num_experts: dim(MAX_DIM).nullish(),
   n_routed_experts: dim(MAX_DIM).nullish(),
   num_experts_per_tok: dim(MAX_DIM).nullish(),
+  /** GPT-OSS's original name for num_experts_per_tok. */
+  experts_per_token: dim(MAX_DIM).nullish(),
   moe_intermediate_size: dim(MAX_DIM * 4).nullish(),
   n_shared_experts: z.number().int().min(0).max(MAX_DIM).nullish(),
   shared_expert_intermediate_size: z.number().int().min(0).max(MAX_DIM * 4).nullish(),

@@ -31,6 +31,7 @@ const COUNTS: [string, string, number][] = [
   ['mixtral-8x7b', 'mixtral-8x7b.config.json', 46_702_792_704],
   ['qwen3-30b-a3b', 'qwen3-30b-a3b.config.json', 30_532_122_624],
   ['deepseek-v3', 'deepseek-v3.config.json', 671_026_419_200],
+  ['gpt-oss-20b', 'gpt-oss-20b.config.json', 20_914_757_184],
   ['gemma-3-4b', 'gemma-3-4b-it.config.json', 3_880_263_168],
   ['falcon-7b', 'falcon-7b.config.json', 6_921_720_704],
   ['falcon-40b', 'falcon-40b.config.json', 41_303_293_952],
@@ -68,6 +69,16 @@ describe('parameter counts of the new families equal the published ones', () => 
     expect(active).toBe(37_552_297_472);
     // README_WEIGHTS.md: "Activation parameters: 36.6B (including 0.9B for the output Head)".
     expect(((active - s.vocab * s.hidden) / 1e9).toFixed(1)).toBe('36.6');
+  });
+
+  it('gpt-oss-20b: 20.91B total, 3.61B active without the input embedding (OpenAI model card)', () => {
+    const s = spec('gpt-oss-20b');
+    const inv = inventory(s);
+    expect((totalParams(inv) / 1e9).toFixed(2)).toBe('20.91');
+    expect(((activeParams(inv) - s.vocab * s.hidden) / 1e9).toFixed(2)).toBe('3.61');
+    // Per layer: 64 attention-sink logits, router bias and per-expert biases on gate_up and down.
+    const layer0 = inv.tensors.filter((t) => t.block === 0).map((t) => t.name);
+    expect(layer0).toEqual(expect.arrayContaining(['layers.0.sinks', 'layers.0.mlp.router.bias', 'layers.0.mlp.experts.gate_up_proj_bias', 'layers.0.mlp.experts.down_proj_bias']));
   });
 
   it('a MoE plan reports total and active parameters; a dense one only the total', () => {
@@ -192,6 +203,10 @@ describe('KV cache per token, to the byte (bf16)', () => {
     expect(inference('gemma-3-4b', 8192).bytes.kvCache).toBe(4096 * (29 * 1024 + 5 * 8192));
   });
 
+  it('gpt-oss-20b: 12 layers with a 128-token window, 12 global, 2 × 8 kv heads × 64 × 2 B = 2,048 B per token and layer', () => {
+    expect(inference('gpt-oss-20b', 8192).bytes.kvCache).toBe(2048 * (12 * 128 + 12 * 8192));
+  });
+
   it("mistral-7b v0.1's 4,096-token window caps its cache; below the window nothing changes", () => {
     const perLayerToken = 2 * 8 * 128 * 2;
     expect(inference('mistral-7b', 2048).bytes.kvCache).toBe(32 * 2048 * perLayerToken);
@@ -270,7 +285,7 @@ describe('config.json refusals', () => {
 });
 
 describe('the CLI and the page offer every new preset', () => {
-  const NEW = ['mixtral-8x7b', 'qwen3-30b-a3b', 'deepseek-v3', 'gemma-3-4b', 'falcon-7b', 'falcon-40b', 'phi-3-mini'];
+  const NEW = ['mixtral-8x7b', 'qwen3-30b-a3b', 'deepseek-v3', 'gpt-oss-20b', 'gemma-3-4b', 'falcon-7b', 'falcon-40b', 'phi-3-mini'];
   const dir = mkdtempSync(join(tmpdir(), 'vramlab-llm-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const capture = () => {
