@@ -81,6 +81,32 @@ describe('parameter counts of the new families equal the published ones', () => 
     expect(layer0).toEqual(expect.arrayContaining(['layers.0.sinks', 'layers.0.mlp.router.bias', 'layers.0.mlp.experts.gate_up_proj_bias', 'layers.0.mlp.experts.down_proj_bias']));
   });
 
+  it('DeepSeek-V2-Lite (no q latent, 2 shared experts, 1 dense layer): 15.7B total, 2.4B active (its model card)', () => {
+    // The shape fields of deepseek-ai/DeepSeek-V2-Lite's config.json.
+    const lite = parseHfConfig({
+      architectures: ['DeepseekV2ForCausalLM'], model_type: 'deepseek_v2', vocab_size: 102400, hidden_size: 2048, intermediate_size: 10944,
+      moe_intermediate_size: 1408, num_hidden_layers: 27, num_attention_heads: 16, num_key_value_heads: 16, n_shared_experts: 2,
+      n_routed_experts: 64, num_experts_per_tok: 6, first_k_dense_replace: 1, moe_layer_freq: 1, q_lora_rank: null, kv_lora_rank: 512,
+      qk_rope_head_dim: 64, qk_nope_head_dim: 128, v_head_dim: 128, tie_word_embeddings: false,
+    });
+    const inv = inventory(lite);
+    expect(totalParams(inv)).toBe(15_706_484_224);
+    // Without the input embedding 2,451,435,008: the card's 2.4B, truncated.
+    expect(activeParams(inv) - lite.vocab * lite.hidden).toBe(2_451_435_008);
+    expect(inv.tensors.map((t) => t.name)).toContain('layers.0.self_attn.q_proj');
+  });
+
+  it('Qwen1.5-MoE-A2.7B (qwen2_moe, gated shared expert): 14.3B total, 2.7B active (its model card)', () => {
+    const q = parseHfConfig({
+      architectures: ['Qwen2MoeForCausalLM'], model_type: 'qwen2_moe', vocab_size: 151936, hidden_size: 2048, intermediate_size: 5632,
+      moe_intermediate_size: 1408, shared_expert_intermediate_size: 5632, num_experts: 60, num_experts_per_tok: 4, decoder_sparse_step: 1,
+      num_hidden_layers: 24, num_attention_heads: 16, num_key_value_heads: 16, tie_word_embeddings: false, use_sliding_window: false,
+    });
+    const inv = inventory(q);
+    expect(totalParams(inv)).toBe(14_315_784_192);
+    expect((activeParams(inv) / 1e9).toFixed(1)).toBe('2.7');
+  });
+
   it('a MoE plan reports total and active parameters; a dense one only the total', () => {
     const p = inference('mixtral-8x7b', 128);
     expect(p.model.activeParams).toBe(12_879_925_248);
