@@ -2,7 +2,11 @@
  * Parameter inventory: every trainable tensor with its shape and role, in forward order.
  * Counts equal the real models' (tests pin GPT-2, LLaMA, ResNet against published figures).
  */
+import { diffusionInventory } from './diffusion.ts';
+import { efficientNetInventory } from './efficientnet.ts';
+import { ganInventory } from './gan.ts';
 import type { MlpSpec, ModelSpec, ResNetSpec, TransformerSpec } from './specs.ts';
+import { vitInventory, vlmInventory } from './vision.ts';
 
 export interface ParamTensor {
   name: string;
@@ -43,6 +47,16 @@ export function inventory(spec: ModelSpec): Inventory {
       return resnetInventory(spec);
     case 'mlp':
       return mlpInventory(spec);
+    case 'vit':
+      return vitInventory(spec);
+    case 'vlm':
+      return vlmInventory(spec, transformerInventory);
+    case 'efficientnet':
+      return efficientNetInventory(spec);
+    case 'diffusion':
+      return diffusionInventory(spec);
+    case 'gan':
+      return ganInventory(spec);
   }
 }
 

@@ -44,6 +44,11 @@ const FAMILY_LABELS: Record<ModelInfo['family'], string> = {
   bert: 'BERT',
   llama: 'Llama family',
   resnet: 'ResNet',
+  vit: 'Vision transformers',
+  vlm: 'Vision-language',
+  efficientnet: 'EfficientNet',
+  diffusion: 'Diffusion pipelines',
+  gan: 'GAN',
 };
 
 const TRAINING_ONLY = 'training only';
