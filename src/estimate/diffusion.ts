@@ -263,9 +263,9 @@ export function diffusionInference(s: DiffusionSpec, cfg: PlanConfig, dt: DtypeP
     ...stages.map(
       (st): PlanTerm => ({
         category: 'activations',
-        label: `stage: ${st.label}`,
-        bytes: st.resident + st.act + st.inputs,
-        formula: `resident weights ${gib(st.resident)} + largest working set ${gib(st.act)} + latents and prompt embeddings ${gib(st.inputs)}`,
+        label: `stage: ${st.label}, working set`,
+        bytes: st.act,
+        formula: `stage total ${gib(st.resident + st.act + st.inputs)} = resident weights ${gib(st.resident)} + this working set + latents and prompt embeddings ${gib(st.inputs)}`,
         source: 'Diffusers pipelines; PyTorch SDPA',
       }),
     ),

@@ -177,3 +177,19 @@ export function resolveModel(config: PlanConfig): ModelSpec {
   }
   throw new EstimateError(`unknown model '${id}'; choose one of: ${MODEL_IDS.join(', ')}, or pass --hf-config`);
 }
+
+/** The resolution an image model was trained at (the default --image-size for it); undefined for other models. */
+export function nativeImageSize(config: PlanConfig): number | undefined {
+  const spec = resolveModel(config);
+  switch (spec.kind) {
+    case 'vit':
+    case 'efficientnet':
+    case 'diffusion':
+    case 'gan':
+      return spec.imageSize;
+    case 'vlm':
+      return spec.vision.imageSize;
+    default:
+      return undefined;
+  }
+}
