@@ -4,7 +4,7 @@
  * and the mapping of schema errors back to flag names, so the three cannot drift apart. No
  * estimate/ import here: which model ids exist is checked in main.ts.
  */
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   ACTIVATIONS,
@@ -564,7 +564,26 @@ function readHfConfig(path: string, readText: (p: string) => string): unknown {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     throw new UsageError(`--hf-config: '${path}' must hold one JSON object, a Hugging Face config.json`, '--hf-config');
   }
+  if ('_class_name' in json && !('model_type' in json)) return withComponents(path, json as Record<string, unknown>, readText);
   return json;
+}
+
+/** The model components of a Diffusers pipeline whose config.json the planner reads. */
+const PIPELINE_COMPONENTS = ['unet', 'transformer', 'vae', 'text_encoder', 'text_encoder_2'] as const;
+
+/**
+ * A Diffusers model_index.json names its components as [library, class]; each one's
+ * config.json sits in the folder of its name beside it. They travel with the index in
+ * `_components`.
+ */
+function withComponents(path: string, index: Record<string, unknown>, readText: (p: string) => string): Record<string, unknown> {
+  const components: Record<string, unknown> = {};
+  for (const key of PIPELINE_COMPONENTS) {
+    const entry = index[key];
+    if (!Array.isArray(entry) || entry[0] === null) continue;
+    components[key] = readHfConfig(join(dirname(path), key, 'config.json'), readText);
+  }
+  return { ...index, _components: components };
 }
 
 /**

@@ -7,7 +7,7 @@ import { EstimateError } from './errors.ts';
 import { DIFFUSION_PRESETS } from './diffusion.ts';
 import { EFFICIENTNET_PRESETS } from './efficientnet.ts';
 import { GAN_PRESETS } from './gan.ts';
-import { parseHfConfig } from './hf.ts';
+import { parseModelConfig } from './hf.ts';
 import { VIT_PRESETS, VLM_PRESETS } from './vision.ts';
 import type { ModelSpec, ResNetSpec, TransformerSpec } from './specs.ts';
 
@@ -165,7 +165,7 @@ export function resolveModel(config: PlanConfig): ModelSpec {
   if (id === 'mlp') return { kind: 'mlp', id: 'mlp', name: `MLP ${config.mlp.layers}×(${config.mlp.d}→${config.mlp.hidden}→${config.mlp.d})`, ...config.mlp };
   if (id === 'hf') {
     if (config.hfConfig === undefined) throw new EstimateError('model hf needs a config.json: pass --hf-config path/to/config.json');
-    return parseHfConfig(config.hfConfig);
+    return parseModelConfig(config.hfConfig);
   }
   const t = TRANSFORMERS[id];
   if (t) return { kind: 'transformer', id, ...t };
