@@ -168,8 +168,8 @@ type FlagKind = 'mlp' | 'transformer' | 'resnet' | 'vit' | 'vlm' | 'efficientnet
  */
 const KIND_FLAGS: Record<string, { kinds: readonly FlagKind[]; lacks: string; which: string }> = {
   'image-size': { kinds: ['resnet', 'vit', 'vlm', 'efficientnet', 'diffusion', 'gan'], lacks: 'takes no images', which: 'image models (ResNet, ViT, VLM, EfficientNet, diffusion, GAN)' },
-  seq: { kinds: ['transformer', 'vlm'], lacks: 'has no token sequence', which: 'language models and VLMs (its text tokens)' },
-  attention: { kinds: ['transformer', 'vit', 'vlm', 'diffusion'], lacks: 'has no attention', which: 'transformers, vision towers, VLMs and diffusion pipelines' },
+  seq: { kinds: ['transformer', 'vlm'], lacks: 'has no sequence of text tokens', which: 'transformer models (the GPT-2, BERT and Llama-style presets, --hf-config) and VLMs (their text tokens)' },
+  attention: { kinds: ['transformer', 'vit', 'vlm', 'diffusion'], lacks: 'has no attention', which: 'transformer models (language models, vision towers, VLMs, diffusion pipelines)' },
   images: { kinds: ['vlm'], lacks: 'is not a vision-language model', which: 'vision-language models (llava-1.5-7b, qwen2-vl-7b)' },
   'max-pixels': { kinds: ['vlm'], lacks: 'is not a vision-language model', which: 'Qwen2-VL-style models (qwen2-vl-7b)' },
   steps: { kinds: ['diffusion'], lacks: 'is not a diffusion pipeline', which: 'diffusion pipelines (sd-1.5, sdxl, flux-dev)' },

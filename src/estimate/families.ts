@@ -87,6 +87,7 @@ export function pipelinePlan(spec: DiffusionSpec | GanSpec, cfg: PlanConfig, h: 
   if (cfg.qlora) throw new EstimateError(`${spec.name}: QLoRA is for language models; use --lora-rank with a 16-bit base`);
   const dt = dtypePlan(cfg.precision, false);
   if (spec.kind === 'gan') {
+    if (cfg.imageSize !== spec.imageSize) throw new EstimateError(`${spec.id} makes ${spec.imageSize}×${spec.imageSize} images (its layers fix the size): use --image-size ${spec.imageSize}`);
     if (cfg.mode === 'train') return ganTrain(spec, cfg, dt, h);
     const transient = ganInference(spec, cfg, dt);
     const inv = inventory(spec);

@@ -95,7 +95,6 @@ function unitsOf(layers: GanLayer[], b: number, dt: DtypePlan, grads: (l: GanLay
 export function ganTrain(s: GanSpec, cfg: PlanConfig, dt: DtypePlan, h: TrainHelpers): DiffusionResult {
   if (cfg.loraRank > 0) throw new EstimateError('dcgan trains both networks in full: use --lora-rank 0');
   if (cfg.checkpoint !== 'none') throw new EstimateError('dcgan: checkpointing a 5-layer network saves next to nothing; use --checkpoint none');
-  if (dt.autocast) throw new EstimateError('dcgan: BCELoss refuses autocast (PyTorch raises "unsafe to autocast"); use --precision fp32, fp16 or bf16');
   if (cfg.imageSize !== s.imageSize) throw new EstimateError(`dcgan makes ${s.imageSize}×${s.imageSize} images (its layers fix the size): use --image-size ${s.imageSize}`);
   const b = cfg.microBatch ?? cfg.batch;
   const inv = ganInventory(s);
@@ -113,7 +112,8 @@ export function ganTrain(s: GanSpec, cfg: PlanConfig, dt: DtypePlan, h: TrainHel
   const D = layers.filter((l) => l.net === 'D');
   const noise = c * s.nz;
   const base = zeroCategories();
-  base.weights = (P.G + P.D) * dt.param + inv.bufferBytes;
+  // Autocast's 16-bit weight copies live for the step (its cache is cleared when the region ends).
+  base.weights = (P.G + P.D) * dt.param + inv.bufferBytes + (dt.autocast ? 2 * (P.G + P.D) : 0);
   base.masterWeights = 0;
   base.optimizer = optG.bytes + optD.bytes;
   base.inputs = b * (s.nc * s.imageSize * s.imageSize * 4 + s.nz * 4 + 4);
@@ -142,7 +142,10 @@ export function ganTrain(s: GanSpec, cfg: PlanConfig, dt: DtypePlan, h: TrainHel
     { category: 'activations', label: 'G activations kept for the G step', bytes: gSaved, formula: `batch ${b}: per layer the conv-transpose output (BatchNorm) and the ReLU output; Tanh's output (the fakes)`, source: 'PyTorch DCGAN tutorial (fake = netG(noise) reused in the G step)' },
     { category: 'activationGrads', label: 'activation gradients (backward, transient)', bytes: max.activationGrads, formula: 'largest set alive in one layer’s backward', source: 'PyTorch autocast op reference (torch.amp)' },
   ];
-  const notes = [`peak in the ${step}: ${peak.label.slice(step.length + 2)}`, 'one iteration: D on real (backward), G forward, D on fakes (backward), D optimizer step, then D on fakes again (backward into G), G optimizer step'];
+  const notes = [
+    `peak in the ${step}: ${peak.label.slice(step.length + 2)}`, 'one iteration: D on real (backward), G forward, D on fakes (backward), D optimizer step, then D on fakes again (backward into G), G optimizer step',
+  ];
+  if (dt.autocast) notes.push('autocast: BCELoss refuses it (PyTorch raises "unsafe to autocast"), so this counts the usual fix, BCEWithLogitsLoss on D\'s logits (no Sigmoid)');
   return { sched, terms, notes, trainable: P.G + P.D, activations: max.activations };
 }
 
