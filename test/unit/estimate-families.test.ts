@@ -12,7 +12,9 @@ import { EstimateError, estimate, listModels, MODEL_IDS } from '../../src/estima
 import { inventory, totalParams } from '../../src/estimate/params.ts';
 import { resolveModel } from '../../src/estimate/presets.ts';
 import { smartResize } from '../../src/estimate/vision.ts';
-import { DEFAULT_PLAN, type PlanConfig } from '../../src/protocol/config.ts';
+import { DEFAULT_PLAN, parsePlanConfig, type PlanConfig } from '../../src/protocol/config.ts';
+import { decodePlanState, encodePlanState } from '../../src/protocol/url.ts';
+import { applies, draftFrom, rawConfig } from '../../src/ui/plan-form-model.ts';
 import type { Plan } from '../../src/protocol/plan.ts';
 
 const plan = (over: Partial<PlanConfig>) => estimate({ ...DEFAULT_PLAN, ...over });
@@ -312,5 +314,39 @@ describe('vramlab estimate with the image families', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(r.stderr.trimEnd()).toMatch(line);
+  });
+});
+
+describe('the page offers the families and the inputs that matter for each', () => {
+  const draft = draftFrom({ ...DEFAULT_PLAN, model: 'sd-1.5' });
+
+  it('the model list groups every preset under its family', () => {
+    const by = (f: string) => listModels().filter((m) => m.family === f).map((m) => m.id);
+    expect(by('vit')).toEqual(['vit-base-16', 'clip-vit-l-14']);
+    expect(by('vlm')).toEqual(['llava-1.5-7b', 'qwen2-vl-7b']);
+    expect(by('efficientnet')).toHaveLength(8);
+    expect(by('diffusion')).toEqual(['sd-1.5', 'sdxl', 'flux-dev']);
+    expect(by('gan')).toEqual(['dcgan']);
+  });
+
+  it.each([
+    ['diffusion', { image: true, diffusion: true, vlm: false, seq: false, attention: true, lora: true, qlora: false }],
+    ['vlm', { image: true, diffusion: false, vlm: true, seq: true, attention: true, lora: true, qlora: true }],
+    ['vit', { image: true, diffusion: false, vlm: false, seq: false, attention: true, lora: true, qlora: false }],
+    ['efficientnet', { image: true, diffusion: false, vlm: false, seq: false, attention: false, lora: false, qlora: false }],
+    ['gan', { image: true, diffusion: false, vlm: false, seq: false, attention: false, lora: false, qlora: false }],
+    ['gpt2', { image: false, diffusion: false, vlm: false, seq: true, attention: true, lora: true, qlora: true }],
+  ] as const)('%s shows %j', (family, shown) => {
+    expect(applies(family, draft)).toMatchObject(shown);
+  });
+
+  it('the new fields survive the form draft and the URL', () => {
+    const config: PlanConfig = { ...DEFAULT_PLAN, model: 'sd-1.5', mode: 'inference', imageSize: 768, steps: 30, guidance: 'none', vaeDecode: 'tiled', pipelineOffload: 'model' };
+    expect(parsePlanConfig(rawConfig(draftFrom(config), undefined))).toEqual(config);
+    expect(decodePlanState(encodePlanState(config))).toEqual({ config, problems: [] });
+    const vlm: PlanConfig = { ...DEFAULT_PLAN, model: 'qwen2-vl-7b', images: 3, maxPixels: 401408 };
+    expect(decodePlanState(encodePlanState(vlm)).config).toEqual(vlm);
+    // An empty box is the model's default, not an error.
+    expect(parsePlanConfig(rawConfig({ ...draftFrom(vlm), images: '' }, undefined)).images).toBeUndefined();
   });
 });
