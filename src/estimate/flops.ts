@@ -5,6 +5,7 @@
  * are a few percent and left out, as in the usual accounting (Kaplan et al. 2020, Table 1;
  * Hoffmann et al. 2022, Appendix F).
  */
+import { familyForwardFlops } from './families.ts';
 import type { PlanConfig } from '../protocol/config.ts';
 import { inventory, numel, resnetConvs } from './params.ts';
 import type { ModelSpec } from './specs.ts';
@@ -28,6 +29,7 @@ export interface StepFlops extends ForwardFlops {
 }
 
 export function forwardFlops(spec: ModelSpec, cfg: PlanConfig): ForwardFlops {
+  if (spec.kind !== 'resnet' && spec.kind !== 'transformer' && spec.kind !== 'mlp') return familyForwardFlops(spec, cfg);
   const inv = inventory(spec);
   if (spec.kind === 'transformer') {
     const tokens = cfg.batch * cfg.seq;

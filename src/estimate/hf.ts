@@ -7,7 +7,8 @@ import type { z } from 'zod';
 import { BertConfigSchema as Bert, Gpt2ConfigSchema as Gpt2, HfEnvelopeSchema as Envelope, LlamaConfigSchema as Llama } from '../protocol/hf-config.ts';
 import { EstimateError } from './errors.ts';
 import { LLM_MODEL_TYPES, isLlmModelType, parseLlmConfig, windowsOf } from './hf-llm.ts';
-import type { Head, TransformerSpec } from './specs.ts';
+import { PIPELINES, VISION_TYPES, parseDiffusers, parseVisionConfig } from './hf-vision.ts';
+import type { Head, ModelSpec, TransformerSpec } from './specs.ts';
 
 const FAMILIES = ['gpt2', 'bert', 'llama', 'mistral', 'qwen2', 'gemma', 'gemma2'] as const;
 type Family = (typeof FAMILIES)[number];
@@ -75,6 +76,20 @@ function headFromArchitectures(archs: string[] | undefined, fallback: Head): Hea
 function divides(heads: number, hidden: number, field: string): number {
   if (hidden % heads !== 0) throw new EstimateError(`config.json: ${field} (${heads}) must divide the hidden size (${hidden}), or give head_dim`);
   return hidden / heads;
+}
+
+/** A model spec from a parsed config.json object (or a Diffusers model_index.json with its components). */
+export function parseModelConfig(json: unknown): ModelSpec {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new EstimateError('config.json must be a JSON object like the ones on the Hugging Face hub');
+  }
+  if ('_class_name' in json && !('model_type' in json)) return parseDiffusers(json);
+  const type = (json as { model_type?: unknown }).model_type;
+  if ((VISION_TYPES as readonly unknown[]).includes(type)) {
+    const arch = (json as { architectures?: unknown }).architectures;
+    return parseVisionConfig(type as (typeof VISION_TYPES)[number], json as Record<string, unknown>, Array.isArray(arch) && typeof arch[0] === 'string' ? arch[0] : undefined, parseHfConfig);
+  }
+  return parseHfConfig(json);
 }
 
 /** A transformer spec from a parsed config.json object. */
@@ -200,6 +215,6 @@ export function parseHfConfig(json: unknown): TransformerSpec {
     }
     default:
       if (isLlmModelType(type)) return parseLlmConfig(type, json, env.data.architectures);
-      throw new EstimateError(`config.json: model_type '${type}' is not supported; supported: ${[...FAMILIES, ...LLM_MODEL_TYPES].join(', ')}`);
+      throw new EstimateError(`config.json: model_type '${type}' is not supported; supported: ${[...FAMILIES, ...LLM_MODEL_TYPES, ...VISION_TYPES].join(', ')}, or a Diffusers model_index.json (${PIPELINES.join(', ')})`);
   }
 }

@@ -4,7 +4,11 @@
  */
 import { mlaTensors } from './mla.ts';
 import { isMoeLayer, moeTensors } from './moe.ts';
+import { diffusionInventory } from './diffusion.ts';
+import { efficientNetInventory } from './efficientnet.ts';
+import { ganInventory } from './gan.ts';
 import type { MlpSpec, ModelSpec, ResNetSpec, TransformerSpec } from './specs.ts';
+import { vitInventory, vlmInventory } from './vision.ts';
 
 export interface ParamTensor {
   name: string;
@@ -55,6 +59,16 @@ export function inventory(spec: ModelSpec): Inventory {
       return resnetInventory(spec);
     case 'mlp':
       return mlpInventory(spec);
+    case 'vit':
+      return vitInventory(spec);
+    case 'vlm':
+      return vlmInventory(spec, transformerInventory);
+    case 'efficientnet':
+      return efficientNetInventory(spec);
+    case 'diffusion':
+      return diffusionInventory(spec);
+    case 'gan':
+      return ganInventory(spec);
   }
 }
 

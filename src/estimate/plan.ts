@@ -16,6 +16,7 @@ import { layerWidths, resnetUnits, transformerLayerBytes, transformerUnits } fro
 import { type Schedule, type Unit, opTimeline, schedule, sumBytes } from './schedule.ts';
 import type { ModelSpec, TransformerSpec } from './specs.ts';
 import { checkEngineSupports, engineMlpLayout } from './vramlab.ts';
+import { familyInference, familyInputs, familyTerms, familyUnits, familyWorkspace, hasAttention, isImageFamily, layersOf, pipelinePlan } from './families.ts';
 import { checkEngineGpt, engineGptLayout } from './vramlab-gpt.ts';
 import { kvCache } from './window.ts';
 
@@ -105,6 +106,10 @@ export function estimate(input: PlanConfig): Plan {
   // Expert parallel: this GPU's share of the experts (moe.ts); the report keeps the model's count.
   const inv = spec.kind === 'transformer' ? expertParallelInventory(inventory(spec), spec, ep) : inventory(spec);
   if (cfg.framework === 'vramlab') return vramlabPlan(cfg, spec, inv);
+  if (spec.kind === 'diffusion' || spec.kind === 'gan') {
+    const r = pipelinePlan(spec, cfg, { optimizer: (tensors, stateBytes) => optimizerState(cfg, { tensors: tensors.map((t) => ({ copies: 1, ...t })), count: tensors.reduce((a, t) => a + t.numel, 0) }, stateBytes) });
+    return finish(cfg, spec, inv, r.trainable, r.sched, r.terms, r.notes, r.activations);
+  }
   if (cfg.mode === 'inference') return inferencePlan(cfg, spec, inv);
   return trainPlan(cfg, spec, inv);
 }
@@ -150,7 +155,7 @@ function finish(
       params,
       trainableParams: trainableCount,
       ...(spec.kind === 'transformer' && spec.moe ? { activeParams: activeParams(inventory(spec)) } : {}),
-      layers: spec.kind === 'transformer' ? spec.layers : spec.kind === 'mlp' ? spec.layers : spec.stages.reduce((a, b) => a + b, 0),
+      layers: layersOf(spec),
     },
     params,
     trainableParams: trainableCount,
@@ -169,7 +174,10 @@ function finish(
   };
 }
 
-function trainPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
+/** Models that are one network trained in one step (not a pipeline of components, not a GAN). */
+type NetSpec = Exclude<ModelSpec, { kind: 'diffusion' | 'gan' }>;
+
+function trainPlan(cfg: PlanConfig, spec: NetSpec, inv: Inventory): Plan {
   const N = cfg.gpus;
   const zero = cfg.zero;
   let dt = dtypePlan(cfg.precision, cfg.qlora);
@@ -214,6 +222,10 @@ function trainPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
   // Inputs: token ids and labels (int64), bert's attention mask; images (fp32) and labels.
   if (spec.kind === 'transformer') persistent.inputs = b * cfg.seq * 8 * (spec.family === 'bert' ? 3 : 2);
   else if (spec.kind === 'resnet') persistent.inputs = b * (3 * cfg.imageSize * cfg.imageSize * 4 + 8);
+  else if (isImageFamily(spec)) {
+    persistent.inputs = familyInputs(spec, cfg, b, dt);
+    persistent.workspace += familyWorkspace(spec, cfg, b, dt);
+  }
   else persistent.inputs = b * spec.d * dt.compute;
   if (N > 1 && zero === 0) {
     persistent.workspace += tr.count * gradPerParam;
@@ -240,8 +252,9 @@ function trainPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
   let units: Unit[];
   if (spec.kind === 'transformer') units = transformerUnits(spec, cfg, dt, grads, casts, cfg.ep ?? 1);
   else if (spec.kind === 'resnet') units = resnetUnits(spec, cfg, dt, grads, casts);
+  else if (isImageFamily(spec)) units = familyUnits(spec, cfg, dt, grads, casts);
   else units = mlpTorchUnits(spec.d, spec.hidden, spec.layers, spec.activation, b, dt, grads, casts);
-  if (cfg.checkpoint === 'selective' && spec.kind !== 'transformer') {
+  if (cfg.checkpoint === 'selective' && !hasAttention(spec)) {
     throw new EstimateError(`checkpoint selective recomputes attention, which ${spec.name} has none of; use none, full or sqrt`);
   }
 
@@ -256,6 +269,7 @@ function trainPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
   });
 
   const terms = trainTerms(cfg, spec, dt, sched, units, weightsFormula, opt, gradPerParam, tr.count);
+  if (isImageFamily(spec)) terms.push(...familyTerms(spec, cfg, dt, familyWorkspace(spec, cfg, b, dt)));
   if (accumulation > 1) notes.push(`gradient accumulation: ${accumulation} micro-batches of ${b}; gradients stay allocated through every forward`);
   if (deepspeedMixed) notes.push(`ZeRO with mixed precision: DeepSpeed-style 16-bit model, fp32 master weights and states${N > 1 ? ` sharded across ${N} GPUs` : ''}`);
   if (zero > 0 && N === 1) notes.push(`ZeRO-${zero} with 1 GPU shards nothing: every byte stays on the one GPU; set --gpus to the data-parallel size`);
@@ -385,7 +399,7 @@ function trainTerms(
       category: 'activations',
       label: 'activations saved for backward',
       bytes: body.reduce((a, u) => a + u.saved, 0),
-      formula: spec.kind === 'resnet' ? 'per conv: output (kept by BatchNorm) + BN/ReLU output, × batch' : 'per block: input + activation (GELU keeps its input too), × batch',
+      formula: spec.kind === 'resnet' || spec.kind === 'efficientnet' ? 'per conv: output (kept by BatchNorm) + BN/activation output, × batch' : isImageFamily(spec) ? 'every unit: tower layers, projector and language-model layers, × batch' : 'per block: input + activation (GELU keeps its input too), × batch',
       source: SOURCES.autocast,
     });
   }
@@ -420,7 +434,7 @@ function perLayer(bytes: number[]): string {
   return groups.map(([v, n]) => `${n} layers × b·s × ${v} B`).join(' + ');
 }
 
-function inferencePlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
+function inferencePlan(cfg: PlanConfig, spec: NetSpec, inv: Inventory): Plan {
   const dt = dtypePlan(cfg.precision, false);
   if (cfg.loraRank > 0) throw new EstimateError('LoRA is for training; use --lora-rank 0 with --mode inference');
   const b = cfg.batch;
@@ -458,6 +472,14 @@ function inferencePlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
     at = layer + scores >= logits ? 'prefill of one layer' : 'logits of the last position';
     terms.push({ category: 'activations', label: 'prefill working set (one layer)', bytes: layer + scores, formula: 'b·s × (2 residual + q/k/v + 3 × MLP hidden) per layer, one layer alive at a time', source: SOURCES.sdpa });
     if (logits > 0) terms.push({ category: 'logits', label: 'logits', bytes: logits, formula: s.head === 'causal-lm' ? 'b × V × (16-bit + fp32) for the last position' : 'b·s × V × (16-bit + fp32)', source: 'Hugging Face generate' });
+  } else if (isImageFamily(spec)) {
+    const f = familyInference(spec, cfg, dt);
+    persistent.inputs = familyInputs(spec, cfg, b, dt);
+    persistent.kvCache = f.kvCache;
+    persistent.workspace = f.workspace;
+    transient = f.transient;
+    at = f.at;
+    terms.push(...f.terms);
   } else if (spec.kind === 'resnet') {
     persistent.inputs = b * 3 * cfg.imageSize * cfg.imageSize * 4;
     const units = resnetUnits(spec, { ...cfg, microBatch: b }, dt, () => 0, () => 0);
@@ -486,7 +508,7 @@ function inferencePlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
 
 function vramlabPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
   checkEngineSupports(cfg, spec.kind);
-  if (spec.kind === 'resnet') throw new EstimateError('framework vramlab: the engine runs the mlp model and GPT-style decoders');
+  if (spec.kind !== 'mlp' && spec.kind !== 'transformer') throw new EstimateError('framework vramlab: the engine runs the mlp model and GPT-style decoders');
   if (spec.kind === 'transformer') checkEngineGpt(spec, cfg);
   const lay = spec.kind === 'mlp' ? engineMlpLayout(spec, cfg) : engineGptLayout(spec, cfg);
   const persistent = zeroCategories();

@@ -5,6 +5,10 @@
 import type { MlpShape } from '../protocol/config.ts';
 import type { MlaSpec } from './mla.ts';
 import type { MoeSpec } from './moe.ts';
+import type { DiffusionSpec } from './diffusion.ts';
+import type { EfficientNetSpec } from './efficientnet.ts';
+import type { GanSpec } from './gan.ts';
+import type { VitSpec, VlmSpec } from './vision.ts';
 
 /** Which head sits on the transformer body (Hugging Face class suffix). */
 export const HEADS = ['causal-lm', 'masked-lm', 'base'] as const;
@@ -82,4 +86,5 @@ export interface MlpSpec extends MlpShape {
   name: string;
 }
 
-export type ModelSpec = TransformerSpec | ResNetSpec | MlpSpec;
+export type ModelSpec = TransformerSpec | ResNetSpec | MlpSpec | VitSpec | VlmSpec | EfficientNetSpec | DiffusionSpec | GanSpec;
+export type { DiffusionSpec, EfficientNetSpec, GanSpec, VitSpec, VlmSpec };
