@@ -109,6 +109,7 @@ export const ESTIMATE_FLAGS: readonly FlagSpec[] = [
   { name: 'qlora', group: 'run', kind: 'bool', field: 'qlora', help: '4-bit NF4 frozen base under the LoRA adapters (needs --lora-rank)' },
   { name: 'zero', group: 'run', kind: 'zero', field: 'zero', values: ZERO_STAGES.map(String), arg: 'STAGE', help: 'ZeRO sharding stage across --gpus' },
   { name: 'gpus', group: 'run', kind: 'int', field: 'gpus', min: 1, arg: 'N', help: 'data-parallel GPUs (ZeRO shards over them)' },
+  { name: 'capacity-factor', group: 'run', kind: 'number', field: 'capacityFactor', arg: 'X', help: 'MoE training: pad every expert to ⌈X·tokens·k/E⌉ rows, as GShard/Megatron do', defaultText: 'dropless (transformers)' },
   { name: 'ep', group: 'run', kind: 'int', field: 'ep', min: 1, arg: 'N', help: 'expert parallel (MoE models): experts split over groups of N of the --gpus', defaultText: '1' },
   { name: 'framework', group: 'run', kind: 'enum', field: 'framework', values: FRAMEWORKS, arg: 'F', help: 'predict a PyTorch eager run or this engine' },
   { name: 'gpu-memory', group: 'run', kind: 'gib', field: 'gpuMemoryGiB', arg: 'GiB', help: 'your GPU size, added to the fit list' },

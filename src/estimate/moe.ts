@@ -107,8 +107,13 @@ export function activeParams(inv: Inventory): number {
   return Math.round(inv.tensors.reduce((a, t) => a + numel(t) * (t.active ?? 1), 0));
 }
 
-/** Checks an expert-parallel degree against the model and the GPUs; 1 always passes. */
-export function checkExpertParallel(spec: { name: string; moe?: MoeSpec }, ep: number, gpus: number, zero: number): void {
+/** Checks the MoE options (expert-parallel degree, capacity factor) against the model, the mode and the GPUs. */
+export function checkMoeOptions(spec: { name: string; moe?: MoeSpec }, o: { ep: number; gpus: number; zero: number; capacityFactor?: number | undefined; mode: string }): void {
+  if (o.capacityFactor !== undefined) {
+    if (!spec.moe) throw new EstimateError(`--capacity-factor pads the experts of a mixture-of-experts model; ${spec.name} has none: leave it out`);
+    if (o.mode !== 'train') throw new EstimateError('--capacity-factor sizes the padded expert buffers of a training step; leave it out with --mode inference');
+  }
+  const { ep, gpus, zero } = o;
   if (ep === 1) return;
   if (!spec.moe) throw new EstimateError(`--ep ${ep}: expert parallel splits the experts of a mixture-of-experts model; ${spec.name} has none: use --ep 1`);
   const E = spec.moe.experts;
@@ -143,9 +148,10 @@ export function expertParallelInventory(inv: Inventory, spec: TransformerSpec, e
  * expert to C = ⌈cf · tokens · k / E⌉ rows (GShard, Switch, DeepSpeed-MoE, Megatron with a
  * capacity), so E · C rows are computed and kept, dropped tokens or not.
  */
-export function routedRows(tokens: number, m: MoeSpec, capacityFactor?: number): number {
+export function routedRows(tokens: number, m: MoeSpec, capacityFactor?: number, roundUp = true): number {
   if (capacityFactor === undefined) return tokens * m.topK;
-  return m.experts * Math.ceil((capacityFactor * tokens * m.topK) / m.experts);
+  const perExpert = (capacityFactor * tokens * m.topK) / m.experts;
+  return m.experts * (roundUp ? Math.ceil(perExpert) : perExpert);
 }
 
 /** Bytes of one MoE block in a PyTorch training step, for `tokens` tokens on this GPU. */
@@ -176,13 +182,13 @@ export interface MoeBlockBytes {
  * `normOut` is the per-token bytes of the normed input as its consumers keep it, counted by the
  * caller with the layer's norm.
  */
-export function moeBlockBytes(s: TransformerSpec, dt: DtypePlan, tokens: number, ep = 1, capacityFactor?: number): MoeBlockBytes {
+export function moeBlockBytes(s: TransformerSpec, dt: DtypePlan, tokens: number, ep = 1, capacityFactor?: number, roundUp = true): MoeBlockBytes {
   const m = s.moe!;
   const c = dt.compute;
   const h = s.hidden;
   const Ie = m.expertIntermediate;
   const Is = m.sharedIntermediate;
-  const rows = routedRows(tokens, m, capacityFactor);
+  const rows = routedRows(tokens, m, capacityFactor, roundUp);
   const castIn = dt.autocast ? c * h : 0;
   const router = tokens * (castIn + 4 * m.experts + 8 * m.topK + 4 * m.topK + 4);
   const expertIn = dt.autocast ? 2 * c * h : c * h;

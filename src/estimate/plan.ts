@@ -10,7 +10,7 @@ import { EstimateError } from './errors.ts';
 import { SOURCES, korthikantiLayerBytes, textbookBytes } from './formulas.ts';
 import { fitList } from './gpus.ts';
 import { type Inventory, type ParamTensor, inventory, numel, paramsWhere, totalParams } from './params.ts';
-import { activeParams, checkExpertParallel, expertParallelInventory } from './moe.ts';
+import { activeParams, checkMoeOptions, expertParallelInventory } from './moe.ts';
 import { resolveModel } from './presets.ts';
 import { layerWidths, resnetUnits, transformerLayerBytes, transformerUnits } from './pytorch.ts';
 import { type Schedule, type Unit, opTimeline, schedule, sumBytes } from './schedule.ts';
@@ -102,7 +102,7 @@ export function estimate(input: PlanConfig): Plan {
   const cfg = parsePlanConfig(input);
   const spec = resolveModel(cfg);
   const ep = cfg.ep ?? 1;
-  checkExpertParallel(spec.kind === 'transformer' ? spec : { name: spec.name }, ep, cfg.gpus, cfg.zero);
+  checkMoeOptions(spec.kind === 'transformer' ? spec : { name: spec.name }, { ep, gpus: cfg.gpus, zero: cfg.zero, capacityFactor: cfg.capacityFactor, mode: cfg.mode });
   // Expert parallel: this GPU's share of the experts (moe.ts); the report keeps the model's count.
   const inv = spec.kind === 'transformer' ? expertParallelInventory(inventory(spec), spec, ep) : inventory(spec);
   if (cfg.framework === 'vramlab') return vramlabPlan(cfg, spec, inv);
@@ -250,7 +250,7 @@ function trainPlan(cfg: PlanConfig, spec: NetSpec, inv: Inventory): Plan {
   const grads = (blk: number) => gradPerBlock.get(blk) ?? 0;
 
   let units: Unit[];
-  if (spec.kind === 'transformer') units = transformerUnits(spec, cfg, dt, grads, casts, cfg.ep ?? 1);
+  if (spec.kind === 'transformer') units = transformerUnits(spec, cfg, dt, grads, casts, cfg.ep ?? 1, cfg.capacityFactor);
   else if (spec.kind === 'resnet') units = resnetUnits(spec, cfg, dt, grads, casts);
   else if (isImageFamily(spec)) units = familyUnits(spec, cfg, dt, grads, casts);
   else units = mlpTorchUnits(spec.d, spec.hidden, spec.layers, spec.activation, b, dt, grads, casts);
@@ -356,7 +356,7 @@ function trainTerms(
   const body = units.filter((u) => u.recomputable);
   const b = cfg.microBatch ?? cfg.batch;
   if (spec.kind === 'transformer') {
-    const lbs = Array.from({ length: spec.layers }, (_, l) => transformerLayerBytes(spec, dt, cfg.attention === 'eager', cfg.seq, l));
+    const lbs = Array.from({ length: spec.layers }, (_, l) => transformerLayerBytes(spec, dt, cfg.attention === 'eager', cfg.seq, l, cfg.capacityFactor));
     const lb = lbs[0]!;
     const tok = b * cfg.seq;
     const total = (k: 'attention' | 'mlp' | 'scores') => lbs.reduce((a, x) => a + x[k], 0);
@@ -564,7 +564,11 @@ function familyNotes(s: TransformerSpec, cfg: PlanConfig): string[] {
     notes.push(
       `mixture of experts: all ${s.moe.experts} experts of every MoE layer are resident, so weights, gradients and optimizer states count ${n(totalParams(inv))} parameters; ${n(activeParams(inv))} are active per token (top-${s.moe.topK}), which sets compute and activations, not memory`,
     );
-    notes.push('MoE routing as transformers runs it: dropless (exactly b·s × k rows reach the experts, no capacity padding); the router load-balancing loss is not computed');
+    notes.push(
+      cfg.capacityFactor === undefined
+        ? 'MoE routing as transformers runs it: dropless (exactly b·s × k rows reach the experts, no capacity padding); the router load-balancing loss is not computed'
+        : `MoE capacity factor ${cfg.capacityFactor}: every expert is padded to ⌈${cfg.capacityFactor} · b·s · ${s.moe.topK} / ${s.moe.experts}⌉ rows, kept whether tokens fill them or not`,
+    );
     if (ep > 1) notes.push(`expert parallel ${ep}: each GPU holds ${s.moe.experts / ep} of the ${s.moe.experts} experts per MoE layer and two all-to-all buffers of the routed rows per layer`);
   }
   if (s.mla && cfg.mode === 'inference') {

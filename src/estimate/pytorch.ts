@@ -56,7 +56,7 @@ export function layerWidths(s: TransformerSpec, l: number): { qkv: number; mlpHi
 }
 
 /** Saved bytes per token for layer `layer` (scores is per token per key position). */
-export function transformerLayerBytes(s: TransformerSpec, dt: DtypePlan, eager: boolean, seq: number, layer = 0): LayerBytes {
+export function transformerLayerBytes(s: TransformerSpec, dt: DtypePlan, eager: boolean, seq: number, layer = 0, capacityFactor?: number): LayerBytes {
   const c = dt.compute;
   const r = dt.residual;
   const h = s.hidden;
@@ -103,7 +103,8 @@ export function transformerLayerBytes(s: TransformerSpec, dt: DtypePlan, eager: 
     if (s.mla) attention = attnNorm + mlaSavedPerToken(s, dt, eager);
     // q and k go through RoPE in fp32 under autocast (cos/sin are fp32), SDPA casts them back.
     else attention = attnNorm + qkNorm + c * q + c * kv + c * kv + c * q /* sdpa out */ + c * q /* merged heads, o_proj input */ + (eager ? 0 : lse);
-    if (s.moe && isMoeLayer(s, layer)) mlp = mlpNorm + moeBlockBytes(s, dt, 1).saved;
+    // Per token; with a capacity factor, the padded rows spread over the tokens (cf · k per token).
+    if (s.moe && isMoeLayer(s, layer)) mlp = mlpNorm + moeBlockBytes(s, dt, 1, 1, capacityFactor, false).saved;
     // SiLU(gate) * up: silu saves gate, mul saves silu(gate) and up, down_proj saves the product;
     // without a gate, GELU keeps its input and the down projection its output.
     else mlp = mlpNorm + (gated ? 4 : 2) * c * I;
@@ -134,7 +135,7 @@ export function transformerLayerBytes(s: TransformerSpec, dt: DtypePlan, eager: 
 }
 
 /** Units of a transformer training step under PyTorch eager. */
-export function transformerUnits(s: TransformerSpec, cfg: PlanConfig, dt: DtypePlan, grads: (block: number) => number, casts: (block: number) => number, ep = 1): Unit[] {
+export function transformerUnits(s: TransformerSpec, cfg: PlanConfig, dt: DtypePlan, grads: (block: number) => number, casts: (block: number) => number, ep = 1, capacityFactor?: number): Unit[] {
   const b = cfg.microBatch ?? cfg.batch;
   const seq = cfg.seq;
   const tokens = b * seq;
@@ -151,7 +152,7 @@ export function transformerUnits(s: TransformerSpec, cfg: PlanConfig, dt: DtypeP
   for (let l = 0; l < s.layers; l++) {
     const lb = transformerLayerBytes(s, dt, eager, seq, l);
     const { qkv, mlpHidden: I } = layerWidths(s, l);
-    const moe = s.moe && isMoeLayer(s, l) ? moeBlockBytes(s, dt, tokens, ep) : undefined;
+    const moe = s.moe && isMoeLayer(s, l) ? moeBlockBytes(s, dt, tokens, ep, capacityFactor) : undefined;
     const scoresBytes = tokens * lb.scores;
     // Backward: gradient of the residual (r), of the MLP hidden (two c·I buffers), of q/k/v
     // and flash attention's fp32 dq accumulator; eager adds the s² gradients.
@@ -160,7 +161,9 @@ export function transformerUnits(s: TransformerSpec, cfg: PlanConfig, dt: DtypeP
     units.push(
       unit({
         name: `layer ${l}`,
-        saved: tokens * (lb.attention + lb.mlp) + scoresBytes,
+        // A MoE layer's block is counted for the whole micro-batch (a capacity rounds up per
+        // expert): the layer's dropless per-token MLP bytes less the block's, plus the block's.
+        saved: tokens * lb.attention + (moe ? moe.saved + tokens * (lb.mlp - moeBlockBytes(s, dt, 1).saved) : tokens * lb.mlp) + scoresBytes,
         selective: scoresBytes,
         checkpointInput: tokens * lb.input,
         // Eager: raw scores and their scaled/masked copy before softmax keeps one.

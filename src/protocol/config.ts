@@ -120,6 +120,16 @@ export const PlanConfigSchema = z
     gpus: posInt('gpus', LIMITS.gpus),
     /** Expert-parallel degree for mixture-of-experts models: experts are split over groups of this many GPUs. */
     ep: posInt('ep', LIMITS.gpus).optional(),
+    /**
+     * Mixture of experts trained by a framework that pads every expert to a capacity of
+     * ⌈factor · tokens · k / experts⌉ rows (GShard, DeepSpeed-MoE, Megatron with a capacity);
+     * absent: dropless routing, as transformers runs it.
+     */
+    capacityFactor: z
+      .number({ error: 'capacity factor must be a number' })
+      .min(1, 'capacity factor must be at least 1 (below 1 drops tokens; vramlab sizes the padded buffers)')
+      .max(64, 'capacity factor must be at most 64')
+      .optional(),
     framework: z.enum(FRAMEWORKS),
     /**
      * The card the page's verdict is for: a GPU catalog id (estimate/gpus.ts). Absent: the

@@ -148,6 +148,18 @@ describe('mixture of experts', () => {
     expect(routedRows(1000, m, 1)).toBe(8 * Math.ceil(2000 / 8));
   });
 
+  it('a capacity factor keeps the padded rows: 1.25 × 4096 × 2 / 8 = 1,280 rows per expert instead of 1,024 on average', () => {
+    const base = { model: 'mixtral-8x7b', batch: 1, seq: 4096, precision: 'amp-bf16' as const };
+    const dropless = plan(base);
+    const padded = plan({ ...base, capacityFactor: 1.25 });
+    // Per routed row: index, two input casts, the gated hidden, output and weight (as below).
+    const perRow = 8 + 4 * 4096 + 8 * 14336 + 2 * 4096 + 2;
+    expect(padded.bytes.activations - dropless.bytes.activations).toBe(32 * (10240 - 8192) * perRow);
+    expect(padded.notes.some((n) => n.startsWith('MoE capacity factor 1.25'))).toBe(true);
+    expect(() => plan({ ...base, model: 'llama-2-7b', capacityFactor: 1.25 })).toThrow('--capacity-factor pads the experts of a mixture-of-experts model');
+    expect(() => plan({ ...base, mode: 'inference', capacityFactor: 1.25 })).toThrow('leave it out with --mode inference');
+  });
+
   it('one Mixtral MoE block under autocast bf16 keeps its router, k rows per token and their expert hiddens', () => {
     const s = spec('mixtral-8x7b');
     const [h, E, k, Ie, T] = [4096, 8, 2, 14336, 2048];
@@ -347,6 +359,16 @@ describe('the CLI and the page offer every new preset', () => {
     expect(io.stdout).toBe('');
     expect(io.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(io.stderr).toMatch(message);
+  });
+
+  it.each([
+    [['--capacity-factor', '0.5'], 'capacity factor must be at least 1'],
+    [['--capacity-factor', 'lots'], '--capacity-factor must be a number'],
+  ])('--capacity-factor %s: exit 2 with one line', async (flags, message) => {
+    const io = capture();
+    expect(await main(['estimate', '--model', 'mixtral-8x7b', ...flags], io)).toBe(2);
+    expect(io.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(io.stderr).toContain(message);
   });
 
   it('--ep that does not divide the experts: exit 2 with one line', async () => {
