@@ -85,6 +85,7 @@ export function familyInference(spec: ImageNet, cfg: PlanConfig, dt: DtypePlan):
 export function pipelinePlan(spec: DiffusionSpec | GanSpec, cfg: PlanConfig, h: TrainHelpers): DiffusionResult {
   if (cfg.zero > 0 || cfg.gpus > 1) throw new EstimateError(`${spec.name}: the planner sizes one GPU for this family; use --gpus 1 --zero 0`);
   if (cfg.qlora) throw new EstimateError(`${spec.name}: QLoRA is for language models; use --lora-rank with a 16-bit base`);
+  if (cfg.mode === 'inference' && cfg.loraRank > 0) throw new EstimateError('LoRA is for training; use --lora-rank 0 with --mode inference');
   const dt = dtypePlan(cfg.precision, false);
   if (spec.kind === 'gan') {
     if (cfg.imageSize !== spec.imageSize) throw new EstimateError(`${spec.id} makes ${spec.imageSize}×${spec.imageSize} images (its layers fix the size): use --image-size ${spec.imageSize}`);

@@ -86,6 +86,9 @@ export function imageTokens(spec: VitSpec | VlmSpec, cfg: PlanConfig): { tower: 
   const v = spec.kind === 'vlm' ? spec.vision : spec;
   const S = cfg.imageSize;
   if (S < v.patchSize) throw new EstimateError(`image size ${S} is smaller than ${spec.name}'s ${v.patchSize}-pixel patches; use --image-size ${v.imageSize}`);
+  if (cfg.maxPixels !== undefined && !(spec.kind === 'vlm' && spec.projector.kind === 'merger')) {
+    throw new EstimateError(`max pixels is a Qwen2-VL-style pixel budget; ${spec.name} takes each image at --image-size: drop --max-pixels`);
+  }
   if (spec.kind === 'vlm' && spec.projector.kind === 'merger') {
     const factor = v.patchSize * spec.projector.merge;
     const [h, w] = smartResize(S, S, factor, QWEN2VL_MIN_PIXELS, cfg.maxPixels ?? spec.maxPixels);
@@ -340,6 +343,15 @@ export function visionTrainTerms(spec: VitSpec | VlmSpec, cfg: PlanConfig, dt: D
       formula: `LM sequence = ${cfg.seq} text + ${images(cfg)} × ${tk.lm} image tokens = ${lmSeq(spec, cfg)} tokens per sample`,
       source: spec.projector.kind === 'merger' ? 'Qwen2-VL (arXiv 2409.12191): 2×2 patches merged into one token; smart_resize to the pixel budget' : 'LLaVA-1.5 (arXiv 2310.03744): one token per 14-px patch, class token dropped',
     });
+    if (cfg.mode === 'train' && cfg.loraRank === 0) {
+      terms.push({
+        category: 'weights',
+        label: 'full fine-tuning trains the vision tower too',
+        bytes: 0,
+        formula: 'every parameter trains, the tower included; LLaVA’s and Qwen2-VL’s recipes freeze the tower (use --lora-rank to adapt the language model only)',
+        source: 'LLaVA-1.5 (arXiv 2310.03744), stage 2',
+      });
+    }
   }
   return terms;
 }

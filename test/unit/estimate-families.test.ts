@@ -350,3 +350,10 @@ describe('the page offers the families and the inputs that matter for each', () 
     expect(parsePlanConfig(rawConfig({ ...draftFrom(vlm), images: '' }, undefined)).images).toBeUndefined();
   });
 });
+
+describe('VLM settings that would mean nothing are refused', () => {
+  it('--max-pixels is for Qwen2-VL-style models only', () => {
+    expect(() => plan({ model: 'llava-1.5-7b', imageSize: 336, maxPixels: 100_000 })).toThrow(/max pixels is a Qwen2-VL-style pixel budget; LLaVA-1.5 7B takes each image at --image-size: drop --max-pixels/);
+    expect(() => plan({ model: 'vit-base-16', maxPixels: 100_000 })).toThrow(/drop --max-pixels/);
+  });
+});
