@@ -13,12 +13,13 @@ import type { EngineRunConfig, EngineRunReport } from '../protocol/engine-api.ts
 import type { PlanCategory } from '../protocol/plan.ts';
 import { countedFlops } from '../protocol/csv.ts';
 
-/** The engine's counted FLOPs of a step (src/protocol/csv.ts), for the lesson views. */
-export { countedFlops };
 import { DEFAULT_RUN, GPT_NANO_RUN, type GptRunConfig, type RunConfig } from '../protocol/run.ts';
 import { predictRunMs, shapeKey, type SpeedModel, type WorkPredictor } from './device-speed.ts';
 import { checkFit, describeExcess, type DeviceBudget } from './scale.ts';
 import { estimateRun } from './run-estimate.ts';
+
+/** The engine's counted FLOPs of a step (src/protocol/csv.ts), for the lesson views. */
+export { countedFlops };
 
 export const LESSON_IDS = ['checkpointing', 'precision', 'attention', 'growth'] as const;
 export type LessonId = (typeof LESSON_IDS)[number];
