@@ -7,8 +7,9 @@
 import { resolve } from 'node:path';
 import { estimate } from '../estimate/index.ts';
 import { toCsv } from '../protocol/csv.ts';
-import { MAX_SNAPSHOT_BYTES, readMemorySnapshot, replaySnapshot, type ReplayPhase, type SnapshotReplay } from '../protocol/memory-snapshot.ts';
-import { PHASES, PLAN_CATEGORIES, type Phase, type Plan } from '../protocol/plan.ts';
+import { MAX_SNAPSHOT_BYTES, readMemorySnapshot, replaySnapshot, type SnapshotReplay } from '../protocol/memory-snapshot.ts';
+import { compareSnapshot, type Comparison } from '../protocol/snapshot-compare.ts';
+
 import { parseEstimateArgs, UsageError, type EstimateArgs } from './args.ts';
 import { formatBytes } from './format.ts';
 import { INPUT_FILE_ERROR, readBoundedBytes } from './read-bounded.ts';
@@ -39,47 +40,6 @@ export function parseCompareArgs(argv: readonly string[]): CompareArgs {
   if (snapshotPath === undefined) throw new UsageError('--snapshot is required: the .pickle torch.cuda.memory._dump_snapshot() wrote for the step to compare', '--snapshot');
   if (args.config.mode !== 'train') throw new UsageError('compare checks a training step (forward, backward, optimizer); drop --mode inference', '--mode');
   return { ...args, snapshotPath };
-}
-
-/** The measured phases compared: PyTorch's events before its first forward count as 'other'. */
-const COMPARED: readonly Phase[] = PHASES;
-
-export interface PhaseComparison {
-  phase: Phase | 'peak';
-  measuredBytes: number | null;
-  estimatedBytes: number;
-  /** (estimated − measured) / measured; null without a measurement. */
-  error: number | null;
-}
-
-export interface Comparison {
-  snapshot: Omit<SnapshotReplay, 'curve'> & { path: string };
-  estimate: { model: string; framework: string; peakBytes: number; peakPhase: Phase; phasePeakBytes: Record<Phase, number> };
-  rows: PhaseComparison[];
-  /** The replayed curve (bytes after each alloc or free, thinned), for a chart. */
-  curve: SnapshotReplay['curve'];
-}
-
-/** The most the plan's timeline holds in each phase. */
-export function estimatedPhasePeaks(plan: Plan): Record<Phase, number> {
-  const out: Record<Phase, number> = { forward: 0, backward: 0, optimizer: 0 };
-  for (const p of plan.timeline) out[p.phase] = Math.max(out[p.phase], PLAN_CATEGORIES.reduce((s, c) => s + p.bytes[c], 0));
-  return out;
-}
-
-export function compareSnapshot(replay: SnapshotReplay, plan: Plan, path: string, framework: string): Comparison {
-  const est = estimatedPhasePeaks(plan);
-  const err = (m: number | null, e: number) => (m === null || m === 0 ? null : (e - m) / m);
-  const measured = (p: ReplayPhase) => replay.phasePeakBytes[p];
-  const rows: PhaseComparison[] = COMPARED.map((p) => ({ phase: p, measuredBytes: measured(p), estimatedBytes: est[p], error: err(measured(p), est[p]) }));
-  rows.push({ phase: 'peak', measuredBytes: replay.peakBytes, estimatedBytes: plan.peak.bytes, error: err(replay.peakBytes, plan.peak.bytes) });
-  const { curve, ...summary } = replay;
-  return {
-    snapshot: { ...summary, path },
-    estimate: { model: plan.model.name, framework, peakBytes: plan.peak.bytes, peakPhase: plan.peak.phase, phasePeakBytes: est },
-    rows,
-    curve,
-  };
 }
 
 /** Reads, replays and compares; every bad file is a UsageError naming --snapshot. */
