@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { test, expect } from './fixtures.ts';
 import { bytesOf, chooseMlp, plannerReady } from './lab.ts';
+import { csvRecords } from '../test/helpers/csv.ts';
 import { readMemorySnapshot, replaySnapshot } from '../src/protocol/memory-snapshot.ts';
 import { DEFAULT_RUN, type RunConfig, type RunReport } from '../src/protocol/run.ts';
 
@@ -29,6 +30,15 @@ test('a PyTorch snapshot chosen in the planner is replayed to its peak, beside t
   expect(Number(await cell('peak', 1).getAttribute('data-bytes'))).toBe(shownPeak);
   await expect(cell('peak', 2)).toHaveText(`${shownPeak >= EXPECTED.peakBytes ? '+' : '-'}${((Math.abs(shownPeak - EXPECTED.peakBytes) / EXPECTED.peakBytes) * 100).toFixed(1)} %`);
   await expect(box.getByRole('img', { name: /Allocated bytes over the snapshot's trace/ })).toBeVisible();
+
+  // The fit list saves the CSV `vramlab fit --format csv` prints: its changes are the ones on screen.
+  const fit = page.locator('vl-fit-suggestions');
+  const [csvDownload] = await Promise.all([page.waitForEvent('download'), fit.getByTestId('fit-csv').click()]);
+  expect(csvDownload.suggestedFilename()).toMatch(/^vramlab-fit-mlp-[\d.]+gib-.+Z\.csv$/);
+  const rows = csvRecords(readFileSync((await csvDownload.path())!, 'utf8'));
+  const shown = await fit.getByTestId('fit-suggestion').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-total-bytes'))));
+  expect(rows.filter((r) => r.kind === 'suggestion').map((r) => Number(r.total_bytes))).toEqual(shown);
+  expect(rows[0]!.kind).toBe('current');
 
   // A changed plan is compared at once, with the same measurement.
   await page.getByLabel('batch', { exact: true }).fill('8');
