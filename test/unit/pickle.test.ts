@@ -61,7 +61,8 @@ describe('writePickle / readPickle', () => {
     const back = pythonPickles(protocols.map((protocol) => ({ expr: `pickle.loads(bytes.fromhex('${Buffer.from(fromTs).toString('hex')}'))`, protocol })));
     back.forEach((b, i) => expect(canonical(readPickle(b)), `protocol ${protocols[i]}`).toBe(canonical(doc)));
   });
-  it.skipIf(hasPython)(NO_PYTHON, () => {});
+  // Said once in the output when the cross-checks above cannot run.
+  if (!hasPython) it.skip(NO_PYTHON, () => {});
 
   it.skipIf(!hasPython)('read tuples, shared (memoized) objects and int keys as Python writes them', () => {
     const [v4, v2] = pythonPickles([2, 4].map((protocol) => ({ expr: '(lambda s: {"t": (1, 2), "t3": (1, 2, 3), "t0": (), "t1": ("x",), "a": s, "b": s, 5: None})([1, 2])', protocol })));
