@@ -102,6 +102,7 @@ export const ESTIMATE_FLAGS: readonly FlagSpec[] = [
   { name: 'qlora', group: 'run', kind: 'bool', field: 'qlora', help: '4-bit NF4 frozen base under the LoRA adapters (needs --lora-rank)' },
   { name: 'zero', group: 'run', kind: 'zero', field: 'zero', values: ZERO_STAGES.map(String), arg: 'STAGE', help: 'ZeRO sharding stage across --gpus' },
   { name: 'gpus', group: 'run', kind: 'int', field: 'gpus', min: 1, arg: 'N', help: 'data-parallel GPUs (ZeRO shards over them)' },
+  { name: 'ep', group: 'run', kind: 'int', field: 'ep', min: 1, arg: 'N', help: 'expert parallel (MoE models): experts split over groups of N of the --gpus', defaultText: '1' },
   { name: 'framework', group: 'run', kind: 'enum', field: 'framework', values: FRAMEWORKS, arg: 'F', help: 'predict a PyTorch eager run or this engine' },
   { name: 'gpu-memory', group: 'run', kind: 'gib', field: 'gpuMemoryGiB', arg: 'GiB', help: 'your GPU size, added to the fit list' },
   { name: 'json', group: 'output', kind: 'bool', help: 'print the plan as one JSON object' },

@@ -85,7 +85,7 @@ function describeConfig(c: PlanConfig, family: Plan['model']['family']): string 
   if (transformer) parts.push(`attention ${c.attention}`);
   if (c.loraRank > 0) parts.push(`${c.qlora ? 'QLoRA' : 'LoRA'} rank ${c.loraRank}`);
   if (c.zero > 0) parts.push(`ZeRO-${c.zero}`);
-  parts.push(`${c.gpus} GPU${c.gpus === 1 ? '' : 's'}`, `framework ${c.framework}`);
+  parts.push(`${c.gpus} GPU${c.gpus === 1 ? '' : 's'}${(c.ep ?? 1) > 1 ? ` (expert parallel ${c.ep})` : ''}`, `framework ${c.framework}`);
   return parts.join(' · ');
 }
 
@@ -98,8 +98,10 @@ export function formatPlan(plan: Plan, config?: PlanConfig): string {
       ? 'all trainable'
       : plan.trainableParams === 0
         ? 'none trainable'
-        : `${plan.trainableParams.toLocaleString('en-US')} (${formatCount(plan.trainableParams)}) trainable`;
-  out.push(`Params  ${plan.params.toLocaleString('en-US')} (${formatCount(plan.params)}), ${trainable}`);
+        : `${plan.trainableParams.toLocaleString('en-US')} (${formatCount(plan.trainableParams)}) trainable${(config?.ep ?? 1) > 1 ? ' on each GPU' : ''}`;
+  // A mixture of experts: memory holds every expert, a token passes through the active ones.
+  const active = m.activeParams === undefined ? '' : ` total, ${m.activeParams.toLocaleString('en-US')} (${formatCount(m.activeParams)}) active per token`;
+  out.push(`Params  ${plan.params.toLocaleString('en-US')} (${formatCount(plan.params)})${active}, ${trainable}`);
   if (config) out.push(`Setup   ${describeConfig(config, m.family)}`);
 
   out.push('', 'Memory per GPU, the most each category holds during the step:');

@@ -6,7 +6,7 @@
  * Hoffmann et al. 2022, Appendix F).
  */
 import type { PlanConfig } from '../protocol/config.ts';
-import { inventory, resnetConvs } from './params.ts';
+import { inventory, numel, resnetConvs } from './params.ts';
 import type { ModelSpec } from './specs.ts';
 
 /** Where the FLOPs of one forward pass go, for the whole batch of one optimizer step. */
@@ -36,8 +36,9 @@ export function forwardFlops(spec: ModelSpec, cfg: PlanConfig): ForwardFlops {
     let headMatmul = inv.tiedHeadElems;
     for (const t of inv.tensors) {
       if (!t.matmul) continue;
-      if (t.block >= 0 && t.block < L) layerMatmul += t.rows * t.cols;
-      else if (t.block >= L) headMatmul += t.rows * t.cols;
+      // A routed expert sees k / E of the tokens (moe.ts): an MoE's compute follows its active parameters.
+      if (t.block >= 0 && t.block < L) layerMatmul += numel(t) * (t.active ?? 1);
+      else if (t.block >= L) headMatmul += numel(t);
     }
     // Hoffmann et al. 2022, App. F: logits 2·s·key_size·heads and reduce 2·s·key_size·heads per token.
     const attentionCore = L * tokens * 4 * cfg.seq * spec.heads * spec.headDim;

@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import { BertConfigSchema as Bert, Gpt2ConfigSchema as Gpt2, HfEnvelopeSchema as Envelope, LlamaConfigSchema as Llama } from '../protocol/hf-config.ts';
 import { EstimateError } from './errors.ts';
+import { LLM_MODEL_TYPES, isLlmModelType, parseLlmConfig, windowsOf } from './hf-llm.ts';
 import type { Head, TransformerSpec } from './specs.ts';
 
 const FAMILIES = ['gpt2', 'bert', 'llama', 'mistral', 'qwen2', 'gemma', 'gemma2'] as const;
@@ -169,7 +170,10 @@ export function parseHfConfig(json: unknown): TransformerSpec {
       const gemma = type === 'gemma' || type === 'gemma2';
       const actField = c.hidden_activation != null ? 'hidden_activation' : 'hidden_act';
       const act = activationOf('llama', actField, c.hidden_activation ?? c.hidden_act ?? (gemma ? 'gelu_pytorch_tanh' : 'silu'));
+      // Gemma2Config's sliding_window default is 4096 (every other layer).
+      const windows = windowsOf(type, json, c.num_hidden_layers, type === 'gemma2' ? 4096 : undefined);
       return {
+        ...(windows ? { windows } : {}),
         ...base,
         name: `${archName ?? type} (config.json)`,
         family: 'llama',
@@ -195,6 +199,7 @@ export function parseHfConfig(json: unknown): TransformerSpec {
       };
     }
     default:
-      throw new EstimateError(`config.json: model_type '${type}' is not supported; supported: ${FAMILIES.join(', ')}`);
+      if (isLlmModelType(type)) return parseLlmConfig(type, json, env.data.architectures);
+      throw new EstimateError(`config.json: model_type '${type}' is not supported; supported: ${[...FAMILIES, ...LLM_MODEL_TYPES].join(', ')}`);
   }
 }

@@ -5,9 +5,11 @@
 import type { PlanConfig } from '../protocol/config.ts';
 import { EstimateError } from './errors.ts';
 import { parseHfConfig } from './hf.ts';
+import { LLM_PRESETS } from './llm-presets.ts';
 import type { ModelSpec, ResNetSpec, TransformerSpec } from './specs.ts';
+import { layerWindows } from './window.ts';
 
-type Preset = Omit<TransformerSpec, 'kind' | 'id' | 'name'> & { name: string };
+export type Preset = Omit<TransformerSpec, 'kind' | 'id' | 'name'> & { name: string };
 
 const gpt2 = (name: string, hidden: number, layers: number, heads: number): Preset => ({
   name,
@@ -107,9 +109,11 @@ const TRANSFORMERS: Record<string, Preset> = {
   'llama-3.2-1b': llama('Llama 3.2 1B', { vocab: 128256, hidden: 2048, layers: 16, heads: 32, kvHeads: 8, intermediate: 8192, tied: true }),
   'llama-3.2-3b': llama('Llama 3.2 3B', { vocab: 128256, hidden: 3072, layers: 28, heads: 24, kvHeads: 8, intermediate: 8192, tied: true }),
   'llama-3.1-8b': llama('Llama 3.1 8B', { vocab: 128256, hidden: 4096, layers: 32, heads: 32, kvHeads: 8, intermediate: 14336, tied: false }),
-  'mistral-7b': llama('Mistral 7B v0.1', { vocab: 32000, hidden: 4096, layers: 32, heads: 32, kvHeads: 8, intermediate: 14336, tied: false }),
+  // sliding_window 4096 on every layer (v0.1; later versions set it to null).
+  'mistral-7b': { ...llama('Mistral 7B v0.1', { vocab: 32000, hidden: 4096, layers: 32, heads: 32, kvHeads: 8, intermediate: 14336, tied: false }), windows: layerWindows(32, 4096, { kind: 'all' }) },
   'qwen2.5-0.5b': llama('Qwen2.5 0.5B', { vocab: 151936, hidden: 896, layers: 24, heads: 14, kvHeads: 2, intermediate: 4864, tied: true, qkvBias: true }),
   'qwen2.5-7b': llama('Qwen2.5 7B', { vocab: 152064, hidden: 3584, layers: 28, heads: 28, kvHeads: 4, intermediate: 18944, tied: false, qkvBias: true }),
+  ...LLM_PRESETS,
 };
 
 const RESNETS: Record<string, Omit<ResNetSpec, 'kind' | 'id'>> = {

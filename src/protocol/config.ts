@@ -90,6 +90,8 @@ export const PlanConfigSchema = z
     qlora: z.boolean(),
     zero: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]),
     gpus: posInt('gpus', LIMITS.gpus),
+    /** Expert-parallel degree for mixture-of-experts models: experts are split over groups of this many GPUs. */
+    ep: posInt('ep', LIMITS.gpus).optional(),
     framework: z.enum(FRAMEWORKS),
     /**
      * The card the page's verdict is for: a GPU catalog id (estimate/gpus.ts). Absent: the

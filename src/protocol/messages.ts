@@ -91,6 +91,7 @@ export const ModelSummarySchema = z.object({
   family: z.enum(['mlp', 'gpt2', 'bert', 'llama', 'resnet']),
   params: count,
   trainableParams: count,
+  activeParams: count.optional(),
   layers: count,
 });
 

@@ -67,6 +67,8 @@ export interface ModelSummary {
   family: 'mlp' | 'gpt2' | 'bert' | 'llama' | 'resnet';
   params: number;
   trainableParams: number;
+  /** Mixture of experts: parameters a token passes through (routed experts at k / E). */
+  activeParams?: number;
   layers: number;
 }
 

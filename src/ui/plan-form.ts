@@ -42,7 +42,7 @@ const FAMILY_LABELS: Record<ModelInfo['family'], string> = {
   mlp: 'Toy',
   gpt2: 'GPT-2',
   bert: 'BERT',
-  llama: 'Llama family',
+  llama: 'Decoder LLMs',
   resnet: 'ResNet',
 };
 
