@@ -81,6 +81,10 @@ export interface FlagSpec {
   byModel?: Partial<Record<RunModel, Pick<FlagSpec, 'values' | 'defaultText'>>>;
 }
 
+/** `--format`: text for people, json or csv for programs and spreadsheets. */
+export const OUTPUT_FORMATS = ['text', 'json', 'csv'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
 export const ESTIMATE_FLAGS: readonly FlagSpec[] = [
   { name: 'model', group: 'model', kind: 'string', field: 'model', arg: 'ID', help: 'a preset id, mlp, or hf' },
   { name: 'hf-config', group: 'model', kind: 'path', field: 'hfConfig', arg: 'PATH', help: 'a Hugging Face config.json; sets --model hf' },
@@ -114,6 +118,7 @@ export const ESTIMATE_FLAGS: readonly FlagSpec[] = [
   { name: 'framework', group: 'run', kind: 'enum', field: 'framework', values: FRAMEWORKS, arg: 'F', help: 'predict a PyTorch eager run or this engine' },
   { name: 'gpu-memory', group: 'run', kind: 'gib', field: 'gpuMemoryGiB', arg: 'GiB', help: 'your GPU size, added to the fit list' },
   { name: 'json', group: 'output', kind: 'bool', help: 'print the plan as one JSON object' },
+  { name: 'format', group: 'output', kind: 'enum', values: OUTPUT_FORMATS, arg: 'F', help: 'text, json (as --json) or csv (the breakdown the page exports)', defaultText: 'text' },
   { name: 'help', short: 'h', group: 'output', kind: 'bool', help: 'show this help' },
 ];
 
@@ -190,6 +195,9 @@ export const RUN_FLAGS: readonly FlagSpec[] = [
       `${SWEEP_POINTS.min}–${SWEEP_POINTS.max} values, one after another on one device`,
   },
   { name: 'json', group: 'output', kind: 'bool', help: 'print the report as one JSON object; with --sweep one per point' },
+  { name: 'format', group: 'output', kind: 'enum', values: OUTPUT_FORMATS, arg: 'F', help: 'text, json (as --json) or csv (one row per run, as the page exports results)', defaultText: 'text' },
+  { name: 'trace', group: 'output', kind: 'path', arg: 'PATH', help: 'also write the Chrome trace of the last step the page exports (Perfetto, chrome://tracing)' },
+  { name: 'memory-snapshot', group: 'output', kind: 'path', arg: 'PATH', help: 'also write the last step as a PyTorch memory snapshot (.pickle) for pytorch.org/memory_viz' },
   { name: 'help', short: 'h', group: 'output', kind: 'bool', help: 'show this help' },
 ];
 
@@ -220,6 +228,8 @@ const INFERENCE_FLAGS = ['steps', 'guidance', 'vae-decode', 'pipeline-offload'] 
 export interface EstimateArgs {
   config: PlanConfig;
   json: boolean;
+  /** --format; `json` also when --json is given. */
+  format: OutputFormat;
   help: boolean;
   /** As typed, so errors about its content can name the file. */
   hfConfigPath?: string;
@@ -236,6 +246,10 @@ export interface Sweep {
 export interface RunArgs {
   config: AnyRunConfig;
   json: boolean;
+  /** --format; `json` also when --json is given. */
+  format: OutputFormat;
+  /** --trace and --memory-snapshot: files written from the finished run. */
+  outputs: { trace?: string; memorySnapshot?: string };
   help: boolean;
   wallClock: boolean;
   sweep?: Sweep;
@@ -285,10 +299,10 @@ export interface ParseOptions {
   /** Reads --hf-config; injectable so tests need no files. */
   readText?: (path: string) => string;
   /** The command whose help errors point to: `fit` takes the estimate flags too. */
-  command?: 'estimate' | 'fit';
+  command?: 'estimate' | 'fit' | 'compare';
 }
 
-type Command = 'estimate' | 'fit' | 'run' | 'bench';
+type Command = 'estimate' | 'fit' | 'compare' | 'run' | 'bench';
 type FlagValues = Record<string, string | boolean | undefined>;
 
 /** The value a flag starts from (DEFAULT_PLAN for estimate, DEFAULT_RUN for run), for the help text. */
@@ -344,7 +358,8 @@ function refuseRepeats(tokens: readonly { kind: string; name?: string; value?: s
  */
 export function parseRunArgs(argv: readonly string[]): RunArgs {
   const values = readFlags('run', RUN_FLAGS, argv);
-  const switches = { json: values.json === true, help: values.help === true, wallClock: values['wall-clock'] === true };
+  const format = outputFormat(values);
+  const switches = { json: format === 'json', format, help: values.help === true, wallClock: values['wall-clock'] === true, outputs: runOutputPaths(values) };
   if (switches.help) return { config: structuredClone(DEFAULT_RUN), ...switches };
 
   const modelFlag = RUN_FLAGS.find((f) => f.name === 'model')!;
@@ -367,6 +382,8 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   const parsed = validateRun(model, config, given, flags);
   const sweepRaw = values.sweep;
   if (typeof sweepRaw !== 'string') return { config: parsed, ...switches };
+  const file = (['trace', 'memory-snapshot'] as const).find((f) => values[f] !== undefined);
+  if (file) throw new UsageError(`--${file} writes the file of one run; drop --sweep, or run each point on its own`, `--${file}`);
   return { config: parsed, ...switches, sweep: parseSweep(sweepRaw, model, parsed, flags, given) };
 }
 
@@ -421,8 +438,9 @@ function parseSweep(raw: string, model: RunModel, base: AnyRunConfig, flags: rea
 export function parseEstimateArgs(argv: readonly string[], opts: ParseOptions = {}): EstimateArgs {
   const readText = opts.readText ?? ((p: string) => readBoundedText(resolve(p), MAX_HF_CONFIG_BYTES));
   const values = readFlags(opts.command ?? 'estimate', ESTIMATE_FLAGS, argv);
+  const format = outputFormat(values);
 
-  if (values.help === true) return { config: structuredClone(DEFAULT_PLAN), json: values.json === true, help: true, given: [] };
+  if (values.help === true) return { config: structuredClone(DEFAULT_PLAN), json: format === 'json', format, help: true, given: [] };
 
   const config: Record<string, unknown> = structuredClone(DEFAULT_PLAN);
   const given = new Map<string, string>();
@@ -460,7 +478,7 @@ export function parseEstimateArgs(argv: readonly string[], opts: ParseOptions = 
   try {
     const parsed = parsePlanConfig(config);
     const names = ESTIMATE_FLAGS.filter((f) => values[f.name] !== undefined).map((f) => f.name);
-    return { config: parsed, json: values.json === true, help: false, given: names, ...(typeof hfPath === 'string' ? { hfConfigPath: hfPath } : {}) };
+    return { config: parsed, json: format === 'json', format, help: false, given: names, ...(typeof hfPath === 'string' ? { hfConfigPath: hfPath } : {}) };
   } catch (err) {
     if (err instanceof ConfigError) throw usageFromConfigError(err, given);
     throw err;
@@ -506,6 +524,29 @@ export function usageFromConfigError(
   const value = given.get(flag.slice(2));
   const shown = value === undefined || flag === '--hf-config' ? flag : `${flag} ${value}`;
   return new UsageError(`${shown}: ${sentence}`, flag);
+}
+
+/** --format, with --json as another way to say `--format json`. */
+function outputFormat(values: FlagValues): OutputFormat {
+  const raw = values.format;
+  if (raw === undefined) return values.json === true ? 'json' : 'text';
+  const format = convert({ name: 'format', group: 'output', kind: 'enum', values: OUTPUT_FORMATS, help: '' }, raw) as OutputFormat;
+  if (values.json === true && format !== 'json') throw new UsageError(`--json and --format ${format} ask for two formats; give one`, '--format');
+  return format;
+}
+
+/** --trace and --memory-snapshot: paths, not empty. */
+function runOutputPaths(values: FlagValues): RunArgs['outputs'] {
+  const path = (flag: string): string | undefined => {
+    const v = values[flag];
+    if (v === undefined) return undefined;
+    if (v === '') throw new UsageError(`--${flag} needs a file path`, `--${flag}`);
+    return String(v);
+  };
+  const trace = path('trace');
+  const memorySnapshot = path('memory-snapshot');
+  if (trace !== undefined && trace === memorySnapshot) throw new UsageError('--trace and --memory-snapshot name the same file; give each its own', '--memory-snapshot');
+  return { ...(trace === undefined ? {} : { trace }), ...(memorySnapshot === undefined ? {} : { memorySnapshot }) };
 }
 
 function convert(flag: FlagSpec, raw: string | boolean): unknown {

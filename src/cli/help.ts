@@ -20,6 +20,9 @@ export function topUsage(version: string): string {
     '  vramlab fit --gpu-memory GiB [flags]',
     '                             what to change so the step fits that GPU, cheapest first, and the',
     '                             largest batch and sequence that fit',
+    '  vramlab compare --snapshot FILE.pickle [flags]',
+    '                             a PyTorch memory snapshot replayed to its peak and per-phase peaks,',
+    '                             beside the estimate of the same plan, with the error per phase',
     '  vramlab run [flags]        train an MLP or a small GPT on this GPU and measure its memory against',
     '                             the estimate; --sweep repeats it over seq, batch or layers',
     '  vramlab bench [flags]      time vramlab and TensorFlow.js (WebGPU) on the same matmuls and training',
@@ -27,7 +30,7 @@ export function topUsage(version: string): string {
     '  vramlab --help             this text',
     '  vramlab --version          the version',
     '',
-    "Run 'vramlab estimate --help', 'vramlab fit --help', 'vramlab run --help' or 'vramlab bench --help' for the flags.",
+    "Run 'vramlab estimate --help', 'vramlab fit --help', 'vramlab compare --help', 'vramlab run --help' or 'vramlab bench --help' for the flags.",
     '',
   ].join('\n');
 }
@@ -144,6 +147,34 @@ export function runUsage(): string {
     '  vramlab run --model gpt --vocab 64 --d-model 32 --heads 4 --layers 2 --seq 32 --batch 4 --precision amp-bf16 --checkpoint selective',
     '  vramlab run --model gpt --attention eager --sweep seq=32,64,128 --steps 3',
     '  vramlab run --model mlp --sweep batch=8,16,32,64 --steps 3 --json',
+    '  vramlab run --steps 3 --trace step.trace.json --memory-snapshot step.pickle',
+    '  vramlab run --model mlp --sweep layers=2,4,8 --steps 3 --format csv > sweep.csv',
+    '',
+  ].join('\n');
+}
+
+/** `vramlab compare`: --snapshot and the estimate flags. */
+export function compareUsage(): string {
+  const flags: FlagSpec[] = [
+    { name: 'snapshot', group: 'model', kind: 'path', arg: 'PATH', help: 'the .pickle torch.cuda.memory._dump_snapshot() wrote (required)' },
+    ...ESTIMATE_FLAGS.map((f) => (f.name === 'json' ? { ...f, help: 'print the comparison as one JSON object' } : f.name === 'format' ? { ...f, help: 'text, json (as --json) or csv (one row per phase)' } : f)),
+  ];
+  return [
+    'Usage: vramlab compare --snapshot FILE.pickle [flags]',
+    '',
+    'Replays a PyTorch memory snapshot (record a training step with',
+    'torch.cuda.memory._record_memory_history(), then torch.cuda.memory._dump_snapshot("FILE.pickle"))',
+    'the way pytorch.org/memory_viz does: its peak allocated bytes and the peak of each phase',
+    '(forward, backward, optimizer, told apart by the frames of each allocation), beside the estimate',
+    'of the plan the other flags describe (framework pytorch by default), with the error per phase.',
+    'The file is read as data only: no Python code in it runs; it may be at most 256 MiB.',
+    ...flagLines(flags, DEFAULT_PLAN),
+    '',
+    'Exit status: 0 done; 2 bad flags or a file that is not a memory snapshot (one line saying why).',
+    '',
+    'Examples:',
+    '  vramlab compare --snapshot step.pickle --model gpt2-small --batch 8 --seq 1024 --precision amp-bf16',
+    '  vramlab compare --snapshot step.pickle --hf-config ./config.json --batch 4 --seq 2048 --json',
     '',
   ].join('\n');
 }

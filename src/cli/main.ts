@@ -12,9 +12,13 @@ import type { OpenedDevice } from '../engine/device.ts';
 import type { DeviceErrorReport } from '../protocol/engine-api.ts';
 import { flagForField, parseBenchArgs, parseEstimateArgs, parseFitArgs, parseRunArgs, usageFromConfigError, UsageError, type AnyRunConfig, type EstimateArgs } from './args.ts';
 import { formatBench, formatFit, formatPlan, formatProgress, formatRunReport, formatSweep, formatSweepProgress, sweepLine, type SweepLine } from './format.ts';
-import { benchUsage, estimateUsage, fitUsage, runUsage, topUsage } from './help.ts';
+import { benchUsage, compareUsage, estimateUsage, fitUsage, runUsage, topUsage } from './help.ts';
 import { oneLine, printable } from './text.ts';
 import { explainMissingPackage } from './packages.ts';
+import { fitToCsv, planToCsv, resultsToCsv, type ResultRun } from '../protocol/csv.ts';
+import type { EngineRunReport } from '../protocol/engine-api.ts';
+import { comparisonToCsv, formatComparison, parseCompareArgs, runCompare } from './compare.ts';
+import { checkRunOutputs, writeRunOutputs } from './run-outputs.ts';
 
 export interface Io {
   out(text: string): void;
@@ -57,7 +61,7 @@ export function guardStdout(): void {
   });
 }
 
-export const COMMANDS = ['estimate', 'fit', 'run', 'bench'] as const;
+export const COMMANDS = ['estimate', 'fit', 'compare', 'run', 'bench'] as const;
 
 export function version(): string {
   // The bundle (scripts/build-cli.mjs) has no package.json beside it: it sets this instead.
@@ -93,6 +97,10 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       prefix = 'vramlab fit';
       return runFit(rest, io);
     }
+    if (command === 'compare') {
+      prefix = 'vramlab compare';
+      return runCompareCommand(rest, io);
+    }
     if (command === 'run') {
       prefix = 'vramlab run';
       return await runRun(rest, io);
@@ -114,7 +122,7 @@ async function runEstimate(argv: readonly string[], io: Io): Promise<number> {
     return 0;
   }
   const plan = estimateFor(args, estimate);
-  io.out(args.json ? `${JSON.stringify(plan)}\n` : formatPlan(plan, args.config));
+  io.out(args.format === 'csv' ? planToCsv(plan) : args.json ? `${JSON.stringify(plan)}\n` : formatPlan(plan, args.config));
   return 0;
 }
 
@@ -127,7 +135,19 @@ function runFit(argv: readonly string[], io: Io): number {
   }
   const capacityBytes = Math.round(args.capacityGiB * 2 ** 30);
   const result = estimateFor(args, (config) => makeItFit(config, capacityBytes));
-  io.out(args.json ? `${JSON.stringify(result)}\n` : formatFit(result, estimate(args.config), args.config));
+  io.out(args.format === 'csv' ? fitToCsv(result) : args.json ? `${JSON.stringify(result)}\n` : formatFit(result, estimate(args.config), args.config));
+  return 0;
+}
+
+/** `vramlab compare`: a PyTorch memory snapshot replayed beside the estimate of the same plan. */
+function runCompareCommand(argv: readonly string[], io: Io): number {
+  const args = parseCompareArgs(argv);
+  if (args.help) {
+    io.out(compareUsage());
+    return 0;
+  }
+  const c = estimateFor(args, () => runCompare(args));
+  io.out(args.format === 'csv' ? comparisonToCsv(c) : args.json ? `${JSON.stringify(c)}\n` : formatComparison(c));
   return 0;
 }
 
@@ -214,6 +234,7 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
     io.out(runUsage());
     return 0;
   }
+  checkRunOutputs(args.outputs);
   const [{ opened, deviceErrors }, engine] = await Promise.all([openCliDevice('run', io), import('../engine/run.ts')]);
   await applyCachedTiles(opened, io);
   // The first Ctrl-C stops the run after the step in progress and frees everything; it is
@@ -241,34 +262,45 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
 
     if (args.sweep === undefined) {
       const report = await train(args.config);
-      io.out(args.json ? `${JSON.stringify(report)}\n` : formatRunReport(report));
+      writeRunOutputs(args.outputs, report, version());
+      io.out(args.format === 'csv' ? resultsToCsv([resultRun('run', report.config, report)]) : args.json ? `${JSON.stringify(report)}\n` : formatRunReport(report));
       // The numbers are printed, but a device error during the run makes them suspect.
       return deviceErrors.length > 0 ? 1 : 0;
     }
 
     const { key, points } = args.sweep;
     const lines: SweepLine[] = [];
+    const results: ResultRun[] = [];
     for (const [i, { value, config }] of points.entries()) {
       if (showProgress) io.err(formatSweepProgress(key, value, i, points.length));
       let line: SweepLine;
       try {
-        line = sweepLine(key, value, await train(config));
+        const report = await train(config);
+        line = sweepLine(key, value, report);
+        results.push(resultRun(`${key}=${value}`, config, report));
       } catch (err) {
         // The device refused this size (and the engine freed what it had): the other points still run.
         const name = err instanceof Error ? err.name : '';
         if (name !== 'BufferTooLarge' && name !== 'OutOfMemory') throw err;
         line = { point: { [key]: value }, error: { name, message: oneLine((err as Error).message) } };
+        results.push({ ...resultRun(`${key}=${value}`, config, null), status: 'refused', failure: `${name}: ${line.error.message}` });
       }
       lines.push(line);
       if (args.json) io.out(`${JSON.stringify(line)}\n`);
     }
-    if (!args.json) io.out(formatSweep(opened.summary, args.config, key, lines));
+    if (args.format === 'csv') io.out(resultsToCsv(results));
+    else if (!args.json) io.out(formatSweep(opened.summary, args.config, key, lines));
     if (deviceErrors.length > 0) return 1;
     return lines.some((l) => 'error' in l) ? 2 : 0;
   } finally {
     stopListening?.();
     opened.device.destroy();
   }
+}
+
+/** A run as a row of the results CSV the page exports for its experiments. */
+function resultRun(id: string, config: AnyRunConfig, report: EngineRunReport | null): ResultRun {
+  return { id, label: id, status: report ? 'done' : 'failed', config, estimatedPeakBytes: report?.estimate.peak.bytes ?? null, report };
 }
 
 /**

@@ -54,6 +54,11 @@ function openReason(err: NodeJS.ErrnoException): string {
  * message says why in a few words.
  */
 export function readBoundedText(path: string, maxBytes: number): string {
+  return Buffer.from(readBoundedBytes(path, maxBytes)).toString('utf8');
+}
+
+/** The file's bytes, at most `maxBytes` of them; refused as readBoundedText refuses. */
+export function readBoundedBytes(path: string, maxBytes: number): Uint8Array {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
@@ -75,7 +80,7 @@ export function readBoundedText(path: string, maxBytes: number): string {
       n += got;
       if (n > maxBytes) throw tooLarge('growing');
     }
-    return buf.toString('utf8', 0, n);
+    return buf.subarray(0, n);
   } catch (err) {
     if ((err as Error).name === INPUT_FILE_ERROR) throw err;
     const e = err as NodeJS.ErrnoException;

@@ -7,11 +7,11 @@
  */
 
 /**
- * C0 (but tab and newline), DEL, C1, the bidi embeddings, overrides and isolates, the
+ * C0 (but tab, newline and the CR of a CRLF line end, which CSV output uses), DEL, C1, the bidi embeddings, overrides and isolates, the
  * left-to-right/right-to-left marks, and the line and paragraph separators.
  */
 // eslint-disable-next-line no-control-regex
-const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]|\r(?!\n)/g;
 
 /**
  * C0 as \xNN (JSON.stringify has escaped them already in JSON output), the rest (DEL too) as
@@ -23,7 +23,7 @@ function escape(c: string): string {
 }
 
 /**
- * `s` with every control that could steer the terminal escaped; tabs and newlines stay. The
+ * `s` with every control that could steer the terminal escaped; tabs, newlines and CRLF stay. The
  * CLI's own stdout and stderr go through it, so no output path can forget it.
  */
 export function printable(s: string): string {

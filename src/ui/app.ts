@@ -28,6 +28,7 @@ import './plan-delta.ts';
 import './verdict.ts';
 import './chart-export-buttons.ts';
 import './plan-export-buttons.ts';
+import './snapshot-compare.ts';
 import './theme-toggle.ts';
 import './copy-link.ts';
 
@@ -325,6 +326,7 @@ export class VlApp extends LitElement {
           ></vl-plan-bars>
           ${this.pinned ? html`<vl-plan-delta .pinned=${this.pinned.plan} .plan=${this.shown}></vl-plan-delta>` : nothing}
           <vl-fit-suggestions .plan=${this.config} .capacityBytes=${gpu.memoryBytes}></vl-fit-suggestions>
+          <vl-snapshot-compare .plan=${this.shown}></vl-snapshot-compare>
           </div>
         </section>
         <aside class="side" aria-label="Plan settings">

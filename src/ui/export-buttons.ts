@@ -2,12 +2,15 @@ import { LitElement, css, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { downloadBlob } from './download.ts';
 import { exportFileName, type ExportableReport, reportToJson, reportToTrace, traceToJson } from './export.ts';
+import { memorySnapshotPickle } from '../protocol/memory-snapshot.ts';
 
 /**
- * Two buttons that save a run report: "Export JSON" (the report under a `vramlab` version and
- * schema header, see export.ts reportToJson) and "Export trace (Perfetto)" (the last step as a
- * Chrome trace: memory counters per category and phase slices, see reportToTrace). Files are
- * named `vramlab-run-<model>-<UTC time>.json` / `.trace.json`. Both are disabled, with a
+ * Three buttons that save a run report: "Export JSON" (the report under a `vramlab` version and
+ * schema header, see export.ts reportToJson), "Export trace (Perfetto)" (the last step as a
+ * Chrome trace: memory counters per category and phase slices, see reportToTrace) and "Export
+ * snapshot (memory_viz)" (the last step as a PyTorch memory snapshot pickle for
+ * pytorch.org/memory_viz, see protocol/memory-snapshot.ts). Files are named
+ * `vramlab-run-<model>-<UTC time>.json` / `.trace.json` / `.pickle`. All are disabled, with a
  * description saying why, until `report` is set. The file is made in the page (Blob + object
  * URL + a temporary `<a download>`): nothing is sent anywhere.
  *
@@ -16,6 +19,7 @@ import { exportFileName, type ExportableReport, reportToJson, reportToTrace, tra
  * @csspart buttons - the row holding both buttons
  * @csspart json - the "Export JSON" button
  * @csspart trace - the "Export trace (Perfetto)" button
+ * @csspart snapshot - the "Export snapshot (memory_viz)" button
  */
 @customElement('vl-export-buttons')
 export class VlExportButtons extends LitElement {
@@ -78,10 +82,21 @@ export class VlExportButtons extends LitElement {
       >
         Export trace (Perfetto)
       </button>
+      <button
+        part="snapshot"
+        type="button"
+        data-testid="export-snapshot"
+        ?disabled=${none}
+        aria-describedby=${none ? 'export-why' : 'export-snapshot-what'}
+        @click=${this.handleExportSnapshot}
+      >
+        Export snapshot (memory_viz)
+      </button>
       ${none
         ? html`<span class="muted" id="export-why" data-testid="export-why">Run first; then the report can be saved.</span>`
         : html`<span hidden id="export-json-what">Saves the whole report as a JSON file.</span
-            ><span hidden id="export-trace-what">Saves the last step as a trace file for ui.perfetto.dev or chrome://tracing.</span>`}
+            ><span hidden id="export-trace-what">Saves the last step as a trace file for ui.perfetto.dev or chrome://tracing.</span
+            ><span hidden id="export-snapshot-what">Saves the last step as a PyTorch memory snapshot (.pickle) for pytorch.org/memory_viz.</span>`}
     </div>`;
   }
 
@@ -94,6 +109,13 @@ export class VlExportButtons extends LitElement {
   private handleExportTrace(): void {
     if (!this.report) return;
     this.download(traceToJson(reportToTrace(this.report)), exportFileName(this.report, 'trace'));
+  }
+
+  private handleExportSnapshot(): void {
+    if (!this.report) return;
+    const bytes = memorySnapshotPickle(this.report);
+    const name = exportFileName(this.report, 'json').replace(/\.json$/, '.pickle');
+    downloadBlob(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }), name, this.renderRoot);
   }
 
   private download(text: string, fileName: string): void {

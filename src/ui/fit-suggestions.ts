@@ -2,6 +2,8 @@ import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { describeCost, makeItFit, type FitResult, type LargestFit, type PlanPatch } from '../estimate/fit.ts';
 import type { PlanConfig } from '../protocol/config.ts';
+import { fitToCsv } from '../protocol/csv.ts';
+import { downloadBlob, fileSafe, fileStamp } from './download.ts';
 import { formatInteger, formatSize } from './format.ts';
 
 /** Fired with the fields to change; the host applies `{ ...plan, ...detail.patch }`. */
@@ -23,6 +25,7 @@ export interface PlanPatchDetail {
  * @csspart verdict - the fits / does not fit line
  * @csspart list - the list of suggestions
  * @csspart apply - every Apply button
+ * @csspart csv - the "Save CSV" button (the same CSV as `vramlab fit --format csv`)
  */
 @customElement('vl-fit-suggestions')
 export class VlFitSuggestions extends LitElement {
@@ -151,6 +154,7 @@ export class VlFitSuggestions extends LitElement {
               )}
             </ol>`
           : nothing}
+        <button part="csv" type="button" data-testid="fit-csv" @click=${this.handleSaveCsv}>Save CSV</button>
         <ul>
           ${this.largestItem(this.plan!.microBatch !== undefined && this.plan!.microBatch !== this.plan!.batch ? 'micro-batch' : 'batch', r.largestBatch)} ${r.largestSeq === undefined ? nothing : this.largestItem('seq', r.largestSeq)}
         </ul>
@@ -169,6 +173,13 @@ export class VlFitSuggestions extends LitElement {
         <button part="apply" type="button" aria-label=${`Apply the largest ${what}, ${l.value}`} @click=${() => this.handleApply(l.patch, change)}>Apply</button>
       </span>
     </li>`;
+  }
+
+  private handleSaveCsv(): void {
+    if (!this.result || !this.plan) return;
+    const gib = Math.round((this.result.capacityBytes / 2 ** 30) * 100) / 100;
+    const name = `vramlab-fit-${fileSafe(this.plan.model)}-${fileSafe(`${gib}gib`)}-${fileStamp()}.csv`;
+    downloadBlob(new Blob([fitToCsv(this.result)], { type: 'text/csv' }), name, this.renderRoot);
   }
 
   private handleApply(patch: PlanPatch, change: string): void {

@@ -11,10 +11,15 @@
  */
 import type { EngineRunConfig, EngineRunReport } from '../protocol/engine-api.ts';
 import type { PlanCategory } from '../protocol/plan.ts';
+import { countedFlops } from '../protocol/csv.ts';
+
 import { DEFAULT_RUN, GPT_NANO_RUN, type GptRunConfig, type RunConfig } from '../protocol/run.ts';
 import { predictRunMs, shapeKey, type SpeedModel, type WorkPredictor } from './device-speed.ts';
 import { checkFit, describeExcess, type DeviceBudget } from './scale.ts';
 import { estimateRun } from './run-estimate.ts';
+
+/** The engine's counted FLOPs of a step (src/protocol/csv.ts), for the lesson views. */
+export { countedFlops };
 
 export const LESSON_IDS = ['checkpointing', 'precision', 'attention', 'growth'] as const;
 export type LessonId = (typeof LESSON_IDS)[number];
@@ -236,10 +241,6 @@ const byId = (outcomes: LessonOutcome[], id: string) => outcomes.find((o) => o.v
 const act = (o: LessonOutcome) => o.report.actual.bytes.activations;
 
 /** Counted floating-point work of a run's step, when the report has it. */
-export function countedFlops(r: EngineRunReport): number | null {
-  const work = (r as { work?: { totalFlops?: unknown } }).work;
-  return typeof work?.totalFlops === 'number' ? work.totalFlops : null;
-}
 
 /**
  * What the lesson's runs showed, from the measured reports. Null when the runs the claim

@@ -4,79 +4,15 @@
  * lecture's notes. Pure functions: no DOM, so the unit tests run them in Node.
  */
 import { version as VRAMLAB_VERSION } from '../../package.json';
-import type { EngineRunConfig, EngineRunReport } from '../protocol/engine-api.ts';
-import { PLAN_CATEGORIES } from '../protocol/plan.ts';
-import { toCsv } from './csv.ts';
+import { countedFlops, type ResultRun } from '../protocol/csv.ts';
 import { fileSafe, fileStamp } from './download.ts';
-import { countedFlops } from './lesson-plans.ts';
 import type { QueuePoint } from './run-queue.ts';
-import { stepTimeSummary } from './step-time.ts';
+
+/** One row per run as CSV: src/protocol/csv.ts, shared with `vramlab run --format csv`. */
+export { RESULTS_CSV_HEADER, resultsToCsv, type ResultRun } from '../protocol/csv.ts';
 
 /** Names the shape of the exported JSON; bump the number when it changes incompatibly. */
 export const RESULTS_SCHEMA = 'vramlab.results/1';
-
-/** One run of a lesson or experiment, finished or not. */
-export interface ResultRun {
-  id: string;
-  label: string;
-  status: string;
-  config: EngineRunConfig | null;
-  /** The estimate's peak of the same configuration (framework vramlab), when there is one. */
-  estimatedPeakBytes: number | null;
-  report: EngineRunReport | null;
-  failure?: string;
-}
-
-export const RESULTS_CSV_HEADER = [
-  'id',
-  'label',
-  'status',
-  'model',
-  'precision',
-  'checkpoint',
-  'batch',
-  'seq',
-  'layers',
-  'estimated_peak_bytes',
-  'measured_peak_bytes',
-  ...PLAN_CATEGORIES.map((c) => `measured_${c}_bytes`),
-  'counted_flops_per_step',
-  'step_ms_median',
-  'step_ms_min',
-  'step_ms_max',
-  'note',
-] as const;
-
-/** One row per run; empty cells where a run did not finish. */
-export function resultsToCsv(runs: readonly ResultRun[]): string {
-  const rows: (string | number)[][] = [[...RESULTS_CSV_HEADER]];
-  for (const r of runs) {
-    const c = r.config;
-    const m = r.report;
-    const t = m ? stepTimeSummary(m.timing.stepsMs) : null;
-    const flops = m ? countedFlops(m) : null;
-    rows.push([
-      r.id,
-      r.label,
-      r.status,
-      c?.model ?? '',
-      c?.precision ?? '',
-      c?.checkpoint ?? '',
-      c?.batch ?? '',
-      c?.model === 'gpt' ? c.seq : '',
-      c?.layers ?? '',
-      r.estimatedPeakBytes ?? '',
-      m?.actual.peakBytes ?? '',
-      ...PLAN_CATEGORIES.map((k) => m?.actual.bytes[k] ?? ''),
-      flops ?? '',
-      t && t.n > 0 ? t.median : '',
-      t && t.n > 0 ? t.min : '',
-      t && t.n > 0 ? t.max : '',
-      r.failure ?? '',
-    ]);
-  }
-  return toCsv(rows);
-}
 
 /** What ran (`what`: "lesson checkpointing", "experiment tradeoff") and every run, as pretty-printed JSON under a `vramlab` header. */
 export function resultsToJson(what: string, runs: readonly ResultRun[], now: Date = new Date()): string {

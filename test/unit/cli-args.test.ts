@@ -16,7 +16,7 @@ function usageError(argv: string[], readText?: (p: string) => string): UsageErro
 
 describe('parseEstimateArgs', () => {
   it('gives DEFAULT_PLAN with no flags', () => {
-    expect(parse([])).toEqual({ config: DEFAULT_PLAN, json: false, help: false, given: [] });
+    expect(parse([])).toEqual({ config: DEFAULT_PLAN, json: false, format: 'text', help: false, given: [] });
     expect(parse(['--batch', '4', '--json']).given).toEqual(['batch', 'json']);
   });
 

@@ -26,20 +26,22 @@ function usage(argv: string[]): UsageError {
 
 describe('parseRunArgs', () => {
   it('starts from DEFAULT_RUN', () => {
-    expect(parseRunArgs([])).toEqual({ config: DEFAULT_RUN, json: false, help: false, wallClock: false });
+    expect(parseRunArgs([])).toEqual({ config: DEFAULT_RUN, json: false, format: 'text', help: false, wallClock: false, outputs: {} });
   });
 
   it('sets every field from its flag', () => {
     const a = parseRunArgs([
       '--model', 'mlp', '--d', '8', '--hidden', '24', '--layers', '3', '--batch', '5', '--activation', 'relu',
       '--precision', 'amp-bf16', '--optimizer', 'sgd-momentum', '--checkpoint', 'sqrt', '--steps', '7', '--seed', '0',
-      '--lr', '1e-2', '--json', '--wall-clock',
+      '--lr', '1e-2', '--json', '--wall-clock', '--trace', 'step.trace.json', '--memory-snapshot', 'step.pickle',
     ]);
     expect(a).toEqual({
       config: { model: 'mlp', d: 8, hidden: 24, layers: 3, batch: 5, activation: 'relu', precision: 'amp-bf16', optimizer: 'sgd-momentum', checkpoint: 'sqrt', steps: 7, seed: 0, lr: 0.01 },
       json: true,
+      format: 'json',
       help: false,
       wallClock: true,
+      outputs: { trace: 'step.trace.json', memorySnapshot: 'step.pickle' },
     });
   });
 
@@ -120,7 +122,7 @@ describe('parseRunArgs', () => {
 
 describe('parseRunArgs --model gpt', () => {
   it('starts from GPT_NANO_RUN, for gpt and for the gpt-nano preset alike', () => {
-    expect(parseRunArgs(['--model', 'gpt'])).toEqual({ config: GPT_NANO_RUN, json: false, help: false, wallClock: false });
+    expect(parseRunArgs(['--model', 'gpt'])).toEqual({ config: GPT_NANO_RUN, json: false, format: 'text', help: false, wallClock: false, outputs: {} });
     expect(parseRunArgs(['--model', 'gpt-nano']).config).toEqual(GPT_NANO_RUN);
     expect(parseRunArgs(['--model', 'gpt-nano', '--seq', '32']).config).toEqual({ ...GPT_NANO_RUN, seq: 32 });
   });
@@ -135,7 +137,7 @@ describe('parseRunArgs --model gpt', () => {
       model: 'gpt', vocab: 32, dModel: 16, heads: 2, layers: 1, seq: 8, batch: 2, attention: 'eager', precision: 'amp-bf16',
       optimizer: 'sgd', checkpoint: 'selective', steps: 2, seed: 7, lr: 0.5,
     };
-    expect(a).toEqual({ config, json: true, help: false, wallClock: true });
+    expect(a).toEqual({ config, json: true, format: 'json', help: false, wallClock: true, outputs: {} });
   });
 
   it('takes the flags in any order: --model after the shape flags', () => {
