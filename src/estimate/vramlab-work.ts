@@ -42,6 +42,12 @@ export const ELEMENT_FLOPS = {
   layerNorm: 8,
   /** LayerNorm backward: g = dy·γ 1, x̂ 2, Σg and Σg·x̂ 3, dx 4; dγ = Σ dy·x̂ (x̂ again 2, 2), dβ = Σ dy 1. */
   layerNormGrad: 15,
+  /** LayerNorm backward of the input alone (frozen γ, β): layerNormGrad without dγ and dβ. */
+  layerNormInputGrad: 10,
+  /** An NF4 weight value: code · absmax. */
+  dequantize: 1,
+  /** s·x. */
+  scale: 1,
   /** Residual add a + b. */
   add: 1,
   /** into += x. */
@@ -108,8 +114,24 @@ export const KERNEL_WORK = {
     const softmax = fused ? ELEMENT_FLOPS.softmaxGradFused : ELEMENT_FLOPS.softmaxGradEager;
     return work(causalPairs(B, heads, s) * (products * 2 * headDim + softmax), 3);
   },
+  /**
+   * A matmul whose weight is NF4 (kernels/nf4.ts): 2·M·N·K, each weight value dequantised
+   * (code · absmax) counted once, and the bias. One dispatch.
+   */
+  nf4Matmul(M: number, N: number, K: number, bias: boolean): KernelWork {
+    const product = 2 * M * N * K;
+    return work(product + ELEMENT_FLOPS.dequantize * K * N + (bias ? ELEMENT_FLOPS.bias * M * N : 0), 1, product);
+  },
+  /** LoRA's s·(x·A) in place (kernels/lora.ts). */
+  loraScale: (n: number) => work(ELEMENT_FLOPS.scale * n, 1),
+  /** LoRA's y += t, and the activation when the base's epilogue would have applied it. */
+  loraAdd: (n: number, fn: Activation | undefined) => work((ELEMENT_FLOPS.add + (fn ? ELEMENT_FLOPS[fn] : 0)) * n, 1),
+  /** g ⊙ fn'(pre) in place. */
+  loraActivationGrad: (n: number, fn: Activation) => work(ELEMENT_FLOPS[fn === 'relu' ? 'reluGrad' : 'geluGrad'] * n, 1),
   layerNorm: (rows: number, cols: number) => work(ELEMENT_FLOPS.layerNorm * rows * cols, 2),
-  layerNormBackward: (rows: number, cols: number) => work(ELEMENT_FLOPS.layerNormGrad * rows * cols, 2),
+  /** Without paramGrads (a frozen LayerNorm under LoRA) only the input's gradient: one dispatch. */
+  layerNormBackward: (rows: number, cols: number, paramGrads = true) =>
+    paramGrads ? work(ELEMENT_FLOPS.layerNormGrad * rows * cols, 2) : work(ELEMENT_FLOPS.layerNormInputGrad * rows * cols, 1),
   add: (n: number) => work(ELEMENT_FLOPS.add * n, 1),
   accumulate: (n: number) => work(ELEMENT_FLOPS.accumulate * n, 1),
   columnSum: (rows: number, cols: number) => work(ELEMENT_FLOPS.columnSum * rows * cols, 1),

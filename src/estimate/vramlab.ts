@@ -49,6 +49,14 @@ import type { MlpSpec } from './specs.ts';
 /** Bytes of n values stored in 16 bits, packed two per u32. */
 export const packed16Bytes = (n: number) => Math.ceil(n / 2) * 4;
 
+/**
+ * NF4 (QLoRA's 4-bit NormalFloat, engine/kernels/nf4.ts): 8 codes per u32 word and one f32
+ * absmax per 64 consecutive values, as bitsandbytes' blocksize 64 (no double quantisation).
+ */
+export const NF4_BLOCK = 64;
+export const nf4CodeBytes = (n: number) => Math.ceil(n / 8) * 4;
+export const nf4AbsmaxBytes = (n: number) => Math.ceil(n / NF4_BLOCK) * 4;
+
 export function storageBytes(n: number, sixteen: boolean): number {
   return sixteen ? packed16Bytes(n) : 4 * n;
 }
