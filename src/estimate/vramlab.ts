@@ -76,8 +76,9 @@ export function checkEngineSupports(cfg: PlanConfig, kind: 'mlp' | 'transformer'
     throw new EstimateError(`framework vramlab: optimizer must be one of ${ENGINE_OPTIMIZERS.join(', ')}, ${fix}`);
   }
   if (cfg.checkpoint === 'selective' && kind === 'mlp') throw new EstimateError(`framework vramlab: the mlp has no attention to recompute selectively; use --checkpoint none, full or sqrt`);
-  if (cfg.loraRank > 0 || cfg.zero > 0 || cfg.gpus > 1 || (cfg.microBatch !== undefined && cfg.microBatch !== cfg.batch)) {
-    throw new EstimateError(`framework vramlab: the engine runs one GPU, no LoRA, no gradient accumulation; ${fix}`);
+  if (cfg.loraRank > 0 && kind !== 'transformer') throw new EstimateError(`framework vramlab: the engine runs LoRA on GPT-style decoders only; use --lora-rank 0 for the mlp, ${fix}`);
+  if (cfg.zero > 0 || cfg.gpus > 1 || (cfg.microBatch !== undefined && cfg.microBatch !== cfg.batch)) {
+    throw new EstimateError(`framework vramlab: the engine runs one GPU, no gradient accumulation; ${fix}`);
   }
 }
 
