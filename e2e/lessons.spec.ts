@@ -6,7 +6,7 @@
 import type { Page } from '@playwright/test';
 import { test, expect } from './fixtures.ts';
 
-const LESSONS = ['checkpointing', 'precision', 'attention', 'growth'] as const;
+const LESSONS = ['checkpointing', 'precision', 'attention', 'growth', 'lora'] as const;
 /** A bound on one lesson from a fresh page on a software adapter (compiles included). */
 const LESSON_BOUND_MS = 240_000;
 
