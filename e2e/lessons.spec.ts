@@ -66,7 +66,7 @@ for (const id of LESSONS) {
       expect(full).toBeLessThanOrEqual(sqrt);
       expect(change).toBeLessThan(0);
     }
-    if (id === 'precision' || id === 'attention') expect(change).toBeLessThan(0);
+    if (id === 'precision' || id === 'attention' || id === 'lora') expect(change).toBeLessThan(0);
     if (id === 'growth') expect(change).toBeGreaterThan(0);
   });
 }
