@@ -43,6 +43,8 @@ export interface LessonDef {
    * [quantity] when absent (LoRA: gradients and optimizer states go together).
    */
   taught?: PlanCategory[];
+  /** What the multiplier scales, as the page says it: 'batch' when absent, 'blocks' for LoRA. */
+  grows?: string;
   /** The variants at a batch multiplier m (a power of two, 1 = the smallest shapes). */
   variants(m: number, steps: number): LessonVariant[];
 }
@@ -123,6 +125,7 @@ export const LESSONS: Record<LessonId, LessonDef> = {
     question: 'What does training small adapters over a frozen base save, and what does it keep?',
     quantity: 'optimizer',
     taught: ['gradients', 'optimizer'],
+    grows: 'blocks',
     variants: (m, steps) => {
       // Grows in depth, not batch: more parameters keep the lesson about what trains.
       const base = { ...LORA_GPT, layers: LORA_GPT.layers * m, steps };
