@@ -6,7 +6,7 @@
 import type { Page } from '@playwright/test';
 import { test, expect } from './fixtures.ts';
 
-const LESSONS = ['checkpointing', 'precision', 'attention', 'growth'] as const;
+const LESSONS = ['checkpointing', 'precision', 'attention', 'growth', 'lora'] as const;
 /** A bound on one lesson from a fresh page on a software adapter (compiles included). */
 const LESSON_BOUND_MS = 240_000;
 
@@ -66,7 +66,7 @@ for (const id of LESSONS) {
       expect(full).toBeLessThanOrEqual(sqrt);
       expect(change).toBeLessThan(0);
     }
-    if (id === 'precision' || id === 'attention') expect(change).toBeLessThan(0);
+    if (id === 'precision' || id === 'attention' || id === 'lora') expect(change).toBeLessThan(0);
     if (id === 'growth') expect(change).toBeGreaterThan(0);
   });
 }

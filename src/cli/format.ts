@@ -200,7 +200,9 @@ function modelLine(c: RunConfig | GptRunConfig, swept?: { key: string; values: n
   const v = (key: string, x: number) => (swept?.key === key ? `{${swept.values.join(', ')}}` : String(x));
   const layers = swept?.key === 'layers' ? `layers ${v('layers', c.layers)}` : plural(c.layers, 'layer');
   if (c.model === 'mlp') return `mlp d ${c.d}, hidden ${c.hidden}, ${layers}, ${c.activation}`;
-  return `gpt vocab ${c.vocab}, d-model ${c.dModel}, ${c.heads} heads, ${layers}, seq ${v('seq', c.seq)}, attention ${c.attention}`;
+  const r = c.loraRank ?? 0;
+  const lora = r > 0 ? `, ${c.qlora ? 'QLoRA (NF4 base)' : 'LoRA'} rank ${r} alpha ${c.loraAlpha ?? 2 * r}` : '';
+  return `gpt vocab ${c.vocab}, d-model ${c.dModel}, ${c.heads} heads, ${layers}, seq ${v('seq', c.seq)}, attention ${c.attention}${lora}`;
 }
 
 function setupLine(c: RunConfig | GptRunConfig, swept?: { key: string; values: number[] }): string {

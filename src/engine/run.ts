@@ -140,10 +140,11 @@ async function runLoop(
   // Only the last step's events are reported: keep at least a whole step's worth, so a long
   // run's history stays bounded. A GPT block makes ≈ 100 events a step under checkpointing
   // (15 tensors forward and again in recompute, 12 gradients and 7 activation gradients in
-  // backward, each created and released); the ledger trims to historyLimit, so that must hold
-  // the step and the event before it.
+  // backward, each created and released; under LoRA ≈ 150: each projection's s·(x·A) and
+  // product in forward and recompute, its adapters' gradients and two transients in backward);
+  // the ledger trims to historyLimit, so that must hold the step and the event before it.
   // Pooled: after the first step, a step takes the buffers the last one released and creates none.
-  const ledger = new Ledger(device, { historyLimit: 128 * (layers + 2), pool: true });
+  const ledger = new Ledger(device, { historyLimit: 192 * (layers + 2), pool: true });
   let rec: StepRecorder | null = null;
   let lost: GPUDeviceLostInfo | null = null;
   void device.lost.then((info) => (lost = info));

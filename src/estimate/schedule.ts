@@ -48,6 +48,11 @@ export interface UnitOps {
   recompute?: string;
   /** Its op recomputing the `selective` part. */
   selective?: string;
+  /**
+   * Bytes beyond `saved` alive at the worst moment of its recompute when it is the last of a
+   * recomputed segment (it stops once backward has what it needs); 0 when absent.
+   */
+  lastRecomputeTransient?: number;
   /** Bytes of `saved` that are the previous unit's output, live before its forward starts. */
   input: number;
   /** Bytes its forward leaves for the next unit (that unit's `input`). */
@@ -178,13 +183,19 @@ export function schedule(input: ScheduleInput): Schedule {
     if (dropped.has(i) && !restored.has(i)) {
       // Recompute this unit, or its whole √n segment, from the kept input.
       const seg = checkpoint === 'sqrt' ? segmentOf(i, body, keepsInput) : [i];
-      for (const j of seg) {
+      seg.forEach((j, n) => {
         const v = units[j]!;
         add(live, 'weights', v.castBytes);
         add(live, v.category, v.saved - keptBytes(v, j));
         restored.add(j);
         recomputed++;
-      }
+        // The engine's units (with ops) name their recompute transients: the forward's for a
+        // block whose output the segment uses, lastRecomputeTransient for the last.
+        if (v.ops) {
+          const transient = n === seg.length - 1 ? (v.ops.lastRecomputeTransient ?? 0) : v.fwdTransient;
+          if (transient > 0) mark(`recompute ${v.name}`, 'backward', { [v.category]: transient });
+        }
+      });
       mark(`recompute ${seg.map((j) => units[j]!.name).join(', ')}`, 'backward');
     } else if (checkpoint === 'selective' && u.selective > 0) {
       add(live, u.category, u.selective);
@@ -281,7 +292,7 @@ export function opTimeline(input: Pick<ScheduleInput, 'units' | 'persistent' | '
         // Back to its full saved set: the kept input of the segment's first block, else the previous op's output.
         const restore = v.saved - keptBytes(v, j) - (n === 0 ? 0 : vo.input);
         // The segment's last block stops once backward has what it needs: no output.
-        mark(op, 'max', 'backward', { [v.category]: restore + (last ? 0 : v.fwdTransient) });
+        mark(op, 'max', 'backward', { [v.category]: restore + (last ? (vo.lastRecomputeTransient ?? 0) : v.fwdTransient) });
         add(live, v.category, restore + (last ? 0 : vo.output));
         mark(op, 'end', 'backward');
         restored.add(j);

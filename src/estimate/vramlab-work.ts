@@ -42,6 +42,12 @@ export const ELEMENT_FLOPS = {
   layerNorm: 8,
   /** LayerNorm backward: g = dy·γ 1, x̂ 2, Σg and Σg·x̂ 3, dx 4; dγ = Σ dy·x̂ (x̂ again 2, 2), dβ = Σ dy 1. */
   layerNormGrad: 15,
+  /** LayerNorm backward of the input alone (frozen γ, β): layerNormGrad without dγ and dβ. */
+  layerNormInputGrad: 10,
+  /** An NF4 weight value: code · absmax. */
+  dequantize: 1,
+  /** s·x. */
+  scale: 1,
   /** Residual add a + b. */
   add: 1,
   /** into += x. */
@@ -108,8 +114,24 @@ export const KERNEL_WORK = {
     const softmax = fused ? ELEMENT_FLOPS.softmaxGradFused : ELEMENT_FLOPS.softmaxGradEager;
     return work(causalPairs(B, heads, s) * (products * 2 * headDim + softmax), 3);
   },
+  /**
+   * A matmul whose weight is NF4 (kernels/nf4.ts): 2·M·N·K, each weight value dequantised
+   * (code · absmax) counted once, and the bias. One dispatch.
+   */
+  nf4Matmul(M: number, N: number, K: number, bias: boolean): KernelWork {
+    const product = 2 * M * N * K;
+    return work(product + ELEMENT_FLOPS.dequantize * K * N + (bias ? ELEMENT_FLOPS.bias * M * N : 0), 1, product);
+  },
+  /** LoRA's s·(x·A) in place (kernels/lora.ts). */
+  loraScale: (n: number) => work(ELEMENT_FLOPS.scale * n, 1),
+  /** LoRA's y += t, and the activation when the base's epilogue would have applied it. */
+  loraAdd: (n: number, fn: Activation | undefined) => work((ELEMENT_FLOPS.add + (fn ? ELEMENT_FLOPS[fn] : 0)) * n, 1),
+  /** g ⊙ fn'(pre) in place. */
+  loraActivationGrad: (n: number, fn: Activation) => work(ELEMENT_FLOPS[fn === 'relu' ? 'reluGrad' : 'geluGrad'] * n, 1),
   layerNorm: (rows: number, cols: number) => work(ELEMENT_FLOPS.layerNorm * rows * cols, 2),
-  layerNormBackward: (rows: number, cols: number) => work(ELEMENT_FLOPS.layerNormGrad * rows * cols, 2),
+  /** Without paramGrads (a frozen LayerNorm under LoRA) only the input's gradient: one dispatch. */
+  layerNormBackward: (rows: number, cols: number, paramGrads = true) =>
+    paramGrads ? work(ELEMENT_FLOPS.layerNormGrad * rows * cols, 2) : work(ELEMENT_FLOPS.layerNormInputGrad * rows * cols, 1),
   add: (n: number) => work(ELEMENT_FLOPS.add * n, 1),
   accumulate: (n: number) => work(ELEMENT_FLOPS.accumulate * n, 1),
   columnSum: (rows: number, cols: number) => work(ELEMENT_FLOPS.columnSum * rows * cols, 1),
@@ -218,6 +240,8 @@ function gptWork(cfg: GptRunConfig): StepWork {
   const { dropped, segmentOf } = checkpointPlan(cfg.checkpoint, L);
   const t = new Tally();
   const mm = (M: number, N: number, K: number, bias = false, epilogue: MatmulEpilogue = undefined) => t.add(KERNEL_WORK.matmul(M, N, K, bias, epilogue));
+  const r = cfg.loraRank ?? 0;
+  if (r > 0) return gptLoraWork(cfg, t, mm);
   const blockForward = (output: boolean) => {
     t.add(KERNEL_WORK.layerNorm(rows, d));
     mm(rows, 3 * d, d, true); // qkv
@@ -291,6 +315,96 @@ function gptWork(cfg: GptRunConfig): StepWork {
     );
   }
   params.push({ n: S * d, matmul: false });
+  optimizerPhase(t, cfg, params);
+  return t.result();
+}
+
+/**
+ * The GPT's step under LoRA (engine/graph/gpt.ts with graph/lora.ts): per projection the
+ * adapter's products x·A, s·(x·A)·B, their scale and add, the frozen base's product (dense, or
+ * NF4 dequantised in the kernel); in backward dB, d(x·A), dA, the base's dX and the adapter's
+ * part of it; no weight, bias, LayerNorm or embedding gradients.
+ */
+function gptLoraWork(cfg: GptRunConfig, t: Tally, mm: (M: number, N: number, K: number, bias?: boolean, epilogue?: MatmulEpilogue) => void): StepWork {
+  const { vocab: V, dModel: d, layers: L, heads, batch: B, seq: S } = cfg;
+  const rows = B * S;
+  const I = 4 * d;
+  const r = cfg.loraRank!;
+  const headDim = d / heads;
+  const fused = cfg.attention === 'fused';
+  const selective = cfg.checkpoint === 'selective' && !fused;
+  const { dropped, segmentOf } = checkpointPlan(cfg.checkpoint, L);
+  const base = (M: number, N: number, K: number, bias: boolean) => (cfg.qlora ? t.add(KERNEL_WORK.nf4Matmul(M, N, K, bias)) : mm(M, N, K, bias));
+  const xa = (K: number) => {
+    mm(rows, r, K);
+    t.add(KERNEL_WORK.loraScale(rows * r));
+  };
+  const forward = (K: number, N: number, fn?: 'gelu') => {
+    xa(K);
+    base(rows, N, K, true);
+    mm(rows, N, r);
+    t.add(KERNEL_WORK.loraAdd(rows * N, fn));
+  };
+  const backward = (K: number, N: number) => {
+    mm(r, N, rows); // dB
+    mm(rows, r, N); // d(x·A)
+    t.add(KERNEL_WORK.loraScale(rows * r));
+    mm(K, r, rows); // dA
+    base(rows, K, N, false); // dY·Wᵀ
+    mm(rows, K, r); // G·Aᵀ
+    t.add(KERNEL_WORK.accumulate(rows * K));
+  };
+  const blockForward = (output: boolean) => {
+    t.add(KERNEL_WORK.layerNorm(rows, d));
+    forward(d, 3 * d);
+    t.add(KERNEL_WORK.attention(B, S, heads, headDim, fused));
+    forward(d, d);
+    t.add(KERNEL_WORK.add(rows * d));
+    t.add(KERNEL_WORK.layerNorm(rows, d));
+    forward(d, I, 'gelu');
+    if (!output) return xa(I);
+    forward(I, d);
+    t.add(KERNEL_WORK.add(rows * d));
+  };
+
+  t.phase = 'forward';
+  t.add(KERNEL_WORK.embedding(rows, d));
+  for (let l = 0; l < L; l++) blockForward(true);
+  t.add(KERNEL_WORK.layerNorm(rows, d));
+  mm(rows, V, d); // lm_head
+
+  t.phase = 'backward';
+  t.add(KERNEL_WORK.crossEntropy(rows, V));
+  mm(rows, d, V); // lm_head.dX
+  t.add(KERNEL_WORK.layerNormBackward(rows, d, false));
+  const restored = new Set<number>();
+  for (let l = L - 1; l >= 0; l--) {
+    if (dropped[l] && !restored.has(l)) {
+      t.phase = 'recompute';
+      const seg = segmentOf[l]!;
+      for (const j of seg) {
+        blockForward(j !== seg[seg.length - 1]);
+        restored.add(j);
+      }
+    }
+    if (selective) {
+      t.phase = 'recompute';
+      t.add(KERNEL_WORK.attention(B, S, heads, headDim, false));
+    }
+    t.phase = 'backward';
+    backward(I, d); // fc2
+    t.add(KERNEL_WORK.loraActivationGrad(rows * I, 'gelu'));
+    backward(d, I); // fc1
+    t.add(KERNEL_WORK.layerNormBackward(rows, d, false));
+    t.add(KERNEL_WORK.accumulate(rows * d));
+    backward(d, d); // proj
+    t.add(KERNEL_WORK.attentionBackward(B, S, heads, headDim, fused));
+    backward(d, 3 * d); // qkv
+    t.add(KERNEL_WORK.layerNormBackward(rows, d, false));
+    t.add(KERNEL_WORK.accumulate(rows * d));
+  }
+  const params: { n: number; matmul: boolean }[] = [];
+  for (let l = 0; l < L; l++) for (const [K, N] of [[d, 3 * d], [d, d], [d, I], [I, d]] as const) params.push({ n: K * r, matmul: false }, { n: r * N, matmul: false });
   optimizerPhase(t, cfg, params);
   return t.result();
 }

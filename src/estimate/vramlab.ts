@@ -49,6 +49,14 @@ import type { MlpSpec } from './specs.ts';
 /** Bytes of n values stored in 16 bits, packed two per u32. */
 export const packed16Bytes = (n: number) => Math.ceil(n / 2) * 4;
 
+/**
+ * NF4 (QLoRA's 4-bit NormalFloat, engine/kernels/nf4.ts): 8 codes per u32 word and one f32
+ * absmax per 64 consecutive values, as bitsandbytes' blocksize 64 (no double quantisation).
+ */
+export const NF4_BLOCK = 64;
+export const nf4CodeBytes = (n: number) => Math.ceil(n / 8) * 4;
+export const nf4AbsmaxBytes = (n: number) => Math.ceil(n / NF4_BLOCK) * 4;
+
 export function storageBytes(n: number, sixteen: boolean): number {
   return sixteen ? packed16Bytes(n) : 4 * n;
 }
@@ -68,8 +76,9 @@ export function checkEngineSupports(cfg: PlanConfig, kind: string): void {
     throw new EstimateError(`framework vramlab: optimizer must be one of ${ENGINE_OPTIMIZERS.join(', ')}, ${fix}`);
   }
   if (cfg.checkpoint === 'selective' && kind === 'mlp') throw new EstimateError(`framework vramlab: the mlp has no attention to recompute selectively; use --checkpoint none, full or sqrt`);
-  if (cfg.loraRank > 0 || cfg.zero > 0 || cfg.gpus > 1 || (cfg.microBatch !== undefined && cfg.microBatch !== cfg.batch)) {
-    throw new EstimateError(`framework vramlab: the engine runs one GPU, no LoRA, no gradient accumulation; ${fix}`);
+  if (cfg.loraRank > 0 && kind !== 'transformer') throw new EstimateError(`framework vramlab: the engine runs LoRA on GPT-style decoders only; use --lora-rank 0 for the mlp, ${fix}`);
+  if (cfg.zero > 0 || cfg.gpus > 1 || (cfg.microBatch !== undefined && cfg.microBatch !== cfg.batch)) {
+    throw new EstimateError(`framework vramlab: the engine runs one GPU, no gradient accumulation; ${fix}`);
   }
 }
 

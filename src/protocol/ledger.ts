@@ -42,6 +42,23 @@ export const LEDGER_TO_PLAN_CATEGORY: Readonly<Record<LedgerCategory, PlanCatego
   staging: 'workspace',
 };
 
+/**
+ * LoRA's tensors have no category of their own: they are weights, gradients, optimizer states
+ * and activations like any other, so every chart, estimate and export that splits bytes by
+ * category counts them where they belong. Their names say what they are instead
+ * (engine/graph/lora.ts): `<projection>.lora_A` / `.lora_B` the adapters (trainable weights),
+ * with `.grad` their gradients and `.m`, `.v`, `.momentum` their optimizer states;
+ * `.lora_xa` the s·(x·A) kept for backward, `.lora_xaB`, `.lora_dxa`, `.lora_dx` transients.
+ * Under LoRA everything else in 'weights' is the frozen base; under QLoRA its projections
+ * are `<projection>.nf4` (codes) and `<projection>.absmax` (block scales).
+ */
+export const LORA_ADAPTER = /\.lora_[AB](?:\.|$)/;
+
+/** Whether a ledger tensor belongs to a LoRA adapter (its weights, gradient, states or activations). */
+export function isLoraTensor(name: string): boolean {
+  return /\.lora_/.test(name);
+}
+
 export function isLedgerCategory(value: unknown): value is LedgerCategory {
   return typeof value === 'string' && (LEDGER_CATEGORIES as readonly string[]).includes(value);
 }

@@ -230,14 +230,33 @@ export const GptRunConfigSchema = z
     steps: int('steps', 1, RUN_LIMITS.steps),
     seed: int('seed', 0, 2 ** 32 - 1),
     lr: z.number().positive('lr must be more than 0').max(10, 'lr must be at most 10').optional(),
+    /**
+     * LoRA rank on Wqkv, Wo, W1, W2 (engine/graph/lora.ts); absent or 0: full fine-tuning.
+     * Under LoRA every base parameter is frozen.
+     */
+    loraRank: int('lora rank', 0, LIMITS.d).optional(),
+    /** LoRA's alpha: the adapters' product is scaled by alpha / rank. Default 2 × rank (scale 2). */
+    loraAlpha: z.number().positive('lora alpha must be more than 0').max(1 << 20, 'lora alpha must be at most 1048576').optional(),
+    /** QLoRA: the frozen projections stored NF4 (4-bit, one absmax per 64 values). Needs a LoRA rank. */
+    qlora: z.boolean().optional(),
   })
   .superRefine((c, ctx) => {
+    const r = c.loraRank ?? 0;
+    if (r > c.dModel) ctx.addIssue({ code: 'custom', path: ['loraRank'], message: `lora rank must be at most d-model (${c.dModel}), the narrowest adapted projection` });
+    if (c.qlora && r === 0) ctx.addIssue({ code: 'custom', path: ['qlora'], message: 'qlora needs a LoRA rank: add --lora-rank, e.g. 8' });
+    if (c.loraAlpha !== undefined && r === 0) ctx.addIssue({ code: 'custom', path: ['loraAlpha'], message: 'lora alpha needs a LoRA rank: add --lora-rank, or drop --lora-alpha' });
     if (c.dModel % c.heads !== 0) ctx.addIssue({ code: 'custom', path: ['heads'], message: `heads must divide d-model (${c.dModel})` });
     else if (c.precision !== 'fp32' && (c.dModel / c.heads) % 2 !== 0) {
       ctx.addIssue({ code: 'custom', path: ['heads'], message: 'with 16-bit activations the head size (d-model / heads) must be even' });
     }
   });
 export type GptRunConfig = z.infer<typeof GptRunConfigSchema>;
+
+/** LoRA's scale alpha / rank of a run (alpha defaults to 2 × rank); 0 without LoRA. */
+export function loraScaleOf(run: Pick<GptRunConfig, 'loraRank' | 'loraAlpha'>): number {
+  const r = run.loraRank ?? 0;
+  return r === 0 ? 0 : (run.loraAlpha ?? 2 * r) / r;
+}
 
 /** gpt-nano: 2 layers, d 64, 4 heads, vocab 256, seq 64 — trains in seconds on a CPU adapter. */
 export const GPT_NANO_RUN: GptRunConfig = {
@@ -293,8 +312,8 @@ export function planConfigOfGpt(run: GptRunConfig): PlanConfig {
     checkpoint: run.checkpoint,
     attention: run.attention,
     framework: 'vramlab',
-    loraRank: 0,
-    qlora: false,
+    loraRank: run.loraRank ?? 0,
+    qlora: run.qlora ?? false,
     zero: 0,
     gpus: 1,
   };

@@ -21,7 +21,7 @@ import { estimateRun } from './run-estimate.ts';
 /** The engine's counted FLOPs of a step (src/protocol/csv.ts), for the lesson views. */
 export { countedFlops };
 
-export const LESSON_IDS = ['checkpointing', 'precision', 'attention', 'growth'] as const;
+export const LESSON_IDS = ['checkpointing', 'precision', 'attention', 'growth', 'lora'] as const;
 export type LessonId = (typeof LESSON_IDS)[number];
 
 /** One run of a lesson. */
@@ -41,8 +41,15 @@ export interface LessonDef {
   title: string;
   /** The question on the lesson's card. */
   question: string;
-  /** The memory category the lesson is about: it must dominate and move by 30 % or more. */
+  /** The memory category the lesson is about: it must move by 30 % or more (the table's column). */
   quantity: PlanCategory;
+  /**
+   * The categories its claim is about, which together must dominate the first variant's peak;
+   * [quantity] when absent (LoRA: gradients and optimizer states go together).
+   */
+  taught?: PlanCategory[];
+  /** What the multiplier scales, as the page says it: 'batch' when absent, 'blocks' for LoRA. */
+  grows?: string;
   /** The variants at a batch multiplier m (a power of two, 1 = the smallest shapes). */
   variants(m: number, steps: number): LessonVariant[];
 }
@@ -65,6 +72,15 @@ const CHECKPOINT_GPT: GptRunConfig = {
 
 /** The same widths with 2 blocks: the attention and growth lessons (same kernels, shorter steps). */
 const SHALLOW_GPT: GptRunConfig = { ...CHECKPOINT_GPT, layers: 2 };
+
+/**
+ * The GPT the LoRA lesson fine-tunes three ways: wide for its tokens (batch 1, seq 16), so
+ * full fine-tuning's gradients and Adam states are most of its peak, under amp-bf16 so QLoRA's
+ * NF4 base stands beside 16-bit weights. LoRA rank 8 on Wqkv, Wo, W1, W2. A faster device gets
+ * more blocks (the multiplier), not a larger batch, which would make it a lesson on activations.
+ */
+const LORA_GPT: GptRunConfig = { ...GPT_NANO_RUN, vocab: 64, dModel: 64, heads: 4, layers: 2, seq: 16, batch: 1, attention: 'fused', precision: 'amp-bf16', optimizer: 'adam', checkpoint: 'none', seed: 1 };
+const LORA_RANK = 8;
 
 /** An mlp whose activations dominate (256 rows through 4 blocks of width 32 → 256 → 32). */
 const PRECISION_MLP: RunConfig = { ...DEFAULT_RUN, d: 32, hidden: 256, layers: 4, batch: 256, activation: 'gelu', optimizer: 'adam', checkpoint: 'none', seed: 1 };
@@ -107,6 +123,23 @@ export const LESSONS: Record<LessonId, LessonDef> = {
         label: attention === 'eager' ? 'eager (keeps b·a·s² probabilities)' : 'fused (keeps a logsumexp per row)',
         config: { ...SHALLOW_GPT, batch: SHALLOW_GPT.batch * m, attention, steps },
       })),
+  },
+  lora: {
+    id: 'lora',
+    title: "LoRA and QLoRA: what they save and what they don't",
+    question: 'What does training small adapters over a frozen base save, and what does it keep?',
+    quantity: 'optimizer',
+    taught: ['gradients', 'optimizer'],
+    grows: 'blocks',
+    variants: (m, steps) => {
+      // Grows in depth, not batch: more parameters keep the lesson about what trains.
+      const base = { ...LORA_GPT, layers: LORA_GPT.layers * m, steps };
+      return [
+        { id: 'full', label: 'full fine-tune', config: base },
+        { id: 'lora', label: `LoRA r${LORA_RANK}`, config: { ...base, loraRank: LORA_RANK } },
+        { id: 'qlora', label: `QLoRA r${LORA_RANK} (NF4 base)`, config: { ...base, loraRank: LORA_RANK, qlora: true } },
+      ];
+    },
   },
   growth: {
     id: 'growth',
@@ -293,6 +326,33 @@ export function lessonEffect(id: LessonId, outcomes: LessonOutcome[], fmt: Fmt):
         ...c,
         headline: `Fused attention cut activations ${formatChange(c.changePct)} (${fmt(c.from.bytes)} → ${fmt(c.to.bytes)}): eager attention keeps batch × heads × seq² probabilities per block (seq ${eager.seq}), the fused kernel recomputes them in backward.`,
         details: [],
+      };
+    }
+    case 'lora': {
+      const full = byId(outcomes, 'full');
+      const lora = byId(outcomes, 'lora');
+      const qlora = byId(outcomes, 'qlora');
+      if (!full || !lora) return null;
+      const f = full.report.actual.bytes;
+      const l = lora.report.actual.bytes;
+      const trained = (b: typeof f) => b.gradients + b.optimizer;
+      const weights = (b: typeof f) => b.weights + b.masterWeights;
+      const changePct = pct(trained(f), trained(l));
+      const details = [
+        `Activations: ${fmt(f.activations)} → ${fmt(l.activations)} (${formatChange(pct(f.activations, l.activations))}): LoRA still keeps every projection's input for the adapters' gradients, and adds s·(x·A).`,
+        `Weights: ${fmt(weights(f))} (16-bit copies and fp32 masters) → ${fmt(weights(l))} (a frozen 16-bit base, no masters, fp32 adapters).`,
+        `Peak: ${fmt(full.report.actual.peakBytes)} → ${fmt(lora.report.actual.peakBytes)} (${formatChange(pct(full.report.actual.peakBytes, lora.report.actual.peakBytes))}).`,
+      ];
+      if (qlora) {
+        const q = qlora.report.actual.bytes;
+        details.push(`QLoRA stores the projections in NF4 (0.5 B per value + a 4-byte scale per 64): weights ${fmt(weights(l))} → ${fmt(weights(q))} (${formatChange(pct(weights(l), weights(q)))}), peak ${fmt(qlora.report.actual.peakBytes)}; gradients, optimizer states and activations as LoRA's.`);
+      }
+      return {
+        from: { label: full.variant.label, bytes: trained(f) },
+        to: { label: lora.variant.label, bytes: trained(l) },
+        changePct,
+        headline: `${lora.variant.label} cut gradients and optimizer states ${formatChange(changePct)} (${fmt(trained(f))} → ${fmt(trained(l))}): only the adapters train; activations moved ${formatChange(pct(f.activations, l.activations))}.`,
+        details,
       };
     }
     case 'growth': {

@@ -192,7 +192,7 @@ export class VlLessons extends LitElement {
           : sizing.refusal
             ? html`<p class="error" data-testid="lesson-refused">${sizing.refusal}</p>`
             : html`<p class="muted" data-testid="lesson-plan" data-predicted-ms=${Math.round(sizing.predictedMs)}>
-                  ${describeShapes(sizing)}; ${formatDuration(sizing.predictedMs)} on this device${sizing.multiplier > 1 ? ` (batch ×${sizing.multiplier} for this adapter)` : ''}, kernels for new
+                  ${describeShapes(sizing)}; ${formatDuration(sizing.predictedMs)} on this device${sizing.multiplier > 1 ? ` (${def.grows ?? 'batch'} ×${sizing.multiplier} for this adapter)` : ''}, kernels for new
                   shapes compiled first${this.runner?.measuredGflops ? ` (measured ${this.runner.measuredGflops.toPrecision(2)} GFLOP/s)` : ', sized again once its speed is measured'}.
                 </p>
                 ${sizing.predictedMs > LONG_RUN_MS

@@ -61,11 +61,12 @@ export function runBlockers(c: PlanConfig): string[] {
 export function ignoredSettings(c: PlanConfig): string[] {
   const out: string[] = [];
   if (c.microBatch !== undefined && c.microBatch !== c.batch) out.push(`micro-batch ${c.microBatch}`);
-  if (c.loraRank > 0) out.push(`LoRA rank ${c.loraRank}`);
-  if (c.qlora) out.push('QLoRA');
+  const model = runnableModel(c);
+  // The engine's GPT runs LoRA and QLoRA; the mlp has no projections to adapt.
+  if (c.loraRank > 0 && model?.kind !== 'gpt') out.push(`LoRA rank ${c.loraRank}`);
+  if (c.qlora && model?.kind !== 'gpt') out.push('QLoRA');
   if (c.zero > 0) out.push(`ZeRO stage ${c.zero}`);
   if (c.gpus > 1) out.push(`${c.gpus} GPUs`);
-  const model = runnableModel(c);
   if (model?.kind === 'gpt' && model.spec.dropout) out.push('dropout');
   return out;
 }
@@ -91,6 +92,7 @@ function rawRunConfig(c: PlanConfig, model: NonNullable<RunnableModel>, steps: s
       layers: model.spec.layers,
       seq: c.seq,
       attention: c.attention,
+      ...(c.loraRank > 0 ? { loraRank: c.loraRank, qlora: c.qlora } : {}),
       ...common,
     };
   }

@@ -174,6 +174,8 @@ export function scaleGpt(c: GptRunConfig, factor: number): GptRunConfig {
     layers: div(c.layers, SCALE_FLOORS.layers),
     seq: div(c.seq, SCALE_FLOORS.seq),
     batch: div(c.batch, SCALE_FLOORS.batch),
+    // A LoRA rank stays within the scaled width (its narrowest adapted projection).
+    ...(c.loraRank ? { loraRank: Math.min(c.loraRank, dModel) } : {}),
   };
 }
 
@@ -186,6 +188,7 @@ export function describeChanges(from: GptRunConfig, to: GptRunConfig): string {
     ['vocab', 'vocab'],
     ['seq', 'seq'],
     ['batch', 'batch'],
+    ['LoRA rank', 'loraRank'],
   ];
   return fields
     .filter(([, k]) => from[k] !== to[k])

@@ -73,7 +73,7 @@ describe('parseRunArgs', () => {
     [['--model', 'llama-2-7b'], /^--model must be one of mlp, gpt, gpt-nano; got 'llama-2-7b'$/],
     [['--seq', '4'], /^--seq shapes --model gpt only; --model mlp takes --layers, --d, --hidden, --activation$/],
     [['--heads', '2'], /^--heads shapes --model gpt only/],
-    [['--model', 'gpt', '--d', '8'], /^--d shapes --model mlp only; --model gpt takes --layers, --vocab, --d-model, --heads, --seq, --attention$/],
+    [['--model', 'gpt', '--d', '8'], /^--d shapes --model mlp only; --model gpt takes --layers, --vocab, --d-model, --heads, --seq, --attention, --lora-rank, --lora-alpha, --qlora$/],
     [['--model', 'gpt-nano', '--hidden', '8'], /^--hidden shapes --model mlp only/],
     [['--model', 'gpt', '--activation', 'relu'], /^--activation shapes --model mlp only/],
     [['--model', 'gpt', '--d-model', '16', '--heads', '3'], /^--heads 3: heads must divide d-model \(16\)$/],
@@ -140,6 +140,17 @@ describe('parseRunArgs --model gpt', () => {
     expect(a).toEqual({ config, json: true, format: 'json', help: false, wallClock: true, outputs: {} });
   });
 
+  it('--lora-rank, --lora-alpha and --qlora train adapters over a frozen (NF4) base; nonsense is refused with the flag named', () => {
+    expect(parseRunArgs(['--model', 'gpt', '--lora-rank', '8', '--qlora', '--lora-alpha', '32']).config).toEqual({ ...GPT_NANO_RUN, loraRank: 8, qlora: true, loraAlpha: 32 });
+    expect(usage(['--model', 'gpt', '--qlora']).message).toMatch(/--qlora.*needs a LoRA rank/);
+    expect(usage(['--model', 'gpt', '--lora-alpha', '4']).message).toMatch(/--lora-alpha.*needs a LoRA rank/);
+    expect(usage(['--model', 'gpt', '--lora-rank', '65']).message).toMatch(/--lora-rank.*at most d-model \(64\)/);
+    expect(usage(['--lora-rank', '4']).message).toMatch(/--lora-rank shapes --model gpt only/);
+    // The estimate the run is checked against is the planner's LoRA/QLoRA one.
+    const plan = planConfigOfGpt({ ...GPT_NANO_RUN, loraRank: 8, qlora: true });
+    expect(plan).toMatchObject({ loraRank: 8, qlora: true, framework: 'vramlab' });
+  });
+
   it('takes the flags in any order: --model after the shape flags', () => {
     expect(parseRunArgs(['--heads', '2', '--d-model', '16', '--model', 'gpt']).config).toMatchObject({ heads: 2, dModel: 16 });
     expect(parseRunArgs(['--d-model=16', '--heads=8', '--model=gpt']).config).toMatchObject({ heads: 8, dModel: 16 });
@@ -190,7 +201,7 @@ describe('main run', () => {
   it('a bad sweep or a flag of the other model exits 2 before the engine loads', async () => {
     for (const [argv, line] of [
       [['--model', 'mlp', '--sweep', 'seq=8,16'], 'vramlab run: --sweep: seq shapes --model gpt only; --model mlp sweeps batch, layers\n'],
-      [['--model', 'gpt', '--d', '8'], 'vramlab run: --d shapes --model mlp only; --model gpt takes --layers, --vocab, --d-model, --heads, --seq, --attention\n'],
+      [['--model', 'gpt', '--d', '8'], 'vramlab run: --d shapes --model mlp only; --model gpt takes --layers, --vocab, --d-model, --heads, --seq, --attention, --lora-rank, --lora-alpha, --qlora\n'],
     ] as const) {
       const io = capture();
       expect(await main(['run', ...argv], io)).toBe(2);

@@ -354,6 +354,31 @@ describe('framework vramlab: the engine’s own buffers', () => {
   });
 });
 
+describe('framework vramlab: LoRA and QLoRA', () => {
+  const gpt = (over: Partial<typeof GPT_NANO_RUN>) => estimate(planConfigOfGpt({ ...GPT_NANO_RUN, precision: 'amp-bf16', ...over }));
+  it('the base keeps no gradients, states or masters; QLoRA stores the projections at 0.5625 B per value', () => {
+    const full = gpt({});
+    const lora = gpt({ loraRank: 8 });
+    const qlora = gpt({ loraRank: 8, qlora: true });
+    const d = 64;
+    const L = 2;
+    const adapters = L * 8 * (d + 3 * d + d + d + d + 4 * d + 4 * d + d);
+    const proj = L * 12 * d * d;
+    expect(lora.bytes.masterWeights).toBe(0);
+    expect(lora.bytes.gradients).toBe(4 * adapters);
+    expect(lora.bytes.optimizer).toBe(8 * adapters);
+    // The projections: packed 16-bit (2 B) under LoRA, NF4 codes and scales under QLoRA.
+    expect(lora.bytes.weights - qlora.bytes.weights).toBe(2 * proj - 0.5625 * proj);
+    expect(lora.bytes.activations).toBeGreaterThan(full.bytes.activations);
+    expect(qlora.bytes.activations).toBe(lora.bytes.activations);
+  });
+
+  it('refuses LoRA for the mlp, and a rank above the width', () => {
+    expect(() => estimate({ ...planConfigOf(DEFAULT_RUN), loraRank: 4 })).toThrow(/runs LoRA on GPT-style decoders only/);
+    expect(() => estimate({ ...planConfigOfGpt(GPT_NANO_RUN), loraRank: 65 })).toThrow(/LoRA rank 65 is over the model's width 64/);
+  });
+});
+
 describe('bad configurations', () => {
   it.each([
     [{ model: 'gpt5' }, EstimateError, /unknown model 'gpt5'; choose one of: mlp, gpt-nano, gpt2-small/],

@@ -182,14 +182,14 @@ describe('what applies to which model and mode', () => {
     for (const s of r.suggestions) expect(s.patch.zero ?? 0).toBe(0);
   });
 
-  it('framework vramlab skips what the engine cannot run (LoRA, ZeRO, accumulation)', () => {
+  it('framework vramlab skips what the engine cannot run (ZeRO, accumulation) and offers the LoRA it runs', () => {
     const cfg = plan({ model: 'gpt-nano', framework: 'vramlab', batch: 64, seq: 64, precision: 'fp32', optimizer: 'adam', attention: 'eager' });
     const total = estimate(cfg).totalBytes;
     const r = makeItFit(cfg, total - 2 ** 20);
     checkResult(cfg, r);
     expect(r.suggestions.length).toBeGreaterThan(0);
+    expect(r.levers).toContain('lora');
     for (const s of r.suggestions) {
-      expect(s.patch.loraRank ?? 0).toBe(0);
       expect(s.patch.gpus ?? 1).toBe(1);
       expect(s.patch.microBatch).toBeUndefined();
     }

@@ -65,6 +65,7 @@ export abstract class Trainer {
   /** Storage of activations (and inputs): f32, or packed 16-bit under amp. */
   protected readonly act: Storage;
   protected readonly params_: Param[] = [];
+  private readonly frozen_: { name: string; buffer: GPUBuffer; bytes: number }[] = [];
   protected readonly plan: ReturnType<typeof checkpointPlan>;
   protected hyper!: GPUBuffer;
   protected lossState!: GPUBuffer;
@@ -110,13 +111,14 @@ export abstract class Trainer {
    * A parameter: fp32 values (master weights under amp), a 16-bit copy for matmul weights
    * under amp, and the optimizer's states at zero as in torch.optim.
    */
-  protected async param(name: string, n: number, init: (n: number) => Float32Array, matmul: boolean): Promise<Param> {
+  protected async param(name: string, n: number, init: (n: number) => Float32Array, matmul: boolean, adapter = false): Promise<Param> {
     const states = this.opts.optimizer === 'sgd' ? 0 : this.opts.optimizer === 'sgd-momentum' ? 1 : 2;
     // The buffer first: the ledger refuses a size over the device's limits before any host
-    // memory is spent on initial values.
-    const master = await this.buffer(name, this.amp ? 'master-weights' : 'weights', 4 * n);
+    // memory is spent on initial values. A LoRA adapter is fp32 'weights' at any precision:
+    // its matmuls read it as it is, so there is no 16-bit copy for it to be the master of.
+    const master = await this.buffer(name, this.amp && !adapter ? 'master-weights' : 'weights', 4 * n);
     this.device.queue.writeBuffer(master, 0, init(n));
-    const half = this.amp && matmul ? await this.buffer(`${name}.half`, 'weights', storageBytes(n, this.act)) : null;
+    const half = this.amp && matmul && !adapter ? await this.buffer(`${name}.half`, 'weights', storageBytes(n, this.act)) : null;
     const m = states >= 1 ? await this.buffer(`${name}.${states === 1 ? 'momentum' : 'm'}`, 'optimizer', 4 * n) : null;
     const v = states >= 2 ? await this.buffer(`${name}.v`, 'optimizer', 4 * n) : null;
     if (m) this.device.queue.writeBuffer(m, 0, new Float32Array(n));
@@ -124,6 +126,28 @@ export abstract class Trainer {
     const p = { name, n, master, half, m, v };
     this.params_.push(p);
     return p;
+  }
+
+  /**
+   * A frozen tensor (a LoRA run's base): 'weights' holding `words` as given (fp32 values,
+   * packed 16-bit, NF4 codes or scales), no gradient, no optimizer state, never updated.
+   */
+  protected async frozen(name: string, bytes: number, words: () => Uint32Array | Float32Array): Promise<GPUBuffer> {
+    const buf = await this.buffer(name, 'weights', bytes);
+    this.device.queue.writeBuffer(buf, 0, words());
+    this.frozen_.push({ name, buffer: buf, bytes });
+    return buf;
+  }
+
+  /** A frozen fp32 parameter (LayerNorm, bias, embedding of a LoRA run) in the shape of a Param. */
+  protected async frozenParam(name: string, n: number, init: (n: number) => Float32Array): Promise<Param> {
+    const master = await this.frozen(name, 4 * n, () => init(n));
+    return { name, n, master, half: null, m: null, v: null };
+  }
+
+  /** The frozen tensors, by name, with their bytes (tests read them back). */
+  frozenTensors(): { name: string; buffer: GPUBuffer; bytes: number }[] {
+    return [...this.frozen_];
   }
 
   /** Hyper-parameters, loss-scale state and loss (workspace), and the loss readback (staging). */

@@ -67,9 +67,12 @@ export interface LayerNormBackwardArgs {
   cols: number;
   /** f32, rows×cols, overwritten. */
   dx: GPUBuffer;
-  /** f32, cols each, overwritten (not accumulated). */
-  dGamma: GPUBuffer;
-  dBeta: GPUBuffer;
+  /**
+   * f32, cols each, overwritten (not accumulated); both absent for a frozen LayerNorm (the
+   * base of a LoRA run): then only dx is computed, one dispatch.
+   */
+  dGamma?: GPUBuffer;
+  dBeta?: GPUBuffer;
   label?: string;
 }
 
@@ -142,28 +145,33 @@ export function recordLayerNormBackward(device: GPUDevice, encoder: GPUCommandEn
   checkBuffer('LayerNorm', 'mean', args.mean, 4 * rows);
   checkBuffer('LayerNorm', 'rstd', args.rstd, 4 * rows);
   checkBuffer('LayerNorm', 'dx', args.dx, 4 * rows * cols);
-  checkBuffer('LayerNorm', 'dGamma', args.dGamma, 4 * cols);
-  checkBuffer('LayerNorm', 'dBeta', args.dBeta, 4 * cols);
+  const { dGamma, dBeta } = args;
+  if ((dGamma === undefined) !== (dBeta === undefined)) throw new TypeError('LayerNorm: give both dGamma and dBeta, or neither (frozen γ and β)');
+  if (dGamma) checkBuffer('LayerNorm', 'dGamma', dGamma, 4 * cols);
+  if (dBeta) checkBuffer('LayerNorm', 'dBeta', dBeta, 4 * cols);
   checkDistinct(
-    { dx: args.dx, dGamma: args.dGamma, dBeta: args.dBeta },
+    { dx: args.dx, ...(dGamma && dBeta ? { dGamma, dBeta } : {}) },
     { dy: args.dy, x: args.x, gamma: args.gamma, mean: args.mean, rstd: args.rstd },
   );
   // eps is not used by the backward (rstd carries it): the default keeps one pipeline per shape.
   const c = constants(rows, cols, args.xStorage, 'f32', LAYERNORM_DEFAULT_EPS);
   const inputGrad = cachedPipeline(caches, device, { family: 'LayerNorm', code, entryPoint: 'input_grad', constants: c });
-  const paramGrad = cachedPipeline(caches, device, { family: 'LayerNorm', code, entryPoint: 'param_grad', constants: c });
-  recordPass(device, encoder, args.label ?? 'LayerNorm.pass[backward]', [
+  const dispatches: Parameters<typeof recordPass>[3] = [
     {
       pipeline: inputGrad,
       buffers: { 0: args.x, 1: args.gamma, 6: args.mean, 7: args.rstd, 8: args.dy, 9: args.dx },
       groups: rows,
       label: 'LayerNorm.bindGroup[inputGrad]',
     },
-    {
+  ];
+  if (dGamma && dBeta) {
+    const paramGrad = cachedPipeline(caches, device, { family: 'LayerNorm', code, entryPoint: 'param_grad', constants: c });
+    dispatches.push({
       pipeline: paramGrad,
-      buffers: { 0: args.x, 6: args.mean, 7: args.rstd, 8: args.dy, 10: args.dGamma, 11: args.dBeta },
+      buffers: { 0: args.x, 6: args.mean, 7: args.rstd, 8: args.dy, 10: dGamma, 11: dBeta },
       groups: Math.ceil(cols / LAYERNORM_WORKGROUP.columns.x),
       label: 'LayerNorm.bindGroup[paramGrad]',
-    },
-  ], KERNEL_WORK.layerNormBackward(rows, cols));
+    });
+  }
+  recordPass(device, encoder, args.label ?? 'LayerNorm.pass[backward]', dispatches, KERNEL_WORK.layerNormBackward(rows, cols, dGamma !== undefined));
 }
