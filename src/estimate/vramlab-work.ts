@@ -52,6 +52,16 @@ export const ELEMENT_FLOPS = {
   mseLoss: 3,
   /** Cross-entropy per logit: max, exp(x − max), sum (loss); exp(x − max)·(1/Σ) − onehot, · scale/rows (gradient). */
   crossEntropy: 8,
+  /** RMSNorm forward: square and add 2, x·rstd·γ 2. */
+  rmsNorm: 4,
+  /** RMSNorm backward: g = dy·γ 1, x̂ 1, Σ g·x̂ 2, dx 3; dγ = Σ dy·x̂ (x̂ again 1, 2). */
+  rmsNormGrad: 10,
+  /** Rotary embedding per rotated value: θ = pos·base^(−2i/d) (pow 1, · 1), cos, sin, x·cos ± x'·sin 3. */
+  rope: 7,
+  /** SwiGLU per output: silu(g) = g/(1 + exp(−g)) 4 (neg, exp, +1, divide), · u 1. */
+  swiglu: 5,
+  /** SwiGLU backward per output: σ 3, silu 1, dU = dy·silu 1, dG = dy·u·σ·(1 + g·(1 − σ)) 5. */
+  swigluGrad: 10,
   /** Token + position embedding: one add per output value. */
   embedding: 1,
   /** Embedding backward: one add per dOut value into the token table and one into the positions. */
@@ -116,9 +126,15 @@ export const KERNEL_WORK = {
   mseLoss: (n: number) => work(ELEMENT_FLOPS.mseLoss * n, 2),
   crossEntropy: (rows: number, vocab: number) => work(ELEMENT_FLOPS.crossEntropy * rows * vocab, 2),
   embedding: (rows: number, dim: number) => work(ELEMENT_FLOPS.embedding * rows * dim, 1),
-  /** Two dispatches (token table, positions); accumulating into the token table adds its vocab·dim adds. */
-  embeddingBackward: (rows: number, dim: number, vocab: number, accumulate: boolean) =>
-    work(ELEMENT_FLOPS.embeddingGrad * rows * dim + (accumulate ? vocab * dim : 0), 2),
+  /** Two dispatches (token table, positions; one without positions); accumulating into the token table adds its vocab·dim adds. */
+  embeddingBackward: (rows: number, dim: number, vocab: number, accumulate: boolean, positions = true) =>
+    work((positions ? ELEMENT_FLOPS.embeddingGrad : 1) * rows * dim + (accumulate ? vocab * dim : 0), positions ? 2 : 1),
+  rmsNorm: (rows: number, cols: number) => work(ELEMENT_FLOPS.rmsNorm * rows * cols, 2),
+  rmsNormBackward: (rows: number, cols: number) => work(ELEMENT_FLOPS.rmsNormGrad * rows * cols, 2),
+  /** `rotated` values rotated (q and k); the copied ones (v) are free. */
+  rope: (rotated: number) => work(ELEMENT_FLOPS.rope * rotated, 1),
+  swiglu: (n: number) => work(ELEMENT_FLOPS.swiglu * n, 1),
+  swigluBackward: (n: number) => work(ELEMENT_FLOPS.swigluGrad * n, 1),
   cast: (n: number) => work(ELEMENT_FLOPS.cast * n, 1),
   optimizer: (kind: RunConfig['optimizer'], n: number) => work(ELEMENT_FLOPS[kind] * n, 1),
   checkFinite: (n: number) => work(ELEMENT_FLOPS.checkFinite * n, 1),
