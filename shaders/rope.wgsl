@@ -27,6 +27,8 @@ override WG: u32 = 256u;
 @group(0) @binding(0) var<storage, read> x: array<u32>;
 @group(0) @binding(1) var<storage, read_write> y: array<u32>;
 
+const TWO_PI: f32 = 6.283185307179586;
+
 fn loadX(i: u32) -> f32 {
   return decodeElement(x[storageWord(i, X_KIND)], i, X_KIND);
 }
@@ -41,7 +43,10 @@ fn rotated(e: u32) -> f32 {
   let lane = c % HEAD_DIM;
   let i = lane % half;
   // THETA^(−2i/HEAD_DIM) = 2^(−(2i/HEAD_DIM)·log2 THETA).
-  let angle = f32(r % SEQ) * exp2(-f32(2u * i) / f32(HEAD_DIM) * log2(THETA));
+  let raw = f32(r % SEQ) * exp2(-f32(2u * i) / f32(HEAD_DIM) * log2(THETA));
+  // Into [−π, π], where WGSL bounds cos and sin (absolute error 2^-11); beyond it they are
+  // implementation-defined. https://www.w3.org/TR/WGSL/#floating-point-accuracy
+  let angle = raw - TWO_PI * floor(raw / TWO_PI + 0.5);
   var partner: f32;
   if (lane < half) {
     partner = -loadX(e + half);
