@@ -17,6 +17,7 @@
  * and the MLP output until added to the residual. Its output x2.
  */
 import type { PlanConfig } from '../protocol/config.ts';
+import type { LlamaRunConfig } from '../protocol/run.ts';
 import { type ModelDescription, type ParamDesc, type TensorDesc, type UnitDesc } from './describe.ts';
 import { EstimateError } from './errors.ts';
 import type { TransformerSpec } from './specs.ts';
@@ -202,4 +203,21 @@ export function llamaDescription(sh: LlamaShape, step: LlamaStep): ModelDescript
 export function llamaDescriptionOf(s: TransformerSpec, cfg: PlanConfig): ModelDescription {
   checkEngineLlama(s);
   return llamaDescription(llamaShape(s), { batch: cfg.batch, seq: cfg.seq, amp: cfg.precision !== 'fp32', attention: cfg.attention });
+}
+
+/** The llama-family presets the engine runs (each scaled to the device before a run). */
+export const LLAMA_RUN_MODELS = ['llama-3.2-1b', 'llama-3.2-3b', 'llama-3.1-8b', 'mistral-7b', 'qwen2.5-0.5b', 'qwen2.5-7b', 'llama-2-7b', 'llama-2-13b'] as const;
+
+/** The step settings a Llama run takes besides the model's shape. */
+export type LlamaRunStep = Omit<LlamaRunConfig, 'model' | 'vocab' | 'dModel' | 'heads' | 'kvHeads' | 'headDim' | 'layers' | 'inner' | 'tied' | 'qkvBias' | 'ropeTheta'>;
+
+/**
+ * A run of a llama-family spec (preset or config.json) at full size, refused with a sentence if
+ * the engine cannot run it; the lab and the CLI scale it to the device (ui/scale.ts). The
+ * rotary base does not change memory: 10000 (Llama 2's) unless given.
+ */
+export function llamaRunOf(s: TransformerSpec, step: LlamaRunStep, ropeTheta = 10000): LlamaRunConfig {
+  checkEngineLlama(s);
+  const sh = llamaShape(s);
+  return { model: 'llama', vocab: sh.vocab, dModel: sh.d, heads: sh.heads, kvHeads: sh.kvHeads, headDim: sh.headDim, layers: sh.layers, inner: sh.inner, tied: sh.tied, qkvBias: sh.qkvBias, ropeTheta, ...step };
 }

@@ -373,6 +373,11 @@ export function planConfigOfLlama(run: LlamaRunConfig): PlanConfig {
 
 export type LlamaRunReport = Omit<RunReport, 'config'> & { config: LlamaRunConfig };
 
+/** The planner configuration of any engine run (mlp, GPT or Llama). */
+export function planConfigOfRun(c: RunConfig | GptRunConfig | LlamaRunConfig): PlanConfig {
+  return c.model === 'llama' ? planConfigOfLlama(c) : c.model === 'gpt' ? planConfigOfGpt(c) : planConfigOf(c);
+}
+
 /**
  * The tensors alive just after timeline point `index` of a report (largest first): the last
  * step's events undone one by one from the tensors alive at its end. Staging is left out, as

@@ -137,6 +137,9 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export function describeRun(c: EngineRunConfig): string {
   const tail = `batch ${c.batch}; ${c.precision}; ${c.optimizer}; checkpointing ${c.checkpoint}; ${plural(c.steps, 'step')}, seed ${c.seed}`;
+  if (c.model === 'llama') {
+    return `llama vocab ${c.vocab}, d ${c.dModel}, ${plural(c.heads, 'head')} (${c.kvHeads} kv), head size ${c.headDim}, inner ${c.inner}, ${plural(c.layers, 'layer')}, ${c.tied ? 'tied' : 'untied'} head, seq ${c.seq}, ${c.attention} attention; ${tail}`;
+  }
   if (c.model === 'gpt') {
     return `gpt vocab ${c.vocab}, d ${c.dModel}, ${plural(c.heads, 'head')}, ${plural(c.layers, 'layer')}, seq ${c.seq}, ${c.attention} attention; ${tail}`;
   }

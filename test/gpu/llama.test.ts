@@ -12,6 +12,7 @@ import { LlamaTrainer } from '../../src/engine/graph/llama.ts';
 import { Ledger } from '../../src/engine/ledger.ts';
 import { StepRecorder } from '../../src/engine/profiler.ts';
 import { runLlamaTraining } from '../../src/engine/run.ts';
+import { stepWork } from '../../src/estimate/vramlab-work.ts';
 import { type LlamaRunConfig } from '../../src/protocol/run.ts';
 import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
 import type { DeviceErrorReport } from '../../src/protocol/engine-api.ts';
@@ -86,8 +87,9 @@ describe('Llama: the estimate equals the ledger', () => {
       }
     }
   }
-  it.each(grid)('%j: peak and every category, to the byte, also at every op boundary', async (over) => {
+  it.each(grid)('%j: peak and every category, to the byte, also at every op boundary; the counted work is stepWork', async (over) => {
     const r = await runLlamaTraining(opened, tiny(over));
+    expect(r.work).toEqual(stepWork(r.config));
     expectTimelineAlignedToOps(r);
     for (const c of PLAN_CATEGORIES) expect(r.actual.bytes[c], c).toBe(r.estimate.bytes[c]);
     expect(r.actual.peakBytes).toBe(r.estimate.peak.bytes);
