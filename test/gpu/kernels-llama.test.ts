@@ -6,6 +6,7 @@
  *   RoPE      rotate_half rotation of the q and k heads of a qkv row (v copied); the inverse
  *             (backward) undoes the forward
  *   SwiGLU    act = silu(gate)·up from [gate | up] rows; dGate, dUp
+ *   the embedding with no position table (rotary models): out = token row; dToken only
  *
  * Tolerances (|gpu − ref| ≤ tol): F32_REL·mag + OUT_REL(storage)·|ref| + 1e-7, mag the sum of
  * the absolute terms (as in reference.ts); RoPE: (2^-11 + 1e-6·(1 + pos))·(|x| + |x'|), WGSL's
@@ -14,6 +15,7 @@
  * (h = 1e-2) 5e-4 + 1e-2·|fd|.
  */
 import { describe, expect, it } from 'vitest';
+import { recordEmbedding, recordEmbeddingBackward } from '../../src/engine/kernels/embedding.ts';
 import { recordRmsNorm, recordRmsNormBackward } from '../../src/engine/kernels/layernorm.ts';
 import { recordRope } from '../../src/engine/kernels/rope.ts';
 import { decodeStorage, encodeStorage, roundToStorage, storageBytes, type Storage } from '../../src/engine/kernels/storage.ts';
@@ -255,5 +257,34 @@ describe('SwiGLU', () => {
     const gpu = await gpuSwiglu(gu, rows, inner, 'f32', w);
     const picks = [0, 4, 5, 9, 2 * inner + 3, rows * 2 * inner - 1];
     expectFd('dGu', await finiteDifferences(gu, w, picks, async (x) => (await gpuSwiglu(x, rows, inner, 'f32')).act), gpu.dGu, picks);
+  });
+});
+
+// ---- embedding without positions --------------------------------------------------------------
+
+describe('embedding without a position table', () => {
+  it.each(STORAGES)('out = tokenTable[ids] in %s; the backward writes the token table only', async (s) => {
+    const seq = 3;
+    const rows = 2 * seq;
+    const dim = 5;
+    const vocab = 7;
+    const table = randoms(vocab * dim, 31);
+    const idsArr = Uint32Array.from([0, 6, 2, 2, 5, 1]);
+    const ids = await fx.upload('ids', idsArr);
+    const tokenTable = await fx.upload('tokens', table);
+    const out = await fx.empty('out', storageBytes(rows * dim, s));
+    fx.submit((enc) => recordEmbedding(fx.device, enc, { ids, rows, seq, dim, vocab, tokenTable, posTable: null, out, outStorage: s }));
+    const want = new Float64Array(rows * dim);
+    for (let r = 0; r < rows; r++) for (let j = 0; j < dim; j++) want[r * dim + j] = table[idsArr[r]! * dim + j]!;
+    const got = decodeStorage(await fx.read(out), rows * dim, s);
+    expectClose('out', got, want, (i) => OUT_REL[s] * Math.abs(want[i]!));
+    const dOutV = randoms(rows * dim, 32);
+    const dOut = await fx.upload('dOut', dOutV);
+    const dToken = await fx.upload('dToken', new Float32Array(vocab * dim).fill(NaN));
+    fx.submit((enc) => recordEmbeddingBackward(fx.device, enc, { ids, rows, seq, dim, vocab, dOut, dToken, accumulateToken: false, dPos: null, maxPos: seq }));
+    const dWant = new Float64Array(vocab * dim);
+    for (let r = 0; r < rows; r++) for (let j = 0; j < dim; j++) dWant[idsArr[r]! * dim + j]! += dOutV[r * dim + j]!;
+    expectClose('dToken', new Float32Array((await fx.read(dToken)).buffer), dWant, () => 1e-6);
+    fx.ledger.dispose();
   });
 });
