@@ -56,6 +56,7 @@ export function checkEngineLlama(s: TransformerSpec): void {
   if (s.family !== 'llama' || s.head !== 'causal-lm' || s.act !== 'silu' || s.normsPerLayer !== 2 || s.attnOutBias || s.linearBias) {
     throw new EstimateError(`framework vramlab: the engine runs Llama-style decoders (llama, mistral, qwen2: SwiGLU, RMSNorm, causal LM head); ${s.name} is not one, ${fix}`);
   }
+  if (s.moe) throw new EstimateError(`framework vramlab: the engine's Llama has no mixture of experts; ${s.name} has one, ${fix}`);
   if (s.heads % s.kvHeads !== 0) throw new EstimateError(`framework vramlab: kv heads (${s.kvHeads}) must divide heads (${s.heads})`);
   if (s.headDim % 2 !== 0) throw new EstimateError(`framework vramlab: rotary positions need an even head size, got ${s.headDim}`);
 }
@@ -202,6 +203,8 @@ export function llamaDescription(sh: LlamaShape, step: LlamaStep): ModelDescript
 /** The description of a planner configuration (a llama-family spec). */
 export function llamaDescriptionOf(s: TransformerSpec, cfg: PlanConfig): ModelDescription {
   checkEngineLlama(s);
+  const window = (s.windows ?? []).find((w) => w > 0 && w < cfg.seq);
+  if (window !== undefined) throw new EstimateError(`framework vramlab: the engine's attention is global; seq ${cfg.seq} is over the model's sliding window of ${window}: lower --seq to ${window} or use --framework pytorch`);
   return llamaDescription(llamaShape(s), { batch: cfg.batch, seq: cfg.seq, amp: cfg.precision !== 'fp32', attention: cfg.attention });
 }
 
