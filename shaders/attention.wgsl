@@ -10,6 +10,10 @@
 //   lse   BATCH × HEADS × SEQ f32: max + log Σ exp of each query row's scaled scores.
 //   dQkv  f32, the layout of qkv.
 // A "slot" bh = b·HEADS + head names one head of one sequence.
+// Grouped-query attention (Ainslie et al. 2023): KV_HEADS ≤ HEADS key/value heads, query head
+// `head` reading kv head head / GROUP (GROUP = HEADS / KV_HEADS), as Llama's repeat_kv does
+// without repeating anything: qkv rows are then HIDDEN + 2·KV_HIDDEN wide, [q | k | v] with
+// k and v KV_HEADS heads each. KV_HEADS = HEADS is multi-head attention and the layout above.
 //
 // Entry points, one invocation or workgroup per thing it owns, so nothing is written twice
 // and no float atomics are needed:
@@ -20,10 +24,11 @@
 //   fused_forward  one workgroup per TILE query rows of a slot: FlashAttention's online softmax
 //                  over TILE-key tiles in workgroup memory; writes out and lse only.
 //   backward_q     one workgroup per query row: D = rowsum(dP ⊙ P) (eager) or rowsum(dO ⊙ O)
-//                  (fused), then dQ. D is parked in dQkv's dV slot of that row and head
-//                  (column 2H + head·HEAD_DIM), which backward_v overwrites last.
-//   backward_k     one workgroup per key row: dK, reading the parked D of every later query.
-//   backward_v     one workgroup per key row: dV (overwrites the parked D).
+//                  (fused), then dQ. D is parked in dQkv's dV slot of that row and kv head,
+//                  lane head mod GROUP (so GROUP ≤ HEAD_DIM), which backward_v overwrites last.
+//   backward_k     one workgroup per key row of a kv head: dK summed over the GROUP query
+//                  heads reading it, from the parked D of every later query.
+//   backward_v     one workgroup per key row of a kv head: dV likewise (overwrites the parked D).
 // The eager backward reads P from probs; the fused one recomputes it as exp(score − lse).
 
 override BATCH: u32;
@@ -41,6 +46,11 @@ override WG: u32 = 64u;
 // fused_forward: query rows and keys per tile; the TS side sizes it to the workgroup memory.
 override TILE: u32 = 16u;
 override HIDDEN: u32 = HEADS * HEAD_DIM;
+// Key/value heads; divides HEADS, HEADS / KV_HEADS ≤ HEAD_DIM (the TS side checks).
+override KV_HEADS: u32 = HEADS;
+override GROUP: u32 = HEADS / KV_HEADS;
+override KV_HIDDEN: u32 = KV_HEADS * HEAD_DIM;
+override QKV_WIDTH: u32 = HIDDEN + 2u * KV_HIDDEN;
 override TILE_ELEMS: u32 = TILE * HEAD_DIM;
 override TILE_SQUARE: u32 = TILE * TILE;
 
@@ -68,7 +78,10 @@ fn groupIndex(wid: vec3u, groups: vec3u) -> u32 {
 fn qkvIndex(part: u32, bh: u32, i: u32, d: u32) -> u32 {
   let b = bh / HEADS;
   let head = bh % HEADS;
-  return (b * SEQ + i) * 3u * HIDDEN + part * HIDDEN + head * HEAD_DIM + d;
+  if (part == 0u) {
+    return (b * SEQ + i) * QKV_WIDTH + head * HEAD_DIM + d;
+  }
+  return (b * SEQ + i) * QKV_WIDTH + HIDDEN + (part - 1u) * KV_HIDDEN + (head / GROUP) * HEAD_DIM + d;
 }
 
 // Element index in out (and dOut).
@@ -370,9 +383,10 @@ var<workgroup> chunk: array<f32, WG>;
 var<workgroup> accRow: array<f32, HEAD_DIM>;
 var<workgroup> rowD: f32;
 
-// Where backward_q parks D of (bh, i) for backward_k: lane 0 of that row's dV slot.
+// Where backward_q parks D of (bh, i) for backward_k: lane (head mod GROUP) of that row's
+// dV slot, one lane per query head sharing the kv head.
 fn parkedD(bh: u32, i: u32) -> u32 {
-  return qkvIndex(2u, bh, i, 0u);
+  return qkvIndex(2u, bh, i, (bh % HEADS) % GROUP);
 }
 
 @compute @workgroup_size(WG)
@@ -431,45 +445,49 @@ fn backward_q(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups
   }
 }
 
-// dK (part 1) = scale·Σ_{i ≥ j} dS[i, j]·Q_i, or dV (part 2) = Σ_{i ≥ j} P[i, j]·dO_i, for key row j.
-fn keyRow(part: u32, bh: u32, j: u32, lid: u32) {
+// dK (part 1) = scale·Σ_{i ≥ j} dS[i, j]·Q_i, or dV (part 2) = Σ_{i ≥ j} P[i, j]·dO_i, for key
+// row j of kv slot bkv = b·KV_HEADS + kv head, summed over the GROUP query heads reading it.
+fn keyRow(part: u32, bkv: u32, j: u32, lid: u32) {
   for (var d = lid; d < HEAD_DIM; d += WG) {
     accRow[d] = 0.0;
   }
-  for (var i0 = j; i0 < SEQ; i0 += WG) {
-    let i = i0 + lid;
-    var x = 0.0;
-    if (i < SEQ) {
-      x = prob(bh, i, j);
-      if (part == 1u) {
-        x *= dProb(bh, i, j) - dQkv[parkedD(bh, i)];
-      }
-    }
-    chunk[lid] = x;
-    workgroupBarrier();
-    let n = min(WG, SEQ - i0);
-    for (var d = lid; d < HEAD_DIM; d += WG) {
-      var s = accRow[d];
-      for (var c = 0u; c < n; c++) {
+  let first = (bkv / KV_HEADS) * HEADS + (bkv % KV_HEADS) * GROUP;
+  for (var bh = first; bh < first + GROUP; bh++) {
+    for (var i0 = j; i0 < SEQ; i0 += WG) {
+      let i = i0 + lid;
+      var x = 0.0;
+      if (i < SEQ) {
+        x = prob(bh, i, j);
         if (part == 1u) {
-          s += chunk[c] * loadQkv(0u, bh, i0 + c, d);
-        } else {
-          s += chunk[c] * dOut[headIndex(bh, i0 + c, d)];
+          x *= dProb(bh, i, j) - dQkv[parkedD(bh, i)];
         }
       }
-      accRow[d] = s;
+      chunk[lid] = x;
+      workgroupBarrier();
+      let n = min(WG, SEQ - i0);
+      for (var d = lid; d < HEAD_DIM; d += WG) {
+        var s = accRow[d];
+        for (var c = 0u; c < n; c++) {
+          if (part == 1u) {
+            s += chunk[c] * loadQkv(0u, bh, i0 + c, d);
+          } else {
+            s += chunk[c] * dOut[headIndex(bh, i0 + c, d)];
+          }
+        }
+        accRow[d] = s;
+      }
+      workgroupBarrier();
     }
-    workgroupBarrier();
   }
   for (var d = lid; d < HEAD_DIM; d += WG) {
-    dQkv[qkvIndex(part, bh, j, d)] = select(accRow[d], accRow[d] * SCALE, part == 1u);
+    dQkv[qkvIndex(part, first, j, d)] = select(accRow[d], accRow[d] * SCALE, part == 1u);
   }
 }
 
 @compute @workgroup_size(WG)
 fn backward_k(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
   let g = groupIndex(wid, groups);
-  if (g >= BATCH * HEADS * SEQ) {
+  if (g >= BATCH * KV_HEADS * SEQ) {
     return;
   }
   keyRow(1u, g / SEQ, g % SEQ, lid);
@@ -478,7 +496,7 @@ fn backward_k(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups
 @compute @workgroup_size(WG)
 fn backward_v(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
   let g = groupIndex(wid, groups);
-  if (g >= BATCH * HEADS * SEQ) {
+  if (g >= BATCH * KV_HEADS * SEQ) {
     return;
   }
   keyRow(2u, g / SEQ, g % SEQ, lid);

@@ -23,6 +23,9 @@ override MAX_POS: u32 = 1u;
 override OUT_KIND: u32 = 0u;
 // token_grad: 1 adds into dToken (it holds the tied LM head's gradient), 0 overwrites it.
 override ACCUMULATE: bool = false;
+// forward: false for a model with rotary positions (Llama): no position table is added, and
+// the TS side binds the token table in posTable's slot (never read).
+override USE_POS: bool = true;
 override WG: u32 = 256u;
 
 // u32, ROWS.
@@ -49,6 +52,9 @@ fn embedded(i: u32) -> f32 {
   let id = ids[r];
   // min() keeps the load in bounds; select() drops it for an out-of-range id.
   let tok = select(0.0, tokenTable[min(id, VOCAB - 1u) * DIM + d], id < VOCAB);
+  if (!USE_POS) {
+    return tok;
+  }
   return tok + posTable[(r % SEQ) * DIM + d];
 }
 

@@ -11,6 +11,11 @@
 //   input_grad   one workgroup per row: dx = rstd·(g − mean(g) − xhat·mean(g ⊙ xhat)).
 //   param_grad   column sums, WG_X columns × WG_Y lanes per workgroup as in reduce.wgsl:
 //                dGamma[j] = Σ_r dy·xhat, dBeta[j] = Σ_r dy, in a fixed order, no atomics.
+// RMSNorm (Zhang & Sennrich 2019; Llama's LlamaRMSNorm): y = x·rstd·gamma with
+// rstd = 1/sqrt(mean(x²) + EPS), no mean and no beta; entry points rms_* mirror the four
+// above, keep only rstd (4 B per row) and, with xhat = x·rstd and g = dy ⊙ gamma, compute
+// dx = rstd·(g − xhat·mean(g ⊙ xhat)) and dGamma[j] = Σ_r dy·xhat. They bind no mean, beta
+// or dBeta.
 // Every sum is in f32 and runs in a fixed order: results are deterministic run to run.
 
 override ROWS: u32;
@@ -173,5 +178,90 @@ fn param_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups
     }
     dGamma[col] = total.x;
     dBeta[col] = total.y;
+  }
+}
+
+// ---- RMSNorm --------------------------------------------------------------------------------
+
+@compute @workgroup_size(WG)
+fn rms_stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = workgroupIndex(wid, groups);
+  if (row >= ROWS) {
+    return;
+  }
+  let base = row * COLS;
+  var q = 0.0;
+  for (var j = lid; j < COLS; j += WG) {
+    let v = loadX(base + j);
+    q += v * v;
+  }
+  let ms = workgroupSum(vec2f(q, 0.0), lid).x / f32(COLS);
+  if (lid == 0u) {
+    rstdOut[row] = 1.0 / sqrt(ms + EPS);
+  }
+}
+
+fn rmsScale(i: u32) -> f32 {
+  return loadX(i) * rstdOut[i / COLS] * gamma[i % COLS];
+}
+
+@compute @workgroup_size(WG_FLAT)
+fn rms_normalize_words(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let w = workgroupIndex(wid, groups) * WG_FLAT + lid;
+  let n = ROWS * COLS;
+  let e0 = 2u * w;
+  if (e0 >= n) {
+    return;
+  }
+  let hasHi = e0 + 1u < n;
+  let lo = rmsScale(e0);
+  let hi = select(0.0, rmsScale(min(e0 + 1u, n - 1u)), hasHi);
+  if (Y_KIND == STORAGE_F32) {
+    y[e0] = bitcast<u32>(lo);
+    if (hasHi) {
+      y[e0 + 1u] = bitcast<u32>(hi);
+    }
+  } else {
+    y[w] = encodePair(lo, hi, Y_KIND);
+  }
+}
+
+@compute @workgroup_size(WG)
+fn rms_input_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = workgroupIndex(wid, groups);
+  if (row >= ROWS) {
+    return;
+  }
+  let base = row * COLS;
+  let rstd = rstdIn[row];
+  var s = 0.0;
+  for (var j = lid; j < COLS; j += WG) {
+    s += dy[base + j] * gamma[j] * loadX(base + j) * rstd;
+  }
+  let m = workgroupSum(vec2f(s, 0.0), lid).x / f32(COLS);
+  for (var j = lid; j < COLS; j += WG) {
+    let xhat = loadX(base + j) * rstd;
+    dx[base + j] = rstd * (dy[base + j] * gamma[j] - xhat * m);
+  }
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn rms_param_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let col = workgroupIndex(wid, groups) * WG_X + lid.x;
+  var s = vec2f(0.0);
+  if (col < COLS) {
+    for (var row = lid.y; row < ROWS; row += WG_Y) {
+      let i = row * COLS + col;
+      s.x += dy[i] * loadX(i) * rstdIn[row];
+    }
+  }
+  partial[lid.y * WG_X + lid.x] = s;
+  workgroupBarrier();
+  if (lid.y == 0u && col < COLS) {
+    var total = 0.0;
+    for (var k = 0u; k < WG_Y; k++) {
+      total += partial[k * WG_X + lid.x].x;
+    }
+    dGamma[col] = total;
   }
 }

@@ -33,10 +33,14 @@ import {
   RUN_OPTIMIZERS,
   RUN_PRECISIONS,
   parseGptRunConfig,
+  parseLlamaRunConfig,
   parseRunConfig,
   type GptRunConfig,
+  type LlamaRunConfig,
   type RunConfig,
 } from '../protocol/run.ts';
+import { LLAMA_RUN_MODELS, llamaRunOf } from '../estimate/vramlab-llama.ts';
+import { resolveModel } from '../estimate/presets.ts';
 import { getPath, setPath } from '../protocol/paths.ts';
 import { MAX_HF_CONFIG_BYTES } from '../protocol/hf-config.ts';
 import { INPUT_FILE_ERROR, readBoundedText } from './read-bounded.ts';
@@ -122,18 +126,29 @@ export const ESTIMATE_FLAGS: readonly FlagSpec[] = [
   { name: 'help', short: 'h', group: 'output', kind: 'bool', help: 'show this help' },
 ];
 
-/** The models `vramlab run` trains; `--model gpt-nano` names the preset the gpt flags start from. */
-export const RUN_MODELS = ['mlp', 'gpt'] as const;
+/**
+ * The models `vramlab run` trains; `--model gpt-nano` names the preset the gpt flags start
+ * from, a llama-family preset (llama-3.2-1b …) the Llama run of its shape, which the run then
+ * scales to the device.
+ */
+export const RUN_MODELS = ['mlp', 'gpt', 'llama'] as const;
 export type RunModel = (typeof RUN_MODELS)[number];
-const RUN_MODEL_IDS = ['mlp', 'gpt', 'gpt-nano'] as const;
+const RUN_MODEL_IDS = ['mlp', 'gpt', 'gpt-nano', ...LLAMA_RUN_MODELS] as const;
 
-/** Where each model's flags start: `--model gpt` is gpt-nano until a flag says otherwise. */
-export const RUN_DEFAULTS: { mlp: RunConfig; gpt: GptRunConfig } = { mlp: DEFAULT_RUN, gpt: GPT_NANO_RUN };
+/** A Llama preset's run at full size, with gpt-nano's step settings. */
+export function llamaPresetRun(id: string): LlamaRunConfig {
+  const n = GPT_NANO_RUN;
+  const step = { seq: n.seq, batch: n.batch, attention: n.attention, precision: n.precision, optimizer: n.optimizer, checkpoint: n.checkpoint, steps: n.steps, seed: n.seed };
+  return llamaRunOf(resolveModel({ ...DEFAULT_PLAN, model: id }) as Parameters<typeof llamaRunOf>[0], step);
+}
 
-export type AnyRunConfig = RunConfig | GptRunConfig;
+/** Where each model's flags start: `--model gpt` is gpt-nano until a flag says otherwise; llama shows llama-3.2-1b. */
+export const RUN_DEFAULTS: { mlp: RunConfig; gpt: GptRunConfig; llama: LlamaRunConfig } = { mlp: DEFAULT_RUN, gpt: GPT_NANO_RUN, llama: llamaPresetRun('llama-3.2-1b') };
+
+export type AnyRunConfig = RunConfig | GptRunConfig | LlamaRunConfig;
 
 /** What `--sweep` may vary per model: each value is checked as if given as that flag. */
-export const SWEEP_KEYS: Record<RunModel, readonly string[]> = { mlp: ['batch', 'layers'], gpt: ['seq', 'batch', 'layers'] };
+export const SWEEP_KEYS: Record<RunModel, readonly string[]> = { mlp: ['batch', 'layers'], gpt: ['seq', 'batch', 'layers'], llama: ['seq', 'batch', 'layers'] };
 export const SWEEP_POINTS = { min: 2, max: 16 } as const;
 
 /** `--lr` default text from the engine's own table, so the help cannot drift from it. */
@@ -157,8 +172,8 @@ export const RUN_FLAGS: readonly FlagSpec[] = [
   { name: 'vocab', group: 'gpt', models: ['gpt'], kind: 'int', field: 'vocab', min: 2, arg: 'N', help: 'tokens in the vocabulary (the LM head is tied to the embedding)' },
   { name: 'd-model', group: 'gpt', models: ['gpt'], kind: 'int', field: 'dModel', min: 1, arg: 'N', help: 'width of the residual stream' },
   { name: 'heads', group: 'gpt', models: ['gpt'], kind: 'int', field: 'heads', min: 1, arg: 'N', help: 'attention heads; must divide --d-model' },
-  { name: 'seq', group: 'gpt', models: ['gpt'], kind: 'int', field: 'seq', min: 1, arg: 'N', help: 'tokens per sample' },
-  { name: 'attention', group: 'gpt', models: ['gpt'], kind: 'enum', field: 'attention', values: ['eager', 'fused'], arg: 'A', help: 'eager keeps the b·heads·seq² probabilities, fused keeps row statistics' },
+  { name: 'seq', group: 'gpt', models: ['gpt', 'llama'], kind: 'int', field: 'seq', min: 1, arg: 'N', help: 'tokens per sample' },
+  { name: 'attention', group: 'gpt', models: ['gpt', 'llama'], kind: 'enum', field: 'attention', values: ['eager', 'fused'], arg: 'A', help: 'eager keeps the b·heads·seq² probabilities, fused keeps row statistics' },
   { name: 'lora-rank', group: 'gpt', models: ['gpt'], kind: 'int', field: 'loraRank', min: 0, arg: 'R', help: 'LoRA adapters of rank R on Wqkv, Wo, W1, W2; the base is frozen (0 = full fine-tuning)', defaultText: '0' },
   { name: 'lora-alpha', group: 'gpt', models: ['gpt'], kind: 'number', field: 'loraAlpha', arg: 'X', help: "LoRA's alpha: the adapters' product is scaled by alpha / rank", defaultText: '2 × rank' },
   { name: 'qlora', group: 'gpt', models: ['gpt'], kind: 'bool', field: 'qlora', help: 'store the frozen projections in NF4 (4-bit, one scale per 64 values); needs --lora-rank' },
@@ -366,7 +381,8 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   if (switches.help) return { config: structuredClone(DEFAULT_RUN), ...switches };
 
   const modelFlag = RUN_FLAGS.find((f) => f.name === 'model')!;
-  const model: RunModel = values.model === undefined || convert(modelFlag, values.model) === 'mlp' ? 'mlp' : 'gpt';
+  const id = values.model === undefined ? 'mlp' : String(convert(modelFlag, values.model));
+  const model: RunModel = id === 'mlp' ? 'mlp' : (LLAMA_RUN_MODELS as readonly string[]).includes(id) ? 'llama' : 'gpt';
   const flags = runFlagsFor(model);
   const stray = RUN_FLAGS.find((f) => values[f.name] !== undefined && !flags.some((g) => g.name === f.name));
   if (stray) {
@@ -374,7 +390,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     throw new UsageError(`--${stray.name} shapes --model ${stray.models!.join(', ')} only; --model ${model} takes ${shape.join(', ')}`, `--${stray.name}`);
   }
 
-  const config: Record<string, unknown> = structuredClone(RUN_DEFAULTS[model]);
+  const config: Record<string, unknown> = model === 'llama' ? llamaPresetRun(id) : structuredClone(RUN_DEFAULTS[model]);
   const given = new Map<string, string>();
   for (const flag of flags) {
     const raw = values[flag.name];
@@ -392,7 +408,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
 
 function validateRun(model: RunModel, config: unknown, given: ReadonlyMap<string, string>, flags: readonly FlagSpec[]): AnyRunConfig {
   try {
-    return model === 'gpt' ? parseGptRunConfig(config) : parseRunConfig(config);
+    return model === 'llama' ? parseLlamaRunConfig(config) : model === 'gpt' ? parseGptRunConfig(config) : parseRunConfig(config);
   } catch (err) {
     if (err instanceof ConfigError) throw usageFromConfigError(err, given, flags);
     throw err;

@@ -11,6 +11,8 @@ import {
   PHASE_NAMES,
   type GptRunConfig,
   type GptRunReport,
+  type LlamaRunConfig,
+  type LlamaRunReport,
   type RunConfig,
   type RunProgress,
   type RunReport,
@@ -196,23 +198,26 @@ const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
  * gpt line lists what moves the activations: seq (linear, or s² with eager attention), heads
  * (the s² term's multiplier), vocab (the logits).
  */
-function modelLine(c: RunConfig | GptRunConfig, swept?: { key: string; values: number[] }): string {
+function modelLine(c: RunConfig | GptRunConfig | LlamaRunConfig, swept?: { key: string; values: number[] }): string {
   const v = (key: string, x: number) => (swept?.key === key ? `{${swept.values.join(', ')}}` : String(x));
   const layers = swept?.key === 'layers' ? `layers ${v('layers', c.layers)}` : plural(c.layers, 'layer');
   if (c.model === 'mlp') return `mlp d ${c.d}, hidden ${c.hidden}, ${layers}, ${c.activation}`;
+  if (c.model === 'llama') {
+    return `llama vocab ${c.vocab}, d-model ${c.dModel}, ${c.heads} heads (${c.kvHeads} kv, size ${c.headDim}), inner ${c.inner}, ${layers}, ${c.tied ? 'tied' : 'untied'} head, seq ${v('seq', c.seq)}, attention ${c.attention}`;
+  }
   const r = c.loraRank ?? 0;
   const lora = r > 0 ? `, ${c.qlora ? 'QLoRA (NF4 base)' : 'LoRA'} rank ${r} alpha ${c.loraAlpha ?? 2 * r}` : '';
   return `gpt vocab ${c.vocab}, d-model ${c.dModel}, ${c.heads} heads, ${layers}, seq ${v('seq', c.seq)}, attention ${c.attention}${lora}`;
 }
 
-function setupLine(c: RunConfig | GptRunConfig, swept?: { key: string; values: number[] }): string {
-  const lr = c.lr ?? (c.model === 'gpt' ? DEFAULT_GPT_LR : DEFAULT_LR)[c.optimizer];
+function setupLine(c: RunConfig | GptRunConfig | LlamaRunConfig, swept?: { key: string; values: number[] }): string {
+  const lr = c.lr ?? (c.model === 'mlp' ? DEFAULT_LR : DEFAULT_GPT_LR)[c.optimizer];
   const batch = swept?.key === 'batch' ? `{${swept.values.join(', ')}}` : String(c.batch);
   return `batch ${batch} · ${c.precision} · ${c.optimizer} (lr ${lr}) · checkpoint ${c.checkpoint} · ${plural(c.steps, 'step')} · seed ${c.seed}`;
 }
 
 /** The human-readable `vramlab run` report: the ledger's measurement beside the estimate. */
-export function formatRunReport(r: RunReport | GptRunReport): string {
+export function formatRunReport(r: RunReport | GptRunReport | LlamaRunReport): string {
   const out: string[] = [];
   out.push(adapterLine(r.adapter));
   out.push(`Model   ${modelLine(r.config)}: ${r.estimate.params.toLocaleString('en-US')} params (${formatCount(r.estimate.params)})`);
@@ -269,7 +274,7 @@ export type SweepLine =
     }
   | { point: Record<string, number>; error: { name: string; message: string } };
 
-export function sweepLine(key: string, value: number, r: RunReport | GptRunReport): SweepLine {
+export function sweepLine(key: string, value: number, r: RunReport | GptRunReport | LlamaRunReport): SweepLine {
   const a = r.actual;
   return {
     point: { [key]: value },
@@ -290,7 +295,7 @@ export function formatSweepProgress(key: string, value: number, index: number, c
  * terms that grow with the swept size can be read off (eager attention's s² probabilities
  * against the linear rest). A point the device refused has its reason on its row.
  */
-export function formatSweep(adapter: AdapterSummary, base: RunConfig | GptRunConfig, key: string, lines: readonly SweepLine[]): string {
+export function formatSweep(adapter: AdapterSummary, base: RunConfig | GptRunConfig | LlamaRunConfig, key: string, lines: readonly SweepLine[]): string {
   const swept = { key, values: lines.map((l) => l.point[key]!) };
   const out = [adapterLine(adapter), `Model   ${modelLine(base, swept)}`, `Setup   ${setupLine(base, swept)}`, ''];
   const rows = [[key, 'estimated activations', 'measured activations', 'estimated peak', 'measured peak', 'step ms']];

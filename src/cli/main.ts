@@ -10,6 +10,8 @@ import type { PlanConfig } from '../protocol/config.ts';
 import type { RunOptions } from '../engine/run.ts';
 import type { OpenedDevice } from '../engine/device.ts';
 import type { DeviceErrorReport } from '../protocol/engine-api.ts';
+import type { LlamaRunConfig } from '../protocol/run.ts';
+import { deviceBudget, planForDevice } from '../ui/scale.ts';
 import { flagForField, parseBenchArgs, parseEstimateArgs, parseFitArgs, parseRunArgs, usageFromConfigError, UsageError, type AnyRunConfig, type EstimateArgs } from './args.ts';
 import { formatBench, formatFit, formatPlan, formatProgress, formatRunReport, formatSweep, formatSweepProgress, sweepLine, type SweepLine } from './format.ts';
 import { benchUsage, compareUsage, estimateUsage, fitUsage, runUsage, topUsage } from './help.ts';
@@ -258,7 +260,10 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
       wallClock: args.wallClock,
       ...(showProgress ? { onProgress: (p) => (p.stage !== 'allocating' || tty) && io.err(formatProgress(p)) } : {}),
     };
-    const train = (c: AnyRunConfig) => (c.model === 'gpt' ? engine.runGptTraining(opened, c, opts) : engine.runTraining(opened, c, opts));
+    const train = (c: AnyRunConfig) => {
+      if (c.model === 'llama') return engine.runLlamaTraining(opened, scaledToDevice(c, opened.summary, io), opts);
+      return c.model === 'gpt' ? engine.runGptTraining(opened, c, opts) : engine.runTraining(opened, c, opts);
+    };
 
     if (args.sweep === undefined) {
       const report = await train(args.config);
@@ -339,6 +344,18 @@ async function applyCachedTiles(opened: OpenedDevice, io: Io): Promise<string> {
     io.err(`vramlab: cached matmul tiles ${JSON.stringify(tiles)} do not fit this device (${bad}); using the default\n`);
   }
   return `${tileText(matmulTiles(opened.device))} (default)`;
+}
+
+/**
+ * A Llama run scaled to this device exactly as the lab's Run panel scales a model
+ * (ui/scale.ts: the adapter's buffer limits, a memory budget and a compute budget per step);
+ * the sentence saying so goes to stderr, a refusal is a UsageError naming --model.
+ */
+function scaledToDevice(c: LlamaRunConfig, adapter: OpenedDevice['summary'], io: Io): LlamaRunConfig {
+  const plan = planForDevice(c, deviceBudget(adapter));
+  if (plan.kind === 'refused') throw new UsageError(`--model: ${plan.message}`, '--model');
+  if (plan.kind === 'scaled') io.err(`vramlab run: ${plan.message}\n`);
+  return plan.config;
 }
 
 function tileText(t: { tm: number; tn: number; wgx: number; wgy: number; tk: number }): string {

@@ -7,6 +7,7 @@
 import { estimate } from '../estimate/index.ts';
 import type { OpenedDevice } from './device.ts';
 import { GptTrainer } from './graph/gpt.ts';
+import { LlamaTrainer } from './graph/llama.ts';
 import { MlpTrainer } from './graph/mlp.ts';
 import { Ledger } from './ledger.ts';
 import { StepRecorder } from './profiler.ts';
@@ -15,8 +16,11 @@ import { LEDGER_CATEGORIES, LEDGER_TO_PLAN_CATEGORY, type LedgerPoint } from '..
 import { type CategoryBytes, type Plan, zeroCategories } from '../protocol/plan.ts';
 import {
   DEFAULT_GPT_LR,
+  DEFAULT_LLAMA_LR,
   type GptRunConfig,
   type GptRunReport,
+  type LlamaRunConfig,
+  type LlamaRunReport,
   PHASE_NAMES,
   type PhaseName,
   type RunConfig,
@@ -24,6 +28,7 @@ import {
   type RunReport,
   planConfigOf,
   planConfigOfGpt,
+  planConfigOfLlama,
 } from '../protocol/run.ts';
 
 export interface RunOptions {
@@ -112,7 +117,7 @@ export function cancelled(): Error {
 }
 
 /** A model trainer the run loop drives (graph/trainer.ts). */
-type AnyTrainer = MlpTrainer | GptTrainer;
+type AnyTrainer = MlpTrainer | GptTrainer | LlamaTrainer;
 
 export async function runTraining(opened: OpenedDevice, cfg: RunConfig, opts: RunOptions = {}): Promise<RunReport> {
   // Also refuses what the engine cannot run, before anything is allocated.
@@ -125,6 +130,13 @@ export async function runGptTraining(opened: OpenedDevice, cfg: GptRunConfig, op
   const plan = estimate(planConfigOfGpt(cfg));
   const lr = cfg.lr ?? DEFAULT_GPT_LR[cfg.optimizer];
   const r = await runLoop(opened, plan, cfg.layers, cfg.steps, (ledger) => GptTrainer.create(opened.device, ledger, cfg, lr), opts);
+  return { ...r, config: cfg };
+}
+
+export async function runLlamaTraining(opened: OpenedDevice, cfg: LlamaRunConfig, opts: RunOptions = {}): Promise<LlamaRunReport> {
+  const plan = estimate(planConfigOfLlama(cfg));
+  const lr = cfg.lr ?? DEFAULT_LLAMA_LR[cfg.optimizer];
+  const r = await runLoop(opened, plan, cfg.layers, cfg.steps, (ledger) => LlamaTrainer.create(opened.device, ledger, cfg, lr), opts);
   return { ...r, config: cfg };
 }
 

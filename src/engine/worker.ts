@@ -4,7 +4,7 @@
  */
 import * as Comlink from 'comlink';
 import { contextGpu, openDevice, type OpenedDevice } from './device.ts';
-import { cancelled, runGptTraining, runTraining } from './run.ts';
+import { cancelled, runGptTraining, runLlamaTraining, runTraining } from './run.ts';
 import { measureThroughput } from './throughput.ts';
 import {
   ENGINE_ERRORS,
@@ -15,7 +15,7 @@ import {
   type EngineRunConfig,
   type EngineRunReport,
 } from '../protocol/engine-api.ts';
-import { parseGptRunConfig, parseRunConfig, type RunProgress } from '../protocol/run.ts';
+import { parseGptRunConfig, parseLlamaRunConfig, parseRunConfig, type RunProgress } from '../protocol/run.ts';
 
 let opened: Promise<OpenedDevice> | null = null;
 let listener: ((report: DeviceErrorReport) => void) | null = null;
@@ -51,12 +51,12 @@ function busy(): Error {
 
 /**
  * Validates an untrusted config with the schema its `model` names: 'gpt' is a GPT-style
- * decoder, anything else is checked as the mlp (whose schema says which models exist), so a
+ * decoder, 'llama' a Llama-style one, anything else is checked as the mlp (whose schema says which models exist), so a
  * ConfigError always names the field of the model that was asked for.
  */
 function parseEngineRunConfig(input: unknown): EngineRunConfig {
   const model = typeof input === 'object' && input !== null ? (input as { model?: unknown }).model : undefined;
-  return model === 'gpt' ? parseGptRunConfig(input) : parseRunConfig(input);
+  return model === 'llama' ? parseLlamaRunConfig(input) : model === 'gpt' ? parseGptRunConfig(input) : parseRunConfig(input);
 }
 
 /** A run id from another context: a short string, or absent. */
@@ -120,6 +120,7 @@ const engine: EngineApi = {
           signal: abort.signal,
           ...(onProgress ? { onProgress: (p: RunProgress) => deliver(onProgress, p) } : {}),
         };
+        if (cfg.model === 'llama') return await runLlamaTraining(opened, cfg, opts);
         return cfg.model === 'gpt' ? await runGptTraining(opened, cfg, opts) : await runTraining(opened, cfg, opts);
       } finally {
         if (running === run) running = null;

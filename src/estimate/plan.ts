@@ -18,6 +18,8 @@ import type { ModelSpec, TransformerSpec } from './specs.ts';
 import { checkEngineSupports, engineMlpLayout } from './vramlab.ts';
 import { familyInference, familyInputs, familyTerms, familyUnits, familyWorkspace, hasAttention, isImageFamily, layersOf, pipelinePlan } from './families.ts';
 import { checkEngineGpt, engineGptLayout } from './vramlab-gpt.ts';
+import { describedLayout } from './describe.ts';
+import { llamaDescriptionOf } from './vramlab-llama.ts';
 import { kvCache } from './window.ts';
 
 const MiB = 2 ** 20;
@@ -508,9 +510,15 @@ function inferencePlan(cfg: PlanConfig, spec: NetSpec, inv: Inventory): Plan {
 
 function vramlabPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
   checkEngineSupports(cfg, spec.kind);
-  if (spec.kind !== 'mlp' && spec.kind !== 'transformer') throw new EstimateError('framework vramlab: the engine runs the mlp model and GPT-style decoders');
-  if (spec.kind === 'transformer') checkEngineGpt(spec, cfg);
-  const lay = spec.kind === 'mlp' ? engineMlpLayout(spec, cfg) : engineGptLayout(spec, cfg);
+  if (spec.kind !== 'mlp' && spec.kind !== 'transformer') throw new EstimateError('framework vramlab: the engine runs the mlp model, GPT-style and Llama-style decoders');
+  const llama = spec.kind === 'transformer' && spec.family === 'llama';
+  if (spec.kind === 'transformer' && !llama) checkEngineGpt(spec, cfg);
+  const lay =
+    spec.kind === 'mlp'
+      ? engineMlpLayout(spec, cfg)
+      : llama
+        ? describedLayout(llamaDescriptionOf(spec, cfg), { amp: cfg.precision !== 'fp32', optimizer: cfg.optimizer })
+        : engineGptLayout(spec, cfg);
   const persistent = zeroCategories();
   persistent.weights = lay.weightsBytes;
   persistent.masterWeights = lay.masterBytes;
@@ -540,8 +548,15 @@ function vramlabPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
       formula:
         spec.kind === 'mlp'
           ? `per block: input, pre-activation, activation × batch × ${amp ? '2 B (packed)' : '4 B'}`
-          : `per block: x, LN1, qkv, ${cfg.attention === 'eager' ? 'probabilities (b·a·s²)' : 'row logsumexp'}, attention out, x1, LN2, MLP pre/act; logits b·s·V`,
-      source: spec.kind === 'mlp' ? 'vramlab engine layout (src/estimate/vramlab.ts)' : 'vramlab engine layout (src/estimate/vramlab-gpt.ts)',
+          : llama
+            ? `per block: x, RMSNorm 1, rotated qkv, ${cfg.attention === 'eager' ? 'probabilities (b·a·s²)' : 'row logsumexp'}, attention out, x1, RMSNorm 2, gate/up, SwiGLU; logits b·s·V`
+            : `per block: x, LN1, qkv, ${cfg.attention === 'eager' ? 'probabilities (b·a·s²)' : 'row logsumexp'}, attention out, x1, LN2, MLP pre/act; logits b·s·V`,
+      source:
+        spec.kind === 'mlp'
+          ? 'vramlab engine layout (src/estimate/vramlab.ts)'
+          : llama
+            ? 'vramlab model description (src/estimate/vramlab-llama.ts)'
+            : 'vramlab engine layout (src/estimate/vramlab-gpt.ts)',
     },
     { category: 'activationGrads', label: 'activation gradients (fp32)', bytes: m.activationGrads, formula: spec.kind === 'mlp' ? 'dOut, dAct, dIn of the block in backward' : 'largest set in one unit’s backward (dX, dPre, dY; dLogits in the head)', source: 'vramlab engine layout' },
     { category: 'inputs', label: 'input batch', bytes: m.inputs, formula: spec.kind === 'mlp' ? `batch × d × ${amp ? '2 B (packed)' : '4 B'}` : 'token ids and targets, u32 each', source: 'vramlab engine layout' },

@@ -16,9 +16,10 @@
  * them. Terms of order rows·d inside attention (scaling dQ, dK; the fused D = rowsum(dO ⊙ O))
  * are left out beside the s²·d products.
  */
-import type { GptRunConfig, PhaseName, RunConfig, StepWork } from '../protocol/run.ts';
+import type { GptRunConfig, LlamaRunConfig, PhaseName, RunConfig, StepWork } from '../protocol/run.ts';
 import { PHASE_NAMES } from '../protocol/run.ts';
 import { checkpointPlan } from './schedule.ts';
+import { llamaDescription } from './vramlab-llama.ts';
 
 /** FLOPs per element of the non-matmul kernels and epilogues, with the operations counted. */
 export const ELEMENT_FLOPS = {
@@ -58,6 +59,16 @@ export const ELEMENT_FLOPS = {
   mseLoss: 3,
   /** Cross-entropy per logit: max, exp(x − max), sum (loss); exp(x − max)·(1/Σ) − onehot, · scale/rows (gradient). */
   crossEntropy: 8,
+  /** RMSNorm forward: square and add 2, x·rstd·γ 2. */
+  rmsNorm: 4,
+  /** RMSNorm backward: g = dy·γ 1, x̂ 1, Σ g·x̂ 2, dx 3; dγ = Σ dy·x̂ (x̂ again 1, 2). */
+  rmsNormGrad: 10,
+  /** Rotary embedding per rotated value: θ = pos·base^(−2i/d) (pow 1, · 1), cos, sin, x·cos ± x'·sin 3. */
+  rope: 7,
+  /** SwiGLU per output: silu(g) = g/(1 + exp(−g)) 4 (neg, exp, +1, divide), · u 1. */
+  swiglu: 5,
+  /** SwiGLU backward per output: σ 3, silu 1, dU = dy·silu 1, dG = dy·u·σ·(1 + g·(1 − σ)) 5. */
+  swigluGrad: 10,
   /** Token + position embedding: one add per output value. */
   embedding: 1,
   /** Embedding backward: one add per dOut value into the token table and one into the positions. */
@@ -138,9 +149,15 @@ export const KERNEL_WORK = {
   mseLoss: (n: number) => work(ELEMENT_FLOPS.mseLoss * n, 2),
   crossEntropy: (rows: number, vocab: number) => work(ELEMENT_FLOPS.crossEntropy * rows * vocab, 2),
   embedding: (rows: number, dim: number) => work(ELEMENT_FLOPS.embedding * rows * dim, 1),
-  /** Two dispatches (token table, positions); accumulating into the token table adds its vocab·dim adds. */
-  embeddingBackward: (rows: number, dim: number, vocab: number, accumulate: boolean) =>
-    work(ELEMENT_FLOPS.embeddingGrad * rows * dim + (accumulate ? vocab * dim : 0), 2),
+  /** Two dispatches (token table, positions; one without positions); accumulating into the token table adds its vocab·dim adds. */
+  embeddingBackward: (rows: number, dim: number, vocab: number, accumulate: boolean, positions = true) =>
+    work((positions ? ELEMENT_FLOPS.embeddingGrad : 1) * rows * dim + (accumulate ? vocab * dim : 0), positions ? 2 : 1),
+  rmsNorm: (rows: number, cols: number) => work(ELEMENT_FLOPS.rmsNorm * rows * cols, 2),
+  rmsNormBackward: (rows: number, cols: number) => work(ELEMENT_FLOPS.rmsNormGrad * rows * cols, 2),
+  /** `rotated` values rotated (q and k); the copied ones (v) are free. */
+  rope: (rotated: number) => work(ELEMENT_FLOPS.rope * rotated, 1),
+  swiglu: (n: number) => work(ELEMENT_FLOPS.swiglu * n, 1),
+  swigluBackward: (n: number) => work(ELEMENT_FLOPS.swigluGrad * n, 1),
   cast: (n: number) => work(ELEMENT_FLOPS.cast * n, 1),
   optimizer: (kind: RunConfig['optimizer'], n: number) => work(ELEMENT_FLOPS[kind] * n, 1),
   checkFinite: (n: number) => work(ELEMENT_FLOPS.checkFinite * n, 1),
@@ -181,7 +198,7 @@ class Tally {
  * scaler's finiteness check per gradient, one update per parameter tensor, the 16-bit copies
  * of the matmul weights refreshed under amp, the loss scale's update.
  */
-function optimizerPhase(t: Tally, cfg: RunConfig | GptRunConfig, params: { n: number; matmul: boolean }[]): void {
+function optimizerPhase(t: Tally, cfg: RunConfig | GptRunConfig | LlamaRunConfig, params: { n: number; matmul: boolean }[]): void {
   t.phase = 'optimizer';
   const fp16 = cfg.precision === 'amp-fp16';
   if (fp16) for (const p of params) t.add(KERNEL_WORK.checkFinite(p.n));
@@ -319,6 +336,90 @@ function gptWork(cfg: GptRunConfig): StepWork {
   return t.result();
 }
 
+/** The Llama's step (engine/graph/llama.ts), kernel by kernel; its parameters from the model description. */
+function llamaWork(cfg: LlamaRunConfig): StepWork {
+  const { vocab: V, dModel: d, layers: L, heads, kvHeads, headDim, inner: I, batch: B, seq: S } = cfg;
+  const rows = B * S;
+  const W = (heads + 2 * kvHeads) * headDim;
+  const Hq = heads * headDim;
+  const fused = cfg.attention === 'fused';
+  const selective = cfg.checkpoint === 'selective' && !fused;
+  const { dropped, segmentOf } = checkpointPlan(cfg.checkpoint, L);
+  const t = new Tally();
+  const mm = (M: number, N: number, K: number, bias = false) => t.add(KERNEL_WORK.matmul(M, N, K, bias, undefined));
+  // A projection's backward: dW, the bias's column sum, dX.
+  const projBack = (inF: number, outF: number, bias = false) => {
+    mm(inF, outF, rows);
+    if (bias) t.add(KERNEL_WORK.columnSum(rows, outF));
+    mm(rows, inF, outF);
+  };
+  const blockForward = (output: boolean) => {
+    t.add(KERNEL_WORK.rmsNorm(rows, d));
+    mm(rows, W, d, cfg.qkvBias);
+    t.add(KERNEL_WORK.rope(rows * (heads + kvHeads) * headDim));
+    t.add(KERNEL_WORK.attention(B, S, heads, headDim, fused));
+    mm(rows, d, Hq); // o
+    t.add(KERNEL_WORK.add(rows * d));
+    t.add(KERNEL_WORK.rmsNorm(rows, d));
+    mm(rows, 2 * I, d); // gate, up
+    t.add(KERNEL_WORK.swiglu(rows * I));
+    if (!output) return;
+    mm(rows, d, I); // down
+    t.add(KERNEL_WORK.add(rows * d));
+  };
+
+  t.phase = 'forward';
+  t.add(KERNEL_WORK.embedding(rows, d));
+  for (let l = 0; l < L; l++) blockForward(true);
+  t.add(KERNEL_WORK.rmsNorm(rows, d));
+  mm(rows, V, d); // lm_head
+
+  t.phase = 'backward';
+  t.add(KERNEL_WORK.crossEntropy(rows, V));
+  if (cfg.tied) {
+    mm(V, d, rows);
+    mm(rows, d, V);
+  } else projBack(d, V);
+  t.add(KERNEL_WORK.rmsNormBackward(rows, d));
+  const restored = new Set<number>();
+  for (let l = L - 1; l >= 0; l--) {
+    if (dropped[l] && !restored.has(l)) {
+      t.phase = 'recompute';
+      const seg = segmentOf[l]!;
+      for (const j of seg) {
+        blockForward(j !== seg[seg.length - 1]);
+        restored.add(j);
+      }
+    }
+    if (selective) {
+      t.phase = 'recompute';
+      t.add(KERNEL_WORK.attention(B, S, heads, headDim, false));
+    }
+    t.phase = 'backward';
+    projBack(I, d); // down
+    t.add(KERNEL_WORK.swigluBackward(rows * I));
+    projBack(d, 2 * I); // gate, up
+    t.add(KERNEL_WORK.rmsNormBackward(rows, d));
+    t.add(KERNEL_WORK.accumulate(rows * d));
+    projBack(Hq, d); // o
+    t.add(KERNEL_WORK.attentionBackward(B, S, heads, headDim, fused));
+    t.add(KERNEL_WORK.rope(rows * (heads + kvHeads) * headDim));
+    projBack(d, W, cfg.qkvBias);
+    t.add(KERNEL_WORK.rmsNormBackward(rows, d));
+    t.add(KERNEL_WORK.accumulate(rows * d));
+  }
+  t.add(KERNEL_WORK.embeddingBackward(rows, d, V, cfg.tied, false));
+
+  // Gradients in the order the trainer creates them: the head's, each block's from the last, the untied embedding's.
+  const desc = llamaDescription(
+    { vocab: V, d, layers: L, heads, kvHeads, headDim, inner: I, tied: cfg.tied, qkvBias: cfg.qkvBias },
+    { batch: B, seq: S, amp: cfg.precision !== 'fp32', attention: cfg.attention },
+  );
+  const params = [...desc.units].reverse().flatMap((u) => u.grads);
+  optimizerPhase(t, cfg, params);
+  return t.result();
+}
+
 /**
  * The GPT's step under LoRA (engine/graph/gpt.ts with graph/lora.ts): per projection the
  * adapter's products x·A, s·(x·A)·B, their scale and add, the frozen base's product (dense, or
@@ -414,6 +515,7 @@ function gptLoraWork(cfg: GptRunConfig, t: Tally, mm: (M: number, N: number, K: 
  * phase, matmul FLOPs, dispatches, compute passes and clears, equal to what the engine counts
  * (RunReport.work). Pure: no GPU.
  */
-export function stepWork(config: RunConfig | GptRunConfig): StepWork {
+export function stepWork(config: RunConfig | GptRunConfig | LlamaRunConfig): StepWork {
+  if (config.model === 'llama') return llamaWork(config);
   return config.model === 'gpt' ? gptWork(config) : mlpWork(config);
 }

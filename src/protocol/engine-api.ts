@@ -4,10 +4,10 @@
  * objects. Custom Error classes do not survive the trip either, so the kind of a failure
  * travels in `Error.name` (one of ENGINE_ERRORS) and the sentence for the user in `message`.
  */
-import type { GptRunConfig, RunConfig, RunProgress, RunReport } from './run.ts';
+import type { GptRunConfig, LlamaRunConfig, RunConfig, RunProgress, RunReport } from './run.ts';
 
-/** What run() trains: the mlp (model 'mlp') or a GPT-style decoder (model 'gpt'); `model` tells them apart. */
-export type EngineRunConfig = RunConfig | GptRunConfig;
+/** What run() trains: the mlp (model 'mlp'), a GPT-style (model 'gpt') or a Llama-style decoder (model 'llama'); `model` tells them apart. */
+export type EngineRunConfig = RunConfig | GptRunConfig | LlamaRunConfig;
 
 /**
  * What run() returns: a RunReport whose config is the one it ran (mlp or gpt). Written as a

@@ -12,7 +12,7 @@
 import { z } from 'zod';
 import { DEVICE_ERROR_KINDS, type AdapterSummary, type DeviceErrorReport, type EngineRunConfig, type EngineRunReport, type ThroughputReport } from './engine-api.ts';
 import { OP_MOMENTS, PHASES, PLAN_CATEGORIES, type CategoryBytes, type GpuFit, type ModelSummary, type Plan, type PlanTerm } from './plan.ts';
-import { GptRunConfigSchema, PHASE_NAMES, RUN_LIMITS, RunConfigSchema, type RunProgress } from './run.ts';
+import { GptRunConfigSchema, LlamaRunConfigSchema, PHASE_NAMES, RUN_LIMITS, RunConfigSchema, type RunProgress } from './run.ts';
 
 /** `Error.name` of a message the page refuses. */
 export const BAD_WORKER_MESSAGE = 'BadWorkerMessage';
@@ -131,7 +131,7 @@ export const PlanSchema = z.object({
 });
 
 /** The config a report names: an mlp RunConfig or a GptRunConfig, chosen by `model` (no guessing between the two). */
-export const EngineRunConfigSchema = z.discriminatedUnion('model', [RunConfigSchema, GptRunConfigSchema]);
+export const EngineRunConfigSchema = z.discriminatedUnion('model', [RunConfigSchema, GptRunConfigSchema, LlamaRunConfigSchema]);
 
 /** A report of either model: the same measurement, with the config that ran (see EngineRunReport). */
 export const RunReportSchema = z.object({

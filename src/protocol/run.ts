@@ -322,6 +322,82 @@ export function planConfigOfGpt(run: GptRunConfig): PlanConfig {
 export type GptRunReport = Omit<RunReport, 'config'> & { config: GptRunConfig };
 
 /**
+ * A Llama-style decoder run (llama, mistral, qwen2): RMSNorm, rotary positions, grouped-query
+ * attention (kvHeads ≤ heads), SwiGLU MLP of width `inner`, LM head tied to the embedding or
+ * not, q/k/v biases where qwen2 has them; no dropout.
+ */
+export const LlamaRunConfigSchema = z
+  .object({
+    model: z.literal('llama', { error: 'a Llama run names model llama' }),
+    vocab: int('vocab', 2, 1 << 20),
+    dModel: int('d-model', 1, LIMITS.d),
+    heads: int('heads', 1, 4096),
+    kvHeads: int('kv-heads', 1, 4096),
+    /** Head size; hidden = heads·headDim need not equal dModel (Qwen2, Llama 3.2 3B do not differ; some configs set head_dim). */
+    headDim: int('head-dim', 2, 4096),
+    layers: int('layers', 1, LIMITS.layers),
+    inner: int('inner', 1, LIMITS.hidden),
+    tied: z.boolean(),
+    qkvBias: z.boolean(),
+    /** rope_theta: Llama 2 10000, Llama 3 500000, Qwen2 1000000. */
+    ropeTheta: z.number().positive('rope-theta must be more than 0').max(1e9, 'rope-theta must be at most 1e9'),
+    seq: int('seq', 1, 1 << 16),
+    batch: int('batch', 1, LIMITS.batch),
+    attention: z.enum(['eager', 'fused']),
+    precision: z.enum(RUN_PRECISIONS),
+    optimizer: z.enum(RUN_OPTIMIZERS),
+    checkpoint: z.enum(GPT_CHECKPOINTS),
+    steps: int('steps', 1, RUN_LIMITS.steps),
+    seed: int('seed', 0, 2 ** 32 - 1),
+    lr: z.number().positive('lr must be more than 0').max(10, 'lr must be at most 10').optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.heads % c.kvHeads !== 0) ctx.addIssue({ code: 'custom', path: ['kvHeads'], message: `kv-heads must divide heads (${c.heads})` });
+    else if (c.heads / c.kvHeads > c.headDim) ctx.addIssue({ code: 'custom', path: ['kvHeads'], message: `heads / kv-heads must be at most the head size (${c.headDim})` });
+    if (c.headDim % 2 !== 0) ctx.addIssue({ code: 'custom', path: ['headDim'], message: 'rotary positions need an even head size' });
+  });
+export type LlamaRunConfig = z.infer<typeof LlamaRunConfigSchema>;
+
+export const DEFAULT_LLAMA_LR: Record<LlamaRunConfig['optimizer'], number> = DEFAULT_GPT_LR;
+
+export function parseLlamaRunConfig(input: unknown): LlamaRunConfig {
+  const r = LlamaRunConfigSchema.safeParse(input);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const field = issue.path.join('.') || 'config';
+  throw new ConfigError(`${field}: ${issue.message}`, field);
+}
+
+/** The planner configuration (a llama or qwen2 config.json) whose framework-vramlab estimate a Llama run is checked against. */
+export function planConfigOfLlama(run: LlamaRunConfig): PlanConfig {
+  return {
+    ...planConfigOfGpt({ ...GPT_NANO_RUN, ...run, model: 'gpt' }),
+    hfConfig: {
+      // qwen2 is the family with q/k/v biases.
+      model_type: run.qkvBias ? 'qwen2' : 'llama',
+      architectures: [run.qkvBias ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
+      vocab_size: run.vocab,
+      hidden_size: run.dModel,
+      num_hidden_layers: run.layers,
+      num_attention_heads: run.heads,
+      num_key_value_heads: run.kvHeads,
+      head_dim: run.headDim,
+      intermediate_size: run.inner,
+      hidden_act: 'silu',
+      tie_word_embeddings: run.tied,
+      rope_theta: run.ropeTheta,
+    },
+  };
+}
+
+export type LlamaRunReport = Omit<RunReport, 'config'> & { config: LlamaRunConfig };
+
+/** The planner configuration of any engine run (mlp, GPT or Llama). */
+export function planConfigOfRun(c: RunConfig | GptRunConfig | LlamaRunConfig): PlanConfig {
+  return c.model === 'llama' ? planConfigOfLlama(c) : c.model === 'gpt' ? planConfigOfGpt(c) : planConfigOf(c);
+}
+
+/**
  * The tensors alive just after timeline point `index` of a report (largest first): the last
  * step's events undone one by one from the tensors alive at its end. Staging is left out, as
  * it is from the timeline's bytes, so the tensors' bytes add up to the point's total.

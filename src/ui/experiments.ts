@@ -113,6 +113,7 @@ export class VlExperiments extends LitElement {
     const steps = this.steps;
     if ('error' in steps) return steps;
     const made = runConfigFor(this.planConfig, steps.value, SEED);
+    if (!('error' in made) && made.config.model === 'llama') return { error: 'The experiments run the mlp and GPT-style models; run a Llama-style model from Run.' };
     if ('error' in made || made.config.model !== 'gpt') return 'error' in made ? made : { config: made.config, scaled: null };
     const adapter = this.currentAdapter;
     if (!adapter) return { error: 'Waiting for the adapter’s limits to check the model against…' };

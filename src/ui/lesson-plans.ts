@@ -188,7 +188,7 @@ export function overLimit(variants: LessonVariant[], budget: DeviceBudget): stri
     if (v.config.model === 'gpt') {
       const over = checkFit(v.config, budget).over.filter((e) => e.limit !== 'compute budget');
       if (over.length > 0) return `${v.label}: ${describeExcess(over[0]!, budget)}`;
-    } else {
+    } else if (v.config.model === 'mlp') {
       const peak = estimateRun(v.config).peak.bytes;
       if (peak > budget.memoryBytes) return `${v.label}: the estimated peak is over this device's memory budget`;
       const widest = 4 * v.config.batch * Math.max(v.config.hidden, v.config.d);

@@ -6,7 +6,8 @@ import { resolveModel } from '../estimate/presets.ts';
 import type { TransformerSpec } from '../estimate/specs.ts';
 import type { PlanConfig } from '../protocol/config.ts';
 import type { EngineRunConfig } from '../protocol/engine-api.ts';
-import { GPT_CHECKPOINTS, GptRunConfigSchema, RUN_CHECKPOINTS, RUN_OPTIMIZERS, RUN_PRECISIONS, RunConfigSchema } from '../protocol/run.ts';
+import { GPT_CHECKPOINTS, GptRunConfigSchema, LlamaRunConfigSchema, RUN_CHECKPOINTS, RUN_OPTIMIZERS, RUN_PRECISIONS, RunConfigSchema } from '../protocol/run.ts';
+import { checkEngineLlama } from '../estimate/vramlab-llama.ts';
 import { formatInteger } from './format.ts';
 
 /** The page offers at most this many steps (the engine takes up to RUN_LIMITS.steps from the CLI). */
@@ -14,7 +15,7 @@ export const PANEL_MAX_STEPS = 1000;
 
 /** The models the engine runs, named for a user who picked another one. */
 export const RUNNABLE_MODELS_MESSAGE =
-  'The engine runs the mlp model and GPT-2-style decoders (gpt-nano, gpt2-small, gpt2-medium, gpt2-large, gpt2-xl or an imported GPT-2 config.json); choose one of those to run it.';
+  'The engine runs the mlp model, GPT-2-style decoders (gpt-nano, gpt2-small … gpt2-xl or an imported GPT-2 config.json) and Llama-style ones (the Llama, Mistral and Qwen2.5 presets or an imported llama, mistral or qwen2 config.json); choose one of those to run it.';
 
 /** "a, b or c" */
 export function orList(xs: readonly string[]): string {
@@ -24,7 +25,7 @@ export function orList(xs: readonly string[]): string {
 const includes = <T extends string>(xs: readonly T[], v: string): v is T => (xs as readonly string[]).includes(v);
 
 /** Which engine model the plan maps to: the mlp, a gpt2-family decoder (preset or imported config.json), or none. */
-export type RunnableModel = { kind: 'mlp' } | { kind: 'gpt'; spec: TransformerSpec } | null;
+export type RunnableModel = { kind: 'mlp' } | { kind: 'gpt' | 'llama'; spec: TransformerSpec } | null;
 
 export function runnableModel(c: PlanConfig): RunnableModel {
   if (c.model === 'mlp') return { kind: 'mlp' };
@@ -34,7 +35,14 @@ export function runnableModel(c: PlanConfig): RunnableModel {
   } catch {
     return null; // An unknown model or a bad config.json: the form says why.
   }
-  return spec.kind === 'transformer' && spec.family === 'gpt2' ? { kind: 'gpt', spec } : null;
+  if (spec.kind !== 'transformer') return null;
+  if (spec.family === 'gpt2') return { kind: 'gpt', spec };
+  try {
+    checkEngineLlama(spec);
+  } catch {
+    return null; // gemma and other llama-family variants the engine does not build
+  }
+  return { kind: 'llama', spec };
 }
 
 /**
@@ -83,6 +91,25 @@ function rawRunConfig(c: PlanConfig, model: NonNullable<RunnableModel>, steps: s
     steps: num(steps),
     seed: num(seed),
   };
+  if (model.kind === 'llama') {
+    const s = model.spec;
+    return {
+      model: 'llama',
+      vocab: s.vocab,
+      dModel: s.hidden,
+      heads: s.heads,
+      kvHeads: s.kvHeads,
+      headDim: s.headDim,
+      layers: s.layers,
+      inner: s.intermediate,
+      tied: s.tiedEmbeddings,
+      qkvBias: s.qkvBias,
+      ropeTheta: 10000,
+      seq: c.seq,
+      attention: c.attention,
+      ...common,
+    };
+  }
   if (model.kind === 'gpt') {
     return {
       model: 'gpt',
@@ -106,7 +133,7 @@ export function validate(c: PlanConfig, steps: string, seed: string): Validated 
   const model = runnableModel(c);
   if (!model) return { config: null, errors: { config: RUNNABLE_MODELS_MESSAGE } };
   const raw = rawRunConfig(c, model, steps, seed);
-  const r = model.kind === 'gpt' ? GptRunConfigSchema.safeParse(raw) : RunConfigSchema.safeParse(raw);
+  const r = model.kind === 'llama' ? LlamaRunConfigSchema.safeParse(raw) : model.kind === 'gpt' ? GptRunConfigSchema.safeParse(raw) : RunConfigSchema.safeParse(raw);
   const errors: FieldErrors = {};
   if (!r.success) {
     for (const issue of r.error.issues) {
@@ -139,6 +166,9 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export function describeRun(c: EngineRunConfig): string {
   const tail = `batch ${c.batch}; ${c.precision}; ${c.optimizer}; checkpointing ${c.checkpoint}; ${plural(c.steps, 'step')}, seed ${c.seed}`;
+  if (c.model === 'llama') {
+    return `llama vocab ${c.vocab}, d ${c.dModel}, ${plural(c.heads, 'head')} (${c.kvHeads} kv), head size ${c.headDim}, inner ${c.inner}, ${plural(c.layers, 'layer')}, ${c.tied ? 'tied' : 'untied'} head, seq ${c.seq}, ${c.attention} attention; ${tail}`;
+  }
   if (c.model === 'gpt') {
     return `gpt vocab ${c.vocab}, d ${c.dModel}, ${plural(c.heads, 'head')}, ${plural(c.layers, 'layer')}, seq ${c.seq}, ${c.attention} attention; ${tail}`;
   }

@@ -5,14 +5,14 @@
 import { estimate } from '../estimate/index.ts';
 import type { EngineRunConfig } from '../protocol/engine-api.ts';
 import type { Plan } from '../protocol/plan.ts';
-import { planConfigOf, planConfigOfGpt } from '../protocol/run.ts';
+import { planConfigOfRun } from '../protocol/run.ts';
 
 /** The planner's framework-vramlab plan for a run: what the engine's ledger will measure. */
 export function estimateRun(c: EngineRunConfig): Plan {
-  return estimate(c.model === 'gpt' ? planConfigOfGpt(c) : planConfigOf(c));
+  return estimate(planConfigOfRun(c));
 }
 
 /** The planner's PyTorch plan for the same shapes: what a PyTorch eager step of this model would allocate. */
 export function estimateRunPytorch(c: EngineRunConfig): Plan {
-  return estimate({ ...(c.model === 'gpt' ? planConfigOfGpt(c) : planConfigOf(c)), framework: 'pytorch' });
+  return estimate({ ...planConfigOfRun(c), framework: 'pytorch' });
 }

@@ -2,7 +2,7 @@ import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { DEFAULT_PLAN, type PlanConfig } from '../protocol/config.ts';
 import type { AdapterSummary, EngineRunConfig, EngineRunReport } from '../protocol/engine-api.ts';
-import { DEFAULT_RUN, type GptRunConfig } from '../protocol/run.ts';
+import { DEFAULT_RUN } from '../protocol/run.ts';
 import { formatDuration } from './device-speed.ts';
 import { controlStyles } from './control-styles.ts';
 import { AdapterConsumer, type EngineStatus } from './engine-controller.ts';
@@ -12,7 +12,7 @@ import { LONG_RUN_MS } from './lesson-plans.ts';
 import { PANEL_MAX_STEPS, describeRun, formatFlops, ignoredSettings, orList, runBlockers, runnableModel, validate, type Validated } from './run-config.ts';
 import { RunQueueController } from './run-queue.ts';
 import type { RunScale } from './run-result.ts';
-import { describeChanges, deviceBudget, planForDevice, refusalOf, type DeviceBudget, type ScalePlan } from './scale.ts';
+import { describeChanges, deviceBudget, planForDevice, refusalOf, type DecoderRunConfig, type DeviceBudget, type ScalePlan } from './scale.ts';
 import './predict-guess.ts';
 import './run-progress.ts';
 import './run-result.ts';
@@ -24,7 +24,7 @@ export type { RunnableModel } from './run-config.ts';
 export const CANCELLED_MESSAGE = 'Cancelled; nothing is left allocated.';
 
 /** What the device check decided for a GPT run. */
-type DeviceCheck = { kind: 'waiting' } | { kind: 'error'; message: string } | { kind: 'ok'; budget: DeviceBudget; plan: ScalePlan };
+type DeviceCheck = { kind: 'waiting' } | { kind: 'error'; message: string } | { kind: 'ok'; budget: DeviceBudget; plan: ScalePlan<DecoderRunConfig> };
 
 /** The detail of `vl-run-report`: the finished run's report, or null when a new run starts. */
 export interface RunReportDetail {
@@ -44,7 +44,7 @@ interface RanFor {
 }
 
 /**
- * Runs the plan's model (the mlp, or a gpt2-family decoder as the engine's GPT) on the page's
+ * Runs the plan's model (the mlp, a gpt2-family decoder as the engine's GPT, a llama-family one as its Llama) on the page's
  * shared engine and shows the measurement beside estimates of the same configuration
  * (run-result.ts). The plan comes from the planner form; steps and seed are this panel's own.
  * Before a GPT run the shape is checked against the adapter's limits and a stated budget
@@ -158,7 +158,7 @@ export class VlRunPanel extends LitElement {
   private readonly lab = new LabRunnerController(this);
   private readonly provided = new AdapterConsumer(this);
   /** The last device check, by config and adapter: estimating a 48-layer model per keystroke is wasteful. */
-  private checkCache: { config: GptRunConfig; adapter: AdapterSummary; result: DeviceCheck } | null = null;
+  private checkCache: { config: DecoderRunConfig; adapter: AdapterSummary; result: DeviceCheck } | null = null;
 
   private get currentAdapter(): AdapterSummary | null {
     return this.adapter ?? this.provided.adapter;
@@ -169,7 +169,7 @@ export class VlRunPanel extends LitElement {
   }
 
   /** The device check for a GPT config: waiting for the adapter, the estimate's error, or the scale plan. */
-  private deviceCheck(config: GptRunConfig): DeviceCheck {
+  private deviceCheck(config: DecoderRunConfig): DeviceCheck {
     const adapter = this.currentAdapter;
     if (!adapter) return { kind: 'waiting' };
     const cached = this.checkCache;
@@ -189,7 +189,7 @@ export class VlRunPanel extends LitElement {
   private toRun(checked: Validated | null): { config: EngineRunConfig; scale: RunScale | null; refusal: null } | { config: null; refusal: string | null } {
     const config = checked?.config;
     if (!config) return { config: null, refusal: null };
-    if (config.model !== 'gpt') return { config, scale: null, refusal: null };
+    if (config.model === 'mlp') return { config, scale: null, refusal: null };
     const check = this.deviceCheck(config);
     if (check.kind === 'waiting') return { config: null, refusal: null };
     if (check.kind === 'error') return { config: null, refusal: check.message };
@@ -244,7 +244,7 @@ export class VlRunPanel extends LitElement {
           @vl-guess-change=${this.handleGuessChange}
         ></vl-predict-guess>
         ${errors.config ? html`<p class="error" data-testid="run-config-error">${errors.config}</p>` : nothing}
-        ${checked?.config?.model === 'gpt' ? this.renderDeviceCheck(checked.config, hideEstimates) : nothing}
+        ${checked?.config && checked.config.model !== 'mlp' ? this.renderDeviceCheck(checked.config, hideEstimates) : nothing}
         ${chosen.config && !running ? this.renderDuration(chosen.config) : nothing}
         ${chosen.refusal
           ? html`<p class="blocked" id="run-why" role="status" data-testid="run-refused">${chosen.refusal}</p>`
@@ -283,7 +283,7 @@ export class VlRunPanel extends LitElement {
     const blocked = this.runner.blockedFor('run');
     if (blocked) return blocked;
     // No GPT run starts before its shape is checked against the adapter's limits.
-    if (checked.config.model === 'gpt' && !this.currentAdapter) return 'Waiting for the adapter’s limits to check the model against…';
+    if (checked.config.model !== 'mlp' && !this.currentAdapter) return 'Waiting for the adapter’s limits to check the model against…';
     return '';
   }
 
@@ -302,7 +302,7 @@ export class VlRunPanel extends LitElement {
   }
 
   /** The budget this device is held to, and what the check decided: fits, scaled down (with the toggle), or nothing to add. */
-  private renderDeviceCheck(config: GptRunConfig, hideEstimates: boolean) {
+  private renderDeviceCheck(config: DecoderRunConfig, hideEstimates: boolean) {
     const check = this.deviceCheck(config);
     if (check.kind !== 'ok') return nothing;
     const { budget, plan } = check;

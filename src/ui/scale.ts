@@ -15,11 +15,16 @@
  *   freezing the lab for minutes.
  *
  * Scaling divides d-model, vocab, layers, seq and batch by one power of two (each kept at a
- * small floor) and keeps the number of heads where it divides the new d-model.
+ * small floor) and keeps the number of heads where it divides the new d-model. A Llama-style
+ * run also divides its SwiGLU width and keeps the ratio of query to kv heads where it can (the
+ * head size stays even: rotary positions pair lanes).
  */
 import { estimate } from '../estimate/index.ts';
 import type { AdapterSummary } from '../protocol/engine-api.ts';
-import { planConfigOfGpt, type GptRunConfig } from '../protocol/run.ts';
+import { planConfigOfRun, type GptRunConfig, type LlamaRunConfig } from '../protocol/run.ts';
+
+/** The decoders the lab and the CLI scale to a device. */
+export type DecoderRunConfig = GptRunConfig | LlamaRunConfig;
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -79,9 +84,21 @@ export interface Tensor {
  * rows×4d pre-activation and d×4d weight, the QKV rows×3d, and with eager attention the
  * probabilities batch×heads×seq×seq.
  */
-export function largestTensor(c: GptRunConfig): Tensor {
+export function largestTensor(c: DecoderRunConfig): Tensor {
   const rows = c.batch * c.seq;
   const d = c.dModel;
+  if (c.model === 'llama') {
+    const W = (c.heads + 2 * c.kvHeads) * c.headDim;
+    const t: Tensor[] = [
+      { name: 'logits (batch·seq × vocab)', bytes: 4 * rows * c.vocab },
+      { name: 'token embedding (vocab × d-model)', bytes: 4 * c.vocab * d },
+      { name: 'gate/up activations (batch·seq × 2·inner)', bytes: 4 * rows * 2 * c.inner },
+      { name: 'gate/up weight (d-model × 2·inner)', bytes: 4 * d * 2 * c.inner },
+      { name: 'QKV (batch·seq × (heads + 2·kv heads)·head size)', bytes: 4 * rows * W },
+    ];
+    if (c.attention === 'eager') t.push({ name: 'attention probabilities (batch × heads × seq × seq)', bytes: 4 * c.batch * c.heads * c.seq * c.seq });
+    return t.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  }
   const candidates: Tensor[] = [
     { name: 'logits (batch·seq × vocab)', bytes: 4 * rows * c.vocab },
     { name: 'token embedding (vocab × d-model)', bytes: 4 * c.vocab * d },
@@ -100,15 +117,20 @@ export function largestTensor(c: GptRunConfig): Tensor {
  * attention's QKᵀ and PV, 4·batch·seq²·d per layer forward, three times that with backward.
  * Recomputation under checkpointing adds at most one more forward; it is left out.
  */
-export function stepFlops(c: GptRunConfig): number {
+export function stepFlops(c: DecoderRunConfig): number {
   const rows = c.batch * c.seq;
   const d = c.dModel;
+  if (c.model === 'llama') {
+    const W = (c.heads + 2 * c.kvHeads) * c.headDim;
+    const Hq = c.heads * c.headDim;
+    return 6 * rows * (c.layers * (d * W + Hq * d + 3 * d * c.inner) + c.vocab * d) + 12 * c.layers * c.batch * c.seq * c.seq * Hq;
+  }
   return 6 * rows * (12 * c.layers * d * d + c.vocab * d) + 12 * c.layers * c.batch * c.seq * c.seq * d;
 }
 
 /** The planner's framework-vramlab peak for the run, in bytes (what the ledger measures). */
-export function peakBytes(c: GptRunConfig): number {
-  return estimate(planConfigOfGpt(c)).peak.bytes;
+export function peakBytes(c: DecoderRunConfig): number {
+  return estimate(planConfigOfRun(c)).peak.bytes;
 }
 
 export const LIMIT_NAMES = ['maxStorageBufferBindingSize', 'maxBufferSize', 'memory budget', 'compute budget'] as const;
@@ -132,7 +154,7 @@ export interface FitCheck {
 }
 
 /** Checks one configuration against the budget; `over` lists every limit it breaks. */
-export function checkFit(c: GptRunConfig, budget: DeviceBudget): FitCheck {
+export function checkFit(c: DecoderRunConfig, budget: DeviceBudget): FitCheck {
   const tensor = largestTensor(c);
   const flops = stepFlops(c);
   const over: Excess[] = [];
@@ -158,14 +180,37 @@ export function headsFor(d: number, heads: number, precision: GptRunConfig['prec
   return 1;
 }
 
+/** The largest kv ≤ kvHeads dividing heads with heads / kv ≤ headDim (the attention kernel's limit). */
+export function kvHeadsFor(heads: number, kvHeads: number, headDim: number): number {
+  for (let k = Math.min(kvHeads, heads); k >= 1; k--) if (heads % k === 0 && heads / k <= headDim) return k;
+  return heads;
+}
+
 /** The configuration divided by `factor` (a power of two), each dimension kept at its floor. */
-export function scaleGpt(c: GptRunConfig, factor: number): GptRunConfig {
+export function scaleGpt<C extends DecoderRunConfig>(c: C, factor: number): C {
   if (!Number.isInteger(Math.log2(factor)) || factor < 1) throw new RangeError(`scale factor must be a power of two, got ${factor}`);
   if (factor === 1) return c;
   const div = (v: number, floor: number) => Math.max(Math.min(v, floor), Math.floor(v / factor));
   // Even, so a 16-bit run keeps an even head size with one head at least.
   let dModel = div(c.dModel, SCALE_FLOORS.dModel);
-  if (c.precision !== 'fp32' && dModel % 2 !== 0) dModel += 1;
+  if ((c.precision !== 'fp32' || c.model === 'llama') && dModel % 2 !== 0) dModel += 1;
+  if (c.model === 'llama') {
+    // Rotary positions need an even head size whatever the precision.
+    const heads = headsFor(dModel, c.heads, 'amp-bf16');
+    const headDim = dModel / heads;
+    return {
+      ...c,
+      dModel,
+      heads,
+      headDim,
+      kvHeads: kvHeadsFor(heads, Math.max(1, Math.round((c.kvHeads * heads) / c.heads)), headDim),
+      inner: div(c.inner, SCALE_FLOORS.dModel),
+      vocab: div(c.vocab, SCALE_FLOORS.vocab),
+      layers: div(c.layers, SCALE_FLOORS.layers),
+      seq: div(c.seq, SCALE_FLOORS.seq),
+      batch: div(c.batch, SCALE_FLOORS.batch),
+    };
+  }
   return {
     ...c,
     dModel,
@@ -180,10 +225,12 @@ export function scaleGpt(c: GptRunConfig, factor: number): GptRunConfig {
 }
 
 /** "d 1600→100, layers 48→3, vocab 50257→3141, seq 16→8": only what changed, in that order. */
-export function describeChanges(from: GptRunConfig, to: GptRunConfig): string {
-  const fields: [string, keyof GptRunConfig][] = [
+export function describeChanges(from: DecoderRunConfig, to: DecoderRunConfig): string {
+  const fields: [string, keyof GptRunConfig | keyof LlamaRunConfig][] = [
     ['d', 'dModel'],
     ['heads', 'heads'],
+    ['kv heads', 'kvHeads'],
+    ['inner', 'inner'],
     ['layers', 'layers'],
     ['vocab', 'vocab'],
     ['seq', 'seq'],
@@ -191,14 +238,14 @@ export function describeChanges(from: GptRunConfig, to: GptRunConfig): string {
     ['LoRA rank', 'loraRank'],
   ];
   return fields
-    .filter(([, k]) => from[k] !== to[k])
-    .map(([label, k]) => `${label} ${String(from[k])}→${String(to[k])}`)
+    .filter(([, k]) => k in from && (from as Record<string, unknown>)[k] !== (to as Record<string, unknown>)[k])
+    .map(([label, k]) => `${label} ${String((from as Record<string, unknown>)[k])}→${String((to as Record<string, unknown>)[k])}`)
     .join(', ');
 }
 
-export type ScalePlan =
-  | { kind: 'fits'; config: GptRunConfig; check: FitCheck }
-  | { kind: 'scaled'; factor: number; config: GptRunConfig; check: FitCheck; original: FitCheck; message: string }
+export type ScalePlan<C extends DecoderRunConfig = GptRunConfig> =
+  | { kind: 'fits'; config: C; check: FitCheck }
+  | { kind: 'scaled'; factor: number; config: C; check: FitCheck; original: FitCheck; message: string }
   | { kind: 'refused'; original: FitCheck; message: string };
 
 const bytesText = (b: number) => (b >= GiB ? `${(b / GiB).toFixed(2)} GiB` : `${(b / MiB).toFixed(1)} MiB`);
@@ -217,7 +264,7 @@ export function describeExcess(e: Excess, budget: DeviceBudget): string {
  * power-of-two scale-down that fits, with the sentence the UI shows; else a refusal naming
  * the limit that even the smallest model breaks.
  */
-export function planForDevice(c: GptRunConfig, budget: DeviceBudget): ScalePlan {
+export function planForDevice<C extends DecoderRunConfig>(c: C, budget: DeviceBudget): ScalePlan<C> {
   const original = checkFit(c, budget);
   if (original.over.length === 0) return { kind: 'fits', config: c, check: original };
   let last = c;
@@ -248,7 +295,7 @@ export function planForDevice(c: GptRunConfig, budget: DeviceBudget): ScalePlan 
 }
 
 /** The sentence for running the full-size model when it does not fit (scaling turned off). */
-export function refusalOf(plan: Exclude<ScalePlan, { kind: 'fits' }>, budget: DeviceBudget): string {
+export function refusalOf(plan: Exclude<ScalePlan<DecoderRunConfig>, { kind: 'fits' }>, budget: DeviceBudget): string {
   if (plan.kind === 'refused') return plan.message;
   return `Refused at full size: ${plan.original.over.map((e) => describeExcess(e, budget)).join('; ')}. Tick "run scaled down" to run the ×${plan.factor} model.`;
 }

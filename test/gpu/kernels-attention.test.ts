@@ -4,7 +4,8 @@
  * differences of the GPU forward. Shapes are small and odd on purpose: s = 33 spills one row
  * past the default fused tile (32) and leaves packed words straddling two probs rows; the tile
  * tests force tiles of 1–8 so the online softmax rescales across many key tiles. SwiftShader
- * is slow, so s ≤ 33 and headDim ≤ 16.
+ * is slow, so s ≤ 33 and headDim ≤ 16. Grouped-query shapes (kvHeads < heads) check that each
+ * query head reads its group's kv head and that dK, dV sum over the group.
  *
  * Tolerances (|gpu − ref| ≤ tol; ε = 1e-5, the f32 sum bound of kernels.test.ts, with headroom;
  * u(x) = one ulp of storage x, relative: f32 0, f16 2^-10, bf16 2^-7):
@@ -48,15 +49,24 @@ const EPS = 1e-5;
 
 function dims(sh: AttentionShape) {
   const h = sh.heads * sh.headDim;
-  return { h, rows: sh.B * sh.s, slots: sh.B * sh.heads, scale: 1 / Math.sqrt(sh.headDim) };
+  const kv = sh.kvHeads ?? sh.heads;
+  return { h, kv, w: h + 2 * kv * sh.headDim, rows: sh.B * sh.s, slots: sh.B * sh.heads, scale: 1 / Math.sqrt(sh.headDim) };
 }
 
-/** Accessors of the logical layouts: qkv rows×3h (part 0 q, 1 k, 2 v), out rows×h, probs slots×s×s. */
+/**
+ * Accessors of the logical layouts: qkv rows×w (part 0 q over heads, 1 k and 2 v over kvHeads;
+ * query head j reads kv head j / (heads / kvHeads)), out rows×h, probs slots×s×s.
+ */
 function layout(sh: AttentionShape) {
-  const { h } = dims(sh);
+  const { h, kv, w } = dims(sh);
   const D = sh.headDim;
+  const group = sh.heads / kv;
   return {
-    qkv: (part: number, bh: number, i: number, d: number) => (Math.floor(bh / sh.heads) * sh.s + i) * 3 * h + part * h + (bh % sh.heads) * D + d,
+    qkv: (part: number, bh: number, i: number, d: number) => {
+      const row = (Math.floor(bh / sh.heads) * sh.s + i) * w;
+      const head = bh % sh.heads;
+      return part === 0 ? row + head * D + d : row + h + (part - 1) * kv * D + Math.floor(head / group) * D + d;
+    },
     out: (bh: number, i: number, d: number) => (Math.floor(bh / sh.heads) * sh.s + i) * h + (bh % sh.heads) * D + d,
     probs: (bh: number, i: number, j: number) => (bh * sh.s + i) * sh.s + j,
   };
@@ -109,11 +119,11 @@ function cpuForward(x: Float32Array, sh: AttentionShape): CpuForward {
  * sums with every term made absolute.
  */
 function cpuBackward(x: Float32Array, sh: AttentionShape, P: ArrayLike<number>, dOut: Float32Array, dRow?: { D: Float64Array; abs: Float64Array }) {
-  const { h, rows, slots, scale } = dims(sh);
+  const { rows, slots, scale, w } = dims(sh);
   const L = layout(sh);
   const { s, headDim: D } = sh;
-  const grad = new Float64Array(rows * 3 * h);
-  const mag = new Float64Array(rows * 3 * h);
+  const grad = new Float64Array(rows * w);
+  const mag = new Float64Array(rows * w);
   for (let bh = 0; bh < slots; bh++)
     for (let i = 0; i < s; i++) {
       const dP = new Float64Array(i + 1);
@@ -173,13 +183,13 @@ interface GpuResult {
 
 /** Eager and fused forward (and backward when dOut is given) of qkv, everything read back; buffers freed. */
 async function runBoth(sh: AttentionShape, st: Storages, qkvValues: Float32Array, dOutValues?: Float32Array, tile?: number, device = fx.device): Promise<GpuResult> {
-  const { h, rows, slots } = dims(sh);
+  const { h, rows, slots, w } = dims(sh);
   const qkv = await fx.upload('qkv', encodeStorage(qkvValues, st.qkv), 'activations');
   const probs = await fx.empty('probs', eagerProbsBytes(sh, st.probs), 'activations');
   const eagerOut = await fx.empty('out.eager', storageBytes(rows * h, st.out), 'activations');
   const fusedOut = await fx.empty('out.fused', storageBytes(rows * h, st.out), 'activations');
   const lse = await fx.empty('lse', fusedLseBytes(sh), 'activations');
-  const shape = { B: sh.B, s: sh.s, heads: sh.heads, headDim: sh.headDim };
+  const shape = { B: sh.B, s: sh.s, heads: sh.heads, headDim: sh.headDim, kvHeads: sh.kvHeads };
   fx.submit((enc) => {
     recordAttentionEager(device, enc, { ...shape, qkv, qkvStorage: st.qkv, probs, probsStorage: st.probs, out: eagerOut, outStorage: st.out });
     recordAttentionFused(device, enc, { ...shape, qkv, qkvStorage: st.qkv, out: fusedOut, outStorage: st.out, lse, tile });
@@ -193,24 +203,24 @@ async function runBoth(sh: AttentionShape, st: Storages, qkvValues: Float32Array
   if (dOutValues) {
     const dOut = await fx.upload('dOut', dOutValues, 'activation-grads');
     // Garbage first: the kernels must overwrite every element.
-    const garbage = new Float32Array(rows * 3 * h).fill(NaN);
+    const garbage = new Float32Array(rows * w).fill(NaN);
     const eagerGrad = await fx.upload('dQkv.eager', garbage, 'activation-grads');
     const fusedGrad = await fx.upload('dQkv.fused', garbage, 'activation-grads');
     fx.submit((enc) => {
       recordAttentionEagerBackward(device, enc, { ...shape, qkv, qkvStorage: st.qkv, probs, probsStorage: st.probs, dOut, dQkv: eagerGrad });
       recordAttentionFusedBackward(device, enc, { ...shape, qkv, qkvStorage: st.qkv, out: fusedOut, outStorage: st.out, lse, dOut, dQkv: fusedGrad });
     });
-    result.eagerGrad = decodeStorage(await fx.read(eagerGrad), rows * 3 * h, 'f32');
-    result.fusedGrad = decodeStorage(await fx.read(fusedGrad), rows * 3 * h, 'f32');
+    result.eagerGrad = decodeStorage(await fx.read(eagerGrad), rows * w, 'f32');
+    result.fusedGrad = decodeStorage(await fx.read(fusedGrad), rows * w, 'f32');
   }
   fx.ledger.dispose();
   return result;
 }
 
 function inputs(sh: AttentionShape, st: Storages, seed: number) {
-  const { h, rows } = dims(sh);
+  const { h, rows, w } = dims(sh);
   // Scores up to ~√headDim: softmax rows neither flat nor one-hot.
-  const x = roundToStorage(randoms(rows * 3 * h, seed, -1.5, 1.5), st.qkv);
+  const x = roundToStorage(randoms(rows * w, seed, -1.5, 1.5), st.qkv);
   const dOut = randoms(rows * h, seed + 1);
   return { x, dOut };
 }
@@ -225,6 +235,9 @@ const SHAPES: AttentionShape[] = [
   { B: 1, s: 16, heads: 2, headDim: 16 },
   { B: 2, s: 33, heads: 1, headDim: 4 },
   { B: 1, s: 33, heads: 3, headDim: 16 },
+  // Grouped-query: two groups of two query heads; one group of three (multi-query).
+  { B: 2, s: 7, heads: 4, kvHeads: 2, headDim: 8 },
+  { B: 1, s: 9, heads: 3, kvHeads: 1, headDim: 4 },
 ];
 const UNIFORM: Storages[] = (['f32', 'f16', 'bf16'] as const).map((s) => ({ qkv: s, probs: s, out: s }));
 const MIXED: Storages[] = [
@@ -237,7 +250,7 @@ const CASES: Case[] = [
 ];
 
 function describeCase(c: Case): string {
-  return `B=${c.B} s=${c.s} heads=${c.heads} headDim=${c.headDim} qkv:${c.qkv} probs:${c.probs} out:${c.out}`;
+  return `B=${c.B} s=${c.s} heads=${c.heads}${c.kvHeads ? ` kvHeads=${c.kvHeads}` : ''} headDim=${c.headDim} qkv:${c.qkv} probs:${c.probs} out:${c.out}`;
 }
 
 // ---- tests ------------------------------------------------------------------------------------
@@ -313,7 +326,8 @@ describe('attention backward', () => {
   it.each([
     { B: 2, s: 5, heads: 2, headDim: 4 },
     { B: 1, s: 33, heads: 2, headDim: 8 },
-  ])('matches central differences of Σ w⊙out, B=$B s=$s heads=$heads headDim=$headDim, f32', async (sh) => {
+    { B: 1, s: 6, heads: 4, kvHeads: 2, headDim: 4 },
+  ] as AttentionShape[])('matches central differences of Σ w⊙out, B=$B s=$s heads=$heads kvHeads=$kvHeads headDim=$headDim, f32', async (sh) => {
     const st: Storages = { qkv: 'f32', probs: 'f32', out: 'f32' };
     const { x, dOut: w } = inputs(sh, st, 77 + sh.s);
     const { h } = dims(sh);

@@ -70,8 +70,8 @@ describe('parseRunArgs', () => {
     [['--precision', 'int4'], /^--precision must be one of fp32, amp-fp16, amp-bf16; got 'int4'$/],
     [['--optimizer', 'adafactor'], /^--optimizer must be one of sgd, sgd-momentum, adam, adamw/],
     [['--checkpoint', 'selective'], /^--checkpoint must be one of none, full, sqrt; got 'selective'$/],
-    [['--model', 'llama-2-7b'], /^--model must be one of mlp, gpt, gpt-nano; got 'llama-2-7b'$/],
-    [['--seq', '4'], /^--seq shapes --model gpt only; --model mlp takes --layers, --d, --hidden, --activation$/],
+    [['--model', 'bert-base'], /^--model must be one of mlp, gpt, gpt-nano, llama-3\.2-1b, .*; got 'bert-base'$/],
+    [['--seq', '4'], /^--seq shapes --model gpt, llama only; --model mlp takes --layers, --d, --hidden, --activation$/],
     [['--heads', '2'], /^--heads shapes --model gpt only/],
     [['--model', 'gpt', '--d', '8'], /^--d shapes --model mlp only; --model gpt takes --layers, --vocab, --d-model, --heads, --seq, --attention, --lora-rank, --lora-alpha, --qlora$/],
     [['--model', 'gpt-nano', '--hidden', '8'], /^--hidden shapes --model mlp only/],
@@ -87,7 +87,7 @@ describe('parseRunArgs', () => {
     [['--model', 'gpt', '--checkpoint', 'some'], /^--checkpoint must be one of none, full, selective, sqrt; got 'some'$/],
     [['--model', 'gpt', '--lr', '20'], /^--lr 20: lr must be at most 10$/],
     [['--sweep', 'foo=1,2'], /^--sweep: no such key 'foo'; --model mlp sweeps batch, layers$/],
-    [['--sweep', 'seq=8,16'], /^--sweep: seq shapes --model gpt only; --model mlp sweeps batch, layers$/],
+    [['--sweep', 'seq=8,16'], /^--sweep: seq shapes --model gpt, llama only; --model mlp sweeps batch, layers$/],
     [['--model', 'gpt', '--sweep', 'd-model=8,16'], /^--sweep: no such key 'd-model'; --model gpt sweeps seq, batch, layers$/],
     [['--model', 'gpt', '--sweep', 'seq'], /^--sweep takes KEY=V1,V2,… with KEY one of seq, batch, layers; got 'seq'$/],
     [['--model', 'gpt', '--sweep', 'seq=8'], /^--sweep seq= takes 2 to 16 values separated by commas; got 1$/],
@@ -112,7 +112,7 @@ describe('parseRunArgs', () => {
     for (const f of RUN_FLAGS) expect(text).toContain(`--${f.name}`);
     expect(text).toContain(`(default ${DEFAULT_RUN.hidden})`);
     expect(text).toMatch(/--d-model N +.*\(default 64\)$/m);
-    expect(text).toMatch(/--batch N +.*\(default mlp: 32; gpt: 4\)$/m);
+    expect(text).toMatch(/--batch N +.*\(default mlp: 32; gpt: 4; llama: 4\)$/m);
     expect(text).toMatch(/^ +mlp takes none, full, sqrt$/m);
     expect(text).toMatch(/^ +gpt default: sgd 0\.1, sgd-momentum 0\.05, adam 0\.003, adamw 0\.003$/m);
     expect(text).toMatch(/^ {2}vramlab run --model gpt .*--sweep seq=/m);
@@ -166,7 +166,7 @@ describe('parseRunArgs --sweep', () => {
   });
 
   it('sweeps batch and layers for both models, seq for gpt only', () => {
-    expect(SWEEP_KEYS).toEqual({ mlp: ['batch', 'layers'], gpt: ['seq', 'batch', 'layers'] });
+    expect(SWEEP_KEYS).toEqual({ mlp: ['batch', 'layers'], gpt: ['seq', 'batch', 'layers'], llama: ['seq', 'batch', 'layers'] });
     expect(parseRunArgs(['--sweep', 'batch=8,16', '--d', '8']).sweep?.points.map((p) => p.config)).toEqual([
       { ...DEFAULT_RUN, d: 8, batch: 8 },
       { ...DEFAULT_RUN, d: 8, batch: 16 },
@@ -200,7 +200,7 @@ describe('main run', () => {
 
   it('a bad sweep or a flag of the other model exits 2 before the engine loads', async () => {
     for (const [argv, line] of [
-      [['--model', 'mlp', '--sweep', 'seq=8,16'], 'vramlab run: --sweep: seq shapes --model gpt only; --model mlp sweeps batch, layers\n'],
+      [['--model', 'mlp', '--sweep', 'seq=8,16'], 'vramlab run: --sweep: seq shapes --model gpt, llama only; --model mlp sweeps batch, layers\n'],
       [['--model', 'gpt', '--d', '8'], 'vramlab run: --d shapes --model mlp only; --model gpt takes --layers, --vocab, --d-model, --heads, --seq, --attention, --lora-rank, --lora-alpha, --qlora\n'],
     ] as const) {
       const io = capture();

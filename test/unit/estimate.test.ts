@@ -343,7 +343,7 @@ describe('framework vramlab: the engine’s own buffers', () => {
   });
 
   it.each([
-    [{ model: 'resnet50' }, /mlp model and GPT-style decoders/],
+    [{ model: 'resnet50' }, /mlp model, GPT-style and Llama-style decoders/],
     [{ model: 'bert-base' }, /GPT-style decoders/],
     [{ model: 'gpt-nano', seq: 128 }, /over the model's 64 positions/],
     [{ optimizer: 'adafactor' }, /optimizer must be one of/],

@@ -155,7 +155,7 @@ describe('CLI arguments', () => {
         if (c.model === 'gpt') {
           expect(parseGptRunConfig(c)).toEqual(c);
           for (const n of [c.vocab, c.dModel, c.heads, c.layers, c.seq, c.batch, c.steps]) expect(isPosInt(n), String(n)).toBe(true);
-        } else {
+        } else if (c.model === 'mlp') {
           expect(parseRunConfig(c)).toEqual(c);
           for (const n of [c.d, c.hidden, c.layers, c.batch, c.steps]) expect(isPosInt(n), String(n)).toBe(true);
         }

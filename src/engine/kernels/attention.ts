@@ -15,6 +15,11 @@
  *   out  rows × h in the same head layout, so the output projection is one matmul.
  *   dOut f32 rows × h; dQkv f32 rows × 3h, every element overwritten.
  *
+ * Grouped-query attention (Llama 2 70B, Llama 3, Mistral, Qwen2): with kvHeads < heads, qkv
+ * rows are h + 2·kvHeads·headDim wide, [q (heads) | k (kvHeads) | v (kvHeads)], query head j
+ * reading kv head j / (heads / kvHeads); dQkv has the same layout, dK and dV summed over the
+ * query heads of each group. kvHeads = heads (the default) is the layout above.
+ *
  * The backward runs three dispatches that each own what they write (no float atomics): dQ
  * per query row, then dK and dV per key row. D = rowsum(dP ⊙ P) (eager; rowsum(dO ⊙ O) fused)
  * travels from the first to the second in dQkv's own dV slots, overwritten by the third: the
@@ -41,6 +46,8 @@ export interface AttentionShape {
   s: number;
   heads: number;
   headDim: number;
+  /** Key/value heads (grouped-query attention); divides heads; default heads. */
+  kvHeads?: number;
 }
 
 export interface AttentionEagerArgs extends AttentionShape {
@@ -123,18 +130,28 @@ export function fusedLseBytes(shape: AttentionShape): number {
 const caches = new WeakMap<GPUDevice, KernelCache>();
 const code = withStorageWgsl(attentionWgsl);
 
-/** Validates the shape and returns rows (B·s) and h (heads·headDim). */
-function checkShape(shape: AttentionShape): { rows: number; h: number } {
+/** Values in a qkv row: heads query heads and kvHeads key and value heads. */
+export function qkvWidth(shape: AttentionShape): number {
+  return (shape.heads + 2 * (shape.kvHeads ?? shape.heads)) * shape.headDim;
+}
+
+/** Validates the shape and returns rows (B·s), h (heads·headDim) and w (qkv row width). */
+function checkShape(shape: AttentionShape): { rows: number; h: number; w: number } {
   checkCount('Attention', 'B', shape.B);
   checkCount('Attention', 's', shape.s);
   checkCount('Attention', 'heads', shape.heads);
   checkCount('Attention', 'headDim', shape.headDim);
+  const kv = shape.kvHeads ?? shape.heads;
+  checkCount('Attention', 'kvHeads', kv);
+  if (shape.heads % kv !== 0) throw new RangeError(`Attention: kvHeads (${kv}) must divide heads (${shape.heads})`);
+  if (shape.heads / kv > shape.headDim) throw new RangeError(`Attention: heads / kvHeads (${shape.heads / kv}) must be at most headDim (${shape.headDim}): the backward parks one value per query head in a kv head's row`);
   const rows = shape.B * shape.s;
   const h = shape.heads * shape.headDim;
+  const w = qkvWidth(shape);
   // Flat indices are u32: every tensor's element count must stay below 2^31.
-  checkCount('Attention', 'B·s·3h', rows * 3 * h);
+  checkCount('Attention', 'B·s·qkvWidth', rows * w);
   checkCount('Attention', 'B·heads·s²', shape.B * shape.heads * shape.s * shape.s);
-  return { rows, h };
+  return { rows, h, w };
 }
 
 interface Kinds {
@@ -149,6 +166,7 @@ function constants(shape: AttentionShape, kinds: Kinds): Record<string, number> 
     BATCH: shape.B,
     SEQ: shape.s,
     HEADS: shape.heads,
+    KV_HEADS: shape.kvHeads ?? shape.heads,
     HEAD_DIM: shape.headDim,
     SCALE: 1 / Math.sqrt(shape.headDim),
     QKV_KIND: STORAGE_CODE[kinds.qkv],
@@ -168,9 +186,9 @@ function passLabel(member: string, label: string | undefined): string {
 }
 
 export function recordAttentionEager(device: GPUDevice, encoder: GPUCommandEncoder, a: AttentionEagerArgs): void {
-  const { rows, h } = checkShape(a);
+  const { rows, h, w } = checkShape(a);
   const probsCount = a.B * a.heads * a.s * a.s;
-  checkBuffer('Attention', 'qkv', a.qkv, storageBytes(rows * 3 * h, a.qkvStorage));
+  checkBuffer('Attention', 'qkv', a.qkv, storageBytes(rows * w, a.qkvStorage));
   checkBuffer('Attention', 'probs', a.probs, storageBytes(probsCount, a.probsStorage));
   checkBuffer('Attention', 'out', a.out, storageBytes(rows * h, a.outStorage));
   const c = constants(a, { qkv: a.qkvStorage, probs: a.probsStorage, out: a.outStorage, fused: false });
@@ -196,8 +214,9 @@ function recordBackward(
   const keyRows = { 0: buffers.qkv, 2: buffers.probs, 6: buffers.lse, 7: buffers.dOut, 8: buffers.dQkv };
   // Only backward_q reads out (for the fused D); 'auto' layouts hold the bindings an entry point uses.
   const queryRows = { ...keyRows, 4: buffers.out };
-  // One workgroup per query row (backward_q) or key row (backward_k, backward_v): B·heads·s.
-  const groups = shape.B * shape.heads * shape.s;
+  // One workgroup per query row (backward_q: B·heads·s) or key row of a kv head (backward_k, backward_v: B·kvHeads·s).
+  const queryGroups = shape.B * shape.heads * shape.s;
+  const keyGroups = shape.B * (shape.kvHeads ?? shape.heads) * shape.s;
   recordPass(
     device,
     encoder,
@@ -205,7 +224,7 @@ function recordBackward(
     (['backward_q', 'backward_k', 'backward_v'] as const).map((entryPoint) => ({
       pipeline: pipeline(device, entryPoint, c),
       buffers: entryPoint === 'backward_q' ? queryRows : keyRows,
-      groups,
+      groups: entryPoint === 'backward_q' ? queryGroups : keyGroups,
       label: `Attention.bindGroup[${entryPoint}]`,
     })),
     KERNEL_WORK.attentionBackward(shape.B, shape.s, shape.heads, shape.headDim, kinds.fused),
@@ -213,11 +232,11 @@ function recordBackward(
 }
 
 export function recordAttentionEagerBackward(device: GPUDevice, encoder: GPUCommandEncoder, a: AttentionEagerBackwardArgs): void {
-  const { rows, h } = checkShape(a);
-  checkBuffer('Attention', 'qkv', a.qkv, storageBytes(rows * 3 * h, a.qkvStorage));
+  const { rows, h, w } = checkShape(a);
+  checkBuffer('Attention', 'qkv', a.qkv, storageBytes(rows * w, a.qkvStorage));
   checkBuffer('Attention', 'probs', a.probs, storageBytes(a.B * a.heads * a.s * a.s, a.probsStorage));
   checkBuffer('Attention', 'dOut', a.dOut, 4 * rows * h);
-  checkBuffer('Attention', 'dQkv', a.dQkv, 4 * rows * 3 * h);
+  checkBuffer('Attention', 'dQkv', a.dQkv, 4 * rows * w);
   recordBackward(
     device,
     encoder,
@@ -230,11 +249,11 @@ export function recordAttentionEagerBackward(device: GPUDevice, encoder: GPUComm
 }
 
 export function recordAttentionFused(device: GPUDevice, encoder: GPUCommandEncoder, a: AttentionFusedArgs): void {
-  const { rows, h } = checkShape(a);
+  const { rows, h, w } = checkShape(a);
   if (a.outStorage !== 'f32' && a.headDim % 2 !== 0) {
     throw new RangeError(`Attention: a ${a.outStorage} out needs an even headDim (each packed word within one head), got ${a.headDim}; use f32 out or the eager attention`);
   }
-  checkBuffer('Attention', 'qkv', a.qkv, storageBytes(rows * 3 * h, a.qkvStorage));
+  checkBuffer('Attention', 'qkv', a.qkv, storageBytes(rows * w, a.qkvStorage));
   checkBuffer('Attention', 'out', a.out, storageBytes(rows * h, a.outStorage));
   checkBuffer('Attention', 'lse', a.lse, fusedLseBytes(a));
   const limit = device.limits.maxComputeWorkgroupStorageSize;
@@ -251,12 +270,12 @@ export function recordAttentionFused(device: GPUDevice, encoder: GPUCommandEncod
 }
 
 export function recordAttentionFusedBackward(device: GPUDevice, encoder: GPUCommandEncoder, a: AttentionFusedBackwardArgs): void {
-  const { rows, h } = checkShape(a);
-  checkBuffer('Attention', 'qkv', a.qkv, storageBytes(rows * 3 * h, a.qkvStorage));
+  const { rows, h, w } = checkShape(a);
+  checkBuffer('Attention', 'qkv', a.qkv, storageBytes(rows * w, a.qkvStorage));
   checkBuffer('Attention', 'out', a.out, storageBytes(rows * h, a.outStorage));
   checkBuffer('Attention', 'lse', a.lse, fusedLseBytes(a));
   checkBuffer('Attention', 'dOut', a.dOut, 4 * rows * h);
-  checkBuffer('Attention', 'dQkv', a.dQkv, 4 * rows * 3 * h);
+  checkBuffer('Attention', 'dQkv', a.dQkv, 4 * rows * w);
   recordBackward(
     device,
     encoder,

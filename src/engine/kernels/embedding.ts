@@ -40,8 +40,8 @@ interface EmbeddingShape {
 export interface EmbeddingArgs extends EmbeddingShape {
   /** f32, vocab×dim. */
   tokenTable: GPUBuffer;
-  /** f32, maxPos×dim; the first seq rows are read. */
-  posTable: GPUBuffer;
+  /** f32, maxPos×dim; the first seq rows are read. null: no learned positions (rotary models). */
+  posTable: GPUBuffer | null;
   /** rows×dim values of storage outStorage, overwritten. */
   out: GPUBuffer;
   outStorage: Storage;
@@ -55,8 +55,8 @@ export interface EmbeddingBackwardArgs extends EmbeddingShape {
   dToken: GPUBuffer;
   /** true: dToken += the gradient (it already holds the tied LM head's); false: overwritten. */
   accumulateToken: boolean;
-  /** f32, maxPos×dim, overwritten: rows < seq get the gradient, rows ≥ seq are set to 0. */
-  dPos: GPUBuffer;
+  /** f32, maxPos×dim, overwritten: rows < seq get the gradient, rows ≥ seq are set to 0. null: no position table. */
+  dPos: GPUBuffer | null;
   maxPos: number;
   label?: string;
 }
@@ -77,7 +77,7 @@ export function recordEmbedding(device: GPUDevice, encoder: GPUCommandEncoder, a
   const { rows, seq, dim, vocab } = args;
   checkShape(args);
   checkBuffer('Embedding', 'tokenTable', args.tokenTable, 4 * vocab * dim);
-  checkBuffer('Embedding', 'posTable', args.posTable, 4 * seq * dim);
+  if (args.posTable) checkBuffer('Embedding', 'posTable', args.posTable, 4 * seq * dim);
   checkBuffer('Embedding', 'out', args.out, storageBytes(rows * dim, args.outStorage));
   for (const b of [args.ids, args.tokenTable, args.posTable]) {
     if (b === args.out) throw new TypeError(`Embedding: out buffer '${b.label}' is also an input`);
@@ -86,13 +86,14 @@ export function recordEmbedding(device: GPUDevice, encoder: GPUCommandEncoder, a
     family: 'Embedding',
     code,
     entryPoint: 'forward',
-    constants: { ROWS: rows, SEQ: seq, DIM: dim, VOCAB: vocab, OUT_KIND: STORAGE_CODE[args.outStorage], WG: EMBEDDING_WORKGROUP_SIZE },
+    constants: { ROWS: rows, SEQ: seq, DIM: dim, VOCAB: vocab, OUT_KIND: STORAGE_CODE[args.outStorage], USE_POS: Number(args.posTable !== null), WG: EMBEDDING_WORKGROUP_SIZE },
   });
   const words = Math.ceil((rows * dim) / 2);
   recordPass(device, encoder, args.label ?? 'Embedding.pass[forward]', [
     {
       pipeline,
-      buffers: { 0: args.ids, 1: args.tokenTable, 2: args.posTable, 3: args.out },
+      // Without positions the token table stands in for posTable (two read-only bindings; never read).
+      buffers: { 0: args.ids, 1: args.tokenTable, 2: args.posTable ?? args.tokenTable, 3: args.out },
       groups: Math.ceil(words / EMBEDDING_WORKGROUP_SIZE),
       label: 'Embedding.bindGroup[forward]',
     },
@@ -106,8 +107,8 @@ export function recordEmbeddingBackward(device: GPUDevice, encoder: GPUCommandEn
   checkCount('Embedding', 'maxPos·dim', maxPos * dim);
   checkBuffer('Embedding', 'dOut', args.dOut, 4 * rows * dim);
   checkBuffer('Embedding', 'dToken', args.dToken, 4 * vocab * dim);
-  checkBuffer('Embedding', 'dPos', args.dPos, 4 * maxPos * dim);
-  const written = [args.dToken, args.dPos];
+  if (args.dPos) checkBuffer('Embedding', 'dPos', args.dPos, 4 * maxPos * dim);
+  const written = [args.dToken, ...(args.dPos ? [args.dPos] : [])];
   if (args.dToken === args.dPos || written.some((b) => b === args.ids || b === args.dOut)) {
     throw new TypeError('Embedding: dToken and dPos must be two buffers of their own, distinct from ids and dOut');
   }
@@ -121,19 +122,21 @@ export function recordEmbeddingBackward(device: GPUDevice, encoder: GPUCommandEn
     WG: EMBEDDING_WORKGROUP_SIZE,
   };
   const tokenGrad = cachedPipeline(caches, device, { family: 'Embedding', code, entryPoint: 'token_grad', constants });
-  const positionGrad = cachedPipeline(caches, device, { family: 'Embedding', code, entryPoint: 'position_grad', constants });
-  recordPass(device, encoder, args.label ?? 'Embedding.pass[backward]', [
+  const dispatches: Parameters<typeof recordPass>[3] = [
     {
       pipeline: tokenGrad,
       buffers: { 0: args.ids, 4: args.dOut, 5: args.dToken },
       groups: Math.ceil((vocab * dim) / EMBEDDING_WORKGROUP_SIZE),
       label: 'Embedding.bindGroup[tokenGrad]',
     },
-    {
-      pipeline: positionGrad,
+  ];
+  if (args.dPos) {
+    dispatches.push({
+      pipeline: cachedPipeline(caches, device, { family: 'Embedding', code, entryPoint: 'position_grad', constants }),
       buffers: { 4: args.dOut, 6: args.dPos },
       groups: Math.ceil((maxPos * dim) / EMBEDDING_WORKGROUP_SIZE),
       label: 'Embedding.bindGroup[positionGrad]',
-    },
-  ], KERNEL_WORK.embeddingBackward(rows, dim, vocab, args.accumulateToken));
+    });
+  }
+  recordPass(device, encoder, args.label ?? 'Embedding.pass[backward]', dispatches, KERNEL_WORK.embeddingBackward(rows, dim, vocab, args.accumulateToken, args.dPos !== null));
 }

@@ -8,6 +8,9 @@
  * and rstd for the backward: 8 B per row), then y one word per invocation so packed words
  * that straddle rows are written whole. Backward: one pass, two dispatches — dx (one
  * workgroup per row) and the column sums dGamma, dBeta (fixed order, no atomics).
+ *
+ * RMSNorm (Llama's): y = x·rstd·gamma, rstd = 1/sqrt(mean(x²) + eps), the same passes with
+ * the rms_* entry points; it saves only rstd (4 B per row) and has no beta.
  */
 import layerNormWgsl from '../../../shaders/layernorm.wgsl?raw';
 import {
@@ -174,4 +177,54 @@ export function recordLayerNormBackward(device: GPUDevice, encoder: GPUCommandEn
     });
   }
   recordPass(device, encoder, args.label ?? 'LayerNorm.pass[backward]', dispatches, KERNEL_WORK.layerNormBackward(rows, cols, dGamma !== undefined));
+}
+
+/** Llama's rms_norm_eps default. */
+export const RMSNORM_DEFAULT_EPS = 1e-5;
+
+export type RmsNormArgs = Omit<LayerNormArgs, 'beta' | 'mean'>;
+export type RmsNormBackwardArgs = Omit<LayerNormBackwardArgs, 'mean' | 'dBeta' | 'dGamma'> & { dGamma: GPUBuffer };
+
+export function recordRmsNorm(device: GPUDevice, encoder: GPUCommandEncoder, args: RmsNormArgs): void {
+  const { rows, cols } = args;
+  const eps = args.eps ?? RMSNORM_DEFAULT_EPS;
+  checkShape(rows, cols);
+  if (!Number.isFinite(eps) || eps < 0) throw new RangeError(`LayerNorm: eps must be finite and ≥ 0, got ${eps}`);
+  checkBuffer('LayerNorm', 'x', args.x, storageBytes(rows * cols, args.xStorage));
+  checkBuffer('LayerNorm', 'gamma', args.gamma, 4 * cols);
+  checkBuffer('LayerNorm', 'y', args.y, storageBytes(rows * cols, args.yStorage));
+  checkBuffer('LayerNorm', 'rstd', args.rstd, 4 * rows);
+  checkDistinct({ y: args.y, rstd: args.rstd }, { x: args.x, gamma: args.gamma });
+  const c = constants(rows, cols, args.xStorage, args.yStorage, eps);
+  const stats = cachedPipeline(caches, device, { family: 'LayerNorm', code, entryPoint: 'rms_stats', constants: c });
+  const normalize = cachedPipeline(caches, device, { family: 'LayerNorm', code, entryPoint: 'rms_normalize_words', constants: c });
+  const words = Math.ceil((rows * cols) / 2);
+  recordPass(device, encoder, args.label ?? 'LayerNorm.pass[rmsForward]', [
+    { pipeline: stats, buffers: { 0: args.x, 5: args.rstd }, groups: rows, label: 'LayerNorm.bindGroup[rmsStats]' },
+    {
+      pipeline: normalize,
+      buffers: { 0: args.x, 1: args.gamma, 3: args.y, 5: args.rstd },
+      groups: Math.ceil(words / LAYERNORM_WORKGROUP.flat),
+      label: 'LayerNorm.bindGroup[rmsNormalize]',
+    },
+  ], KERNEL_WORK.rmsNorm(rows, cols));
+}
+
+export function recordRmsNormBackward(device: GPUDevice, encoder: GPUCommandEncoder, args: RmsNormBackwardArgs): void {
+  const { rows, cols } = args;
+  checkShape(rows, cols);
+  checkBuffer('LayerNorm', 'dy', args.dy, 4 * rows * cols);
+  checkBuffer('LayerNorm', 'x', args.x, storageBytes(rows * cols, args.xStorage));
+  checkBuffer('LayerNorm', 'gamma', args.gamma, 4 * cols);
+  checkBuffer('LayerNorm', 'rstd', args.rstd, 4 * rows);
+  checkBuffer('LayerNorm', 'dx', args.dx, 4 * rows * cols);
+  checkBuffer('LayerNorm', 'dGamma', args.dGamma, 4 * cols);
+  checkDistinct({ dx: args.dx, dGamma: args.dGamma }, { dy: args.dy, x: args.x, gamma: args.gamma, rstd: args.rstd });
+  const c = constants(rows, cols, args.xStorage, 'f32', RMSNORM_DEFAULT_EPS);
+  const inputGrad = cachedPipeline(caches, device, { family: 'LayerNorm', code, entryPoint: 'rms_input_grad', constants: c });
+  const paramGrad = cachedPipeline(caches, device, { family: 'LayerNorm', code, entryPoint: 'rms_param_grad', constants: c });
+  recordPass(device, encoder, args.label ?? 'LayerNorm.pass[rmsBackward]', [
+    { pipeline: inputGrad, buffers: { 0: args.x, 1: args.gamma, 7: args.rstd, 8: args.dy, 9: args.dx }, groups: rows, label: 'LayerNorm.bindGroup[rmsInputGrad]' },
+    { pipeline: paramGrad, buffers: { 0: args.x, 7: args.rstd, 8: args.dy, 10: args.dGamma }, groups: Math.ceil(cols / LAYERNORM_WORKGROUP.columns.x), label: 'LayerNorm.bindGroup[rmsParamGrad]' },
+  ], KERNEL_WORK.rmsNormBackward(rows, cols));
 }

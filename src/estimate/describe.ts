@@ -1,0 +1,121 @@
+/**
+ * One description of a model the engine runs, read twice: the engine's trainer
+ * (src/engine/graph/) allocates every parameter and every tensor of a step by its name here,
+ * with the bytes given here, and the planner's `framework: vramlab` estimate derives its units
+ * (src/estimate/schedule.ts) from the same description with `describedLayout`. A size, a saved
+ * tensor or a moment of a backward written down once; the GPU tests compare the ledger of the
+ * run with the estimate to the byte.
+ *
+ * A description is plain data and knows nothing of transformers: a chain of units (embeddings,
+ * blocks, a head; a CNN's stages would be units too), each with
+ *   - the parameters whose gradients its backward creates,
+ *   - its tensors (name → bytes and ledger category),
+ *   - what its forward keeps for backward (`saved`, its input first when it has one), the part
+ *     selective recompute drops, and
+ *   - its worst moments: the sets of tensors alive together in its forward and in its backward,
+ *     from which the transients the schedule needs follow.
+ */
+import type { Unit, UnitOps } from './schedule.ts';
+import { ENGINE_WORKSPACE_BYTES, packed16Bytes } from './vramlab.ts';
+
+/** How a parameter starts: uniform with a standard deviation (weights), ones (norm gains) or zeros (biases). */
+export type ParamInit = { kind: 'uniform'; std: number } | { kind: 'ones' } | { kind: 'zeros' };
+
+export interface ParamDesc {
+  /** Ledger name (its gradient is `${name}.grad`). */
+  name: string;
+  /** Values (fp32 each). */
+  n: number;
+  /** Read by a matmul: under amp it also has a packed 16-bit copy (category weights). */
+  matmul: boolean;
+  init: ParamInit;
+}
+
+export interface TensorDesc {
+  bytes: number;
+  category: 'activations' | 'activation-grads';
+}
+
+export interface UnitDesc {
+  name: string;
+  ops: UnitOps;
+  /** Inside the checkpointed body (blocks). */
+  recomputable: boolean;
+  /** Parameters whose gradients this unit's backward creates (in creation order). */
+  grads: ParamDesc[];
+  /** Every tensor the unit's forward or backward creates, by ledger name; its input too. */
+  tensors: Record<string, TensorDesc>;
+  /** Kept after its forward for its backward: its input first (when `ops.input` > 0). */
+  saved: string[];
+  /** Part of `saved` that selective recompute drops and recomputes. */
+  selective: string[];
+  /** Sets of tensors alive together during its forward (its input included); the largest is its forward's peak. */
+  forwardMoments: string[][];
+  /** Sets of activation gradients alive together during its backward (the incoming gradient included). */
+  backwardMoments: string[][];
+}
+
+export interface ModelDescription {
+  /** Every parameter, in the order the engine creates them. */
+  params: ParamDesc[];
+  units: UnitDesc[];
+  /** Token ids, targets or the input batch: bytes alive for the whole run. */
+  inputBytes: number;
+}
+
+/** What the planner's schedule reads (the same shape the hand-kept layouts have). */
+export interface EngineLayout {
+  units: Unit[];
+  weightsBytes: number;
+  masterBytes: number;
+  gradBytes: number;
+  optimizerBytes: number;
+  inputBytes: number;
+  workspaceBytes: number;
+}
+
+/** A tensor of a unit, by name; throws if the description has none (a trainer asking for an undescribed tensor is a bug). */
+export function tensorOf(unit: UnitDesc, name: string): TensorDesc {
+  const t = unit.tensors[name];
+  if (!t) throw new Error(`model description: unit '${unit.name}' has no tensor '${name}'`);
+  return t;
+}
+
+const sum = (unit: UnitDesc, names: string[]) => names.reduce((a, n) => a + tensorOf(unit, n).bytes, 0);
+const most = (unit: UnitDesc, sets: string[][]) => sets.reduce((a, s) => Math.max(a, sum(unit, s)), 0);
+
+/** Optimizer states per parameter value: sgd none, momentum one, adam(w) two. */
+export function optimizerStates(optimizer: string): number {
+  return optimizer === 'sgd' ? 0 : optimizer === 'sgd-momentum' ? 1 : 2;
+}
+
+/** The planner's units and persistent bytes of a description. */
+export function describedLayout(desc: ModelDescription, opts: { amp: boolean; optimizer: string }): EngineLayout {
+  const units: Unit[] = desc.units.map((u) => {
+    const saved = sum(u, u.saved);
+    return {
+      name: u.name,
+      category: 'activations',
+      saved,
+      selective: sum(u, u.selective),
+      checkpointInput: u.recomputable ? u.ops.input : 0,
+      fwdTransient: Math.max(0, most(u, u.forwardMoments) - saved),
+      bwdTransient: most(u, u.backwardMoments),
+      castBytes: 0,
+      gradBytes: 4 * u.grads.reduce((a, p) => a + p.n, 0),
+      recomputable: u.recomputable,
+      ops: u.ops,
+    };
+  });
+  const params = desc.params.reduce((a, p) => a + p.n, 0);
+  const copies = desc.params.reduce((a, p) => a + (p.matmul ? packed16Bytes(p.n) : 0), 0);
+  return {
+    units,
+    weightsBytes: opts.amp ? copies : 4 * params,
+    masterBytes: opts.amp ? 4 * params : 0,
+    gradBytes: 4 * params,
+    optimizerBytes: optimizerStates(opts.optimizer) * 4 * params,
+    inputBytes: desc.inputBytes,
+    workspaceBytes: ENGINE_WORKSPACE_BYTES,
+  };
+}
