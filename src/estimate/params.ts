@@ -3,6 +3,7 @@
  * Counts equal the real models' (tests pin GPT-2, LLaMA, ResNet against published figures).
  */
 import type { MlpSpec, ModelSpec, ResNetSpec, TransformerSpec } from './specs.ts';
+import { cnnInventory } from './pytorch-cnn.ts';
 
 export interface ParamTensor {
   name: string;
@@ -43,6 +44,8 @@ export function inventory(spec: ModelSpec): Inventory {
       return resnetInventory(spec);
     case 'mlp':
       return mlpInventory(spec);
+    case 'cnn':
+      return cnnInventory(spec);
   }
 }
 

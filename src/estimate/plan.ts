@@ -16,6 +16,9 @@ import { type Schedule, type Unit, opTimeline, schedule, sumBytes } from './sche
 import type { ModelSpec } from './specs.ts';
 import { checkEngineSupports, engineMlpLayout } from './vramlab.ts';
 import { checkEngineGpt, engineGptLayout } from './vramlab-gpt.ts';
+import { cnnGraph, cnnLayout, cnnWalk } from './cnn.ts';
+import { cnnConvWorkspace, cnnTorchUnits } from './pytorch-cnn.ts';
+import type { CnnSpec } from './specs.ts';
 
 const MiB = 2 ** 20;
 /** CUDA context with cuBLAS/cuDNN loaded; seen from 300 MiB to 2 GiB depending on GPU and libraries. */
@@ -142,7 +145,7 @@ function finish(
       family: spec.kind === 'transformer' ? spec.family : spec.kind,
       params,
       trainableParams: trainableCount,
-      layers: spec.kind === 'transformer' ? spec.layers : spec.kind === 'mlp' ? spec.layers : spec.stages.reduce((a, b) => a + b, 0),
+      layers: spec.kind === 'transformer' ? spec.layers : spec.kind === 'mlp' ? spec.layers : spec.kind === 'cnn' ? cnnGraph(spec, 1).units.length : spec.stages.reduce((a, b) => a + b, 0),
     },
     params,
     trainableParams: trainableCount,
@@ -206,6 +209,7 @@ function trainPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
   // Inputs: token ids and labels (int64), bert's attention mask; images (fp32) and labels.
   if (spec.kind === 'transformer') persistent.inputs = b * cfg.seq * 8 * (spec.family === 'bert' ? 3 : 2);
   else if (spec.kind === 'resnet') persistent.inputs = b * (3 * cfg.imageSize * cfg.imageSize * 4 + 8);
+  else if (spec.kind === 'cnn') persistent.inputs = b * (spec.inChannels * spec.imageSize * spec.imageSize * 4 + 8);
   else persistent.inputs = b * spec.d * dt.compute;
   if (N > 1 && zero === 0) {
     persistent.workspace += tr.count * gradPerParam;
@@ -232,7 +236,10 @@ function trainPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
   let units: Unit[];
   if (spec.kind === 'transformer') units = transformerUnits(spec, cfg, dt, grads, casts);
   else if (spec.kind === 'resnet') units = resnetUnits(spec, cfg, dt, grads, casts);
-  else units = mlpTorchUnits(spec.d, spec.hidden, spec.layers, spec.activation, b, dt, grads, casts);
+  else if (spec.kind === 'cnn') {
+    units = cnnTorchUnits(spec, cfg, dt, grads, casts);
+    persistent.workspace += cnnConvWorkspace(cnnGraph(spec, b), dt);
+  } else units = mlpTorchUnits(spec.d, spec.hidden, spec.layers, spec.activation, b, dt, grads, casts);
   if (cfg.checkpoint === 'selective' && spec.kind !== 'transformer') {
     throw new EstimateError(`checkpoint selective recomputes attention, which ${spec.name} has none of; use none, full or sqrt`);
   }
@@ -372,7 +379,7 @@ function trainTerms(
       category: 'activations',
       label: 'activations saved for backward',
       bytes: body.reduce((a, u) => a + u.saved, 0),
-      formula: spec.kind === 'resnet' ? 'per conv: output (kept by BatchNorm) + BN/ReLU output, × batch' : 'per block: input + activation (GELU keeps its input too), × batch',
+      formula: spec.kind === 'resnet' || spec.kind === 'cnn' ? 'per conv: output (kept by BatchNorm) + BN/ReLU output, × batch' + (spec.kind === 'cnn' ? '; max pooling: input + int64 indices' : '') : 'per block: input + activation (GELU keeps its input too), × batch',
       source: SOURCES.autocast,
     });
   }
@@ -392,6 +399,10 @@ function trainTerms(
   }
   terms.push({ category: 'activationGrads', label: 'activation gradients (backward, transient)', bytes: m.activationGrads, formula: 'largest set of activation gradients alive in one unit’s backward', source: SOURCES.autocast });
   if (m.inputs > 0) terms.push({ category: 'inputs', label: 'inputs', bytes: m.inputs, formula: spec.kind === 'transformer' ? 'b·s × 8 B per int64 tensor (ids, labels)' : 'the batch as fp32', source: 'PyTorch dtypes' });
+  if (spec.kind === 'cnn') {
+    const ws = cnnConvWorkspace(cnnGraph(spec, b), dt);
+    terms.push({ category: 'workspace', label: 'cuDNN convolution workspace', bytes: ws, formula: 'an im2col buffer of the largest conv: b·OH·OW × Cin·k² × compute bytes (upper estimate of the algorithms cuDNN picks)', source: 'cuDNN cudnnGetConvolutionForwardWorkspaceSize; PyTorch caching allocator' });
+  }
   if (m.workspace > 0) terms.push({ category: 'workspace', label: 'optimizer step and communication temporaries', bytes: m.workspace, formula: 'foreach temporaries, DDP buckets, ZeRO-3 gather buffers', source: SOURCES.torchOptim });
   return terms;
 }
@@ -434,6 +445,12 @@ function inferencePlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
     const units = resnetUnits(spec, { ...cfg, microBatch: b }, dt, () => 0, () => 0);
     transient = Math.max(...units.map((u) => u.fwdTransient * 3));
     terms.push({ category: 'activations', label: 'largest conv input + output', bytes: transient, formula: 'no autograd: only the tensors of the running layer', source: SOURCES.autocast });
+  } else if (spec.kind === 'cnn') {
+    persistent.inputs = b * spec.inChannels * spec.imageSize * spec.imageSize * 4;
+    const g = cnnGraph(spec, b);
+    // No autograd: a layer's input and output (and a residual) at a time, plus cuDNN's workspace.
+    transient = Math.max(...g.tensors.map((t) => 3 * c * t.elems)) + cnnConvWorkspace(g, dt);
+    terms.push({ category: 'activations', label: 'largest layer input + output (+ residual) and conv workspace', bytes: transient, formula: 'no autograd: only the tensors of the running layer', source: SOURCES.autocast });
   } else {
     persistent.inputs = b * spec.d * c;
     transient = b * (spec.hidden * 2 + spec.d) * c;
@@ -456,6 +473,7 @@ function inferencePlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
 
 function vramlabPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
   checkEngineSupports(cfg, spec.kind);
+  if (spec.kind === 'cnn') return cnnVramlabPlan(cfg, spec, inv);
   if (spec.kind === 'resnet') throw new EstimateError('framework vramlab: the engine runs the mlp model and GPT-style decoders');
   if (spec.kind === 'transformer') checkEngineGpt(spec, cfg);
   const lay = spec.kind === 'mlp' ? engineMlpLayout(spec, cfg) : engineGptLayout(spec, cfg);
@@ -499,5 +517,31 @@ function vramlabPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
   const plan = finish(cfg, spec, inv, totalParams(inv), sched, terms, notes, m.activations);
   // Op by op, as the engine's ledger records the step (every point names its op).
   plan.timeline = opTimeline({ units: lay.units, persistent, checkpoint: cfg.checkpoint }).map((p) => ({ label: p.label, phase: p.phase, bytes: p.live, op: p.op, at: p.at }));
+  return plan;
+}
+
+/** framework vramlab for the CNNs: the engine's step program (estimate/cnn.ts) walked byte by byte. */
+function cnnVramlabPlan(cfg: PlanConfig, spec: CnnSpec, inv: Inventory): Plan {
+  const lay = cnnLayout(spec, cfg);
+  const walk = cnnWalk(lay);
+  const max = zeroCategories();
+  for (const p of walk.points) for (const k of Object.keys(max) as (keyof CategoryBytes)[]) max[k] = Math.max(max[k], p.live[k]);
+  const peak = walk.points[walk.peakIndex]!;
+  const sched: Schedule = { points: walk.points, peak: { ...peak, bytes: sumBytes(peak.live) }, max, recomputedUnits: lay.program.filter((c) => c.k === 'op' && c.phase === 'recompute').length };
+  const amp = cfg.precision !== 'fp32';
+  const src = 'vramlab engine layout (src/estimate/cnn.ts)';
+  const terms: PlanTerm[] = [
+    { category: 'weights', label: amp ? '16-bit conv and linear weight copies (packed), BatchNorm running statistics' : 'weights and BatchNorm running statistics', bytes: max.weights, formula: amp ? 'conv/linear weights: ⌈n/2⌉ × 4 B; running mean and var: 2·C × 4 B per BatchNorm' : 'params × 4 B + 2·C × 4 B per BatchNorm', source: src },
+    { category: 'masterWeights', label: 'fp32 master weights', bytes: max.masterWeights, formula: amp ? 'params × 4 B' : 'none in fp32', source: src },
+    { category: 'gradients', label: 'gradients (fp32)', bytes: max.gradients, formula: 'params × 4 B, created layer by layer in backward', source: src },
+    { category: 'optimizer', label: `${cfg.optimizer} states`, bytes: max.optimizer, formula: 'params × 4 B per state (momentum 1, adam 2)', source: src },
+    { category: 'activations', label: 'activations', bytes: max.activations, formula: `per layer what its backward needs: conv input, BatchNorm input and statistics (2·C f32), ReLU output; max pooling keeps its input only (no indices); × batch × ${amp ? '2 B (packed)' : '4 B'}`, source: src },
+    { category: 'activationGrads', label: 'activation gradients (fp32)', bytes: max.activationGrads, formula: 'the gradients alive at once in one layer’s backward', source: src },
+    { category: 'inputs', label: 'input batch', bytes: max.inputs, formula: `images × ${amp ? '2 B (packed)' : '4 B'}, labels u32`, source: src },
+    { category: 'workspace', label: 'optimizer hyper-parameters, loss scale, loss', bytes: max.workspace, formula: '12 × 4 B + 16 B + 4 B (direct convolution: no conv workspace)', source: src },
+  ];
+  const notes = ['framework vramlab: the buffers this project’s WebGPU engine allocates; its ledger is the measurement'];
+  const plan = finish(cfg, spec, inv, totalParams(inv), sched, terms, notes, max.activations);
+  plan.timeline = walk.opPoints.map((p) => ({ label: p.label, phase: p.phase, bytes: p.live, op: p.op, at: p.at }));
   return plan;
 }

@@ -6,6 +6,7 @@ import type { PlanConfig } from '../protocol/config.ts';
 import { EstimateError } from './errors.ts';
 import { parseHfConfig } from './hf.ts';
 import type { ModelSpec, ResNetSpec, TransformerSpec } from './specs.ts';
+import { CNN_IDS, CNN_PRESETS, cnnSpecOf } from './cnn.ts';
 
 type Preset = Omit<TransformerSpec, 'kind' | 'id' | 'name'> & { name: string };
 
@@ -121,16 +122,17 @@ const RESNETS: Record<string, Omit<ResNetSpec, 'kind' | 'id'>> = {
 export interface ModelInfo {
   id: string;
   name: string;
-  family: 'mlp' | 'gpt2' | 'bert' | 'llama' | 'resnet';
+  family: 'mlp' | 'gpt2' | 'bert' | 'llama' | 'resnet' | 'cnn';
 }
 
-export const MODEL_IDS: readonly string[] = ['mlp', ...Object.keys(TRANSFORMERS), ...Object.keys(RESNETS)];
+export const MODEL_IDS: readonly string[] = ['mlp', ...Object.keys(TRANSFORMERS), ...Object.keys(RESNETS), ...CNN_IDS];
 
 export function listModels(): ModelInfo[] {
   return [
     { id: 'mlp', name: 'MLP (d, hidden, layers)', family: 'mlp' },
     ...Object.entries(TRANSFORMERS).map(([id, p]) => ({ id, name: p.name, family: p.family })),
     ...Object.entries(RESNETS).map(([id, p]) => ({ id, name: p.name, family: 'resnet' as const })),
+    ...Object.entries(CNN_PRESETS).map(([id, p]) => ({ id, name: p.name, family: 'cnn' as const })),
   ];
 }
 
@@ -146,5 +148,7 @@ export function resolveModel(config: PlanConfig): ModelSpec {
   if (t) return { kind: 'transformer', id, ...t };
   const r = RESNETS[id];
   if (r) return { kind: 'resnet', id, ...r };
+  const cnn = cnnSpecOf(id, config);
+  if (cnn) return cnn;
   throw new EstimateError(`unknown model '${id}'; choose one of: ${MODEL_IDS.join(', ')}, or pass --hf-config`);
 }

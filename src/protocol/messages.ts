@@ -88,7 +88,7 @@ export const RunProgressSchema = z.object({
 export const ModelSummarySchema = z.object({
   id: text(),
   name: text(),
-  family: z.enum(['mlp', 'gpt2', 'bert', 'llama', 'resnet']),
+  family: z.enum(['mlp', 'gpt2', 'bert', 'llama', 'resnet', 'cnn']),
   params: count,
   trainableParams: count,
   layers: count,

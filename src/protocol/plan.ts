@@ -64,7 +64,7 @@ export interface ModelSummary {
   id: string;
   /** Human name, e.g. "GPT-2 small (124M)". */
   name: string;
-  family: 'mlp' | 'gpt2' | 'bert' | 'llama' | 'resnet';
+  family: 'mlp' | 'gpt2' | 'bert' | 'llama' | 'resnet' | 'cnn';
   params: number;
   trainableParams: number;
   layers: number;

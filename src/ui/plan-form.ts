@@ -44,6 +44,7 @@ const FAMILY_LABELS: Record<ModelInfo['family'], string> = {
   bert: 'BERT',
   llama: 'Llama family',
   resnet: 'ResNet',
+  cnn: 'Small CNNs',
 };
 
 const TRAINING_ONLY = 'training only';
