@@ -34,6 +34,7 @@ import {
   type GptRunConfig,
   type RunConfig,
 } from '../protocol/run.ts';
+import { CNN_MODELS, DEFAULT_CNN_LR, DEFAULT_CNN_RUN, parseCnnRunConfig, type CnnRunConfig } from '../protocol/cnn.ts';
 import { getPath, setPath } from '../protocol/paths.ts';
 import { MAX_HF_CONFIG_BYTES } from '../protocol/hf-config.ts';
 import { INPUT_FILE_ERROR, readBoundedText } from './read-bounded.ts';
@@ -49,7 +50,7 @@ export class UsageError extends Error {
   }
 }
 
-export const FLAG_GROUPS = ['model', 'mlp', 'gpt', 'run', 'bench', 'output'] as const;
+export const FLAG_GROUPS = ['model', 'mlp', 'gpt', 'cnn', 'run', 'bench', 'output'] as const;
 export type FlagGroup = (typeof FLAG_GROUPS)[number];
 
 export interface FlagSpec {
@@ -105,17 +106,17 @@ export const ESTIMATE_FLAGS: readonly FlagSpec[] = [
 ];
 
 /** The models `vramlab run` trains; `--model gpt-nano` names the preset the gpt flags start from. */
-export const RUN_MODELS = ['mlp', 'gpt'] as const;
+export const RUN_MODELS = ['mlp', 'gpt', 'cnn'] as const;
 export type RunModel = (typeof RUN_MODELS)[number];
-const RUN_MODEL_IDS = ['mlp', 'gpt', 'gpt-nano'] as const;
+const RUN_MODEL_IDS = ['mlp', 'gpt', 'gpt-nano', ...CNN_MODELS] as const;
 
-/** Where each model's flags start: `--model gpt` is gpt-nano until a flag says otherwise. */
-export const RUN_DEFAULTS: { mlp: RunConfig; gpt: GptRunConfig } = { mlp: DEFAULT_RUN, gpt: GPT_NANO_RUN };
+/** Where each model's flags start: `--model gpt` is gpt-nano until a flag says otherwise; cnn is `--model cnn-mnist|cnn-cifar`. */
+export const RUN_DEFAULTS: { mlp: RunConfig; gpt: GptRunConfig; cnn: CnnRunConfig } = { mlp: DEFAULT_RUN, gpt: GPT_NANO_RUN, cnn: DEFAULT_CNN_RUN };
 
-export type AnyRunConfig = RunConfig | GptRunConfig;
+export type AnyRunConfig = RunConfig | GptRunConfig | CnnRunConfig;
 
 /** What `--sweep` may vary per model: each value is checked as if given as that flag. */
-export const SWEEP_KEYS: Record<RunModel, readonly string[]> = { mlp: ['batch', 'layers'], gpt: ['seq', 'batch', 'layers'] };
+export const SWEEP_KEYS: Record<RunModel, readonly string[]> = { mlp: ['batch', 'layers'], gpt: ['seq', 'batch', 'layers'], cnn: ['batch', 'blocks'] };
 export const SWEEP_POINTS = { min: 2, max: 16 } as const;
 
 /** `--lr` default text from the engine's own table, so the help cannot drift from it. */
@@ -131,8 +132,8 @@ const lrText = (lrs: Record<string, number>) =>
  * bounds are the schemas' (LIMITS, RUN_LIMITS); what the device takes is the ledger's.
  */
 export const RUN_FLAGS: readonly FlagSpec[] = [
-  { name: 'model', group: 'model', kind: 'enum', field: 'model', values: RUN_MODEL_IDS, arg: 'ID', help: 'the model the engine trains; gpt-nano = gpt with its defaults', defaultText: 'mlp' },
-  { name: 'layers', group: 'model', kind: 'int', field: 'layers', min: 1, arg: 'N', help: 'number of blocks' },
+  { name: 'model', group: 'model', kind: 'enum', field: 'model', values: RUN_MODEL_IDS, arg: 'ID', help: 'the model the engine trains; gpt-nano = gpt with its defaults; cnn-mnist (LeNet-5), cnn-cifar (ResNet-20)', defaultText: 'mlp' },
+  { name: 'layers', group: 'model', models: ['mlp', 'gpt'], kind: 'int', field: 'layers', min: 1, arg: 'N', help: 'number of blocks' },
   { name: 'd', group: 'mlp', models: ['mlp'], kind: 'int', field: 'd', min: 1, arg: 'N', help: 'width of the residual stream' },
   { name: 'hidden', group: 'mlp', models: ['mlp'], kind: 'int', field: 'hidden', min: 1, arg: 'N', help: 'width of the hidden layer' },
   { name: 'activation', group: 'mlp', models: ['mlp'], kind: 'enum', field: 'activation', values: ACTIVATIONS, arg: 'FN', help: 'activation function' },
@@ -141,6 +142,8 @@ export const RUN_FLAGS: readonly FlagSpec[] = [
   { name: 'heads', group: 'gpt', models: ['gpt'], kind: 'int', field: 'heads', min: 1, arg: 'N', help: 'attention heads; must divide --d-model' },
   { name: 'seq', group: 'gpt', models: ['gpt'], kind: 'int', field: 'seq', min: 1, arg: 'N', help: 'tokens per sample' },
   { name: 'attention', group: 'gpt', models: ['gpt'], kind: 'enum', field: 'attention', values: ['eager', 'fused'], arg: 'A', help: 'eager keeps the b·heads·seq² probabilities, fused keeps row statistics' },
+  { name: 'blocks', group: 'cnn', models: ['cnn'], kind: 'int', field: 'blocks', min: 1, arg: 'N', help: 'cnn-cifar: basic blocks per stage (3: ResNet-20, 1: ResNet-8)' },
+  { name: 'width', group: 'cnn', models: ['cnn'], kind: 'int', field: 'width', min: 1, arg: 'N', help: 'cnn-cifar: channels of the first stage (16; the next stages double it)' },
   { name: 'batch', group: 'run', kind: 'int', field: 'batch', min: 1, arg: 'N', help: 'samples per step' },
   { name: 'precision', group: 'run', kind: 'enum', field: 'precision', values: RUN_PRECISIONS, arg: 'P', help: 'storage and compute precision' },
   { name: 'optimizer', group: 'run', kind: 'enum', field: 'optimizer', values: RUN_OPTIMIZERS, arg: 'OPT', help: 'optimizer (its states are per parameter)' },
@@ -150,7 +153,7 @@ export const RUN_FLAGS: readonly FlagSpec[] = [
     kind: 'enum',
     field: 'checkpoint',
     values: GPT_CHECKPOINTS,
-    byModel: { mlp: { values: RUN_CHECKPOINTS } },
+    byModel: { mlp: { values: RUN_CHECKPOINTS }, cnn: { values: RUN_CHECKPOINTS } },
     arg: 'C',
     help: 'activation checkpointing; selective (gpt) recomputes only the attention core',
   },
@@ -164,7 +167,7 @@ export const RUN_FLAGS: readonly FlagSpec[] = [
     arg: 'X',
     help: 'learning rate',
     defaultText: "the optimizer's",
-    byModel: { mlp: { defaultText: lrText(DEFAULT_LR) }, gpt: { defaultText: lrText(DEFAULT_GPT_LR) } },
+    byModel: { mlp: { defaultText: lrText(DEFAULT_LR) }, gpt: { defaultText: lrText(DEFAULT_GPT_LR) }, cnn: { defaultText: lrText(DEFAULT_CNN_LR) } },
   },
   { name: 'wall-clock', group: 'run', kind: 'bool', help: 'time phases by the wall clock even where timestamp queries exist' },
   {
@@ -331,7 +334,8 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   if (switches.help) return { config: structuredClone(DEFAULT_RUN), ...switches };
 
   const modelFlag = RUN_FLAGS.find((f) => f.name === 'model')!;
-  const model: RunModel = values.model === undefined || convert(modelFlag, values.model) === 'mlp' ? 'mlp' : 'gpt';
+  const modelId = values.model === undefined ? 'mlp' : convert(modelFlag, values.model);
+  const model: RunModel = modelId === 'mlp' ? 'mlp' : (CNN_MODELS as readonly unknown[]).includes(modelId) ? 'cnn' : 'gpt';
   const flags = runFlagsFor(model);
   const stray = RUN_FLAGS.find((f) => values[f.name] !== undefined && !flags.some((g) => g.name === f.name));
   if (stray) {
@@ -340,6 +344,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   }
 
   const config: Record<string, unknown> = structuredClone(RUN_DEFAULTS[model]);
+  if (model === 'cnn') config.model = modelId;
   const given = new Map<string, string>();
   for (const flag of flags) {
     const raw = values[flag.name];
@@ -355,7 +360,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
 
 function validateRun(model: RunModel, config: unknown, given: ReadonlyMap<string, string>, flags: readonly FlagSpec[]): AnyRunConfig {
   try {
-    return model === 'gpt' ? parseGptRunConfig(config) : parseRunConfig(config);
+    return model === 'gpt' ? parseGptRunConfig(config) : model === 'cnn' ? parseCnnRunConfig(config) : parseRunConfig(config);
   } catch (err) {
     if (err instanceof ConfigError) throw usageFromConfigError(err, given, flags);
     throw err;

@@ -1,6 +1,7 @@
 /** The human-readable `vramlab estimate`, `run` and `bench` reports: plain text, columns aligned with padEnd. */
 import prettyBytes from 'pretty-bytes';
 import type { PlanConfig } from '../protocol/config.ts';
+import { DEFAULT_CNN_LR, type CnnRunConfig, type CnnRunReport } from '../protocol/cnn.ts';
 import { describeCost, type FitResult, type LargestFit, type PlanPatch } from '../estimate/fit.ts';
 import type { BenchLine, EngineOutcome } from './bench.ts';
 import type { AdapterSummary } from '../protocol/engine-api.ts';
@@ -75,11 +76,12 @@ function nonZero(bytes: CategoryBytes): [PlanCategory, number][] {
 
 /** Only the settings that shape this model's estimate: seq and attention mean nothing to a ResNet. */
 function describeConfig(c: PlanConfig, family: Plan['model']['family']): string {
-  const transformer = family !== 'mlp' && family !== 'resnet';
+  const transformer = family !== 'mlp' && family !== 'resnet' && family !== 'cnn';
   const parts: string[] = [c.mode, `batch ${c.batch}`];
   if (c.microBatch !== undefined && c.microBatch !== c.batch) parts.push(`micro-batch ${c.microBatch}`);
   if (transformer) parts.push(`seq ${c.seq}`);
   if (family === 'resnet') parts.push(`${c.imageSize}×${c.imageSize} images`);
+  if (family === 'cnn') parts.push(c.model === 'cnn-mnist' ? '1×28×28 images' : '3×32×32 images');
   parts.push(c.precision);
   if (c.mode === 'train') parts.push(c.optimizer, `checkpoint ${c.checkpoint}`);
   if (transformer) parts.push(`attention ${c.attention}`);
@@ -183,21 +185,25 @@ const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
  * gpt line lists what moves the activations: seq (linear, or s² with eager attention), heads
  * (the s² term's multiplier), vocab (the logits).
  */
-function modelLine(c: RunConfig | GptRunConfig, swept?: { key: string; values: number[] }): string {
+function modelLine(c: RunConfig | GptRunConfig | CnnRunConfig, swept?: { key: string; values: number[] }): string {
   const v = (key: string, x: number) => (swept?.key === key ? `{${swept.values.join(', ')}}` : String(x));
+  if (c.model !== 'mlp' && c.model !== 'gpt') {
+    if (c.model === 'cnn-mnist') return 'cnn-mnist LeNet-5, 1×28×28 images, 10 classes';
+    return `cnn-cifar ResNet-${6 * c.blocks + 2} (blocks per stage ${v('blocks', c.blocks)}, width ${c.width}), 3×32×32 images, 10 classes`;
+  }
   const layers = swept?.key === 'layers' ? `layers ${v('layers', c.layers)}` : plural(c.layers, 'layer');
   if (c.model === 'mlp') return `mlp d ${c.d}, hidden ${c.hidden}, ${layers}, ${c.activation}`;
   return `gpt vocab ${c.vocab}, d-model ${c.dModel}, ${c.heads} heads, ${layers}, seq ${v('seq', c.seq)}, attention ${c.attention}`;
 }
 
-function setupLine(c: RunConfig | GptRunConfig, swept?: { key: string; values: number[] }): string {
-  const lr = c.lr ?? (c.model === 'gpt' ? DEFAULT_GPT_LR : DEFAULT_LR)[c.optimizer];
+function setupLine(c: RunConfig | GptRunConfig | CnnRunConfig, swept?: { key: string; values: number[] }): string {
+  const lr = c.lr ?? (c.model === 'gpt' ? DEFAULT_GPT_LR : c.model === 'mlp' ? DEFAULT_LR : DEFAULT_CNN_LR)[c.optimizer];
   const batch = swept?.key === 'batch' ? `{${swept.values.join(', ')}}` : String(c.batch);
   return `batch ${batch} · ${c.precision} · ${c.optimizer} (lr ${lr}) · checkpoint ${c.checkpoint} · ${plural(c.steps, 'step')} · seed ${c.seed}`;
 }
 
 /** The human-readable `vramlab run` report: the ledger's measurement beside the estimate. */
-export function formatRunReport(r: RunReport | GptRunReport): string {
+export function formatRunReport(r: RunReport | GptRunReport | CnnRunReport): string {
   const out: string[] = [];
   out.push(adapterLine(r.adapter));
   out.push(`Model   ${modelLine(r.config)}: ${r.estimate.params.toLocaleString('en-US')} params (${formatCount(r.estimate.params)})`);
@@ -254,7 +260,7 @@ export type SweepLine =
     }
   | { point: Record<string, number>; error: { name: string; message: string } };
 
-export function sweepLine(key: string, value: number, r: RunReport | GptRunReport): SweepLine {
+export function sweepLine(key: string, value: number, r: RunReport | GptRunReport | CnnRunReport): SweepLine {
   const a = r.actual;
   return {
     point: { [key]: value },
@@ -275,7 +281,7 @@ export function formatSweepProgress(key: string, value: number, index: number, c
  * terms that grow with the swept size can be read off (eager attention's s² probabilities
  * against the linear rest). A point the device refused has its reason on its row.
  */
-export function formatSweep(adapter: AdapterSummary, base: RunConfig | GptRunConfig, key: string, lines: readonly SweepLine[]): string {
+export function formatSweep(adapter: AdapterSummary, base: RunConfig | GptRunConfig | CnnRunConfig, key: string, lines: readonly SweepLine[]): string {
   const swept = { key, values: lines.map((l) => l.point[key]!) };
   const out = [adapterLine(adapter), `Model   ${modelLine(base, swept)}`, `Setup   ${setupLine(base, swept)}`, ''];
   const rows = [[key, 'estimated activations', 'measured activations', 'estimated peak', 'measured peak', 'step ms']];

@@ -6,6 +6,7 @@ const GROUP_TITLES: Record<FlagGroup, string> = {
   model: 'Model',
   mlp: 'mlp model (--model mlp)',
   gpt: 'gpt model (--model gpt or gpt-nano)',
+  cnn: 'CNN models (--model cnn-mnist or cnn-cifar)',
   run: 'Training or inference setup',
   bench: 'Work',
   output: 'Output',

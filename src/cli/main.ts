@@ -160,10 +160,11 @@ const KIND_FLAGS: Record<string, { kind: 'resnet' | 'transformer'; lacks: string
 function refuseFlagsOfOtherModels(model: string, given: readonly string[]): void {
   const models = listModels();
   const family = model === 'hf' ? 'hf' : models.find((m) => m.id === model)?.family;
-  const kind = family === 'resnet' ? 'resnet' : family === 'mlp' ? 'mlp' : 'transformer';
+  const kind = family === 'resnet' ? 'resnet' : family === 'mlp' ? 'mlp' : family === 'cnn' ? 'cnn' : 'transformer';
   for (const flag of given) {
     const only = Object.hasOwn(KIND_FLAGS, flag) ? KIND_FLAGS[flag]! : undefined;
     if (!only || only.kind === kind) continue;
+    if (kind === 'cnn' && flag === 'image-size') throw new UsageError(`--image-size applies to the ResNet presets only; model '${model}' has the fixed input of its dataset`, '--image-size');
     const which = only.kind === 'resnet' ? models.filter((m) => m.family === 'resnet').map((m) => m.id).join(', ') : 'transformer models (the GPT-2, BERT and Llama-style presets, or --hf-config)';
     throw new UsageError(`--${flag} applies to ${which} only; model '${model}' ${only.lacks}`, `--${flag}`);
   }
@@ -203,7 +204,8 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
       wallClock: args.wallClock,
       ...(showProgress ? { onProgress: (p) => (p.stage !== 'allocating' || tty) && io.err(formatProgress(p)) } : {}),
     };
-    const train = (c: AnyRunConfig) => (c.model === 'gpt' ? engine.runGptTraining(opened, c, opts) : engine.runTraining(opened, c, opts));
+    const train = (c: AnyRunConfig) =>
+      c.model === 'gpt' ? engine.runGptTraining(opened, c, opts) : c.model === 'mlp' ? engine.runTraining(opened, c, opts) : engine.runCnnTraining(opened, c, opts);
 
     if (args.sweep === undefined) {
       const report = await train(args.config);

@@ -116,7 +116,7 @@ export interface Applies {
 }
 
 export function applies(family: Family, d: Draft): Applies {
-  const transformer = family !== 'mlp' && family !== 'resnet';
+  const transformer = family !== 'mlp' && family !== 'resnet' && family !== 'cnn';
   const hidden = transformer ? [] : ['sequence length', 'attention', 'LoRA and QLoRA'];
   return {
     transformer,
@@ -130,7 +130,7 @@ export function applies(family: Family, d: Draft): Applies {
 
 /** One sentence per control, shown on hover (title) and under the control while it has focus; some depend on the model. */
 export function hints(family: Family, train: boolean): Record<TextKey | 'qlora', string> {
-  const sample = family === 'resnet' ? 'images of the size above' : family === 'mlp' ? 'vectors of width d' : 'sequences of the length below';
+  const sample = family === 'resnet' ? 'images of the size above' : family === 'cnn' ? 'images of the dataset (28×28 or 32×32)' : family === 'mlp' ? 'vectors of width d' : 'sequences of the length below';
   return {
     model: 'A preset with the real architecture, the mlp, or an imported config.json.',
     'mlp.d': 'Input and output width of each block.',

@@ -97,7 +97,7 @@ describe('CNN: checkpointing and learning', () => {
 
   it.each([
     tiny('cnn-mnist', { batch: 4, steps: 50, lr: 3e-3 }),
-    tiny('cnn-cifar', { batch: 4, steps: 50, lr: 1e-2 }),
+    tiny('cnn-cifar', { batch: 2, steps: 50, lr: 1e-2 }),
   ])('$model learns the seeded task: the loss falls at least 2× in 50 steps', async (cfg) => {
     const r = await runCnnTraining(opened, cfg);
     const first = r.loss[0]!;

@@ -153,12 +153,12 @@ describe('parseRunArgs --sweep', () => {
   });
 
   it('sweeps batch and layers for both models, seq for gpt only', () => {
-    expect(SWEEP_KEYS).toEqual({ mlp: ['batch', 'layers'], gpt: ['seq', 'batch', 'layers'] });
+    expect(SWEEP_KEYS).toEqual({ mlp: ['batch', 'layers'], gpt: ['seq', 'batch', 'layers'], cnn: ['batch', 'blocks'] });
     expect(parseRunArgs(['--sweep', 'batch=8,16', '--d', '8']).sweep?.points.map((p) => p.config)).toEqual([
       { ...DEFAULT_RUN, d: 8, batch: 8 },
       { ...DEFAULT_RUN, d: 8, batch: 16 },
     ]);
-    expect(parseRunArgs(['--sweep', 'layers=1,2,3']).sweep?.points.map((p) => p.config.layers)).toEqual([1, 2, 3]);
+    expect(parseRunArgs(['--sweep', 'layers=1,2,3']).sweep?.points.map((p) => ('layers' in p.config ? p.config.layers : 0))).toEqual([1, 2, 3]);
     expect(parseRunArgs(['--model', 'gpt-nano', '--sweep', 'layers=1,4']).sweep?.points.map((p) => p.config)).toEqual([
       { ...GPT_NANO_RUN, layers: 1 },
       { ...GPT_NANO_RUN, layers: 4 },
