@@ -41,6 +41,7 @@ import {
 } from '../protocol/run.ts';
 import { LLAMA_RUN_MODELS, llamaRunOf } from '../estimate/vramlab-llama.ts';
 import { resolveModel } from '../estimate/presets.ts';
+import { CNN_MODELS, DEFAULT_CNN_LR, DEFAULT_CNN_RUN, parseCnnRunConfig, type CnnRunConfig } from '../protocol/cnn.ts';
 import { getPath, setPath } from '../protocol/paths.ts';
 import { MAX_HF_CONFIG_BYTES } from '../protocol/hf-config.ts';
 import { INPUT_FILE_ERROR, readBoundedText } from './read-bounded.ts';
@@ -56,7 +57,7 @@ export class UsageError extends Error {
   }
 }
 
-export const FLAG_GROUPS = ['model', 'mlp', 'gpt', 'run', 'bench', 'output'] as const;
+export const FLAG_GROUPS = ['model', 'mlp', 'gpt', 'cnn', 'run', 'bench', 'output'] as const;
 export type FlagGroup = (typeof FLAG_GROUPS)[number];
 
 export interface FlagSpec {
@@ -129,11 +130,11 @@ export const ESTIMATE_FLAGS: readonly FlagSpec[] = [
 /**
  * The models `vramlab run` trains; `--model gpt-nano` names the preset the gpt flags start
  * from, a llama-family preset (llama-3.2-1b …) the Llama run of its shape, which the run then
- * scales to the device.
+ * scales to the device; cnn is `--model cnn-mnist|cnn-cifar`.
  */
-export const RUN_MODELS = ['mlp', 'gpt', 'llama'] as const;
+export const RUN_MODELS = ['mlp', 'gpt', 'llama', 'cnn'] as const;
 export type RunModel = (typeof RUN_MODELS)[number];
-const RUN_MODEL_IDS = ['mlp', 'gpt', 'gpt-nano', ...LLAMA_RUN_MODELS] as const;
+const RUN_MODEL_IDS = ['mlp', 'gpt', 'gpt-nano', ...LLAMA_RUN_MODELS, ...CNN_MODELS] as const;
 
 /** A Llama preset's run at full size, with gpt-nano's step settings. */
 export function llamaPresetRun(id: string): LlamaRunConfig {
@@ -143,12 +144,12 @@ export function llamaPresetRun(id: string): LlamaRunConfig {
 }
 
 /** Where each model's flags start: `--model gpt` is gpt-nano until a flag says otherwise; llama shows llama-3.2-1b. */
-export const RUN_DEFAULTS: { mlp: RunConfig; gpt: GptRunConfig; llama: LlamaRunConfig } = { mlp: DEFAULT_RUN, gpt: GPT_NANO_RUN, llama: llamaPresetRun('llama-3.2-1b') };
+export const RUN_DEFAULTS: { mlp: RunConfig; gpt: GptRunConfig; llama: LlamaRunConfig; cnn: CnnRunConfig } = { mlp: DEFAULT_RUN, gpt: GPT_NANO_RUN, llama: llamaPresetRun('llama-3.2-1b'), cnn: DEFAULT_CNN_RUN };
 
-export type AnyRunConfig = RunConfig | GptRunConfig | LlamaRunConfig;
+export type AnyRunConfig = RunConfig | GptRunConfig | LlamaRunConfig | CnnRunConfig;
 
 /** What `--sweep` may vary per model: each value is checked as if given as that flag. */
-export const SWEEP_KEYS: Record<RunModel, readonly string[]> = { mlp: ['batch', 'layers'], gpt: ['seq', 'batch', 'layers'], llama: ['seq', 'batch', 'layers'] };
+export const SWEEP_KEYS: Record<RunModel, readonly string[]> = { mlp: ['batch', 'layers'], gpt: ['seq', 'batch', 'layers'], llama: ['seq', 'batch', 'layers'], cnn: ['batch', 'blocks'] };
 export const SWEEP_POINTS = { min: 2, max: 16 } as const;
 
 /** `--lr` default text from the engine's own table, so the help cannot drift from it. */
@@ -164,8 +165,8 @@ const lrText = (lrs: Record<string, number>) =>
  * bounds are the schemas' (LIMITS, RUN_LIMITS); what the device takes is the ledger's.
  */
 export const RUN_FLAGS: readonly FlagSpec[] = [
-  { name: 'model', group: 'model', kind: 'enum', field: 'model', values: RUN_MODEL_IDS, arg: 'ID', help: 'the model the engine trains; gpt-nano = gpt with its defaults', defaultText: 'mlp' },
-  { name: 'layers', group: 'model', kind: 'int', field: 'layers', min: 1, arg: 'N', help: 'number of blocks' },
+  { name: 'model', group: 'model', kind: 'enum', field: 'model', values: RUN_MODEL_IDS, arg: 'ID', help: 'the model the engine trains; gpt-nano = gpt with its defaults; cnn-mnist (LeNet-5), cnn-cifar (ResNet-20)', defaultText: 'mlp' },
+  { name: 'layers', group: 'model', models: ['mlp', 'gpt'], kind: 'int', field: 'layers', min: 1, arg: 'N', help: 'number of blocks' },
   { name: 'd', group: 'mlp', models: ['mlp'], kind: 'int', field: 'd', min: 1, arg: 'N', help: 'width of the residual stream' },
   { name: 'hidden', group: 'mlp', models: ['mlp'], kind: 'int', field: 'hidden', min: 1, arg: 'N', help: 'width of the hidden layer' },
   { name: 'activation', group: 'mlp', models: ['mlp'], kind: 'enum', field: 'activation', values: ACTIVATIONS, arg: 'FN', help: 'activation function' },
@@ -177,6 +178,8 @@ export const RUN_FLAGS: readonly FlagSpec[] = [
   { name: 'lora-rank', group: 'gpt', models: ['gpt'], kind: 'int', field: 'loraRank', min: 0, arg: 'R', help: 'LoRA adapters of rank R on Wqkv, Wo, W1, W2; the base is frozen (0 = full fine-tuning)', defaultText: '0' },
   { name: 'lora-alpha', group: 'gpt', models: ['gpt'], kind: 'number', field: 'loraAlpha', arg: 'X', help: "LoRA's alpha: the adapters' product is scaled by alpha / rank", defaultText: '2 × rank' },
   { name: 'qlora', group: 'gpt', models: ['gpt'], kind: 'bool', field: 'qlora', help: 'store the frozen projections in NF4 (4-bit, one scale per 64 values); needs --lora-rank' },
+  { name: 'blocks', group: 'cnn', models: ['cnn'], kind: 'int', field: 'blocks', min: 1, arg: 'N', help: 'cnn-cifar: basic blocks per stage (3: ResNet-20, 1: ResNet-8)' },
+  { name: 'width', group: 'cnn', models: ['cnn'], kind: 'int', field: 'width', min: 1, arg: 'N', help: 'cnn-cifar: channels of the first stage (16; the next stages double it)' },
   { name: 'batch', group: 'run', kind: 'int', field: 'batch', min: 1, arg: 'N', help: 'samples per step' },
   { name: 'precision', group: 'run', kind: 'enum', field: 'precision', values: RUN_PRECISIONS, arg: 'P', help: 'storage and compute precision' },
   { name: 'optimizer', group: 'run', kind: 'enum', field: 'optimizer', values: RUN_OPTIMIZERS, arg: 'OPT', help: 'optimizer (its states are per parameter)' },
@@ -186,7 +189,7 @@ export const RUN_FLAGS: readonly FlagSpec[] = [
     kind: 'enum',
     field: 'checkpoint',
     values: GPT_CHECKPOINTS,
-    byModel: { mlp: { values: RUN_CHECKPOINTS } },
+    byModel: { mlp: { values: RUN_CHECKPOINTS }, cnn: { values: RUN_CHECKPOINTS } },
     arg: 'C',
     help: 'activation checkpointing; selective (gpt) recomputes only the attention core',
   },
@@ -200,7 +203,7 @@ export const RUN_FLAGS: readonly FlagSpec[] = [
     arg: 'X',
     help: 'learning rate',
     defaultText: "the optimizer's",
-    byModel: { mlp: { defaultText: lrText(DEFAULT_LR) }, gpt: { defaultText: lrText(DEFAULT_GPT_LR) } },
+    byModel: { mlp: { defaultText: lrText(DEFAULT_LR) }, gpt: { defaultText: lrText(DEFAULT_GPT_LR) }, cnn: { defaultText: lrText(DEFAULT_CNN_LR) } },
   },
   { name: 'wall-clock', group: 'run', kind: 'bool', help: 'time phases by the wall clock even where timestamp queries exist' },
   {
@@ -382,7 +385,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
 
   const modelFlag = RUN_FLAGS.find((f) => f.name === 'model')!;
   const id = values.model === undefined ? 'mlp' : String(convert(modelFlag, values.model));
-  const model: RunModel = id === 'mlp' ? 'mlp' : (LLAMA_RUN_MODELS as readonly string[]).includes(id) ? 'llama' : 'gpt';
+  const model: RunModel = id === 'mlp' ? 'mlp' : (LLAMA_RUN_MODELS as readonly string[]).includes(id) ? 'llama' : (CNN_MODELS as readonly string[]).includes(id) ? 'cnn' : 'gpt';
   const flags = runFlagsFor(model);
   const stray = RUN_FLAGS.find((f) => values[f.name] !== undefined && !flags.some((g) => g.name === f.name));
   if (stray) {
@@ -391,6 +394,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   }
 
   const config: Record<string, unknown> = model === 'llama' ? llamaPresetRun(id) : structuredClone(RUN_DEFAULTS[model]);
+  if (model === 'cnn') config.model = id;
   const given = new Map<string, string>();
   for (const flag of flags) {
     const raw = values[flag.name];
@@ -408,7 +412,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
 
 function validateRun(model: RunModel, config: unknown, given: ReadonlyMap<string, string>, flags: readonly FlagSpec[]): AnyRunConfig {
   try {
-    return model === 'llama' ? parseLlamaRunConfig(config) : model === 'gpt' ? parseGptRunConfig(config) : parseRunConfig(config);
+    return model === 'llama' ? parseLlamaRunConfig(config) : model === 'gpt' ? parseGptRunConfig(config) : model === 'cnn' ? parseCnnRunConfig(config) : parseRunConfig(config);
   } catch (err) {
     if (err instanceof ConfigError) throw usageFromConfigError(err, given, flags);
     throw err;

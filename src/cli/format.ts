@@ -1,6 +1,7 @@
 /** The human-readable `vramlab estimate`, `run` and `bench` reports: plain text, columns aligned with padEnd. */
 import prettyBytes from 'pretty-bytes';
 import type { PlanConfig } from '../protocol/config.ts';
+import { DEFAULT_CNN_LR, type CnnRunConfig, type CnnRunReport } from '../protocol/cnn.ts';
 import { describeCost, type FitResult, type LargestFit, type PlanPatch } from '../estimate/fit.ts';
 import type { BenchLine, EngineOutcome } from './bench.ts';
 import type { AdapterSummary } from '../protocol/engine-api.ts';
@@ -78,7 +79,7 @@ function nonZero(bytes: CategoryBytes): [PlanCategory, number][] {
 /** Only the settings that shape this model's estimate: seq and attention mean nothing to a ResNet. */
 function describeConfig(c: PlanConfig, family: Plan['model']['family']): string {
   const images = family === 'resnet' || family === 'vit' || family === 'vlm' || family === 'efficientnet' || family === 'diffusion' || family === 'gan';
-  const transformer = family !== 'mlp' && !images;
+  const transformer = family !== 'mlp' && family !== 'cnn' && !images;
   const attention = transformer || family === 'vit' || family === 'vlm' || family === 'diffusion';
   const parts: string[] = [c.mode, `batch ${c.batch}`];
   if (c.microBatch !== undefined && c.microBatch !== c.batch) parts.push(`micro-batch ${c.microBatch}`);
@@ -93,6 +94,7 @@ function describeConfig(c: PlanConfig, family: Plan['model']['family']): string 
   }
   if (family === 'diffusion' && c.priorPreservation) parts.push('DreamBooth prior preservation');
   if (family === 'diffusion' && c.trainTextEncoder) parts.push('text encoder trained');
+  if (family === 'cnn') parts.push(c.model === 'cnn-mnist' ? '1×28×28 images' : '3×32×32 images');
   parts.push(c.precision);
   if (c.mode === 'train') parts.push(c.optimizer, `checkpoint ${c.checkpoint}`);
   if (attention) parts.push(`attention ${c.attention}`);
@@ -198,8 +200,12 @@ const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
  * gpt line lists what moves the activations: seq (linear, or s² with eager attention), heads
  * (the s² term's multiplier), vocab (the logits).
  */
-function modelLine(c: RunConfig | GptRunConfig | LlamaRunConfig, swept?: { key: string; values: number[] }): string {
+function modelLine(c: RunConfig | GptRunConfig | LlamaRunConfig | CnnRunConfig, swept?: { key: string; values: number[] }): string {
   const v = (key: string, x: number) => (swept?.key === key ? `{${swept.values.join(', ')}}` : String(x));
+  if ('blocks' in c) {
+    if (c.model === 'cnn-mnist') return 'cnn-mnist LeNet-5, 1×28×28 images, 10 classes';
+    return `cnn-cifar ResNet-${6 * c.blocks + 2} (blocks per stage ${v('blocks', c.blocks)}, width ${c.width}), 3×32×32 images, 10 classes`;
+  }
   const layers = swept?.key === 'layers' ? `layers ${v('layers', c.layers)}` : plural(c.layers, 'layer');
   if (c.model === 'mlp') return `mlp d ${c.d}, hidden ${c.hidden}, ${layers}, ${c.activation}`;
   if (c.model === 'llama') {
@@ -210,14 +216,14 @@ function modelLine(c: RunConfig | GptRunConfig | LlamaRunConfig, swept?: { key: 
   return `gpt vocab ${c.vocab}, d-model ${c.dModel}, ${c.heads} heads, ${layers}, seq ${v('seq', c.seq)}, attention ${c.attention}${lora}`;
 }
 
-function setupLine(c: RunConfig | GptRunConfig | LlamaRunConfig, swept?: { key: string; values: number[] }): string {
-  const lr = c.lr ?? (c.model === 'mlp' ? DEFAULT_LR : DEFAULT_GPT_LR)[c.optimizer];
+function setupLine(c: RunConfig | GptRunConfig | LlamaRunConfig | CnnRunConfig, swept?: { key: string; values: number[] }): string {
+  const lr = c.lr ?? (c.model === 'mlp' ? DEFAULT_LR : c.model === 'cnn-mnist' || c.model === 'cnn-cifar' ? DEFAULT_CNN_LR : DEFAULT_GPT_LR)[c.optimizer];
   const batch = swept?.key === 'batch' ? `{${swept.values.join(', ')}}` : String(c.batch);
   return `batch ${batch} · ${c.precision} · ${c.optimizer} (lr ${lr}) · checkpoint ${c.checkpoint} · ${plural(c.steps, 'step')} · seed ${c.seed}`;
 }
 
 /** The human-readable `vramlab run` report: the ledger's measurement beside the estimate. */
-export function formatRunReport(r: RunReport | GptRunReport | LlamaRunReport): string {
+export function formatRunReport(r: RunReport | GptRunReport | LlamaRunReport | CnnRunReport): string {
   const out: string[] = [];
   out.push(adapterLine(r.adapter));
   out.push(`Model   ${modelLine(r.config)}: ${r.estimate.params.toLocaleString('en-US')} params (${formatCount(r.estimate.params)})`);
@@ -274,7 +280,7 @@ export type SweepLine =
     }
   | { point: Record<string, number>; error: { name: string; message: string } };
 
-export function sweepLine(key: string, value: number, r: RunReport | GptRunReport | LlamaRunReport): SweepLine {
+export function sweepLine(key: string, value: number, r: RunReport | GptRunReport | LlamaRunReport | CnnRunReport): SweepLine {
   const a = r.actual;
   return {
     point: { [key]: value },
@@ -295,7 +301,7 @@ export function formatSweepProgress(key: string, value: number, index: number, c
  * terms that grow with the swept size can be read off (eager attention's s² probabilities
  * against the linear rest). A point the device refused has its reason on its row.
  */
-export function formatSweep(adapter: AdapterSummary, base: RunConfig | GptRunConfig | LlamaRunConfig, key: string, lines: readonly SweepLine[]): string {
+export function formatSweep(adapter: AdapterSummary, base: RunConfig | GptRunConfig | LlamaRunConfig | CnnRunConfig, key: string, lines: readonly SweepLine[]): string {
   const swept = { key, values: lines.map((l) => l.point[key]!) };
   const out = [adapterLine(adapter), `Model   ${modelLine(base, swept)}`, `Setup   ${setupLine(base, swept)}`, ''];
   const rows = [[key, 'estimated activations', 'measured activations', 'estimated peak', 'measured peak', 'step ms']];

@@ -18,7 +18,7 @@ import { benchUsage, compareUsage, estimateUsage, fitUsage, runUsage, topUsage }
 import { oneLine, printable } from './text.ts';
 import { explainMissingPackage } from './packages.ts';
 import { fitToCsv, planToCsv, resultsToCsv, type ResultRun } from '../protocol/csv.ts';
-import type { EngineRunReport } from '../protocol/engine-api.ts';
+import type { AnyEngineRunReport } from '../protocol/engine-api.ts';
 import { comparisonToCsv, formatComparison, parseCompareArgs, runCompare } from './compare.ts';
 import { checkRunOutputs, writeRunOutputs } from './run-outputs.ts';
 
@@ -181,7 +181,7 @@ function withNativeImageSize<T extends EstimateArgs>(args: T): T {
 }
 
 /** Model kinds as `vramlab estimate` flags see them (an imported config.json: a transformer, or whichever image family it is). */
-type FlagKind = 'mlp' | 'transformer' | 'resnet' | 'vit' | 'vlm' | 'efficientnet' | 'diffusion' | 'gan';
+type FlagKind = 'mlp' | 'transformer' | 'resnet' | 'vit' | 'vlm' | 'efficientnet' | 'diffusion' | 'gan' | 'cnn';
 
 /**
  * `vramlab estimate` flags that shape some kinds of model only, and what the others lack: given
@@ -204,7 +204,7 @@ const KIND_FLAGS: Record<string, { kinds: readonly FlagKind[]; lacks: string; wh
 
 function flagKind(model: string, hfConfig: unknown): FlagKind {
   const family = listModels().find((m) => m.id === model)?.family;
-  if (family === 'mlp' || family === 'resnet' || family === 'vit' || family === 'vlm' || family === 'efficientnet' || family === 'diffusion' || family === 'gan') return family;
+  if (family === 'mlp' || family === 'cnn' || family === 'resnet' || family === 'vit' || family === 'vlm' || family === 'efficientnet' || family === 'diffusion' || family === 'gan') return family;
   if (model === 'hf') {
     const type = typeof hfConfig === 'object' && hfConfig !== null ? (hfConfig as { model_type?: unknown; _class_name?: unknown }) : {};
     if (typeof type._class_name === 'string') return 'diffusion';
@@ -221,6 +221,7 @@ function refuseFlagsOfOtherModels(model: string, given: readonly string[], hfCon
   for (const flag of given) {
     const only = Object.hasOwn(KIND_FLAGS, flag) ? KIND_FLAGS[flag]! : undefined;
     if (!only || only.kinds.includes(kind)) continue;
+    if (kind === 'cnn' && flag === 'image-size') throw new UsageError(`--image-size applies to the ResNet presets only; model '${model}' has the fixed input of its dataset`, '--image-size');
     throw new UsageError(`--${flag} applies to ${only.which} only; model '${model}' ${only.lacks}`, `--${flag}`);
   }
 }
@@ -262,6 +263,7 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
     };
     const train = (c: AnyRunConfig) => {
       if (c.model === 'llama') return engine.runLlamaTraining(opened, scaledToDevice(c, opened.summary, io), opts);
+      if ('blocks' in c) return engine.runCnnTraining(opened, c, opts);
       return c.model === 'gpt' ? engine.runGptTraining(opened, c, opts) : engine.runTraining(opened, c, opts);
     };
 
@@ -304,7 +306,7 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
 }
 
 /** A run as a row of the results CSV the page exports for its experiments. */
-function resultRun(id: string, config: AnyRunConfig, report: EngineRunReport | null): ResultRun {
+function resultRun(id: string, config: AnyRunConfig, report: AnyEngineRunReport | null): ResultRun {
   return { id, label: id, status: report ? 'done' : 'failed', config, estimatedPeakBytes: report?.estimate.peak.bytes ?? null, report };
 }
 

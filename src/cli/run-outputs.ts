@@ -6,7 +6,7 @@
  */
 import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { EngineRunReport } from '../protocol/engine-api.ts';
+import type { AnyEngineRunReport } from '../protocol/engine-api.ts';
 import { memorySnapshotPickle } from '../protocol/memory-snapshot.ts';
 import { reportToTrace, traceToJson } from '../protocol/trace.ts';
 import { UsageError } from './args.ts';
@@ -43,7 +43,7 @@ export function checkRunOutputs(paths: RunOutputPaths): void {
 }
 
 /** Writes the files asked for from the finished run's report. */
-export function writeRunOutputs(paths: RunOutputPaths, report: EngineRunReport, version: string): void {
+export function writeRunOutputs(paths: RunOutputPaths, report: AnyEngineRunReport, version: string): void {
   if (paths.trace !== undefined) writeFileSync(paths.trace, traceToJson(reportToTrace(report, version)));
   if (paths.memorySnapshot !== undefined) writeFileSync(paths.memorySnapshot, memorySnapshotPickle(report));
 }

@@ -6,6 +6,7 @@
  */
 import { estimate } from '../estimate/index.ts';
 import type { OpenedDevice } from './device.ts';
+import { CnnTrainer } from './graph/cnn.ts';
 import { GptTrainer } from './graph/gpt.ts';
 import { LlamaTrainer } from './graph/llama.ts';
 import { MlpTrainer } from './graph/mlp.ts';
@@ -30,6 +31,7 @@ import {
   planConfigOfGpt,
   planConfigOfLlama,
 } from '../protocol/run.ts';
+import { type CnnRunConfig, type CnnRunReport, DEFAULT_CNN_LR, planConfigOfCnn } from '../protocol/cnn.ts';
 
 export interface RunOptions {
   onProgress?: (p: RunProgress) => void;
@@ -117,7 +119,7 @@ export function cancelled(): Error {
 }
 
 /** A model trainer the run loop drives (graph/trainer.ts). */
-type AnyTrainer = MlpTrainer | GptTrainer | LlamaTrainer;
+type AnyTrainer = MlpTrainer | GptTrainer | LlamaTrainer | CnnTrainer;
 
 export async function runTraining(opened: OpenedDevice, cfg: RunConfig, opts: RunOptions = {}): Promise<RunReport> {
   // Also refuses what the engine cannot run, before anything is allocated.
@@ -137,6 +139,15 @@ export async function runLlamaTraining(opened: OpenedDevice, cfg: LlamaRunConfig
   const plan = estimate(planConfigOfLlama(cfg));
   const lr = cfg.lr ?? DEFAULT_LLAMA_LR[cfg.optimizer];
   const r = await runLoop(opened, plan, cfg.layers, cfg.steps, (ledger) => LlamaTrainer.create(opened.device, ledger, cfg, lr), opts);
+  return { ...r, config: cfg };
+}
+
+export async function runCnnTraining(opened: OpenedDevice, cfg: CnnRunConfig, opts: RunOptions = {}): Promise<CnnRunReport> {
+  const plan = estimate(planConfigOfCnn(cfg));
+  const lr = cfg.lr ?? DEFAULT_CNN_LR[cfg.optimizer];
+  // runLoop sizes the step recorder and the ledger's history by 'layers': the CNN's ops per step.
+  const ops = plan.timeline.length;
+  const r = await runLoop(opened, plan, ops, cfg.steps, (ledger) => CnnTrainer.create(opened.device, ledger, cfg, lr), opts);
   return { ...r, config: cfg };
 }
 

@@ -3,6 +3,7 @@
  * planner's shared code reaches them: one entry point per question plan.ts and flops.ts ask,
  * each answered by the family's own module.
  */
+import { cnnGraph } from './cnn.ts';
 import type { PlanConfig } from '../protocol/config.ts';
 import type { PlanTerm } from '../protocol/plan.ts';
 import { type DiffusionResult, type TrainHelpers, diffusionForwardFlops, diffusionInference, diffusionTrain } from './diffusion.ts';
@@ -44,6 +45,8 @@ export function layersOf(spec: ModelSpec): number {
       return spec.denoiser.kind === 'unet' ? spec.denoiser.shape.blockOut.length : spec.denoiser.shape.double + spec.denoiser.shape.single;
     case 'gan':
       return 10;
+    case 'cnn':
+      return cnnGraph(spec, 1).units.length;
   }
 }
 

@@ -9,6 +9,7 @@ import { familyForwardFlops } from './families.ts';
 import type { PlanConfig } from '../protocol/config.ts';
 import { inventory, numel, resnetConvs } from './params.ts';
 import type { ModelSpec } from './specs.ts';
+import { cnnForwardFlops } from './pytorch-cnn.ts';
 
 /** Where the FLOPs of one forward pass go, for the whole batch of one optimizer step. */
 export interface ForwardFlops {
@@ -29,7 +30,7 @@ export interface StepFlops extends ForwardFlops {
 }
 
 export function forwardFlops(spec: ModelSpec, cfg: PlanConfig): ForwardFlops {
-  if (spec.kind !== 'resnet' && spec.kind !== 'transformer' && spec.kind !== 'mlp') return familyForwardFlops(spec, cfg);
+  if (spec.kind !== 'resnet' && spec.kind !== 'transformer' && spec.kind !== 'mlp' && spec.kind !== 'cnn') return familyForwardFlops(spec, cfg);
   const inv = inventory(spec);
   if (spec.kind === 'transformer') {
     const tokens = cfg.batch * cfg.seq;
@@ -50,6 +51,7 @@ export function forwardFlops(spec: ModelSpec, cfg: PlanConfig): ForwardFlops {
     const matmul = inv.tensors.reduce((a, t) => a + (t.matmul ? t.rows * t.cols : 0), 0);
     return { body: 2 * cfg.batch * matmul, attentionCore: 0, other: 0 };
   }
+  if (spec.kind === 'cnn') return { ...cnnForwardFlops(spec, cfg.batch), attentionCore: 0 };
   // ResNet: 2·out·in·k²·H_out·W_out per conv; stem conv and max-pool each halve the side.
   const { convs, fcIn } = resnetConvs(spec);
   const down = (side: number, stride: number) => (stride > 1 ? Math.ceil(side / 2) : side);

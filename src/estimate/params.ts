@@ -9,6 +9,7 @@ import { efficientNetInventory } from './efficientnet.ts';
 import { ganInventory } from './gan.ts';
 import type { MlpSpec, ModelSpec, ResNetSpec, TransformerSpec } from './specs.ts';
 import { vitInventory, vlmInventory } from './vision.ts';
+import { cnnInventory } from './pytorch-cnn.ts';
 
 export interface ParamTensor {
   name: string;
@@ -69,6 +70,8 @@ export function inventory(spec: ModelSpec): Inventory {
       return diffusionInventory(spec);
     case 'gan':
       return ganInventory(spec);
+    case 'cnn':
+      return cnnInventory(spec);
   }
 }
 

@@ -14,13 +14,15 @@ import { activeParams, checkMoeOptions, expertParallelInventory } from './moe.ts
 import { resolveModel } from './presets.ts';
 import { layerWidths, resnetUnits, transformerLayerBytes, transformerUnits } from './pytorch.ts';
 import { type Schedule, type Unit, opTimeline, schedule, sumBytes } from './schedule.ts';
-import type { ModelSpec, TransformerSpec } from './specs.ts';
+import type { CnnSpec, ModelSpec, TransformerSpec } from './specs.ts';
 import { checkEngineSupports, engineMlpLayout } from './vramlab.ts';
 import { familyInference, familyInputs, familyTerms, familyUnits, familyWorkspace, hasAttention, isImageFamily, layersOf, pipelinePlan } from './families.ts';
 import { checkEngineGpt, engineGptLayout } from './vramlab-gpt.ts';
 import { describedLayout } from './describe.ts';
 import { llamaDescriptionOf } from './vramlab-llama.ts';
 import { kvCache } from './window.ts';
+import { cnnGraph, cnnLayout, cnnWalk } from './cnn.ts';
+import { cnnConvWorkspace, cnnTorchUnits } from './pytorch-cnn.ts';
 
 const MiB = 2 ** 20;
 /** CUDA context with cuBLAS/cuDNN loaded; seen from 300 MiB to 2 GiB depending on GPU and libraries. */
@@ -228,6 +230,7 @@ function trainPlan(cfg: PlanConfig, spec: NetSpec, inv: Inventory): Plan {
     persistent.inputs = familyInputs(spec, cfg, b, dt);
     persistent.workspace += familyWorkspace(spec, cfg, b, dt);
   }
+  else if (spec.kind === 'cnn') persistent.inputs = b * (spec.inChannels * spec.imageSize * spec.imageSize * 4 + 8);
   else persistent.inputs = b * spec.d * dt.compute;
   if (N > 1 && zero === 0) {
     persistent.workspace += tr.count * gradPerParam;
@@ -255,7 +258,10 @@ function trainPlan(cfg: PlanConfig, spec: NetSpec, inv: Inventory): Plan {
   if (spec.kind === 'transformer') units = transformerUnits(spec, cfg, dt, grads, casts, cfg.ep ?? 1, cfg.capacityFactor);
   else if (spec.kind === 'resnet') units = resnetUnits(spec, cfg, dt, grads, casts);
   else if (isImageFamily(spec)) units = familyUnits(spec, cfg, dt, grads, casts);
-  else units = mlpTorchUnits(spec.d, spec.hidden, spec.layers, spec.activation, b, dt, grads, casts);
+  else if (spec.kind === 'cnn') {
+    units = cnnTorchUnits(spec, cfg, dt, grads, casts);
+    persistent.workspace += cnnConvWorkspace(cnnGraph(spec, b), dt);
+  } else units = mlpTorchUnits(spec.d, spec.hidden, spec.layers, spec.activation, b, dt, grads, casts);
   if (cfg.checkpoint === 'selective' && !hasAttention(spec)) {
     throw new EstimateError(`checkpoint selective recomputes attention, which ${spec.name} has none of; use none, full or sqrt`);
   }
@@ -401,7 +407,7 @@ function trainTerms(
       category: 'activations',
       label: 'activations saved for backward',
       bytes: body.reduce((a, u) => a + u.saved, 0),
-      formula: spec.kind === 'resnet' || spec.kind === 'efficientnet' ? 'per conv: output (kept by BatchNorm) + BN/activation output, × batch' : isImageFamily(spec) ? 'every unit: tower layers, projector and language-model layers, × batch' : 'per block: input + activation (GELU keeps its input too), × batch',
+      formula: spec.kind === 'cnn' ? 'per conv: output (kept by BatchNorm) + BN/ReLU output, × batch; max pooling: input + int64 indices' : spec.kind === 'resnet' || spec.kind === 'efficientnet' ? 'per conv: output (kept by BatchNorm) + BN/activation output, × batch' : isImageFamily(spec) ? 'every unit: tower layers, projector and language-model layers, × batch' : 'per block: input + activation (GELU keeps its input too), × batch',
       source: SOURCES.autocast,
     });
   }
@@ -421,6 +427,10 @@ function trainTerms(
   }
   terms.push({ category: 'activationGrads', label: 'activation gradients (backward, transient)', bytes: m.activationGrads, formula: 'largest set of activation gradients alive in one unit’s backward', source: SOURCES.autocast });
   if (m.inputs > 0) terms.push({ category: 'inputs', label: 'inputs', bytes: m.inputs, formula: spec.kind === 'transformer' ? 'b·s × 8 B per int64 tensor (ids, labels)' : 'the batch as fp32', source: 'PyTorch dtypes' });
+  if (spec.kind === 'cnn') {
+    const ws = cnnConvWorkspace(cnnGraph(spec, b), dt);
+    terms.push({ category: 'workspace', label: 'cuDNN convolution workspace', bytes: ws, formula: 'an im2col buffer of the largest conv: b·OH·OW × Cin·k² × compute bytes (upper estimate of the algorithms cuDNN picks)', source: 'cuDNN cudnnGetConvolutionForwardWorkspaceSize; PyTorch caching allocator' });
+  }
   if (m.workspace > 0) terms.push({ category: 'workspace', label: 'optimizer step and communication temporaries', bytes: m.workspace, formula: 'foreach temporaries, DDP buckets, ZeRO-3 gather buffers', source: SOURCES.torchOptim });
   return terms;
 }
@@ -487,6 +497,12 @@ function inferencePlan(cfg: PlanConfig, spec: NetSpec, inv: Inventory): Plan {
     const units = resnetUnits(spec, { ...cfg, microBatch: b }, dt, () => 0, () => 0);
     transient = Math.max(...units.map((u) => u.fwdTransient * 3));
     terms.push({ category: 'activations', label: 'largest conv input + output', bytes: transient, formula: 'no autograd: only the tensors of the running layer', source: SOURCES.autocast });
+  } else if (spec.kind === 'cnn') {
+    persistent.inputs = b * spec.inChannels * spec.imageSize * spec.imageSize * 4;
+    const g = cnnGraph(spec, b);
+    // No autograd: a layer's input and output (and a residual) at a time, plus cuDNN's workspace.
+    transient = Math.max(...g.tensors.map((t) => 3 * c * t.elems)) + cnnConvWorkspace(g, dt);
+    terms.push({ category: 'activations', label: 'largest layer input + output (+ residual) and conv workspace', bytes: transient, formula: 'no autograd: only the tensors of the running layer', source: SOURCES.autocast });
   } else {
     persistent.inputs = b * spec.d * c;
     transient = b * (spec.hidden * 2 + spec.d) * c;
@@ -510,6 +526,7 @@ function inferencePlan(cfg: PlanConfig, spec: NetSpec, inv: Inventory): Plan {
 
 function vramlabPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
   checkEngineSupports(cfg, spec.kind);
+  if (spec.kind === 'cnn') return cnnVramlabPlan(cfg, spec, inv);
   if (spec.kind !== 'mlp' && spec.kind !== 'transformer') throw new EstimateError('framework vramlab: the engine runs the mlp model, GPT-style and Llama-style decoders');
   const llama = spec.kind === 'transformer' && spec.family === 'llama';
   if (spec.kind === 'transformer' && !llama) checkEngineGpt(spec, cfg);
@@ -596,3 +613,29 @@ function familyNotes(s: TransformerSpec, cfg: PlanConfig): string[] {
 }
 
 const mlaDecompressedRatio = (s: TransformerSpec) => (s.heads * (s.mla!.qkNopeHeadDim + s.mla!.qkRopeHeadDim + s.mla!.vHeadDim)) / (s.mla!.kvLoraRank + s.mla!.qkRopeHeadDim);
+
+/** framework vramlab for the CNNs: the engine's step program (estimate/cnn.ts) walked byte by byte. */
+function cnnVramlabPlan(cfg: PlanConfig, spec: CnnSpec, inv: Inventory): Plan {
+  const lay = cnnLayout(spec, cfg);
+  const walk = cnnWalk(lay);
+  const max = zeroCategories();
+  for (const p of walk.points) for (const k of Object.keys(max) as (keyof CategoryBytes)[]) max[k] = Math.max(max[k], p.live[k]);
+  const peak = walk.points[walk.peakIndex]!;
+  const sched: Schedule = { points: walk.points, peak: { ...peak, bytes: sumBytes(peak.live) }, max, recomputedUnits: lay.program.filter((c) => c.k === 'op' && c.phase === 'recompute').length };
+  const amp = cfg.precision !== 'fp32';
+  const src = 'vramlab engine layout (src/estimate/cnn.ts)';
+  const terms: PlanTerm[] = [
+    { category: 'weights', label: amp ? '16-bit conv and linear weight copies (packed), BatchNorm running statistics' : 'weights and BatchNorm running statistics', bytes: max.weights, formula: amp ? 'conv/linear weights: ⌈n/2⌉ × 4 B; running mean and var: 2·C × 4 B per BatchNorm' : 'params × 4 B + 2·C × 4 B per BatchNorm', source: src },
+    { category: 'masterWeights', label: 'fp32 master weights', bytes: max.masterWeights, formula: amp ? 'params × 4 B' : 'none in fp32', source: src },
+    { category: 'gradients', label: 'gradients (fp32)', bytes: max.gradients, formula: 'params × 4 B, created layer by layer in backward', source: src },
+    { category: 'optimizer', label: `${cfg.optimizer} states`, bytes: max.optimizer, formula: 'params × 4 B per state (momentum 1, adam 2)', source: src },
+    { category: 'activations', label: 'activations', bytes: max.activations, formula: `per layer what its backward needs: conv input, BatchNorm input and statistics (2·C f32), ReLU output; max pooling keeps its input only (no indices); × batch × ${amp ? '2 B (packed)' : '4 B'}`, source: src },
+    { category: 'activationGrads', label: 'activation gradients (fp32)', bytes: max.activationGrads, formula: 'the gradients alive at once in one layer’s backward', source: src },
+    { category: 'inputs', label: 'input batch', bytes: max.inputs, formula: `images × ${amp ? '2 B (packed)' : '4 B'}, labels u32`, source: src },
+    { category: 'workspace', label: 'optimizer hyper-parameters, loss scale, loss', bytes: max.workspace, formula: '12 × 4 B + 16 B + 4 B (direct convolution: no conv workspace)', source: src },
+  ];
+  const notes = ['framework vramlab: the buffers this project’s WebGPU engine allocates; its ledger is the measurement'];
+  const plan = finish(cfg, spec, inv, totalParams(inv), sched, terms, notes, max.activations);
+  plan.timeline = walk.opPoints.map((p) => ({ label: p.label, phase: p.phase, bytes: p.live, op: p.op, at: p.at }));
+  return plan;
+}

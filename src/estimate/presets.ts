@@ -12,6 +12,7 @@ import { parseModelConfig } from './hf.ts';
 import { VIT_PRESETS, VLM_PRESETS } from './vision.ts';
 import type { ModelSpec, ResNetSpec, TransformerSpec } from './specs.ts';
 import { layerWindows } from './window.ts';
+import { CNN_IDS, CNN_PRESETS, cnnSpecOf } from './cnn.ts';
 
 export type Preset = Omit<TransformerSpec, 'kind' | 'id' | 'name'> & { name: string };
 
@@ -134,7 +135,7 @@ export interface ModelInfo {
   imageSize?: number;
 }
 
-export type ModelFamily = 'mlp' | 'gpt2' | 'bert' | 'llama' | 'resnet' | 'vit' | 'vlm' | 'efficientnet' | 'diffusion' | 'gan';
+export type ModelFamily = 'mlp' | 'gpt2' | 'bert' | 'llama' | 'resnet' | 'vit' | 'vlm' | 'efficientnet' | 'diffusion' | 'gan' | 'cnn';
 
 /** The image-model families, each preset in its own module (vision.ts, efficientnet.ts, diffusion.ts, gan.ts). */
 const IMAGE_PRESETS = {
@@ -152,7 +153,7 @@ function nativeSize(kind: ImageKind, p: { imageSize?: number; vision?: { imageSi
   return kind === 'vlm' ? p.vision!.imageSize : p.imageSize!;
 }
 
-export const MODEL_IDS: readonly string[] = ['mlp', ...Object.keys(TRANSFORMERS), ...Object.keys(RESNETS), ...IMAGE_KINDS.flatMap((k) => Object.keys(IMAGE_PRESETS[k]))];
+export const MODEL_IDS: readonly string[] = ['mlp', ...Object.keys(TRANSFORMERS), ...Object.keys(RESNETS), ...IMAGE_KINDS.flatMap((k) => Object.keys(IMAGE_PRESETS[k])), ...CNN_IDS];
 
 export function listModels(): ModelInfo[] {
   return [
@@ -160,6 +161,7 @@ export function listModels(): ModelInfo[] {
     ...Object.entries(TRANSFORMERS).map(([id, p]) => ({ id, name: p.name, family: p.family })),
     ...Object.entries(RESNETS).map(([id, p]) => ({ id, name: p.name, family: 'resnet' as const, imageSize: 224 })),
     ...IMAGE_KINDS.flatMap((k) => Object.entries(IMAGE_PRESETS[k]).map(([id, p]) => ({ id, name: p.name, family: k, imageSize: nativeSize(k, p) }))),
+    ...Object.entries(CNN_PRESETS).map(([id, p]) => ({ id, name: p.name, family: 'cnn' as const })),
   ];
 }
 
@@ -179,6 +181,8 @@ export function resolveModel(config: PlanConfig): ModelSpec {
     const table: Record<string, object> = IMAGE_PRESETS[kind];
     if (Object.hasOwn(table, id)) return { kind, id, ...table[id] } as ModelSpec;
   }
+  const cnn = cnnSpecOf(id, config);
+  if (cnn) return cnn;
   throw new EstimateError(`unknown model '${id}'; choose one of: ${MODEL_IDS.join(', ')}, or pass --hf-config`);
 }
 

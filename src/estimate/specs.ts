@@ -86,5 +86,21 @@ export interface MlpSpec extends MlpShape {
   name: string;
 }
 
-export type ModelSpec = TransformerSpec | ResNetSpec | MlpSpec | VitSpec | VlmSpec | EfficientNetSpec | DiffusionSpec | GanSpec;
+/** The engine's small CNNs (estimate/cnn.ts describes their layers). */
+export interface CnnSpec {
+  kind: 'cnn';
+  id: string;
+  name: string;
+  /** lenet5: two conv stages and three linear layers; resnet-cifar: He et al. 2016 §4.2. */
+  arch: 'lenet5' | 'resnet-cifar';
+  inChannels: number;
+  imageSize: number;
+  classes: number;
+  /** resnet-cifar: basic blocks per stage (depth 6n + 2); 0 for lenet5. */
+  blocks: number;
+  /** resnet-cifar: the first stage's channels (16 published); lenet5: its first conv's (6). */
+  width: number;
+}
+
+export type ModelSpec = TransformerSpec | ResNetSpec | MlpSpec | VitSpec | VlmSpec | EfficientNetSpec | DiffusionSpec | GanSpec | CnnSpec;
 export type { DiffusionSpec, EfficientNetSpec, GanSpec, VitSpec, VlmSpec };

@@ -67,7 +67,7 @@ export const ENGINE_PRECISIONS = ['fp32', 'amp-fp16', 'amp-bf16'] as const;
 /** What the engine runs: the mlp, and GPT-style decoders (checked further in vramlab-gpt.ts). */
 export function checkEngineSupports(cfg: PlanConfig, kind: string): void {
   const fix = 'or use --framework pytorch for a PyTorch estimate';
-  if (kind !== 'mlp' && kind !== 'transformer') throw new EstimateError(`framework vramlab: the engine runs the mlp model, GPT-style and Llama-style decoders (e.g. --model gpt-nano); ${fix}`);
+  if (kind !== 'mlp' && kind !== 'transformer' && kind !== 'cnn') throw new EstimateError(`framework vramlab: the engine runs the mlp model, GPT-style and Llama-style decoders (e.g. --model gpt-nano), and the CNNs cnn-mnist and cnn-cifar; ${fix}`);
   if (cfg.mode !== 'train') throw new EstimateError(`framework vramlab: the engine runs training steps; use --mode train, ${fix}`);
   if (!(ENGINE_PRECISIONS as readonly string[]).includes(cfg.precision)) {
     throw new EstimateError(`framework vramlab: precision must be one of ${ENGINE_PRECISIONS.join(', ')}, ${fix}`);
@@ -75,8 +75,8 @@ export function checkEngineSupports(cfg: PlanConfig, kind: string): void {
   if (!(ENGINE_OPTIMIZERS as readonly string[]).includes(cfg.optimizer)) {
     throw new EstimateError(`framework vramlab: optimizer must be one of ${ENGINE_OPTIMIZERS.join(', ')}, ${fix}`);
   }
-  if (cfg.checkpoint === 'selective' && kind === 'mlp') throw new EstimateError(`framework vramlab: the mlp has no attention to recompute selectively; use --checkpoint none, full or sqrt`);
-  if (cfg.loraRank > 0 && kind !== 'transformer') throw new EstimateError(`framework vramlab: the engine runs LoRA on GPT-style decoders only; use --lora-rank 0 for the mlp, ${fix}`);
+  if (cfg.checkpoint === 'selective' && (kind === 'mlp' || kind === 'cnn')) throw new EstimateError(`framework vramlab: the ${kind === 'cnn' ? 'CNNs have' : 'mlp has'} no attention to recompute selectively; use --checkpoint none, full or sqrt`);
+  if (cfg.loraRank > 0 && kind !== 'transformer') throw new EstimateError(`framework vramlab: the engine runs LoRA on GPT-style decoders only; use --lora-rank 0 for the ${kind === 'cnn' ? 'CNNs' : 'mlp'}, ${fix}`);
   if (cfg.zero > 0 || cfg.gpus > 1 || (cfg.microBatch !== undefined && cfg.microBatch !== cfg.batch)) {
     throw new EstimateError(`framework vramlab: the engine runs one GPU, no gradient accumulation; ${fix}`);
   }

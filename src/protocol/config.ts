@@ -80,6 +80,8 @@ export const PlanConfigSchema = z
     mlp: MlpShapeSchema,
     /** A parsed Hugging Face config.json, used when model is `hf`. Validated in estimate/hf.ts. */
     hfConfig: z.unknown().optional(),
+    /** cnn-cifar scaled: basic blocks per stage (3: ResNet-20, 1: ResNet-8) and the first stage's width (16). */
+    cnn: z.object({ blocks: posInt('cnn blocks', 64).optional(), width: posInt('cnn width', 1024).optional() }).optional(),
     /** Image models' input side in pixels (square images, 3 channels); a diffusion pipeline's output resolution. */
     imageSize: posInt('image size', LIMITS.imageSize),
     /** Vision-language models: images per sample, their tokens added to the `seq` text tokens. Default 1. */

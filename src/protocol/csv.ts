@@ -4,7 +4,7 @@
  * run (lessons, experiments, `run` and its sweeps). Pure functions over protocol types.
  */
 import type { PlanConfig } from './config.ts';
-import type { EngineRunConfig, EngineRunReport } from './engine-api.ts';
+import type { AnyEngineRunConfig, AnyEngineRunReport } from './engine-api.ts';
 import { CATEGORY_LABELS, PLAN_CATEGORIES, type Plan } from './plan.ts';
 
 /**
@@ -95,10 +95,10 @@ export interface ResultRun {
   id: string;
   label: string;
   status: string;
-  config: EngineRunConfig | null;
+  config: AnyEngineRunConfig | null;
   /** The estimate's peak of the same configuration (framework vramlab), when there is one. */
   estimatedPeakBytes: number | null;
-  report: EngineRunReport | null;
+  report: AnyEngineRunReport | null;
   failure?: string;
 }
 
@@ -123,7 +123,7 @@ export const RESULTS_CSV_HEADER = [
 ] as const;
 
 /** The FLOPs of a step the engine counted; null for a report from before they were counted. */
-export function countedFlops(r: EngineRunReport): number | null {
+export function countedFlops(r: AnyEngineRunReport): number | null {
   const work = (r as { work?: { totalFlops?: unknown } }).work;
   return typeof work?.totalFlops === 'number' ? work.totalFlops : null;
 }
@@ -144,8 +144,8 @@ export function resultsToCsv(runs: readonly ResultRun[]): string {
       c?.precision ?? '',
       c?.checkpoint ?? '',
       c?.batch ?? '',
-      c?.model === 'gpt' ? c.seq : '',
-      c?.layers ?? '',
+      c && 'seq' in c ? c.seq : '',
+      c && 'layers' in c ? c.layers : '',
       r.estimatedPeakBytes ?? '',
       m?.actual.peakBytes ?? '',
       ...PLAN_CATEGORIES.map((k) => m?.actual.bytes[k] ?? ''),

@@ -4,6 +4,7 @@
  * objects. Custom Error classes do not survive the trip either, so the kind of a failure
  * travels in `Error.name` (one of ENGINE_ERRORS) and the sentence for the user in `message`.
  */
+import type { CnnRunConfig } from './cnn.ts';
 import type { GptRunConfig, LlamaRunConfig, RunConfig, RunProgress, RunReport } from './run.ts';
 
 /** What run() trains: the mlp (model 'mlp'), a GPT-style (model 'gpt') or a Llama-style decoder (model 'llama'); `model` tells them apart. */
@@ -14,6 +15,10 @@ export type EngineRunConfig = RunConfig | GptRunConfig | LlamaRunConfig;
  * mapped type, not an intersection, so it is the plain object type the report schema infers.
  */
 export type EngineRunReport = { [K in keyof RunReport]: K extends 'config' ? EngineRunConfig : RunReport[K] };
+
+/** Every run the engine trains: the above and the CNNs (cnn-mnist, cnn-cifar), which the CLI runs and the page does not offer yet. */
+export type AnyEngineRunConfig = EngineRunConfig | CnnRunConfig;
+export type AnyEngineRunReport = { [K in keyof RunReport]: K extends 'config' ? AnyEngineRunConfig : RunReport[K] };
 
 /** `Error.name` values the engine throws; the UI switches on these, never on classes. */
 export const ENGINE_ERRORS = {

@@ -88,7 +88,7 @@ export const RunProgressSchema = z.object({
 export const ModelSummarySchema = z.object({
   id: text(),
   name: text(),
-  family: z.enum(['mlp', 'gpt2', 'bert', 'llama', 'resnet', 'vit', 'vlm', 'efficientnet', 'diffusion', 'gan']),
+  family: z.enum(['mlp', 'gpt2', 'bert', 'llama', 'resnet', 'vit', 'vlm', 'efficientnet', 'diffusion', 'gan', 'cnn']),
   params: count,
   trainableParams: count,
   activeParams: count.optional(),

@@ -6,7 +6,7 @@
  * Trace Event Format: https://docs.google.com/document/d/1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU
  */
 import { CATEGORY_LABELS, PLAN_CATEGORIES, type CategoryBytes, type PlanCategory } from './plan.ts';
-import type { EngineRunReport } from './engine-api.ts';
+import type { AnyEngineRunReport } from './engine-api.ts';
 import { PHASE_NAMES, type PhaseName, phaseOfOpLabel } from './run.ts';
 
 /** The process and threads of the trace: one process, counters and op slices on one thread, phases on another. */
@@ -51,7 +51,7 @@ const totalOf = (b: CategoryBytes): number => PLAN_CATEGORIES.reduce((s, c) => s
  * before the first labelled op, or in a phase measured at 0 ms, get a 1 µs synthetic slot. A
  * phase with measured time and no ledger event (nothing allocated in it) gets a slice at the end.
  */
-export function reportToTrace(report: EngineRunReport, generatorVersion: string): Trace {
+export function reportToTrace(report: AnyEngineRunReport, generatorVersion: string): Trace {
   const pid = TRACE_PID;
   const { memory, phases } = TRACE_TIDS;
   const events: TraceEvent[] = [

@@ -151,7 +151,7 @@ const IMAGE_FAMILIES: readonly Family[] = ['resnet', 'vit', 'vlm', 'efficientnet
 
 export function applies(family: Family, d: Draft): Applies {
   const image = IMAGE_FAMILIES.includes(family);
-  const transformer = family !== 'mlp' && !image;
+  const transformer = family !== 'mlp' && family !== 'cnn' && !image;
   const seq = transformer || family === 'vlm';
   const attention = transformer || family === 'vit' || family === 'vlm' || family === 'diffusion';
   const lora = attention;
@@ -177,7 +177,7 @@ export function applies(family: Family, d: Draft): Applies {
 /** One sentence per control, shown on hover (title) and under the control while it has focus; some depend on the model. */
 export function hints(family: Family, train: boolean): Record<TextKey | 'qlora', string> {
   const sample =
-    family === 'vlm' ? 'prompts of text and images' : family === 'diffusion' ? 'images to generate (or to train on)' : IMAGE_FAMILIES.includes(family) ? 'images of the size above' : family === 'mlp' ? 'vectors of width d' : 'sequences of the length below';
+    family === 'vlm' ? 'prompts of text and images' : family === 'diffusion' ? 'images to generate (or to train on)' : family === 'cnn' ? 'images of the dataset (28×28 or 32×32)' : IMAGE_FAMILIES.includes(family) ? 'images of the size above' : family === 'mlp' ? 'vectors of width d' : 'sequences of the length below';
   return {
     model: 'A preset with the real architecture, the mlp, or an imported config.json.',
     'mlp.d': 'Input and output width of each block.',

@@ -53,6 +53,7 @@ const FAMILY_LABELS: Record<ModelInfo['family'], string> = {
   efficientnet: 'EfficientNet',
   diffusion: 'Diffusion pipelines',
   gan: 'GAN',
+  cnn: 'Small CNNs',
 };
 
 const TRAINING_ONLY = 'training only';

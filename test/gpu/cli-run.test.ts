@@ -99,3 +99,22 @@ describe('vramlab run (spawned)', () => {
     expectOneLineRefusal(await vramlab(['run', ...args]), flag);
   });
 });
+
+describe('vramlab run --model cnn-* (spawned)', () => {
+  it('--model cnn-cifar --blocks 1 --width 4 --json prints one CNN report whose estimate is the ledger, per category and at the peak', { timeout: TIMEOUT }, async () => {
+    const r = await vramlab(['run', '--model', 'cnn-cifar', '--blocks', '1', '--width', '4', '--batch', '2', '--steps', '2', '--checkpoint', 'full', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as Omit<RunReport, 'config'> & { config: { model: string; blocks: number; width: number } };
+    expect(report.config).toMatchObject({ model: 'cnn-cifar', blocks: 1, width: 4, batch: 2, checkpoint: 'full', steps: 2 });
+    expect(report.estimate.model.name).toBe('ResNet-8 (CIFAR-10, width 4)');
+    for (const c of PLAN_CATEGORIES) expect(report.actual.bytes[c], c).toBe(report.estimate.bytes[c]);
+    expect(report.actual.peakBytes).toBe(report.estimate.peak.bytes);
+    expect(report.loss).toHaveLength(2);
+    expect(report.loss.every(Number.isFinite)).toBe(true);
+    expect(report.timeline.some((p) => p.label === 'recompute layer2.0')).toBe(true);
+  });
+
+  it('--model cnn-mnist --blocks 2 is refused in one line: LeNet has a fixed shape', { timeout: TIMEOUT }, async () => {
+    expectOneLineRefusal(await vramlab(['run', '--model', 'cnn-mnist', '--blocks', '2']), /--blocks/, /cnn-mnist has a fixed shape/);
+  });
+});

@@ -15,6 +15,7 @@ import {
   type GptRunReport,
   type RunReport,
 } from '../../src/protocol/run.ts';
+import { DEFAULT_CNN_RUN } from '../../src/protocol/cnn.ts';
 import { zeroCategories } from '../../src/protocol/plan.ts';
 import { estimate } from '../../src/estimate/index.ts';
 import { usageErrorOf } from '../helpers/usage.ts';
@@ -70,7 +71,7 @@ describe('parseRunArgs', () => {
     [['--precision', 'int4'], /^--precision must be one of fp32, amp-fp16, amp-bf16; got 'int4'$/],
     [['--optimizer', 'adafactor'], /^--optimizer must be one of sgd, sgd-momentum, adam, adamw/],
     [['--checkpoint', 'selective'], /^--checkpoint must be one of none, full, sqrt; got 'selective'$/],
-    [['--model', 'bert-base'], /^--model must be one of mlp, gpt, gpt-nano, llama-3\.2-1b, .*; got 'bert-base'$/],
+    [['--model', 'bert-base'], /^--model must be one of mlp, gpt, gpt-nano, llama-3\.2-1b, .*, cnn-mnist, cnn-cifar; got 'bert-base'$/],
     [['--seq', '4'], /^--seq shapes --model gpt, llama only; --model mlp takes --layers, --d, --hidden, --activation$/],
     [['--heads', '2'], /^--heads shapes --model gpt only/],
     [['--model', 'gpt', '--d', '8'], /^--d shapes --model mlp only; --model gpt takes --layers, --vocab, --d-model, --heads, --seq, --attention, --lora-rank, --lora-alpha, --qlora$/],
@@ -112,11 +113,31 @@ describe('parseRunArgs', () => {
     for (const f of RUN_FLAGS) expect(text).toContain(`--${f.name}`);
     expect(text).toContain(`(default ${DEFAULT_RUN.hidden})`);
     expect(text).toMatch(/--d-model N +.*\(default 64\)$/m);
-    expect(text).toMatch(/--batch N +.*\(default mlp: 32; gpt: 4; llama: 4\)$/m);
+    expect(text).toMatch(/--batch N +.*\(default mlp: 32; gpt: 4; llama: 4; cnn: 8\)$/m);
+    expect(text).toMatch(/^ {2}vramlab run --model cnn-cifar --blocks 1 /m);
     expect(text).toMatch(/^ +mlp takes none, full, sqrt$/m);
     expect(text).toMatch(/^ +gpt default: sgd 0\.1, sgd-momentum 0\.05, adam 0\.003, adamw 0\.003$/m);
     expect(text).toMatch(/^ {2}vramlab run --model gpt .*--sweep seq=/m);
     expect(text).toMatch(/^ {2}vramlab run --model mlp --sweep batch=/m);
+  });
+});
+
+describe('parseRunArgs --model cnn-mnist|cnn-cifar', () => {
+  it('starts from DEFAULT_CNN_RUN with the model named; cnn-cifar takes --blocks and --width', () => {
+    expect(parseRunArgs(['--model', 'cnn-mnist']).config).toEqual(DEFAULT_CNN_RUN);
+    expect(parseRunArgs(['--model', 'cnn-cifar', '--blocks', '1', '--width', '8', '--checkpoint', 'sqrt']).config).toEqual({ ...DEFAULT_CNN_RUN, model: 'cnn-cifar', blocks: 1, width: 8, checkpoint: 'sqrt' });
+    expect(parseRunArgs(['--model', 'cnn-cifar', '--sweep', 'blocks=1,2']).sweep?.points.map((p) => p.value)).toEqual([1, 2]);
+  });
+
+  it.each([
+    [['--model', 'cnn-mnist', '--blocks', '2'], /^--blocks 2: cnn-mnist has a fixed shape/],
+    [['--model', 'cnn-cifar', '--layers', '2'], /^--layers shapes --model mlp, gpt only/],
+    [['--model', 'cnn-cifar', '--checkpoint', 'selective'], /^--checkpoint/],
+    [['--model', 'cnn-cifar', '--width', '0'], /^--width/],
+  ])('%j → one line naming the flag', (argv, message) => {
+    const e = usage(argv);
+    expect(e.message).toMatch(message);
+    expect(e.message).not.toContain('\n');
   });
 });
 
@@ -166,12 +187,12 @@ describe('parseRunArgs --sweep', () => {
   });
 
   it('sweeps batch and layers for both models, seq for gpt only', () => {
-    expect(SWEEP_KEYS).toEqual({ mlp: ['batch', 'layers'], gpt: ['seq', 'batch', 'layers'], llama: ['seq', 'batch', 'layers'] });
+    expect(SWEEP_KEYS).toEqual({ mlp: ['batch', 'layers'], gpt: ['seq', 'batch', 'layers'], llama: ['seq', 'batch', 'layers'], cnn: ['batch', 'blocks'] });
     expect(parseRunArgs(['--sweep', 'batch=8,16', '--d', '8']).sweep?.points.map((p) => p.config)).toEqual([
       { ...DEFAULT_RUN, d: 8, batch: 8 },
       { ...DEFAULT_RUN, d: 8, batch: 16 },
     ]);
-    expect(parseRunArgs(['--sweep', 'layers=1,2,3']).sweep?.points.map((p) => p.config.layers)).toEqual([1, 2, 3]);
+    expect(parseRunArgs(['--sweep', 'layers=1,2,3']).sweep?.points.map((p) => ('layers' in p.config ? p.config.layers : 0))).toEqual([1, 2, 3]);
     expect(parseRunArgs(['--model', 'gpt-nano', '--sweep', 'layers=1,4']).sweep?.points.map((p) => p.config)).toEqual([
       { ...GPT_NANO_RUN, layers: 1 },
       { ...GPT_NANO_RUN, layers: 4 },

@@ -50,6 +50,7 @@ import {
   type RunConfig,
   type RunReport,
 } from '../../src/protocol/run.ts';
+import { parseCnnRunConfig } from '../../src/protocol/cnn.ts';
 import { MAX_SEARCH_LENGTH, decodePlanState, encodePlanState } from '../../src/protocol/url.ts';
 import { stepWork } from '../../src/estimate/vramlab-work.ts';
 
@@ -158,6 +159,9 @@ describe('CLI arguments', () => {
         } else if (c.model === 'mlp') {
           expect(parseRunConfig(c)).toEqual(c);
           for (const n of [c.d, c.hidden, c.layers, c.batch, c.steps]) expect(isPosInt(n), String(n)).toBe(true);
+        } else if ('blocks' in c) {
+          expect(parseCnnRunConfig(c)).toEqual(c);
+          for (const n of [c.blocks, c.width, c.batch, c.steps]) expect(isPosInt(n), String(n)).toBe(true);
         }
         for (const p of args.sweep?.points ?? []) expect(p.config.model).toBe(c.model);
         expect(isNonNegInt(c.seed)).toBe(true);
