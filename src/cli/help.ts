@@ -7,6 +7,8 @@ const GROUP_TITLES: Record<FlagGroup, string> = {
   mlp: 'mlp model (--model mlp)',
   gpt: 'gpt model (--model gpt or gpt-nano)',
   run: 'Training or inference setup',
+  parallel: 'Many GPUs (training; --tp also for inference): --gpus = tp × pp × cp × dp',
+  host: 'Offload and host memory',
   bench: 'Work',
   output: 'Output',
 };

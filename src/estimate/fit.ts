@@ -485,7 +485,7 @@ function leversFor(c: PlanConfig, spec: ModelSpec, o: { loraRank: number; maxGpu
       int8: '8-bit weights (LLM.int8): a small quality loss',
       int4: '4-bit NF4 weights: some quality loss',
     };
-    const from = order.indexOf(c.precision === 'fp16' ? 'bf16' : c.precision);
+    const from = order.indexOf(c.precision === 'fp16' ? 'bf16' : c.precision === 'fp8' ? 'int8' : c.precision);
     const prec = (['bf16', 'int8', 'int4'] as const).filter((p) => order.indexOf(p) > from).map((p) => ({ label: `precision ${p}`, patch: { precision: p }, note: notes[p]! }));
     out.push(list('precision', prec));
     const { patch } = batchLever(c);

@@ -63,9 +63,17 @@ export function chosenGpu(c: { gpu?: string; gpuMemoryGiB?: number }): ChosenGpu
 
 const userGpuName = (gib: number): string => `your GPU (${gib} GiB)`;
 
-/** Which GPUs hold `needBytes` (peak + context + allocator overhead); a user-given size last. */
-export function fitList(needBytes: number, userGiB?: number): GpuFit[] {
+/**
+ * Which GPUs hold `needBytes` (peak + context + allocator overhead); a user-given size last.
+ * With host memory in play (`hostFits` given), a GPU fits only when the host budget holds too.
+ */
+export function fitList(needBytes: number, userGiB?: number, hostFits?: boolean): GpuFit[] {
   const gpus = [...GPU_CATALOG.map((g) => ({ gpu: g.name, memoryBytes: g.memoryBytes }))];
   if (userGiB !== undefined) gpus.push({ gpu: userGpuName(userGiB), memoryBytes: Math.round(userGiB * GiB) });
-  return gpus.map((g) => ({ ...g, fits: fitsIn(needBytes, g.memoryBytes), headroomBytes: g.memoryBytes - needBytes }));
+  return gpus.map((g) => ({
+    ...g,
+    fits: fitsIn(needBytes, g.memoryBytes) && hostFits !== false,
+    headroomBytes: g.memoryBytes - needBytes,
+    ...(hostFits === undefined ? {} : { hostFits }),
+  }));
 }
