@@ -77,7 +77,7 @@ export interface HostPart {
 export function applyOffload(
   o: Offload,
   step: StepParts,
-  info: { fp32GradBytes: number; halfParamBytes: number; checkpoint: PlanConfig['checkpoint']; inFlight: number },
+  info: { fp32GradBytes: number; halfParamBytes: number; bufferBytes: number; checkpoint: PlanConfig['checkpoint']; inFlight: number },
 ): { host: HostPart[]; gpu: HostPart[] } {
   const host: HostPart[] = [];
   const gpu: HostPart[] = [];
@@ -97,17 +97,20 @@ export function applyOffload(
     step.gradsPersist = false;
   }
   if (o.params) {
-    host.push({ what: '16-bit parameters', bytes: p.weights, assumes: 'the ZeRO-3 shard of this GPU; gathered into the GPU layer by layer' });
-    p.weights = 0;
+    // Module buffers (RoPE frequencies, BatchNorm statistics) are not parameters: they stay.
+    host.push({ what: '16-bit parameters', bytes: p.weights - info.bufferBytes, assumes: 'the ZeRO-3 shard of this GPU; gathered into the GPU layer by layer' });
+    p.weights = info.bufferBytes;
   }
   if (o.activations && (info.checkpoint === 'full' || info.checkpoint === 'sqrt')) {
-    const inputs = step.units.filter((u) => u.recomputable).map((u) => u.checkpointInput);
-    const total = inputs.reduce((a, b) => a + b, 0);
-    const kept = Math.min(2, inputs.length) * Math.max(0, ...inputs);
+    // A layer's input is copied out while the next layer runs forward, and the one before it
+    // is fetched back while this one runs backward: one input in flight beside the layer.
+    const body = step.units.map((u, i) => (u.recomputable ? i : -1)).filter((i) => i >= 0);
+    const total = body.reduce((a, i) => a + step.units[i]!.checkpointInput, 0);
     host.push({ what: 'checkpointed layer inputs', bytes: total * info.inFlight, assumes: `every layer's input after its forward${info.inFlight > 1 ? `, × ${info.inFlight} micro-batches in flight` : ''}` });
-    gpu.push({ what: 'activation prefetch', bytes: kept, assumes: 'two layer inputs on the GPU: the one in use and the next, fetched ahead' });
-    step.units = step.units.map((u) => (u.recomputable ? { ...u, checkpointInput: 0 } : u));
-    p.activations += kept;
+    const prev = new Map(body.slice(1).map((i, k) => [i, step.units[body[k]!]!.checkpointInput]));
+    step.units = step.units.map((u, i) =>
+      u.recomputable ? { ...u, checkpointInput: 0, fwdTransient: u.fwdTransient + (prev.get(i) ?? 0), bwdTransient: u.bwdTransient + (prev.get(i) ?? 0) } : u,
+    );
   }
   return { host, gpu };
 }

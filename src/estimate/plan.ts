@@ -124,7 +124,7 @@ function placeOnHost(cfg: PlanConfig, spec: ModelSpec, blockBytes: (blk: number)
   return {
     weightsOnHost,
     kvGpuFraction: Math.min(n, L) / L,
-    what: `--gpu-layers ${n}: layers ${n >= L ? 'all' : `${L - n}–${L - 1}`} on the GPU, ${n >= L ? '' : `layers 0–${L - n - 1}, `}the token embedding${n > L ? '' : ' and the output layer'} on the host`,
+    what: `--gpu-layers ${n}: ${n === 0 ? 'no layer' : n >= L ? 'every layer' : `layers ${L - n}–${L - 1}`}${n > L ? ' and the output layer' : ''} on the GPU; ${n >= L ? '' : `layers 0–${L - n - 1}, `}the token embedding${n > L ? '' : ' and the output layer'} on the host`,
   };
 }
 
@@ -301,11 +301,12 @@ export function trainPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory, view
     const moved = applyOffload(offload, step, {
       fp32GradBytes: (tr.count * 4) / gradShard,
       halfParamBytes: (tr.count * 2) / (zero >= 1 ? N : 1),
+      bufferBytes: inv.bufferBytes,
       checkpoint: cfg.checkpoint,
       inFlight: 1,
     });
     hostParts = moved.host;
-    comm.push(...moved.gpu.filter((g) => g.what !== 'activation prefetch'));
+    comm.push(...moved.gpu);
     notes.push(
       `offload to ${offload.to}: ${[offload.optimizer && 'optimizer states, master weights and gradients', offload.params && 'parameters', offload.activations && 'checkpointed activations'].filter(Boolean).join(', ')} live on the ${offload.to === 'cpu' ? 'host' : 'NVMe drive'} (${OFFLOAD_SOURCES.zeroOffload})`,
     );
