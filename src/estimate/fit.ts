@@ -352,6 +352,12 @@ export function makeItFit(input: PlanConfig, capacityBytes: number, options: Fit
 
 /** The per-forward batch m, with the accumulation steps k kept: batch m·k, micro-batch m. */
 function batchLever(base: PlanConfig): { limit: number; patch: (m: number) => PlanPatch } {
+  // A pipeline's micro-batch is batch ÷ microbatches: keep the micro-batches, grow each.
+  const pp = base.parallel?.pp ?? 1;
+  if (pp > 1 && base.microBatch === undefined) {
+    const m = base.parallel?.microbatches ?? pp;
+    return { limit: Math.floor(LIMITS.batch / m), patch: (v) => ({ batch: v * m }) };
+  }
   const k = base.batch / (base.microBatch ?? base.batch);
   return {
     limit: Math.floor(LIMITS.batch / k),

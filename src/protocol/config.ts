@@ -234,7 +234,7 @@ function refineExtras(c: z.infer<typeof PlanConfigObject>, ctx: z.RefinementCtx)
   }
   const o = c.offload;
   if (o !== undefined && (o.optimizer || o.params || o.activations)) {
-    if (!train) issue(['offload'], 'offload of optimizer states, parameters or activations is for training; for inference use --gpu-layers or --kv-on-host');
+    if (!train) issue(['offload', o.optimizer ? 'optimizer' : o.params ? 'params' : 'activations'], 'offload of optimizer states, parameters or activations is for training; for inference use --gpu-layers or --kv-on-host');
     if (c.hostMemoryGiB === undefined) issue(['hostMemoryGiB'], 'offload needs the host memory per node to check it against: add --host-memory GiB, e.g. --host-memory 512');
   }
   if (o?.to !== undefined && !(o.optimizer || o.params || o.activations)) issue(['offload', 'to'], 'says where offloaded states go; add --offload optimizer, params, both or activations');
