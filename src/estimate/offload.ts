@@ -67,8 +67,8 @@ export interface HostPart {
  * Moves what `o` names off the GPU, in place, and returns what lands on the host (per GPU
  * process) and the GPU buffers the move needs.
  * - optimizer (ZeRO-Offload): fp32 master weights, optimizer states and the fp32 gradient
- *   partition live on the host, where the optimizer steps; 16-bit gradients stream out of a
- *   bucket as backward makes them; the updated 16-bit parameters come back through a pinned copy.
+ *   partition live on the host, where the optimizer steps; each unit's 16-bit gradients stream
+ *   out during its backward; the updated 16-bit parameters come back through a pinned copy.
  * - params (ZeRO-3 offload_param / FSDP offload_params): the 16-bit parameter shard lives on the
  *   host and is gathered layer by layer (the gather buffers stay on the GPU).
  * - activations: each checkpointed layer input goes to the host after its forward and is
@@ -87,12 +87,11 @@ export function applyOffload(
     host.push({ what: 'optimizer states', bytes: p.optimizer, assumes: 'the shard of this GPU; the step runs on the CPU (DeepSpeedCPUAdam)' });
     host.push({ what: 'fp32 gradients', bytes: info.fp32GradBytes, assumes: 'the shard of this GPU, upcast for the CPU step' });
     host.push({ what: 'pinned 16-bit parameter copy', bytes: info.halfParamBytes, assumes: 'updated parameters copied back to the GPU after the CPU step' });
-    const bucket = Math.max(0, ...step.units.map((u) => u.gradBytes));
-    gpu.push({ what: 'offload gradient bucket', bytes: bucket, assumes: "one unit's gradients, streamed to the host as backward makes them" });
     p.masterWeights = 0;
     p.optimizer = 0;
     step.optimizerTemp = 0;
-    step.units = step.units.map((u) => ({ ...u, gradBytes: 0 }));
+    // Each unit's gradients exist on the GPU only during its backward, on their way out.
+    step.units = step.units.map((u) => ({ ...u, gradBytes: 0, bwdTransient: u.bwdTransient + u.gradBytes }));
     step.gradBytes = 0;
     step.gradsPersist = false;
   }
@@ -102,14 +101,22 @@ export function applyOffload(
     p.weights = info.bufferBytes;
   }
   if (o.activations && (info.checkpoint === 'full' || info.checkpoint === 'sqrt')) {
-    // A layer's input is copied out while the next layer runs forward, and the one before it
-    // is fetched back while this one runs backward: one input in flight beside the layer.
+    // The kept inputs (every layer's under full, each ⌈√n⌉-segment's first under sqrt, as the
+    // schedule keeps them) leave after their forward: one is copied out while the next layer
+    // runs forward, and the previous one is fetched back while a segment runs backward.
     const body = step.units.map((u, i) => (u.recomputable ? i : -1)).filter((i) => i >= 0);
-    const total = body.reduce((a, i) => a + step.units[i]!.checkpointInput, 0);
-    host.push({ what: 'checkpointed layer inputs', bytes: total * info.inFlight, assumes: `every layer's input after its forward${info.inFlight > 1 ? `, × ${info.inFlight} micro-batches in flight` : ''}` });
-    const prev = new Map(body.slice(1).map((i, k) => [i, step.units[body[k]!]!.checkpointInput]));
+    const seg = info.checkpoint === 'full' ? 1 : Math.max(1, Math.ceil(Math.sqrt(body.length)));
+    const keeperOf = (k: number) => body[k - (k % seg)]!;
+    const total = body.reduce((a, i, k) => a + (k % seg === 0 ? step.units[i]!.checkpointInput : 0), 0);
+    host.push({ what: 'checkpointed layer inputs', bytes: total * info.inFlight, assumes: `each kept layer input after its forward${info.inFlight > 1 ? `, × ${info.inFlight} micro-batches in flight` : ''}` });
+    const fwd = new Map<number, number>();
+    const bwd = new Map<number, number>();
+    body.forEach((i, k) => {
+      if (k % seg === 0 && k + 1 < body.length) fwd.set(body[k + 1]!, step.units[i]!.checkpointInput);
+      if (k >= seg) bwd.set(i, step.units[keeperOf(k - seg)]!.checkpointInput);
+    });
     step.units = step.units.map((u, i) =>
-      u.recomputable ? { ...u, checkpointInput: 0, fwdTransient: u.fwdTransient + (prev.get(i) ?? 0), bwdTransient: u.bwdTransient + (prev.get(i) ?? 0) } : u,
+      u.recomputable ? { ...u, checkpointInput: 0, fwdTransient: u.fwdTransient + (fwd.get(i) ?? 0), bwdTransient: u.bwdTransient + (bwd.get(i) ?? 0) } : u,
     );
   }
   return { host, gpu };

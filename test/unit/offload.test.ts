@@ -49,11 +49,10 @@ describe('the planner with the optimizer offloaded (ZeRO-Offload)', () => {
     expect(p.host!.parts.map((x) => x.what)).toEqual(['fp32 master weights', 'optimizer states', 'fp32 gradients', 'pinned 16-bit parameter copy']);
   });
 
-  it('lowers the GPU peak by the states it moved, less the gradient bucket it adds', () => {
+  it('lowers the GPU peak by at least the master weights and states it moved', () => {
     const on = plan({ ...base, offload: { optimizer: true } });
     const off = plan({ ...base, hostMemoryGiB: undefined });
-    const bucket = on.terms.find((t) => t.label === 'communication buffers')!.bytes;
-    expect(on.peak.bytes).toBeLessThanOrEqual(off.peak.bytes - off.bytes.masterWeights - off.bytes.optimizer + bucket);
+    expect(on.peak.bytes).toBeLessThanOrEqual(off.peak.bytes - off.bytes.masterWeights - off.bytes.optimizer);
   });
 
   it('a host budget too small fails every GPU in the fit list and says so', () => {
