@@ -135,6 +135,9 @@ export class VlPlanForm extends LitElement {
       align-items: center;
       align-self: end;
     }
+    .field.check .off {
+      grid-column: 1 / -1;
+    }
     .field.wide {
       grid-column: 1 / -1;
     }
@@ -308,7 +311,7 @@ export class VlPlanForm extends LitElement {
           ? html`${this.renderNumber('gpuLayers', 'GPU layers', 0, 'all', '1', inf)} ${this.renderCheck('kvOnHost', 'KV cache on the host', inf)}
             ${this.renderSelect('kvDtype', 'KV cache dtype', def(KV_DTYPES), inf)} ${this.renderSelect('logits', 'logits', def(LOGITS), inf)}`
           : nothing}
-        <p class="note">GPUs above = tensor × pipeline × context parallel × data parallel. Per-device bars appear beside the breakdown.</p>
+        <p class="note">GPUs above = tensor × pipeline × context parallel × data parallel. Per-device bars appear under the chart.</p>
       </fieldset>
     </details>`;
   }
