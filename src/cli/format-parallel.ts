@@ -11,7 +11,6 @@ export function describeExtras(c: PlanConfig): string[] {
   if ((p.tp ?? 1) > 1) parts.push(`tp ${p.tp}${p.sp ? ' + sp' : ''}`);
   if ((p.pp ?? 1) > 1) parts.push(`pp ${p.pp} ${p.ppSchedule ?? '1f1b'}`);
   if ((p.cp ?? 1) > 1) parts.push(`cp ${p.cp}`);
-  if ((p.ep ?? 1) > 1) parts.push(`ep ${p.ep}`);
   const o = c.offload;
   const what = [o?.optimizer && 'optimizer', o?.params && 'params', o?.activations && 'activations'].filter(Boolean);
   if (what.length > 0) parts.push(`offload ${what.join('+')} to ${o?.to ?? 'cpu'}`);

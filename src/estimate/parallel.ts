@@ -26,8 +26,7 @@ export type { ParallelLayout };
 
 /** Experts per MoE layer a model declares; 1 for a dense model. */
 export function expertCount(spec: ModelSpec): number {
-  const e = (spec as { experts?: unknown }).experts;
-  return typeof e === 'number' && e > 1 ? e : 1;
+  return spec.kind === 'transformer' && spec.moe ? spec.moe.experts : 1;
 }
 
 /** The layout a config asks for, with defaults filled and every product checked. */
@@ -36,7 +35,7 @@ export function parallelLayout(cfg: PlanConfig, spec: ModelSpec): ParallelLayout
   const tp = p.tp ?? 1;
   const pp = p.pp ?? 1;
   const cp = p.cp ?? 1;
-  const ep = p.ep ?? 1;
+  const ep = cfg.ep ?? 1;
   const sp = p.sp ?? false;
   const model = tp * pp * cp;
   const gpus = cfg.gpus;

@@ -10,10 +10,10 @@ import { type Inventory, totalParams } from './params.ts';
 import { type ParallelLayout, type RankView, describeLayout, isModelParallel, parallelLayout, rankView, tpShard, PARALLEL_SOURCES } from './parallel.ts';
 import type { ModelSpec } from './specs.ts';
 
-type TrainPlan = (cfg: PlanConfig, spec: ModelSpec, inv: Inventory, view?: RankView) => Plan;
+type TrainPlan<S extends ModelSpec> = (cfg: PlanConfig, spec: S, inv: Inventory, view?: RankView) => Plan;
 
 /** The training plan for any layout: one GPU, data parallel, or per stage of a model-parallel layout. */
-export function planTraining(cfg: PlanConfig, spec: ModelSpec, inv: Inventory, train: TrainPlan): Plan {
+export function planTraining<S extends ModelSpec>(cfg: PlanConfig, spec: S, inv: Inventory, train: TrainPlan<S>): Plan {
   const layout = parallelLayout(cfg, spec);
   if (!isModelParallel(layout) || spec.kind !== 'transformer') {
     const plan = train(cfg, spec, inv);

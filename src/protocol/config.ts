@@ -27,6 +27,16 @@ export const ACTIVATIONS = ['relu', 'gelu'] as const;
 export type ActivationFn = (typeof ACTIVATIONS)[number];
 
 export const ZERO_STAGES = [0, 1, 2, 3] as const;
+
+/** Diffusion pipelines: which components stay on the GPU (Diffusers' CPU offload modes). */
+export const PIPELINE_OFFLOADS = ['none', 'model', 'sequential'] as const;
+export type PipelineOffload = (typeof PIPELINE_OFFLOADS)[number];
+
+/** Diffusion pipelines: how the VAE decodes (all at once, one image at a time, in tiles). */
+export const VAE_DECODES = ['full', 'sliced', 'tiled'] as const;
+
+/** Diffusion pipelines: classifier-free guidance (the denoiser's batch doubled) or none. */
+export const GUIDANCES = ['cfg', 'none'] as const;
 export type ZeroStage = (typeof ZERO_STAGES)[number];
 
 /** Pipeline schedules (Narayanan et al. 2021; Huang et al. 2019 for GPipe). */
@@ -66,6 +76,9 @@ export const LIMITS = {
   gpuMemoryGiB: 1 << 20,
   hostMemoryGiB: 1 << 24,
   microbatches: 65536,
+  images: 64,
+  maxPixels: 1 << 26,
+  steps: 1000,
 } as const;
 
 const posInt = (what: string, max: number) =>
@@ -104,8 +117,6 @@ export const ParallelSchema = z.object({
   virtualStages: posInt('virtual stages', 64).optional(),
   /** Context parallel: the sequence split across cp GPUs. */
   cp: posInt('cp', LIMITS.gpus).optional(),
-  /** Expert parallel: experts split across ep of the data-parallel GPUs (MoE models only). */
-  ep: posInt('ep', LIMITS.gpus).optional(),
 });
 export type ParallelConfig = z.infer<typeof ParallelSchema>;
 
@@ -124,8 +135,23 @@ const PlanConfigObject = z.object({
     mlp: MlpShapeSchema,
     /** A parsed Hugging Face config.json, used when model is `hf`. Validated in estimate/hf.ts. */
     hfConfig: z.unknown().optional(),
-    /** ResNet input side in pixels (square images, 3 channels). */
+    /** Image models' input side in pixels (square images, 3 channels); a diffusion pipeline's output resolution. */
     imageSize: posInt('image size', LIMITS.imageSize),
+    /** Vision-language models: images per sample, their tokens added to the `seq` text tokens. Default 1. */
+    images: posInt('images', LIMITS.images).optional(),
+    /** Qwen2-VL-style models: the pixel budget per image (its processor's max_pixels). */
+    maxPixels: posInt('max pixels', LIMITS.maxPixels).optional(),
+    /** Diffusion inference: denoising steps (time, not memory). Default: the pipeline's. */
+    steps: posInt('steps', LIMITS.steps).optional(),
+    /** Diffusion inference: classifier-free guidance. Default: the pipeline's (on for SD, off for Flux.1-dev). */
+    guidance: z.enum(GUIDANCES).optional(),
+    vaeDecode: z.enum(VAE_DECODES).optional(),
+    /** Diffusion inference: Diffusers' CPU offload of the pipeline's components (not the optimizer's offload). */
+    pipelineOffload: z.enum(PIPELINE_OFFLOADS).optional(),
+    /** Diffusion training: DreamBooth's prior preservation (instance and class images, the batch doubled). */
+    priorPreservation: z.boolean().optional(),
+    /** Diffusion training: train the (first) text encoder too. */
+    trainTextEncoder: z.boolean().optional(),
     mode: z.enum(MODES),
     /** Samples per GPU per optimizer step (training) or per forward (inference). */
     batch: posInt('batch', LIMITS.batch),
@@ -147,6 +173,8 @@ const PlanConfigObject = z.object({
     qlora: z.boolean(),
     zero: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]),
     gpus: posInt('gpus', LIMITS.gpus),
+    /** Expert-parallel degree for mixture-of-experts models: experts are split over groups of this many GPUs. */
+    ep: posInt('ep', LIMITS.gpus).optional(),
     framework: z.enum(FRAMEWORKS),
     /**
      * The card the page's verdict is for: a GPU catalog id (estimate/gpus.ts). Absent: the

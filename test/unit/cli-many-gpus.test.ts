@@ -59,7 +59,7 @@ describe('bad input: exit 2 and one line that says what to change', () => {
   it.each<[string[], RegExp]>([
     [['--tp', '3', '--gpus', '8'], /^vramlab estimate: --gpus 8 is not a multiple of tp × pp × cp = 3 × 1 × 1 = 3: .*use --gpus 3 or a multiple of it\n$/],
     [['--tp', '4'], /--gpus 1 is not a multiple of tp × pp × cp = 4 × 1 × 1 = 4/],
-    [['--ep', '2', '--gpus', '2'], /--ep 2: expert parallelism splits the experts of a mixture-of-experts model.*use --ep 1\n$/],
+    [["--ep", "2", "--gpus", "2"], /--ep 2: expert parallel splits the experts of a mixture-of-experts model.*use --ep 1\n$/],
     [['--offload', 'optimizer', '--zero', '2', '--gpus', '8'], /^vramlab estimate: --host-memory: offload needs the host memory per node .* add --host-memory GiB, e\.g\. --host-memory 512\n$/],
     [['--offload', 'params', '--host-memory', '64'], /--offload params needs --zero 3/],
     [['--offload', 'cache', '--host-memory', '64'], /--offload must be one of optimizer, params, both, activations; got 'cache'/],

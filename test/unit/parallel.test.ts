@@ -92,7 +92,7 @@ describe('the layout: --gpus = tp · pp · cp · dp, ep within dp', () => {
   it.each<[Partial<PlanConfig>, RegExp]>([
     [{ gpus: 8, parallel: { tp: 3 } }, /--gpus 8 is not a multiple of tp × pp × cp = 3 × 1 × 1 = 3.*use --gpus 3/],
     [{ gpus: 6, parallel: { tp: 2, pp: 2 } }, /not a multiple of tp × pp × cp = 2 × 2 × 1 = 4/],
-    [{ gpus: 2, parallel: { ep: 2 } }, /--ep 2: expert parallelism .* has none; use --ep 1/],
+    [{ gpus: 2, ep: 2 }, /--ep 2: expert parallel.* has none.*use --ep 1/],
     [{ gpus: 2, parallel: { sp: true } }, /--sp .* needs --tp 2 or more/],
     [{ gpus: 3, parallel: { tp: 3 } }, /--tp 3 must divide the 32 attention heads/],
     [{ gpus: 64, parallel: { pp: 64 } }, /--pp 64 is more stages than .* 32 layers/],
