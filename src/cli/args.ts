@@ -14,10 +14,17 @@ import {
   DEFAULT_PLAN,
   FRAMEWORKS,
   GUIDANCES,
+  KV_DTYPES,
+  LOGITS,
   MODES,
+  OFFLOAD_PARTS,
+  OFFLOAD_TARGETS,
+  OPTIMIZER_DTYPES,
+  OPTIMIZER_IMPLS,
   PIPELINE_OFFLOADS,
   VAE_DECODES,
   OPTIMIZERS,
+  PP_SCHEDULES,
   PRECISIONS,
   ZERO_STAGES,
   parsePlanConfig,
@@ -57,7 +64,7 @@ export class UsageError extends Error {
   }
 }
 
-export const FLAG_GROUPS = ['model', 'mlp', 'gpt', 'cnn', 'run', 'bench', 'output'] as const;
+export const FLAG_GROUPS = ['model', 'mlp', 'gpt', 'cnn', 'run', 'parallel', 'host', 'bench', 'output'] as const;
 export type FlagGroup = (typeof FLAG_GROUPS)[number];
 
 export interface FlagSpec {
@@ -122,6 +129,23 @@ export const ESTIMATE_FLAGS: readonly FlagSpec[] = [
   { name: 'ep', group: 'run', kind: 'int', field: 'ep', min: 1, arg: 'N', help: 'expert parallel (MoE models): experts split over groups of N of the --gpus', defaultText: '1' },
   { name: 'framework', group: 'run', kind: 'enum', field: 'framework', values: FRAMEWORKS, arg: 'F', help: 'predict a PyTorch eager run or this engine' },
   { name: 'gpu-memory', group: 'run', kind: 'gib', field: 'gpuMemoryGiB', arg: 'GiB', help: 'your GPU size, added to the fit list' },
+  { name: 'optimizer-impl', group: 'run', kind: 'enum', field: 'optimizerImpl', values: OPTIMIZER_IMPLS, arg: 'IMPL', help: "torch.optim's step: foreach keeps a temporary for all states, fused none, for-loop one tensor's", defaultText: 'foreach' },
+  { name: 'optimizer-dtype', group: 'run', kind: 'enum', field: 'optimizerDtype', values: OPTIMIZER_DTYPES, arg: 'D', help: 'dtype of the optimizer states', defaultText: 'fp32 (mixed precision), else the parameters\'' },
+  { name: 'kv-dtype', group: 'run', kind: 'enum', field: 'kvDtype', values: KV_DTYPES, arg: 'D', help: 'inference: KV-cache storage (q8_0 34 B and q4_0 18 B per 32 values)', defaultText: 'the compute dtype' },
+  { name: 'logits', group: 'run', kind: 'enum', field: 'logits', values: LOGITS, arg: 'L', help: 'inference: logits of the last position (generate) or of all (a plain forward)', defaultText: 'last' },
+  { name: 'tp', group: 'parallel', kind: 'int', field: 'parallel.tp', min: 1, arg: 'N', help: 'tensor parallel: heads, MLP columns and vocabulary split N ways', defaultText: '1' },
+  { name: 'sp', group: 'parallel', kind: 'bool', field: 'parallel.sp', help: 'sequence parallel: what --tp replicates is split too (needs --tp 2+)' },
+  { name: 'pp', group: 'parallel', kind: 'int', field: 'parallel.pp', min: 1, arg: 'N', help: 'pipeline stages (per-stage figures, the worst first)', defaultText: '1' },
+  { name: 'microbatches', group: 'parallel', kind: 'int', field: 'parallel.microbatches', min: 1, arg: 'M', help: 'micro-batches per step through the pipeline; must divide --batch', defaultText: '= --pp' },
+  { name: 'pp-schedule', group: 'parallel', kind: 'enum', field: 'parallel.ppSchedule', values: PP_SCHEDULES, arg: 'S', help: 'pipeline schedule: micro-batches in flight per stage', defaultText: '1f1b' },
+  { name: 'virtual-stages', group: 'parallel', kind: 'int', field: 'parallel.virtualStages', min: 1, arg: 'V', help: 'model chunks per stage under --pp-schedule interleaved', defaultText: '2' },
+  { name: 'cp', group: 'parallel', kind: 'int', field: 'parallel.cp', min: 1, arg: 'N', help: 'context parallel: the sequence split N ways, keys and values exchanged in a ring', defaultText: '1' },
+  { name: 'offload', group: 'host', kind: 'enum', field: 'offload', values: OFFLOAD_PARTS, arg: 'WHAT', help: 'training: keep optimizer states (+ master weights, gradients), 16-bit params (--zero 3), both, or checkpointed activations on the host; comma-separated for several', defaultText: 'none' },
+  { name: 'offload-to', group: 'host', kind: 'enum', field: 'offload.to', values: OFFLOAD_TARGETS, arg: 'T', help: 'where offloaded states go (nvme: host RAM keeps pinned staging buffers)', defaultText: 'cpu' },
+  { name: 'host-memory', group: 'host', kind: 'gib', field: 'hostMemoryGiB', arg: 'GiB', help: 'host RAM per node: the second budget once anything lives on the host' },
+  { name: 'gpus-per-node', group: 'host', kind: 'int', field: 'gpusPerNode', min: 1, arg: 'N', help: 'GPUs sharing one host', defaultText: '8 (or --gpus when fewer)' },
+  { name: 'gpu-layers', group: 'host', kind: 'int', field: 'gpuLayers', min: 0, arg: 'N', help: 'inference: the last N layers on the GPU, the rest on the host (llama.cpp -ngl); layers + 1 puts the output layer there too', defaultText: 'all' },
+  { name: 'kv-on-host', group: 'host', kind: 'bool', field: 'kvOnHost', help: 'inference: the KV cache in host memory (llama.cpp --no-kv-offload)' },
   { name: 'json', group: 'output', kind: 'bool', help: 'print the plan as one JSON object' },
   { name: 'format', group: 'output', kind: 'enum', values: OUTPUT_FORMATS, arg: 'F', help: 'text, json (as --json) or csv (the breakdown the page exports)', defaultText: 'text' },
   { name: 'help', short: 'h', group: 'output', kind: 'bool', help: 'show this help' },
@@ -472,6 +496,16 @@ export function parseEstimateArgs(argv: readonly string[], opts: ParseOptions = 
     if (raw === undefined || flag.field === undefined) continue;
     if (typeof raw === 'string') given.set(flag.name, raw);
     if (flag.kind === 'path') continue;
+    if (flag.name === 'offload') {
+      const parts = String(raw)
+        .split(',')
+        .map((x) => convert(flag, x) as string);
+      const has = (p: string) => parts.includes(p) || parts.includes('both');
+      setPath(config, 'offload.optimizer', has('optimizer'));
+      setPath(config, 'offload.params', has('params'));
+      setPath(config, 'offload.activations', parts.includes('activations'));
+      continue;
+    }
     setPath(config, flag.field, convert(flag, raw));
   }
 
@@ -527,7 +561,7 @@ export function parseFitArgs(argv: readonly string[], opts: ParseOptions = {}): 
 
 /** The flag that sets a config field (`microBatch` → `--micro-batch`, `hfConfig.x` → `--hf-config`). */
 export function flagForField(field: string, flags: readonly FlagSpec[] = ESTIMATE_FLAGS): string | undefined {
-  const flag = flags.find((f) => f.field !== undefined && (field === f.field || field.startsWith(`${f.field}.`)));
+  const flag = flags.find((f) => field === f.field) ?? flags.find((f) => f.field !== undefined && field.startsWith(`${f.field}.`));
   return flag ? `--${flag.name}` : undefined;
 }
 

@@ -5,6 +5,7 @@ import { DEFAULT_CNN_LR, type CnnRunConfig, type CnnRunReport } from '../protoco
 import { describeCost, type FitResult, type LargestFit, type PlanPatch } from '../estimate/fit.ts';
 import type { BenchLine, EngineOutcome } from './bench.ts';
 import type { AdapterSummary } from '../protocol/engine-api.ts';
+import { describeExtras, formatManyGpus } from './format-parallel.ts';
 import { CATEGORY_LABELS, PLAN_CATEGORIES, type CategoryBytes, type Plan, type PlanCategory } from '../protocol/plan.ts';
 import {
   DEFAULT_GPT_LR,
@@ -100,6 +101,7 @@ function describeConfig(c: PlanConfig, family: Plan['model']['family']): string 
   if (attention) parts.push(`attention ${c.attention}`);
   if (c.loraRank > 0) parts.push(`${c.qlora ? 'QLoRA' : 'LoRA'} rank ${c.loraRank}`);
   if (c.zero > 0) parts.push(`ZeRO-${c.zero}`);
+  parts.push(...describeExtras(c));
   parts.push(`${c.gpus} GPU${c.gpus === 1 ? '' : 's'}${(c.ep ?? 1) > 1 ? ` (expert parallel ${c.ep})` : ''}`, `framework ${c.framework}`);
   return parts.join(' · ');
 }
@@ -136,8 +138,9 @@ export function formatPlan(plan: Plan, config?: PlanConfig): string {
   const summary = table(lead, '');
   out.push(summary[0]!, ...wrapList('  alive at the peak: ', alive.length > 0 ? alive : ['nothing'], 100));
   out.push(...summary.slice(1, -1), '', summary.at(-1)!);
+  out.push(...formatManyGpus(plan, formatBytes, table));
 
-  out.push('', 'Fits (total against the memory the driver exposes):');
+  out.push('', `Fits (total against the memory the driver exposes${plan.host?.budgetBytes !== undefined ? `; the host budget ${plan.host.fits ? 'holds' : 'does not hold'}` : ''}):`);
   out.push(
     ...table(
       plan.fits.map((f) => [

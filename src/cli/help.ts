@@ -8,6 +8,8 @@ const GROUP_TITLES: Record<FlagGroup, string> = {
   gpt: 'gpt model (--model gpt or gpt-nano)',
   cnn: 'CNN models (--model cnn-mnist or cnn-cifar)',
   run: 'Training or inference setup',
+  parallel: 'Many GPUs (training; --tp also for inference): --gpus = tp × pp × cp × dp',
+  host: 'Offload and host memory',
   bench: 'Work',
   output: 'Output',
 };
@@ -56,6 +58,9 @@ export function estimateUsage(modelIds: readonly string[]): string {
     '  vramlab estimate --model mlp --d 4096 --hidden 16384 --layers 8 --precision fp32 --json',
     '  vramlab estimate --hf-config ./config.json --mode inference --precision bf16 --seq 8192 --gpu-memory 24',
     '  vramlab estimate --model resnet50 --image-size 224 --batch 64 --precision amp-fp16',
+    '  vramlab estimate --model llama-2-7b --batch 8 --seq 4096 --tp 4 --sp --pp 4 --microbatches 8 --gpus 32 --zero 1',
+    '  vramlab estimate --model llama-3.2-1b --zero 2 --gpus 8 --offload optimizer --host-memory 512',
+    '  vramlab estimate --model llama-2-7b --mode inference --gpu-layers 16 --kv-dtype q8_0 --host-memory 64',
     '',
   );
   return lines.join('\n');

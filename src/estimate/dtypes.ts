@@ -16,6 +16,8 @@ export interface DtypePlan {
   autocast: boolean;
   /** Frozen base weights are quantized (int8/int4): bytes per matmul weight, scales included. */
   quantizedBase: number | null;
+  /** FP8 training: matmul weights cast to fp8 (and transposed) per op instead of to 16 bits. */
+  fp8?: boolean;
 }
 
 /**
@@ -40,5 +42,8 @@ export function dtypePlan(p: Precision, qlora: boolean): DtypePlan {
       return { param: 2, compute: 2, residual: 2, grad: 2, autocast: false, quantizedBase: INT8_BYTES };
     case 'int4':
       return { param: 2, compute: 2, residual: 2, grad: 2, autocast: false, quantizedBase: NF4_BYTES };
+    case 'fp8':
+      // torchao float8 training: bf16 autocast around fp8 matmuls, fp32 params and states.
+      return { param: 4, compute: 2, residual: 4, grad: 4, autocast: true, quantizedBase: qlora ? NF4_BYTES : null, fp8: true };
   }
 }

@@ -352,6 +352,12 @@ export function makeItFit(input: PlanConfig, capacityBytes: number, options: Fit
 
 /** The per-forward batch m, with the accumulation steps k kept: batch m·k, micro-batch m. */
 function batchLever(base: PlanConfig): { limit: number; patch: (m: number) => PlanPatch } {
+  // A pipeline's micro-batch is batch ÷ microbatches: keep the micro-batches, grow each.
+  const pp = base.parallel?.pp ?? 1;
+  if (pp > 1 && base.microBatch === undefined) {
+    const m = base.parallel?.microbatches ?? pp;
+    return { limit: Math.floor(LIMITS.batch / m), patch: (v) => ({ batch: v * m }) };
+  }
   const k = base.batch / (base.microBatch ?? base.batch);
   return {
     limit: Math.floor(LIMITS.batch / k),
@@ -485,7 +491,7 @@ function leversFor(c: PlanConfig, spec: ModelSpec, o: { loraRank: number; maxGpu
       int8: '8-bit weights (LLM.int8): a small quality loss',
       int4: '4-bit NF4 weights: some quality loss',
     };
-    const from = order.indexOf(c.precision === 'fp16' ? 'bf16' : c.precision);
+    const from = order.indexOf(c.precision === 'fp16' ? 'bf16' : c.precision === 'fp8' ? 'int8' : c.precision);
     const prec = (['bf16', 'int8', 'int4'] as const).filter((p) => order.indexOf(p) > from).map((p) => ({ label: `precision ${p}`, patch: { precision: p }, note: notes[p]! }));
     out.push(list('precision', prec));
     const { patch } = batchLever(c);

@@ -20,6 +20,12 @@ import { familyInference, familyInputs, familyTerms, familyUnits, familyWorkspac
 import { checkEngineGpt, engineGptLayout } from './vramlab-gpt.ts';
 import { describedLayout } from './describe.ts';
 import { llamaDescriptionOf } from './vramlab-llama.ts';
+import { planBand } from './band.ts';
+import { type CommPart, type RankView } from './parallel.ts';
+import { type HostPart, type StepParts, applyOffload, hostFigures, offloadOf, OFFLOAD_SOURCES } from './offload.ts';
+import { FP8_COPY_BYTES, FP8_SCALE_BYTES, FP8_WEIGHT_BYTES, PRECISION_SOURCES, kvCacheBytes, optimizerStateBytes, optimizerTempBytes } from './precision-extras.ts';
+import { planTraining, inferenceLayout } from './ranks.ts';
+import type { HostFigures } from '../protocol/plan.ts';
 import { kvCache } from './window.ts';
 import { cnnGraph, cnnLayout, cnnWalk } from './cnn.ts';
 import { cnnConvWorkspace, cnnTorchUnits } from './pytorch-cnn.ts';
@@ -73,6 +79,14 @@ function tiedBlock(t: ParamTensor, inv: Inventory, spec: ModelSpec): number {
 }
 
 function optimizerState(cfg: PlanConfig, tr: Trainable, stateBytes: number): { bytes: number; temp: number; formula: string; source: string } {
+  const o = optimizerStateOf(cfg, tr, stateBytes);
+  const largest = tr.tensors.reduce((a, t) => Math.max(a, t.numel), 0);
+  const temp = cfg.optimizer === 'adafactor' ? o.temp : optimizerTempBytes(cfg.optimizerImpl, o.temp, largest * stateBytes);
+  const impl = cfg.optimizerImpl === undefined || o.temp === 0 || cfg.optimizer === 'adafactor' ? '' : `; ${cfg.optimizerImpl} step: ${cfg.optimizerImpl === 'fused' ? 'no temporary' : cfg.optimizerImpl === 'for-loop' ? "one tensor's temporary" : 'a temporary for all states'}`;
+  return { ...o, temp, formula: o.formula + impl };
+}
+
+function optimizerStateOf(cfg: PlanConfig, tr: Trainable, stateBytes: number): { bytes: number; temp: number; formula: string; source: string } {
   const P = tr.count;
   switch (cfg.optimizer) {
     case 'sgd':
@@ -101,6 +115,27 @@ function optimizerState(cfg: PlanConfig, tr: Trainable, stateBytes: number): { b
 }
 
 const GiBfmt = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+const formatGiB = GiBfmt;
+
+/**
+ * llama.cpp's placement (--n-gpu-layers n): the last n transformer layers on the GPU, the
+ * token embedding always on the host, the output layer on the GPU once n exceeds the layers;
+ * each layer's KV cache where the layer is. Without --gpu-layers everything is on the GPU.
+ */
+function placeOnHost(cfg: PlanConfig, spec: ModelSpec, blockBytes: (blk: number) => number): { weightsOnHost: number; kvGpuFraction: number; what: string } {
+  if (cfg.gpuLayers === undefined) return { weightsOnHost: 0, kvGpuFraction: 1, what: '' };
+  if (spec.kind !== 'transformer') throw new EstimateError(`--gpu-layers places transformer layers; ${spec.name} is not a transformer`);
+  const L = spec.layers;
+  const n = cfg.gpuLayers;
+  if (n > L + 1) throw new EstimateError(`--gpu-layers ${n} is more than ${spec.name}'s ${L} layers + the output layer; use at most ${L + 1}`);
+  const onHost = [-1, ...Array.from({ length: Math.max(0, L - n) }, (_, i) => i), ...(n > L ? [] : [L])];
+  const weightsOnHost = onHost.reduce((a, blk) => a + blockBytes(blk), 0);
+  return {
+    weightsOnHost,
+    kvGpuFraction: Math.min(n, L) / L,
+    what: `--gpu-layers ${n}: ${n === 0 ? 'no layer' : n >= L ? 'every layer' : `layers ${L - n}–${L - 1}`}${n > L ? ' and the output layer' : ''} on the GPU; ${n >= L ? '' : `layers 0–${L - n - 1}, `}the token embedding${n > L ? '' : ' and the output layer'} on the host`,
+  };
+}
 
 export function estimate(input: PlanConfig): Plan {
   const cfg = parsePlanConfig(input);
@@ -115,7 +150,7 @@ export function estimate(input: PlanConfig): Plan {
     return finish(cfg, spec, inv, r.trainable, r.sched, r.terms, r.notes, r.activations);
   }
   if (cfg.mode === 'inference') return inferencePlan(cfg, spec, inv);
-  return trainPlan(cfg, spec, inv);
+  return planTraining(cfg, spec, inv, trainPlan);
 }
 
 function finish(
@@ -127,6 +162,7 @@ function finish(
   terms: PlanTerm[],
   notes: string[],
   activationsForTextbook: number,
+  extra: { host?: HostFigures; processGroups?: number } = {},
 ): Plan {
   const params = inv.modelParams ?? totalParams(inv);
   // Byte counts are JavaScript numbers: past 2^53 they stop being exact, and no GPU is near.
@@ -172,16 +208,23 @@ function finish(
     },
     overhead: { cudaContextBytes: CUDA_CONTEXT_BYTES, allocatorBytes },
     totalBytes,
-    fits: fitList(totalBytes, cfg.gpuMemoryGiB),
+    fits: fitList(totalBytes, cfg.gpuMemoryGiB, extra.host?.fits),
     terms: terms.map((t) => ({ ...t, bytes: Math.round(t.bytes) })),
     notes,
+    band: planBand(peakBytes, totalBytes, extra.processGroups ?? 0),
+    ...(extra.host ? { host: extra.host } : {}),
   };
 }
 
 /** Models that are one network trained in one step (not a pipeline of components, not a GAN). */
 type NetSpec = Exclude<ModelSpec, { kind: 'diffusion' | 'gan' }>;
 
-function trainPlan(cfg: PlanConfig, spec: NetSpec, inv: Inventory): Plan {
+/**
+ * A training step on one GPU, or on one rank of a parallel layout (`view`: the stage's tensors
+ * and units, its in-flight micro-batches and send/receive buffers; `cfg` is then the rank's own
+ * config: local sequence, micro-batch, ZeRO group as `gpus`).
+ */
+export function trainPlan(cfg: PlanConfig, spec: NetSpec, inv: Inventory, view?: RankView): Plan {
   const N = cfg.gpus;
   const zero = cfg.zero;
   let dt = dtypePlan(cfg.precision, cfg.qlora);
@@ -217,7 +260,7 @@ function trainPlan(cfg: PlanConfig, spec: NetSpec, inv: Inventory): Plan {
     persistent.weights = (tr.count * dt.param) / (zero >= 3 ? N : 1) + inv.bufferBytes;
     weightsFormula = `params × ${dt.param} B${zero >= 3 ? ' ÷ GPUs' : ''}`;
   }
-  const stateBytes = lora ? adapterBytes : dt.autocast || deepspeedMixed ? 4 : dt.param;
+  const stateBytes = optimizerStateBytes(cfg, lora ? adapterBytes : dt.autocast || deepspeedMixed ? 4 : dt.param);
   const opt = optimizerState(cfg, tr, stateBytes);
   persistent.optimizer = opt.bytes / (zero >= 1 ? N : 1);
   const gradShard = zero >= 2 ? N : 1;
@@ -232,22 +275,30 @@ function trainPlan(cfg: PlanConfig, spec: NetSpec, inv: Inventory): Plan {
   }
   else if (spec.kind === 'cnn') persistent.inputs = b * (spec.inChannels * spec.imageSize * spec.imageSize * 4 + 8);
   else persistent.inputs = b * spec.d * dt.compute;
+  const comm: CommPart[] = [];
   if (N > 1 && zero === 0) {
-    persistent.workspace += tr.count * gradPerParam;
+    comm.push({ what: 'DDP gradient buckets', bytes: tr.count * gradPerParam, assumes: 'gradient_as_bucket_view=False: the buckets are one more gradient-sized copy' });
     notes.push('DDP keeps its gradient buckets as separate buffers (gradient_as_bucket_view=False): one more gradient-sized copy');
   }
   if (zero === 3) {
-    // Gather buffer for the largest block's parameters, and the next one prefetched.
+    // Gather buffer for the largest block's parameters, and the next one prefetched; FP8
+    // training gathers its matmul weights in fp8 (torchao enable_fsdp_float8_all_gather).
     const perBlock = new Map<number, number>();
-    for (const t of inv.tensors) perBlock.set(t.block, (perBlock.get(t.block) ?? 0) + numel(t));
-    persistent.workspace += 2 * Math.max(...perBlock.values()) * 2;
+    for (const t of inv.tensors) perBlock.set(t.block, (perBlock.get(t.block) ?? 0) + numel(t) * (dt.fp8 && t.matmul ? 1 : 2));
+    comm.push({
+      what: 'ZeRO-3 / FSDP all-gather',
+      bytes: 2 * Math.max(...perBlock.values()),
+      assumes: `the largest block's parameters gathered in ${dt.fp8 ? 'fp8 (matmul weights) and 16 bits' : '16 bits'}, and the next block prefetched`,
+    });
   }
 
   // 16-bit copies of weights: autocast caches one per matmul weight; QLoRA dequantizes per op.
   const castPerBlock = new Map<number, number>();
   if (dt.autocast && !cfg.qlora) {
-    for (const t of inv.tensors) if (t.matmul) castPerBlock.set(t.block, (castPerBlock.get(t.block) ?? 0) + 2 * numel(t));
-    if (inv.tiedHeadElems > 0 && spec.kind === 'transformer') castPerBlock.set(spec.layers, (castPerBlock.get(spec.layers) ?? 0) + 2 * inv.tiedHeadElems);
+    // FP8: an fp8 copy and an fp8 transpose with their scales in place of the 16-bit copy.
+    const copy = (n: number) => (dt.fp8 ? FP8_COPY_BYTES * n + FP8_SCALE_BYTES : 2 * n);
+    for (const t of inv.tensors) if (t.matmul) castPerBlock.set(t.block, (castPerBlock.get(t.block) ?? 0) + copy(numel(t)));
+    if (inv.tiedHeadElems > 0 && spec.kind === 'transformer') castPerBlock.set(spec.layers, (castPerBlock.get(spec.layers) ?? 0) + copy(inv.tiedHeadElems));
   }
   const gradPerBlock = new Map<number, number>();
   for (const t of tr.tensors) gradPerBlock.set(t.block, (gradPerBlock.get(t.block) ?? 0) + (t.numel * gradPerParam) / gradShard);
@@ -266,17 +317,47 @@ function trainPlan(cfg: PlanConfig, spec: NetSpec, inv: Inventory): Plan {
     throw new EstimateError(`checkpoint selective recomputes attention, which ${spec.name} has none of; use none, full or sqrt`);
   }
 
+  if (view) {
+    units = view.units(units);
+    const ex = view.extras(units, cfg.checkpoint);
+    for (const [k, v] of Object.entries(ex.persistent)) persistent[k as keyof CategoryBytes] += v;
+    comm.push(...ex.comm);
+  }
+  const step: StepParts = { units, persistent, gradBytes: gradTotal, optimizerTemp: opt.temp / (zero >= 1 ? N : 1), gradsPersist: accumulation > 1 };
+  const offload = offloadOf(cfg);
+  let hostParts: HostPart[] = [];
+  if (offload) {
+    const moved = applyOffload(offload, step, {
+      fp32GradBytes: (tr.count * 4) / gradShard,
+      halfParamBytes: (tr.count * 2) / (zero >= 1 ? N : 1),
+      bufferBytes: inv.bufferBytes,
+      checkpoint: cfg.checkpoint,
+      inFlight: 1,
+    });
+    hostParts = moved.host;
+    comm.push(...moved.gpu);
+    notes.push(
+      `offload to ${offload.to}: ${[offload.optimizer && 'optimizer states, master weights and gradients', offload.params && 'parameters', offload.activations && 'checkpointed activations'].filter(Boolean).join(', ')} live on the ${offload.to === 'cpu' ? 'host' : 'NVMe drive'} (${OFFLOAD_SOURCES.zeroOffload})`,
+    );
+  }
+  persistent.workspace += comm.reduce((a, c) => a + c.bytes, 0);
+  units = step.units;
   const sched = schedule({
     units,
     persistent,
     checkpoint: cfg.checkpoint,
-    gradsPersist: accumulation > 1,
-    gradBytes: gradTotal,
-    optimizerTemp: opt.temp / (zero >= 1 ? N : 1),
+    gradsPersist: step.gradsPersist,
+    gradBytes: step.gradBytes,
+    optimizerTemp: step.optimizerTemp,
     castCachedUntilForwardEnd: dt.autocast,
   });
 
-  const terms = trainTerms(cfg, spec, dt, sched, units, weightsFormula, opt, gradPerParam, tr.count);
+  const terms = trainTerms(cfg, spec, dt, sched, units, weightsFormula, opt, gradPerParam, tr.count, comm);
+  if (dt.fp8) {
+    notes.push(
+      `fp8: fp32 master weights and states, bf16 activations, and for each matmul weight an fp8 copy and its fp8 transpose (${FP8_COPY_BYTES} B + scales) in place of the 16-bit copy, so the total barely moves unless weights are stored in fp8 (torchtitan: 77.0 → 76.8 GiB for Llama 3.1 8B; ${PRECISION_SOURCES.fp8})`,
+    );
+  }
   if (isImageFamily(spec)) terms.push(...familyTerms(spec, cfg, dt, familyWorkspace(spec, cfg, b, dt)));
   if (accumulation > 1) notes.push(`gradient accumulation: ${accumulation} micro-batches of ${b}; gradients stay allocated through every forward`);
   if (deepspeedMixed) notes.push(`ZeRO with mixed precision: DeepSpeed-style 16-bit model, fp32 master weights and states${N > 1 ? ` sharded across ${N} GPUs` : ''}`);
@@ -290,9 +371,17 @@ function trainPlan(cfg: PlanConfig, spec: NetSpec, inv: Inventory): Plan {
     notes.push(`seq ${cfg.seq} is longer than the model's ${spec.maxPositions} learned positions: the real model would refuse it`);
   }
   notes.push('peak = torch.cuda.max_memory_allocated(): tensors only; the CUDA context and allocator caching are listed separately');
+  // One rank of a parallel layout: its own activations (its layers, split, in flight).
   const activationsForTextbook =
-    spec.kind === 'transformer' ? spec.layers * korthikantiLayerBytes(cfg.seq, b, spec.hidden, spec.heads) : sched.max.activations;
-  return finish(cfg, spec, inv, tr.count, sched, terms, notes, activationsForTextbook);
+    spec.kind === 'transformer' && !view ? spec.layers * korthikantiLayerBytes(cfg.seq, b, spec.hidden, spec.heads) : sched.max.activations;
+  const host = offload ? hostFigures({ ...cfg, gpus: view?.layout.gpus ?? cfg.gpus }, hostParts, offload.to) : undefined;
+  if (offload) {
+    // Say where the moved categories went instead of listing them as 0 B.
+    const moved = new Set<string>([...(offload.optimizer ? ['masterWeights', 'gradients', 'optimizer'] : []), ...(offload.params ? ['weights'] : [])]);
+    for (const t of terms) if (moved.has(t.category) && t.bytes === 0) t.formula = `on the ${offload.to === 'cpu' ? 'host' : 'NVMe drive'} (offload); on a GPU it would be ${t.formula}`;
+  }
+  const groups = view ? [view.layout.shard, view.layout.tp, view.layout.pp, view.layout.cp].filter((g) => g > 1).length : N > 1 ? 1 : 0;
+  return finish(cfg, spec, inv, tr.count, sched, terms, notes, activationsForTextbook, { ...(host ? { host } : {}), processGroups: groups });
 }
 
 /** An MLP under PyTorch: Linear → activation → Linear per block, loss = mean of squares. */
@@ -350,6 +439,7 @@ function trainTerms(
   opt: { bytes: number; formula: string; source: string },
   gradPerParam: number,
   trainable: number,
+  comm: CommPart[] = [],
 ): PlanTerm[] {
   const m = sched.max;
   const shard = (k: number) => (cfg.zero >= k && cfg.gpus > 1 ? ` ÷ ${cfg.gpus} GPUs (ZeRO-${cfg.zero})` : '');
@@ -427,11 +517,24 @@ function trainTerms(
   }
   terms.push({ category: 'activationGrads', label: 'activation gradients (backward, transient)', bytes: m.activationGrads, formula: 'largest set of activation gradients alive in one unit’s backward', source: SOURCES.autocast });
   if (m.inputs > 0) terms.push({ category: 'inputs', label: 'inputs', bytes: m.inputs, formula: spec.kind === 'transformer' ? 'b·s × 8 B per int64 tensor (ids, labels)' : 'the batch as fp32', source: 'PyTorch dtypes' });
-  if (spec.kind === 'cnn') {
-    const ws = cnnConvWorkspace(cnnGraph(spec, b), dt);
-    terms.push({ category: 'workspace', label: 'cuDNN convolution workspace', bytes: ws, formula: 'an im2col buffer of the largest conv: b·OH·OW × Cin·k² × compute bytes (upper estimate of the algorithms cuDNN picks)', source: 'cuDNN cudnnGetConvolutionForwardWorkspaceSize; PyTorch caching allocator' });
+  const cnnWorkspace = spec.kind === 'cnn' ? cnnConvWorkspace(cnnGraph(spec, b), dt) : 0;
+  if (cnnWorkspace > 0) {
+    terms.push({ category: 'workspace', label: 'cuDNN convolution workspace', bytes: cnnWorkspace, formula: 'an im2col buffer of the largest conv: b·OH·OW × Cin·k² × compute bytes (upper estimate of the algorithms cuDNN picks)', source: 'cuDNN cudnnGetConvolutionForwardWorkspaceSize; PyTorch caching allocator' });
   }
-  if (m.workspace > 0) terms.push({ category: 'workspace', label: 'optimizer step and communication temporaries', bytes: m.workspace, formula: 'foreach temporaries, DDP buckets, ZeRO-3 gather buffers', source: SOURCES.torchOptim });
+  const commBytes = comm.reduce((a, c) => a + c.bytes, 0);
+  if (commBytes > 0) {
+    terms.push({
+      category: 'workspace',
+      label: 'communication buffers',
+      bytes: commBytes,
+      formula: comm.map((c) => `${c.what} ${(c.bytes / 2 ** 20).toFixed(1)} MiB (${c.assumes})`).join('; '),
+      source: `${SOURCES.ddp}; ${SOURCES.zero}`,
+    });
+  }
+  const rest = m.workspace - commBytes - cnnWorkspace;
+  if (rest > 0) {
+    terms.push({ category: 'workspace', label: 'optimizer step temporaries', bytes: rest, formula: `${cfg.optimizerImpl ?? 'foreach'} step: intermediates over the states it steps at once`, source: PRECISION_SOURCES.torchOptim });
+  }
   return terms;
 }
 
@@ -446,29 +549,66 @@ function perLayer(bytes: number[]): string {
   return groups.map(([v, n]) => `${n} layers × b·s × ${v} B`).join(' + ');
 }
 
-function inferencePlan(cfg: PlanConfig, spec: NetSpec, inv: Inventory): Plan {
-  const dt = dtypePlan(cfg.precision, false);
+function inferencePlan(cfg: PlanConfig, spec: NetSpec, fullInv: Inventory): Plan {
+  // FP8 weights: 1 B per matmul weight and an fp32 scale per tensor, the rest in bf16.
+  const dt = cfg.precision === 'fp8' ? { ...dtypePlan('bf16', false), quantizedBase: FP8_WEIGHT_BYTES } : dtypePlan(cfg.precision, false);
   if (cfg.loraRank > 0) throw new EstimateError('LoRA is for training; use --lora-rank 0 with --mode inference');
+  const lay = inferenceLayout(cfg, spec, fullInv);
+  const inv = lay.inventory;
+  const t = lay.layout.tp;
   const b = cfg.batch;
   const c = dt.compute;
   const persistent = zeroCategories();
-  const matmul = paramsWhere(inv, (t) => t.matmul);
+  const matmul = paramsWhere(inv, (x) => x.matmul);
   const other = totalParams(inv) - matmul;
   const matmulBytes = dt.quantizedBase ?? dt.param;
-  persistent.weights = matmul * matmulBytes + other * dt.param + inv.bufferBytes;
+  const scales = cfg.precision === 'fp8' ? 4 * inv.tensors.filter((x) => x.matmul).length : 0;
+  const blockBytes = (blk: number) =>
+    inv.tensors.filter((x) => x.block === blk).reduce((a, x) => a + x.rows * x.cols * (x.matmul ? matmulBytes : dt.param), 0);
+  persistent.weights = matmul * matmulBytes + other * dt.param + inv.bufferBytes + scales;
   // Autocast keeps its 16-bit weight copies until the forward leaves the autocast region.
   if (dt.autocast) persistent.weights += 2 * (matmul + inv.tiedHeadElems);
+  const place = placeOnHost(cfg, spec, blockBytes);
+  persistent.weights -= place.weightsOnHost;
+  const hostParts: HostPart[] = [];
+  if (place.weightsOnHost > 0) hostParts.push({ what: 'weights of layers on the host', bytes: place.weightsOnHost, assumes: place.what });
   const terms: PlanTerm[] = [
-    { category: 'weights', label: 'weights', bytes: persistent.weights, formula: `matmul weights × ${matmulBytes.toFixed(3)} B + others × ${dt.param} B${dt.autocast ? ' + autocast 16-bit copies' : ''}`, source: dt.quantizedBase ? SOURCES.qlora : SOURCES.hfAnatomy },
+    {
+      category: 'weights',
+      label: 'weights',
+      bytes: persistent.weights,
+      formula: `matmul weights × ${matmulBytes.toFixed(3)} B + others × ${dt.param} B${scales > 0 ? ' + an fp32 scale per matmul weight' : ''}${dt.autocast ? ' + autocast 16-bit copies' : ''}${t > 1 ? ` (tensor parallel: matmul weights and vocabulary ÷ ${t})` : ''}${place.weightsOnHost > 0 ? `; ${place.what}` : ''}`,
+      source: cfg.precision === 'fp8' ? PRECISION_SOURCES.fp8Kv : dt.quantizedBase ? SOURCES.qlora : SOURCES.hfAnatomy,
+    },
   ];
   let transient: number;
   let at = 'forward';
   if (spec.kind === 'transformer') {
     const s = spec;
-    const kv = kvCache(s, cfg.seq, b, c);
-    persistent.kvCache = s.family === 'bert' ? 0 : kv.bytes;
+    // The cache as the model lays it out (sliding windows, MLA latents), stored as --kv-dtype
+    // (GGML blocks, fp8 + scales) and split by tensor parallel (fewer kv heads than GPUs: replicated).
+    const base = kvCache(s, cfg.seq, b, c);
+    const kvHeads = Math.max(1, Math.ceil(s.kvHeads / t));
+    const shape = { layers: s.layers, kvHeads: s.kvHeads, headDim: s.headDim };
+    const stored = kvCacheBytes(shape, cfg.seq, b, cfg.kvDtype, c);
+    const ratio = (stored.bytes / kvCacheBytes(shape, cfg.seq, b, undefined, c).bytes) * (kvHeads / s.kvHeads);
+    const kvBytes = base.bytes * ratio;
+    const kvOnGpu = cfg.kvOnHost ? 0 : kvBytes * place.kvGpuFraction;
+    persistent.kvCache = s.family === 'bert' ? 0 : kvOnGpu;
+    if (s.family !== 'bert' && kvBytes - kvOnGpu > 0) {
+      hostParts.push({ what: 'KV cache on the host', bytes: kvBytes - kvOnGpu, assumes: cfg.kvOnHost ? 'the whole cache (--kv-on-host)' : 'the cache of the layers on the host' });
+    }
     persistent.inputs = b * cfg.seq * 8;
-    if (persistent.kvCache > 0) terms.push({ category: 'kvCache', label: s.mla ? 'KV cache (MLA latent)' : 'KV cache', bytes: kv.bytes, formula: kv.formula, source: s.mla ? SOURCES.mla : s.windows?.some((w) => w > 0) ? SOURCES.window : SOURCES.kvCache });
+    if (s.family !== 'bert') {
+      const how = cfg.kvDtype ? `; stored as ${cfg.kvDtype}: ${stored.perValue.toFixed(4)} B per value` : '';
+      terms.push({
+        category: 'kvCache',
+        label: s.mla ? 'KV cache (MLA latent)' : 'KV cache',
+        bytes: persistent.kvCache,
+        formula: `${base.formula}${how}${t > 1 ? ` (÷ ${s.kvHeads / kvHeads} by tensor parallel)` : ''}${kvOnGpu < kvBytes ? `; ${formatGiB(kvBytes - kvOnGpu)} of it on the host` : ''}`,
+        source: cfg.kvDtype === 'q8_0' || cfg.kvDtype === 'q4_0' ? PRECISION_SOURCES.ggml : cfg.kvDtype === 'fp8' ? PRECISION_SOURCES.fp8Kv : s.mla ? SOURCES.mla : SOURCES.kvCache,
+      });
+    }
     // Prefill: one layer's working set (residual, norm out, q/k/v, MLP hidden ×3) at a time;
     // the widest layer sets it (a MoE layer: the k routed experts' rows and the shared expert).
     const tok = b * cfg.seq;
@@ -476,14 +616,16 @@ function inferencePlan(cfg: PlanConfig, spec: NetSpec, inv: Inventory): Plan {
       const w = layerWidths(s, l);
       return c * w.qkv + 3 * c * w.mlpHidden;
     }));
-    const layer = tok * (2 * dt.residual * s.hidden + widest);
-    const scores = cfg.attention === 'eager' ? b * s.heads * cfg.seq * cfg.seq * (c + (dt.autocast ? 4 : c)) : 0;
-    // Generation computes logits for the last position only (fp32 upcast).
-    const logits = s.head === 'causal-lm' ? b * s.vocab * (c + 4) : s.head === 'masked-lm' ? tok * s.vocab * (c + 4) : 0;
+    const layer = tok * (2 * dt.residual * s.hidden + widest / t);
+    const scores = cfg.attention === 'eager' ? (b * s.heads * cfg.seq * cfg.seq * (c + (dt.autocast ? 4 : c))) / t : 0;
+    // Generation computes logits for the last position only (fp32 upcast); --logits all (a
+    // plain forward: evaluation, scoring) every position. Gathered whole on each GPU.
+    const all = cfg.logits === 'all' || s.head === 'masked-lm';
+    const logits = s.head === 'base' ? 0 : (all ? tok : b) * s.vocab * (c + 4);
     transient = Math.max(layer + scores, logits);
     at = layer + scores >= logits ? 'prefill of one layer' : 'logits of the last position';
     terms.push({ category: 'activations', label: 'prefill working set (one layer)', bytes: layer + scores, formula: 'b·s × (2 residual + q/k/v + 3 × MLP hidden) per layer, one layer alive at a time', source: SOURCES.sdpa });
-    if (logits > 0) terms.push({ category: 'logits', label: 'logits', bytes: logits, formula: s.head === 'causal-lm' ? 'b × V × (16-bit + fp32) for the last position' : 'b·s × V × (16-bit + fp32)', source: 'Hugging Face generate' });
+    if (logits > 0) terms.push({ category: 'logits', label: 'logits', bytes: logits, formula: all ? 'b·s × V × (16-bit + fp32), every position' : 'b × V × (16-bit + fp32) for the last position', source: all ? 'Hugging Face forward (logits for every position)' : 'Hugging Face generate' });
   } else if (isImageFamily(spec)) {
     const f = familyInference(spec, cfg, dt);
     persistent.inputs = familyInputs(spec, cfg, b, dt);
@@ -521,7 +663,17 @@ function inferencePlan(cfg: PlanConfig, spec: NetSpec, inv: Inventory): Plan {
   };
   const notes = ['inference: no gradients or optimizer states; activations are freed layer by layer'];
   if (spec.kind === 'transformer') notes.push(...familyNotes(spec, cfg));
-  return finish(cfg, spec, inv, 0, sched, terms, notes, transient);
+  if (place.weightsOnHost > 0) notes.push(`${place.what} (${OFFLOAD_SOURCES.llamaCpp})`);
+  const host = hostParts.length > 0 || cfg.hostMemoryGiB !== undefined ? hostFigures({ ...cfg, gpus: lay.layout.gpus }, hostParts, 'cpu') : undefined;
+  const plan = finish(cfg, spec, inv, 0, sched, terms, notes, transient, { ...(host ? { host } : {}), processGroups: t > 1 ? 1 : 0 });
+  const full = totalParams(fullInv);
+  return {
+    ...plan,
+    model: { ...plan.model, params: full },
+    params: full,
+    ...(cfg.parallel !== undefined || cfg.gpus > 1 ? { layout: lay.layout } : {}),
+    ...(t > 1 ? { devices: [{ rank: 'every rank', stage: 0, gpus: lay.layout.gpus, peakBytes: plan.peak.bytes, totalBytes: plan.totalBytes, bytes: plan.bytes, hostBytes: host?.bytesPerGpu ?? 0 }] } : {}),
+  };
 }
 
 function vramlabPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {

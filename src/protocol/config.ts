@@ -8,7 +8,7 @@ import { z } from 'zod';
 export const MODES = ['train', 'inference'] as const;
 export type Mode = (typeof MODES)[number];
 
-export const PRECISIONS = ['fp32', 'amp-fp16', 'amp-bf16', 'fp16', 'bf16', 'int8', 'int4'] as const;
+export const PRECISIONS = ['fp32', 'amp-fp16', 'amp-bf16', 'fp16', 'bf16', 'int8', 'int4', 'fp8'] as const;
 export type Precision = (typeof PRECISIONS)[number];
 
 export const OPTIMIZERS = ['sgd', 'sgd-momentum', 'adam', 'adamw', 'adafactor', 'adam-8bit'] as const;
@@ -39,6 +39,30 @@ export const VAE_DECODES = ['full', 'sliced', 'tiled'] as const;
 export const GUIDANCES = ['cfg', 'none'] as const;
 export type ZeroStage = (typeof ZERO_STAGES)[number];
 
+/** Pipeline schedules (Narayanan et al. 2021; Huang et al. 2019 for GPipe). */
+export const PP_SCHEDULES = ['1f1b', 'interleaved', 'gpipe'] as const;
+export type PpSchedule = (typeof PP_SCHEDULES)[number];
+
+/** What leaves the GPU: ZeRO-Offload / FSDP CPU offload parts, or the checkpointed activations. */
+export const OFFLOAD_PARTS = ['optimizer', 'params', 'both', 'activations'] as const;
+export type OffloadPart = (typeof OFFLOAD_PARTS)[number];
+export const OFFLOAD_TARGETS = ['cpu', 'nvme'] as const;
+export type OffloadTarget = (typeof OFFLOAD_TARGETS)[number];
+
+/** KV-cache storage: 16-bit, FP8 with a scale, or GGML's 32-value blocks. */
+export const KV_DTYPES = ['fp16', 'bf16', 'fp8', 'q8_0', 'q4_0'] as const;
+export type KvDtype = (typeof KV_DTYPES)[number];
+
+/** torch.optim's three implementations of a step. */
+export const OPTIMIZER_IMPLS = ['foreach', 'fused', 'for-loop'] as const;
+export type OptimizerImpl = (typeof OPTIMIZER_IMPLS)[number];
+export const OPTIMIZER_DTYPES = ['fp32', 'bf16'] as const;
+export type OptimizerDtype = (typeof OPTIMIZER_DTYPES)[number];
+
+/** Inference logits: the last position (generate) or every position (a plain forward). */
+export const LOGITS = ['last', 'all'] as const;
+export type Logits = (typeof LOGITS)[number];
+
 /** Upper bounds that keep every product below 2^53 and reject typos like --batch 1e12. */
 export const LIMITS = {
   batch: 1 << 20,
@@ -50,6 +74,8 @@ export const LIMITS = {
   loraRank: 65536,
   gpus: 65536,
   gpuMemoryGiB: 1 << 20,
+  hostMemoryGiB: 1 << 24,
+  microbatches: 65536,
   images: 64,
   maxPixels: 1 << 26,
   steps: 1000,
@@ -72,8 +98,37 @@ export const MlpShapeSchema = z.object({
 });
 export type MlpShape = z.infer<typeof MlpShapeSchema>;
 
-export const PlanConfigSchema = z
-  .object({
+/**
+ * How a training step is split across GPUs beyond data parallelism (estimate/parallel.ts
+ * resolves the defaults and checks the product against `gpus`). Every field may be absent:
+ * absent means 1 (or off, or 1f1b).
+ */
+export const ParallelSchema = z.object({
+  /** Tensor parallel size (Megatron: heads and MLP columns split). */
+  tp: posInt('tp', LIMITS.gpus).optional(),
+  /** Sequence parallel: what tensor parallel replicates is split by tp too. */
+  sp: z.boolean().optional(),
+  /** Pipeline stages. */
+  pp: posInt('pp', LIMITS.gpus).optional(),
+  /** Micro-batches per optimizer step through the pipeline (default: pp). */
+  microbatches: posInt('microbatches', LIMITS.microbatches).optional(),
+  ppSchedule: z.enum(PP_SCHEDULES).optional(),
+  /** Model chunks per stage under the interleaved schedule (default 2). */
+  virtualStages: posInt('virtual stages', 64).optional(),
+  /** Context parallel: the sequence split across cp GPUs. */
+  cp: posInt('cp', LIMITS.gpus).optional(),
+});
+export type ParallelConfig = z.infer<typeof ParallelSchema>;
+
+export const OffloadSchema = z.object({
+  optimizer: z.boolean().optional(),
+  params: z.boolean().optional(),
+  activations: z.boolean().optional(),
+  to: z.enum(OFFLOAD_TARGETS).optional(),
+});
+export type OffloadConfig = z.infer<typeof OffloadSchema>;
+
+const PlanConfigObject = z.object({
     /** A preset id (see estimate/presets.ts), `mlp`, or `hf` when `hfConfig` is given. */
     model: z.string().min(1, 'model must be named'),
     /** Shape of the `mlp` model; ignored for other models. */
@@ -150,8 +205,33 @@ export const PlanConfigSchema = z
       .positive('gpu memory must be more than 0 GiB')
       .max(LIMITS.gpuMemoryGiB, `gpu memory must be at most ${LIMITS.gpuMemoryGiB} GiB`)
       .optional(),
-  })
-  .superRefine((c, ctx) => {
+    /** Tensor, sequence, pipeline, context and expert parallelism (estimate/parallel.ts). */
+    parallel: ParallelSchema.optional(),
+    /** What is kept in host memory or on NVMe instead of the GPU (estimate/offload.ts). */
+    offload: OffloadSchema.optional(),
+    /** Host RAM per node, GiB: the second budget once anything lives on the host. */
+    hostMemoryGiB: z
+      .number({ error: 'host memory must be a number of GiB' })
+      .positive('host memory must be more than 0 GiB')
+      .max(LIMITS.hostMemoryGiB, `host memory must be at most ${LIMITS.hostMemoryGiB} GiB`)
+      .optional(),
+    /** GPUs per node sharing one host's memory (default 8, or fewer when there are fewer GPUs). */
+    gpusPerNode: posInt('gpus per node', 1024).optional(),
+    /** Inference: transformer layers whose weights sit on the GPU, the rest on the host (llama.cpp -ngl). */
+    gpuLayers: z.number().int('gpu layers must be a whole number').min(0, 'gpu layers must be 0 or more').max(LIMITS.layers + 1, `gpu layers must be at most ${LIMITS.layers + 1}`).optional(),
+    /** Inference: the KV cache in host memory (llama.cpp --no-kv-offload). */
+    kvOnHost: z.boolean().optional(),
+    /** Inference: how the KV cache is stored (default: the compute dtype). */
+    kvDtype: z.enum(KV_DTYPES).optional(),
+    /** torch.optim implementation (default foreach). */
+    optimizerImpl: z.enum(OPTIMIZER_IMPLS).optional(),
+    /** Optimizer states' dtype (default fp32 under mixed precision, else the parameters'). */
+    optimizerDtype: z.enum(OPTIMIZER_DTYPES).optional(),
+    /** Inference: logits for the last position (default) or all positions. */
+    logits: z.enum(LOGITS).optional(),
+});
+
+export const PlanConfigSchema = PlanConfigObject.superRefine((c, ctx) => {
     if (c.microBatch !== undefined && c.batch % c.microBatch !== 0) {
       ctx.addIssue({
         code: 'custom',
@@ -175,7 +255,33 @@ export const PlanConfigSchema = z
     if (c.zero > 0 && c.mode !== 'train') {
       ctx.addIssue({ code: 'custom', path: ['zero'], message: 'zero sharding applies to training only; use --zero 0 for inference' });
     }
+    refineExtras(c, ctx);
   });
+
+/** The many-GPU, offload and precision settings: which mode each belongs to, what each needs. */
+function refineExtras(c: z.infer<typeof PlanConfigObject>, ctx: z.RefinementCtx): void {
+  const train = c.mode === 'train';
+  const issue = (path: string[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  for (const k of ['gpuLayers', 'kvOnHost', 'kvDtype', 'logits'] as const) {
+    if (train && c[k] !== undefined && c[k] !== false) issue([k], 'applies to inference only; drop it or use --mode inference');
+  }
+  for (const k of ['optimizerImpl', 'optimizerDtype'] as const) {
+    if (!train && c[k] !== undefined) issue([k], 'applies to training only (an inference forward has no optimizer)');
+  }
+  const p = c.parallel;
+  if (!train && p !== undefined && ((p.pp ?? 1) > 1 || (p.cp ?? 1) > 1 || p.sp === true || p.microbatches !== undefined || p.ppSchedule !== undefined)) {
+    issue(['parallel', (p.pp ?? 1) > 1 ? 'pp' : (p.cp ?? 1) > 1 ? 'cp' : p.sp ? 'sp' : p.microbatches !== undefined ? 'microbatches' : 'ppSchedule'], 'pipeline, context and sequence parallelism plan training; for inference use --tp');
+  }
+  const o = c.offload;
+  if (o !== undefined && (o.optimizer || o.params || o.activations)) {
+    if (!train) issue(['offload', o.optimizer ? 'optimizer' : o.params ? 'params' : 'activations'], 'offload of optimizer states, parameters or activations is for training; for inference use --gpu-layers or --kv-on-host');
+    if (c.hostMemoryGiB === undefined) issue(['hostMemoryGiB'], 'offload needs the host memory per node to check it against: add --host-memory GiB, e.g. --host-memory 512');
+  }
+  if (o?.to !== undefined && !(o.optimizer || o.params || o.activations)) issue(['offload', 'to'], 'says where offloaded states go; add --offload optimizer, params, both or activations');
+  if (!train && (c.kvOnHost === true || c.gpuLayers !== undefined) && c.hostMemoryGiB === undefined) {
+    issue(['hostMemoryGiB'], 'weights or KV cache on the host need the host memory per node to check it against: add --host-memory GiB');
+  }
+}
 
 export type PlanConfig = z.infer<typeof PlanConfigSchema>;
 

@@ -109,6 +109,24 @@ export const GpuFitSchema = z.object({
   fits: z.boolean(),
   // Negative when it does not fit.
   headroomBytes: z.number(),
+  hostFits: z.boolean().optional(),
+});
+
+const BandBoundSchema = z.object({ bytes: byteCount, assumes: text() });
+const HostPartSchema = z.object({ what: text(), bytes: byteCount, assumes: text() });
+const LayoutSchema = z.object({
+  tp: count,
+  sp: z.boolean(),
+  pp: count,
+  microbatches: count,
+  ppSchedule: z.enum(['1f1b', 'interleaved', 'gpipe']),
+  virtualStages: count,
+  cp: count,
+  dp: count,
+  ep: count,
+  gpus: count,
+  zero: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]),
+  shard: count,
 });
 
 export const PlanSchema = z.object({
@@ -128,6 +146,24 @@ export const PlanSchema = z.object({
   fits: bounded(GpuFitSchema, MESSAGE_LIMITS.lines, 'the fit list'),
   terms: bounded(PlanTermSchema, MESSAGE_LIMITS.lines, 'the plan terms'),
   notes: bounded(text(MESSAGE_LIMITS.sentence), MESSAGE_LIMITS.lines, 'the plan notes'),
+  band: z.object({ low: BandBoundSchema, expected: BandBoundSchema, high: BandBoundSchema }).optional(),
+  layout: LayoutSchema.optional(),
+  devices: bounded(
+    z.object({ rank: text(), stage: z.number().int().min(0), gpus: count, peakBytes: byteCount, totalBytes: byteCount, bytes: CategoryBytesSchema, hostBytes: byteCount }),
+    MESSAGE_LIMITS.lines,
+    'the per-device figures',
+  ).optional(),
+  host: z
+    .object({
+      bytesPerNode: byteCount,
+      bytesPerGpu: byteCount,
+      nvmeBytesPerNode: byteCount,
+      gpusPerNode: count,
+      budgetBytes: byteCount.optional(),
+      fits: z.boolean().optional(),
+      parts: bounded(HostPartSchema, MESSAGE_LIMITS.lines, 'the host parts'),
+    })
+    .optional(),
 });
 
 /** The config a report names: an mlp RunConfig or a GptRunConfig, chosen by `model` (no guessing between the two). */

@@ -8,6 +8,7 @@ export function setPath(obj: Record<string, unknown>, path: string, value: unkno
   const keys = path.split('.');
   const last = keys.pop()!;
   let o = obj;
-  for (const k of keys) o = o[k] as Record<string, unknown>;
+  // Paths come from the flag and URL tables, never from input; a missing level is created.
+  for (const k of keys) o = (o[k] ??= {}) as Record<string, unknown>;
   o[last] = value;
 }

@@ -58,6 +58,8 @@ export interface GpuFit {
   fits: boolean;
   /** memoryBytes − (peak + context + allocator overhead); negative when it does not fit. */
   headroomBytes: number;
+  /** With host memory in play: whether the host budget holds too (then `fits` needs both). */
+  hostFits?: boolean;
 }
 
 export interface ModelSummary {
@@ -97,6 +99,78 @@ export interface Plan {
   fits: GpuFit[];
   terms: PlanTerm[];
   notes: string[];
+  /** Low / expected / high for the total. */
+  band?: PlanBand;
+  /** The parallel layout, when the step is split beyond one GPU's data parallelism. */
+  layout?: ParallelLayout;
+  /** Per-GPU figures of each rank that differs, worst first (bytes above are the worst's). */
+  devices?: DeviceFigures[];
+  /** Host memory, when anything is kept there. */
+  host?: HostFigures;
+}
+
+/**
+ * The split of one training step across `gpus` = tp · pp · cp · dp GPUs. Expert parallelism
+ * (`ep`) is carved out of the data-parallel GPUs, as Megatron-Core does: the experts of a
+ * mixture-of-experts layer are split over ep of the dp ranks, so ep divides dp; a term for
+ * expert tensors reads `ep` and divides them by it. Dense models have ep = 1.
+ */
+export interface ParallelLayout {
+  tp: number;
+  /** Sequence parallel: LayerNorm and dropout activations split by tp too. */
+  sp: boolean;
+  pp: number;
+  /** Micro-batches per optimizer step through the pipeline. */
+  microbatches: number;
+  ppSchedule: '1f1b' | 'interleaved' | 'gpipe';
+  /** Model chunks per stage (interleaved schedule), 1 otherwise. */
+  virtualStages: number;
+  cp: number;
+  dp: number;
+  ep: number;
+  gpus: number;
+  zero: 0 | 1 | 2 | 3;
+  /**
+   * GPUs that ZeRO/FSDP shards over: data parallel × context parallel (context-parallel ranks
+   * hold the same weights, and Megatron-Core's distributed optimizer shards over both).
+   */
+  shard: number;
+}
+
+/** Low / expected / high for the total, each with what it assumes. */
+export interface PlanBand {
+  low: { bytes: number; assumes: string };
+  expected: { bytes: number; assumes: string };
+  high: { bytes: number; assumes: string };
+}
+
+/** One kind of GPU in a parallel layout (a pipeline stage; its TP/CP/DP peers hold the same). */
+export interface DeviceFigures {
+  /** "stage 0 (layers 0–15, embedding)". */
+  rank: string;
+  stage: number;
+  /** How many GPUs hold these figures. */
+  gpus: number;
+  peakBytes: number;
+  totalBytes: number;
+  bytes: CategoryBytes;
+  /** Host bytes this GPU's process keeps (offload), before summing a node. */
+  hostBytes: number;
+}
+
+/** What lives in host memory (or on NVMe) per node. */
+export interface HostFigures {
+  /** Host RAM per node: every GPU process of the node, pinned buffers included. */
+  bytesPerNode: number;
+  /** The same per GPU process (the worst rank). */
+  bytesPerGpu: number;
+  /** Bytes on NVMe per node (offload to nvme), 0 otherwise. */
+  nvmeBytesPerNode: number;
+  gpusPerNode: number;
+  /** --host-memory, bytes; absent when not given. */
+  budgetBytes?: number;
+  fits?: boolean;
+  parts: { what: string; bytes: number; assumes: string }[];
 }
 
 export function zeroCategories(): CategoryBytes {

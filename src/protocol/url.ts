@@ -33,6 +33,12 @@ import {
   OPTIMIZERS,
   PIPELINE_OFFLOADS,
   PRECISIONS,
+  PP_SCHEDULES,
+  OFFLOAD_TARGETS,
+  KV_DTYPES,
+  OPTIMIZER_IMPLS,
+  OPTIMIZER_DTYPES,
+  LOGITS,
   VAE_DECODES,
   PlanConfigSchema,
   type PlanConfig,
@@ -72,6 +78,8 @@ function int(min: number, max: number): Param['read'] {
 function oneOf(values: readonly string[]): Param['read'] {
   return (raw) => (values.includes(raw) ? ok(raw) : { ok: false, allowed: `one of ${values.join(', ')}` });
 }
+
+const bit: Param['read'] = (raw) => (raw === '1' ? ok(true) : raw === '0' ? ok(false) : { ok: false, allowed: '1 (on) or 0 (off)' });
 
 const PARAMS: readonly Param[] = [
   {
@@ -141,6 +149,36 @@ const PARAMS: readonly Param[] = [
   },
   // The verdict's card; a custom size is 'gm' above (the two are never both written).
   { key: 'gpu', field: 'gpu', label: 'GPU', read: oneOf(GPU_IDS) },
+  // Many GPUs, offload and precision details (all optional: absent is the planner's default).
+  { key: 'tp', field: 'parallel.tp', label: 'tensor parallel', read: int(1, LIMITS.gpus) },
+  { key: 'sp', field: 'parallel.sp', label: 'sequence parallel', read: bit },
+  { key: 'pst', field: 'parallel.pp', label: 'pipeline stages', read: int(1, LIMITS.gpus) },
+  { key: 'mbs', field: 'parallel.microbatches', label: 'micro-batches', read: int(1, LIMITS.microbatches) },
+  { key: 'pps', field: 'parallel.ppSchedule', label: 'pipeline schedule', read: oneOf(PP_SCHEDULES) },
+  { key: 'vs', field: 'parallel.virtualStages', label: 'virtual stages', read: int(1, 64) },
+  { key: 'cp', field: 'parallel.cp', label: 'context parallel', read: int(1, LIMITS.gpus) },
+  { key: 'ep', field: 'ep', label: 'expert parallel', read: int(1, LIMITS.gpus) },
+  { key: 'oo', field: 'offload.optimizer', label: 'optimizer offload', read: bit },
+  { key: 'op', field: 'offload.params', label: 'parameter offload', read: bit },
+  { key: 'oa', field: 'offload.activations', label: 'activation offload', read: bit },
+  { key: 'ot', field: 'offload.to', label: 'offload target', read: oneOf(OFFLOAD_TARGETS) },
+  {
+    key: 'hm',
+    field: 'hostMemoryGiB',
+    label: 'host memory (GiB)',
+    read: (raw) => {
+      const n = Number(raw);
+      if (/^\d+(\.\d+)?$/.test(raw) && String(n) === raw && n > 0 && n <= LIMITS.hostMemoryGiB) return ok(n);
+      return { ok: false, allowed: `a size in GiB greater than 0 and at most ${LIMITS.hostMemoryGiB}, written like 512` };
+    },
+  },
+  { key: 'gpn', field: 'gpusPerNode', label: 'GPUs per node', read: int(1, 1024) },
+  { key: 'ngl', field: 'gpuLayers', label: 'GPU layers', read: int(0, LIMITS.layers + 1) },
+  { key: 'kvh', field: 'kvOnHost', label: 'KV cache on the host', read: bit },
+  { key: 'kvd', field: 'kvDtype', label: 'KV-cache dtype', read: oneOf(KV_DTYPES) },
+  { key: 'oi', field: 'optimizerImpl', label: 'optimizer implementation', read: oneOf(OPTIMIZER_IMPLS) },
+  { key: 'od', field: 'optimizerDtype', label: 'optimizer state dtype', read: oneOf(OPTIMIZER_DTYPES) },
+  { key: 'lg', field: 'logits', label: 'logits', read: oneOf(LOGITS) },
 ];
 
 const BY_FIELD = new Map(PARAMS.map((p) => [p.field, p]));

@@ -24,6 +24,7 @@ import './lessons.ts';
 import './fit-suggestions.ts';
 import './experiments.ts';
 import './plan-bars.ts';
+import './device-bars.ts';
 import './plan-delta.ts';
 import './verdict.ts';
 import './chart-export-buttons.ts';
@@ -325,6 +326,7 @@ export class VlApp extends LitElement {
             ?stale=${dim}
           ></vl-plan-bars>
           ${this.pinned ? html`<vl-plan-delta .pinned=${this.pinned.plan} .plan=${this.shown}></vl-plan-delta>` : nothing}
+          <vl-device-bars .plan=${this.shown} .capacityBytes=${gpu.memoryBytes}></vl-device-bars>
           <vl-fit-suggestions .plan=${this.config} .capacityBytes=${gpu.memoryBytes}></vl-fit-suggestions>
           <vl-snapshot-compare .plan=${this.shown}></vl-snapshot-compare>
           </div>

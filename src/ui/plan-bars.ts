@@ -59,6 +59,7 @@ function textWidth(text: string): number {
 export function neighbourGpus(bytes: number, chosen: ChosenGpu): Capacity[] {
   const bySize = new Map<number, { names: string[]; bytes: number }>();
   for (const g of GPU_CATALOG) {
+    if (g.mig) continue; // the chart's neighbours are whole cards
     const key = Math.round(g.memoryBytes / GiB);
     if (key === Math.round(chosen.memoryBytes / GiB)) continue;
     const entry = bySize.get(key);

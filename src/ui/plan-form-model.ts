@@ -35,6 +35,20 @@ export const TEXT_KEYS = [
   'framework',
   'gpu',
   'gpuMemoryGiB',
+  // "Many GPUs and offload" (all optional: an empty box is the planner's default).
+  'parallel.tp',
+  'parallel.pp',
+  'parallel.microbatches',
+  'parallel.ppSchedule',
+  'parallel.cp',
+  'offload',
+  'offload.to',
+  'hostMemoryGiB',
+  'gpuLayers',
+  'kvDtype',
+  'optimizerImpl',
+  'optimizerDtype',
+  'logits',
 ] as const;
 export type TextKey = (typeof TEXT_KEYS)[number];
 
@@ -42,7 +56,13 @@ export type TextKey = (typeof TEXT_KEYS)[number];
 export const CUSTOM_GPU = 'custom';
 
 /** The form as typed. `gpu` is a catalog id or CUSTOM_GPU; `gpuMemoryGiB` is read only for CUSTOM_GPU. */
-export type Draft = Record<TextKey, string> & { qlora: boolean };
+export type Draft = Record<TextKey, string> & { qlora: boolean; 'parallel.sp': boolean; kvOnHost: boolean };
+
+/** Checkboxes of the form, by name. */
+export const CHECK_KEYS = ['qlora', 'parallel.sp', 'kvOnHost'] as const;
+
+/** The offload select: what leaves the GPU in training ('' none). */
+export const OFFLOAD_CHOICES = ['', 'optimizer', 'params', 'both', 'activations'] as const;
 
 /** The model id of an imported config.json (estimate/presets.ts resolves it from hfConfig). */
 export const HF_MODEL = 'hf';
@@ -77,8 +97,68 @@ export function draftFrom(c: PlanConfig): Draft {
     framework: c.framework,
     gpu: card.id,
     gpuMemoryGiB: c.gpuMemoryGiB === undefined ? '' : String(c.gpuMemoryGiB),
+    ...manyGpusDraft(c),
   };
 }
+
+const str = (v: number | string | undefined): string => (v === undefined ? '' : String(v));
+
+function manyGpusDraft(c: PlanConfig) {
+  const p = c.parallel ?? {};
+  const o = c.offload ?? {};
+  const offload = o.optimizer && o.params ? 'both' : o.optimizer ? 'optimizer' : o.params ? 'params' : o.activations ? 'activations' : '';
+  return {
+    'parallel.tp': str(p.tp),
+    'parallel.sp': p.sp === true,
+    'parallel.pp': str(p.pp),
+    'parallel.microbatches': str(p.microbatches),
+    'parallel.ppSchedule': str(p.ppSchedule),
+    'parallel.cp': str(p.cp),
+    offload,
+    'offload.to': str(o.to),
+    hostMemoryGiB: str(c.hostMemoryGiB),
+    gpuLayers: str(c.gpuLayers),
+    kvOnHost: c.kvOnHost === true,
+    kvDtype: str(c.kvDtype),
+    optimizerImpl: str(c.optimizerImpl),
+    optimizerDtype: str(c.optimizerDtype),
+    logits: str(c.logits),
+  };
+}
+
+/** The many-GPU and offload fields of the raw config: only those typed, so an empty form adds nothing. */
+function manyGpusRaw(d: Draft): Record<string, unknown> {
+  const opt = (s: string) => (s.trim() === '' ? undefined : s);
+  const parallel = {
+    tp: optionalNum(d['parallel.tp']),
+    sp: d['parallel.sp'] ? true : undefined,
+    pp: optionalNum(d['parallel.pp']),
+    microbatches: optionalNum(d['parallel.microbatches']),
+    ppSchedule: opt(d['parallel.ppSchedule']),
+    cp: optionalNum(d['parallel.cp']),
+  };
+  const o = d.offload;
+  const offload = o === '' && d['offload.to'] === '' ? undefined : {
+    ...(o === 'optimizer' || o === 'both' ? { optimizer: true } : {}),
+    ...(o === 'params' || o === 'both' ? { params: true } : {}),
+    ...(o === 'activations' ? { activations: true } : {}),
+    ...(d['offload.to'] === '' ? {} : { to: d['offload.to'] }),
+  };
+  const out: Record<string, unknown> = {
+    parallel: Object.values(parallel).some((v) => v !== undefined) ? dropUndefined(parallel) : undefined,
+    offload,
+    hostMemoryGiB: optionalNum(d.hostMemoryGiB),
+    gpuLayers: optionalNum(d.gpuLayers),
+    kvOnHost: d.kvOnHost ? true : undefined,
+    kvDtype: opt(d.kvDtype),
+    optimizerImpl: opt(d.optimizerImpl),
+    optimizerDtype: opt(d.optimizerDtype),
+    logits: opt(d.logits),
+  };
+  return dropUndefined(out);
+}
+
+const dropUndefined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
 /** An empty box is NaN, which the schema reports as "must be a number". */
 const num = (s: string): number => (s.trim() === '' ? Number.NaN : Number(s));
@@ -117,6 +197,7 @@ export function rawConfig(d: Draft, hfConfig: unknown): unknown {
     framework: d.framework,
     gpu: custom || d.gpu === DEFAULT_GPU_ID ? undefined : d.gpu,
     gpuMemoryGiB: custom ? num(d.gpuMemoryGiB) : undefined,
+    ...manyGpusRaw(d),
   };
 }
 
@@ -175,7 +256,7 @@ export function applies(family: Family, d: Draft): Applies {
 }
 
 /** One sentence per control, shown on hover (title) and under the control while it has focus; some depend on the model. */
-export function hints(family: Family, train: boolean): Record<TextKey | 'qlora', string> {
+export function hints(family: Family, train: boolean): Record<TextKey | (typeof CHECK_KEYS)[number], string> {
   const sample =
     family === 'vlm' ? 'prompts of text and images' : family === 'diffusion' ? 'images to generate (or to train on)' : family === 'cnn' ? 'images of the dataset (28×28 or 32×32)' : IMAGE_FAMILIES.includes(family) ? 'images of the size above' : family === 'mlp' ? 'vectors of width d' : 'sequences of the length below';
   return {
@@ -211,5 +292,20 @@ export function hints(family: Family, train: boolean): Record<TextKey | 'qlora',
     gpu: 'The card the verdict and the chart’s line are for, at the memory its driver reports.',
     gpuMemoryGiB: 'Your card’s memory in GiB, as nvidia-smi reports it; also added to the fit list.',
     qlora: 'A 4-bit NF4 base model under the LoRA adapters.',
+    'parallel.tp': 'Tensor parallel: heads, MLP columns and the vocabulary split this many ways (Megatron); GPUs must be a multiple of tp × pp × cp.',
+    'parallel.sp': 'Sequence parallel: what tensor parallelism replicates (norms, dropout) is split too.',
+    'parallel.pp': 'Pipeline stages: each stage holds its layers and the micro-batches in flight; the worst stage is shown.',
+    'parallel.microbatches': 'Micro-batches per step through the pipeline; must divide batch (default: the stages).',
+    'parallel.ppSchedule': '1f1b: stage i holds p − i micro-batches; gpipe all of them; interleaved a little more than 1f1b.',
+    'parallel.cp': 'Context parallel: the sequence split this many ways, keys and values passed in a ring.',
+    offload: 'Keep optimizer states (with master weights and gradients), 16-bit parameters (ZeRO-3) or checkpointed activations in host memory.',
+    'offload.to': 'Where offloaded states go: host RAM, or NVMe with pinned staging buffers in RAM.',
+    hostMemoryGiB: 'Host RAM per node in GiB: the second budget once anything lives on the host.',
+    gpuLayers: 'Inference: the last n layers on the GPU, the rest on the host, as llama.cpp -ngl.',
+    kvOnHost: 'Inference: the KV cache in host memory (llama.cpp --no-kv-offload).',
+    kvDtype: 'Inference: KV-cache storage; q8_0 34 B and q4_0 18 B per 32 values, fp8 1 B.',
+    optimizerImpl: 'foreach (default) keeps a temporary for all states in the step, fused none, for-loop one tensor’s.',
+    optimizerDtype: 'The dtype of the optimizer states.',
+    logits: 'Inference: logits of the last position (generate) or of every position (scoring, perplexity).',
   };
 }

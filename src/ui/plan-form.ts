@@ -7,9 +7,15 @@ import {
   ConfigError,
   DEFAULT_PLAN,
   FRAMEWORKS,
+  KV_DTYPES,
+  LOGITS,
   GUIDANCES,
   MODES,
+  OFFLOAD_TARGETS,
+  OPTIMIZER_DTYPES,
+  OPTIMIZER_IMPLS,
   OPTIMIZERS,
+  PP_SCHEDULES,
   PIPELINE_OFFLOADS,
   PRECISIONS,
   VAE_DECODES,
@@ -21,7 +27,7 @@ import { listModels, type ModelInfo } from '../estimate/index.ts';
 import { parseModelConfig } from '../estimate/hf.ts';
 import { GPU_CATALOG, chosenGpu } from '../estimate/gpus.ts';
 import { hfModelName, type HfConfigChangeDetail } from './hf-config-input.ts';
-import { CUSTOM_GPU, HF_MODEL, TEXT_KEYS, applies, draftFrom, hints, rawConfig, type Draft, type Family, type TextKey } from './plan-form-model.ts';
+import { CHECK_KEYS, CUSTOM_GPU, HF_MODEL, OFFLOAD_CHOICES, TEXT_KEYS, applies, draftFrom, hints, rawConfig, type Draft, type Family, type TextKey } from './plan-form-model.ts';
 import './hf-config-input.ts';
 
 const GiB = 2 ** 30;
@@ -140,6 +146,9 @@ export class VlPlanForm extends LitElement {
       align-items: center;
       align-self: end;
     }
+    .field.check .off {
+      grid-column: 1 / -1;
+    }
     .field.wide {
       grid-column: 1 / -1;
     }
@@ -172,6 +181,19 @@ export class VlPlanForm extends LitElement {
     }
     .error:empty {
       display: none;
+    }
+    details {
+      border: 1px solid var(--vl-border, #ccc);
+      border-radius: 8px;
+      padding: 0.4rem 0.7rem;
+    }
+    details > summary {
+      font-weight: 600;
+      cursor: pointer;
+    }
+    details > fieldset {
+      border: none;
+      padding: 0.4rem 0 0;
     }
   `;
 
@@ -255,6 +277,7 @@ export class VlPlanForm extends LitElement {
           ${this.renderSelect('framework', 'predict for', FRAMEWORKS)}
           ${on.zero ? nothing : html`<p class="note" data-testid="zero-note">ZeRO sharding is offered with more than one GPU.</p>`}
         </fieldset>
+        ${this.renderManyGpus(on.train, on.transformer)}
         <fieldset>
           <legend>Hugging Face config.json</legend>
           <vl-hf-config
@@ -279,6 +302,56 @@ export class VlPlanForm extends LitElement {
         <small class="hint" id=${hintId('gpu')}>${this.hints.gpu}</small>
       </div>
       ${d.gpu === CUSTOM_GPU ? this.renderNumber('gpuMemoryGiB', 'GPU memory (GiB)', 0, 'e.g. 24', 'any') : nothing}`;
+  }
+
+  /**
+   * Parallel layout, offload and precision details, folded away until opened (or open when a
+   * link already sets one). Empty boxes and "default" leave the planner's defaults.
+   */
+  private renderManyGpus(train: boolean, transformer: boolean) {
+    const d = this.draft;
+    const set = (k: TextKey) => d[k] !== '';
+    const open = TEXT_KEYS.slice(TEXT_KEYS.indexOf('parallel.tp')).some(set) || d['parallel.sp'] || d.kvOnHost;
+    const inf = train ? 'inference only' : null;
+    const tr = train ? null : TRAINING_ONLY;
+    const def = (xs: readonly string[]) => ['', ...xs];
+    return html`<details data-testid="many-gpus" ?open=${open}>
+      <summary>Many GPUs and offload</summary>
+      <fieldset>
+        ${transformer
+          ? html`${this.renderNumber('parallel.tp', 'tensor parallel', 1, '1')} ${this.renderCheck('parallel.sp', 'sequence parallel')}
+            ${this.renderNumber('parallel.pp', 'pipeline stages', 1, '1', '1', tr)} ${this.renderNumber('parallel.microbatches', 'micro-batches', 1, '= stages', '1', tr)}
+            ${this.renderSelect('parallel.ppSchedule', 'pipeline schedule', def(PP_SCHEDULES), tr)} ${this.renderNumber('parallel.cp', 'context parallel', 1, '1', '1', tr)}`
+          : nothing}
+        ${this.renderSelect('offload', 'offload', OFFLOAD_CHOICES, tr)} ${this.renderSelect('offload.to', 'offload to', def(OFFLOAD_TARGETS), tr)}
+        ${this.renderNumber('hostMemoryGiB', 'host memory per node (GiB)', 0, 'e.g. 512', 'any')}
+        ${this.renderSelect('optimizerImpl', 'optimizer step', def(OPTIMIZER_IMPLS), tr)} ${this.renderSelect('optimizerDtype', 'optimizer states', def(OPTIMIZER_DTYPES), tr)}
+        ${transformer
+          ? html`${this.renderNumber('gpuLayers', 'GPU layers', 0, 'all', '1', inf)} ${this.renderCheck('kvOnHost', 'KV cache on the host', inf)}
+            ${this.renderSelect('kvDtype', 'KV cache dtype', def(KV_DTYPES), inf)} ${this.renderSelect('logits', 'logits', def(LOGITS), inf)}`
+          : nothing}
+        <p class="note">GPUs above = tensor × pipeline × context parallel × data parallel. Per-device bars appear under the chart.</p>
+      </fieldset>
+    </details>`;
+  }
+
+  private renderCheck(key: (typeof CHECK_KEYS)[number], label: string, off: Off = null) {
+    return html`<div class="field check">
+      <input
+        type="checkbox"
+        id=${fieldId(key)}
+        name=${key}
+        data-testid=${`field-${key}`}
+        .checked=${this.draft[key]}
+        ?disabled=${off !== null}
+        aria-invalid=${this.isInvalid(key)}
+        title=${this.hints[key]}
+        aria-describedby=${this.describedBy(key, off)}
+      />
+      <label for=${fieldId(key)}>${label}</label>
+      ${this.renderOff(key, off)}
+      <small class="hint" id=${hintId(key)}>${this.hints[key]}</small>
+    </div>`;
   }
 
   private renderQlora() {
@@ -392,8 +465,8 @@ export class VlPlanForm extends LitElement {
     if (native !== undefined) {
       // An image model starts at the resolution it was trained at.
       this.draft = { ...this.draft, model: target.value, imageSize: String(native) };
-    } else if (key === 'qlora') {
-      this.draft = { ...this.draft, qlora: (target as HTMLInputElement).checked };
+    } else if ((CHECK_KEYS as readonly string[]).includes(key)) {
+      this.draft = { ...this.draft, [key]: (target as HTMLInputElement).checked };
     } else if (key === 'gpu' && target.value === CUSTOM_GPU && this.draft.gpuMemoryGiB.trim() === '') {
       // Start the typed size at the card chosen so far (rounded to the GiB), not at an error.
       const gib = Math.round(chosenGpu({ gpu: this.draft.gpu }).memoryBytes / GiB);

@@ -84,9 +84,9 @@ describe('parseEstimateArgs', () => {
   });
 
   it('lists the allowed values of an enum flag', () => {
-    const { message, flag } = usageError(['--precision', 'fp8']);
+    const { message, flag } = usageError(['--precision', 'fp6']);
     expect(flag).toBe('--precision');
-    expect(message).toContain("got 'fp8'");
+    expect(message).toContain("got 'fp6'");
     for (const p of PRECISIONS) expect(message).toContain(p);
   });
 

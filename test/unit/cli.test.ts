@@ -79,7 +79,7 @@ describe.concurrent('vramlab (spawned)', () => {
     [['--batch', '-3'], '--batch', "'-3'"],
     [['--batch', '1.5'], '--batch', "'1.5'"],
     [['--batch', '1e12'], '--batch', "'1e12'"],
-    [['--precision', 'fp8'], '--precision', 'amp-bf16'],
+    [['--precision', 'fp6'], '--precision', 'amp-bf16'],
     [['--hf-config', 'missing.json'], '--hf-config', 'no such file'],
     [['--batch', '8', '--micro-batch', '3'], '--micro-batch', 'divide'],
   ])('estimate %j exits 2 naming %s', { timeout: TIMEOUT }, async (args, flag, says) => {
