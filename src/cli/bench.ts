@@ -15,6 +15,7 @@ import type { OpenedDevice } from '../engine/device.ts';
 import type { z } from 'zod';
 import type { AdapterSummary } from '../protocol/engine-api.ts';
 import type { BenchLineSchema } from '../protocol/outputs.ts';
+import type { Same } from '../protocol/messages.ts';
 import { DEFAULT_RUN, GPT_NANO_RUN, type GptRunConfig, type RunConfig } from '../protocol/run.ts';
 import type { GptBenchConfig, MlpBenchConfig, TfjsRunner } from './bench-tfjs.ts';
 
@@ -117,7 +118,6 @@ export interface BenchLine {
 }
 
 // Compile-time: the JSON Schema shipped for `bench --json` (protocol/outputs.ts) is this line's.
-type Same<A, B> = (<X>() => X extends A ? 1 : 2) extends <X>() => X extends B ? 1 : 2 ? true : false;
 const LINE_MATCHES_SCHEMA: Same<z.infer<typeof BenchLineSchema>, BenchLine> = true;
 void LINE_MATCHES_SCHEMA;
 
