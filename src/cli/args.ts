@@ -4,7 +4,7 @@
  * and the mapping of schema errors back to flag names, so the three cannot drift apart. No
  * estimate/ import here: which model ids exist is checked in main.ts.
  */
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   ACTIVATIONS,
@@ -13,7 +13,10 @@ import {
   ConfigError,
   DEFAULT_PLAN,
   FRAMEWORKS,
+  GUIDANCES,
   MODES,
+  PIPELINE_OFFLOADS,
+  VAE_DECODES,
   OPTIMIZERS,
   PRECISIONS,
   ZERO_STAGES,
@@ -86,7 +89,15 @@ export const ESTIMATE_FLAGS: readonly FlagSpec[] = [
   { name: 'hidden', group: 'model', kind: 'int', field: 'mlp.hidden', min: 1, arg: 'N', help: 'mlp: width of the hidden layer' },
   { name: 'layers', group: 'model', kind: 'int', field: 'mlp.layers', min: 1, arg: 'N', help: 'mlp: number of blocks' },
   { name: 'activation', group: 'model', kind: 'enum', field: 'mlp.activation', values: ACTIVATIONS, arg: 'FN', help: 'mlp: activation function' },
-  { name: 'image-size', group: 'model', kind: 'int', field: 'imageSize', min: 1, arg: 'PX', help: 'resnet: input side in pixels (square, 3 channels)' },
+  { name: 'image-size', group: 'model', kind: 'int', field: 'imageSize', min: 1, arg: 'PX', help: 'image models: input side in pixels (square, 3 channels); diffusion: the output resolution', defaultText: "the model's own (224 for ResNets)" },
+  { name: 'images', group: 'model', kind: 'int', field: 'images', min: 1, arg: 'N', help: 'vision-language models: images per sample; their tokens join the --seq text tokens', defaultText: '1' },
+  { name: 'max-pixels', group: 'model', kind: 'int', field: 'maxPixels', min: 1, arg: 'N', help: 'Qwen2-VL-style models: pixel budget per image (the processor resizes to fit)', defaultText: '12845056' },
+  { name: 'steps', group: 'model', kind: 'int', field: 'steps', min: 1, arg: 'N', help: 'diffusion inference: denoising steps (time, not memory)', defaultText: "the pipeline's" },
+  { name: 'guidance', group: 'model', kind: 'enum', field: 'guidance', values: GUIDANCES, arg: 'G', help: 'diffusion inference: classifier-free guidance doubles the denoiser batch', defaultText: 'cfg, none for flux-dev' },
+  { name: 'vae-decode', group: 'model', kind: 'enum', field: 'vaeDecode', values: VAE_DECODES, arg: 'MODE', help: 'diffusion inference: decode all at once, one image at a time, or in tiles', defaultText: 'full' },
+  { name: 'pipeline-offload', group: 'model', kind: 'enum', field: 'pipelineOffload', values: PIPELINE_OFFLOADS, arg: 'MODE', help: "diffusion inference: Diffusers' CPU offload (model: the running component on the GPU; sequential: its running layer)", defaultText: 'none' },
+  { name: 'prior-preservation', group: 'model', kind: 'bool', field: 'priorPreservation', help: 'diffusion training: DreamBooth prior preservation (instance + class images: batch doubled)' },
+  { name: 'train-text-encoder', group: 'model', kind: 'bool', field: 'trainTextEncoder', help: 'diffusion training: train the text encoder too' },
   { name: 'mode', group: 'run', kind: 'enum', field: 'mode', values: MODES, arg: 'MODE', help: 'a training step or an inference forward' },
   { name: 'batch', group: 'run', kind: 'int', field: 'batch', min: 1, arg: 'N', help: 'samples per GPU per optimizer step' },
   { name: 'micro-batch', group: 'run', kind: 'int', field: 'microBatch', min: 1, arg: 'N', help: 'samples per forward/backward (gradient accumulation); must divide --batch', defaultText: '= --batch' },
@@ -99,6 +110,7 @@ export const ESTIMATE_FLAGS: readonly FlagSpec[] = [
   { name: 'qlora', group: 'run', kind: 'bool', field: 'qlora', help: '4-bit NF4 frozen base under the LoRA adapters (needs --lora-rank)' },
   { name: 'zero', group: 'run', kind: 'zero', field: 'zero', values: ZERO_STAGES.map(String), arg: 'STAGE', help: 'ZeRO sharding stage across --gpus' },
   { name: 'gpus', group: 'run', kind: 'int', field: 'gpus', min: 1, arg: 'N', help: 'data-parallel GPUs (ZeRO shards over them)' },
+  { name: 'ep', group: 'run', kind: 'int', field: 'ep', min: 1, arg: 'N', help: 'expert parallel (MoE models): experts split over groups of N of the --gpus', defaultText: '1' },
   { name: 'framework', group: 'run', kind: 'enum', field: 'framework', values: FRAMEWORKS, arg: 'F', help: 'predict a PyTorch eager run or this engine' },
   { name: 'gpu-memory', group: 'run', kind: 'gib', field: 'gpuMemoryGiB', arg: 'GiB', help: 'your GPU size, added to the fit list' },
   { name: 'json', group: 'output', kind: 'bool', help: 'print the plan as one JSON object' },
@@ -194,12 +206,16 @@ const MLP_FLAGS = ['d', 'hidden', 'layers', 'activation'];
  * they would be silently ignored. (--zero and --lora-rank are refused by the schema and the
  * planner, for the page too.)
  */
-const TRAINING_FLAGS = ['optimizer', 'checkpoint', 'micro-batch'] as const;
+const TRAINING_FLAGS = ['optimizer', 'checkpoint', 'micro-batch', 'prior-preservation', 'train-text-encoder'] as const;
 const TRAINING_FLAGS_WHY: Record<(typeof TRAINING_FLAGS)[number], string> = {
   optimizer: 'an inference forward updates no weights',
   checkpoint: 'without a backward there is nothing to recompute',
   'micro-batch': 'gradient accumulation needs gradients',
+  'prior-preservation': 'DreamBooth is a way to train',
+  'train-text-encoder': 'inference trains nothing',
 };
+/** Diffusion sampling settings: a training step runs one denoiser forward on noised latents and decodes nothing. */
+const INFERENCE_FLAGS = ['steps', 'guidance', 'vae-decode', 'pipeline-offload'] as const;
 
 export interface EstimateArgs {
   config: PlanConfig;
@@ -440,8 +456,11 @@ export function parseEstimateArgs(argv: readonly string[], opts: ParseOptions = 
     if (stray) throw new UsageError(`--${stray} shapes --model mlp only; model '${String(config.model)}' has its own shape`, `--${stray}`);
   }
   if (config.mode === 'inference') {
-    const stray = TRAINING_FLAGS.find((n) => given.has(n));
+    const stray = TRAINING_FLAGS.find((n) => given.has(n) || values[n] !== undefined);
     if (stray) throw new UsageError(`--${stray} applies to training only; drop it with --mode inference (${TRAINING_FLAGS_WHY[stray]})`, `--${stray}`);
+  } else {
+    const stray = INFERENCE_FLAGS.find((n) => given.has(n));
+    if (stray) throw new UsageError(`--${stray} applies to sampling only; add --mode inference (a training step runs one denoiser forward and decodes nothing)`, `--${stray}`);
   }
 
   try {
@@ -561,7 +580,26 @@ function readHfConfig(path: string, readText: (p: string) => string): unknown {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     throw new UsageError(`--hf-config: '${path}' must hold one JSON object, a Hugging Face config.json`, '--hf-config');
   }
+  if ('_class_name' in json && !('model_type' in json)) return withComponents(path, json as Record<string, unknown>, readText);
   return json;
+}
+
+/** The model components of a Diffusers pipeline whose config.json the planner reads. */
+const PIPELINE_COMPONENTS = ['unet', 'transformer', 'vae', 'text_encoder', 'text_encoder_2'] as const;
+
+/**
+ * A Diffusers model_index.json names its components as [library, class]; each one's
+ * config.json sits in the folder of its name beside it. They travel with the index in
+ * `_components`.
+ */
+function withComponents(path: string, index: Record<string, unknown>, readText: (p: string) => string): Record<string, unknown> {
+  const components: Record<string, unknown> = {};
+  for (const key of PIPELINE_COMPONENTS) {
+    const entry = index[key];
+    if (!Array.isArray(entry) || entry[0] === null) continue;
+    components[key] = readHfConfig(join(dirname(path), key, 'config.json'), readText);
+  }
+  return { ...index, _components: components };
 }
 
 /**

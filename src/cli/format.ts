@@ -62,17 +62,28 @@ function nonZero(bytes: CategoryBytes): [PlanCategory, number][] {
 
 /** Only the settings that shape this model's estimate: seq and attention mean nothing to a ResNet. */
 function describeConfig(c: PlanConfig, family: Plan['model']['family']): string {
-  const transformer = family !== 'mlp' && family !== 'resnet';
+  const images = family === 'resnet' || family === 'vit' || family === 'vlm' || family === 'efficientnet' || family === 'diffusion' || family === 'gan';
+  const transformer = family !== 'mlp' && !images;
+  const attention = transformer || family === 'vit' || family === 'vlm' || family === 'diffusion';
   const parts: string[] = [c.mode, `batch ${c.batch}`];
   if (c.microBatch !== undefined && c.microBatch !== c.batch) parts.push(`micro-batch ${c.microBatch}`);
   if (transformer) parts.push(`seq ${c.seq}`);
-  if (family === 'resnet') parts.push(`${c.imageSize}×${c.imageSize} images`);
+  if (family === 'vlm') parts.push(`${c.seq} text tokens`, `${c.images ?? 1} image${(c.images ?? 1) === 1 ? '' : 's'}`);
+  if (images) parts.push(`${c.imageSize}×${c.imageSize} ${family === 'diffusion' ? 'px' : 'images'}`);
+  if (family === 'diffusion' && c.mode === 'inference') {
+    if (c.steps !== undefined) parts.push(`${c.steps} steps`);
+    if (c.guidance !== undefined) parts.push(`guidance ${c.guidance}`);
+    if (c.vaeDecode !== undefined) parts.push(`VAE ${c.vaeDecode}`);
+    if (c.pipelineOffload !== undefined) parts.push(`offload ${c.pipelineOffload}`);
+  }
+  if (family === 'diffusion' && c.priorPreservation) parts.push('DreamBooth prior preservation');
+  if (family === 'diffusion' && c.trainTextEncoder) parts.push('text encoder trained');
   parts.push(c.precision);
   if (c.mode === 'train') parts.push(c.optimizer, `checkpoint ${c.checkpoint}`);
-  if (transformer) parts.push(`attention ${c.attention}`);
+  if (attention) parts.push(`attention ${c.attention}`);
   if (c.loraRank > 0) parts.push(`${c.qlora ? 'QLoRA' : 'LoRA'} rank ${c.loraRank}`);
   if (c.zero > 0) parts.push(`ZeRO-${c.zero}`);
-  parts.push(`${c.gpus} GPU${c.gpus === 1 ? '' : 's'}`, `framework ${c.framework}`);
+  parts.push(`${c.gpus} GPU${c.gpus === 1 ? '' : 's'}${(c.ep ?? 1) > 1 ? ` (expert parallel ${c.ep})` : ''}`, `framework ${c.framework}`);
   return parts.join(' · ');
 }
 
@@ -85,8 +96,10 @@ export function formatPlan(plan: Plan, config?: PlanConfig): string {
       ? 'all trainable'
       : plan.trainableParams === 0
         ? 'none trainable'
-        : `${plan.trainableParams.toLocaleString('en-US')} (${formatCount(plan.trainableParams)}) trainable`;
-  out.push(`Params  ${plan.params.toLocaleString('en-US')} (${formatCount(plan.params)}), ${trainable}`);
+        : `${plan.trainableParams.toLocaleString('en-US')} (${formatCount(plan.trainableParams)}) trainable${(config?.ep ?? 1) > 1 ? ' on each GPU' : ''}`;
+  // A mixture of experts: memory holds every expert, a token passes through the active ones.
+  const active = m.activeParams === undefined ? '' : ` total, ${m.activeParams.toLocaleString('en-US')} (${formatCount(m.activeParams)}) active per token`;
+  out.push(`Params  ${plan.params.toLocaleString('en-US')} (${formatCount(plan.params)})${active}, ${trainable}`);
   if (config) out.push(`Setup   ${describeConfig(config, m.family)}`);
 
   out.push('', 'Memory per GPU, the most each category holds during the step:');

@@ -4,7 +4,8 @@
  * `huggingface_hub` (transformers' `from_pretrained`, `huggingface-cli download`) puts models:
  * `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`, else
  * `~/.cache/huggingface/hub`; one model is `models--org--name/snapshots/<commit>/config.json`,
- * with `refs/main` naming the commit `from_pretrained` would load.
+ * with `refs/main` naming the commit `from_pretrained` would load. A Diffusers pipeline has a
+ * model_index.json there instead, its components' config.json in folders beside it.
  * https://huggingface.co/docs/huggingface_hub/guides/manage-cache
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -35,6 +36,10 @@ export function isModelRef(value: string): boolean {
 
 const isDir = (p: string) => existsSync(p) && statSync(p).isDirectory();
 
+/** What describes a model in its folder: a model's config.json, else a pipeline's model_index.json. */
+const MODEL_FILES = ['config.json', 'model_index.json'] as const;
+const modelFile = (folder: string) => MODEL_FILES.map((f) => join(folder, f)).find((p) => existsSync(p));
+
 /**
  * The config.json path for `ref`: a folder (a local checkout or a `save_pretrained` output)
  * when one exists at that path, else the newest cached snapshot of the hub id. Throws an Error
@@ -43,8 +48,8 @@ const isDir = (p: string) => existsSync(p) && statSync(p).isDirectory();
 export function resolveModelConfig(ref: string, opts: ModelRefOptions = {}): string {
   const folder = resolve(ref);
   if (isDir(folder)) {
-    const config = join(folder, 'config.json');
-    if (!existsSync(config)) throw new Error(`folder '${ref}' has no config.json; pass a model folder (the one with config.json) or a Hugging Face id such as org/name`);
+    const config = modelFile(folder);
+    if (config === undefined) throw new Error(`folder '${ref}' has no config.json (or model_index.json); pass a model folder (the one with config.json) or a Hugging Face id such as org/name`);
     return config;
   }
   if (!HUB_ID.test(ref)) throw new Error(`'${ref}' is neither a folder nor a Hugging Face model id (org/name)`);
@@ -55,7 +60,7 @@ export function resolveModelConfig(ref: string, opts: ModelRefOptions = {}): str
   if (!isDir(snapshots)) throw new Error(`'${ref}' is not in the Hugging Face cache (looked for ${snapshots}): ${download}`);
   const snapshot = pickSnapshot(repo, snapshots);
   if (snapshot === null) throw new Error(`'${ref}' is in the Hugging Face cache (${snapshots}) but no snapshot has a config.json: ${download}`);
-  return join(snapshots, snapshot, 'config.json');
+  return modelFile(join(snapshots, snapshot))!;
 }
 
 /**
@@ -63,7 +68,7 @@ export function resolveModelConfig(ref: string, opts: ModelRefOptions = {}): str
  * the most recently written one that has; null when none has.
  */
 function pickSnapshot(repo: string, snapshots: string): string | null {
-  const withConfig = readdirSync(snapshots).filter((s) => existsSync(join(snapshots, s, 'config.json')));
+  const withConfig = readdirSync(snapshots).filter((s) => modelFile(join(snapshots, s)) !== undefined);
   if (withConfig.length === 0) return null;
   const refMain = join(repo, 'refs', 'main');
   if (existsSync(refMain)) {

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../protocol/config.ts';
-import { estimate, listModels, makeItFit, MODEL_IDS } from '../estimate/index.ts';
+import { estimate, listModels, makeItFit, MODEL_IDS, nativeImageSize } from '../estimate/index.ts';
 import type { PlanConfig } from '../protocol/config.ts';
 import type { RunOptions } from '../engine/run.ts';
 import type { OpenedDevice } from '../engine/device.ts';
@@ -109,7 +109,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
 }
 
 async function runEstimate(argv: readonly string[], io: Io): Promise<number> {
-  const args = parseEstimateArgs(argv, { env: io.env });
+  const args = withNativeImageSize(parseEstimateArgs(argv, { env: io.env }));
   if (args.help) {
     io.out(estimateUsage(MODEL_IDS));
     return 0;
@@ -121,7 +121,7 @@ async function runEstimate(argv: readonly string[], io: Io): Promise<number> {
 
 /** `vramlab fit`: the estimate flags and --gpu-memory; the changes that make the step fit there. */
 function runFit(argv: readonly string[], io: Io): number {
-  const args = parseFitArgs(argv, { env: io.env });
+  const args = withNativeImageSize(parseFitArgs(argv, { env: io.env }));
   if (args.help) {
     io.out(fitUsage(MODEL_IDS));
     return 0;
@@ -139,7 +139,7 @@ function estimateFor<T>(args: EstimateArgs, work: (config: PlanConfig) => T): T 
   if (!known.has(config.model)) {
     throw new UsageError(`--model: no model '${config.model}'; available: ${[...known].join(', ')}`, '--model');
   }
-  refuseFlagsOfOtherModels(config.model, args.given);
+  refuseFlagsOfOtherModels(config.model, args.given, config.hfConfig);
   try {
     return work(config);
   } catch (err) {
@@ -147,26 +147,60 @@ function estimateFor<T>(args: EstimateArgs, work: (config: PlanConfig) => T): T 
   }
 }
 
+/** An image model's --image-size defaults to the resolution it was trained at (224 for the ResNets). */
+function withNativeImageSize<T extends EstimateArgs>(args: T): T {
+  if (args.help || args.given.includes('image-size')) return args;
+  let native: number | undefined;
+  try {
+    native = nativeImageSize(args.config);
+  } catch {
+    return args; // an unknown model or a bad config.json: estimateFor says which
+  }
+  return native === undefined ? args : { ...args, config: { ...args.config, imageSize: native } };
+}
+
+/** Model kinds as `vramlab estimate` flags see them (an imported config.json: a transformer, or whichever image family it is). */
+type FlagKind = 'mlp' | 'transformer' | 'resnet' | 'vit' | 'vlm' | 'efficientnet' | 'diffusion' | 'gan';
+
 /**
- * `vramlab estimate` flags that shape one kind of model only, and what that model lacks: given
+ * `vramlab estimate` flags that shape some kinds of model only, and what the others lack: given
  * for another kind, the estimate would silently ignore them. (The mlp's own flags are
  * checked in args.ts.)
  */
-const KIND_FLAGS: Record<string, { kind: 'resnet' | 'transformer'; lacks: string }> = {
-  'image-size': { kind: 'resnet', lacks: 'takes no images' },
-  seq: { kind: 'transformer', lacks: 'has no sequence (it is not a transformer)' },
-  attention: { kind: 'transformer', lacks: 'has no attention (it is not a transformer)' },
+const KIND_FLAGS: Record<string, { kinds: readonly FlagKind[]; lacks: string; which: string }> = {
+  'image-size': { kinds: ['resnet', 'vit', 'vlm', 'efficientnet', 'diffusion', 'gan'], lacks: 'takes no images', which: 'image models (ResNet, ViT, VLM, EfficientNet, diffusion, GAN)' },
+  seq: { kinds: ['transformer', 'vlm'], lacks: 'has no sequence of text tokens', which: 'transformer models (the GPT-2, BERT and Llama-style presets, --hf-config) and VLMs (their text tokens)' },
+  attention: { kinds: ['transformer', 'vit', 'vlm', 'diffusion'], lacks: 'has no attention', which: 'transformer models (language models, vision towers, VLMs, diffusion pipelines)' },
+  images: { kinds: ['vlm'], lacks: 'is not a vision-language model', which: 'vision-language models (llava-1.5-7b, qwen2-vl-7b)' },
+  'max-pixels': { kinds: ['vlm'], lacks: 'is not a vision-language model', which: 'Qwen2-VL-style models (qwen2-vl-7b)' },
+  steps: { kinds: ['diffusion'], lacks: 'is not a diffusion pipeline', which: 'diffusion pipelines (sd-1.5, sdxl, flux-dev)' },
+  guidance: { kinds: ['diffusion'], lacks: 'is not a diffusion pipeline', which: 'diffusion pipelines (sd-1.5, sdxl, flux-dev)' },
+  'vae-decode': { kinds: ['diffusion'], lacks: 'is not a diffusion pipeline', which: 'diffusion pipelines (sd-1.5, sdxl, flux-dev)' },
+  'pipeline-offload': { kinds: ['diffusion'], lacks: 'is not a diffusion pipeline', which: 'diffusion pipelines (sd-1.5, sdxl, flux-dev)' },
+  'prior-preservation': { kinds: ['diffusion'], lacks: 'is not a diffusion pipeline', which: 'diffusion pipelines (sd-1.5, sdxl, flux-dev)' },
+  'train-text-encoder': { kinds: ['diffusion'], lacks: 'is not a diffusion pipeline', which: 'diffusion pipelines (sd-1.5, sdxl, flux-dev)' },
 };
 
-function refuseFlagsOfOtherModels(model: string, given: readonly string[]): void {
-  const models = listModels();
-  const family = model === 'hf' ? 'hf' : models.find((m) => m.id === model)?.family;
-  const kind = family === 'resnet' ? 'resnet' : family === 'mlp' ? 'mlp' : 'transformer';
+function flagKind(model: string, hfConfig: unknown): FlagKind {
+  const family = listModels().find((m) => m.id === model)?.family;
+  if (family === 'mlp' || family === 'resnet' || family === 'vit' || family === 'vlm' || family === 'efficientnet' || family === 'diffusion' || family === 'gan') return family;
+  if (model === 'hf') {
+    const type = typeof hfConfig === 'object' && hfConfig !== null ? (hfConfig as { model_type?: unknown; _class_name?: unknown }) : {};
+    if (typeof type._class_name === 'string') return 'diffusion';
+    const t = String(type.model_type);
+    if (t === 'vit' || t === 'clip_vision_model' || t === 'siglip_vision_model') return 'vit';
+    if (t === 'llava' || t === 'qwen2_vl') return 'vlm';
+    if (t === 'efficientnet') return 'efficientnet';
+  }
+  return 'transformer';
+}
+
+function refuseFlagsOfOtherModels(model: string, given: readonly string[], hfConfig: unknown): void {
+  const kind = flagKind(model, hfConfig);
   for (const flag of given) {
     const only = Object.hasOwn(KIND_FLAGS, flag) ? KIND_FLAGS[flag]! : undefined;
-    if (!only || only.kind === kind) continue;
-    const which = only.kind === 'resnet' ? models.filter((m) => m.family === 'resnet').map((m) => m.id).join(', ') : 'transformer models (the GPT-2, BERT and Llama-style presets, or --hf-config)';
-    throw new UsageError(`--${flag} applies to ${which} only; model '${model}' ${only.lacks}`, `--${flag}`);
+    if (!only || only.kinds.includes(kind)) continue;
+    throw new UsageError(`--${flag} applies to ${only.which} only; model '${model}' ${only.lacks}`, `--${flag}`);
   }
 }
 

@@ -4,6 +4,7 @@
  * handlers before anything else can use it, so no error goes unseen.
  * https://webgpu.github.io/webgpu-samples/ (util.ts: quitIfWebGPUNotAvailable)
  */
+import { markPatient } from './gpu-wait.ts';
 import { FALLBACK_MATMUL_TILES, setMatmulTiles } from './kernels/matmul.ts';
 import {
   ENGINE_ERRORS,
@@ -119,6 +120,7 @@ export async function openDevice(gpu: GPU | null | undefined, opts: OpenDeviceOp
   }
   installErrorHandlers(device, opts.onError ?? ((r) => console.error(`${r.message}\n${r.detail}`)));
   if (summary.isFallbackAdapter) setMatmulTiles(device, FALLBACK_MATMUL_TILES);
+  if (isNode && process.env.VRAMLAB_GPU_WAIT !== 'spin') markPatient(device);
   return { adapter, device, summary };
 }
 

@@ -6,6 +6,7 @@
  * `onSubmittedWorkDone` promises, which includes submission overhead; the report says which.
  * https://www.w3.org/TR/webgpu/#timestamp
  */
+import { gpuWait } from './gpu-wait.ts';
 import type { Ledger } from './ledger.ts';
 import { WorkCounter } from './work.ts';
 import { PHASE_NAMES, type PhaseName, type StepWork } from '../protocol/run.ts';
@@ -73,26 +74,29 @@ export class StepRecorder {
       this.segments.push(phase);
       return out;
     }
-    await this.submit();
+    await this.submit('StepRecorder.flush');
     const t0 = performance.now();
     const out = await body();
-    await this.submit();
+    await this.submit(`StepRecorder.${phase}`);
     this.wall[phase] += performance.now() - t0;
     return out;
   }
 
-  /** Submits what is recorded, waits for the GPU, and destroys the buffers released meanwhile. */
-  async submit(): Promise<void> {
+  /**
+   * Submits what is recorded, waits for the GPU, and destroys the buffers released meanwhile.
+   * `site` names the wait for gpu-wait.ts's estimate of how long it takes.
+   */
+  async submit(site = 'StepRecorder.submit'): Promise<void> {
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = this.newEncoder();
-    await this.device.queue.onSubmittedWorkDone();
+    await gpuWait(this.device, site, () => this.device.queue.onSubmittedWorkDone());
     this.ledger.flush();
   }
 
   /** Ends the step: submits, and returns the time per phase in ms. */
   async finish(): Promise<Record<PhaseName, number>> {
     if (this.source === 'wall-clock') {
-      await this.submit();
+      await this.submit('StepRecorder.step');
       const out = this.wall;
       this.wall = zeroPhases();
       return out;
@@ -102,7 +106,7 @@ export class StepRecorder {
       this.encoder.resolveQuerySet(this.querySet!, 0, n, this.resolve!, 0);
       this.encoder.copyBufferToBuffer(this.resolve!, 0, this.readback!, 0, 8 * n);
     }
-    await this.submit();
+    await this.submit('StepRecorder.step');
     const out = zeroPhases();
     if (n > 0) {
       await this.readback!.mapAsync(GPUMapMode.READ, 0, 8 * n);

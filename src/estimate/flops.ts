@@ -5,8 +5,9 @@
  * are a few percent and left out, as in the usual accounting (Kaplan et al. 2020, Table 1;
  * Hoffmann et al. 2022, Appendix F).
  */
+import { familyForwardFlops } from './families.ts';
 import type { PlanConfig } from '../protocol/config.ts';
-import { inventory, resnetConvs } from './params.ts';
+import { inventory, numel, resnetConvs } from './params.ts';
 import type { ModelSpec } from './specs.ts';
 
 /** Where the FLOPs of one forward pass go, for the whole batch of one optimizer step. */
@@ -28,6 +29,7 @@ export interface StepFlops extends ForwardFlops {
 }
 
 export function forwardFlops(spec: ModelSpec, cfg: PlanConfig): ForwardFlops {
+  if (spec.kind !== 'resnet' && spec.kind !== 'transformer' && spec.kind !== 'mlp') return familyForwardFlops(spec, cfg);
   const inv = inventory(spec);
   if (spec.kind === 'transformer') {
     const tokens = cfg.batch * cfg.seq;
@@ -36,8 +38,9 @@ export function forwardFlops(spec: ModelSpec, cfg: PlanConfig): ForwardFlops {
     let headMatmul = inv.tiedHeadElems;
     for (const t of inv.tensors) {
       if (!t.matmul) continue;
-      if (t.block >= 0 && t.block < L) layerMatmul += t.rows * t.cols;
-      else if (t.block >= L) headMatmul += t.rows * t.cols;
+      // A routed expert sees k / E of the tokens (moe.ts): an MoE's compute follows its active parameters.
+      if (t.block >= 0 && t.block < L) layerMatmul += numel(t) * (t.active ?? 1);
+      else if (t.block >= L) headMatmul += numel(t);
     }
     // Hoffmann et al. 2022, App. F: logits 2·s·key_size·heads and reduce 2·s·key_size·heads per token.
     const attentionCore = L * tokens * 4 * cfg.seq * spec.heads * spec.headDim;

@@ -17,6 +17,9 @@ export const SOURCES = {
   sdpa: 'PyTorch scaled_dot_product_attention (flash / memory-efficient kernels)',
   kvCache: 'KV cache: 2 · layers · kv_heads · head_dim · context · batch · bytes',
   ddp: 'PyTorch DistributedDataParallel (gradient_as_bucket_view=False)',
+  moe: 'Hugging Face transformers MixtralSparseMoeBlock / Qwen3MoeSparseMoeBlock / DeepseekV3MoE (dropless top-k routing)',
+  mla: 'DeepSeek-AI 2024, "DeepSeek-V2", arXiv 2405.04434, §2.1 (multi-head latent attention)',
+  window: 'Jiang et al. 2023, "Mistral 7B", arXiv 2310.06825 (rolling buffer cache); Gemma Team 2025, "Gemma 3", arXiv 2503.19786',
 } as const;
 
 /**

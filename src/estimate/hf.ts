@@ -6,7 +6,9 @@
 import type { z } from 'zod';
 import { BertConfigSchema as Bert, Gpt2ConfigSchema as Gpt2, HfEnvelopeSchema as Envelope, LlamaConfigSchema as Llama } from '../protocol/hf-config.ts';
 import { EstimateError } from './errors.ts';
-import type { Head, TransformerSpec } from './specs.ts';
+import { LLM_MODEL_TYPES, isLlmModelType, parseLlmConfig, windowsOf } from './hf-llm.ts';
+import { PIPELINES, VISION_TYPES, parseDiffusers, parseVisionConfig } from './hf-vision.ts';
+import type { Head, ModelSpec, TransformerSpec } from './specs.ts';
 
 const FAMILIES = ['gpt2', 'bert', 'llama', 'mistral', 'qwen2', 'gemma', 'gemma2'] as const;
 type Family = (typeof FAMILIES)[number];
@@ -74,6 +76,20 @@ function headFromArchitectures(archs: string[] | undefined, fallback: Head): Hea
 function divides(heads: number, hidden: number, field: string): number {
   if (hidden % heads !== 0) throw new EstimateError(`config.json: ${field} (${heads}) must divide the hidden size (${hidden}), or give head_dim`);
   return hidden / heads;
+}
+
+/** A model spec from a parsed config.json object (or a Diffusers model_index.json with its components). */
+export function parseModelConfig(json: unknown): ModelSpec {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new EstimateError('config.json must be a JSON object like the ones on the Hugging Face hub');
+  }
+  if ('_class_name' in json && !('model_type' in json)) return parseDiffusers(json);
+  const type = (json as { model_type?: unknown }).model_type;
+  if ((VISION_TYPES as readonly unknown[]).includes(type)) {
+    const arch = (json as { architectures?: unknown }).architectures;
+    return parseVisionConfig(type as (typeof VISION_TYPES)[number], json as Record<string, unknown>, Array.isArray(arch) && typeof arch[0] === 'string' ? arch[0] : undefined, parseHfConfig);
+  }
+  return parseHfConfig(json);
 }
 
 /** A transformer spec from a parsed config.json object. */
@@ -169,7 +185,10 @@ export function parseHfConfig(json: unknown): TransformerSpec {
       const gemma = type === 'gemma' || type === 'gemma2';
       const actField = c.hidden_activation != null ? 'hidden_activation' : 'hidden_act';
       const act = activationOf('llama', actField, c.hidden_activation ?? c.hidden_act ?? (gemma ? 'gelu_pytorch_tanh' : 'silu'));
+      // Gemma2Config's sliding_window default is 4096 (every other layer).
+      const windows = windowsOf(type, json, c.num_hidden_layers, type === 'gemma2' ? 4096 : undefined);
       return {
+        ...(windows ? { windows } : {}),
         ...base,
         name: `${archName ?? type} (config.json)`,
         family: 'llama',
@@ -195,6 +214,7 @@ export function parseHfConfig(json: unknown): TransformerSpec {
       };
     }
     default:
-      throw new EstimateError(`config.json: model_type '${type}' is not supported; supported: ${FAMILIES.join(', ')}`);
+      if (isLlmModelType(type)) return parseLlmConfig(type, json, env.data.architectures);
+      throw new EstimateError(`config.json: model_type '${type}' is not supported; supported: ${[...FAMILIES, ...LLM_MODEL_TYPES, ...VISION_TYPES].join(', ')}, or a Diffusers model_index.json (${PIPELINES.join(', ')})`);
   }
 }

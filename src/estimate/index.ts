@@ -3,7 +3,7 @@
  * and Node alike.
  */
 export { estimate } from './plan.ts';
-export { MODEL_IDS, listModels, type ModelInfo } from './presets.ts';
+export { MODEL_IDS, listModels, nativeImageSize, type ModelInfo } from './presets.ts';
 export { GPU_CATALOG, fitList, type GpuSpec } from './gpus.ts';
 export { EstimateError } from './errors.ts';
 export { makeItFit, describeCost, FIT_LEVERS, COST_KINDS, type FitResult, type FitSuggestion, type FitCost, type FitLever, type FitOptions, type LargestFit, type PlanPatch } from './fit.ts';

@@ -2,7 +2,13 @@
  * Parameter inventory: every trainable tensor with its shape and role, in forward order.
  * Counts equal the real models' (tests pin GPT-2, LLaMA, ResNet against published figures).
  */
+import { mlaTensors } from './mla.ts';
+import { isMoeLayer, moeTensors } from './moe.ts';
+import { diffusionInventory } from './diffusion.ts';
+import { efficientNetInventory } from './efficientnet.ts';
+import { ganInventory } from './gan.ts';
 import type { MlpSpec, ModelSpec, ResNetSpec, TransformerSpec } from './specs.ts';
+import { vitInventory, vlmInventory } from './vision.ts';
 
 export interface ParamTensor {
   name: string;
@@ -15,6 +21,14 @@ export interface ParamTensor {
   matmul: boolean;
   /** A projection inside a block (attention or MLP), where LoRA adapters go. */
   loraTarget: boolean;
+  /**
+   * Routed experts of a MoE layer stacked in one [experts, rows, cols] tensor (as transformers
+   * stores them since its fused-experts rewrite); absent: one matrix. Counts and optimizer
+   * states are per expert matrix (moe.ts).
+   */
+  experts?: number;
+  /** Share of tokens that pass through it (routed experts: k / E); absent: all. */
+  active?: number;
 }
 
 export interface Inventory {
@@ -23,9 +37,11 @@ export interface Inventory {
   bufferBytes: number;
   /** Matmul weight shared with an embedding (tied LM head): its elements per autocast copy. */
   tiedHeadElems: number;
+  /** The whole model's parameters when `tensors` is one GPU's share (expert parallel). */
+  modelParams?: number;
 }
 
-const numel = (t: ParamTensor) => t.rows * t.cols;
+export const numel = (t: ParamTensor): number => t.rows * t.cols * (t.experts ?? 1);
 
 export function totalParams(inv: Inventory): number {
   return inv.tensors.reduce((a, t) => a + numel(t), 0);
@@ -43,6 +59,16 @@ export function inventory(spec: ModelSpec): Inventory {
       return resnetInventory(spec);
     case 'mlp':
       return mlpInventory(spec);
+    case 'vit':
+      return vitInventory(spec);
+    case 'vlm':
+      return vlmInventory(spec, transformerInventory);
+    case 'efficientnet':
+      return efficientNetInventory(spec);
+    case 'diffusion':
+      return diffusionInventory(spec);
+    case 'gan':
+      return ganInventory(spec);
   }
 }
 
@@ -78,25 +104,41 @@ function transformerInventory(s: TransformerSpec): Inventory {
 
   const qDim = s.heads * s.headDim;
   const kvDim = s.kvHeads * s.headDim;
-  const gated = s.family === 'llama';
+  const gated = s.family === 'llama' && s.gatedMlp !== false;
   for (let l = 0; l < L; l++) {
     const p = `layers.${l}`;
     if (s.family !== 'bert') norm(`${p}.attn_norm`, l);
-    mat(`${p}.q_proj`, h, qDim, l);
-    mat(`${p}.k_proj`, h, kvDim, l);
-    mat(`${p}.v_proj`, h, kvDim, l);
+    if (s.mla) t.push(...mlaTensors(s, l, `${p}.self_attn`));
+    else if (s.fusedQkv) mat(`${p}.qkv_proj`, h, qDim + 2 * kvDim, l);
+    else {
+      mat(`${p}.q_proj`, h, qDim, l);
+      mat(`${p}.k_proj`, h, kvDim, l);
+      mat(`${p}.v_proj`, h, kvDim, l);
+    }
+    if (s.attnSinks) vec(`${p}.sinks`, s.heads, l);
+    if (s.qkNorm) {
+      vec(`${p}.q_norm.weight`, s.headDim, l);
+      vec(`${p}.k_norm.weight`, s.headDim, l);
+    }
     if (s.qkvBias) {
       vec(`${p}.q_proj.bias`, qDim, l);
       vec(`${p}.k_proj.bias`, kvDim, l);
       vec(`${p}.v_proj.bias`, kvDim, l);
     }
-    mat(`${p}.o_proj`, qDim, h, l);
+    if (!s.mla) mat(`${p}.o_proj`, qDim, h, l);
     if (s.attnOutBias) vec(`${p}.o_proj.bias`, h, l);
     if (s.family === 'bert') norm(`${p}.attn_norm`, l);
     else if (s.normsPerLayer === 4) norm(`${p}.post_attn_norm`, l);
-    if (s.family !== 'bert') norm(`${p}.mlp_norm`, l);
-    if (gated) mat(`${p}.gate_proj`, h, s.intermediate, l);
-    mat(`${p}.up_proj`, h, s.intermediate, l);
+    // Falcon-7B's one norm feeds attention and MLP alike.
+    if (s.family !== 'bert' && s.normsPerLayer !== 1) norm(`${p}.mlp_norm`, l);
+    if (isMoeLayer(s, l)) {
+      t.push(...moeTensors(s, l, `${p}.mlp`));
+      if (s.normsPerLayer === 4) norm(`${p}.post_mlp_norm`, l);
+      continue;
+    }
+    if (gated && s.fusedGateUp) mat(`${p}.gate_up_proj`, h, 2 * s.intermediate, l);
+    else if (gated) mat(`${p}.gate_proj`, h, s.intermediate, l);
+    if (!s.fusedGateUp || !gated) mat(`${p}.up_proj`, h, s.intermediate, l);
     if (s.linearBias) vec(`${p}.up_proj.bias`, s.intermediate, l);
     if (gated && s.linearBias) vec(`${p}.gate_proj.bias`, s.intermediate, l);
     mat(`${p}.down_proj`, s.intermediate, h, l);

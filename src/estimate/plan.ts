@@ -9,13 +9,16 @@ import { dtypePlan, type DtypePlan } from './dtypes.ts';
 import { EstimateError } from './errors.ts';
 import { SOURCES, korthikantiLayerBytes, textbookBytes } from './formulas.ts';
 import { fitList } from './gpus.ts';
-import { type Inventory, type ParamTensor, inventory, paramsWhere, totalParams } from './params.ts';
+import { type Inventory, type ParamTensor, inventory, numel, paramsWhere, totalParams } from './params.ts';
+import { activeParams, checkExpertParallel, expertParallelInventory } from './moe.ts';
 import { resolveModel } from './presets.ts';
-import { resnetUnits, transformerLayerBytes, transformerUnits } from './pytorch.ts';
+import { layerWidths, resnetUnits, transformerLayerBytes, transformerUnits } from './pytorch.ts';
 import { type Schedule, type Unit, opTimeline, schedule, sumBytes } from './schedule.ts';
-import type { ModelSpec } from './specs.ts';
+import type { ModelSpec, TransformerSpec } from './specs.ts';
 import { checkEngineSupports, engineMlpLayout } from './vramlab.ts';
+import { familyInference, familyInputs, familyTerms, familyUnits, familyWorkspace, hasAttention, isImageFamily, layersOf, pipelinePlan } from './families.ts';
 import { checkEngineGpt, engineGptLayout } from './vramlab-gpt.ts';
+import { kvCache } from './window.ts';
 
 const MiB = 2 ** 20;
 /** CUDA context with cuBLAS/cuDNN loaded; seen from 300 MiB to 2 GiB depending on GPU and libraries. */
@@ -26,17 +29,16 @@ const ALLOCATOR_FRACTION = 0.06;
 const ADAM8_BYTES = 2 + (2 * 4) / 256;
 const ADAM8_MIN_SIZE = 4096;
 
-const numel = (t: ParamTensor) => t.rows * t.cols;
 
 interface Trainable {
-  /** Trainable tensors (LoRA adapters replace the base as what trains). */
-  tensors: { numel: number; rows: number; cols: number; block: number }[];
+  /** Trainable tensors (LoRA adapters replace the base as what trains); `copies` stacked matrices of rows × cols (MoE experts). */
+  tensors: { numel: number; rows: number; cols: number; block: number; copies: number }[];
   count: number;
 }
 
 function trainableOf(inv: Inventory, cfg: PlanConfig, spec: ModelSpec): Trainable {
   if (cfg.loraRank === 0) {
-    const tensors = inv.tensors.map((t) => ({ numel: numel(t), rows: t.rows, cols: t.cols, block: tiedBlock(t, inv, spec) }));
+    const tensors = inv.tensors.map((t) => ({ numel: numel(t), rows: t.rows, cols: t.cols, block: tiedBlock(t, inv, spec), copies: t.experts ?? 1 }));
     return { tensors, count: totalParams(inv) };
   }
   const targets = inv.tensors.filter((t) => t.loraTarget);
@@ -49,11 +51,14 @@ function trainableOf(inv: Inventory, cfg: PlanConfig, spec: ModelSpec): Trainabl
       `LoRA rank ${r} is above the rank of ${spec.name}'s narrowest adapted projection (${narrowest}): an update of that matrix has rank ${narrowest} at most; use a rank of ${narrowest} or less (typically 4–64), or 0 for full fine-tuning`,
     );
   }
-  // A: in×r, B: r×out per adapted matrix (Hu et al. 2021).
-  const tensors = targets.flatMap((t) => [
-    { numel: t.rows * r, rows: t.rows, cols: r, block: t.block },
-    { numel: r * t.cols, rows: r, cols: t.cols, block: t.block },
-  ]);
+  // A: in×r, B: r×out per adapted matrix (Hu et al. 2021), per expert of a stacked MoE tensor.
+  const tensors = targets.flatMap((t) => {
+    const copies = t.experts ?? 1;
+    return [
+      { numel: copies * t.rows * r, rows: t.rows, cols: r, block: t.block, copies },
+      { numel: copies * r * t.cols, rows: r, cols: t.cols, block: t.block, copies },
+    ];
+  });
   return { tensors, count: tensors.reduce((a, t) => a + t.numel, 0) };
 }
 
@@ -80,7 +85,7 @@ function optimizerState(cfg: PlanConfig, tr: Trainable, stateBytes: number): { b
       };
     case 'adafactor': {
       // Factored second moment: a row and a column vector per matrix, full for vectors.
-      const bytes = tr.tensors.reduce((a, t) => a + 4 * (t.rows > 1 && t.cols > 1 ? t.rows + t.cols : t.numel), 0);
+      const bytes = tr.tensors.reduce((a, t) => a + 4 * (t.rows > 1 && t.cols > 1 ? t.copies * (t.rows + t.cols) : t.numel), 0);
       const largest = tr.tensors.reduce((a, t) => Math.max(a, t.numel), 0);
       return { bytes, temp: 2 * 4 * largest, formula: 'Σ (rows + cols) × 4 B per matrix; update temporaries of the largest tensor', source: SOURCES.adafactor };
     }
@@ -96,8 +101,15 @@ const GiBfmt = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
 export function estimate(input: PlanConfig): Plan {
   const cfg = parsePlanConfig(input);
   const spec = resolveModel(cfg);
-  const inv = inventory(spec);
+  const ep = cfg.ep ?? 1;
+  checkExpertParallel(spec.kind === 'transformer' ? spec : { name: spec.name }, ep, cfg.gpus, cfg.zero);
+  // Expert parallel: this GPU's share of the experts (moe.ts); the report keeps the model's count.
+  const inv = spec.kind === 'transformer' ? expertParallelInventory(inventory(spec), spec, ep) : inventory(spec);
   if (cfg.framework === 'vramlab') return vramlabPlan(cfg, spec, inv);
+  if (spec.kind === 'diffusion' || spec.kind === 'gan') {
+    const r = pipelinePlan(spec, cfg, { optimizer: (tensors, stateBytes) => optimizerState(cfg, { tensors: tensors.map((t) => ({ copies: 1, ...t })), count: tensors.reduce((a, t) => a + t.numel, 0) }, stateBytes) });
+    return finish(cfg, spec, inv, r.trainable, r.sched, r.terms, r.notes, r.activations);
+  }
   if (cfg.mode === 'inference') return inferencePlan(cfg, spec, inv);
   return trainPlan(cfg, spec, inv);
 }
@@ -112,7 +124,7 @@ function finish(
   notes: string[],
   activationsForTextbook: number,
 ): Plan {
-  const params = totalParams(inv);
+  const params = inv.modelParams ?? totalParams(inv);
   // Byte counts are JavaScript numbers: past 2^53 they stop being exact, and no GPU is near.
   const worst = Math.max(
     params,
@@ -142,7 +154,8 @@ function finish(
       family: spec.kind === 'transformer' ? spec.family : spec.kind,
       params,
       trainableParams: trainableCount,
-      layers: spec.kind === 'transformer' ? spec.layers : spec.kind === 'mlp' ? spec.layers : spec.stages.reduce((a, b) => a + b, 0),
+      ...(spec.kind === 'transformer' && spec.moe ? { activeParams: activeParams(inventory(spec)) } : {}),
+      layers: layersOf(spec),
     },
     params,
     trainableParams: trainableCount,
@@ -161,7 +174,10 @@ function finish(
   };
 }
 
-function trainPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
+/** Models that are one network trained in one step (not a pipeline of components, not a GAN). */
+type NetSpec = Exclude<ModelSpec, { kind: 'diffusion' | 'gan' }>;
+
+function trainPlan(cfg: PlanConfig, spec: NetSpec, inv: Inventory): Plan {
   const N = cfg.gpus;
   const zero = cfg.zero;
   let dt = dtypePlan(cfg.precision, cfg.qlora);
@@ -206,6 +222,10 @@ function trainPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
   // Inputs: token ids and labels (int64), bert's attention mask; images (fp32) and labels.
   if (spec.kind === 'transformer') persistent.inputs = b * cfg.seq * 8 * (spec.family === 'bert' ? 3 : 2);
   else if (spec.kind === 'resnet') persistent.inputs = b * (3 * cfg.imageSize * cfg.imageSize * 4 + 8);
+  else if (isImageFamily(spec)) {
+    persistent.inputs = familyInputs(spec, cfg, b, dt);
+    persistent.workspace += familyWorkspace(spec, cfg, b, dt);
+  }
   else persistent.inputs = b * spec.d * dt.compute;
   if (N > 1 && zero === 0) {
     persistent.workspace += tr.count * gradPerParam;
@@ -230,10 +250,11 @@ function trainPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
   const grads = (blk: number) => gradPerBlock.get(blk) ?? 0;
 
   let units: Unit[];
-  if (spec.kind === 'transformer') units = transformerUnits(spec, cfg, dt, grads, casts);
+  if (spec.kind === 'transformer') units = transformerUnits(spec, cfg, dt, grads, casts, cfg.ep ?? 1);
   else if (spec.kind === 'resnet') units = resnetUnits(spec, cfg, dt, grads, casts);
+  else if (isImageFamily(spec)) units = familyUnits(spec, cfg, dt, grads, casts);
   else units = mlpTorchUnits(spec.d, spec.hidden, spec.layers, spec.activation, b, dt, grads, casts);
-  if (cfg.checkpoint === 'selective' && spec.kind !== 'transformer') {
+  if (cfg.checkpoint === 'selective' && !hasAttention(spec)) {
     throw new EstimateError(`checkpoint selective recomputes attention, which ${spec.name} has none of; use none, full or sqrt`);
   }
 
@@ -248,6 +269,7 @@ function trainPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
   });
 
   const terms = trainTerms(cfg, spec, dt, sched, units, weightsFormula, opt, gradPerParam, tr.count);
+  if (isImageFamily(spec)) terms.push(...familyTerms(spec, cfg, dt, familyWorkspace(spec, cfg, b, dt)));
   if (accumulation > 1) notes.push(`gradient accumulation: ${accumulation} micro-batches of ${b}; gradients stay allocated through every forward`);
   if (deepspeedMixed) notes.push(`ZeRO with mixed precision: DeepSpeed-style 16-bit model, fp32 master weights and states${N > 1 ? ` sharded across ${N} GPUs` : ''}`);
   if (zero > 0 && N === 1) notes.push(`ZeRO-${zero} with 1 GPU shards nothing: every byte stays on the one GPU; set --gpus to the data-parallel size`);
@@ -255,6 +277,7 @@ function trainPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
     notes.push(`LoRA rank ${cfg.loraRank} trains ${tr.count.toLocaleString('en-US')} parameters, no fewer than the model's ${totalParams(inv).toLocaleString('en-US')}: full fine-tuning (--lora-rank 0) trains fewer`);
   }
   if (cfg.qlora) notes.push('QLoRA: NF4 base weights are dequantized per op, so no 16-bit weight copies are held');
+  if (spec.kind === 'transformer') notes.push(...familyNotes(spec, cfg));
   if (spec.kind === 'transformer' && cfg.seq > spec.maxPositions && spec.maxPositions > 0) {
     notes.push(`seq ${cfg.seq} is longer than the model's ${spec.maxPositions} learned positions: the real model would refuse it`);
   }
@@ -333,30 +356,34 @@ function trainTerms(
   const body = units.filter((u) => u.recomputable);
   const b = cfg.microBatch ?? cfg.batch;
   if (spec.kind === 'transformer') {
-    const lb = transformerLayerBytes(spec, dt, cfg.attention === 'eager', cfg.seq);
+    const lbs = Array.from({ length: spec.layers }, (_, l) => transformerLayerBytes(spec, dt, cfg.attention === 'eager', cfg.seq, l));
+    const lb = lbs[0]!;
     const tok = b * cfg.seq;
+    const total = (k: 'attention' | 'mlp' | 'scores') => lbs.reduce((a, x) => a + x[k], 0);
     terms.push({
       category: 'activations',
       label: 'attention activations, all layers',
-      bytes: spec.layers * tok * lb.attention,
-      formula: `${spec.layers} layers × b·s × ${Math.round(lb.attention)} B (norm inputs, q/k/v, SDPA out and row statistics)`,
-      source: SOURCES.sdpa,
+      bytes: tok * total('attention'),
+      formula: `${perLayer(lbs.map((x) => x.attention))} (norm inputs, ${spec.mla ? 'latents, decompressed q/k/v' : 'q/k/v'}, SDPA out and row statistics)`,
+      source: spec.mla ? SOURCES.mla : SOURCES.sdpa,
     });
     if (lb.scores > 0) {
       terms.push({
         category: 'activations',
         label: 'attention scores (eager, s²)',
-        bytes: spec.layers * tok * lb.scores,
-        formula: `${spec.layers} layers × b·a·s² × ${Math.round(lb.scores / cfg.seq / spec.heads)} B (softmax out, dropout mask and out)`,
+        bytes: tok * total('scores'),
+        formula: `${spec.layers} layers × b·a·s² × ${Math.round(lb.scores / cfg.seq / spec.heads)} B (softmax out, dropout mask and out)${spec.windows?.some((w) => w > 0) ? '; a local layer masks its window out of the full s × s' : ''}`,
         source: SOURCES.korthikanti,
       });
     }
     terms.push({
       category: 'activations',
-      label: 'MLP activations, all layers',
-      bytes: spec.layers * tok * lb.mlp,
-      formula: `${spec.layers} layers × b·s × ${Math.round(lb.mlp)} B`,
-      source: SOURCES.korthikanti,
+      label: spec.moe ? 'MLP and MoE activations, all layers' : 'MLP activations, all layers',
+      bytes: tok * total('mlp'),
+      formula: spec.moe
+        ? `${perLayer(lbs.map((x) => x.mlp))}; a MoE layer keeps the router's E fp32 probabilities and, per routed row (b·s × k = ${spec.moe.topK}), the expert's input, its I_e-wide hidden and output`
+        : perLayer(lbs.map((x) => x.mlp)),
+      source: spec.moe ? SOURCES.moe : SOURCES.korthikanti,
     });
     if (spec.head !== 'base') {
       terms.push({
@@ -372,7 +399,7 @@ function trainTerms(
       category: 'activations',
       label: 'activations saved for backward',
       bytes: body.reduce((a, u) => a + u.saved, 0),
-      formula: spec.kind === 'resnet' ? 'per conv: output (kept by BatchNorm) + BN/ReLU output, × batch' : 'per block: input + activation (GELU keeps its input too), × batch',
+      formula: spec.kind === 'resnet' || spec.kind === 'efficientnet' ? 'per conv: output (kept by BatchNorm) + BN/activation output, × batch' : isImageFamily(spec) ? 'every unit: tower layers, projector and language-model layers, × batch' : 'per block: input + activation (GELU keeps its input too), × batch',
       source: SOURCES.autocast,
     });
   }
@@ -396,7 +423,18 @@ function trainTerms(
   return terms;
 }
 
-function inferencePlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
+/** "32 layers × b·s × 1234 B", or per group of equal layers ("3 layers × … + 58 layers × …"). */
+function perLayer(bytes: number[]): string {
+  const groups: [number, number][] = [];
+  for (const v of bytes.map(Math.round)) {
+    const g = groups.find(([x]) => x === v);
+    if (g) g[1]++;
+    else groups.push([v, 1]);
+  }
+  return groups.map(([v, n]) => `${n} layers × b·s × ${v} B`).join(' + ');
+}
+
+function inferencePlan(cfg: PlanConfig, spec: NetSpec, inv: Inventory): Plan {
   const dt = dtypePlan(cfg.precision, false);
   if (cfg.loraRank > 0) throw new EstimateError('LoRA is for training; use --lora-rank 0 with --mode inference');
   const b = cfg.batch;
@@ -415,13 +453,18 @@ function inferencePlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
   let at = 'forward';
   if (spec.kind === 'transformer') {
     const s = spec;
-    const kvBytes = 2 * s.layers * s.kvHeads * s.headDim * cfg.seq * b * c;
-    persistent.kvCache = s.family === 'bert' ? 0 : kvBytes;
+    const kv = kvCache(s, cfg.seq, b, c);
+    persistent.kvCache = s.family === 'bert' ? 0 : kv.bytes;
     persistent.inputs = b * cfg.seq * 8;
-    if (persistent.kvCache > 0) terms.push({ category: 'kvCache', label: 'KV cache', bytes: kvBytes, formula: `2 × ${s.layers} layers × ${s.kvHeads} kv heads × ${s.headDim} × ${cfg.seq} tokens × ${b} × ${c} B`, source: SOURCES.kvCache });
-    // Prefill: one layer's working set (residual, norm out, q/k/v, MLP hidden ×3) at a time.
+    if (persistent.kvCache > 0) terms.push({ category: 'kvCache', label: s.mla ? 'KV cache (MLA latent)' : 'KV cache', bytes: kv.bytes, formula: kv.formula, source: s.mla ? SOURCES.mla : s.windows?.some((w) => w > 0) ? SOURCES.window : SOURCES.kvCache });
+    // Prefill: one layer's working set (residual, norm out, q/k/v, MLP hidden ×3) at a time;
+    // the widest layer sets it (a MoE layer: the k routed experts' rows and the shared expert).
     const tok = b * cfg.seq;
-    const layer = tok * (2 * dt.residual * s.hidden + c * (s.heads + 2 * s.kvHeads) * s.headDim + 3 * c * s.intermediate);
+    const widest = Math.max(...Array.from({ length: s.layers }, (_, l) => {
+      const w = layerWidths(s, l);
+      return c * w.qkv + 3 * c * w.mlpHidden;
+    }));
+    const layer = tok * (2 * dt.residual * s.hidden + widest);
     const scores = cfg.attention === 'eager' ? b * s.heads * cfg.seq * cfg.seq * (c + (dt.autocast ? 4 : c)) : 0;
     // Generation computes logits for the last position only (fp32 upcast).
     const logits = s.head === 'causal-lm' ? b * s.vocab * (c + 4) : s.head === 'masked-lm' ? tok * s.vocab * (c + 4) : 0;
@@ -429,6 +472,14 @@ function inferencePlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
     at = layer + scores >= logits ? 'prefill of one layer' : 'logits of the last position';
     terms.push({ category: 'activations', label: 'prefill working set (one layer)', bytes: layer + scores, formula: 'b·s × (2 residual + q/k/v + 3 × MLP hidden) per layer, one layer alive at a time', source: SOURCES.sdpa });
     if (logits > 0) terms.push({ category: 'logits', label: 'logits', bytes: logits, formula: s.head === 'causal-lm' ? 'b × V × (16-bit + fp32) for the last position' : 'b·s × V × (16-bit + fp32)', source: 'Hugging Face generate' });
+  } else if (isImageFamily(spec)) {
+    const f = familyInference(spec, cfg, dt);
+    persistent.inputs = familyInputs(spec, cfg, b, dt);
+    persistent.kvCache = f.kvCache;
+    persistent.workspace = f.workspace;
+    transient = f.transient;
+    at = f.at;
+    terms.push(...f.terms);
   } else if (spec.kind === 'resnet') {
     persistent.inputs = b * 3 * cfg.imageSize * cfg.imageSize * 4;
     const units = resnetUnits(spec, { ...cfg, microBatch: b }, dt, () => 0, () => 0);
@@ -451,12 +502,13 @@ function inferencePlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
     recomputedUnits: 0,
   };
   const notes = ['inference: no gradients or optimizer states; activations are freed layer by layer'];
+  if (spec.kind === 'transformer') notes.push(...familyNotes(spec, cfg));
   return finish(cfg, spec, inv, 0, sched, terms, notes, transient);
 }
 
 function vramlabPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
   checkEngineSupports(cfg, spec.kind);
-  if (spec.kind === 'resnet') throw new EstimateError('framework vramlab: the engine runs the mlp model and GPT-style decoders');
+  if (spec.kind !== 'mlp' && spec.kind !== 'transformer') throw new EstimateError('framework vramlab: the engine runs the mlp model and GPT-style decoders');
   if (spec.kind === 'transformer') checkEngineGpt(spec, cfg);
   const lay = spec.kind === 'mlp' ? engineMlpLayout(spec, cfg) : engineGptLayout(spec, cfg);
   const persistent = zeroCategories();
@@ -501,3 +553,27 @@ function vramlabPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
   plan.timeline = opTimeline({ units: lay.units, persistent, checkpoint: cfg.checkpoint }).map((p) => ({ label: p.label, phase: p.phase, bytes: p.live, op: p.op, at: p.at }));
   return plan;
 }
+
+/** What a reader of a MoE, MLA or sliding-window plan should know about how it was counted. */
+function familyNotes(s: TransformerSpec, cfg: PlanConfig): string[] {
+  const notes: string[] = [];
+  const n = (x: number) => `${(x / 1e9).toFixed(1)}B`;
+  const ep = cfg.ep ?? 1;
+  if (s.moe) {
+    const inv = inventory(s);
+    notes.push(
+      `mixture of experts: all ${s.moe.experts} experts of every MoE layer are resident, so weights, gradients and optimizer states count ${n(totalParams(inv))} parameters; ${n(activeParams(inv))} are active per token (top-${s.moe.topK}), which sets compute and activations, not memory`,
+    );
+    notes.push('MoE routing as transformers runs it: dropless (exactly b·s × k rows reach the experts, no capacity padding); the router load-balancing loss is not computed');
+    if (ep > 1) notes.push(`expert parallel ${ep}: each GPU holds ${s.moe.experts / ep} of the ${s.moe.experts} experts per MoE layer and two all-to-all buffers of the routed rows per layer`);
+  }
+  if (s.mla && cfg.mode === 'inference') {
+    notes.push(`MLA: the KV cache holds the ${s.mla.kvLoraRank}-value latent and the ${s.mla.qkRopeHeadDim}-value rotary key per token per layer, as vLLM and SGLang cache it; transformers' own cache keeps the decompressed keys and values, ${Math.round(mlaDecompressedRatio(s))}× more`);
+  }
+  if (s.windows?.some((w) => w > 0 && w < cfg.seq) && cfg.mode === 'inference') {
+    notes.push('sliding window: a local layer caches only its last window of tokens (transformers\' sliding-window cache, vLLM)');
+  }
+  return notes;
+}
+
+const mlaDecompressedRatio = (s: TransformerSpec) => (s.heads * (s.mla!.qkNopeHeadDim + s.mla!.qkRopeHeadDim + s.mla!.vHeadDim)) / (s.mla!.kvLoraRank + s.mla!.qkRopeHeadDim);

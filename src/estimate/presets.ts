@@ -4,10 +4,16 @@
  */
 import type { PlanConfig } from '../protocol/config.ts';
 import { EstimateError } from './errors.ts';
-import { parseHfConfig } from './hf.ts';
+import { LLM_PRESETS } from './llm-presets.ts';
+import { DIFFUSION_PRESETS } from './diffusion.ts';
+import { EFFICIENTNET_PRESETS } from './efficientnet.ts';
+import { GAN_PRESETS } from './gan.ts';
+import { parseModelConfig } from './hf.ts';
+import { VIT_PRESETS, VLM_PRESETS } from './vision.ts';
 import type { ModelSpec, ResNetSpec, TransformerSpec } from './specs.ts';
+import { layerWindows } from './window.ts';
 
-type Preset = Omit<TransformerSpec, 'kind' | 'id' | 'name'> & { name: string };
+export type Preset = Omit<TransformerSpec, 'kind' | 'id' | 'name'> & { name: string };
 
 const gpt2 = (name: string, hidden: number, layers: number, heads: number): Preset => ({
   name,
@@ -107,9 +113,11 @@ const TRANSFORMERS: Record<string, Preset> = {
   'llama-3.2-1b': llama('Llama 3.2 1B', { vocab: 128256, hidden: 2048, layers: 16, heads: 32, kvHeads: 8, intermediate: 8192, tied: true }),
   'llama-3.2-3b': llama('Llama 3.2 3B', { vocab: 128256, hidden: 3072, layers: 28, heads: 24, kvHeads: 8, intermediate: 8192, tied: true }),
   'llama-3.1-8b': llama('Llama 3.1 8B', { vocab: 128256, hidden: 4096, layers: 32, heads: 32, kvHeads: 8, intermediate: 14336, tied: false }),
-  'mistral-7b': llama('Mistral 7B v0.1', { vocab: 32000, hidden: 4096, layers: 32, heads: 32, kvHeads: 8, intermediate: 14336, tied: false }),
+  // sliding_window 4096 on every layer (v0.1; later versions set it to null).
+  'mistral-7b': { ...llama('Mistral 7B v0.1', { vocab: 32000, hidden: 4096, layers: 32, heads: 32, kvHeads: 8, intermediate: 14336, tied: false }), windows: layerWindows(32, 4096, { kind: 'all' }) },
   'qwen2.5-0.5b': llama('Qwen2.5 0.5B', { vocab: 151936, hidden: 896, layers: 24, heads: 14, kvHeads: 2, intermediate: 4864, tied: true, qkvBias: true }),
   'qwen2.5-7b': llama('Qwen2.5 7B', { vocab: 152064, hidden: 3584, layers: 28, heads: 28, kvHeads: 4, intermediate: 18944, tied: false, qkvBias: true }),
+  ...LLM_PRESETS,
 };
 
 const RESNETS: Record<string, Omit<ResNetSpec, 'kind' | 'id'>> = {
@@ -121,16 +129,37 @@ const RESNETS: Record<string, Omit<ResNetSpec, 'kind' | 'id'>> = {
 export interface ModelInfo {
   id: string;
   name: string;
-  family: 'mlp' | 'gpt2' | 'bert' | 'llama' | 'resnet';
+  family: ModelFamily;
+  /** Image models: the resolution it was trained at, the default of --image-size for it. */
+  imageSize?: number;
 }
 
-export const MODEL_IDS: readonly string[] = ['mlp', ...Object.keys(TRANSFORMERS), ...Object.keys(RESNETS)];
+export type ModelFamily = 'mlp' | 'gpt2' | 'bert' | 'llama' | 'resnet' | 'vit' | 'vlm' | 'efficientnet' | 'diffusion' | 'gan';
+
+/** The image-model families, each preset in its own module (vision.ts, efficientnet.ts, diffusion.ts, gan.ts). */
+const IMAGE_PRESETS = {
+  vit: VIT_PRESETS,
+  vlm: VLM_PRESETS,
+  efficientnet: EFFICIENTNET_PRESETS,
+  diffusion: DIFFUSION_PRESETS,
+  gan: GAN_PRESETS,
+} as const;
+type ImageKind = keyof typeof IMAGE_PRESETS;
+const IMAGE_KINDS = Object.keys(IMAGE_PRESETS) as ImageKind[];
+
+/** The native resolution of an image preset (a VLM's is its vision tower's). */
+function nativeSize(kind: ImageKind, p: { imageSize?: number; vision?: { imageSize: number } }): number {
+  return kind === 'vlm' ? p.vision!.imageSize : p.imageSize!;
+}
+
+export const MODEL_IDS: readonly string[] = ['mlp', ...Object.keys(TRANSFORMERS), ...Object.keys(RESNETS), ...IMAGE_KINDS.flatMap((k) => Object.keys(IMAGE_PRESETS[k]))];
 
 export function listModels(): ModelInfo[] {
   return [
     { id: 'mlp', name: 'MLP (d, hidden, layers)', family: 'mlp' },
     ...Object.entries(TRANSFORMERS).map(([id, p]) => ({ id, name: p.name, family: p.family })),
-    ...Object.entries(RESNETS).map(([id, p]) => ({ id, name: p.name, family: 'resnet' as const })),
+    ...Object.entries(RESNETS).map(([id, p]) => ({ id, name: p.name, family: 'resnet' as const, imageSize: 224 })),
+    ...IMAGE_KINDS.flatMap((k) => Object.entries(IMAGE_PRESETS[k]).map(([id, p]) => ({ id, name: p.name, family: k, imageSize: nativeSize(k, p) }))),
   ];
 }
 
@@ -140,11 +169,31 @@ export function resolveModel(config: PlanConfig): ModelSpec {
   if (id === 'mlp') return { kind: 'mlp', id: 'mlp', name: `MLP ${config.mlp.layers}×(${config.mlp.d}→${config.mlp.hidden}→${config.mlp.d})`, ...config.mlp };
   if (id === 'hf') {
     if (config.hfConfig === undefined) throw new EstimateError('model hf needs a config.json: pass --hf-config path/to/config.json');
-    return parseHfConfig(config.hfConfig);
+    return parseModelConfig(config.hfConfig);
   }
   const t = TRANSFORMERS[id];
   if (t) return { kind: 'transformer', id, ...t };
   const r = RESNETS[id];
   if (r) return { kind: 'resnet', id, ...r };
+  for (const kind of IMAGE_KINDS) {
+    const table: Record<string, object> = IMAGE_PRESETS[kind];
+    if (Object.hasOwn(table, id)) return { kind, id, ...table[id] } as ModelSpec;
+  }
   throw new EstimateError(`unknown model '${id}'; choose one of: ${MODEL_IDS.join(', ')}, or pass --hf-config`);
+}
+
+/** The resolution an image model was trained at (the default --image-size for it); undefined for other models. */
+export function nativeImageSize(config: PlanConfig): number | undefined {
+  const spec = resolveModel(config);
+  switch (spec.kind) {
+    case 'vit':
+    case 'efficientnet':
+    case 'diffusion':
+    case 'gan':
+      return spec.imageSize;
+    case 'vlm':
+      return spec.vision.imageSize;
+    default:
+      return undefined;
+  }
 }

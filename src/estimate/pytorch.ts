@@ -14,6 +14,8 @@
  */
 import type { PlanConfig } from '../protocol/config.ts';
 import type { DtypePlan } from './dtypes.ts';
+import { mlaQkvValues, mlaSavedPerToken } from './mla.ts';
+import { isMoeLayer, moeBlockBytes } from './moe.ts';
 import { resnetConvs } from './params.ts';
 import type { ResNetSpec, TransformerSpec } from './specs.ts';
 import type { Unit } from './schedule.ts';
@@ -42,8 +44,19 @@ export interface LayerBytes {
   input: number;
 }
 
-/** Saved bytes per token for one layer (scores is per token per key position). */
-export function transformerLayerBytes(s: TransformerSpec, dt: DtypePlan, eager: boolean, seq: number): LayerBytes {
+/**
+ * Per-token widths of layer `l` the backward and an inference forward work on: q/k/v values
+ * (MLA: decompressed), and the MLP hidden values (MoE: k routed experts and the shared one).
+ */
+export function layerWidths(s: TransformerSpec, l: number): { qkv: number; mlpHidden: number } {
+  const qkv = s.mla ? mlaQkvValues(s) : (s.heads + 2 * s.kvHeads) * s.headDim;
+  const m = s.moe;
+  const mlpHidden = m && isMoeLayer(s, l) ? m.topK * m.expertIntermediate + m.sharedIntermediate : s.intermediate;
+  return { qkv, mlpHidden };
+}
+
+/** Saved bytes per token for layer `layer` (scores is per token per key position). */
+export function transformerLayerBytes(s: TransformerSpec, dt: DtypePlan, eager: boolean, seq: number, layer = 0): LayerBytes {
   const c = dt.compute;
   const r = dt.residual;
   const h = s.hidden;
@@ -77,10 +90,23 @@ export function transformerLayerBytes(s: TransformerSpec, dt: DtypePlan, eager: 
   const sm = dt.autocast ? 4 : c;
   const scores = eager ? (sm + (s.dropout ? 1 + c : dt.autocast ? c : 0)) * s.heads : 0;
   if (s.family === 'llama') {
+    // Fused projections (phi3, falcon) keep one cast of their input where separate ones keep one each.
+    const qkvConsumers = s.fusedQkv ? 1 : 3;
+    const gated = s.gatedMlp !== false;
+    const mlpConsumers = gated && !s.fusedGateUp ? 2 : 1;
+    // Falcon-7B: one norm feeds attention and MLP (under autocast the MLP keeps its own cast).
+    const shared = s.parallelBlock && s.normsPerLayer === 1;
+    const attnNorm = normFeeding(qkvConsumers + (shared ? mlpConsumers : 0));
+    const mlpNorm = shared ? 0 : normFeeding(mlpConsumers);
+    // q_norm/k_norm (qwen3, gemma3): an fp32 copy and the 16-bit cast per value, a statistic per head.
+    const qkNorm = s.qkNorm ? (4 + c) * (q + kv) + 4 * (s.heads + s.kvHeads) : 0;
+    if (s.mla) attention = attnNorm + mlaSavedPerToken(s, dt, eager);
     // q and k go through RoPE in fp32 under autocast (cos/sin are fp32), SDPA casts them back.
-    attention = normFeeding(3) + c * q + c * kv + c * kv + c * q /* sdpa out */ + c * q /* merged heads, o_proj input */ + (eager ? 0 : lse);
-    // SiLU(gate) * up: silu saves gate, mul saves silu(gate) and up, down_proj saves the product.
-    mlp = normFeeding(2) + 4 * c * I;
+    else attention = attnNorm + qkNorm + c * q + c * kv + c * kv + c * q /* sdpa out */ + c * q /* merged heads, o_proj input */ + (eager ? 0 : lse);
+    if (s.moe && isMoeLayer(s, layer)) mlp = mlpNorm + moeBlockBytes(s, dt, 1).saved;
+    // SiLU(gate) * up: silu saves gate, mul saves silu(gate) and up, down_proj saves the product;
+    // without a gate, GELU keeps its input and the down projection its output.
+    else mlp = mlpNorm + (gated ? 4 : 2) * c * I;
   } else if (s.family === 'gpt2') {
     attention = normFeeding(1) + 3 * c * h /* qkv */ + c * h /* sdpa out */ + c * h /* merged */ + drop * h + (eager ? 0 : lse);
     let act: number;
@@ -108,7 +134,7 @@ export function transformerLayerBytes(s: TransformerSpec, dt: DtypePlan, eager: 
 }
 
 /** Units of a transformer training step under PyTorch eager. */
-export function transformerUnits(s: TransformerSpec, cfg: PlanConfig, dt: DtypePlan, grads: (block: number) => number, casts: (block: number) => number): Unit[] {
+export function transformerUnits(s: TransformerSpec, cfg: PlanConfig, dt: DtypePlan, grads: (block: number) => number, casts: (block: number) => number, ep = 1): Unit[] {
   const b = cfg.microBatch ?? cfg.batch;
   const seq = cfg.seq;
   const tokens = b * seq;
@@ -116,20 +142,20 @@ export function transformerUnits(s: TransformerSpec, cfg: PlanConfig, dt: DtypeP
   const r = dt.residual;
   const h = s.hidden;
   const eager = cfg.attention === 'eager';
-  const lb = transformerLayerBytes(s, dt, eager, seq);
   const units: Unit[] = [];
 
   // Embeddings: token (+ position, + type) lookups added in the residual dtype; dropout mask.
   const embSaved = tokens * ((s.dropout ? 1 : 0) * h + (s.family === 'bert' ? r * h + 8 : 0));
   units.push(unit({ name: 'embeddings', saved: embSaved, fwdTransient: tokens * 3 * r * h, bwdTransient: tokens * 2 * r * h, gradBytes: grads(-1), castBytes: casts(-1) }));
 
-  const I = s.intermediate;
-  const qkv = (s.heads + 2 * s.kvHeads) * s.headDim;
   for (let l = 0; l < s.layers; l++) {
+    const lb = transformerLayerBytes(s, dt, eager, seq, l);
+    const { qkv, mlpHidden: I } = layerWidths(s, l);
+    const moe = s.moe && isMoeLayer(s, l) ? moeBlockBytes(s, dt, tokens, ep) : undefined;
     const scoresBytes = tokens * lb.scores;
     // Backward: gradient of the residual (r), of the MLP hidden (two c·I buffers), of q/k/v
     // and flash attention's fp32 dq accumulator; eager adds the s² gradients.
-    const mlpBwd = tokens * (2 * r * h + 3 * c * I);
+    const mlpBwd = moe ? moe.bwdTransient : tokens * (2 * r * h + 3 * c * I);
     const attnBwd = tokens * (2 * r * h + c * qkv + 4 * s.heads * s.headDim) + (eager ? tokens * seq * s.heads * (c + 8) : 0);
     units.push(
       unit({
@@ -138,7 +164,7 @@ export function transformerUnits(s: TransformerSpec, cfg: PlanConfig, dt: DtypeP
         selective: scoresBytes,
         checkpointInput: tokens * lb.input,
         // Eager: raw scores and their scaled/masked copy before softmax keeps one.
-        fwdTransient: tokens * (r * h + c * I) + (eager ? 2 * c * tokens * seq * s.heads : 0),
+        fwdTransient: (moe ? tokens * r * h + moe.fwdTransient : tokens * (r * h + c * I)) + (eager ? 2 * c * tokens * seq * s.heads : 0),
         bwdTransient: Math.max(mlpBwd, attnBwd),
         castBytes: casts(l),
         gradBytes: grads(l),

@@ -57,9 +57,9 @@ export const ENGINE_OPTIMIZERS = ['sgd', 'sgd-momentum', 'adam', 'adamw'] as con
 export const ENGINE_PRECISIONS = ['fp32', 'amp-fp16', 'amp-bf16'] as const;
 
 /** What the engine runs: the mlp, and GPT-style decoders (checked further in vramlab-gpt.ts). */
-export function checkEngineSupports(cfg: PlanConfig, kind: 'mlp' | 'transformer' | 'resnet'): void {
+export function checkEngineSupports(cfg: PlanConfig, kind: string): void {
   const fix = 'or use --framework pytorch for a PyTorch estimate';
-  if (kind === 'resnet') throw new EstimateError(`framework vramlab: the engine runs the mlp model and GPT-style decoders (e.g. --model gpt-nano); ${fix}`);
+  if (kind !== 'mlp' && kind !== 'transformer') throw new EstimateError(`framework vramlab: the engine runs the mlp model and GPT-style decoders (e.g. --model gpt-nano); ${fix}`);
   if (cfg.mode !== 'train') throw new EstimateError(`framework vramlab: the engine runs training steps; use --mode train, ${fix}`);
   if (!(ENGINE_PRECISIONS as readonly string[]).includes(cfg.precision)) {
     throw new EstimateError(`framework vramlab: precision must be one of ${ENGINE_PRECISIONS.join(', ')}, ${fix}`);

@@ -27,6 +27,16 @@ export const ACTIVATIONS = ['relu', 'gelu'] as const;
 export type ActivationFn = (typeof ACTIVATIONS)[number];
 
 export const ZERO_STAGES = [0, 1, 2, 3] as const;
+
+/** Diffusion pipelines: which components stay on the GPU (Diffusers' CPU offload modes). */
+export const PIPELINE_OFFLOADS = ['none', 'model', 'sequential'] as const;
+export type PipelineOffload = (typeof PIPELINE_OFFLOADS)[number];
+
+/** Diffusion pipelines: how the VAE decodes (all at once, one image at a time, in tiles). */
+export const VAE_DECODES = ['full', 'sliced', 'tiled'] as const;
+
+/** Diffusion pipelines: classifier-free guidance (the denoiser's batch doubled) or none. */
+export const GUIDANCES = ['cfg', 'none'] as const;
 export type ZeroStage = (typeof ZERO_STAGES)[number];
 
 /** Upper bounds that keep every product below 2^53 and reject typos like --batch 1e12. */
@@ -40,6 +50,9 @@ export const LIMITS = {
   loraRank: 65536,
   gpus: 65536,
   gpuMemoryGiB: 1 << 20,
+  images: 64,
+  maxPixels: 1 << 26,
+  steps: 1000,
 } as const;
 
 const posInt = (what: string, max: number) =>
@@ -67,8 +80,23 @@ export const PlanConfigSchema = z
     mlp: MlpShapeSchema,
     /** A parsed Hugging Face config.json, used when model is `hf`. Validated in estimate/hf.ts. */
     hfConfig: z.unknown().optional(),
-    /** ResNet input side in pixels (square images, 3 channels). */
+    /** Image models' input side in pixels (square images, 3 channels); a diffusion pipeline's output resolution. */
     imageSize: posInt('image size', LIMITS.imageSize),
+    /** Vision-language models: images per sample, their tokens added to the `seq` text tokens. Default 1. */
+    images: posInt('images', LIMITS.images).optional(),
+    /** Qwen2-VL-style models: the pixel budget per image (its processor's max_pixels). */
+    maxPixels: posInt('max pixels', LIMITS.maxPixels).optional(),
+    /** Diffusion inference: denoising steps (time, not memory). Default: the pipeline's. */
+    steps: posInt('steps', LIMITS.steps).optional(),
+    /** Diffusion inference: classifier-free guidance. Default: the pipeline's (on for SD, off for Flux.1-dev). */
+    guidance: z.enum(GUIDANCES).optional(),
+    vaeDecode: z.enum(VAE_DECODES).optional(),
+    /** Diffusion inference: Diffusers' CPU offload of the pipeline's components (not the optimizer's offload). */
+    pipelineOffload: z.enum(PIPELINE_OFFLOADS).optional(),
+    /** Diffusion training: DreamBooth's prior preservation (instance and class images, the batch doubled). */
+    priorPreservation: z.boolean().optional(),
+    /** Diffusion training: train the (first) text encoder too. */
+    trainTextEncoder: z.boolean().optional(),
     mode: z.enum(MODES),
     /** Samples per GPU per optimizer step (training) or per forward (inference). */
     batch: posInt('batch', LIMITS.batch),
@@ -90,6 +118,8 @@ export const PlanConfigSchema = z
     qlora: z.boolean(),
     zero: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]),
     gpus: posInt('gpus', LIMITS.gpus),
+    /** Expert-parallel degree for mixture-of-experts models: experts are split over groups of this many GPUs. */
+    ep: posInt('ep', LIMITS.gpus).optional(),
     framework: z.enum(FRAMEWORKS),
     /**
      * The card the page's verdict is for: a GPU catalog id (estimate/gpus.ts). Absent: the

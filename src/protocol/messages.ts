@@ -88,9 +88,10 @@ export const RunProgressSchema = z.object({
 export const ModelSummarySchema = z.object({
   id: text(),
   name: text(),
-  family: z.enum(['mlp', 'gpt2', 'bert', 'llama', 'resnet']),
+  family: z.enum(['mlp', 'gpt2', 'bert', 'llama', 'resnet', 'vit', 'vlm', 'efficientnet', 'diffusion', 'gan']),
   params: count,
   trainableParams: count,
+  activeParams: count.optional(),
   layers: count,
 });
 

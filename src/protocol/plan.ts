@@ -64,9 +64,11 @@ export interface ModelSummary {
   id: string;
   /** Human name, e.g. "GPT-2 small (124M)". */
   name: string;
-  family: 'mlp' | 'gpt2' | 'bert' | 'llama' | 'resnet';
+  family: 'mlp' | 'gpt2' | 'bert' | 'llama' | 'resnet' | 'vit' | 'vlm' | 'efficientnet' | 'diffusion' | 'gan';
   params: number;
   trainableParams: number;
+  /** Mixture of experts: parameters a token passes through (routed experts at k / E). */
+  activeParams?: number;
   layers: number;
 }
 

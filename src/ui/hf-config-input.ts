@@ -1,7 +1,7 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { EstimateError } from '../estimate/index.ts';
-import { parseHfConfig } from '../estimate/hf.ts';
+import { parseModelConfig } from '../estimate/hf.ts';
 import { formatBytes } from './format.ts';
 
 import { MAX_HF_CONFIG_BYTES } from '../protocol/hf-config.ts';
@@ -221,7 +221,7 @@ export class VlHfConfig extends LitElement {
       return;
     }
     try {
-      parseHfConfig(json);
+      parseModelConfig(json);
     } catch (err) {
       // EstimateError says which field is wrong and what is allowed. Anything else (e.g. a
       // RangeError from absurd nesting) is still this input's fault, not the page's.

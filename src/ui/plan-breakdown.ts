@@ -114,7 +114,9 @@ export class VlPlanBreakdown extends LitElement {
       <section data-testid="plan-breakdown">
         <h2 data-testid="plan-model">${p.model.name}</h2>
         <p class="muted" data-testid="plan-params">
-          ${formatCount(p.params)} parameters (${formatInteger(p.params)})${p.trainableParams !== p.params
+          ${formatCount(p.params)} parameters (${formatInteger(p.params)})${p.model.activeParams === undefined
+            ? nothing
+            : html`, ${formatCount(p.model.activeParams)} active per token (all resident)`}${p.trainableParams !== p.params
             ? html`, ${formatCount(p.trainableParams)} trainable`
             : nothing}
         </p>

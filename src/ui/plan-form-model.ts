@@ -15,6 +15,12 @@ export const TEXT_KEYS = [
   'mlp.layers',
   'mlp.activation',
   'imageSize',
+  'images',
+  'maxPixels',
+  'steps',
+  'guidance',
+  'vaeDecode',
+  'pipelineOffload',
   'mode',
   'batch',
   'microBatch',
@@ -50,6 +56,12 @@ export function draftFrom(c: PlanConfig): Draft {
     'mlp.layers': String(c.mlp.layers),
     'mlp.activation': c.mlp.activation,
     imageSize: String(c.imageSize),
+    images: c.images === undefined ? '' : String(c.images),
+    maxPixels: c.maxPixels === undefined ? '' : String(c.maxPixels),
+    steps: c.steps === undefined ? '' : String(c.steps),
+    guidance: c.guidance ?? '',
+    vaeDecode: c.vaeDecode ?? '',
+    pipelineOffload: c.pipelineOffload ?? '',
     mode: c.mode,
     batch: String(c.batch),
     microBatch: c.microBatch === undefined ? '' : String(c.microBatch),
@@ -83,6 +95,13 @@ export function rawConfig(d: Draft, hfConfig: unknown): unknown {
     mlp: { d: num(d['mlp.d']), hidden: num(d['mlp.hidden']), layers: num(d['mlp.layers']), activation: d['mlp.activation'] },
     hfConfig,
     imageSize: num(d.imageSize),
+    // Empty: the model's own default (one image, its steps and guidance, no offload).
+    images: optionalNum(d.images),
+    maxPixels: optionalNum(d.maxPixels),
+    steps: optionalNum(d.steps),
+    guidance: d.guidance === '' ? undefined : d.guidance,
+    vaeDecode: d.vaeDecode === '' ? undefined : d.vaeDecode,
+    pipelineOffload: d.pipelineOffload === '' ? undefined : d.pipelineOffload,
     mode: d.mode,
     batch: num(d.batch),
     microBatch: optionalNum(d.microBatch),
@@ -108,6 +127,19 @@ export interface Applies {
   transformer: boolean;
   resnet: boolean;
   mlp: boolean;
+  /** The image size field: ResNets and every image family. */
+  image: boolean;
+  /** Sequence length: language models, and a VLM's text tokens. */
+  seq: boolean;
+  /** Eager or fused attention: transformers, vision towers, VLMs, diffusion pipelines. */
+  attention: boolean;
+  /** LoRA (QLoRA only for language models and VLMs). */
+  lora: boolean;
+  qlora: boolean;
+  /** Images per sample and the pixel budget (VLMs). */
+  vlm: boolean;
+  /** Steps, guidance, VAE decoding and offload (diffusion pipelines, in inference). */
+  diffusion: boolean;
   train: boolean;
   /** ZeRO shards across GPUs: offered with more than one GPU, or when a link already set it. */
   zero: boolean;
@@ -115,13 +147,27 @@ export interface Applies {
   hidden: string[];
 }
 
+const IMAGE_FAMILIES: readonly Family[] = ['resnet', 'vit', 'vlm', 'efficientnet', 'diffusion', 'gan'];
+
 export function applies(family: Family, d: Draft): Applies {
-  const transformer = family !== 'mlp' && family !== 'resnet';
-  const hidden = transformer ? [] : ['sequence length', 'attention', 'LoRA and QLoRA'];
+  const image = IMAGE_FAMILIES.includes(family);
+  const transformer = family !== 'mlp' && !image;
+  const seq = transformer || family === 'vlm';
+  const attention = transformer || family === 'vit' || family === 'vlm' || family === 'diffusion';
+  const lora = attention;
+  const qlora = transformer || family === 'vlm';
+  const hidden = [...(seq ? [] : ['sequence length']), ...(attention ? [] : ['attention']), ...(lora ? (qlora ? [] : ['QLoRA']) : ['LoRA and QLoRA'])];
   return {
     transformer,
     resnet: family === 'resnet',
     mlp: family === 'mlp',
+    image,
+    seq,
+    attention,
+    lora,
+    qlora,
+    vlm: family === 'vlm',
+    diffusion: family === 'diffusion',
     train: d.mode === 'train',
     zero: Number(d.gpus) > 1 || (d.zero !== '' && d.zero !== String(DEFAULT_PLAN.zero)),
     hidden,
@@ -130,14 +176,24 @@ export function applies(family: Family, d: Draft): Applies {
 
 /** One sentence per control, shown on hover (title) and under the control while it has focus; some depend on the model. */
 export function hints(family: Family, train: boolean): Record<TextKey | 'qlora', string> {
-  const sample = family === 'resnet' ? 'images of the size above' : family === 'mlp' ? 'vectors of width d' : 'sequences of the length below';
+  const sample =
+    family === 'vlm' ? 'prompts of text and images' : family === 'diffusion' ? 'images to generate (or to train on)' : IMAGE_FAMILIES.includes(family) ? 'images of the size above' : family === 'mlp' ? 'vectors of width d' : 'sequences of the length below';
   return {
     model: 'A preset with the real architecture, the mlp, or an imported config.json.',
     'mlp.d': 'Input and output width of each block.',
     'mlp.hidden': 'Width of the hidden layer inside each block.',
     'mlp.layers': 'Number of blocks; activations grow linearly with it.',
     'mlp.activation': 'GELU keeps its input for backward; ReLU keeps only its output.',
-    imageSize: 'Side of the square input image; activations grow with its square.',
+    imageSize:
+      family === 'diffusion'
+        ? 'Side of the square image to generate; latents are 8× smaller per side, and attention grows with the square of their count.'
+        : 'Side of the square input image; activations grow with its square (a vision transformer’s eager attention with its fourth power).',
+    images: 'Images per sample; each adds its tokens to the language model’s sequence (576 for LLaVA-1.5 at 336 px). Empty: 1.',
+    maxPixels: 'Qwen2-VL’s pixel budget per image: larger images are resized to fit, so fewer tokens. Empty: the processor’s 12,845,056.',
+    steps: 'Denoising steps: they cost time, not memory (each step reuses the same buffers). Empty: the pipeline’s own.',
+    guidance: 'Classifier-free guidance runs the denoiser on the prompt and the negative prompt: twice the batch. Empty: on for SD, off for Flux.1-dev.',
+    vaeDecode: 'Sliced decodes one image at a time; tiled decodes tiles of the VAE’s own size, for large images.',
+    pipelineOffload: 'Diffusers’ CPU offload: model keeps only the running component on the GPU, sequential only its running layer (slow).',
     mode: 'Training holds gradients, optimizer states and activations; inference holds weights and the KV cache.',
     batch: train ? `Samples per GPU per optimizer step: ${sample}.` : `Samples per GPU per forward pass: ${sample}.`,
     microBatch: 'Samples per forward/backward; smaller than batch means gradient accumulation.',

@@ -7,14 +7,18 @@ import {
   ConfigError,
   DEFAULT_PLAN,
   FRAMEWORKS,
+  GUIDANCES,
   MODES,
   OPTIMIZERS,
+  PIPELINE_OFFLOADS,
   PRECISIONS,
+  VAE_DECODES,
   ZERO_STAGES,
   parsePlanConfig,
   type PlanConfig,
 } from '../protocol/config.ts';
 import { listModels, type ModelInfo } from '../estimate/index.ts';
+import { parseModelConfig } from '../estimate/hf.ts';
 import { GPU_CATALOG, chosenGpu } from '../estimate/gpus.ts';
 import { hfModelName, type HfConfigChangeDetail } from './hf-config-input.ts';
 import { CUSTOM_GPU, HF_MODEL, TEXT_KEYS, applies, draftFrom, hints, rawConfig, type Draft, type Family, type TextKey } from './plan-form-model.ts';
@@ -42,11 +46,17 @@ const FAMILY_LABELS: Record<ModelInfo['family'], string> = {
   mlp: 'Toy',
   gpt2: 'GPT-2',
   bert: 'BERT',
-  llama: 'Llama family',
+  llama: 'Decoder LLMs',
   resnet: 'ResNet',
+  vit: 'Vision transformers',
+  vlm: 'Vision-language',
+  efficientnet: 'EfficientNet',
+  diffusion: 'Diffusion pipelines',
+  gan: 'GAN',
 };
 
 const TRAINING_ONLY = 'training only';
+const SAMPLING_ONLY = 'inference only';
 
 /**
  * The planner form. Every edit is validated against PlanConfigSchema; a valid config is
@@ -187,7 +197,7 @@ export class VlPlanForm extends LitElement {
 
   override render() {
     const d = this.draft;
-    const family: Family = this.models.find((m) => m.id === d.model)?.family ?? 'hf';
+    const family: Family = this.models.find((m) => m.id === d.model)?.family ?? this.importedFamily();
     const on = applies(family, d);
     this.hints = hints(family, on.train);
     const modelName = this.models.find((m) => m.id === d.model)?.name ?? this.hfName;
@@ -207,7 +217,8 @@ export class VlPlanForm extends LitElement {
             ? html`${this.renderNumber('mlp.d', 'width d', 1)} ${this.renderNumber('mlp.hidden', 'hidden', 1)}
               ${this.renderNumber('mlp.layers', 'layers', 1)} ${this.renderSelect('mlp.activation', 'activation', ACTIVATIONS)}`
             : nothing}
-          ${on.resnet ? this.renderNumber('imageSize', 'image size (px)', 1) : nothing}
+          ${on.image ? this.renderNumber('imageSize', on.diffusion ? 'resolution (px)' : 'image size (px)', 1) : nothing}
+          ${on.vlm ? html`${this.renderNumber('images', 'images per sample', 1, '1')} ${this.renderNumber('maxPixels', 'max pixels per image', 1, 'processor default')}` : nothing}
           ${on.hidden.length > 0
             ? html`<p class="note" data-testid="form-not-applicable">Not used by ${modelName}: ${on.hidden.join(', ')}.</p>`
             : nothing}
@@ -220,14 +231,21 @@ export class VlPlanForm extends LitElement {
           <legend>Step</legend>
           ${this.renderSelect('mode', 'mode', MODES)} ${this.renderNumber('batch', 'batch', 1)}
           ${this.renderNumber('microBatch', 'micro-batch', 1, 'same as batch', '1', on.train ? null : TRAINING_ONLY)}
-          ${on.transformer ? this.renderNumber('seq', 'sequence length', 1) : nothing}
+          ${on.seq ? this.renderNumber('seq', on.vlm ? 'text tokens' : 'sequence length', 1) : nothing}
+          ${on.diffusion
+            ? html`${this.renderNumber('steps', 'steps', 1, 'pipeline default', '1', on.train ? SAMPLING_ONLY : null)}
+              ${this.renderSelect('guidance', 'guidance', ['', ...GUIDANCES], on.train ? SAMPLING_ONLY : null)}
+              ${this.renderSelect('vaeDecode', 'VAE decode', ['', ...VAE_DECODES], on.train ? SAMPLING_ONLY : null)}
+              ${this.renderSelect('pipelineOffload', 'pipeline offload', ['', ...PIPELINE_OFFLOADS], on.train ? SAMPLING_ONLY : null)}`
+            : nothing}
         </fieldset>
         <fieldset>
           <legend>Precision and memory savers</legend>
           ${this.renderSelect('precision', 'precision', PRECISIONS)}
           ${this.renderSelect('optimizer', 'optimizer', OPTIMIZERS, on.train ? null : TRAINING_ONLY)}
           ${this.renderSelect('checkpoint', 'checkpointing', CHECKPOINTS, on.train ? null : TRAINING_ONLY)}
-          ${on.transformer ? html`${this.renderSelect('attention', 'attention', ATTENTIONS)} ${this.renderNumber('loraRank', 'LoRA rank (0 = off)', 0)} ${this.renderQlora()}` : nothing}
+          ${on.attention ? this.renderSelect('attention', 'attention', ATTENTIONS) : nothing}
+          ${on.lora ? this.renderNumber('loraRank', 'LoRA rank (0 = off)', 0) : nothing} ${on.qlora ? this.renderQlora() : nothing}
         </fieldset>
         <fieldset>
           <legend>GPUs and framework</legend>
@@ -344,7 +362,7 @@ export class VlPlanForm extends LitElement {
         title=${this.hints[key]}
         aria-describedby=${this.describedBy(key, off)}
       >
-        ${options.map((o) => html`<option value=${o} ?selected=${String(o) === value}>${o}</option>`)}
+        ${options.map((o) => html`<option value=${o} ?selected=${String(o) === value}>${o === '' ? 'default' : o}</option>`)}
       </select>
       ${this.renderOff(key, off)}
       <small class="hint" id=${hintId(key)}>${this.hints[key]}</small>
@@ -355,10 +373,25 @@ export class VlPlanForm extends LitElement {
     return this.invalid?.field === key ? 'true' : 'false';
   }
 
+  /** An imported config.json of an image family shows that family's fields; a language model's, the transformer's. */
+  private importedFamily(): Family {
+    if (this.hfConfig === undefined) return 'hf';
+    try {
+      const kind = parseModelConfig(this.hfConfig).kind;
+      return kind === 'vit' || kind === 'vlm' || kind === 'efficientnet' || kind === 'diffusion' ? kind : 'hf';
+    } catch {
+      return 'hf';
+    }
+  }
+
   private handleInput(e: Event): void {
     const target = e.target as HTMLInputElement | HTMLSelectElement;
     const key = target.name;
-    if (key === 'qlora') {
+    const native = key === 'model' ? this.models.find((m) => m.id === target.value)?.imageSize : undefined;
+    if (native !== undefined) {
+      // An image model starts at the resolution it was trained at.
+      this.draft = { ...this.draft, model: target.value, imageSize: String(native) };
+    } else if (key === 'qlora') {
       this.draft = { ...this.draft, qlora: (target as HTMLInputElement).checked };
     } else if (key === 'gpu' && target.value === CUSTOM_GPU && this.draft.gpuMemoryGiB.trim() === '') {
       // Start the typed size at the card chosen so far (rounded to the GiB), not at an error.

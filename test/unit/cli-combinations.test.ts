@@ -66,7 +66,7 @@ describe('flags of another kind of model', () => {
     ['resnet50', '--seq', '256', /^vramlab estimate: --seq applies to transformer models .* only; model 'resnet50' has no sequence/],
     ['mlp', '--attention', 'fused', /--attention applies to transformer models .*model 'mlp' has no attention/],
     ['mlp', '--seq', '64', /--seq applies to transformer models .*model 'mlp' has no sequence/],
-    ['gpt2-small', '--image-size', '128', /^vramlab estimate: --image-size applies to resnet18, resnet50, resnet101 only; model 'gpt2-small' takes no images$/],
+    ['gpt2-small', '--image-size', '128', /^vramlab estimate: --image-size applies to image models \(ResNet, ViT, VLM, EfficientNet, diffusion, GAN\) only; model 'gpt2-small' takes no images$/],
   ])('%s with %s %s is refused', async (model, flag, value, line) => {
     await expectRefused(['estimate', '--model', model, flag, value], line);
   });

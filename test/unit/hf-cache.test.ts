@@ -101,11 +101,19 @@ describe('--model path/to/folder', () => {
     expect(byFolder.stdout).toBe(byFile.stdout);
   });
 
+  it("reads a Diffusers pipeline folder's model_index.json and its components", async () => {
+    const folder = join(ROOT, 'test', 'fixtures', 'stable-diffusion-v1-5');
+    const byFolder = await cli(['estimate', '--model', folder, '--mode', 'inference', '--json'], {});
+    const byFile = await cli(['estimate', '--hf-config', join(folder, 'model_index.json'), '--mode', 'inference', '--json'], {});
+    expect(byFolder.status, byFolder.stderr).toBe(0);
+    expect(byFolder.stdout).toBe(byFile.stdout);
+  });
+
   it('refuses a folder without config.json', async () => {
     const empty = join(dir, 'models', 'empty');
     mkdirSync(empty, { recursive: true });
     const r = await cli(['estimate', '--model', empty], {});
     expect(r.status).toBe(2);
-    expect(r.stderr).toBe(`vramlab estimate: --model: folder '${empty}' has no config.json; pass a model folder (the one with config.json) or a Hugging Face id such as org/name\n`);
+    expect(r.stderr).toBe(`vramlab estimate: --model: folder '${empty}' has no config.json (or model_index.json); pass a model folder (the one with config.json) or a Hugging Face id such as org/name\n`);
   });
 });
