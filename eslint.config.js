@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-e2e/', 'node_modules/', 'test-results/', 'playwright-report/', '.gpu-kit/'] },
+  { ignores: ['dist/', 'dist-e2e/', 'dist-test/', 'lib/', 'node_modules/', 'test-results/', 'playwright-report/', '.gpu-kit/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

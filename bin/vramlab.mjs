@@ -1,10 +1,28 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx, so a clone works after `npm install` with no build.
+// The `vramlab` command. Installed from the package it runs the prebuilt bundle, lib/cli.mjs
+// (scripts/build-cli.mjs, built on `npm pack`); in a checkout, where src/ is beside it, it runs
+// the TypeScript sources through tsx (a dev dependency), so edits need no build.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { register } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { tsImport } from 'tsx/esm/api';
 import { gpuEnv } from '../scripts/env.mjs';
+
+const FROM_SOURCE = existsSync(fileURLToPath(new URL('../src/cli/main.ts', import.meta.url)));
+
+/** main() and its helpers: from the sources in a checkout, else from the bundle. */
+async function loadCli() {
+  if (!FROM_SOURCE) return import('../lib/cli.mjs');
+  // The engine imports its WGSL with Vite's `?raw`; plain Node needs this hook for it. Registered
+  // first, so tsx's hooks (registered by tsImport) run before it and hand `?raw` on to it.
+  register('../scripts/raw-loader.mjs', import.meta.url);
+  const { tsImport } = await import('tsx/esm/api');
+  return tsImport('../src/cli/main.ts', {
+    parentURL: import.meta.url,
+    // Pinned so running from another directory never picks up a foreign tsconfig.
+    tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)),
+  });
+}
 
 /**
  * Commands that open a Dawn device. Dawn dlopens the Vulkan loader at start-up, which reads
@@ -96,18 +114,11 @@ if (status !== null) {
   process.exitCode = status;
 } else {
   try {
-    // The engine imports its WGSL with Vite's `?raw`; plain Node needs this hook for it. Registered
-    // first, so tsx's hooks (registered by tsImport) run before it and hand `?raw` on to it.
-    register('../scripts/raw-loader.mjs', import.meta.url);
-    const { main, processIo, guardStdout } = await tsImport('../src/cli/main.ts', {
-      parentURL: import.meta.url,
-      // Pinned so running from another directory never picks up a foreign tsconfig.
-      tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)),
-    });
+    const { main, processIo, guardStdout } = await loadCli();
     guardStdout();
     process.exitCode = await main(argv, onInterrupt ? { ...processIo, onInterrupt } : processIo);
   } catch (err) {
-    // main() reports its own errors; this is the sources failing to load at all. Controls are
+    // main() reports its own errors; this is the CLI failing to load at all. Controls are
     // escaped as main.ts does (C0, DEL, C1, bidi).
     const message = String(err?.message ?? err)
       .split('\n')[0]

@@ -242,7 +242,7 @@ test('exports: the chart as SVG and PNG, the plan as JSON and CSV', async ({ pag
   expect(parsed).toEqual({ error: false, root: 'svg', rects: expect.any(Number) });
   expect(parsed.rects).toBeGreaterThan(3);
   // Colours are inlined: the activations segment carries its palette colour.
-  expect(svgText).toMatch(/class="seg seg-activations"[^>]*style="fill:rgb\(0, 158, 115\)/);
+  expect(svgText).toMatch(/class="seg seg-activations"[^>]*style="fill: ?rgb\(0, 158, 115\)/);
 
   const png = await save('chart-export-png');
   expect(png.name).toBe('vramlab-peak-gpt2-small.png');

@@ -2,7 +2,10 @@
 // `npm test`: type-check, lint, unit tests, the engine's GPU tests in Node (SwiftShader when
 // there is no GPU) and the Playwright e2e tests in Chromium. Prints one closing line
 // `N passed, N failed` summed over every step, and exits non-zero if anything failed.
-//   node scripts/test.mjs [--only typecheck,lint,unit,gpu,e2e]
+//   node scripts/test.mjs [--only typecheck,lint,unit,gpu,e2e] [test files or filters]
+// The layer scripts (npm run test:unit, test:gpu, test:e2e) are this with --only, so each works
+// alone on a machine without a GPU as `npm test` does; other arguments go to Vitest and
+// Playwright (`npm run test:gpu -- test/gpu/mlp.test.ts`).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { ensureBrowser, gpuEnv } from './env.mjs';
@@ -11,6 +14,7 @@ const root = new URL('..', import.meta.url).pathname;
 const onlyArg = process.argv.indexOf('--only');
 const only = onlyArg > 0 ? new Set(process.argv[onlyArg + 1].split(',')) : null;
 const want = (step) => !only || only.has(step);
+const passThrough = process.argv.slice(2).filter((a, i, all) => a !== '--' && a !== '--only' && all[i - 1] !== '--only');
 const out = `${root}test-results`;
 mkdirSync(out, { recursive: true });
 
@@ -43,7 +47,7 @@ const single = (code) => (code === 0 ? { passed: 1, failed: 0 } : { passed: 0, f
 function vitest(project, env) {
   const file = `${out}/vitest-${project}.json`;
   rmSync(file, { force: true });
-  const code = run(bin('vitest'), ['run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile=${file}`], env);
+  const code = run(bin('vitest'), ['run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile=${file}`, ...passThrough], env);
   if (!existsSync(file)) return { passed: 0, failed: 1 };
   const j = JSON.parse(readFileSync(file, 'utf8'));
   const failed = j.numFailedTests + (code !== 0 && j.numFailedTests === 0 ? 1 : 0);
@@ -70,7 +74,7 @@ step('e2e', () => {
   if (!browser) throw new Error('no browser for the e2e tests (see the message above)');
   const file = `${out}/playwright.json`;
   rmSync(file, { force: true });
-  const code = run(bin('playwright'), ['test'], {
+  const code = run(bin('playwright'), ['test', ...passThrough], {
     CHROMIUM_PATH: browser,
     PLAYWRIGHT_JSON_OUTPUT_NAME: file,
   });

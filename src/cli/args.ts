@@ -51,6 +51,7 @@ import { resolveModel } from '../estimate/presets.ts';
 import { CNN_MODELS, DEFAULT_CNN_LR, DEFAULT_CNN_RUN, parseCnnRunConfig, type CnnRunConfig } from '../protocol/cnn.ts';
 import { getPath, setPath } from '../protocol/paths.ts';
 import { MAX_HF_CONFIG_BYTES } from '../protocol/hf-config.ts';
+import { isModelRef, resolveModelConfig } from './hf-cache.ts';
 import { INPUT_FILE_ERROR, readBoundedText } from './read-bounded.ts';
 
 /** Bad command-line input: `message` is the one line the user sees, naming the flag. */
@@ -98,7 +99,7 @@ export const OUTPUT_FORMATS = ['text', 'json', 'csv'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export const ESTIMATE_FLAGS: readonly FlagSpec[] = [
-  { name: 'model', group: 'model', kind: 'string', field: 'model', arg: 'ID', help: 'a preset id, mlp, or hf' },
+  { name: 'model', group: 'model', kind: 'string', field: 'model', arg: 'ID', help: 'a preset id, mlp, hf, a Hugging Face id (org/name, from the local cache) or a model folder' },
   { name: 'hf-config', group: 'model', kind: 'path', field: 'hfConfig', arg: 'PATH', help: 'a Hugging Face config.json; sets --model hf' },
   { name: 'd', group: 'model', kind: 'int', field: 'mlp.d', min: 1, arg: 'N', help: 'mlp: width of the residual stream' },
   { name: 'hidden', group: 'model', kind: 'int', field: 'mlp.hidden', min: 1, arg: 'N', help: 'mlp: width of the hidden layer' },
@@ -343,6 +344,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
 export interface ParseOptions {
   /** Reads --hf-config; injectable so tests need no files. */
   readText?: (path: string) => string;
+  /** Where `--model org/name` looks for the Hugging Face cache (HF_HUB_CACHE, HF_HOME); process.env unless given. */
+  env?: Record<string, string | undefined>;
   /** The command whose help errors point to: `fit` takes the estimate flags too. */
   command?: 'estimate' | 'fit' | 'compare';
 }
@@ -509,7 +512,11 @@ export function parseEstimateArgs(argv: readonly string[], opts: ParseOptions = 
     setPath(config, flag.field, convert(flag, raw));
   }
 
-  const hfPath = values['hf-config'];
+  // `--model org/name` or `--model path/to/folder`: that model's config.json, read as --hf-config.
+  const modelRef = typeof values.model === 'string' && isModelRef(values.model) ? values.model : undefined;
+  if (modelRef !== undefined && values['hf-config'] !== undefined) throw new UsageError(`--model ${modelRef} names a config.json already; drop --hf-config`, '--model');
+  const hfPath = modelRef === undefined ? values['hf-config'] : modelConfigPath(modelRef, opts);
+  if (modelRef !== undefined) given.delete('model');
   if (typeof hfPath === 'string') {
     if (given.has('model') && config.model !== 'hf') {
       throw new UsageError(`--hf-config sets the model to hf; drop --model ${String(config.model)}`, '--hf-config');
@@ -640,6 +647,14 @@ function convert(flag: FlagSpec, raw: string | boolean): unknown {
       return raw;
     default:
       return raw;
+  }
+}
+
+function modelConfigPath(ref: string, opts: ParseOptions): string {
+  try {
+    return resolveModelConfig(ref, opts.env ? { env: opts.env } : {});
+  } catch (err) {
+    throw new UsageError(`--model: ${(err as Error).message}`, '--model');
   }
 }
 

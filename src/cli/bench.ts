@@ -12,7 +12,10 @@ import { runGptTraining, runTraining } from '../engine/run.ts';
 import { createSquareMatmul } from '../engine/tune.ts';
 import { Ledger } from '../engine/ledger.ts';
 import type { OpenedDevice } from '../engine/device.ts';
+import type { z } from 'zod';
 import type { AdapterSummary } from '../protocol/engine-api.ts';
+import type { BenchLineSchema } from '../protocol/outputs.ts';
+import type { Same } from '../protocol/messages.ts';
 import { DEFAULT_RUN, GPT_NANO_RUN, type GptRunConfig, type RunConfig } from '../protocol/run.ts';
 import type { GptBenchConfig, MlpBenchConfig, TfjsRunner } from './bench-tfjs.ts';
 
@@ -113,6 +116,10 @@ export interface BenchLine {
   adapter: { name: string; features: string[]; fallback: boolean; tiles: string };
   timing: 'wall-clock';
 }
+
+// Compile-time: the JSON Schema shipped for `bench --json` (protocol/outputs.ts) is this line's.
+const LINE_MATCHES_SCHEMA: Same<z.infer<typeof BenchLineSchema>, BenchLine> = true;
+void LINE_MATCHES_SCHEMA;
 
 export interface BenchOptions {
   quick: boolean;

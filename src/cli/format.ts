@@ -1,5 +1,5 @@
 /** The human-readable `vramlab estimate`, `run` and `bench` reports: plain text, columns aligned with padEnd. */
-import prettyBytes from 'pretty-bytes';
+import { formatBytesBoth, scaledBytes } from '../protocol/format.ts';
 import type { PlanConfig } from '../protocol/config.ts';
 import { DEFAULT_CNN_LR, type CnnRunConfig, type CnnRunReport } from '../protocol/cnn.ts';
 import { describeCost, type FitResult, type LargestFit, type PlanPatch } from '../estimate/fit.ts';
@@ -20,24 +20,11 @@ import {
   type RunReport,
 } from '../protocol/run.ts';
 
-/**
- * pretty-bytes truncates once fraction digits are fixed; adding half a unit of the last digit
- * first makes it round, so 13.476 GB reads 13.48 GB, not 13.47 GB.
- */
-function rounded(n: number, base: 1000 | 1024): string {
-  if (Math.abs(n) < 1000) return `${n} B`;
-  const exp = Math.min(Math.floor(Math.log(Math.abs(n)) / Math.log(base)), 8);
-  const half = 0.005 * base ** exp;
-  return prettyBytes(n + Math.sign(n) * half, { binary: base === 1024, minimumFractionDigits: 2, maximumFractionDigits: 2 });
-}
+/** GiB for memory (what the driver counts), GB alongside because datasheets use it (the page's rounding: protocol/format.ts). */
+export const formatBytes = formatBytesBoth;
 
-/** GiB for memory (what the driver counts), GB alongside because datasheets use it. */
-export function formatBytes(n: number): string {
-  if (Math.abs(n) < 1000) return `${n} B`;
-  const binary = rounded(n, 1024);
-  const decimal = rounded(n, 1000);
-  return binary === decimal ? binary : `${binary} (${decimal})`;
-}
+/** Binary only, two digits: for lines that list many sizes. */
+const binary = (n: number) => scaledBytes(n, 1024, 2);
 
 /** 124439808 → "124.4 M": parameter counts as people say them. */
 export function formatCount(n: number): string {
@@ -127,7 +114,7 @@ export function formatPlan(plan: Plan, config?: PlanConfig): string {
 
   out.push('');
   // GiB only: this line lists up to nine categories and must stay readable.
-  const alive = nonZero(plan.peak.alive).map(([c, b]) => `${CATEGORY_LABELS[c]} ${rounded(b, 1024)}`);
+  const alive = nonZero(plan.peak.alive).map(([c, b]) => `${CATEGORY_LABELS[c]} ${binary(b)}`);
   const lead: string[][] = [
     ['Peak', formatBytes(plan.peak.bytes), `in ${plan.peak.phase}${plan.peak.at ? `, at ${plan.peak.at}` : ''}`],
     ['CUDA context', formatBytes(plan.overhead.cudaContextBytes), 'outside the allocator, once per process'],
@@ -176,7 +163,7 @@ function difference(measured: number, estimated: number): string {
   const sign = d > 0 ? '+' : '−';
   const pct = estimated === 0 ? '' : ` (${sign}${Math.abs((100 * d) / estimated).toFixed(1)}%)`;
   // GiB only: the GB twin would put a third pair of parentheses on the line.
-  return `${sign}${rounded(Math.abs(d), 1024)}${pct}`;
+  return `${sign}${binary(Math.abs(d))}${pct}`;
 }
 
 /** Milliseconds with three significant digits: 0.0123 ms, 1.23 ms, 123 ms. */
@@ -240,7 +227,7 @@ export function formatRunReport(r: RunReport | GptRunReport | LlamaRunReport | C
   const lines = table(rows);
   out.push(...lines.slice(0, -1), '', lines.at(-1)!);
   out.push(`  estimated peak in ${r.estimate.peak.phase}${r.estimate.peak.at ? `, at ${r.estimate.peak.at}` : ''}`);
-  const alive = nonZero(r.actual.aliveAtPeak).map(([k, b]) => `${CATEGORY_LABELS[k]} ${rounded(b, 1024)}`);
+  const alive = nonZero(r.actual.aliveAtPeak).map(([k, b]) => `${CATEGORY_LABELS[k]} ${binary(b)}`);
   out.push(...wrapList('  alive at the measured peak: ', alive.length > 0 ? alive : ['nothing'], 100));
   out.push(
     '',
@@ -316,7 +303,7 @@ export function formatSweep(adapter: AdapterSummary, base: RunConfig | GptRunCon
       rows.push([v]);
       continue;
     }
-    const b = (n: number) => rounded(n, 1024);
+    const b = binary;
     rows.push([v, b(l.estimate.bytes.activations), b(l.actual.bytes.activations), b(l.estimate.peakBytes), b(l.actual.peakBytes), ms(l.timing.stepMs).replace(/ ms$/, '')]);
   }
   const text = table(rows);
@@ -338,14 +325,14 @@ export function formatBench(lines: readonly BenchLine[], adapter: AdapterSummary
   const cell = (o: EngineOutcome | null, what: 'time' | 'mem') => {
     if (o === null) return '—';
     if ('error' in o) return what === 'time' ? `failed: ${o.error.slice(0, 60)}` : '';
-    return what === 'time' ? `${ms(o.ms)} · ${flops(o.gflops)}${o.recordMs === undefined ? '' : ` (record ${ms(o.recordMs)})`}` : `${rounded(o.peakBytes, 1024)} / ${rounded(o.allocatedBytes, 1024)} (${o.allocatedOverPeak.toFixed(2)}×)`;
+    return what === 'time' ? `${ms(o.ms)} · ${flops(o.gflops)}${o.recordMs === undefined ? '' : ` (record ${ms(o.recordMs)})`}` : `${binary(o.peakBytes)} / ${binary(o.allocatedBytes)} (${o.allocatedOverPeak.toFixed(2)}×)`;
   };
   const rows = [['work', 'vramlab', 'TF.js', 'vramlab/TF.js', 'vramlab peak / allocated', 'TF.js peak / allocated']];
   for (const l of lines) {
     rows.push([l.work, cell(l.vramlab, 'time'), cell(l.tfjs, 'time'), l.vramlabOverTfjs === null ? '—' : `${l.vramlabOverTfjs.toFixed(2)}×`, cell(l.vramlab, 'mem'), cell(l.tfjs, 'mem')]);
   }
   out.push(...table(rows));
-  const driver = lines.flatMap((l) => (l.driver && 'ratio' in l.driver ? [`${l.work}: nvidia-smi +${rounded(l.driver.driverBytes, 1024)} for ${rounded(l.driver.ledgerBytes, 1024)} in the ledger (${l.driver.ratio.toFixed(3)}×)`] : []));
+  const driver = lines.flatMap((l) => (l.driver && 'ratio' in l.driver ? [`${l.work}: nvidia-smi +${binary(l.driver.driverBytes)} for ${binary(l.driver.ledgerBytes)} in the ledger (${l.driver.ratio.toFixed(3)}×)`] : []));
   if (driver.length > 0) out.push('', 'Driver check (memory.used while the buffers were held):', ...driver.map((d) => `  ${d}`));
   out.push('', 'Time: wall clock from submission to completion, after warm-up. Peak: bytes of live tensors; allocated: bytes held from the GPU.', '');
   return out.join('\n');
@@ -388,7 +375,7 @@ function wrapWords(text: string, width: number): string[] {
 function largestLine(what: string, l: LargestFit | null): string {
   if (l === null) return `Largest ${what} that fits: none, even 1 does not`;
   const bound = l.atLimit ? ' (the upper bound searched)' : '';
-  return `Largest ${what} that fits: ${l.value.toLocaleString('en-US')}${bound}, ${rounded(l.totalBytes, 1024)} in total  [${patchFlags(l.patch)}]`;
+  return `Largest ${what} that fits: ${l.value.toLocaleString('en-US')}${bound}, ${binary(l.totalBytes)} in total  [${patchFlags(l.patch)}]`;
 }
 
 /** The human-readable `vramlab fit`: the verdict, the suggestions cheapest first with the flags that apply them, the largest sizes. */
@@ -403,7 +390,7 @@ export function formatFit(r: FitResult, plan: Plan, config: PlanConfig): string 
   ];
   if (r.suggestions.length > 0) {
     out.push('', r.combined ? 'Combinations that fit, cheapest first:' : 'Changes that fit, cheapest first:', '(under each, the flags to set in the estimate command: each replaces the flag of that name)');
-    const rows = r.suggestions.map((s, i) => [`${i + 1}.`, s.change, rounded(s.totalBytes, 1024), describeCost(s.cost)]);
+    const rows = r.suggestions.map((s, i) => [`${i + 1}.`, s.change, binary(s.totalBytes), describeCost(s.cost)]);
     const lines = table(rows);
     r.suggestions.forEach((s, i) => {
       out.push(lines[i]!);

@@ -16,7 +16,8 @@ import { flagForField, parseBenchArgs, parseEstimateArgs, parseFitArgs, parseRun
 import { formatBench, formatFit, formatPlan, formatProgress, formatRunReport, formatSweep, formatSweepProgress, sweepLine, type SweepLine } from './format.ts';
 import { benchUsage, compareUsage, estimateUsage, fitUsage, runUsage, topUsage } from './help.ts';
 import { oneLine, printable } from './text.ts';
-import { explainMissingPackage } from './packages.ts';
+import { explainMissingPackage, MISSING_PACKAGE } from './packages.ts';
+import { withSchema } from '../protocol/outputs.ts';
 import { fitToCsv, planToCsv, resultsToCsv, type ResultRun } from '../protocol/csv.ts';
 import type { AnyEngineRunReport } from '../protocol/engine-api.ts';
 import { comparisonToCsv, formatComparison, parseCompareArgs, runCompare } from './compare.ts';
@@ -118,26 +119,26 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
 }
 
 async function runEstimate(argv: readonly string[], io: Io): Promise<number> {
-  const args = withNativeImageSize(parseEstimateArgs(argv));
+  const args = withNativeImageSize(parseEstimateArgs(argv, { env: io.env }));
   if (args.help) {
     io.out(estimateUsage(MODEL_IDS));
     return 0;
   }
   const plan = estimateFor(args, estimate);
-  io.out(args.format === 'csv' ? planToCsv(plan) : args.json ? `${JSON.stringify(plan)}\n` : formatPlan(plan, args.config));
+  io.out(args.format === 'csv' ? planToCsv(plan) : args.json ? `${JSON.stringify(withSchema('estimate', plan))}\n` : formatPlan(plan, args.config));
   return 0;
 }
 
 /** `vramlab fit`: the estimate flags and --gpu-memory; the changes that make the step fit there. */
 function runFit(argv: readonly string[], io: Io): number {
-  const args = withNativeImageSize(parseFitArgs(argv));
+  const args = withNativeImageSize(parseFitArgs(argv, { env: io.env }));
   if (args.help) {
     io.out(fitUsage(MODEL_IDS));
     return 0;
   }
   const capacityBytes = Math.round(args.capacityGiB * 2 ** 30);
   const result = estimateFor(args, (config) => makeItFit(config, capacityBytes));
-  io.out(args.format === 'csv' ? fitToCsv(result) : args.json ? `${JSON.stringify(result)}\n` : formatFit(result, estimate(args.config), args.config));
+  io.out(args.format === 'csv' ? fitToCsv(result) : args.json ? `${JSON.stringify(withSchema('fit', result))}\n` : formatFit(result, estimate(args.config), args.config));
   return 0;
 }
 
@@ -149,7 +150,7 @@ function runCompareCommand(argv: readonly string[], io: Io): number {
     return 0;
   }
   const c = estimateFor(args, () => runCompare(args));
-  io.out(args.format === 'csv' ? comparisonToCsv(c) : args.json ? `${JSON.stringify(c)}\n` : formatComparison(c));
+  io.out(args.format === 'csv' ? comparisonToCsv(c) : args.json ? `${JSON.stringify(withSchema('compare', c))}\n` : formatComparison(c));
   return 0;
 }
 
@@ -270,7 +271,7 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
     if (args.sweep === undefined) {
       const report = await train(args.config);
       writeRunOutputs(args.outputs, report, version());
-      io.out(args.format === 'csv' ? resultsToCsv([resultRun('run', report.config, report)]) : args.json ? `${JSON.stringify(report)}\n` : formatRunReport(report));
+      io.out(args.format === 'csv' ? resultsToCsv([resultRun('run', report.config, report)]) : args.json ? `${JSON.stringify(withSchema('run', report))}\n` : formatRunReport(report));
       // The numbers are printed, but a device error during the run makes them suspect.
       return deviceErrors.length > 0 ? 1 : 0;
     }
@@ -293,7 +294,7 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
         results.push({ ...resultRun(`${key}=${value}`, config, null), status: 'refused', failure: `${name}: ${line.error.message}` });
       }
       lines.push(line);
-      if (args.json) io.out(`${JSON.stringify(line)}\n`);
+      if (args.json) io.out(`${JSON.stringify(withSchema('run-sweep', line))}\n`);
     }
     if (args.format === 'csv') io.out(resultsToCsv(results));
     else if (!args.json) io.out(formatSweep(opened.summary, args.config, key, lines));
@@ -382,8 +383,23 @@ async function runBenchCommand(argv: readonly string[], io: Io): Promise<number>
     const problem = cache.tilesCacheWriteProblem(cachePath);
     if (problem) throw new UsageError(`--tune ${oneLine(problem)}: set VRAMLAB_CACHE_DIR to a folder you can write, or drop --tune`, '--tune');
   }
-  // Said before the device opens and before any tuning: TF.js is a dev dependency.
-  if (args.tfjs) await import('./bench-tfjs.ts').catch((e: unknown) => Promise.reject(explainMissingPackage(e)));
+  // TF.js is optional (not a dependency of the package): without it the vramlab column still
+  // runs, and one line, said before the device opens, tells how to add the comparison.
+  let tfjs = args.tfjs;
+  if (tfjs) {
+    const missing = await import('./bench-tfjs.ts').then(
+      () => null,
+      (e: unknown) => {
+        const explained = explainMissingPackage(e);
+        if (!(explained instanceof Error) || explained.name !== MISSING_PACKAGE || !/TensorFlow/.test(explained.message)) throw explained;
+        return explained.message;
+      },
+    );
+    if (missing !== null) {
+      io.err(`vramlab bench: ${missing}; benching vramlab alone\n`);
+      tfjs = false;
+    }
+  }
   const [{ opened, deviceErrors }, bench] = await Promise.all([openCliDevice('bench', io), import('./bench.ts')]);
   const progress = !args.json || io.errIsTTY === true ? (t: string) => io.err(`${t}\n`) : undefined;
   // The full shapes take hours on a CPU adapter (SwiftShader): there the quick ones run.
@@ -407,8 +423,8 @@ async function runBenchCommand(argv: readonly string[], io: Io): Promise<number>
     }
     const lines = await bench.runBench(
       opened,
-      { quick, tfjs: args.tfjs, ...(args.only ? { only: args.only } : {}), ...(args.iters ? { iters: args.iters } : {}), tiles, ...(progress ? { onProgress: progress } : {}) },
-      (line) => args.json && io.out(`${JSON.stringify(line)}\n`),
+      { quick, tfjs, ...(args.only ? { only: args.only } : {}), ...(args.iters ? { iters: args.iters } : {}), tiles, ...(progress ? { onProgress: progress } : {}) },
+      (line) => args.json && io.out(`${JSON.stringify(withSchema('bench', line))}\n`),
     );
     if (!args.json) io.out(formatBench(lines, opened.summary, tiles));
     const failed = lines.some((l) => 'error' in l.vramlab || (l.tfjs !== null && 'error' in l.tfjs));

@@ -1,7 +1,7 @@
 /**
  * npm packages the CLI loads only when a command needs them, and what to say when one is not
  * installed: `webgpu` is a dependency (an install without it is broken, or was made with
- * --no-optional tricks), TensorFlow.js a dev dependency that only `bench` uses. Either way the
+ * --no-optional tricks), TensorFlow.js an optional package that only `bench` uses. Either way the
  * user gets one line naming the package and the command that installs it (exit status 2),
  * never "internal error: Cannot find package".
  */
@@ -30,7 +30,7 @@ export function explainMissingPackage(err: unknown): unknown {
     pkg === 'webgpu'
       ? "the 'webgpu' package (Dawn, WebGPU for Node), which run and bench need, is not installed: run npm install webgpu in the folder vramlab is installed in"
       : TFJS.test(pkg)
-        ? `TensorFlow.js ('${pkg}'), which bench compares against, is not installed (it is a dev dependency): run npm install in the vramlab folder, or pass --no-tfjs`
+        ? `TensorFlow.js ('${pkg}'), which bench compares against, is not installed: add it with npm install @tensorflow/tfjs @tensorflow/tfjs-backend-webgpu in the folder vramlab is installed in, or pass --no-tfjs`
         : `the '${pkg}' package is not installed: run npm install in the folder vramlab is installed in`;
   return Object.assign(new Error(message, { cause: err }), { name: MISSING_PACKAGE });
 }

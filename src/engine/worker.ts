@@ -2,6 +2,7 @@
  * The engine's worker entry: the only module that knows it runs in a Worker. It owns one
  * device for the worker's lifetime and exposes EngineApi through Comlink.
  */
+import '../protocol/jitless.ts';
 import * as Comlink from 'comlink';
 import { contextGpu, openDevice, type OpenedDevice } from './device.ts';
 import { cancelled, runGptTraining, runLlamaTraining, runTraining } from './run.ts';

@@ -247,7 +247,7 @@ function clip(s: string): string {
 
 // Compile-time: each schema's output is exactly its protocol type. `Same` is strict about
 // optional fields too (mutual `extends` is not: `{}` and `{ a?: 1 }` extend each other).
-type Same<A, B> = (<X>() => X extends A ? 1 : 2) extends <X>() => X extends B ? 1 : 2 ? true : false;
+export type Same<A, B> = (<X>() => X extends A ? 1 : 2) extends <X>() => X extends B ? 1 : 2 ? true : false;
 const SCHEMAS_MATCH_TYPES: [
   Same<z.infer<typeof AdapterSummarySchema>, AdapterSummary>,
   Same<z.infer<typeof DeviceErrorReportSchema>, DeviceErrorReport>,

@@ -33,8 +33,10 @@ export function serializeSvg(svg: SVGSVGElement): string {
   const to = [copy, ...copy.querySelectorAll('*')];
   from.forEach((el, i) => {
     const cs = getComputedStyle(el);
-    const style = INLINED.map((p) => `${p}:${cs.getPropertyValue(p)}`).join(';');
-    to[i]!.setAttribute('style', style);
+    // Through the CSSOM, which the page's CSP allows (a style attribute set as text it refuses);
+    // the serializer writes the same style attribute.
+    const style = (to[i] as SVGElement | HTMLElement).style;
+    for (const p of INLINED) style.setProperty(p, cs.getPropertyValue(p));
   });
   const box = svg.getBoundingClientRect();
   const [, , vw, vh] = (svg.getAttribute('viewBox') ?? `0 0 ${box.width} ${box.height}`).split(/\s+/).map(Number);

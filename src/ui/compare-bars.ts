@@ -1,5 +1,6 @@
 import { LitElement, css, html, nothing, svg } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
+import { styleMap } from 'lit/directives/style-map.js';
 import { CATEGORY_LABELS, PLAN_CATEGORIES, type CategoryBytes, type PlanCategory } from '../protocol/plan.ts';
 import { categoryPalette, legendStyles } from './chart-styles.ts';
 import { ResizeController } from './resize-controller.ts';
@@ -120,7 +121,7 @@ export class VlCompareBars extends LitElement {
         </g>
       </svg>
       <ul part="legend">
-        ${used.map((c) => html`<li class=${this.emphasis && this.emphasis !== c ? 'dim' : ''}><span class="swatch" style=${`background: var(--vl-cat-${c})`}></span>${CATEGORY_LABELS[c]}</li>`)}
+        ${used.map((c) => html`<li class=${this.emphasis && this.emphasis !== c ? 'dim' : ''}><span class="swatch" style=${styleMap({ background: `var(--vl-cat-${c})` })}></span>${CATEGORY_LABELS[c]}</li>`)}
         ${this.rows.some((r) => (r.marks ?? []).length > 0) ? html`<li><span class="mark-legend"></span>estimate of the same configuration</li>` : nothing}
       </ul>`;
   }

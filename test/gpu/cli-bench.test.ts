@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.ts';
+import { schemaProblems } from '../helpers/schemas.ts';
 import { benchWorks, type BenchLine, type EngineResult } from '../../src/cli/bench.ts';
 
 const TIMEOUT = 300_000;
@@ -34,6 +35,7 @@ describe('vramlab bench (spawned)', () => {
     expect(r.status, r.stderr).toBe(0);
     const out = lines(r.stdout);
     expect(out.map((l) => l.work)).toEqual(benchWorks(true).map((w) => w.id));
+    for (const l of out) expect(schemaProblems('bench', l)).toEqual([]);
     expect(out.filter((l) => l.precision !== 'fp32').map((l) => l.work)).toEqual(['mlp-d128-h512-b128-amp-bf16']);
     for (const l of out) {
       expectResult(l.vramlab, `${l.work} vramlab`);

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.ts';
+import { schemaProblems } from '../helpers/schemas.ts';
 import type { SweepLine } from '../../src/cli/format.ts';
 import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
 import { PHASE_NAMES, type GptRunReport } from '../../src/protocol/run.ts';
@@ -36,6 +37,7 @@ describe('vramlab run --model gpt (spawned)', () => {
     expect(r.stderr).toBe('');
     expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
     const report = JSON.parse(r.stdout) as GptRunReport;
+    expect(schemaProblems('run', report)).toEqual([]);
 
     expect(report.adapter.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
     expect(report.config).toEqual({
@@ -66,6 +68,7 @@ describe('vramlab run --model gpt (spawned)', () => {
     expect(r.stderr).toBe('');
     const lines = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as SweepLine);
     expect(lines.map((l) => l.point)).toEqual([{ seq: 8 }, { seq: 16 }]);
+    for (const l of lines) expect(schemaProblems('run-sweep', l)).toEqual([]);
     const ok = lines.map((l) => {
       if ('error' in l) throw new Error(`point ${JSON.stringify(l.point)} failed: ${l.error.message}`);
       return l;

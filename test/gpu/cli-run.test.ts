@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.ts';
+import { schemaProblems } from '../helpers/schemas.ts';
 import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
 import { PHASE_NAMES, type RunReport } from '../../src/protocol/run.ts';
 
@@ -42,6 +43,7 @@ describe('vramlab run (spawned)', () => {
     expect(r.stderr).toBe('');
     expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
     const report = JSON.parse(r.stdout) as RunReport;
+    expect(schemaProblems('run', report)).toEqual([]);
 
     expect(report.adapter.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
     expect(report.config).toMatchObject({ d: 16, hidden: 32, layers: 2, batch: 8, precision, optimizer, checkpoint, steps });

@@ -124,7 +124,7 @@ describe.concurrent('vramlab fit (spawned)', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toBe('');
     const result = JSON.parse(r.stdout) as FitResult;
-    expect(result).toEqual(makeItFit(parseEstimateArgs(argv).config, 24 * GiB));
+    expect(result).toEqual({ schema: 'vramlab.fit/1', ...makeItFit(parseEstimateArgs(argv).config, 24 * GiB) });
     expect(result.suggestions.length).toBeGreaterThan(0);
     for (const s of result.suggestions) expect(s.totalBytes).toBeLessThanOrEqual(24 * GiB);
   });
