@@ -108,9 +108,9 @@ test('gpt2-xl is scaled down to fit this device and the scaled model runs; untic
 
 test('models the engine does not run get a sentence naming the ones it does', async ({ page }) => {
   await page.goto('/');
-  await page.getByLabel('model', { exact: true }).selectOption('llama-3.2-1b');
+  await page.getByLabel('model', { exact: true }).selectOption('bert-base');
   await expect(page.getByTestId('run-blocked')).toHaveText(
-    'The engine runs the mlp model and GPT-2-style decoders (gpt-nano, gpt2-small, gpt2-medium, gpt2-large, gpt2-xl or an imported GPT-2 config.json); choose one of those to run it.',
+    'The engine runs the mlp model, GPT-2-style decoders (gpt-nano, gpt2-small … gpt2-xl or an imported GPT-2 config.json) and Llama-style ones (the Llama, Mistral and Qwen2.5 presets or an imported llama, mistral or qwen2 config.json); choose one of those to run it.',
   );
   await expect(page.getByTestId('run-button')).toBeDisabled();
 });
