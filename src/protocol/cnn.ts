@@ -4,7 +4,7 @@
  * the preset's; cnn-cifar may be scaled to the device (blocks per stage, first-stage width).
  */
 import { z } from 'zod';
-import { ConfigError, DEFAULT_PLAN, LIMITS, type PlanConfig } from './config.ts';
+import { DEFAULT_PLAN, parseWith, LIMITS, type PlanConfig } from './config.ts';
 import { RUN_CHECKPOINTS, RUN_LIMITS, RUN_OPTIMIZERS, RUN_PRECISIONS, type RunReport } from './run.ts';
 
 export const CNN_MODELS = ['cnn-mnist', 'cnn-cifar'] as const;
@@ -56,11 +56,7 @@ export const DEFAULT_CNN_RUN: CnnRunConfig = {
 export const DEFAULT_CNN_LR: Record<CnnRunConfig['optimizer'], number> = { sgd: 0.05, 'sgd-momentum': 0.02, adam: 3e-3, adamw: 3e-3 };
 
 export function parseCnnRunConfig(input: unknown): CnnRunConfig {
-  const r = CnnRunConfigSchema.safeParse(input);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const field = issue.path.join('.') || 'config';
-  throw new ConfigError(`${field}: ${issue.message}`, field);
+  return parseWith(CnnRunConfigSchema, input);
 }
 
 /** The planner configuration whose framework-vramlab estimate a CNN run is checked against. */

@@ -320,10 +320,15 @@ export class ConfigError extends Error {
 }
 
 /** Parses untrusted input into a PlanConfig or throws ConfigError naming the first bad field. */
-export function parsePlanConfig(input: unknown): PlanConfig {
-  const r = PlanConfigSchema.safeParse(input);
+/** `input` checked against `schema`; the first problem thrown as a ConfigError naming its field. */
+export function parseWith<T>(schema: z.ZodType<T>, input: unknown): T {
+  const r = schema.safeParse(input);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
   const field = issue.path.join('.') || 'config';
   throw new ConfigError(`${field}: ${issue.message}`, field);
+}
+
+export function parsePlanConfig(input: unknown): PlanConfig {
+  return parseWith(PlanConfigSchema, input);
 }

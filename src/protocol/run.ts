@@ -4,7 +4,7 @@
  * survives structured clone and JSON.
  */
 import { z } from 'zod';
-import { ACTIVATIONS, ConfigError, DEFAULT_PLAN, LIMITS, type PlanConfig } from './config.ts';
+import { ACTIVATIONS, DEFAULT_PLAN, parseWith, LIMITS, type PlanConfig } from './config.ts';
 import type { AdapterSummary } from './engine-api.ts';
 import type { CategoryBytes, Plan, PlanCategory } from './plan.ts';
 
@@ -61,11 +61,7 @@ export const DEFAULT_LR: Record<RunConfig['optimizer'], number> = {
 };
 
 export function parseRunConfig(input: unknown): RunConfig {
-  const r = RunConfigSchema.safeParse(input);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const field = issue.path.join('.') || 'config';
-  throw new ConfigError(`${field}: ${issue.message}`, field);
+  return parseWith(RunConfigSchema, input);
 }
 
 /** The planner configuration whose `framework: vramlab` estimate this run is checked against. */
@@ -278,11 +274,7 @@ export const GPT_NANO_RUN: GptRunConfig = {
 export const DEFAULT_GPT_LR: Record<GptRunConfig['optimizer'], number> = { sgd: 0.1, 'sgd-momentum': 0.05, adam: 3e-3, adamw: 3e-3 };
 
 export function parseGptRunConfig(input: unknown): GptRunConfig {
-  const r = GptRunConfigSchema.safeParse(input);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const field = issue.path.join('.') || 'config';
-  throw new ConfigError(`${field}: ${issue.message}`, field);
+  return parseWith(GptRunConfigSchema, input);
 }
 
 /** The planner configuration (a gpt2-family config.json) whose framework-vramlab estimate a GPT run is checked against. */
@@ -361,11 +353,7 @@ export type LlamaRunConfig = z.infer<typeof LlamaRunConfigSchema>;
 export const DEFAULT_LLAMA_LR: Record<LlamaRunConfig['optimizer'], number> = DEFAULT_GPT_LR;
 
 export function parseLlamaRunConfig(input: unknown): LlamaRunConfig {
-  const r = LlamaRunConfigSchema.safeParse(input);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const field = issue.path.join('.') || 'config';
-  throw new ConfigError(`${field}: ${issue.message}`, field);
+  return parseWith(LlamaRunConfigSchema, input);
 }
 
 /** The planner configuration (a llama or qwen2 config.json) whose framework-vramlab estimate a Llama run is checked against. */
