@@ -26,32 +26,30 @@ override HAS_BIAS: bool = false;
 override ACT: u32 = 0u;
 override WG: u32 = 64u;
 
-@group(0) @binding(0) var<storage, read> a: array<u32>;
-@group(0) @binding(1) var<storage, read> b: array<u32>;
+// Bindings 0 a, 1 b, 2 out, 4 act and 5 pre come from matmul.ts, in front of this file (see
+// "Lanes" below): each as an array of u32, vec2<u32> or vec4<u32>, with n_word(w) reading its
+// word w and n_quad / n_storeQuad reading and writing its elements 4q … 4q + 3.
 // forward: out = A·B + bias; forward_act: out = pre; backward_act: out = (A·B) ⊙ fn'(pre).
-@group(0) @binding(2) var<storage, read_write> out: array<u32>;
+// act: forward_act only, act = fn(pre), storage AUX_KIND. pre: backward_act only, the
+// pre-activation the forward stored, storage AUX_KIND.
 // f32, N values. When HAS_BIAS is false the caller binds any read-only buffer here (a).
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
-// forward_act only: act = fn(pre), storage AUX_KIND.
-@group(0) @binding(4) var<storage, read_write> act: array<u32>;
-// backward_act only: the pre-activation the forward stored, storage AUX_KIND.
-@group(0) @binding(5) var<storage, read> pre: array<u32>;
 
 const SQRT_2_OVER_PI: f32 = 0.7978845608028654;
 const GELU_CUBIC: f32 = 0.044715;
 
 fn loadA(row: u32, k: u32) -> f32 {
   let i = select(row * K + k, k * M + row, A_T);
-  return decodeElement(a[storageWord(i, A_KIND)], i, A_KIND);
+  return decodeElement(a_word(storageWord(i, A_KIND)), i, A_KIND);
 }
 
 fn loadB(k: u32, col: u32) -> f32 {
   let i = select(k * N + col, col * K + k, B_T);
-  return decodeElement(b[storageWord(i, B_KIND)], i, B_KIND);
+  return decodeElement(b_word(storageWord(i, B_KIND)), i, B_KIND);
 }
 
 fn loadPre(i: u32) -> f32 {
-  return decodeElement(pre[storageWord(i, AUX_KIND)], i, AUX_KIND);
+  return decodeElement(pre_word(storageWord(i, AUX_KIND)), i, AUX_KIND);
 }
 
 // tanh from exp, clamped where tanh is ±1 in f32 already, so no exp overflows to inf.
@@ -110,23 +108,23 @@ fn withBias(s: vec2f, w: u32) -> vec2f {
 // Writes elements 2w and 2w + 1 of a tensor of M×N values in storage `kind`.
 fn storeOut(w: u32, v: vec2f) {
   if (OUT_KIND == STORAGE_F32) {
-    out[2u * w] = bitcast<u32>(v.x);
+    out_setWord(2u * w, bitcast<u32>(v.x));
     if (2u * w + 1u < M * N) {
-      out[2u * w + 1u] = bitcast<u32>(v.y);
+      out_setWord(2u * w + 1u, bitcast<u32>(v.y));
     }
   } else {
-    out[w] = encodePair(v.x, select(0.0, v.y, 2u * w + 1u < M * N), OUT_KIND);
+    out_setWord(w, encodePair(v.x, select(0.0, v.y, 2u * w + 1u < M * N), OUT_KIND));
   }
 }
 
 fn storeAct(w: u32, v: vec2f) {
   if (AUX_KIND == STORAGE_F32) {
-    act[2u * w] = bitcast<u32>(v.x);
+    act_setWord(2u * w, bitcast<u32>(v.x));
     if (2u * w + 1u < M * N) {
-      act[2u * w + 1u] = bitcast<u32>(v.y);
+      act_setWord(2u * w + 1u, bitcast<u32>(v.y));
     }
   } else {
-    act[w] = encodePair(v.x, select(0.0, v.y, 2u * w + 1u < M * N), AUX_KIND);
+    act_setWord(w, encodePair(v.x, select(0.0, v.y, 2u * w + 1u < M * N), AUX_KIND));
   }
 }
 
@@ -178,6 +176,14 @@ fn backward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) grou
 // the untiled kernels).
 // Workgroups are numbered linearly (dispatchGrid may split them over x and y): GX of them
 // per row of tiles.
+//
+// Lanes. A tensor whose contiguous dimension (A: K, or M when A_T; B: N, or K when B_T; out,
+// act and pre: N) is a multiple of 4 is bound as vec4<u32> (f32: four values) or vec2<u32>
+// (packed: four halves in two words), and matmul.ts sets its *_LANES const to 4 or 2; else
+// 1 (u32). With lanes, 4 elements that start at a multiple of 4 along that dimension are one
+// load (n_quad) or one store (n_storeQuad), each word read once, and since the dimension is a
+// multiple of 4 such a quad lies wholly inside the tensor or wholly outside: one bounds test
+// per quad instead of one per element. Without lanes, elements are read one by one as before.
 
 override WGX: u32 = 8u;
 override WGY: u32 = 8u;
@@ -204,17 +210,46 @@ fn loadBOrZero(k: u32, col: u32) -> f32 {
   return 0.0;
 }
 
-// The unbiased TM×TN register tile of A·B this invocation owns (rows ty·TM + r, columns
-// tx·TN + 4·c4 + j as acc[r·TN/4 + c4][j]) in the BM×BN tile at (tileRow0, tileCol0).
-fn tiledProducts(tileRow0: u32, tileCol0: u32, tx: u32, ty: u32, li: u32) -> array<vec4<f32>, TM * TN / 4> {
+// Stages A[tileRow0 .. + BM][k0 .. + TK] into tileA, 0 outside A. Consecutive invocations
+// take consecutive addresses of A.
+fn stageA(tileRow0: u32, k0: u32, li: u32) {
   let BM = WGY * TM;
-  let BN = WGX * TN;
   let K4 = TK / 4u;
-  let N4 = BN / 4u;
   let threads = WGX * WGY;
-  var acc: array<vec4<f32>, TM * TN / 4>;
-  for (var k0 = 0u; k0 < K; k0 += TK) {
-    // Stage A[tileRow0.., k0..]: consecutive invocations take consecutive addresses of A.
+  if (A_LANES > 1u && !A_T) {
+    // K is a multiple of 4: quad (row, k .. k + 3) is element row·K + k onwards.
+    for (var s = li; s < BM * K4; s += threads) {
+      let m = s / K4;
+      let k4 = s % K4;
+      let row = tileRow0 + m;
+      let k = k0 + 4u * k4;
+      var v = vec4f(0.0);
+      if (row < M && k < K) {
+        v = a_quad((row * K + k) / 4u);
+      }
+      tileA[m * K4 + k4] = v;
+    }
+  } else if (A_LANES > 1u) {
+    // A_T, M a multiple of 4: quad (row .. row + 3, k) is element k·M + row onwards; its four
+    // values go to four rows of tileA.
+    let BM4 = BM / 4u;
+    for (var s = li; s < BM4 * TK; s += threads) {
+      let m = 4u * (s % BM4);
+      let kk = s / BM4;
+      let row = tileRow0 + m;
+      let k = k0 + kk;
+      var v = vec4f(0.0);
+      if (row < M && k < K) {
+        v = a_quad((k * M + row) / 4u);
+      }
+      let at = m * K4 + kk / 4u;
+      let j = kk % 4u;
+      tileA[at][j] = v.x;
+      tileA[at + K4][j] = v.y;
+      tileA[at + 2u * K4][j] = v.z;
+      tileA[at + 3u * K4][j] = v.w;
+    }
+  } else {
     for (var s = li; s < BM * K4; s += threads) {
       var m: u32;
       var k4: u32;
@@ -229,6 +264,48 @@ fn tiledProducts(tileRow0: u32, tileCol0: u32, tx: u32, ty: u32, li: u32) -> arr
       let k = k0 + 4u * k4;
       tileA[m * K4 + k4] = vec4f(loadAOrZero(row, k), loadAOrZero(row, k + 1u), loadAOrZero(row, k + 2u), loadAOrZero(row, k + 3u));
     }
+  }
+}
+
+// Stages B[k0 .. + TK][tileCol0 .. + BN] into tileB, 0 outside B.
+fn stageB(tileCol0: u32, k0: u32, li: u32) {
+  let BN = WGX * TN;
+  let N4 = BN / 4u;
+  let threads = WGX * WGY;
+  if (B_LANES > 1u && !B_T) {
+    // N is a multiple of 4: quad (k, col .. col + 3) is element k·N + col onwards.
+    for (var s = li; s < TK * N4; s += threads) {
+      let n4 = s % N4;
+      let kk = s / N4;
+      let col = tileCol0 + 4u * n4;
+      let k = k0 + kk;
+      var v = vec4f(0.0);
+      if (col < N && k < K) {
+        v = b_quad((k * N + col) / 4u);
+      }
+      tileB[kk * N4 + n4] = v;
+    }
+  } else if (B_LANES > 1u) {
+    // B_T, K a multiple of 4: quad (k .. k + 3, col) is element col·K + k onwards; its four
+    // values go to four rows of tileB.
+    let K4 = TK / 4u;
+    for (var s = li; s < BN * K4; s += threads) {
+      let k4 = s % K4;
+      let n = s / K4;
+      let col = tileCol0 + n;
+      let k = k0 + 4u * k4;
+      var v = vec4f(0.0);
+      if (col < N && k < K) {
+        v = b_quad((col * K + k) / 4u);
+      }
+      let at = 4u * k4 * N4 + n / 4u;
+      let j = n % 4u;
+      tileB[at][j] = v.x;
+      tileB[at + N4][j] = v.y;
+      tileB[at + 2u * N4][j] = v.z;
+      tileB[at + 3u * N4][j] = v.w;
+    }
+  } else {
     for (var s = li; s < TK * N4; s += threads) {
       var n4: u32;
       var k: u32;
@@ -243,39 +320,40 @@ fn tiledProducts(tileRow0: u32, tileCol0: u32, tx: u32, ty: u32, li: u32) -> arr
       let kk = k0 + k;
       tileB[k * N4 + n4] = vec4f(loadBOrZero(kk, col), loadBOrZero(kk, col + 1u), loadBOrZero(kk, col + 2u), loadBOrZero(kk, col + 3u));
     }
+  }
+}
+
+// The unbiased TM×TN register tile of A·B this invocation owns (rows ty·TM + r, columns
+// tx·TN + 4·c4 + j as acc[r·TN/4 + c4][j]) in the BM×BN tile at (tileRow0, tileCol0).
+// accumulateK4 (from matmul.ts) adds one k4 step of the staged slices, unrolled: per k,
+// one broadcast A value per row times a vec4 of B per four columns.
+fn tiledProducts(tileRow0: u32, tileCol0: u32, tx: u32, ty: u32, li: u32) -> array<vec4<f32>, TM * TN / 4> {
+  let K4 = TK / 4u;
+  let N4 = WGX * TN / 4u;
+  var acc: array<vec4<f32>, TM * TN / 4>;
+  for (var k0 = 0u; k0 < K; k0 += TK) {
+    stageA(tileRow0, k0, li);
+    stageB(tileCol0, k0, li);
     workgroupBarrier();
     for (var k4 = 0u; k4 < K4; k4++) {
-      var a: array<vec4<f32>, TM>;
-      for (var r = 0u; r < TM; r++) {
-        a[r] = tileA[(ty * TM + r) * K4 + k4];
-      }
-      for (var j = 0u; j < 4u; j++) {
-        let bRow = (4u * k4 + j) * N4 + tx * (TN / 4u);
-        for (var c4 = 0u; c4 < TN / 4u; c4++) {
-          let b = tileB[bRow + c4];
-          for (var r = 0u; r < TM; r++) {
-            acc[r * (TN / 4u) + c4] = fma(vec4f(a[r][j]), b, acc[r * (TN / 4u) + c4]);
-          }
-        }
-      }
+      accumulateK4(&acc, (ty * TM) * K4 + k4, K4, 4u * k4 * N4 + tx * (TN / 4u), N4);
     }
     workgroupBarrier();
   }
   return acc;
 }
 
-// v plus bias[col], bias[col + 1] (that one clamped to the row's end, where it is not stored).
-fn withBiasAt(v: vec2f, col: u32) -> vec2f {
-  if (!HAS_BIAS) {
-    return v;
+// bias[col .. col + 3] for each vec4 of columns this invocation owns, read once for all its
+// rows; 0 without a bias. Columns past N repeat bias[N − 1] (their sums are not stored).
+fn biasQuads(col0: u32) -> array<vec4<f32>, TN / 4> {
+  var q: array<vec4<f32>, TN / 4>;
+  if (HAS_BIAS) {
+    for (var c4 = 0u; c4 < TN / 4u; c4++) {
+      let c = col0 + 4u * c4;
+      q[c4] = vec4f(bias[min(c, N - 1u)], bias[min(c + 1u, N - 1u)], bias[min(c + 2u, N - 1u)], bias[min(c + 3u, N - 1u)]);
+    }
   }
-  return v + vec2f(bias[col], bias[min(col + 1u, N - 1u)]);
-}
-
-// Products c and c + 1 (c even) of register row r.
-fn accPair(acc: array<vec4<f32>, TM * TN / 4>, r: u32, c: u32) -> vec2f {
-  let v = acc[r * (TN / 4u) + c / 4u];
-  return select(v.xy, v.zw, (c & 2u) != 0u);
+  return q;
 }
 
 // Elements (row, col) and (row, col + 1) of out, col even; the second only when col + 1 < N.
@@ -283,24 +361,24 @@ fn accPair(acc: array<vec4<f32>, TM * TN / 4>, r: u32, c: u32) -> vec2f {
 fn storeOutPair(row: u32, col: u32, v: vec2f) {
   let e = row * N + col;
   if (OUT_KIND == STORAGE_F32) {
-    out[e] = bitcast<u32>(v.x);
+    out_setWord(e, bitcast<u32>(v.x));
     if (col + 1u < N) {
-      out[e + 1u] = bitcast<u32>(v.y);
+      out_setWord(e + 1u, bitcast<u32>(v.y));
     }
   } else {
-    out[e >> 1u] = encodePair(v.x, v.y, OUT_KIND);
+    out_setWord(e >> 1u, encodePair(v.x, v.y, OUT_KIND));
   }
 }
 
 fn storeActPair(row: u32, col: u32, v: vec2f) {
   let e = row * N + col;
   if (AUX_KIND == STORAGE_F32) {
-    act[e] = bitcast<u32>(v.x);
+    act_setWord(e, bitcast<u32>(v.x));
     if (col + 1u < N) {
-      act[e + 1u] = bitcast<u32>(v.y);
+      act_setWord(e + 1u, bitcast<u32>(v.y));
     }
   } else {
-    act[e >> 1u] = encodePair(v.x, v.y, AUX_KIND);
+    act_setWord(e >> 1u, encodePair(v.x, v.y, AUX_KIND));
   }
 }
 
@@ -318,6 +396,47 @@ fn tileOrigin(wid: vec3u, groups: vec3u) -> TileOrigin {
   return TileOrigin(linear < GX * GY, (linear / GX) * WGY * TM, (linear % GX) * WGX * TN);
 }
 
+// The epilogues, per vec4 of columns (col a multiple of 4, inside out) of a row: p the
+// products (biased in the forward ones). With lanes (N a multiple of 4) the 4 columns are one
+// store; else pairs, the second of each only where inside. One function per entry point, so
+// each uses only its own bindings.
+fn storeOutQuad(row: u32, col: u32, p: vec4f) {
+  if (OUT_LANES > 1u) {
+    out_storeQuad((row * N + col) / 4u, p);
+    return;
+  }
+  storeOutPair(row, col, p.xy);
+  if (col + 2u < N) {
+    storeOutPair(row, col + 2u, p.zw);
+  }
+}
+
+// From the f32 pre-activation, not from its rounded copy in out.
+fn storeActQuad(row: u32, col: u32, p: vec4f) {
+  let f = vec4f(activation(p.x), activation(p.y), activation(p.z), activation(p.w));
+  if (ACT_LANES > 1u) {
+    act_storeQuad((row * N + col) / 4u, f);
+    return;
+  }
+  storeActPair(row, col, f.xy);
+  if (col + 2u < N) {
+    storeActPair(row, col + 2u, f.zw);
+  }
+}
+
+// fn'(pre) for columns col .. col + 3; past the row's end, clamped to its last element (those
+// products are not stored).
+fn preGradQuad(row: u32, col: u32) -> vec4f {
+  var g: vec4f;
+  if (PRE_LANES > 1u) {
+    g = pre_quad((row * N + col) / 4u);
+  } else {
+    let e = row * N;
+    g = vec4f(loadPre(e + col), loadPre(e + min(col + 1u, N - 1u)), loadPre(e + min(col + 2u, N - 1u)), loadPre(e + min(col + 3u, N - 1u)));
+  }
+  return vec4f(activationGrad(g.x), activationGrad(g.y), activationGrad(g.z), activationGrad(g.w));
+}
+
 @compute @workgroup_size(WGX, WGY)
 fn tiled_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
   let o = tileOrigin(wid, groups);
@@ -325,13 +444,14 @@ fn tiled_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) gro
     return;
   }
   let acc = tiledProducts(o.row0, o.col0, lid.x, lid.y, li);
+  let col0 = o.col0 + lid.x * TN;
+  let bq = biasQuads(col0);
   for (var r = 0u; r < TM; r++) {
     let row = o.row0 + lid.y * TM + r;
-    for (var c = 0u; c < TN; c += 2u) {
-      let col = o.col0 + lid.x * TN + c;
+    for (var c4 = 0u; c4 < TN / 4u; c4++) {
+      let col = col0 + 4u * c4;
       if (row < M && col < N) {
-        let v = withBiasAt(accPair(acc, r, c), col);
-        storeOutPair(row, col, v);
+        storeOutQuad(row, col, acc[r * (TN / 4u) + c4] + bq[c4]);
       }
     }
   }
@@ -344,15 +464,16 @@ fn tiled_forward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
     return;
   }
   let acc = tiledProducts(o.row0, o.col0, lid.x, lid.y, li);
+  let col0 = o.col0 + lid.x * TN;
+  let bq = biasQuads(col0);
   for (var r = 0u; r < TM; r++) {
     let row = o.row0 + lid.y * TM + r;
-    for (var c = 0u; c < TN; c += 2u) {
-      let col = o.col0 + lid.x * TN + c;
+    for (var c4 = 0u; c4 < TN / 4u; c4++) {
+      let col = col0 + 4u * c4;
       if (row < M && col < N) {
-        let v = withBiasAt(accPair(acc, r, c), col);
-        storeOutPair(row, col, v);
-        // From the f32 pre-activation, not from its rounded copy in out.
-        storeActPair(row, col, vec2f(activation(v.x), activation(v.y)));
+        let p = acc[r * (TN / 4u) + c4] + bq[c4];
+        storeOutQuad(row, col, p);
+        storeActQuad(row, col, p);
       }
     }
   }
@@ -365,16 +486,13 @@ fn tiled_backward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     return;
   }
   let acc = tiledProducts(o.row0, o.col0, lid.x, lid.y, li);
+  let col0 = o.col0 + lid.x * TN;
   for (var r = 0u; r < TM; r++) {
     let row = o.row0 + lid.y * TM + r;
-    for (var c = 0u; c < TN; c += 2u) {
-      let col = o.col0 + lid.x * TN + c;
+    for (var c4 = 0u; c4 < TN / 4u; c4++) {
+      let col = col0 + 4u * c4;
       if (row < M && col < N) {
-        let e = row * N + col;
-        // Clamped to the row's last element when col + 1 = N (that value is not stored).
-        let e1 = select(e, e + 1u, col + 1u < N);
-        let v = accPair(acc, r, c);
-        storeOutPair(row, col, v * vec2f(activationGrad(loadPre(e)), activationGrad(loadPre(e1))));
+        storeOutQuad(row, col, acc[r * (TN / 4u) + c4] * preGradQuad(row, col));
       }
     }
   }

@@ -2,13 +2,16 @@
  * The tiled matmul against the f64 CPU reference and against the reference kernel, for every
  * candidate tile size: shapes that leave partial tiles on every edge (M, N not multiples of
  * the tile, K not a multiple of TK, K below TK), every transpose, packed operands and outputs,
- * every epilogue, and a grid split over two dimensions. Tolerances as in kernels.test.ts.
+ * every epilogue, and a grid split over two dimensions; and the vector loads and stores
+ * (lanes) that contiguous dimensions in multiples of 4 allow, alone and mixed with element
+ * loads. Tolerances as in kernels.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   FALLBACK_MATMUL_TILES,
   MATMUL_TILE_CANDIDATES,
   matmulTiles,
+  matmulLanes,
   matmulTilesFor,
   recordMatmul,
   setMatmulTiles,
@@ -41,14 +44,14 @@ const tileName = (t: MatmulTiles) => `${tileRows(t)}×${tileCols(t)} (${t.tm}×$
 
 
 
-async function runPlain(c: MatmulCase, kernel: MatmulKernel, aBuf: GPUBuffer, bBuf: GPUBuffer, device: GPUDevice = fx.device): Promise<Float32Array> {
+async function runPlain(c: MatmulCase, kernel: MatmulKernel, aBuf: GPUBuffer, bBuf: GPUBuffer, device: GPUDevice = fx.device, bias?: GPUBuffer): Promise<Float32Array> {
   const out = await fx.empty(`out.${kernel}`, storageBytes(c.M * c.N, c.outS), 'activations');
   fx.submit((enc) =>
     recordMatmul(device, enc, {
       M: c.M, N: c.N, K: c.K,
       a: aBuf, aStorage: c.aS, aTransposed: c.aT,
       b: bBuf, bStorage: c.bS, bTransposed: c.bT,
-      out, outStorage: c.outS, kernel,
+      out, outStorage: c.outS, kernel, bias,
     }),
   );
   return decodeStorage(await fx.read(out), c.M * c.N, c.outS);
@@ -102,6 +105,38 @@ describe.each(MATMUL_TILE_CANDIDATES.map((t) => [tileName(t), t] as const))('til
   });
 });
 
+// Lanes: 4 for f32 (vec4<u32>), 2 for packed (vec2<u32>), where the contiguous dimension is a multiple of 4.
+const lanesOf = (s: Storage, inner: number) => (inner % 4 !== 0 ? 1 : s === 'f32' ? 4 : 2);
+
+describe.each([0, 3].map((i) => [tileName(MATMUL_TILE_CANDIDATES[i]!), MATMUL_TILE_CANDIDATES[i]!] as const))('tiled matmul with lanes, tiles %s', (_, tiles) => {
+  // Partial tiles on every edge with every contiguous dimension a multiple of 4 (all lanes),
+  // then M odd (A_T falls back to element loads beside B's and out's lanes) with a bias.
+  const BM = tileRows(tiles);
+  const BN = tileCols(tiles);
+  const all: MatmulCase[] = TRANSPOSES.flatMap(([aT, bT], t) =>
+    TRIPLES.filter((_, i) => tiles === MATMUL_TILE_CANDIDATES[0] || i === t % 3).map(([aS, bS, outS]) => ({ M: BM + 4, N: BN + 8, K: 2 * tiles.tk + 4, aT, bT, aS, bS, outS })),
+  );
+  const mixed: MatmulCase[] = TRANSPOSES.map(([aT, bT], t) => {
+    const [aS, bS, outS] = TRIPLES[(t + 1) % 3]!;
+    return { M: BM + 3, N: BN + 4, K: tiles.tk + 4, aT, bT, aS, bS, outS };
+  });
+
+  it.each([...all, ...mixed])('$M×$N×$K aT=$aT bT=$bT A:$aS B:$bS out:$outS', async (c) => {
+    useTiles(tiles);
+    const lanes = matmulLanes({ M: c.M, N: c.N, K: c.K, aStorage: c.aS, aTransposed: c.aT, bStorage: c.bS, bTransposed: c.bT, outStorage: c.outS });
+    expect(lanes).toEqual({ a: lanesOf(c.aS, c.aT ? c.M : c.K), b: lanesOf(c.bS, c.bT ? c.K : c.N), out: lanesOf(c.outS, c.N), act: 1, pre: 1 });
+    expect(lanes.b).toBeGreaterThan(1);
+    const withBias = c.M % 4 !== 0;
+    const { ref, mag, aBuf, bBuf } = await matmulOperands(fx, c, c.M + 2 * c.K);
+    const biasValues = randoms(c.N, 43);
+    const bias = withBias ? await fx.upload('bias', biasValues) : undefined;
+    const got = await runPlain(c, 'tiled', aBuf, bBuf, fx.device, bias);
+    const want = withBias ? ref.map((v, i) => v + biasValues[i % c.N]!) : ref;
+    const biasMag = (i: number) => (withBias ? Math.abs(biasValues[i % c.N]!) : 0);
+    expectClose('out', got, want, (i) => F32_REL * (mag[i]! + biasMag(i)) + OUT_REL[c.outS] * Math.abs(want[i]!) + 1e-7);
+  });
+});
+
 describe('tiled matmul edges', () => {
   it.each([
     [3, 5, 1],
@@ -152,6 +187,8 @@ describe('tiled matmul epilogues', () => {
   const shapes = [
     [2 * tileRows(tiles) + 3, 2 * tileCols(tiles) + 2, 19],
     [tileRows(tiles) + 1, tileCols(tiles) + 1, 9],
+    // N a multiple of 4: out, act and pre with lanes.
+    [tileRows(tiles) + 3, tileCols(tiles) + 4, 12],
   ] as const;
 
   it.each([

@@ -171,25 +171,126 @@ export function matmulTilesFor(device: GPUDevice, M: number, N: number): MatmulT
 export const MATMUL_WORKGROUP_SIZE = 64;
 
 /**
- * The family's WGSL for register tile tm × tn: the two consts the tiled kernels' function-scope
- * arrays are sized by, then the storage prelude and shaders/matmul.wgsl. One shader module
- * (and pipeline cache) per register tile; the reference kernels use the smallest.
+ * Elements per load or store of a tensor binding (the *_LANES consts of matmul.wgsl): 4 for
+ * f32 bound as vec4<u32>, 2 words of a packed storage bound as vec2<u32> (4 halves), 1 for a
+ * plain u32 array. Lanes need the tensor's contiguous dimension to be a multiple of 4, so a
+ * quad that starts at a multiple of 4 along it never leaves its row.
  */
-function matmulCode(tm: number, tn: number): string {
+export type Lanes = 1 | 2 | 4;
+
+/** The lanes of a tensor in storage s whose contiguous dimension has `inner` elements. */
+export function lanesFor(s: Storage, inner: number): Lanes {
+  if (inner % 4 !== 0) return 1;
+  return s === 'f32' ? 4 : 2;
+}
+
+/** Lanes of the five tensor bindings of one tiled matmul. */
+export interface MatmulLanes {
+  a: Lanes;
+  b: Lanes;
+  out: Lanes;
+  act: Lanes;
+  pre: Lanes;
+}
+
+const PLAIN_LANES: MatmulLanes = { a: 1, b: 1, out: 1, act: 1, pre: 1 };
+
+/** What recordMatmul's tiled kernel binds each tensor as (the reference kernel: all 1). */
+export function matmulLanes(args: Pick<MatmulArgs, 'M' | 'N' | 'K' | 'aStorage' | 'aTransposed' | 'bStorage' | 'bTransposed' | 'outStorage' | 'epilogue'>): MatmulLanes {
+  const aux: Storage = args.epilogue?.kind === 'activation' ? args.epilogue.actStorage : args.epilogue?.kind === 'activation-grad' ? args.epilogue.preStorage : 'f32';
+  const outLanes = lanesFor(args.outStorage, args.N);
+  const auxLanes = lanesFor(aux, args.N);
+  return {
+    a: lanesFor(args.aStorage, args.aTransposed ? args.M : args.K),
+    b: lanesFor(args.bStorage, args.bTransposed ? args.K : args.N),
+    out: outLanes,
+    act: args.epilogue?.kind === 'activation' ? auxLanes : 1,
+    pre: args.epilogue?.kind === 'activation-grad' ? auxLanes : 1,
+  };
+}
+
+/** Binding index, access and storage-kind override of each tensor binding of matmul.wgsl. */
+const TENSOR_BINDINGS = {
+  a: { binding: 0, access: 'read', kind: 'A_KIND' },
+  b: { binding: 1, access: 'read', kind: 'B_KIND' },
+  out: { binding: 2, access: 'read_write', kind: 'OUT_KIND' },
+  act: { binding: 4, access: 'read_write', kind: 'AUX_KIND' },
+  pre: { binding: 5, access: 'read', kind: 'AUX_KIND' },
+} as const satisfies Record<keyof MatmulLanes, { binding: number; access: 'read' | 'read_write'; kind: string }>;
+
+/**
+ * One tensor binding of matmul.wgsl with its accessors: `n_word(w)` (word w), `n_quad(q)`
+ * (elements 4q … 4q + 3 as f32) and, when writable, `n_setWord(w, v)` and `n_storeQuad(q, v)`.
+ * With lanes 1 the quad accessors go element by element (matmul.wgsl calls them only with lanes).
+ */
+function bindingWgsl(name: keyof MatmulLanes, lanes: Lanes): string {
+  const { binding, access, kind } = TENSOR_BINDINGS[name];
+  const type = lanes === 4 ? 'vec4<u32>' : lanes === 2 ? 'vec2<u32>' : 'u32';
+  const word = lanes === 1 ? `${name}[w]` : `${name}[w / ${lanes}u][w % ${lanes}u]`;
+  const lines = [
+    `const ${name.toUpperCase()}_LANES: u32 = ${lanes}u;`,
+    `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<${type}>;`,
+    `fn ${name}_word(w: u32) -> u32 { return ${word}; }`,
+  ];
+  if (lanes === 4) lines.push(`fn ${name}_quad(q: u32) -> vec4f { return bitcast<vec4f>(${name}[q]); }`);
+  else if (lanes === 2) lines.push(`fn ${name}_quad(q: u32) -> vec4f { let v = ${name}[q]; return vec4f(decodeElement(v.x, 0u, ${kind}), decodeElement(v.x, 1u, ${kind}), decodeElement(v.y, 0u, ${kind}), decodeElement(v.y, 1u, ${kind})); }`);
+  else lines.push(`fn ${name}_quad(q: u32) -> vec4f { var v: vec4f; for (var j = 0u; j < 4u; j++) { let i = 4u * q + j; v[j] = decodeElement(${name}_word(storageWord(i, ${kind})), i, ${kind}); } return v; }`);
+  if (access === 'read_write') {
+    lines.push(`fn ${name}_setWord(w: u32, v: u32) { ${word} = v; }`);
+    if (lanes === 4) lines.push(`fn ${name}_storeQuad(q: u32, v: vec4f) { ${name}[q] = bitcast<vec4<u32>>(v); }`);
+    else if (lanes === 2) lines.push(`fn ${name}_storeQuad(q: u32, v: vec4f) { ${name}[q] = vec2u(encodePair(v.x, v.y, ${kind}), encodePair(v.z, v.w, ${kind})); }`);
+    else lines.push(`fn ${name}_storeQuad(q: u32, v: vec4f) { if (${kind} == STORAGE_F32) { for (var j = 0u; j < 4u; j++) { ${name}_setWord(4u * q + j, bitcast<u32>(v[j])); } } else { ${name}_setWord(2u * q, encodePair(v.x, v.y, ${kind})); ${name}_setWord(2u * q + 1u, encodePair(v.z, v.w, ${kind})); } }`);
+  }
+  return lines.join('\n');
+}
+
+/**
+ * accumulateK4 of matmul.wgsl for register tile tm × tn: acc += tileA's 4 k of tm rows times
+ * tileB's tn columns of those k, one statement per vec4 fma. Unrolled here because the compilers
+ * of CPU adapters (SwiftShader) do not unroll loops: a register tile indexed by loop counters
+ * stays in memory there, each fma a load and a store; with constant indices it is registers.
+ * aAt is the tile row's first A vec4 (the next rows K4 apart), bAt the first B vec4 of k
+ * (the next k N4 apart).
+ */
+function accumulateWgsl(tm: number, tn: number): string {
+  const lines = ['fn accumulateK4(acc: ptr<function, array<vec4<f32>, TM * TN / 4>>, aAt: u32, K4: u32, bAt: u32, N4: u32) {'];
+  for (let r = 0; r < tm; r++) lines.push(`  let a${r} = tileA[aAt + ${r}u * K4];`);
+  for (let j = 0; j < 4; j++) for (let c = 0; c < tn / 4; c++) lines.push(`  let b${j}_${c} = tileB[bAt + ${j}u * N4 + ${c}u];`);
+  for (let j = 0; j < 4; j++) {
+    for (let r = 0; r < tm; r++) {
+      for (let c = 0; c < tn / 4; c++) {
+        const i = r * (tn / 4) + c;
+        lines.push(`  (*acc)[${i}] = fma(vec4f(a${r}[${j}]), b${j}_${c}, (*acc)[${i}]);`);
+      }
+    }
+  }
+  lines.push('}');
+  return lines.join('\n');
+}
+
+/**
+ * The family's WGSL for register tile tm × tn and binding lanes: the two consts the tiled
+ * kernels' function-scope arrays are sized by, the storage prelude, the tensor bindings with
+ * their accessors, then shaders/matmul.wgsl. One shader module (and pipeline cache) per
+ * register tile and lanes; the reference kernels use the smallest tile and lanes 1.
+ */
+function matmulCode(tm: number, tn: number, lanes: MatmulLanes): string {
   if (!Number.isInteger(tm) || !Number.isInteger(tn) || tm < 1 || tn < 4 || tn % 4 !== 0 || tm > 16 || tn > 16) {
     throw new RangeError(`Matmul: register tile ${tm}×${tn} must be 1..16 × a multiple of 4 up to 16`);
   }
-  return `const TM: u32 = ${tm}u;\nconst TN: u32 = ${tn}u;\n${withStorageWgsl(matmulWgsl)}`;
+  for (const [name, l] of Object.entries(lanes)) if (l !== 1 && l !== 2 && l !== 4) throw new RangeError(`Matmul: ${name} lanes must be 1, 2 or 4, got ${l}`);
+  const bindings = (Object.keys(TENSOR_BINDINGS) as (keyof MatmulLanes)[]).map((n) => bindingWgsl(n, lanes[n]));
+  return `const TM: u32 = ${tm}u;\nconst TN: u32 = ${tn}u;\n${withStorageWgsl(matmulWgsl)}\n${bindings.join('\n')}\n${accumulateWgsl(tm, tn)}\n`;
 }
 
-/** Per register tile ('4x4', …): its code and its per-device module and pipelines. */
+/** Per register tile and lanes ('4x4:a4b4o4x1p1', …): its code and its per-device module and pipelines. */
 const families = new Map<string, { code: string; caches: WeakMap<GPUDevice, KernelCache> }>();
 
-function family(tm: number, tn: number): { code: string; caches: WeakMap<GPUDevice, KernelCache> } {
-  const key = `${tm}x${tn}`;
+function family(tm: number, tn: number, lanes: MatmulLanes): { code: string; caches: WeakMap<GPUDevice, KernelCache> } {
+  const key = `${tm}x${tn}:a${lanes.a}b${lanes.b}o${lanes.out}x${lanes.act}p${lanes.pre}`;
   let f = families.get(key);
   if (!f) {
-    f = { code: matmulCode(tm, tn), caches: new WeakMap() };
+    f = { code: matmulCode(tm, tn, lanes), caches: new WeakMap() };
     families.set(key, f);
   }
   return f;
@@ -249,7 +350,7 @@ export function recordMatmul(device: GPUDevice, encoder: GPUCommandEncoder, args
     const t = matmulTilesFor(device, M, N);
     const gx = Math.ceil(N / tileCols(t));
     const gy = Math.ceil(M / tileRows(t));
-    const f = family(t.tm, t.tn);
+    const f = family(t.tm, t.tn, matmulLanes(args));
     const pipeline = cachedPipeline(f.caches, device, {
       family: 'Matmul',
       code: f.code,
@@ -259,7 +360,7 @@ export function recordMatmul(device: GPUDevice, encoder: GPUCommandEncoder, args
     recordPass(device, encoder, passLabel, [{ pipeline, buffers, groups: gx * gy, label: 'Matmul.bindGroup' }], work);
     return;
   }
-  const f = family(4, 4);
+  const f = family(4, 4, PLAIN_LANES);
   const pipeline = cachedPipeline(f.caches, device, {
     family: 'Matmul',
     code: f.code,
