@@ -4,11 +4,13 @@
 // subtracted, so exp never overflows whatever their size. Driven by
 // src/engine/kernels/crossentropy.ts; storage helpers from storage.wgsl.
 //
-// value  ONE workgroup walks the rows in order: per row a cooperative max and Σexp over the
-//        vocabulary, then invocation 0 adds (max − logit[target]) + log Σexp to a running
-//        f32 sum. The same order every run, so the mean is deterministic; its cost grows
-//        with ROWS·VOCAB / WG on one workgroup (see crossentropy.ts).
-// grad   one workgroup per row: the same max and Σexp, then every dLogits of the row.
+// grad   GROUPS workgroups, workgroup g taking rows g, g + GROUPS, …: per row a cooperative
+//        max and Σexp over the vocabulary, every dLogits of the row, and the row's loss
+//        (max − logit[target]) + log Σexp added to the workgroup's running sum, which it
+//        writes to loss[1 + g].
+// value  one workgroup sums the GROUPS partial sums in a fixed tree: loss[0] = Σ / ROWS.
+// The same rows, order and tree every run, so the mean is deterministic, with no float
+// atomics; and the logits are read by the grad pass only.
 //
 // A target ≥ VOCAB (e.g. a padding id 0xffffffff) marks a row that contributes 0 to the sum
 // and gets an all-zero dLogits row; the mean still divides by ROWS.
@@ -16,13 +18,16 @@
 override ROWS: u32;
 override VOCAB: u32;
 override LOGITS_KIND: u32 = 0u;
+// Workgroups of grad, min(ROWS, CROSS_ENTROPY_PARTIALS): one partial sum each.
+override GROUPS: u32;
 // A power of two: the tree reductions halve it.
 override WG: u32 = 256u;
 
 @group(0) @binding(0) var<storage, read> logits: array<u32>;
 // u32, ROWS.
 @group(0) @binding(1) var<storage, read> targets: array<u32>;
-// value: loss[0], f32, unscaled.
+// f32, 1 + GROUPS: loss[0] the mean, unscaled (written by value); loss[1 + g] workgroup g's
+// sum of row losses (written by grad).
 @group(0) @binding(2) var<storage, read_write> loss: array<f32>;
 // grad: f32, ROWS×VOCAB, multiplied by the loss scale.
 @group(0) @binding(3) var<storage, read_write> dLogits: array<f32>;
@@ -71,36 +76,42 @@ fn rowStats(r: u32, lid: u32) -> vec2f {
 }
 
 @compute @workgroup_size(WG)
-fn value(@builtin(local_invocation_index) lid: u32) {
+fn grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
+  // Uniform per workgroup: the spare workgroups of a split dispatch leave together.
+  let g = wid.y * groups.x + wid.x;
+  if (g >= GROUPS) {
+    return;
+  }
+  let k = lossScale[0] / f32(ROWS);
   var total = 0.0;
-  for (var r = 0u; r < ROWS; r++) {
+  for (var r = g; r < ROWS; r += GROUPS) {
     let st = rowStats(r, lid);
     let t = targets[r];
-    if (lid == 0u && t < VOCAB) {
+    let valid = t < VOCAB;
+    let invSum = 1.0 / st.y;
+    for (var j = lid; j < VOCAB; j += WG) {
+      let p = exp(loadLogit(r, j) - st.x) * invSum;
+      let dl = (p - select(0.0, 1.0, j == t)) * k;
+      dLogits[r * VOCAB + j] = select(0.0, dl, valid);
+    }
+    if (lid == 0u && valid) {
       // −log p_t = log Σexp − (logit_t − max), both terms ≥ 0: no cancellation.
       total += log(st.y) + (st.x - loadLogit(r, t));
     }
   }
   if (lid == 0u) {
-    loss[0] = total / f32(ROWS);
+    loss[1u + g] = total;
   }
 }
 
 @compute @workgroup_size(WG)
-fn grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
-  // Uniform per workgroup: the spare workgroups of a split dispatch leave together.
-  let r = wid.y * groups.x + wid.x;
-  if (r >= ROWS) {
-    return;
+fn value(@builtin(local_invocation_index) lid: u32) {
+  var s = 0.0;
+  for (var i = lid; i < GROUPS; i += WG) {
+    s += loss[1u + i];
   }
-  let st = rowStats(r, lid);
-  let t = targets[r];
-  let valid = t < VOCAB;
-  let k = lossScale[0] / f32(ROWS);
-  let invSum = 1.0 / st.y;
-  for (var j = lid; j < VOCAB; j += WG) {
-    let p = exp(loadLogit(r, j) - st.x) * invSum;
-    let g = (p - select(0.0, 1.0, j == t)) * k;
-    dLogits[r * VOCAB + j] = select(0.0, g, valid);
+  let total = workgroupReduce(s, lid, false);
+  if (lid == 0u) {
+    loss[0] = total / f32(ROWS);
   }
 }

@@ -39,7 +39,14 @@ export const ENGINE_OP = {
   optimizer: 'optimizer',
 } as const;
 
-export const ENGINE_WORKSPACE = { hyperBytes: 12 * 4, lossStateBytes: 16, lossBytes: 4 } as const;
+/**
+ * Partial sums of the cross-entropy loss (engine/kernels/crossentropy.ts): its first dispatch
+ * runs on up to this many workgroups, each leaving one f32 after the mean in the loss buffer.
+ */
+export const CROSS_ENTROPY_PARTIALS = 256;
+
+/** The engine's fixed buffers: optimizer hyper-parameters, loss-scale state, the loss (mean, then CROSS_ENTROPY_PARTIALS partial sums). */
+export const ENGINE_WORKSPACE = { hyperBytes: 12 * 4, lossStateBytes: 16, lossBytes: 4 * (1 + CROSS_ENTROPY_PARTIALS) } as const;
 export const ENGINE_WORKSPACE_BYTES = ENGINE_WORKSPACE.hyperBytes + ENGINE_WORKSPACE.lossStateBytes + ENGINE_WORKSPACE.lossBytes;
 import type { PlanConfig } from '../protocol/config.ts';
 import { EstimateError } from './errors.ts';

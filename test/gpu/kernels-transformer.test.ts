@@ -19,7 +19,7 @@
  *                                        1e-4 + 2e-2·|g| (f32 noise of L over 2h, plus h²)
  */
 import { describe, expect, it } from 'vitest';
-import { recordCrossEntropy } from '../../src/engine/kernels/crossentropy.ts';
+import { CROSS_ENTROPY_LOSS_BYTES, CROSS_ENTROPY_PARTIALS, recordCrossEntropy } from '../../src/engine/kernels/crossentropy.ts';
 import { recordAccumulate, recordAdd } from '../../src/engine/kernels/elementwise.ts';
 import { recordEmbedding, recordEmbeddingBackward } from '../../src/engine/kernels/embedding.ts';
 import { recordLayerNorm, recordLayerNormBackward } from '../../src/engine/kernels/layernorm.ts';
@@ -456,7 +456,7 @@ describe('cross-entropy', () => {
   async function runCrossEntropy(logits: Float32Array, s: Storage, targetValues: Uint32Array, rows: number, vocab: number, scale = 1) {
     const logitsBuf = await upload('logits', logits, s);
     const targets = await fx.upload('targets', targetValues);
-    const loss = await fx.upload('loss', Float32Array.of(NaN));
+    const loss = await fx.upload('loss', new Float32Array(CROSS_ENTROPY_LOSS_BYTES / 4).fill(NaN));
     const dLogits = await fx.upload('logits.grad', new Float32Array(rows * vocab).fill(9), 'activation-grads');
     const lossScale = await upload('lossScale', Float32Array.of(scale));
     fx.submit((enc) => recordCrossEntropy(fx.device, enc, { logits: logitsBuf, logitsStorage: s, targets, rows, vocab, loss, dLogits, lossScale }));
@@ -478,6 +478,8 @@ describe('cross-entropy', () => {
     [3, 5],
     [5, 300],
     [2, 1001],
+    // More rows than partial sums: workgroups take two rows or one.
+    [CROSS_ENTROPY_PARTIALS + 44, 3],
   ] as const;
 
   it.each(SHAPES.flatMap(([rows, vocab]) => STORAGES.map((s) => [rows, vocab, s] as const)))('%i×%i logits in %s vs the CPU', async (rows, vocab, s) => {
@@ -567,7 +569,7 @@ describe('dispatch split', () => {
     const dPos = await fx.empty('wpe.grad', 4 * maxPos * dim);
     const logits = randoms(seq * vocab, 9, -3, 3);
     const logitsBuf = await upload('logits', logits);
-    const loss = await fx.empty('loss', 4);
+    const loss = await fx.empty('loss', CROSS_ENTROPY_LOSS_BYTES);
     const dLogits = await fx.empty('logits.grad', 4 * seq * vocab);
     const lossScale = await upload('lossScale', Float32Array.of(1));
     fx.submit((enc) => {
@@ -619,8 +621,10 @@ describe('argument checks', () => {
     expect(() => recordEmbedding(d, enc, emb)).toThrow(/multiple of seq/);
     expect(() => recordEmbeddingBackward(d, enc, { ids: b16, rows: 3, seq: 3, dim: 2, vocab: 2, dOut: b64, dToken: b16, accumulateToken: true, dPos: other, maxPos: 2 })).toThrow(/maxPos \(2\) must be an integer ≥ seq \(3\)/);
     const b32 = await fx.empty('b32', 32);
-    expect(() => recordCrossEntropy(d, enc, { logits: b64, logitsStorage: 'bf16', targets: b16, rows: 4, vocab: 3, loss: other, dLogits: b32, lossScale: b16 })).toThrow(/dLogits buffer '[^']*b32' has 32 B, needs 48 B/);
-    expect(() => recordCrossEntropy(d, enc, { logits: b64, logitsStorage: 'f32', targets: b16, rows: 2, vocab: 2, loss: b16, dLogits: other, lossScale: b16 })).toThrow(/distinct/);
+    const loss = await fx.empty('loss', CROSS_ENTROPY_LOSS_BYTES);
+    expect(() => recordCrossEntropy(d, enc, { logits: b64, logitsStorage: 'bf16', targets: b16, rows: 4, vocab: 3, loss, dLogits: b32, lossScale: b16 })).toThrow(/dLogits buffer '[^']*b32' has 32 B, needs 48 B/);
+    expect(() => recordCrossEntropy(d, enc, { logits: b64, logitsStorage: 'bf16', targets: b16, rows: 4, vocab: 3, loss: other, dLogits: b64, lossScale: b16 })).toThrow(new RegExp(`loss buffer '[^']*other' has 64 B, needs ${CROSS_ENTROPY_LOSS_BYTES} B`));
+    expect(() => recordCrossEntropy(d, enc, { logits: b64, logitsStorage: 'f32', targets: b16, rows: 2, vocab: 2, loss, dLogits: loss, lossScale: b16 })).toThrow(/distinct/);
     enc.finish();
   });
 });

@@ -6,12 +6,12 @@
  * and dLogits are f32. The WGSL is shaders/crossentropy.wgsl; shapes and the logits storage
  * are override constants.
  *
- * One pass, two dispatches: the value on ONE workgroup that walks the rows in order (a
- * deterministic mean with no float atomics and no workspace buffer), and dLogits with one
- * workgroup per row. The value's single workgroup reads the logits once more, serially over
- * rows: rows·vocab / CROSS_ENTROPY_WORKGROUP_SIZE loads per invocation (4096 × 50257 / 256 ≈
- * 0.8 M for a GPT-2 batch of 8 × 512) — milliseconds on a real GPU, and the limit of this
- * design; a two-level sum would need a rows-long workspace the API does not take.
+ * One pass, two dispatches: dLogits and the row losses on min(rows, CROSS_ENTROPY_PARTIALS)
+ * workgroups, each taking every so-many-th row and leaving the sum of its rows' losses in
+ * the loss buffer after the mean (a fixed workspace, whatever the rows); then one workgroup
+ * sums those partials in a fixed tree. A deterministic mean with no float atomics, and the
+ * logits are read by the first dispatch only (an earlier design read them all again on one
+ * workgroup, serially over rows).
  *
  * A target ≥ vocab (e.g. 0xffffffff for padding) contributes 0 to the loss and gets a zero
  * dLogits row; the mean still divides by rows. Validate targets on the CPU.
@@ -29,6 +29,12 @@ import {
   type Storage,
 } from './storage.ts';
 import { KERNEL_WORK } from '../../estimate/vramlab-work.ts';
+import { CROSS_ENTROPY_PARTIALS } from '../../estimate/vramlab.ts';
+
+export { CROSS_ENTROPY_PARTIALS };
+
+/** Bytes of the loss buffer: the mean, then one partial sum per workgroup of the first dispatch. */
+export const CROSS_ENTROPY_LOSS_BYTES = 4 * (1 + CROSS_ENTROPY_PARTIALS);
 
 /** Invocations per workgroup of both dispatches: a power of two, for the tree reductions. */
 export const CROSS_ENTROPY_WORKGROUP_SIZE = 256;
@@ -41,7 +47,7 @@ export interface CrossEntropyArgs {
   targets: GPUBuffer;
   rows: number;
   vocab: number;
-  /** f32, 1 value: the mean loss, unscaled. */
+  /** f32, CROSS_ENTROPY_LOSS_BYTES: the mean loss (unscaled) in word 0, then partial sums. */
   loss: GPUBuffer;
   /** f32, rows×vocab, overwritten: (softmax − onehot)/rows · scale. */
   dLogits: GPUBuffer;
@@ -62,23 +68,24 @@ export function recordCrossEntropy(device: GPUDevice, encoder: GPUCommandEncoder
   checkCount('CrossEntropy', 'rows·vocab', rows * vocab);
   checkBuffer('CrossEntropy', 'logits', args.logits, storageBytes(rows * vocab, args.logitsStorage));
   checkBuffer('CrossEntropy', 'targets', args.targets, 4 * rows);
-  checkBuffer('CrossEntropy', 'loss', args.loss, 4);
+  checkBuffer('CrossEntropy', 'loss', args.loss, CROSS_ENTROPY_LOSS_BYTES);
   checkBuffer('CrossEntropy', 'dLogits', args.dLogits, 4 * rows * vocab);
   checkBuffer('CrossEntropy', 'lossScale', args.lossScale, 4);
   const inputs = [args.logits, args.targets, args.lossScale];
   if (args.loss === args.dLogits || inputs.includes(args.loss) || inputs.includes(args.dLogits)) {
     throw new TypeError('CrossEntropy: loss and dLogits must be two buffers of their own, distinct from logits, targets and lossScale');
   }
-  const constants = { ROWS: rows, VOCAB: vocab, LOGITS_KIND: STORAGE_CODE[args.logitsStorage], WG: wg };
+  const groups = Math.min(rows, CROSS_ENTROPY_PARTIALS);
+  const constants = { ROWS: rows, VOCAB: vocab, LOGITS_KIND: STORAGE_CODE[args.logitsStorage], GROUPS: groups, WG: wg };
   const value = cachedPipeline(caches, device, { family: 'CrossEntropy', code, entryPoint: 'value', constants });
   const grad = cachedPipeline(caches, device, { family: 'CrossEntropy', code, entryPoint: 'grad', constants });
   recordPass(device, encoder, args.label ?? 'CrossEntropy.pass', [
-    { pipeline: value, buffers: { 0: args.logits, 1: args.targets, 2: args.loss }, groups: 1, label: 'CrossEntropy.bindGroup[value]' },
     {
       pipeline: grad,
-      buffers: { 0: args.logits, 1: args.targets, 3: args.dLogits, 4: args.lossScale },
-      groups: rows,
+      buffers: { 0: args.logits, 1: args.targets, 2: args.loss, 3: args.dLogits, 4: args.lossScale },
+      groups,
       label: 'CrossEntropy.bindGroup[grad]',
     },
+    { pipeline: value, buffers: { 2: args.loss }, groups: 1, label: 'CrossEntropy.bindGroup[value]' },
   ], KERNEL_WORK.crossEntropy(rows, vocab));
 }
