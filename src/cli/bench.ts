@@ -113,6 +113,8 @@ export interface BenchLine {
   vramlabOverTfjs: number | null;
   /** nvidia-smi against the ledger, where nvidia-smi exists (matmul lines only). */
   driver?: DriverCheck | { error: string };
+  /** Matmul lines: the engine's matmul against the plain kernel, alternated product by product. */
+  againstPlain?: PlainComparison | { error: string };
   adapter: { name: string; features: string[]; fallback: boolean; tiles: string };
   timing: 'wall-clock';
 }
@@ -120,6 +122,18 @@ export interface BenchLine {
 // Compile-time: the JSON Schema shipped for `bench --json` (protocol/outputs.ts) is this line's.
 const LINE_MATCHES_SCHEMA: Same<z.infer<typeof BenchLineSchema>, BenchLine> = true;
 void LINE_MATCHES_SCHEMA;
+
+/**
+ * The engine's (tiled) matmul against the plain one-element-per-invocation kernel on the same
+ * operands and adapter, one product of each in turn per round: medians of each, and the plain
+ * kernel's ms ÷ the engine's per round (above 1: the engine's is faster), median and range.
+ */
+export interface PlainComparison {
+  rounds: number;
+  tiledMs: number;
+  plainMs: number;
+  speedup: { median: number; min: number; max: number };
+}
 
 export interface BenchOptions {
   quick: boolean;
@@ -202,6 +216,51 @@ async function vramlabMatmul(opened: OpenedDevice, w: MatmulWork, it: { warmup: 
   }
 }
 
+const median = (v: readonly number[]) => {
+  const s = [...v].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** PlainComparison over `rounds` rounds (at least 3), after one warm-up product of each. */
+export async function matmulAgainstPlain(device: GPUDevice, n: number, rounds: number): Promise<PlainComparison> {
+  const ledger = new Ledger(device);
+  try {
+    const product = await createSquareMatmul(device, ledger, n, 'bench.plain');
+    const once = async (record: (enc: GPUCommandEncoder) => void) => {
+      const t0 = performance.now();
+      const enc = device.createCommandEncoder({ label: 'bench.againstPlain' });
+      record(enc);
+      device.queue.submit([enc.finish()]);
+      await device.queue.onSubmittedWorkDone();
+      return performance.now() - t0;
+    };
+    await once(product.record);
+    await once(product.recordPlain);
+    const tiled: number[] = [];
+    const plain: number[] = [];
+    const speedup: number[] = [];
+    for (let r = 0; r < Math.max(3, rounds); r++) {
+      // Which goes first alternates too, so neither always runs on a warmer machine.
+      let t: number;
+      let p: number;
+      if (r % 2 === 0) {
+        t = await once(product.record);
+        p = await once(product.recordPlain);
+      } else {
+        p = await once(product.recordPlain);
+        t = await once(product.record);
+      }
+      tiled.push(t);
+      plain.push(p);
+      speedup.push(p / t);
+    }
+    return { rounds: tiled.length, tiledMs: median(tiled), plainMs: median(plain), speedup: { median: median(speedup), min: Math.min(...speedup), max: Math.max(...speedup) } };
+  } finally {
+    ledger.dispose();
+  }
+}
+
 function mlpRun(w: MlpWork, steps: number): RunConfig {
   return { ...DEFAULT_RUN, d: w.d, hidden: w.hidden, layers: w.layers, batch: w.batch, activation: 'gelu', precision: w.precision ?? 'fp32', optimizer: 'adam', checkpoint: 'none', steps, seed: 1 };
 }
@@ -263,11 +322,14 @@ export async function runBench(opened: OpenedDevice, opts: BenchOptions, emit: (
       opts.onProgress?.(`bench: ${step} on vramlab`);
       let vramlab: EngineOutcome;
       let check: BenchLine['driver'];
+      let againstPlain: BenchLine['againstPlain'];
       try {
         if (w.kind === 'matmul') {
           const m = await vramlabMatmul(opened, w, it, driver);
           vramlab = m.r;
           check = m.driver;
+          opts.onProgress?.(`bench: ${step} against the plain matmul`);
+          againstPlain = await matmulAgainstPlain(opened.device, w.n, it.iters).catch(errorOf);
         } else {
           vramlab = await vramlabStep(opened, w, it);
         }
@@ -289,7 +351,7 @@ export async function runBench(opened: OpenedDevice, opts: BenchOptions, emit: (
       }
       const ratio = tfjs && 'ms' in tfjs && 'ms' in vramlab ? tfjs.ms / vramlab.ms : null;
       const precision = (w.kind === 'mlp' ? w.precision : undefined) ?? 'fp32';
-      const line: BenchLine = { work: w.id, kind: w.kind, shape: shapeOf(w), precision, flops: workFlops(w), vramlab, tfjs, vramlabOverTfjs: ratio, ...(check ? { driver: check } : {}), adapter, timing: 'wall-clock' };
+      const line: BenchLine = { work: w.id, kind: w.kind, shape: shapeOf(w), precision, flops: workFlops(w), vramlab, tfjs, vramlabOverTfjs: ratio, ...(check ? { driver: check } : {}), ...(againstPlain ? { againstPlain } : {}), adapter, timing: 'wall-clock' };
       lines.push(line);
       emit(line);
     }

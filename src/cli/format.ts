@@ -334,6 +334,13 @@ export function formatBench(lines: readonly BenchLine[], adapter: AdapterSummary
   out.push(...table(rows));
   const driver = lines.flatMap((l) => (l.driver && 'ratio' in l.driver ? [`${l.work}: nvidia-smi +${binary(l.driver.driverBytes)} for ${binary(l.driver.ledgerBytes)} in the ledger (${l.driver.ratio.toFixed(3)}×)`] : []));
   if (driver.length > 0) out.push('', 'Driver check (memory.used while the buffers were held):', ...driver.map((d) => `  ${d}`));
+  const plain = lines.flatMap((l) => {
+    if (!l.againstPlain) return [];
+    if ('error' in l.againstPlain) return [`${l.work}: failed: ${l.againstPlain.error.slice(0, 60)}`];
+    const c = l.againstPlain;
+    return [`${l.work}: tiled ${ms(c.tiledMs)}, plain ${ms(c.plainMs)}: ${c.speedup.median.toFixed(2)}× (${c.speedup.min.toFixed(2)}–${c.speedup.max.toFixed(2)}× over ${c.rounds} rounds)`];
+  });
+  if (plain.length > 0) out.push('', 'Tiled matmul against the plain kernel (alternated; plain ms ÷ tiled ms, median and range):', ...plain.map((p) => `  ${p}`));
   out.push('', 'Time: wall clock from submission to completion, after warm-up. Peak: bytes of live tensors; allocated: bytes held from the GPU.', '');
   return out.join('\n');
 }

@@ -8,6 +8,7 @@
  * that compiles the pipeline: the minimum over `repeats`, in ms per product.
  */
 import { MATMUL_TILE_CANDIDATES, recordMatmul, setMatmulTiles, tilesProblem, type MatmulTiles } from './kernels/matmul.ts';
+import { recordPlainMatmul } from './kernels/matmul-plain.ts';
 import { Ledger } from './ledger.ts';
 
 export interface TileTiming {
@@ -37,10 +38,15 @@ export function adapterKey(info: { vendor?: string; architecture?: string; devic
   return [info.vendor, info.architecture, info.device, info.description].map((s) => s ?? '').join('|');
 }
 
-/** An n×n · n×n f32 product on ledger buffers, for timing: `record` adds one product to an encoder. */
+/**
+ * An n×n · n×n f32 product on ledger buffers, for timing: `record` adds one product by the
+ * engine's matmul to an encoder, `recordPlain` the same product by the plain kernel
+ * (kernels/matmul-plain.ts) into the same out.
+ */
 export interface SquareMatmul {
   n: number;
   record(encoder: GPUCommandEncoder): void;
+  recordPlain(encoder: GPUCommandEncoder): void;
 }
 
 /**
@@ -59,6 +65,7 @@ export async function createSquareMatmul(device: GPUDevice, ledger: Ledger, n: n
     n,
     record: (encoder) =>
       recordMatmul(device, encoder, { M: n, N: n, K: n, a, aStorage: 'f32', aTransposed: false, b, bStorage: 'f32', bTransposed: false, out, outStorage: 'f32', label }),
+    recordPlain: (encoder) => recordPlainMatmul(device, encoder, { M: n, N: n, K: n, a, b, out, label }),
   };
 }
 

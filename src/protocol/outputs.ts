@@ -72,6 +72,17 @@ export const BenchLineSchema = z.object({
   tfjs: EngineOutcomeSchema.nullable(),
   vramlabOverTfjs: z.number().nullable(),
   driver: z.union([z.object({ driverBytes: z.number(), ledgerBytes: z.number(), ratio: z.number() }), z.object({ error: z.string() })]).optional(),
+  againstPlain: z
+    .union([
+      z.object({
+        rounds: z.number(),
+        tiledMs: z.number(),
+        plainMs: z.number(),
+        speedup: z.object({ median: z.number(), min: z.number(), max: z.number() }),
+      }),
+      z.object({ error: z.string() }),
+    ])
+    .optional(),
   adapter: z.object({ name: z.string(), features: z.array(z.string()), fallback: z.boolean(), tiles: z.string() }),
   timing: z.literal('wall-clock'),
 });

@@ -21,6 +21,8 @@ import {
   type MatmulKernel,
   type MatmulTiles,
 } from '../../src/engine/kernels/matmul.ts';
+import { recordPlainMatmul } from '../../src/engine/kernels/matmul-plain.ts';
+import { matmulAgainstPlain } from '../../src/cli/bench.ts';
 import { decodeStorage, encodeStorage, roundToStorage, storageBytes, type Storage } from '../../src/engine/kernels/storage.ts';
 import { useGpuFixture } from './fixture.ts';
 import { randoms } from '../helpers/random.ts';
@@ -243,5 +245,40 @@ describe('tiled matmul epilogues', () => {
       expectClose('dPre', decodeStorage(await fx.read(out), M * N, outS), want, (i) => 1.2 * F32_REL * mag[i]! + OUT_REL[outS] * Math.abs(want[i]!) + 1e-6);
       fx.ledger.dispose();
     }
+  });
+});
+
+describe('plain matmul', () => {
+  it.each([
+    [1, 1, 1],
+    [37, 29, 13],
+    [36, 40, 20],
+  ] as const)('%i×%i×%i matches the CPU and the tiled kernel', async (M, N, K) => {
+    useTiles(MATMUL_TILE_CANDIDATES[0]!);
+    const c: MatmulCase = { M, N, K, aT: false, bT: false, aS: 'f32', bS: 'f32', outS: 'f32' };
+    const { ref, mag, aBuf, bBuf } = await matmulOperands(fx, c, 53);
+    const out = await fx.empty('out.plain', 4 * M * N, 'activations');
+    fx.submit((enc) => recordPlainMatmul(fx.device, enc, { M, N, K, a: aBuf, b: bBuf, out }));
+    const plain = decodeStorage(await fx.read(out), M * N, 'f32');
+    const tol = (i: number) => F32_REL * mag[i]! + 1e-7;
+    expectClose('plain', plain, ref, tol);
+    expectClose('tiled vs plain', await runPlain(c, 'tiled', aBuf, bBuf), plain, (i) => 2 * tol(i));
+  });
+
+  it('refuses a short buffer and an out that is an operand', async () => {
+    const b = await fx.empty('b', 16);
+    const enc = fx.device.createCommandEncoder({ label: 'test.unused' });
+    expect(() => recordPlainMatmul(fx.device, enc, { M: 2, N: 2, K: 3, a: b, b, out: b })).toThrow(/a buffer '[^']*b' has 16 B, needs 24 B/);
+    expect(() => recordPlainMatmul(fx.device, enc, { M: 2, N: 2, K: 2, a: b, b, out: b })).toThrow(/distinct from a and b/);
+    enc.finish();
+  });
+
+  it('bench: the tiled matmul against the plain one, alternated, with the median and range of the ratio', async () => {
+    const c = await matmulAgainstPlain(fx.device, 32, 4);
+    expect(c.rounds).toBe(4);
+    for (const v of [c.tiledMs, c.plainMs, c.speedup.min]) expect(v).toBeGreaterThan(0);
+    expect(c.speedup.min).toBeLessThanOrEqual(c.speedup.median);
+    expect(c.speedup.median).toBeLessThanOrEqual(c.speedup.max);
+    expect((await matmulAgainstPlain(fx.device, 16, 1)).rounds).toBe(3);
   });
 });
