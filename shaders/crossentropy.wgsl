@@ -8,7 +8,9 @@
 //        max and Σexp over the vocabulary, every dLogits of the row, and the row's loss
 //        (max − logit[target]) + log Σexp added to the workgroup's running sum, which it
 //        writes to loss[1 + g].
-// value  one workgroup sums the GROUPS partial sums in a fixed tree: loss[0] = Σ / ROWS.
+// value  one workgroup sums the GROUPS partial sums in a fixed order: loss[0] = Σ / ROWS.
+// Row max and sums are rowMax and rowSum of rowreduce-*.wgsl (subgroup operations where the
+// device has them), which crossentropy.ts puts in front of this file.
 // The same rows, order and tree every run, so the mean is deterministic, with no float
 // atomics; and the logits are read by the grad pass only.
 //
@@ -37,55 +39,38 @@ override WG: u32 = 256u;
 // The lowest finite f32: the identity of max that WGSL can hold (it may assume no infinities).
 const LOWEST: f32 = -3.4028234663852886e38;
 
-var<workgroup> scratch: array<f32, WG>;
-
 fn loadLogit(r: u32, j: u32) -> f32 {
   let i = r * VOCAB + j;
   return decodeElement(logits[storageWord(i, LOGITS_KIND)], i, LOGITS_KIND);
 }
 
-// Tree reduction of v over the workgroup, max when isMax else sum; every invocation gets the
-// result. Call in uniform control flow; the closing barrier lets scratch be reused at once.
-fn workgroupReduce(v: f32, lid: u32, isMax: bool) -> f32 {
-  scratch[lid] = v;
-  for (var half = WG / 2u; half > 0u; half /= 2u) {
-    workgroupBarrier();
-    if (lid < half) {
-      let o = scratch[lid + half];
-      scratch[lid] = select(scratch[lid] + o, max(scratch[lid], o), isMax);
-    }
-  }
-  workgroupBarrier();
-  let total = scratch[0];
-  workgroupBarrier();
-  return total;
-}
-
 // (row max, Σ_j exp(logit_j − max)) of row r, by the whole workgroup.
-fn rowStats(r: u32, lid: u32) -> vec2f {
+fn rowStats(r: u32, grp: RowGroup, inv: RowInvocation) -> vec2f {
+  let lid = inv.lid;
   var m = LOWEST;
   for (var j = lid; j < VOCAB; j += WG) {
     m = max(m, loadLogit(r, j));
   }
-  let rowMax = workgroupReduce(m, lid, true);
+  let rowMaxValue = rowMax(m, grp, inv);
   var s = 0.0;
   for (var j = lid; j < VOCAB; j += WG) {
-    s += exp(loadLogit(r, j) - rowMax);
+    s += exp(loadLogit(r, j) - rowMaxValue);
   }
-  return vec2f(rowMax, workgroupReduce(s, lid, false));
+  return vec2f(rowMaxValue, rowSum(vec2f(s, 0.0), grp, inv).x);
 }
 
 @compute @workgroup_size(WG)
-fn grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn grad(grp: RowGroup, inv: RowInvocation) {
+  let lid = inv.lid;
   // Uniform per workgroup: the spare workgroups of a split dispatch leave together.
-  let g = wid.y * groups.x + wid.x;
+  let g = grp.wid.y * grp.groups.x + grp.wid.x;
   if (g >= GROUPS) {
     return;
   }
   let k = lossScale[0] / f32(ROWS);
   var total = 0.0;
   for (var r = g; r < ROWS; r += GROUPS) {
-    let st = rowStats(r, lid);
+    let st = rowStats(r, grp, inv);
     let t = targets[r];
     let valid = t < VOCAB;
     let invSum = 1.0 / st.y;
@@ -105,13 +90,13 @@ fn grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3
 }
 
 @compute @workgroup_size(WG)
-fn value(@builtin(local_invocation_index) lid: u32) {
+fn value(grp: RowGroup, inv: RowInvocation) {
   var s = 0.0;
-  for (var i = lid; i < GROUPS; i += WG) {
+  for (var i = inv.lid; i < GROUPS; i += WG) {
     s += loss[1u + i];
   }
-  let total = workgroupReduce(s, lid, false);
-  if (lid == 0u) {
+  let total = rowSum(vec2f(s, 0.0), grp, inv).x;
+  if (inv.lid == 0u) {
     loss[0] = total / f32(ROWS);
   }
 }

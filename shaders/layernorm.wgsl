@@ -16,7 +16,9 @@
 // above, keep only rstd (4 B per row) and, with xhat = x·rstd and g = dy ⊙ gamma, compute
 // dx = rstd·(g − xhat·mean(g ⊙ xhat)) and dGamma[j] = Σ_r dy·xhat. They bind no mean, beta
 // or dBeta.
-// Every sum is in f32 and runs in a fixed order: results are deterministic run to run.
+// Every sum is in f32 and runs in a fixed order: results are deterministic run to run. The
+// row sums are rowSum of rowreduce-*.wgsl (subgroup operations where the device has them),
+// which layernorm.ts puts in front of this file.
 
 override ROWS: u32;
 override COLS: u32;
@@ -52,7 +54,6 @@ override WG_XY: u32 = WG_X * WG_Y;
 @group(0) @binding(10) var<storage, read_write> dGamma: array<f32>;
 @group(0) @binding(11) var<storage, read_write> dBeta: array<f32>;
 
-var<workgroup> sums: array<vec2f, WG>;
 var<workgroup> partial: array<vec2f, WG_XY>;
 
 fn loadX(i: u32) -> f32 {
@@ -63,26 +64,11 @@ fn workgroupIndex(wid: vec3u, groups: vec3u) -> u32 {
   return wid.y * groups.x + wid.x;
 }
 
-// The workgroup's sum of v over its WG invocations, in a fixed tree order; every invocation
-// gets it. Call in uniform control flow; the closing barrier lets sums be reused at once.
-fn workgroupSum(v: vec2f, lid: u32) -> vec2f {
-  sums[lid] = v;
-  for (var half = WG / 2u; half > 0u; half /= 2u) {
-    workgroupBarrier();
-    if (lid < half) {
-      sums[lid] += sums[lid + half];
-    }
-  }
-  workgroupBarrier();
-  let total = sums[0];
-  workgroupBarrier();
-  return total;
-}
-
 @compute @workgroup_size(WG)
-fn stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn stats(grp: RowGroup, inv: RowInvocation) {
+  let lid = inv.lid;
   // Uniform per workgroup: the spare workgroups of a split dispatch leave together.
-  let row = workgroupIndex(wid, groups);
+  let row = workgroupIndex(grp.wid, grp.groups);
   if (row >= ROWS) {
     return;
   }
@@ -91,13 +77,13 @@ fn stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec
   for (var j = lid; j < COLS; j += WG) {
     s += loadX(base + j);
   }
-  let mean = workgroupSum(vec2f(s, 0.0), lid).x / f32(COLS);
+  let mean = rowSum(vec2f(s, 0.0), grp, inv).x / f32(COLS);
   var q = 0.0;
   for (var j = lid; j < COLS; j += WG) {
     let d = loadX(base + j) - mean;
     q += d * d;
   }
-  let variance = workgroupSum(vec2f(q, 0.0), lid).x / f32(COLS);
+  let variance = rowSum(vec2f(q, 0.0), grp, inv).x / f32(COLS);
   if (lid == 0u) {
     meanOut[row] = mean;
     rstdOut[row] = 1.0 / sqrt(variance + EPS);
@@ -133,8 +119,9 @@ fn normalize_words(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) g
 }
 
 @compute @workgroup_size(WG)
-fn input_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = workgroupIndex(wid, groups);
+fn input_grad(grp: RowGroup, inv: RowInvocation) {
+  let lid = inv.lid;
+  let row = workgroupIndex(grp.wid, grp.groups);
   if (row >= ROWS) {
     return;
   }
@@ -148,7 +135,7 @@ fn input_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups
     let xhat = (loadX(base + j) - mean) * rstd;
     s += vec2f(g, g * xhat);
   }
-  let m = workgroupSum(s, lid) / f32(COLS);
+  let m = rowSum(s, grp, inv) / f32(COLS);
   for (var j = lid; j < COLS; j += WG) {
     let g = dy[base + j] * gamma[j];
     let xhat = (loadX(base + j) - mean) * rstd;
@@ -184,8 +171,9 @@ fn param_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups
 // ---- RMSNorm --------------------------------------------------------------------------------
 
 @compute @workgroup_size(WG)
-fn rms_stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = workgroupIndex(wid, groups);
+fn rms_stats(grp: RowGroup, inv: RowInvocation) {
+  let lid = inv.lid;
+  let row = workgroupIndex(grp.wid, grp.groups);
   if (row >= ROWS) {
     return;
   }
@@ -195,7 +183,7 @@ fn rms_stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups:
     let v = loadX(base + j);
     q += v * v;
   }
-  let ms = workgroupSum(vec2f(q, 0.0), lid).x / f32(COLS);
+  let ms = rowSum(vec2f(q, 0.0), grp, inv).x / f32(COLS);
   if (lid == 0u) {
     rstdOut[row] = 1.0 / sqrt(ms + EPS);
   }
@@ -227,8 +215,9 @@ fn rms_normalize_words(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(WG)
-fn rms_input_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = workgroupIndex(wid, groups);
+fn rms_input_grad(grp: RowGroup, inv: RowInvocation) {
+  let lid = inv.lid;
+  let row = workgroupIndex(grp.wid, grp.groups);
   if (row >= ROWS) {
     return;
   }
@@ -238,7 +227,7 @@ fn rms_input_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) gr
   for (var j = lid; j < COLS; j += WG) {
     s += dy[base + j] * gamma[j] * loadX(base + j) * rstd;
   }
-  let m = workgroupSum(vec2f(s, 0.0), lid).x / f32(COLS);
+  let m = rowSum(vec2f(s, 0.0), grp, inv).x / f32(COLS);
   for (var j = lid; j < COLS; j += WG) {
     let xhat = loadX(base + j) * rstd;
     dx[base + j] = rstd * (dy[base + j] * gamma[j] - xhat * m);

@@ -34,8 +34,8 @@ export const COMPUTE_LIMITS: readonly LimitName[] = [
   'maxComputeWorkgroupsPerDimension',
 ];
 
-/** Enabled when present: native f16 arithmetic, and per-pass timings for the profiler. */
-export const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ['shader-f16', 'timestamp-query'];
+/** Enabled when present: native f16 arithmetic, per-pass timings for the profiler, subgroup operations for row reductions (kernels/rowreduce.ts). */
+export const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ['shader-f16', 'timestamp-query', 'subgroups'];
 
 export interface OpenDeviceOptions {
   powerPreference?: GPUPowerPreference;

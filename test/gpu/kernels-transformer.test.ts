@@ -22,7 +22,8 @@ import { describe, expect, it } from 'vitest';
 import { CROSS_ENTROPY_LOSS_BYTES, CROSS_ENTROPY_PARTIALS, recordCrossEntropy } from '../../src/engine/kernels/crossentropy.ts';
 import { recordAccumulate, recordAdd } from '../../src/engine/kernels/elementwise.ts';
 import { recordEmbedding, recordEmbeddingBackward } from '../../src/engine/kernels/embedding.ts';
-import { recordLayerNorm, recordLayerNormBackward } from '../../src/engine/kernels/layernorm.ts';
+import { LAYERNORM_WORKGROUP, recordLayerNorm, recordLayerNormBackward } from '../../src/engine/kernels/layernorm.ts';
+import { rowReduction, type RowReduction } from '../../src/engine/kernels/rowreduce.ts';
 import { STORAGES, decodeStorage, encodeStorage, roundToStorage, storageBytes, type Storage } from '../../src/engine/kernels/storage.ts';
 import { useGpuFixture } from './fixture.ts';
 import { randoms, rng } from '../helpers/random.ts';
@@ -66,6 +67,35 @@ function smallDevice(real: GPUDevice): GPUDevice {
     },
   });
 }
+
+/**
+ * The device for a row reduction: the fixture's, whose row kernels use subgroup operations
+ * where the adapter has them, or a view of it without the `subgroups` feature, so the same
+ * kernels take the workgroup-memory tree.
+ */
+function deviceFor(reduction: RowReduction | undefined): GPUDevice {
+  const real = fx.device;
+  if (reduction !== 'workgroup') return real;
+  const features = new Set([...real.features].filter((f) => f !== 'subgroups'));
+  const d = new Proxy(real, {
+    get(target, key) {
+      if (key === 'features') return features;
+      const v = Reflect.get(target, key, target) as unknown;
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  expect(rowReduction(d, LAYERNORM_WORKGROUP.row)).toBe('workgroup');
+  return d;
+}
+
+describe('row reductions', () => {
+  it('use subgroup operations on a device that has them (the fixture asks for the feature)', () => {
+    const subgroups = fx.device.features.has('subgroups') && LAYERNORM_WORKGROUP.row % (fx.device.adapterInfo.subgroupMaxSize ?? 0) === 0;
+    expect(rowReduction(fx.device, LAYERNORM_WORKGROUP.row)).toBe(subgroups ? 'subgroup' : 'workgroup');
+    // SwiftShader, where these tests run, has subgroups of 4.
+    if (/swiftshader/i.test(fx.device.adapterInfo.description)) expect(rowReduction(fx.device, LAYERNORM_WORKGROUP.row)).toBe('subgroup');
+  });
+});
 
 // ---- CPU references --------------------------------------------------------------------
 
@@ -209,6 +239,8 @@ interface LayerNormCase {
   xS: Storage;
   yS: Storage;
   offset?: number;
+  /** 'workgroup': on a device without subgroups (deviceFor). */
+  reduction?: RowReduction;
 }
 
 const LN_CASES: LayerNormCase[] = [
@@ -218,6 +250,8 @@ const LN_CASES: LayerNormCase[] = [
   { rows: 5, cols: 7, xS: 'f16', yS: 'f32' },
   // Rows far from zero: a one-pass E[x²] − mean² would lose the variance to cancellation.
   { rows: 3, cols: 33, xS: 'f32', yS: 'f32', offset: 300 },
+  { rows: 2, cols: 300, xS: 'f32', yS: 'f32', reduction: 'workgroup' },
+  { rows: 5, cols: 7, xS: 'bf16', yS: 'f16', reduction: 'workgroup' },
 ];
 
 async function layerNormInputs(c: LayerNormCase, seed: number) {
@@ -229,7 +263,8 @@ async function layerNormInputs(c: LayerNormCase, seed: number) {
 }
 
 describe('layernorm forward', () => {
-  it.each(LN_CASES)('$rows×$cols x:$xS y:$yS offset=$offset', async (c) => {
+  it.each(LN_CASES)('$rows×$cols x:$xS y:$yS offset=$offset reduction=$reduction', async (c) => {
+    const device = deviceFor(c.reduction);
     const { rows, cols } = c;
     const { x, gamma, beta } = await layerNormInputs(c, rows * 31 + cols);
     const xBuf = await upload('x', x, c.xS);
@@ -238,7 +273,7 @@ describe('layernorm forward', () => {
     const y = await fx.upload('y', new Uint32Array(storageBytes(rows * cols, c.yS) / 4).fill(0xffffffff), 'activations');
     const mean = await fx.empty('ln.mean', 4 * rows, 'activations');
     const rstd = await fx.empty('ln.rstd', 4 * rows, 'activations');
-    fx.submit((enc) => recordLayerNorm(fx.device, enc, { x: xBuf, xStorage: c.xS, rows, cols, gamma: gBuf, beta: bBuf, y, yStorage: c.yS, mean, rstd }));
+    fx.submit((enc) => recordLayerNorm(device, enc, { x: xBuf, xStorage: c.xS, rows, cols, gamma: gBuf, beta: bBuf, y, yStorage: c.yS, mean, rstd }));
     const ref = layerNormRef(x, rows, cols, gamma, beta);
     const rowOf = (i: number) => Math.floor(i / cols);
     expectClose('mean', await readValues(mean, rows), ref.mean, (r) => 2e-6 * ref.meanAbs[r]! + 1e-7);
@@ -273,9 +308,12 @@ describe('layernorm backward', () => {
     ...([[1, 1], [3, 5], [4, 33], [9, 70], [2, 300]] as const).map(([rows, cols]) => ({ rows, cols, xS: 'f32' as const, yS: 'f32' as const })),
     { rows: 4, cols: 33, xS: 'f16', yS: 'f16' },
     { rows: 4, cols: 33, xS: 'bf16', yS: 'bf16' },
+    { rows: 9, cols: 70, xS: 'f32', yS: 'f32', reduction: 'workgroup' },
+    { rows: 4, cols: 33, xS: 'f16', yS: 'f16', reduction: 'workgroup' },
   ];
 
-  it.each(BACKWARD_CASES)('$rows×$cols x:$xS vs the CPU', async (c) => {
+  it.each(BACKWARD_CASES)('$rows×$cols x:$xS vs the CPU, reduction=$reduction', async (c) => {
+    const device = deviceFor(c.reduction);
     const { rows, cols } = c;
     const { x, gamma, beta } = await layerNormInputs(c, rows * 7 + cols);
     const dyValues = randoms(rows * cols, rows + cols);
@@ -291,8 +329,8 @@ describe('layernorm backward', () => {
     const dGamma = await fx.upload('ln.gamma.grad', new Float32Array(cols).fill(9), 'gradients');
     const dBeta = await fx.upload('ln.beta.grad', new Float32Array(cols).fill(9), 'gradients');
     fx.submit((enc) => {
-      recordLayerNorm(fx.device, enc, { x: xBuf, xStorage: c.xS, rows, cols, gamma: gBuf, beta: bBuf, y, yStorage: c.yS, mean, rstd });
-      recordLayerNormBackward(fx.device, enc, { dy, x: xBuf, xStorage: c.xS, gamma: gBuf, mean, rstd, rows, cols, dx, dGamma, dBeta });
+      recordLayerNorm(device, enc, { x: xBuf, xStorage: c.xS, rows, cols, gamma: gBuf, beta: bBuf, y, yStorage: c.yS, mean, rstd });
+      recordLayerNormBackward(device, enc, { dy, x: xBuf, xStorage: c.xS, gamma: gBuf, mean, rstd, rows, cols, dx, dGamma, dBeta });
     });
     const ref = layerNormRef(x, rows, cols, gamma, beta);
     const back = layerNormBackwardRef(dyValues, rows, cols, gamma, ref.xhat, ref.rstd);
@@ -453,13 +491,13 @@ describe('embedding backward', () => {
 // ---- cross-entropy -------------------------------------------------------------------------
 
 describe('cross-entropy', () => {
-  async function runCrossEntropy(logits: Float32Array, s: Storage, targetValues: Uint32Array, rows: number, vocab: number, scale = 1) {
+  async function runCrossEntropy(logits: Float32Array, s: Storage, targetValues: Uint32Array, rows: number, vocab: number, scale = 1, device = fx.device) {
     const logitsBuf = await upload('logits', logits, s);
     const targets = await fx.upload('targets', targetValues);
     const loss = await fx.upload('loss', new Float32Array(CROSS_ENTROPY_LOSS_BYTES / 4).fill(NaN));
     const dLogits = await fx.upload('logits.grad', new Float32Array(rows * vocab).fill(9), 'activation-grads');
     const lossScale = await upload('lossScale', Float32Array.of(scale));
-    fx.submit((enc) => recordCrossEntropy(fx.device, enc, { logits: logitsBuf, logitsStorage: s, targets, rows, vocab, loss, dLogits, lossScale }));
+    fx.submit((enc) => recordCrossEntropy(device, enc, { logits: logitsBuf, logitsStorage: s, targets, rows, vocab, loss, dLogits, lossScale }));
     const value = (await readValues(loss, 1))[0]!;
     const grad = await readValues(dLogits, rows * vocab);
     for (const b of [logitsBuf, targets, loss, dLogits, lossScale]) fx.ledger.destroy(b);
@@ -486,6 +524,15 @@ describe('cross-entropy', () => {
     const logits = roundToStorage(randoms(rows * vocab, rows * vocab, -4, 4), s);
     const targets = randomIds(rows, vocab, rows + vocab);
     for (const scale of [1, 1024]) check(await runCrossEntropy(logits, s, targets, rows, vocab, scale), logits, targets, rows, vocab, scale);
+  });
+
+  it.each([
+    [5, 300, 'f16'],
+    [CROSS_ENTROPY_PARTIALS + 44, 3, 'f32'],
+  ] as const)('%i×%i logits in %s vs the CPU without subgroups', async (rows, vocab, s) => {
+    const logits = roundToStorage(randoms(rows * vocab, rows * vocab, -4, 4), s);
+    const targets = randomIds(rows, vocab, rows + vocab);
+    check(await runCrossEntropy(logits, s, targets, rows, vocab, 1024, deviceFor('workgroup')), logits, targets, rows, vocab, 1024);
   });
 
   it.each(STORAGES)('large logits in %s stay finite and match the CPU', async (s) => {

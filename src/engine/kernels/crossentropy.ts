@@ -24,12 +24,12 @@ import {
   checkCount,
   recordPass,
   storageBytes,
-  withStorageWgsl,
   type KernelCache,
   type Storage,
 } from './storage.ts';
 import { KERNEL_WORK } from '../../estimate/vramlab-work.ts';
 import { CROSS_ENTROPY_PARTIALS } from '../../estimate/vramlab.ts';
+import { rowReduction, withRowReduction } from './rowreduce.ts';
 
 export { CROSS_ENTROPY_PARTIALS };
 
@@ -57,7 +57,7 @@ export interface CrossEntropyArgs {
 }
 
 const caches = new WeakMap<GPUDevice, KernelCache>();
-const code = withStorageWgsl(crossEntropyWgsl);
+const CODE = { subgroup: withRowReduction(crossEntropyWgsl, 'subgroup'), workgroup: withRowReduction(crossEntropyWgsl, 'workgroup') } as const;
 
 export function recordCrossEntropy(device: GPUDevice, encoder: GPUCommandEncoder, args: CrossEntropyArgs): void {
   const { rows, vocab } = args;
@@ -76,6 +76,8 @@ export function recordCrossEntropy(device: GPUDevice, encoder: GPUCommandEncoder
     throw new TypeError('CrossEntropy: loss and dLogits must be two buffers of their own, distinct from logits, targets and lossScale');
   }
   const groups = Math.min(rows, CROSS_ENTROPY_PARTIALS);
+  // Row max and Σexp on subgroups where the device has them (rowreduce.ts).
+  const code = CODE[rowReduction(device, wg)];
   const constants = { ROWS: rows, VOCAB: vocab, LOGITS_KIND: STORAGE_CODE[args.logitsStorage], GROUPS: groups, WG: wg };
   const value = cachedPipeline(caches, device, { family: 'CrossEntropy', code, entryPoint: 'value', constants });
   const grad = cachedPipeline(caches, device, { family: 'CrossEntropy', code, entryPoint: 'grad', constants });

@@ -20,11 +20,11 @@ import {
   checkCount,
   recordPass,
   storageBytes,
-  withStorageWgsl,
   type KernelCache,
   type Storage,
 } from './storage.ts';
 import { KERNEL_WORK } from '../../estimate/vramlab-work.ts';
+import { rowReduction, withRowReduction } from './rowreduce.ts';
 
 /**
  * Workgroup sizes, each both the WG override and the dispatch divisor: `row` for the
@@ -80,7 +80,12 @@ export interface LayerNormBackwardArgs {
 }
 
 const caches = new WeakMap<GPUDevice, KernelCache>();
-const code = withStorageWgsl(layerNormWgsl);
+const CODE = { subgroup: withRowReduction(layerNormWgsl, 'subgroup'), workgroup: withRowReduction(layerNormWgsl, 'workgroup') } as const;
+
+/** The family's WGSL for device: its row sums on subgroups where it has them (rowreduce.ts). */
+function codeFor(device: GPUDevice): string {
+  return CODE[rowReduction(device, LAYERNORM_WORKGROUP.row)];
+}
 
 /** Throws unless every written buffer is bound once: WebGPU forbids a writable buffer bound twice in a dispatch. */
 function checkDistinct(written: Record<string, GPUBuffer>, read: Record<string, GPUBuffer>): void {
@@ -125,8 +130,8 @@ export function recordLayerNorm(device: GPUDevice, encoder: GPUCommandEncoder, a
   checkBuffer('LayerNorm', 'rstd', args.rstd, 4 * rows);
   checkDistinct({ y: args.y, mean: args.mean, rstd: args.rstd }, { x: args.x, gamma: args.gamma, beta: args.beta });
   const c = constants(rows, cols, args.xStorage, args.yStorage, eps);
-  const stats = cachedPipeline(caches, device, { family: 'LayerNorm', code, entryPoint: 'stats', constants: c });
-  const normalize = cachedPipeline(caches, device, { family: 'LayerNorm', code, entryPoint: 'normalize_words', constants: c });
+  const stats = cachedPipeline(caches, device, { family: 'LayerNorm', code: codeFor(device), entryPoint: 'stats', constants: c });
+  const normalize = cachedPipeline(caches, device, { family: 'LayerNorm', code: codeFor(device), entryPoint: 'normalize_words', constants: c });
   const words = Math.ceil((rows * cols) / 2);
   recordPass(device, encoder, args.label ?? 'LayerNorm.pass[forward]', [
     { pipeline: stats, buffers: { 0: args.x, 4: args.mean, 5: args.rstd }, groups: rows, label: 'LayerNorm.bindGroup[stats]' },
@@ -158,7 +163,7 @@ export function recordLayerNormBackward(device: GPUDevice, encoder: GPUCommandEn
   );
   // eps is not used by the backward (rstd carries it): the default keeps one pipeline per shape.
   const c = constants(rows, cols, args.xStorage, 'f32', LAYERNORM_DEFAULT_EPS);
-  const inputGrad = cachedPipeline(caches, device, { family: 'LayerNorm', code, entryPoint: 'input_grad', constants: c });
+  const inputGrad = cachedPipeline(caches, device, { family: 'LayerNorm', code: codeFor(device), entryPoint: 'input_grad', constants: c });
   const dispatches: Parameters<typeof recordPass>[3] = [
     {
       pipeline: inputGrad,
@@ -168,7 +173,7 @@ export function recordLayerNormBackward(device: GPUDevice, encoder: GPUCommandEn
     },
   ];
   if (dGamma && dBeta) {
-    const paramGrad = cachedPipeline(caches, device, { family: 'LayerNorm', code, entryPoint: 'param_grad', constants: c });
+    const paramGrad = cachedPipeline(caches, device, { family: 'LayerNorm', code: codeFor(device), entryPoint: 'param_grad', constants: c });
     dispatches.push({
       pipeline: paramGrad,
       buffers: { 0: args.x, 6: args.mean, 7: args.rstd, 8: args.dy, 10: dGamma, 11: dBeta },
@@ -196,8 +201,8 @@ export function recordRmsNorm(device: GPUDevice, encoder: GPUCommandEncoder, arg
   checkBuffer('LayerNorm', 'rstd', args.rstd, 4 * rows);
   checkDistinct({ y: args.y, rstd: args.rstd }, { x: args.x, gamma: args.gamma });
   const c = constants(rows, cols, args.xStorage, args.yStorage, eps);
-  const stats = cachedPipeline(caches, device, { family: 'LayerNorm', code, entryPoint: 'rms_stats', constants: c });
-  const normalize = cachedPipeline(caches, device, { family: 'LayerNorm', code, entryPoint: 'rms_normalize_words', constants: c });
+  const stats = cachedPipeline(caches, device, { family: 'LayerNorm', code: codeFor(device), entryPoint: 'rms_stats', constants: c });
+  const normalize = cachedPipeline(caches, device, { family: 'LayerNorm', code: codeFor(device), entryPoint: 'rms_normalize_words', constants: c });
   const words = Math.ceil((rows * cols) / 2);
   recordPass(device, encoder, args.label ?? 'LayerNorm.pass[rmsForward]', [
     { pipeline: stats, buffers: { 0: args.x, 5: args.rstd }, groups: rows, label: 'LayerNorm.bindGroup[rmsStats]' },
@@ -221,8 +226,8 @@ export function recordRmsNormBackward(device: GPUDevice, encoder: GPUCommandEnco
   checkBuffer('LayerNorm', 'dGamma', args.dGamma, 4 * cols);
   checkDistinct({ dx: args.dx, dGamma: args.dGamma }, { dy: args.dy, x: args.x, gamma: args.gamma, rstd: args.rstd });
   const c = constants(rows, cols, args.xStorage, 'f32', RMSNORM_DEFAULT_EPS);
-  const inputGrad = cachedPipeline(caches, device, { family: 'LayerNorm', code, entryPoint: 'rms_input_grad', constants: c });
-  const paramGrad = cachedPipeline(caches, device, { family: 'LayerNorm', code, entryPoint: 'rms_param_grad', constants: c });
+  const inputGrad = cachedPipeline(caches, device, { family: 'LayerNorm', code: codeFor(device), entryPoint: 'rms_input_grad', constants: c });
+  const paramGrad = cachedPipeline(caches, device, { family: 'LayerNorm', code: codeFor(device), entryPoint: 'rms_param_grad', constants: c });
   recordPass(device, encoder, args.label ?? 'LayerNorm.pass[rmsBackward]', [
     { pipeline: inputGrad, buffers: { 0: args.x, 1: args.gamma, 7: args.rstd, 8: args.dy, 9: args.dx }, groups: rows, label: 'LayerNorm.bindGroup[rmsInputGrad]' },
     { pipeline: paramGrad, buffers: { 0: args.x, 7: args.rstd, 8: args.dy, 10: args.dGamma }, groups: Math.ceil(cols / LAYERNORM_WORKGROUP.columns.x), label: 'LayerNorm.bindGroup[rmsParamGrad]' },
