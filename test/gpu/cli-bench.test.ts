@@ -55,6 +55,9 @@ describe('vramlab bench (spawned)', () => {
         // A, B and out, f32: what the ledger held, nothing more.
         expect(l.vramlab.peakBytes).toBe(3 * 4 * l.shape.n! ** 2);
         expect(l.vramlab.allocatedBytes).toBe(l.vramlab.peakBytes);
+        // Against the plain kernel: at least 3 alternated rounds, whatever --iters says.
+        const plain = l.againstPlain;
+        expect(plain && 'rounds' in plain ? plain.rounds : plain).toBe(3);
       } else {
         expect(Number.isFinite(l.vramlab.loss)).toBe(true);
         expect(Number.isFinite(l.tfjs.loss)).toBe(true);
