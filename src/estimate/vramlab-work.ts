@@ -19,7 +19,10 @@
 import type { GptRunConfig, LlamaRunConfig, PhaseName, RunConfig, StepWork } from '../protocol/run.ts';
 import { PHASE_NAMES } from '../protocol/run.ts';
 import { checkpointPlan } from './schedule.ts';
+import type { ModelDescription, ParamDesc } from './describe.ts';
+import { gptDescriptionOfRun } from './vramlab-gpt.ts';
 import { llamaDescription } from './vramlab-llama.ts';
+import { mlpDescriptionOfRun } from './vramlab-mlp.ts';
 
 /** FLOPs per element of the non-matmul kernels and epilogues, with the operations counted. */
 export const ELEMENT_FLOPS = {
@@ -198,7 +201,7 @@ class Tally {
  * scaler's finiteness check per gradient, one update per parameter tensor, the 16-bit copies
  * of the matmul weights refreshed under amp, the loss scale's update.
  */
-function optimizerPhase(t: Tally, cfg: RunConfig | GptRunConfig | LlamaRunConfig, params: { n: number; matmul: boolean }[]): void {
+function optimizerPhase(t: Tally, cfg: RunConfig | GptRunConfig | LlamaRunConfig, params: ParamDesc[]): void {
   t.phase = 'optimizer';
   const fp16 = cfg.precision === 'amp-fp16';
   if (fp16) for (const p of params) t.add(KERNEL_WORK.checkFinite(p.n));
@@ -207,7 +210,12 @@ function optimizerPhase(t: Tally, cfg: RunConfig | GptRunConfig | LlamaRunConfig
   if (fp16) t.add(KERNEL_WORK.updateLossScale());
 }
 
-/** The mlp's step (engine/graph/mlp.ts), kernel by kernel. */
+/** The trained parameters of a description in the order the trainers create their gradients: units from the last. */
+function gradsInOrder(desc: ModelDescription): ParamDesc[] {
+  return [...desc.units].reverse().flatMap((u) => u.grads);
+}
+
+/** The mlp's step (engine/graph/mlp.ts), kernel by kernel; its parameters from the model description. */
 function mlpWork(cfg: RunConfig): StepWork {
   const { batch: B, d, hidden: H, layers: L, activation: fn } = cfg;
   const { dropped, segmentOf } = checkpointPlan(cfg.checkpoint, L);
@@ -240,13 +248,11 @@ function mlpWork(cfg: RunConfig): StepWork {
     t.add(KERNEL_WORK.columnSum(B, H)); // db1
     if (l > 0) t.add(KERNEL_WORK.matmul(B, d, H, false, undefined)); // dIn
   }
-  const params: { n: number; matmul: boolean }[] = [];
-  for (let l = 0; l < L; l++) params.push({ n: d * H, matmul: true }, { n: H, matmul: false }, { n: H * d, matmul: true }, { n: d, matmul: false });
-  optimizerPhase(t, cfg, params);
+  optimizerPhase(t, cfg, gradsInOrder(mlpDescriptionOfRun(cfg)));
   return t.result();
 }
 
-/** The GPT's step (engine/graph/gpt.ts), kernel by kernel. */
+/** The GPT's step (engine/graph/gpt.ts), kernel by kernel; its parameters from the model description. */
 function gptWork(cfg: GptRunConfig): StepWork {
   const { vocab: V, dModel: d, layers: L, heads, batch: B, seq: S } = cfg;
   const rows = B * S;
@@ -319,20 +325,7 @@ function gptWork(cfg: GptRunConfig): StepWork {
   }
   t.add(KERNEL_WORK.embeddingBackward(rows, d, V, true));
 
-  // Parameters in the order the trainer creates their gradients: the head's, each block's from the last, wpe.
-  const params: { n: number; matmul: boolean }[] = [{ n: V * d, matmul: true }, { n: d, matmul: false }, { n: d, matmul: false }];
-  for (let l = 0; l < L; l++) {
-    params.push(
-      { n: d, matmul: false }, { n: d, matmul: false },
-      { n: d * 3 * d, matmul: true }, { n: 3 * d, matmul: false },
-      { n: d * d, matmul: true }, { n: d, matmul: false },
-      { n: d, matmul: false }, { n: d, matmul: false },
-      { n: d * I, matmul: true }, { n: I, matmul: false },
-      { n: I * d, matmul: true }, { n: d, matmul: false },
-    );
-  }
-  params.push({ n: S * d, matmul: false });
-  optimizerPhase(t, cfg, params);
+  optimizerPhase(t, cfg, gradsInOrder(gptDescriptionOfRun(cfg)));
   return t.result();
 }
 
@@ -415,8 +408,7 @@ function llamaWork(cfg: LlamaRunConfig): StepWork {
     { vocab: V, d, layers: L, heads, kvHeads, headDim, inner: I, tied: cfg.tied, qkvBias: cfg.qkvBias },
     { batch: B, seq: S, amp: cfg.precision !== 'fp32', attention: cfg.attention },
   );
-  const params = [...desc.units].reverse().flatMap((u) => u.grads);
-  optimizerPhase(t, cfg, params);
+  optimizerPhase(t, cfg, gradsInOrder(desc));
   return t.result();
 }
 
@@ -504,9 +496,7 @@ function gptLoraWork(cfg: GptRunConfig, t: Tally, mm: (M: number, N: number, K: 
     t.add(KERNEL_WORK.layerNormBackward(rows, d, false));
     t.add(KERNEL_WORK.accumulate(rows * d));
   }
-  const params: { n: number; matmul: boolean }[] = [];
-  for (let l = 0; l < L; l++) for (const [K, N] of [[d, 3 * d], [d, d], [d, I], [I, d]] as const) params.push({ n: K * r, matmul: false }, { n: r * N, matmul: false });
-  optimizerPhase(t, cfg, params);
+  optimizerPhase(t, cfg, gradsInOrder(gptDescriptionOfRun(cfg)));
   return t.result();
 }
 
