@@ -37,24 +37,24 @@ export abstract class DescribedTrainer extends Trainer {
   protected async allocateParams(rand: () => number, adapterRand: () => number = rand): Promise<void> {
     for (const d of this.desc.params) {
       const values = (n: number) => initialValues(d.init, d.adapter ? adapterRand : rand, n);
-      if (d.frozen) await this.allocateFrozen(d, values(d.n));
+      if (d.frozen) await this.allocateFrozen(d, () => values(d.n));
       else this.byName.set(d.name, await this.param(d.name, d.n, values, d.matmul, d.adapter === true));
     }
   }
 
-  private async allocateFrozen(d: ParamDesc, values: Float32Array): Promise<void> {
+  /** A frozen parameter's tensors; its values are drawn once its first buffer exists (as Trainer.param does). */
+  private async allocateFrozen(d: ParamDesc, values: () => Float32Array): Promise<void> {
     const [first, second] = frozenTensorsOf(d);
     if (d.frozen === 'nf4') {
-      const q = quantizeNf4(values);
-      this.frozenByName.set(first!.name, await this.frozen(first!.name, first!.bytes, () => q.codes));
+      let q!: ReturnType<typeof quantizeNf4>;
+      this.frozenByName.set(first!.name, await this.frozen(first!.name, first!.bytes, () => (q = quantizeNf4(values())).codes));
       this.frozenByName.set(second!.name, await this.frozen(second!.name, second!.bytes, () => q.absmax));
-    } else {
-      const words = d.frozen === 'packed16' ? packHalf(values, this.act as 'f16' | 'bf16') : values;
-      const buf = await this.frozen(first!.name, first!.bytes, () => words);
-      this.frozenByName.set(first!.name, buf);
-      // A frozen fp32 tensor is read where a trained one's master would be.
-      if (d.frozen === 'f32') this.byName.set(d.name, { name: d.name, n: d.n, master: buf, half: null, m: null, v: null });
+      return;
     }
+    const buf = await this.frozen(first!.name, first!.bytes, () => (d.frozen === 'packed16' ? packHalf(values(), this.act as 'f16' | 'bf16') : values()));
+    this.frozenByName.set(first!.name, buf);
+    // A frozen fp32 tensor is read where a trained one's master would be.
+    if (d.frozen === 'f32') this.byName.set(d.name, { name: d.name, n: d.n, master: buf, half: null, m: null, v: null });
   }
 
   /** A trained parameter, or a frozen fp32 one in the shape of a Param. */
