@@ -1,70 +1,85 @@
 /**
- * LoRA and QLoRA on a model description (describe.ts), for any decoder whose projections are
- * matmul parameters stored in × out (Hu et al. 2021, arXiv 2106.09685; QLoRA, Dettmers et al.
- * 2023; the engine's LoraLinear, engine/graph/lora.ts):
+ * The LoRA part of a model description (describe.ts), for any model whose projections the
+ * engine wraps in a LoraLinear (engine/graph/lora.ts; Hu et al. 2021, QLoRA Dettmers et al.
+ * 2023). A projection y = x·W (+ b), W in×out (K×N), becomes a frozen base and two trained
+ * adapters:
  *
- * - every parameter of the base is frozen: no gradient, no optimizer state, no master copy;
- *   fp32 'weights', except the adapted projections, stored packed 16-bit under amp or NF4
- *   under QLoRA (codes ⌈n/8⌉·4 B + absmax ⌈n/64⌉·4 B);
- * - each adapted projection in×out gets adapters A (in×r, PEFT's init U(±1/√in)) and B (r×out,
- *   zeros), right after it: fp32 'weights' read as they are (no 16-bit copy), the only
- *   parameters with gradients and optimizer states;
- * - its forward keeps s·(x·A) (rows×r in the activation storage, `<W>.lora_xa`) and briefly
- *   holds the adapter's product (fp32 rows×out, `<W>.lora_xaB`) until added to the base's;
- *   its backward holds d(x·A) (fp32 rows×r, `<W>.lora_dxa`) and the adapter's part of dX (fp32
- *   rows×in, `<W>.lora_dx`) until added. The model's description places these in its moments.
+ * - `<name>`: the base, frozen: fp32, packed 16-bit under amp, or NF4 under QLoRA
+ *   (`<name>.nf4` codes ⌈n/8⌉·4 B and `<name>.absmax` ⌈n/64⌉·4 B);
+ * - `<name>.lora_A` (K×r, PEFT's init U(±1/√K)) and `<name>.lora_B` (r×N, zeros): fp32
+ *   'weights' read as they are at any precision, with gradients and optimizer states.
+ *
+ * Its tensors: `<name>.lora_xa` = s·(x·A), rows×r in activation storage, kept for backward;
+ * `<name>.lora_xaB`, the adapter's product, fp32 rows×N, alive beside the base's output until
+ * added to it; in backward `<name>.lora_dxa` = d(x·A), fp32 rows×r, and `<name>.lora_dx`, the
+ * adapter's part of dX, fp32 rows×K, alive beside dY and dX until added. The base's input x
+ * stays saved as it would for dW: LoRA saves gradients and optimizer states, not activations.
+ *
+ * Everything else of a LoRA run is frozen too (norms, embeddings, the LM head): `frozen(p)`.
  */
-import type { ParamDesc, TensorDesc } from './describe.ts';
+import type { ParamDesc, ParamInit, TensorDesc } from './describe.ts';
 import { storageBytes } from './vramlab.ts';
 
-export interface LoraOptions {
-  rank: number;
-  /** The adapted projections stored NF4. */
-  qlora: boolean;
-  /** 16-bit activations (and, without QLoRA, a packed 16-bit base). */
-  amp: boolean;
-}
-
-/** A projection LoRA adapts: its weight's parameter name, in and out features. */
+/** A projection LoRA adapts: its base weight's name (the adapters' prefix), in (K) and out (N), and the base's init. */
 export interface LoraTarget {
-  weight: string;
-  inF: number;
-  outF: number;
+  name: string;
+  K: number;
+  N: number;
+  init: ParamInit;
 }
 
-/** Ledger names of an adapted projection's adapters and tensors (protocol/ledger.ts LORA_ADAPTER). */
-export function loraNames(weight: string) {
-  return { A: `${weight}.lora_A`, B: `${weight}.lora_B`, xa: `${weight}.lora_xa`, xaB: `${weight}.lora_xaB`, dxa: `${weight}.lora_dxa`, dx: `${weight}.lora_dx` };
+export interface LoraSetting {
+  rank: number;
+  /** Activations stored packed 16-bit (and the dense base with them). */
+  amp: boolean;
+  /** The base stored NF4. */
+  qlora: boolean;
 }
 
-/** The adapters of a projection, A then B. */
-export function loraAdapters(t: LoraTarget, rank: number): ParamDesc[] {
-  const n = loraNames(t.weight);
+/** Ledger names of a projection's LoRA tensors. */
+export const loraName = {
+  A: (base: string) => `${base}.lora_A`,
+  B: (base: string) => `${base}.lora_B`,
+  xa: (base: string) => `${base}.lora_xa`,
+  xaB: (base: string) => `${base}.lora_xaB`,
+  dxa: (base: string) => `${base}.lora_dxa`,
+  dx: (base: string) => `${base}.lora_dx`,
+};
+
+/** A parameter frozen as it is (fp32): a LoRA run's norms, embeddings and head. */
+export function frozen(p: ParamDesc): ParamDesc {
+  return { ...p, role: 'frozen', stored: 'f32' };
+}
+
+/** The base (frozen) and the adapters A and B of a projection, in the order the engine creates them. */
+export function loraParams(t: LoraTarget, s: LoraSetting): ParamDesc[] {
+  const r = s.rank;
+  if (!Number.isInteger(r) || r < 1) throw new RangeError(`LoRA ${t.name}: rank must be a positive integer, got ${r}`);
   return [
-    { name: n.A, n: t.inF * rank, matmul: false, adapter: true, init: { kind: 'bound', bound: 1 / Math.sqrt(t.inF) } },
-    { name: n.B, n: rank * t.outF, matmul: false, adapter: true, init: { kind: 'zeros' } },
+    { name: t.name, n: t.K * t.N, matmul: true, init: t.init, role: 'frozen', stored: s.qlora ? 'nf4' : s.amp ? 'packed16' : 'f32' },
+    // nn.Linear's kaiming_uniform(a=√5): U(±1/√K), a standard deviation of 1/√(3K).
+    { name: loraName.A(t.name), n: t.K * r, matmul: false, init: { kind: 'uniform', std: 1 / Math.sqrt(3 * t.K) }, role: 'adapter' },
+    { name: loraName.B(t.name), n: r * t.N, matmul: false, init: { kind: 'zeros' }, role: 'adapter' },
   ];
 }
 
-/** The parameters of a LoRA run: the base, frozen, in its order, each adapted projection followed by its adapters. */
-export function loraParams(params: ParamDesc[], targets: LoraTarget[], opts: LoraOptions): ParamDesc[] {
-  const byWeight = new Map(targets.map((t) => [t.weight, t]));
-  return params.flatMap((p) => {
-    const t = byWeight.get(p.name);
-    if (!t) return [{ ...p, frozen: 'f32' as const }];
-    if (t.inF * t.outF !== p.n) throw new Error(`LoRA: '${p.name}' has ${p.n} values, not ${t.inF}×${t.outF}`);
-    return [{ ...p, frozen: opts.qlora ? ('nf4' as const) : opts.amp ? ('packed16' as const) : ('f32' as const) }, ...loraAdapters(t, opts.rank)];
-  });
+/** The tensors a projection's adapter adds to its unit, for `rows` rows. */
+export function loraTensors(t: LoraTarget, rows: number, s: LoraSetting): Record<string, TensorDesc> {
+  const r = s.rank;
+  return {
+    [loraName.xa(t.name)]: { bytes: storageBytes(rows * r, s.amp), category: 'activations' },
+    [loraName.xaB(t.name)]: { bytes: 4 * rows * t.N, category: 'activations' },
+    [loraName.dxa(t.name)]: { bytes: 4 * rows * r, category: 'activation-grads' },
+    [loraName.dx(t.name)]: { bytes: 4 * rows * t.K, category: 'activation-grads' },
+  };
 }
 
-/** The tensors an adapted projection adds to its unit (rows = batch·seq). */
-export function loraTensors(t: LoraTarget, rows: number, opts: LoraOptions): Record<string, TensorDesc> {
-  const n = loraNames(t.weight);
-  const r = opts.rank;
-  return {
-    [n.xa]: { bytes: storageBytes(rows * r, opts.amp), category: 'activations' },
-    [n.xaB]: { bytes: 4 * rows * t.outF, category: 'activations' },
-    [n.dxa]: { bytes: 4 * rows * r, category: 'activation-grads' },
-    [n.dx]: { bytes: 4 * rows * t.inF, category: 'activation-grads' },
-  };
+/** The worst moment of the adapted forward: what is live (its input and output among it) with s·(x·A) and the adapter's product. */
+export function loraForwardMoment(base: string, live: string[]): string[] {
+  return [...live, loraName.xa(base), loraName.xaB(base)];
+}
+
+/** The worst moment of the adapted backward: what is live (dY and dX among it) with d(x·A) and the adapter's part of dX. */
+export function loraBackwardMoment(base: string, live: string[]): string[] {
+  return [...live, loraName.dxa(base), loraName.dx(base)];
 }

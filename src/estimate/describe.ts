@@ -19,31 +19,42 @@ import type { Unit, UnitOps } from './schedule.ts';
 import { ENGINE_WORKSPACE_BYTES, nf4AbsmaxBytes, nf4CodeBytes, packed16Bytes } from './vramlab.ts';
 
 /**
- * How a parameter starts: uniform with a standard deviation (GPT-2's and Llama's N(0, 0.02)
- * here uniform), uniform in [−bound, bound) (PyTorch's nn.Linear), ones (norm gains) or zeros
+ * How a parameter starts: uniform with a standard deviation (weights), uniform in [−bound,
+ * bound) (PyTorch's nn.Linear: weights and biases U(±1/√fan_in)), ones (norm gains) or zeros
  * (biases).
  */
 export type ParamInit = { kind: 'uniform'; std: number } | { kind: 'bound'; bound: number } | { kind: 'ones' } | { kind: 'zeros' };
 
-/**
- * How a frozen parameter (the base of a LoRA run) is stored: its fp32 values, packed 16-bit
- * (amp) or NF4 (QLoRA: codes and one absmax per block, describe-lora.ts). Category weights,
- * no gradient, no optimizer state, never updated.
- */
+/** How a frozen parameter is stored: fp32, packed 16-bit (a LoRA base under amp) or NF4 (a QLoRA base). */
 export type FrozenStorage = 'f32' | 'packed16' | 'nf4';
 
 export interface ParamDesc {
-  /** Ledger name (its gradient is `${name}.grad`; a frozen one's tensors are frozenTensorsOf). */
+  /** Ledger name (its gradient is `${name}.grad`). */
   name: string;
   /** Values (fp32 each). */
   n: number;
   /** Read by a matmul: under amp it also has a packed 16-bit copy (category weights). */
   matmul: boolean;
   init: ParamInit;
-  /** Frozen (LoRA's base), stored so; absent: trained. */
-  frozen?: FrozenStorage;
-  /** A LoRA adapter: trained, but fp32 'weights' read as they are (no 16-bit copy, so no master). */
-  adapter?: boolean;
+  /**
+   * Absent: a trained parameter (fp32, the master under amp, a 16-bit copy when `matmul`, a
+   * gradient and optimizer states). 'adapter' (LoRA's A and B): trained, but fp32 'weights'
+   * read as they are at any precision, so no copy and no master. 'frozen' (a LoRA run's base):
+   * no gradient, no optimizer state, never updated; stored as `stored` says.
+   */
+  role?: 'adapter' | 'frozen';
+  /** A frozen parameter's storage (default fp32); see frozenTensors. */
+  stored?: FrozenStorage;
+}
+
+/**
+ * The ledger tensors (category weights) of a frozen parameter: fp32 or packed 16-bit under its
+ * own name; NF4 as `<name>.nf4` (8 codes per u32 word) and `<name>.absmax` (one f32 per 64).
+ */
+export function frozenTensors(p: ParamDesc): { name: string; bytes: number }[] {
+  const stored = p.stored ?? 'f32';
+  if (stored === 'nf4') return [{ name: `${p.name}.nf4`, bytes: nf4CodeBytes(p.n) }, { name: `${p.name}.absmax`, bytes: nf4AbsmaxBytes(p.n) }];
+  return [{ name: p.name, bytes: stored === 'packed16' ? packed16Bytes(p.n) : 4 * p.n }];
 }
 
 export interface TensorDesc {
@@ -69,8 +80,8 @@ export interface UnitDesc {
   /** Sets of activation gradients alive together during its backward (the incoming gradient included). */
   backwardMoments: string[][];
   /**
-   * Sets alive together when it is recomputed as the last block of a segment, which stops
-   * once its backward has what it needs (no output); absent: nothing beyond `saved`.
+   * Sets alive together when it is recomputed as the last block of a segment, which stops once
+   * backward has what it needs; absent: nothing beyond `saved`.
    */
   lastRecomputeMoments?: string[][];
 }
@@ -104,23 +115,6 @@ export function tensorOf(unit: UnitDesc, name: string): TensorDesc {
 const sum = (unit: UnitDesc, names: string[]) => names.reduce((a, n) => a + tensorOf(unit, n).bytes, 0);
 const most = (unit: UnitDesc, sets: string[][]) => sets.reduce((a, s) => Math.max(a, sum(unit, s)), 0);
 
-/** The ledger tensors of a frozen parameter, with their bytes (category weights). */
-export function frozenTensorsOf(p: ParamDesc): { name: string; bytes: number }[] {
-  switch (p.frozen) {
-    case undefined:
-      return [];
-    case 'f32':
-      return [{ name: p.name, bytes: 4 * p.n }];
-    case 'packed16':
-      return [{ name: p.name, bytes: packed16Bytes(p.n) }];
-    case 'nf4':
-      return [
-        { name: `${p.name}.nf4`, bytes: nf4CodeBytes(p.n) },
-        { name: `${p.name}.absmax`, bytes: nf4AbsmaxBytes(p.n) },
-      ];
-  }
-}
-
 /** Optimizer states per parameter value: sgd none, momentum one, adam(w) two. */
 export function optimizerStates(optimizer: string): number {
   return optimizer === 'sgd' ? 0 : optimizer === 'sgd-momentum' ? 1 : 2;
@@ -144,18 +138,17 @@ export function describedLayout(desc: ModelDescription, opts: { amp: boolean; op
       ops: u.lastRecomputeMoments ? { ...u.ops, lastRecomputeTransient: Math.max(0, most(u, u.lastRecomputeMoments) - saved) } : u.ops,
     };
   });
-  const total = (ps: ParamDesc[]) => ps.reduce((a, p) => a + p.n, 0);
-  const trained = desc.params.filter((p) => !p.frozen);
-  // Under amp a trained matmul weight is an fp32 master with a packed 16-bit copy; an adapter is read as it is.
-  const mastered = trained.filter((p) => opts.amp && !p.adapter);
-  const frozen = desc.params.reduce((a, p) => a + frozenTensorsOf(p).reduce((b, t) => b + t.bytes, 0), 0);
-  const stored = trained.reduce((a, p) => a + (opts.amp && !p.adapter ? (p.matmul ? packed16Bytes(p.n) : 0) : 4 * p.n), 0);
+  const values = (role: ParamDesc['role']) => desc.params.filter((p) => p.role === role).reduce((a, p) => a + p.n, 0);
+  const trained = values(undefined);
+  const adapters = values('adapter');
+  const frozen = desc.params.filter((p) => p.role === 'frozen').reduce((a, p) => a + frozenTensors(p).reduce((b, t) => b + t.bytes, 0), 0);
+  const copies = desc.params.reduce((a, p) => a + (p.matmul && p.role === undefined ? packed16Bytes(p.n) : 0), 0);
   return {
     units,
-    weightsBytes: frozen + stored,
-    masterBytes: 4 * total(mastered),
-    gradBytes: 4 * total(trained),
-    optimizerBytes: optimizerStates(opts.optimizer) * 4 * total(trained),
+    weightsBytes: (opts.amp ? copies : 4 * trained) + 4 * adapters + frozen,
+    masterBytes: opts.amp ? 4 * trained : 0,
+    gradBytes: 4 * (trained + adapters),
+    optimizerBytes: optimizerStates(opts.optimizer) * 4 * (trained + adapters),
     inputBytes: desc.inputBytes,
     workspaceBytes: ENGINE_WORKSPACE_BYTES,
   };

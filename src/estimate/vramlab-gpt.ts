@@ -31,7 +31,7 @@
 import type { PlanConfig } from '../protocol/config.ts';
 import type { GptRunConfig } from '../protocol/run.ts';
 import { type ModelDescription, type ParamDesc, type TensorDesc, type UnitDesc } from './describe.ts';
-import { type LoraOptions, type LoraTarget, loraNames, loraParams, loraTensors } from './describe-lora.ts';
+import { type LoraSetting, type LoraTarget, frozen, loraBackwardMoment, loraForwardMoment, loraName, loraParams, loraTensors } from './describe-lora.ts';
 import { EstimateError } from './errors.ts';
 import type { TransformerSpec } from './specs.ts';
 import { ENGINE_OP, storageBytes } from './vramlab.ts';
@@ -88,11 +88,12 @@ export const gptParamName = {
 /** The block projections LoRA adapts, in the engine's order (qkv, proj, fc1, fc2). */
 export function gptLoraTargets(l: number, d: number, inner: number): Record<'qkv' | 'proj' | 'fc1' | 'fc2', LoraTarget> {
   const n = gptParamName.block(l);
+  const init = { kind: 'uniform', std: GPT_INIT_STD } as const;
   return {
-    qkv: { weight: n.Wqkv, inF: d, outF: 3 * d },
-    proj: { weight: n.Wo, inF: d, outF: d },
-    fc1: { weight: n.W1, inF: d, outF: inner },
-    fc2: { weight: n.W2, inF: inner, outF: d },
+    qkv: { name: n.Wqkv, K: d, N: 3 * d, init },
+    proj: { name: n.Wo, K: d, N: d, init },
+    fc1: { name: n.W1, K: d, N: inner, init },
+    fc2: { name: n.W2, K: inner, N: d, init },
   };
 }
 
@@ -101,7 +102,7 @@ export function gptDescription(sh: GptShape, step: GptStep): ModelDescription {
   const { batch: B, seq: S } = step;
   const rows = B * S;
   const lora = step.loraRank > 0;
-  const loraOpts: LoraOptions = { rank: step.loraRank, qlora: step.qlora, amp: step.amp };
+  const setting: LoraSetting = { rank: step.loraRank, qlora: step.qlora, amp: step.amp };
   const a = (n: number): TensorDesc => ({ bytes: storageBytes(n, step.amp), category: 'activations' });
   const f32 = (n: number): TensorDesc => ({ bytes: 4 * n, category: 'activations' });
   const g = (n: number): TensorDesc => ({ bytes: 4 * n, category: 'activation-grads' });
@@ -127,7 +128,9 @@ export function gptDescription(sh: GptShape, step: GptStep): ModelDescription {
   const lnfb = zeros(gptParamName.lnfb, d);
   const base = [wte, wpe, ...blockParams.flatMap((b) => Object.values(b)), lnfg, lnfb];
   const targets = Array.from({ length: L }, (_, l) => gptLoraTargets(l, d, I));
-  const params = lora ? loraParams(base, targets.flatMap((t) => Object.values(t)), loraOpts) : base;
+  // Under LoRA the base is frozen, each adapted projection followed by its adapters.
+  const adaptedBy = new Map(targets.flatMap((t) => Object.values(t)).map((t) => [t.name, t]));
+  const params = lora ? base.flatMap((p) => (adaptedBy.has(p.name) ? loraParams(adaptedBy.get(p.name)!, setting) : [frozen(p)])) : base;
   const byName = new Map(params.map((p) => [p.name, p]));
   const paramOf = (name: string) => byName.get(name)!;
 
@@ -150,7 +153,7 @@ export function gptDescription(sh: GptShape, step: GptStep): ModelDescription {
     const dIn = l === L - 1 ? 'lnf.dx' : `h${l + 1}.dx`;
     const attn = t(step.attention === 'eager' ? 'attn.probs' : 'attn.lse');
     const tg = targets[l]!;
-    const ln = { qkv: loraNames(tg.qkv.weight), proj: loraNames(tg.proj.weight), fc1: loraNames(tg.fc1.weight), fc2: loraNames(tg.fc2.weight) };
+    const w = { qkv: tg.qkv.name, proj: tg.proj.name, fc1: tg.fc1.name, fc2: tg.fc2.name };
     const tensors: Record<string, TensorDesc> = {
       [input]: a(rows * d),
       [t('y1')]: a(rows * d),
@@ -176,22 +179,22 @@ export function gptDescription(sh: GptShape, step: GptStep): ModelDescription {
       [t('attn.dQkv')]: g(rows * 3 * d),
       [t('ln1.dy')]: g(rows * d),
       [t('dx')]: g(rows * d),
-      ...(lora ? Object.assign({}, ...Object.values(tg).map((x) => loraTensors(x, rows, loraOpts))) : {}),
+      ...(lora ? Object.assign({}, ...Object.values(tg).map((x) => loraTensors(x, rows, setting))) : {}),
     };
     // What the forward keeps, in the order it makes them; under LoRA each projection's s·(x·A) after its output.
-    const upToAttn = [input, t('y1'), t('ln1.mean'), t('ln1.rstd'), t('qkv'), ...(lora ? [ln.qkv.xa] : []), t('attn.out'), attn];
-    const upToX1 = [...upToAttn, ...(lora ? [ln.proj.xa] : []), t('x1')];
-    const upToAct = [...upToX1, t('y2'), t('ln2.mean'), t('ln2.rstd'), t('mlp.pre'), t('mlp.act'), ...(lora ? [ln.fc1.xa] : [])];
-    const saved = [...upToAct, ...(lora ? [ln.fc2.xa] : [])];
+    const upToAttn = [input, t('y1'), t('ln1.mean'), t('ln1.rstd'), t('qkv'), ...(lora ? [loraName.xa(w.qkv)] : []), t('attn.out'), attn];
+    const upToX1 = [...upToAttn, ...(lora ? [loraName.xa(w.proj)] : []), t('x1')];
+    const upToAct = [...upToX1, t('y2'), t('ln2.mean'), t('ln2.rstd'), t('mlp.pre'), t('mlp.act'), ...(lora ? [loraName.xa(w.fc1)] : [])];
+    const saved = [...upToAct, ...(lora ? [loraName.xa(w.fc2)] : [])];
     const bp = blockParams[l]!;
     const forwardMoments = lora
       ? [
           // Each projection's adapter product, until added to the base's.
-          [input, t('y1'), t('ln1.mean'), t('ln1.rstd'), t('qkv'), ln.qkv.xa, ln.qkv.xaB],
-          [...upToAttn, t('attn.proj'), ln.proj.xa, ln.proj.xaB],
-          [...upToAttn, t('attn.proj'), ln.proj.xa, t('x1')],
-          [...upToAct, ln.fc1.xaB],
-          [...saved, t('mlp.out'), ln.fc2.xaB],
+          loraForwardMoment(w.qkv, [input, t('y1'), t('ln1.mean'), t('ln1.rstd'), t('qkv')]),
+          loraForwardMoment(w.proj, [...upToAttn, t('attn.proj')]),
+          [...upToAttn, t('attn.proj'), loraName.xa(w.proj), t('x1')],
+          [...upToAct, loraName.xaB(w.fc1)],
+          [...saved, t('mlp.out'), loraName.xaB(w.fc2)],
           [...saved, t('mlp.out'), t('x2')],
         ]
       : [
@@ -203,12 +206,12 @@ export function gptDescription(sh: GptShape, step: GptStep): ModelDescription {
     const lastRecomputeMoments = [...forwardMoments.filter((m) => !m.includes(t('mlp.out'))), saved];
     const backwardMoments = lora
       ? [
-          [dIn, t('mlp.dPre'), ln.fc2.dxa, ln.fc2.dx],
-          [dIn, t('mlp.dPre'), t('ln2.dy'), ln.fc1.dxa, ln.fc1.dx],
+          loraBackwardMoment(w.fc2, [dIn, t('mlp.dPre')]),
+          loraBackwardMoment(w.fc1, [dIn, t('mlp.dPre'), t('ln2.dy')]),
           [dIn, t('ln2.dy'), t('dx1')],
-          [t('dx1'), t('attn.dOut'), ln.proj.dxa, ln.proj.dx],
+          loraBackwardMoment(w.proj, [t('dx1'), t('attn.dOut')]),
           [t('dx1'), t('attn.dOut'), t('attn.dQkv')],
-          [t('dx1'), t('attn.dQkv'), t('ln1.dy'), ln.qkv.dxa, ln.qkv.dx],
+          loraBackwardMoment(w.qkv, [t('dx1'), t('attn.dQkv'), t('ln1.dy')]),
           [t('dx1'), t('ln1.dy'), t('dx')],
         ]
       : [
@@ -219,7 +222,7 @@ export function gptDescription(sh: GptShape, step: GptStep): ModelDescription {
           [t('dx1'), t('ln1.dy'), t('dx')],
         ];
     const grads = lora
-      ? Object.values(tg).flatMap((x) => [paramOf(loraNames(x.weight).A), paramOf(loraNames(x.weight).B)])
+      ? Object.values(tg).flatMap((x) => [paramOf(loraName.A(x.name)), paramOf(loraName.B(x.name))])
       : [bp.ln1g, bp.ln1b, bp.Wqkv, bp.bqkv, bp.Wo, bp.bo, bp.ln2g, bp.ln2b, bp.W1, bp.b1, bp.W2, bp.b2];
     units.push({
       name: `block ${l}`,

@@ -4,7 +4,7 @@
  * given there, so the ledger of a run is what the planner's framework-vramlab estimate reads.
  */
 import type { LedgerCategory } from '../../protocol/ledger.ts';
-import { type ModelDescription, type ParamDesc, type ParamInit, type UnitDesc, frozenTensorsOf, tensorOf } from '../../estimate/describe.ts';
+import { type ModelDescription, type ParamDesc, type ParamInit, type UnitDesc, frozenTensors, tensorOf } from '../../estimate/describe.ts';
 import { quantizeNf4 } from '../kernels/nf4.ts';
 import { packHalf } from '../kernels/storage.ts';
 import { uniform } from '../rng.ts';
@@ -36,25 +36,26 @@ export abstract class DescribedTrainer extends Trainer {
    */
   protected async allocateParams(rand: () => number, adapterRand: () => number = rand): Promise<void> {
     for (const d of this.desc.params) {
-      const values = (n: number) => initialValues(d.init, d.adapter ? adapterRand : rand, n);
-      if (d.frozen) await this.allocateFrozen(d, () => values(d.n));
-      else this.byName.set(d.name, await this.param(d.name, d.n, values, d.matmul, d.adapter === true));
+      const values = (n: number) => initialValues(d.init, d.role === 'adapter' ? adapterRand : rand, n);
+      if (d.role === 'frozen') await this.allocateFrozen(d, () => values(d.n));
+      else this.byName.set(d.name, await this.param(d.name, d.n, values, d.matmul, d.role === 'adapter'));
     }
   }
 
   /** A frozen parameter's tensors; its values are drawn once its first buffer exists (as Trainer.param does). */
   private async allocateFrozen(d: ParamDesc, values: () => Float32Array): Promise<void> {
-    const [first, second] = frozenTensorsOf(d);
-    if (d.frozen === 'nf4') {
+    const [first, second] = frozenTensors(d);
+    const stored = d.stored ?? 'f32';
+    if (stored === 'nf4') {
       let q!: ReturnType<typeof quantizeNf4>;
       this.frozenByName.set(first!.name, await this.frozen(first!.name, first!.bytes, () => (q = quantizeNf4(values())).codes));
       this.frozenByName.set(second!.name, await this.frozen(second!.name, second!.bytes, () => q.absmax));
       return;
     }
-    const buf = await this.frozen(first!.name, first!.bytes, () => (d.frozen === 'packed16' ? packHalf(values(), this.act as 'f16' | 'bf16') : values()));
+    const buf = await this.frozen(first!.name, first!.bytes, () => (stored === 'packed16' ? packHalf(values(), this.act as 'f16' | 'bf16') : values()));
     this.frozenByName.set(first!.name, buf);
     // A frozen fp32 tensor is read where a trained one's master would be.
-    if (d.frozen === 'f32') this.byName.set(d.name, { name: d.name, n: d.n, master: buf, half: null, m: null, v: null });
+    if (stored === 'f32') this.byName.set(d.name, { name: d.name, n: d.n, master: buf, half: null, m: null, v: null });
   }
 
   /** A trained parameter, or a frozen fp32 one in the shape of a Param. */
@@ -64,7 +65,7 @@ export abstract class DescribedTrainer extends Trainer {
     return p;
   }
 
-  /** A frozen tensor by its ledger name (describe.ts frozenTensorsOf). */
+  /** A frozen tensor by its ledger name (describe.ts frozenTensors). */
   protected frozenBuffer(name: string): GPUBuffer {
     const b = this.frozenByName.get(name);
     if (!b) throw new Error(`${this.constructor.name}: no frozen tensor '${name}'`);

@@ -25,7 +25,7 @@ import type { StepRecorder } from '../profiler.ts';
 import { mulberry32 } from '../rng.ts';
 import { type GptRunConfig, loraScaleOf } from '../../protocol/run.ts';
 import type { ModelDescription, UnitDesc } from '../../estimate/describe.ts';
-import { loraNames } from '../../estimate/describe-lora.ts';
+import { loraName } from '../../estimate/describe-lora.ts';
 import { gptDescriptionOfRun, gptLoraTargets, gptParamName } from '../../estimate/vramlab-gpt.ts';
 import { ENGINE_OP } from '../../estimate/vramlab.ts';
 import { DescribedTrainer } from './described.ts';
@@ -149,9 +149,8 @@ export class GptTrainer extends DescribedTrainer {
     const adapted = (w: string, K: number, N: number, bias: Param): LoraLinear => {
       const p = this.desc.params.find((x) => x.name === w)!;
       const base: FrozenWeight =
-        p.frozen === 'nf4' ? { kind: 'nf4', codes: this.frozenBuffer(`${w}.nf4`), absmax: this.frozenBuffer(`${w}.absmax`) } : { kind: 'dense', buf: this.frozenBuffer(w), storage: p.frozen === 'packed16' ? this.act : 'f32' };
-      const n = loraNames(w);
-      return new LoraLinear(w, K, N, this.loraRank, scale, base, bias.master, this.p(n.A), this.p(n.B));
+        p.stored === 'nf4' ? { kind: 'nf4', codes: this.frozenBuffer(`${w}.nf4`), absmax: this.frozenBuffer(`${w}.absmax`) } : { kind: 'dense', buf: this.frozenBuffer(w), storage: p.stored === 'packed16' ? this.act : 'f32' };
+      return new LoraLinear(w, K, N, this.loraRank, scale, base, bias.master, this.p(loraName.A(w)), this.p(loraName.B(w)));
     };
     for (let l = 0; l < cfg.layers; l++) {
       const n = gptParamName.block(l);
@@ -162,7 +161,7 @@ export class GptTrainer extends DescribedTrainer {
       };
       if (lora) {
         const tg = gptLoraTargets(l, d, I);
-        blk.lora = { qkv: adapted(tg.qkv.weight, d, 3 * d, blk.bqkv), proj: adapted(tg.proj.weight, d, d, blk.bo), fc1: adapted(tg.fc1.weight, d, I, blk.b1), fc2: adapted(tg.fc2.weight, I, d, blk.b2) };
+        blk.lora = { qkv: adapted(tg.qkv.name, d, 3 * d, blk.bqkv), proj: adapted(tg.proj.name, d, d, blk.bo), fc1: adapted(tg.fc1.name, d, I, blk.b1), fc2: adapted(tg.fc2.name, I, d, blk.b2) };
       }
       this.blocks.push(blk);
     }
