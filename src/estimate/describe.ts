@@ -112,7 +112,8 @@ export function tensorOf(unit: UnitDesc, name: string): TensorDesc {
   return t;
 }
 
-const sum = (unit: UnitDesc, names: string[]) => names.reduce((a, n) => a + tensorOf(unit, n).bytes, 0);
+// A moment is a set: a tensor named twice is alive once.
+const sum = (unit: UnitDesc, names: string[]) => [...new Set(names)].reduce((a, n) => a + tensorOf(unit, n).bytes, 0);
 const most = (unit: UnitDesc, sets: string[][]) => sets.reduce((a, s) => Math.max(a, sum(unit, s)), 0);
 
 /** Optimizer states per parameter value: sgd none, momentum one, adam(w) two. */

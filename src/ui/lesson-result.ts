@@ -167,7 +167,7 @@ export class VlLessonResult extends LitElement {
         </table>
       </div>
       <p class="muted">
-        Each run: ${base.report.config.model === 'gpt' ? 'a GPT decoder' : 'an mlp'}, ${formatInteger(base.report.config.steps)} steps, seed
+        Each run: ${base.report.config.model === 'llama' ? 'a Llama decoder' : base.report.config.model === 'gpt' ? 'a GPT decoder' : 'an mlp'}, ${formatInteger(base.report.config.steps)} steps, seed
         ${base.report.config.seed}. Bars show what was alive at each run's measured peak; ticks mark the planner's estimate of the same configuration.
         Counted compute is the work the engine executed in one step, recomputation included; step time is the median of the steps after the
         first (which compiles).

@@ -20,7 +20,7 @@ export interface LessonDoneDetail {
 /** "gpt, 6 blocks, d 32, seq 128, batch 1" for the plan line. */
 function describeShapes(s: LessonSizing): string {
   const c = s.variants[0]!.config;
-  const shape = c.model === 'llama' ? `a Llama decoder of ${c.layers} blocks (d ${c.dModel})` : c.model === 'gpt' ? `a GPT decoder of ${c.layers} blocks (d ${c.dModel}, ${c.heads} heads, vocab ${c.vocab})` : `an mlp of ${c.layers} blocks (${c.d} → ${c.hidden} → ${c.d})`;
+  const shape = c.model === 'llama' ? `a Llama decoder of ${c.layers} blocks (d ${c.dModel}, ${c.heads} heads over ${c.kvHeads} kv, SwiGLU ${c.inner}, vocab ${c.vocab})` : c.model === 'gpt' ? `a GPT decoder of ${c.layers} blocks (d ${c.dModel}, ${c.heads} heads, vocab ${c.vocab})` : `an mlp of ${c.layers} blocks (${c.d} → ${c.hidden} → ${c.d})`;
   return `${s.variants.length} runs of ${shape}, ${s.steps} steps each`;
 }
 
