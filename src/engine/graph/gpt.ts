@@ -28,8 +28,8 @@ import type { ModelDescription, UnitDesc } from '../../estimate/describe.ts';
 import { loraName } from '../../estimate/describe-lora.ts';
 import { gptDescriptionOfRun, gptLoraTargets, gptParamName } from '../../estimate/vramlab-gpt.ts';
 import { ENGINE_OP } from '../../estimate/vramlab.ts';
-import { DescribedTrainer } from './described.ts';
-import { type FrozenWeight, type LoraContext, LoraLinear } from './lora.ts';
+import { type DecoderBody, DescribedTrainer } from './described.ts';
+import { type LoraContext, LoraLinear } from './lora.ts';
 import type { Grad, GradInspector, Param } from './trainer.ts';
 
 /** A block's parameters; under LoRA all frozen, the projections inside `lora` instead of W*. */
@@ -58,8 +58,8 @@ interface Saved {
   mean1: GPUBuffer;
   rstd1: GPUBuffer;
   qkv: GPUBuffer;
-  /** Eager: the probabilities; fused: the per-row logsumexp. */
-  attn: GPUBuffer;
+  /** Eager: the probabilities (null once selective recompute dropped them); fused: the per-row logsumexp. */
+  attn: GPUBuffer | null;
   out: GPUBuffer;
   x1: GPUBuffer;
   y2: GPUBuffer;
@@ -136,8 +136,7 @@ export class GptTrainer extends DescribedTrainer {
   }
 
   private async allocate(): Promise<void> {
-    const { cfg, device } = this;
-    const { vocab: V, seq: S } = cfg;
+    const { cfg } = this;
     const rand = mulberry32(cfg.seed);
     this.ledger.setOp(-1, 'setup');
     // Adapters from their own stream, so base weights and data are those of the full model.
@@ -146,12 +145,8 @@ export class GptTrainer extends DescribedTrainer {
     const scale = loraScaleOf(cfg);
     const lora = this.loraRank > 0;
     /** Under LoRA a projection is its frozen base (fp32, packed 16-bit or NF4) with its adapters. */
-    const adapted = (w: string, K: number, N: number, bias: Param): LoraLinear => {
-      const p = this.desc.params.find((x) => x.name === w)!;
-      const base: FrozenWeight =
-        p.stored === 'nf4' ? { kind: 'nf4', codes: this.frozenBuffer(`${w}.nf4`), absmax: this.frozenBuffer(`${w}.absmax`) } : { kind: 'dense', buf: this.frozenBuffer(w), storage: p.stored === 'packed16' ? this.act : 'f32' };
-      return new LoraLinear(w, K, N, this.loraRank, scale, base, bias.master, this.p(loraName.A(w)), this.p(loraName.B(w)));
-    };
+    const adapted = (w: string, K: number, N: number, bias: Param): LoraLinear =>
+      new LoraLinear(w, K, N, this.loraRank, scale, this.frozenWeight(w), bias.master, this.p(loraName.A(w)), this.p(loraName.B(w)));
     for (let l = 0; l < cfg.layers; l++) {
       const n = gptParamName.block(l);
       const d = cfg.dModel;
@@ -169,21 +164,7 @@ export class GptTrainer extends DescribedTrainer {
     this.wpe = this.p(gptParamName.wpe);
     this.lnfg = this.p(gptParamName.lnfg);
     this.lnfb = this.p(gptParamName.lnfb);
-    // The task: count up modulo the vocabulary from a random start; the target of each
-    // token is the next one, so a model that learns "add one" drives the loss to 0.
-    const ids = new Uint32Array(this.rows);
-    const targets = new Uint32Array(this.rows);
-    for (let b = 0; b < cfg.batch; b++) {
-      const start = Math.floor(rand() * V);
-      for (let t = 0; t < S; t++) {
-        ids[b * S + t] = (start + t) % V;
-        targets[b * S + t] = (start + t + 1) % V;
-      }
-    }
-    this.ids = await this.buffer('ids', 'inputs', 4 * this.rows);
-    this.targets = await this.buffer('targets', 'inputs', 4 * this.rows);
-    device.queue.writeBuffer(this.ids, 0, ids);
-    device.queue.writeBuffer(this.targets, 0, targets);
+    ({ ids: this.ids, targets: this.targets } = await this.countingTask(rand, cfg));
     await this.allocateWorkspace();
   }
 
@@ -271,10 +252,6 @@ export class GptTrainer extends DescribedTrainer {
     return { saved, x2 };
   }
 
-  private releaseSaved(s: Saved): void {
-    for (const b of Object.values(s)) if (b) this.ledger.release(b);
-  }
-
   /**
    * Block l's backward under LoRA (lora.ts): the adapters' gradients only, the base frozen
    * (no dW, no bias or LayerNorm gradients). The same sequence of activation gradients as the
@@ -310,9 +287,9 @@ export class GptTrainer extends DescribedTrainer {
     const dQkv = await t('attn.dQkv');
     const shape = { B, s: S, heads, headDim: d / heads };
     if (cfg.attention === 'eager') {
-      recordAttentionEagerBackward(device, enc, { ...shape, qkv: s.qkv, qkvStorage: act, probs: s.attn, probsStorage: act, dOut, dQkv });
+      recordAttentionEagerBackward(device, enc, { ...shape, qkv: s.qkv, qkvStorage: act, probs: s.attn!, probsStorage: act, dOut, dQkv });
     } else {
-      recordAttentionFusedBackward(device, enc, { ...shape, qkv: s.qkv, qkvStorage: act, out: s.out, outStorage: act, lse: s.attn, dOut, dQkv });
+      recordAttentionFusedBackward(device, enc, { ...shape, qkv: s.qkv, qkvStorage: act, out: s.out, outStorage: act, lse: s.attn!, dOut, dQkv });
     }
     ledger.release(dOut);
     const dY1 = await t('ln1.dy');
@@ -332,13 +309,11 @@ export class GptTrainer extends DescribedTrainer {
     const { cfg, device, ledger, act, rows } = this;
     const { vocab: V, dModel: d, layers: L, heads, batch: B, seq: S } = cfg;
     const I = this.inner;
-    const { dropped, keepsInput, segmentOf } = this.plan;
     const head = this.headUnit;
     this.beginStep(rec);
 
-    // Forward. inputs[l] is block l's input (x0 for block 0), kept or released per checkpointing.
-    const inputs: (GPUBuffer | null)[] = new Array(L).fill(null);
-    const saved: (Saved | null)[] = new Array(L).fill(null);
+    // Forward. body.inputs[l] is block l's input (x0 for block 0), kept or released per checkpointing.
+    let body!: DecoderBody<Saved>;
     let xL!: GPUBuffer;
     let yf!: GPUBuffer;
     let meanf!: GPUBuffer;
@@ -346,27 +321,11 @@ export class GptTrainer extends DescribedTrainer {
     let logits!: GPUBuffer;
     await rec.phase('forward', async () => {
       this.begin(ENGINE_OP.forwardEmbeddings);
-      let x = await this.t(this.desc.units[0]!, 'x0');
+      const x = await this.t(this.desc.units[0]!, 'x0');
       recordEmbedding(device, rec.encoder, { ids: this.ids, rows, seq: S, dim: d, vocab: V, tokenTable: this.wte.master, posTable: this.wpe.master, out: x, outStorage: act });
-      for (let l = 0; l < L; l++) {
-        this.begin(ENGINE_OP.forwardBlock(l));
-        const r = await this.blockForward(l, x, rec.encoder, true);
-        if (dropped[l]) {
-          this.releaseSaved(r.saved);
-          if (!keepsInput[l]) ledger.release(x);
-        } else {
-          saved[l] = r.saved;
-          if (this.selective) {
-            // Selective recompute (Korthikanti et al. 2022): drop the s² probabilities only.
-            ledger.release(r.saved.attn);
-            r.saved.attn = null!;
-          }
-        }
-        inputs[l] = dropped[l] && !keepsInput[l] ? null : x;
-        x = r.x2!;
-      }
+      body = await this.forwardBlocks(x, L, this.selective, (l, x, output) => this.blockForward(l, x, rec.encoder, output));
       this.begin(ENGINE_OP.forwardHead);
-      xL = x;
+      xL = body.out;
       yf = await this.t(head, 'lnf.y');
       meanf = await this.t(head, 'lnf.mean');
       rstdf = await this.t(head, 'lnf.rstd');
@@ -377,6 +336,7 @@ export class GptTrainer extends DescribedTrainer {
     });
 
     // Loss and the head's backward: the tied embedding's gradient starts here.
+    const { inputs, saved } = body;
     const grads: Grad[] = [];
     let dX!: GPUBuffer;
     await rec.phase('backward', async () => {
@@ -399,24 +359,7 @@ export class GptTrainer extends DescribedTrainer {
 
     const shape = { B, s: S, heads, headDim: d / heads };
     for (let l = L - 1; l >= 0; l--) {
-      if (saved[l] === null) {
-        await rec.phase('recompute', async () => {
-          // Re-run l's segment from its kept input; outputs inside the segment become the
-          // inputs of the blocks after them.
-          const seg = segmentOf[l]!;
-          let x = inputs[seg[0]!]!;
-          for (const j of seg) {
-            this.begin(ENGINE_OP.recomputeBlock(j));
-            const last = j === seg[seg.length - 1];
-            const r = await this.blockForward(j, x, rec.encoder, !last);
-            saved[j] = r.saved;
-            if (!last) {
-              inputs[j + 1] = r.x2;
-              x = r.x2!;
-            }
-          }
-        });
-      }
+      if (saved[l] === null) await rec.phase('recompute', () => this.recomputeSegment(l, body, (j, x, output) => this.blockForward(j, x, rec.encoder, output)));
       if (this.selective) {
         await rec.phase('recompute', async () => {
           // The attention forward again from the kept qkv: it writes the probabilities and,
@@ -424,7 +367,7 @@ export class GptTrainer extends DescribedTrainer {
           this.begin(ENGINE_OP.recomputeAttention(l));
           const s = saved[l]!;
           s.attn = await this.t(this.unitOfBlock(l), `h${l}.attn.probs`);
-          recordAttentionEager(device, rec.encoder, { ...shape, qkv: s.qkv, qkvStorage: act, probs: s.attn, probsStorage: act, out: s.out, outStorage: act });
+          recordAttentionEager(device, rec.encoder, { ...shape, qkv: s.qkv, qkvStorage: act, probs: s.attn!, probsStorage: act, out: s.out, outStorage: act });
         });
       }
       await rec.phase('backward', async () => {
@@ -469,9 +412,9 @@ export class GptTrainer extends DescribedTrainer {
         recordColumnSum(device, enc, { x: dX1, rows, cols: d, out: g.bo });
         const dQkv = await t('attn.dQkv');
         if (cfg.attention === 'eager') {
-          recordAttentionEagerBackward(device, enc, { ...shape, qkv: s.qkv, qkvStorage: act, probs: s.attn, probsStorage: act, dOut, dQkv });
+          recordAttentionEagerBackward(device, enc, { ...shape, qkv: s.qkv, qkvStorage: act, probs: s.attn!, probsStorage: act, dOut, dQkv });
         } else {
-          recordAttentionFusedBackward(device, enc, { ...shape, qkv: s.qkv, qkvStorage: act, out: s.out, outStorage: act, lse: s.attn, dOut, dQkv });
+          recordAttentionFusedBackward(device, enc, { ...shape, qkv: s.qkv, qkvStorage: act, out: s.out, outStorage: act, lse: s.attn!, dOut, dQkv });
         }
         ledger.release(dOut);
         this.matmul(enc, { M: d, N: 3 * d, K: rows, a: s.y1, aStorage: act, aT: true, b: dQkv, bStorage: 'f32', out: g.Wqkv, outStorage: 'f32', label: `h${l}.dWqkv` });

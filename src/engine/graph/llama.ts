@@ -23,18 +23,18 @@ import { recordAccumulate, recordAdd } from '../kernels/elementwise.ts';
 import { recordEmbedding, recordEmbeddingBackward } from '../kernels/embedding.ts';
 import { recordRmsNorm, recordRmsNormBackward } from '../kernels/layernorm.ts';
 import { recordMatmul } from '../kernels/matmul.ts';
-import { quantizeNf4 } from '../kernels/nf4.ts';
 import { recordColumnSum } from '../kernels/reduce.ts';
 import { recordRope } from '../kernels/rope.ts';
-import { packHalf, type Storage } from '../kernels/storage.ts';
+import type { Storage } from '../kernels/storage.ts';
 import { recordSwiglu, recordSwigluBackward } from '../kernels/swiglu.ts';
 import type { Ledger } from '../ledger.ts';
 import type { StepRecorder } from '../profiler.ts';
-import { mulberry32, uniform } from '../rng.ts';
+import { mulberry32 } from '../rng.ts';
 import { type LlamaRunConfig, loraScaleOf } from '../../protocol/run.ts';
-import { type FrozenWeight, type LoraContext, LoraLinear } from './lora.ts';
-import { type Grad, type GradInspector, type Param, Trainer } from './trainer.ts';
-import { frozenTensors, type ModelDescription, type ParamDesc, type UnitDesc, tensorOf } from '../../estimate/describe.ts';
+import { type DecoderBody, DescribedTrainer } from './described.ts';
+import { type LoraContext, LoraLinear } from './lora.ts';
+import type { Grad, GradInspector, Param } from './trainer.ts';
+import type { ModelDescription, UnitDesc } from '../../estimate/describe.ts';
 import { loraName } from '../../estimate/describe-lora.ts';
 import { llamaDescription, llamaParamName } from '../../estimate/vramlab-llama.ts';
 import { ENGINE_OP } from '../../estimate/vramlab.ts';
@@ -59,8 +59,8 @@ interface Saved {
   y1: GPUBuffer;
   rstd1: GPUBuffer;
   qkv: GPUBuffer;
-  /** Eager: the probabilities; fused: the per-row logsumexp. */
-  attn: GPUBuffer;
+  /** Eager: the probabilities (null once selective recompute dropped them); fused: the per-row logsumexp. */
+  attn: GPUBuffer | null;
   out: GPUBuffer;
   x1: GPUBuffer;
   y2: GPUBuffer;
@@ -84,11 +84,10 @@ interface Linear {
   outF: number;
 }
 
-export class LlamaTrainer extends Trainer {
+export class LlamaTrainer extends DescribedTrainer {
   readonly cfg: LlamaRunConfig;
   readonly desc: ModelDescription;
   private readonly blocks: Block[] = [];
-  private readonly byName = new Map<string, Param>();
   private ids!: GPUBuffer;
   private targets!: GPUBuffer;
 
@@ -141,25 +140,12 @@ export class LlamaTrainer extends Trainer {
     return t;
   }
 
-  private p(name: string): Param {
-    const p = this.byName.get(name);
-    if (!p) throw new Error(`LlamaTrainer: no parameter '${name}'`);
-    return p;
-  }
-
   private async allocate(): Promise<void> {
-    const { cfg, device } = this;
+    const { cfg } = this;
     const rand = mulberry32(cfg.seed);
-    // LoRA's adapters from their own stream, so base weights and data are those of the full model.
-    const adapterRand = mulberry32((cfg.seed ^ 0x1f83d9ab) >>> 0);
     this.ledger.setOp(-1, 'setup');
-    const init = (d: ParamDesc, r = rand) => (n: number) =>
-      d.init.kind === 'uniform' ? uniform(r, n, d.init.std * Math.sqrt(3)) : new Float32Array(n).fill(d.init.kind === 'ones' ? 1 : 0);
-    const bases = new Map<string, FrozenWeight>();
-    for (const d of this.desc.params) {
-      if (d.role === 'frozen') bases.set(d.name, await this.frozenFrom(d, init(d)(d.n)));
-      else this.byName.set(d.name, await this.param(d.name, d.n, init(d, d.role === 'adapter' ? adapterRand : rand), d.matmul, d.role === 'adapter'));
-    }
+    // LoRA's adapters from their own stream, so base weights and data are those of the full model.
+    await this.allocateParams(rand, mulberry32((cfg.seed ^ 0x1f83d9ab) >>> 0));
     const lora = (n: ReturnType<typeof llamaParamName.block>): Record<Projection, LoraLinear> => {
       const { dModel: d, inner: I } = cfg;
       const shapes: Record<Projection, [string, number, number]> = { qkv: [n.Wqkv, d, this.qkvWidth], o: [n.Wo, cfg.heads * cfg.headDim, d], gu: [n.Wgu, d, 2 * I], down: [n.Wd, I, d] };
@@ -167,7 +153,7 @@ export class LlamaTrainer extends Trainer {
       for (const k of PROJECTIONS) {
         const [name, K, N] = shapes[k];
         const bias = k === 'qkv' && cfg.qkvBias ? this.p(n.bqkv).master : null;
-        out[k] = new LoraLinear(name, K, N, this.loraRank, loraScaleOf(cfg), bases.get(name)!, bias, this.p(loraName.A(name)), this.p(loraName.B(name)));
+        out[k] = new LoraLinear(name, K, N, this.loraRank, loraScaleOf(cfg), this.frozenWeight(name), bias, this.p(loraName.A(name)), this.p(loraName.B(name)));
       }
       return out;
     };
@@ -177,50 +163,9 @@ export class LlamaTrainer extends Trainer {
       if (this.loraRank > 0) this.blocks.push({ ln1: this.p(n.ln1), Wqkv: null, bqkv, Wo: null, ln2: this.p(n.ln2), Wgu: null, Wd: null, lora: lora(n) });
       else this.blocks.push({ ln1: this.p(n.ln1), Wqkv: this.p(n.Wqkv), bqkv, Wo: this.p(n.Wo), ln2: this.p(n.ln2), Wgu: this.p(n.Wgu), Wd: this.p(n.Wd), lora: null });
     }
-    // The task of the GPT runs: count up modulo the vocabulary from a random start.
-    const V = cfg.vocab;
-    const S = cfg.seq;
-    const ids = new Uint32Array(this.rows);
-    const targets = new Uint32Array(this.rows);
-    for (let b = 0; b < cfg.batch; b++) {
-      const start = Math.floor(rand() * V);
-      for (let t = 0; t < S; t++) {
-        ids[b * S + t] = (start + t) % V;
-        targets[b * S + t] = (start + t + 1) % V;
-      }
-    }
-    this.ids = await this.buffer('ids', 'inputs', 4 * this.rows);
-    this.targets = await this.buffer('targets', 'inputs', 4 * this.rows);
-    device.queue.writeBuffer(this.ids, 0, ids);
-    device.queue.writeBuffer(this.targets, 0, targets);
+    // The task of the GPT runs.
+    ({ ids: this.ids, targets: this.targets } = await this.countingTask(rand, cfg));
     await this.allocateWorkspace();
-  }
-
-  /**
-   * A frozen parameter in the storage its description gives (LoRA): fp32 ones are also
-   * parameters by name (norms, embedding, head, bias), read as they are; every one is a base
-   * a LoraLinear can read.
-   */
-  private async frozenFrom(d: ParamDesc, values: Float32Array): Promise<FrozenWeight> {
-    const [main, scales] = frozenTensors(d);
-    if (d.stored === 'nf4') {
-      const q = quantizeNf4(values);
-      return { kind: 'nf4', codes: await this.frozen(main!.name, main!.bytes, () => q.codes), absmax: await this.frozen(scales!.name, scales!.bytes, () => q.absmax) };
-    }
-    if (d.stored === 'packed16') {
-      if (this.act === 'f32') throw new Error(`LlamaTrainer: ${d.name} is described packed 16-bit in an fp32 run`);
-      const act = this.act;
-      return { kind: 'dense', buf: await this.frozen(main!.name, main!.bytes, () => packHalf(values, act)), storage: act };
-    }
-    const buf = await this.frozen(main!.name, main!.bytes, () => values);
-    this.byName.set(d.name, { name: d.name, n: d.n, master: buf, half: null, m: null, v: null });
-    return { kind: 'dense', buf, storage: 'f32' };
-  }
-
-  /** A tensor of a unit, with the name, bytes and category the description gives it. */
-  private t(unit: UnitDesc, name: string): Promise<GPUBuffer> {
-    const d = tensorOf(unit, name);
-    return this.buffer(name, d.category, d.bytes);
   }
 
   /** Forward of a projection: out = x·W (+ b), x in activation storage. */
@@ -350,49 +295,27 @@ export class LlamaTrainer extends Trainer {
     return dGamma ? { dGamma } : {};
   }
 
-  private releaseSaved(s: Saved): void {
-    for (const b of Object.values(s)) if (b) this.ledger.release(b);
-  }
-
   async step(rec: StepRecorder, inspect?: GradInspector): Promise<void> {
     const { cfg, device, ledger, act, rows } = this;
     const { vocab: V, dModel: d, layers: L, seq: S } = cfg;
-    const { dropped, keepsInput, segmentOf } = this.plan;
     const head = this.headUnit;
     const embed = this.p(llamaParamName.embed);
     const norm = this.p(llamaParamName.norm);
     const lmHead = cfg.tied ? null : this.p(llamaParamName.lmHead);
     this.beginStep(rec);
 
-    const inputs: (GPUBuffer | null)[] = new Array(L).fill(null);
-    const saved: (Saved | null)[] = new Array(L).fill(null);
+    let body!: DecoderBody<Saved>;
     let xL!: GPUBuffer;
     let yf!: GPUBuffer;
     let rstdf!: GPUBuffer;
     let logits!: GPUBuffer;
     await rec.phase('forward', async () => {
       this.begin(ENGINE_OP.forwardEmbeddings);
-      let x = await this.t(this.desc.units[0]!, 'x0');
+      const x = await this.t(this.desc.units[0]!, 'x0');
       recordEmbedding(device, rec.encoder, { ids: this.ids, rows, seq: S, dim: d, vocab: V, tokenTable: embed.master, posTable: null, out: x, outStorage: act });
-      for (let l = 0; l < L; l++) {
-        this.begin(ENGINE_OP.forwardBlock(l));
-        const r = await this.blockForward(l, x, rec.encoder, true);
-        if (dropped[l]) {
-          this.releaseSaved(r.saved);
-          if (!keepsInput[l]) ledger.release(x);
-        } else {
-          saved[l] = r.saved;
-          if (this.selective) {
-            // Selective recompute (Korthikanti et al. 2022): drop the s² probabilities only.
-            ledger.release(r.saved.attn);
-            r.saved.attn = null!;
-          }
-        }
-        inputs[l] = dropped[l] && !keepsInput[l] ? null : x;
-        x = r.x2!;
-      }
+      body = await this.forwardBlocks(x, L, this.selective, (l, x, output) => this.blockForward(l, x, rec.encoder, output));
       this.begin(ENGINE_OP.forwardHead);
-      xL = x;
+      xL = body.out;
       yf = await this.t(head, 'lnf.y');
       rstdf = await this.t(head, 'lnf.rstd');
       recordRmsNorm(device, rec.encoder, { x: xL, xStorage: act, rows, cols: d, gamma: norm.master, y: yf, yStorage: act, rstd: rstdf });
@@ -402,6 +325,7 @@ export class LlamaTrainer extends Trainer {
       recordMatmul(device, rec.encoder, { M: rows, N: V, K: d, a: yf, aStorage: act, aTransposed: false, b: w.buf, bStorage: w.storage, bTransposed: lmHead === null, out: logits, outStorage: act, label: 'lm_head' });
     });
 
+    const { inputs, saved } = body;
     const grads: Grad[] = [];
     let dX!: GPUBuffer;
     await rec.phase('backward', async () => {
@@ -430,28 +354,13 @@ export class LlamaTrainer extends Trainer {
     });
 
     for (let l = L - 1; l >= 0; l--) {
-      if (saved[l] === null) {
-        await rec.phase('recompute', async () => {
-          const seg = segmentOf[l]!;
-          let x = inputs[seg[0]!]!;
-          for (const j of seg) {
-            this.begin(ENGINE_OP.recomputeBlock(j));
-            const last = j === seg[seg.length - 1];
-            const r = await this.blockForward(j, x, rec.encoder, !last);
-            saved[j] = r.saved;
-            if (!last) {
-              inputs[j + 1] = r.x2;
-              x = r.x2!;
-            }
-          }
-        });
-      }
+      if (saved[l] === null) await rec.phase('recompute', () => this.recomputeSegment(l, body, (j, x, output) => this.blockForward(j, x, rec.encoder, output)));
       if (this.selective) {
         await rec.phase('recompute', async () => {
           this.begin(ENGINE_OP.recomputeAttention(l));
           const s = saved[l]!;
           s.attn = await this.t(this.unitOfBlock(l), `h${l}.attn.probs`);
-          recordAttentionEager(device, rec.encoder, { ...this.attnShape, qkv: s.qkv, qkvStorage: act, probs: s.attn, probsStorage: act, out: s.out, outStorage: act });
+          recordAttentionEager(device, rec.encoder, { ...this.attnShape, qkv: s.qkv, qkvStorage: act, probs: s.attn!, probsStorage: act, out: s.out, outStorage: act });
         });
       }
       await rec.phase('backward', async () => {
@@ -507,9 +416,9 @@ export class LlamaTrainer extends Trainer {
     await this.blockProjectBackward(enc, blk, 'o', s, s.out, dX1, g, dOut, `h${l}.o`);
     const dQkv = await t('attn.dQkv');
     if (cfg.attention === 'eager') {
-      recordAttentionEagerBackward(device, enc, { ...this.attnShape, qkv: s.qkv, qkvStorage: act, probs: s.attn, probsStorage: act, dOut, dQkv });
+      recordAttentionEagerBackward(device, enc, { ...this.attnShape, qkv: s.qkv, qkvStorage: act, probs: s.attn!, probsStorage: act, dOut, dQkv });
     } else {
-      recordAttentionFusedBackward(device, enc, { ...this.attnShape, qkv: s.qkv, qkvStorage: act, out: s.out, outStorage: act, lse: s.attn, dOut, dQkv });
+      recordAttentionFusedBackward(device, enc, { ...this.attnShape, qkv: s.qkv, qkvStorage: act, out: s.out, outStorage: act, lse: s.attn!, dOut, dQkv });
     }
     ledger.release(dOut);
     const dRaw = await t('attn.dQkvRaw');
