@@ -1,7 +1,7 @@
 import { html, nothing } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import type { EngineRunConfig } from '../protocol/engine-api.ts';
-import { CROSS_PRECISIONS, tradeoffModes, withSetting } from './experiment-jobs.ts';
+import { CROSS_PRECISIONS, describeBase, tradeoffModes, withSetting } from './experiment-jobs.ts';
 import { renderQueueStatus, renderRunControls, renderSaves, statusText } from './experiment-parts.ts';
 import { ExperimentViewBase } from './experiment-view.ts';
 import { formatBytes } from './format.ts';
@@ -89,7 +89,7 @@ export class VlTradeoffView extends ExperimentViewBase {
     return html`
       <p class="muted">
         Runs the config once per checkpointing mode: less memory for activations, paid for in recomputation. Base:
-        ${base.model === 'gpt' ? `gpt, ${base.layers} blocks, ${base.attention} attention` : `mlp, ${base.layers} blocks`}, ${base.precision}.
+        ${describeBase(base)}, ${base.precision}.
       </p>
       <div class="controls">
         <fieldset ?disabled=${busy}>
