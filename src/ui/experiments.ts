@@ -186,7 +186,14 @@ export class VlExperiments extends LitElement {
         )}
       </div>
       <div role="tabpanel" id="panel-tradeoff" aria-labelledby="tab-tradeoff" ?hidden=${this.view !== 'tradeoff'}>
-        <vl-tradeoff-view .base=${props.base} baseError=${props.baseError} engineBlocker=${this.engineBlocker()} .runner=${this.runner} .tooBig=${this.tooBig}></vl-tradeoff-view>
+        <vl-tradeoff-view
+          .base=${props.base}
+          baseError=${props.baseError}
+          engineBlocker=${this.engineBlocker()}
+          .runner=${this.runner}
+          .tooBig=${this.tooBig}
+          ?inactive=${this.view !== 'tradeoff'}
+        ></vl-tradeoff-view>
       </div>
       <div role="tabpanel" id="panel-sweep" aria-labelledby="tab-sweep" ?hidden=${this.view !== 'sweep'}>
         <vl-sweep-view

@@ -1,5 +1,5 @@
 import { html, nothing } from 'lit';
-import { customElement, property, state } from 'lit/decorators.js';
+import { customElement, state } from 'lit/decorators.js';
 import type { EngineRunConfig } from '../protocol/engine-api.ts';
 import { SWEEP_DEFAULTS, SWEEP_KEYS, SWEEP_MAX_POINTS, SWEEP_MIN_POINTS, curveXs, parseSweepValues, sweepKeys, withSetting, type SweepKey } from './experiment-jobs.ts';
 import { renderQueueStatus, renderRunControls, renderSaves, statusText } from './experiment-parts.ts';
@@ -13,8 +13,8 @@ import './scatter-chart.ts';
 
 /**
  * A sweep: one setting over a few values, the planner's estimate (peak and activations) drawn
- * as curves over the whole range and the measured runs as points on them. The estimate curve
- * is computed only while this view is shown.
+ * as curves over the whole range and the measured runs as points on them. Nothing is computed
+ * while the view's tab is not shown (ExperimentViewBase.inactive).
  *
  * @fires vl-experiment-done - the runs ended; detail: { view: 'sweep', points }
  * @csspart chart - the chart
@@ -25,9 +25,6 @@ export class VlSweepView extends ExperimentViewBase {
   constructor() {
     super('sweep');
   }
-
-  /** Set while another view is shown: the curve is not computed. */
-  @property({ type: Boolean }) inactive = false;
 
   @state() private sweepKey: SweepKey = 'batch';
   @state() private sweepText = SWEEP_DEFAULTS.batch;
@@ -72,6 +69,7 @@ export class VlSweepView extends ExperimentViewBase {
   }
 
   override render() {
+    if (this.inactive) return nothing;
     const base = this.base;
     if (!base) return html`<p class="error" data-testid="sweep-error">${this.baseError}</p>`;
     const keys = sweepKeys(base);
@@ -81,7 +79,7 @@ export class VlSweepView extends ExperimentViewBase {
     const q = this.queue;
     const busy = q.running;
     const jobs = 'values' in parsed ? this.jobs(base, key, parsed.values) : [];
-    const curve = 'values' in parsed && !this.inactive ? this.estimateCurve(base, key, parsed.values) : [];
+    const curve = 'values' in parsed ? this.estimateCurve(base, key, parsed.values) : [];
     const curves: ScatterCurve[] = [
       { tone: 'estimate', shape: 'line', points: curve.map((c) => [c.x, c.peak] as const) },
       { tone: 'estimateActivations', shape: 'dashed', points: curve.map((c) => [c.x, c.activations] as const) },

@@ -62,6 +62,7 @@ export class VlTradeoffView extends ExperimentViewBase {
   }
 
   override render() {
+    if (this.inactive) return nothing;
     const base = this.base;
     if (!base) return html`<p class="error" data-testid="tradeoff-error">${this.baseError}</p>`;
     const modes = tradeoffModes(base);
