@@ -401,7 +401,7 @@ export function lessonEffect(id: LessonId, outcomes: LessonOutcome[], fmt: Fmt):
         headline: `Feature maps, not weights: activations were ${Math.round((100 * n.aliveAtPeak.activations) / n.peakBytes)}% of the peak (${fmt(n.aliveAtPeak.activations)} of ${fmt(n.peakBytes)}); full checkpointing cut them ${formatChange(c.changePct)} (${fmt(c.from.bytes)} → ${fmt(c.to.bytes)}) and the peak ${formatChange(pct(n.peakBytes, full.report.actual.peakBytes))}${compute}.`,
         details: [
           `Weights, gradients and optimizer states together: ${fmt(params)} at the peak (${Math.round((100 * params) / n.peakBytes)}%): a ResNet's parameters are few, its 32×32 feature maps many.`,
-          `Full checkpointing keeps each residual block's input and recomputes the block in backward; the gradients of the activations grew ${fmt(n.bytes.activationGrads)} → ${fmt(full.report.actual.bytes.activationGrads)}.`,
+          `Full checkpointing keeps each residual block's input and recomputes the block in backward; with less kept, the peak moves to where backward's activation gradients are largest: ${fmt(n.aliveAtPeak.activationGrads)} → ${fmt(full.report.actual.aliveAtPeak.activationGrads)} of them at the peak.`,
         ],
       };
     }
