@@ -54,6 +54,15 @@ export function describeBase(c: EngineRunConfig): string {
   return `${c.model}, ${c.layers} blocks, ${c.attention} attention`;
 }
 
+/**
+ * The values a sweep of `key` starts with for this run: SWEEP_DEFAULTS, but a CNN's batch from
+ * 1, since a CNN's step is heavy per image (cnn-cifar scaled to a software adapter runs at batch
+ * 2, and batch 8 of it is over the compute budget).
+ */
+export function sweepDefault(c: EngineRunConfig, key: SweepKey): string {
+  return isCnnRun(c) && key === 'batch' ? '1,2,4' : SWEEP_DEFAULTS[key];
+}
+
 /** A short name of the config's model for sentences: "cnn-mnist", "a GPT". */
 function modelWord(c: EngineRunConfig): string {
   return isCnnRun(c) ? c.model : c.model === 'mlp' ? 'the mlp' : c.model === 'gpt' ? 'a GPT' : 'a Llama-style decoder';

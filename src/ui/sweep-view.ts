@@ -1,7 +1,7 @@
 import { html, nothing } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import type { EngineRunConfig } from '../protocol/engine-api.ts';
-import { SWEEP_DEFAULTS, SWEEP_KEYS, SWEEP_MAX_POINTS, SWEEP_MIN_POINTS, curveXs, parseSweepValues, sweepKeys, withSetting, type SweepKey } from './experiment-jobs.ts';
+import { SWEEP_KEYS, SWEEP_MAX_POINTS, SWEEP_MIN_POINTS, curveXs, parseSweepValues, sweepDefault, sweepKeys, withSetting, type SweepKey } from './experiment-jobs.ts';
 import { renderQueueStatus, renderRunControls, renderSaves, statusText } from './experiment-parts.ts';
 import { ExperimentViewBase } from './experiment-view.ts';
 import { formatBytes, formatInteger } from './format.ts';
@@ -27,7 +27,8 @@ export class VlSweepView extends ExperimentViewBase {
   }
 
   @state() private sweepKey: SweepKey = 'batch';
-  @state() private sweepText = SWEEP_DEFAULTS.batch;
+  /** The values as typed; null until the user types, meaning the default for the run and key (sweepDefault). */
+  @state() private sweepText: string | null = null;
 
   /** The last estimate curve and what it was computed for (JSON of base config, key, range). */
   private curveCache: { key: string; curve: { x: number; peak: number; activations: number }[] } | null = null;
@@ -74,7 +75,8 @@ export class VlSweepView extends ExperimentViewBase {
     if (!base) return html`<p class="error" data-testid="sweep-error">${this.baseError}</p>`;
     const keys = sweepKeys(base);
     const key = this.key(base);
-    const parsed = parseSweepValues(this.sweepText, key);
+    const text = this.sweepText ?? sweepDefault(base, key);
+    const parsed = parseSweepValues(text, key);
     const why = this.engineBlocker || ('error' in parsed ? 'Fix the values first.' : null);
     const q = this.queue;
     const busy = q.running;
@@ -114,7 +116,7 @@ export class VlSweepView extends ExperimentViewBase {
           <input
             class="values"
             data-testid="sweep-values"
-            .value=${this.sweepText}
+            .value=${text}
             ?disabled=${busy}
             aria-invalid=${'error' in parsed ? 'true' : 'false'}
             aria-describedby=${'error' in parsed ? errorId : nothing}
@@ -178,7 +180,7 @@ export class VlSweepView extends ExperimentViewBase {
     const k = (e.target as HTMLSelectElement).value;
     if (!(SWEEP_KEYS as readonly string[]).includes(k)) return;
     this.sweepKey = k as SweepKey;
-    this.sweepText = SWEEP_DEFAULTS[this.sweepKey];
+    this.sweepText = null;
   };
 
   private readonly handleSweepValues = (e: Event): void => {
@@ -189,7 +191,7 @@ export class VlSweepView extends ExperimentViewBase {
     const base = this.base;
     if (!this.runner || !base || this.queue.running) return;
     const key = this.key(base);
-    const parsed = parseSweepValues(this.sweepText, key);
+    const parsed = parseSweepValues(this.sweepText ?? sweepDefault(base, key), key);
     if ('error' in parsed) return;
     void this.queue.start(this.runner, this.jobs(base, key, parsed.values));
   };

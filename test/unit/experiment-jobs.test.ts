@@ -1,9 +1,10 @@
 /** What the experiments run for each engine model (src/ui/experiment-jobs.ts): the modes, the sweep keys and a changed setting. */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CNN_RUN, type CnnRunConfig } from '../../src/protocol/cnn.ts';
+import { DEFAULT_CNN_RUN, isCnnRun, type CnnRunConfig } from '../../src/protocol/cnn.ts';
 import { DEFAULT_PLAN } from '../../src/protocol/config.ts';
 import { DEFAULT_RUN, GPT_NANO_RUN } from '../../src/protocol/run.ts';
-import { describeBase, sweepKeys, tradeoffModes, withSetting } from '../../src/ui/experiment-jobs.ts';
+import { SWEEP_DEFAULTS, describeBase, parseSweepValues, sweepDefault, sweepKeys, tradeoffModes, withSetting } from '../../src/ui/experiment-jobs.ts';
+import { checkFit, deviceBudget, planForDevice } from '../../src/ui/scale.ts';
 import { runConfigFor } from '../../src/ui/run-config.ts';
 
 const cifar: CnnRunConfig = { ...DEFAULT_CNN_RUN, model: 'cnn-cifar', blocks: 1, width: 8, batch: 2, steps: 2 };
@@ -41,6 +42,21 @@ describe('experiments: which settings vary for each model', () => {
     expect(withSetting(DEFAULT_CNN_RUN, { blocks: 2 })).toEqual({ error: 'blocks: cnn-mnist has no blocks per stage to vary; sweep batch instead' });
     expect(withSetting(GPT_NANO_RUN, { blocks: 2 })).toEqual({ error: 'blocks: a GPT has no blocks per stage to vary; sweep batch, seq or layers instead' });
     expect(withSetting(DEFAULT_RUN, { seq: 64 })).toEqual({ error: 'seq: the mlp has no seq to vary; sweep batch or layers instead' });
+  });
+
+  it('a CNN’s batch sweep starts from 1, so every default point of cnn-cifar scaled to a software adapter fits it', () => {
+    const software = deviceBudget({ isFallbackAdapter: true, limits: { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 } });
+    const plan = planForDevice({ ...DEFAULT_CNN_RUN, model: 'cnn-cifar', batch: 4 }, software);
+    if (plan.kind !== 'scaled') throw new Error('expected cnn-cifar to be scaled down on a software adapter');
+    const parsed = parseSweepValues(sweepDefault(plan.config, 'batch'), 'batch');
+    if (!('values' in parsed)) throw new Error(parsed.error);
+    for (const batch of parsed.values) {
+      const made = withSetting(plan.config, { batch });
+      if (!('config' in made) || !isCnnRun(made.config)) throw new Error(`batch ${batch}: no CNN config`);
+      expect(checkFit(made.config, software).over, `batch ${batch}`).toEqual([]);
+    }
+    expect(sweepDefault(GPT_NANO_RUN, 'batch')).toBe(SWEEP_DEFAULTS.batch);
+    expect(sweepDefault(cifar, 'blocks')).toBe(SWEEP_DEFAULTS.blocks);
   });
 
   it('names its base in a few words', () => {
