@@ -66,6 +66,8 @@ export const ELEMENT_FLOPS = {
   rmsNorm: 4,
   /** RMSNorm backward: g = dy·γ 1, x̂ 1, Σ g·x̂ 2, dx 3; dγ = Σ dy·x̂ (x̂ again 1, 2). */
   rmsNormGrad: 10,
+  /** RMSNorm backward of the input alone (a frozen γ): rmsNormGrad without dγ. */
+  rmsNormInputGrad: 7,
   /** Rotary embedding per rotated value: θ = pos·base^(−2i/d) (pow 1, · 1), cos, sin, x·cos ± x'·sin 3. */
   rope: 7,
   /** SwiGLU per output: silu(g) = g/(1 + exp(−g)) 4 (neg, exp, +1, divide), · u 1. */
@@ -156,7 +158,9 @@ export const KERNEL_WORK = {
   embeddingBackward: (rows: number, dim: number, vocab: number, accumulate: boolean, positions = true) =>
     work((positions ? ELEMENT_FLOPS.embeddingGrad : 1) * rows * dim + (accumulate ? vocab * dim : 0), positions ? 2 : 1),
   rmsNorm: (rows: number, cols: number) => work(ELEMENT_FLOPS.rmsNorm * rows * cols, 2),
-  rmsNormBackward: (rows: number, cols: number) => work(ELEMENT_FLOPS.rmsNormGrad * rows * cols, 2),
+  /** Without paramGrads (a frozen gain under LoRA) only the input's gradient: one dispatch. */
+  rmsNormBackward: (rows: number, cols: number, paramGrads = true) =>
+    paramGrads ? work(ELEMENT_FLOPS.rmsNormGrad * rows * cols, 2) : work(ELEMENT_FLOPS.rmsNormInputGrad * rows * cols, 1),
   /** `rotated` values rotated (q and k); the copied ones (v) are free. */
   rope: (rotated: number) => work(ELEMENT_FLOPS.rope * rotated, 1),
   swiglu: (n: number) => work(ELEMENT_FLOPS.swiglu * n, 1),
@@ -350,24 +354,54 @@ function llamaWork(cfg: LlamaRunConfig): StepWork {
   const { dropped, segmentOf } = checkpointPlan(cfg.checkpoint, L);
   const t = new Tally();
   const mm = (M: number, N: number, K: number, bias = false) => t.add(KERNEL_WORK.matmul(M, N, K, bias, undefined));
-  // A projection's backward: dW, the bias's column sum, dX.
+  const r = cfg.loraRank ?? 0;
+  const lora = r > 0;
+  // LoRA (graph/lora.ts): the frozen base's product, dense or NF4 dequantised in the kernel.
+  const base = (M: number, N: number, K: number, bias: boolean) => (cfg.qlora ? t.add(KERNEL_WORK.nf4Matmul(M, N, K, bias)) : mm(M, N, K, bias));
+  const xa = (inF: number) => {
+    mm(rows, r, inF);
+    t.add(KERNEL_WORK.loraScale(rows * r));
+  };
+  // A projection's forward: x·W (+ b); under LoRA s·(x·A), the base's product, s·(x·A)·B and its add.
+  const proj = (inF: number, outF: number, bias = false) => {
+    if (!lora) return mm(rows, outF, inF, bias);
+    xa(inF);
+    base(rows, outF, inF, bias);
+    mm(rows, outF, r);
+    t.add(KERNEL_WORK.loraAdd(rows * outF, undefined));
+  };
+  // A projection's backward: dW, the bias's column sum, dX; under LoRA dB, d(x·A), dA, the base's dX and the adapter's part.
   const projBack = (inF: number, outF: number, bias = false) => {
+    if (lora) {
+      mm(r, outF, rows);
+      mm(rows, r, outF);
+      t.add(KERNEL_WORK.loraScale(rows * r));
+      mm(inF, r, rows);
+      base(rows, inF, outF, false);
+      mm(rows, inF, r);
+      t.add(KERNEL_WORK.accumulate(rows * inF));
+      return;
+    }
     mm(inF, outF, rows);
     if (bias) t.add(KERNEL_WORK.columnSum(rows, outF));
     mm(rows, inF, outF);
   };
   const blockForward = (output: boolean) => {
     t.add(KERNEL_WORK.rmsNorm(rows, d));
-    mm(rows, W, d, cfg.qkvBias);
+    proj(d, W, cfg.qkvBias);
     t.add(KERNEL_WORK.rope(rows * (heads + kvHeads) * headDim));
     t.add(KERNEL_WORK.attention(B, S, heads, headDim, fused));
-    mm(rows, d, Hq); // o
+    proj(Hq, d); // o
     t.add(KERNEL_WORK.add(rows * d));
     t.add(KERNEL_WORK.rmsNorm(rows, d));
-    mm(rows, 2 * I, d); // gate, up
+    proj(d, 2 * I); // gate, up
     t.add(KERNEL_WORK.swiglu(rows * I));
-    if (!output) return;
-    mm(rows, d, I); // down
+    if (!output) {
+      // The last block of a recomputed segment: LoRA's down projection still keeps s·(x·A).
+      if (lora) xa(I);
+      return;
+    }
+    proj(I, d); // down
     t.add(KERNEL_WORK.add(rows * d));
   };
 
@@ -379,11 +413,15 @@ function llamaWork(cfg: LlamaRunConfig): StepWork {
 
   t.phase = 'backward';
   t.add(KERNEL_WORK.crossEntropy(rows, V));
-  if (cfg.tied) {
+  if (lora) mm(rows, d, V); // frozen head: dX only
+  else if (cfg.tied) {
     mm(V, d, rows);
     mm(rows, d, V);
-  } else projBack(d, V);
-  t.add(KERNEL_WORK.rmsNormBackward(rows, d));
+  } else {
+    mm(d, V, rows);
+    mm(rows, d, V);
+  }
+  t.add(KERNEL_WORK.rmsNormBackward(rows, d, !lora));
   const restored = new Set<number>();
   for (let l = L - 1; l >= 0; l--) {
     if (dropped[l] && !restored.has(l)) {
@@ -402,21 +440,21 @@ function llamaWork(cfg: LlamaRunConfig): StepWork {
     projBack(I, d); // down
     t.add(KERNEL_WORK.swigluBackward(rows * I));
     projBack(d, 2 * I); // gate, up
-    t.add(KERNEL_WORK.rmsNormBackward(rows, d));
+    t.add(KERNEL_WORK.rmsNormBackward(rows, d, !lora));
     t.add(KERNEL_WORK.accumulate(rows * d));
     projBack(Hq, d); // o
     t.add(KERNEL_WORK.attentionBackward(B, S, heads, headDim, fused));
     t.add(KERNEL_WORK.rope(rows * (heads + kvHeads) * headDim));
     projBack(d, W, cfg.qkvBias);
-    t.add(KERNEL_WORK.rmsNormBackward(rows, d));
+    t.add(KERNEL_WORK.rmsNormBackward(rows, d, !lora));
     t.add(KERNEL_WORK.accumulate(rows * d));
   }
-  t.add(KERNEL_WORK.embeddingBackward(rows, d, V, cfg.tied, false));
+  if (!lora) t.add(KERNEL_WORK.embeddingBackward(rows, d, V, cfg.tied, false));
 
-  // Gradients in the order the trainer creates them: the head's, each block's from the last, the untied embedding's.
+  // Gradients in the order the trainer creates them: the head's, each block's from the last, the untied embedding's (under LoRA the adapters').
   const desc = llamaDescription(
     { vocab: V, d, layers: L, heads, kvHeads, headDim, inner: I, tied: cfg.tied, qkvBias: cfg.qkvBias },
-    { batch: B, seq: S, amp: cfg.precision !== 'fp32', attention: cfg.attention },
+    { batch: B, seq: S, amp: cfg.precision !== 'fp32', attention: cfg.attention, loraRank: r, qlora: cfg.qlora ?? false },
   );
   const params = [...desc.units].reverse().flatMap((u) => u.grads);
   optimizerPhase(t, cfg, params);

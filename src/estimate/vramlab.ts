@@ -76,7 +76,7 @@ export function checkEngineSupports(cfg: PlanConfig, kind: string): void {
     throw new EstimateError(`framework vramlab: optimizer must be one of ${ENGINE_OPTIMIZERS.join(', ')}, ${fix}`);
   }
   if (cfg.checkpoint === 'selective' && (kind === 'mlp' || kind === 'cnn')) throw new EstimateError(`framework vramlab: the ${kind === 'cnn' ? 'CNNs have' : 'mlp has'} no attention to recompute selectively; use --checkpoint none, full or sqrt`);
-  if (cfg.loraRank > 0 && kind !== 'transformer') throw new EstimateError(`framework vramlab: the engine runs LoRA on GPT-style decoders only; use --lora-rank 0 for the ${kind === 'cnn' ? 'CNNs' : 'mlp'}, ${fix}`);
+  if (cfg.loraRank > 0 && kind !== 'transformer') throw new EstimateError(`framework vramlab: the engine runs LoRA on its decoders (GPT- and Llama-style) only; use --lora-rank 0 for the ${kind === 'cnn' ? 'CNNs' : 'mlp'}, ${fix}`);
   if (cfg.zero > 0 || cfg.gpus > 1 || (cfg.microBatch !== undefined && cfg.microBatch !== cfg.batch)) {
     throw new EstimateError(`framework vramlab: the engine runs one GPU, no gradient accumulation; ${fix}`);
   }

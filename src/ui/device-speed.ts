@@ -51,6 +51,7 @@ export function priorSpeed(software: boolean, measuredGflops?: number): SpeedMod
 export function shapeKey(c: EngineRunConfig): string {
   if (c.model === 'mlp') return `mlp ${c.d}x${c.hidden} b${c.batch} ${c.activation} ${c.precision} ${c.optimizer}`;
   if (isCnnRun(c)) return `${c.model} n${c.blocks} w${c.width} b${c.batch} ${c.precision} ${c.optimizer}`;
+  if (c.model === 'llama') return `llama v${c.vocab} d${c.dModel} h${c.heads}/${c.kvHeads}x${c.headDim} i${c.inner} b${c.batch} s${c.seq} ${c.attention} ${c.precision} ${c.optimizer}`;
   return `gpt v${c.vocab} d${c.dModel} h${c.heads} b${c.batch} s${c.seq} ${c.attention} ${c.precision} ${c.optimizer}`;
 }
 

@@ -76,9 +76,10 @@ export function ignoredSettings(c: PlanConfig): string[] {
   const out: string[] = [];
   if (c.microBatch !== undefined && c.microBatch !== c.batch) out.push(`micro-batch ${c.microBatch}`);
   const model = runnableModel(c);
-  // The engine's GPT runs LoRA and QLoRA; the mlp has no projections to adapt.
-  if (c.loraRank > 0 && model?.kind !== 'gpt') out.push(`LoRA rank ${c.loraRank}`);
-  if (c.qlora && model?.kind !== 'gpt') out.push('QLoRA');
+  // The engine's GPT and Llama run LoRA and QLoRA; the mlp has no projections to adapt.
+  const adapts = model?.kind === 'gpt' || model?.kind === 'llama';
+  if (c.loraRank > 0 && !adapts) out.push(`LoRA rank ${c.loraRank}`);
+  if (c.qlora && !adapts) out.push('QLoRA');
   if (c.zero > 0) out.push(`ZeRO stage ${c.zero}`);
   if (c.gpus > 1) out.push(`${c.gpus} GPUs`);
   if (model?.kind === 'gpt' && model.spec.dropout) out.push('dropout');
@@ -118,6 +119,7 @@ function rawRunConfig(c: PlanConfig, model: NonNullable<RunnableModel>, steps: s
       ropeTheta: 10000,
       seq: c.seq,
       attention: c.attention,
+      ...(c.loraRank > 0 ? { loraRank: c.loraRank, qlora: c.qlora } : {}),
       ...common,
     };
   }
@@ -177,7 +179,8 @@ export function runConfigFor(c: PlanConfig, steps: number, seed: number): { conf
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export function describeRun(c: EngineRunConfig): string {
-  const tail = `batch ${c.batch}; ${c.precision}; ${c.optimizer}; checkpointing ${c.checkpoint}; ${plural(c.steps, 'step')}, seed ${c.seed}`;
+  const lora = (c.model === 'gpt' || c.model === 'llama') && c.loraRank ? `; ${c.qlora ? 'QLoRA' : 'LoRA'} rank ${c.loraRank}` : '';
+  const tail = `batch ${c.batch}; ${c.precision}; ${c.optimizer}; checkpointing ${c.checkpoint}${lora}; ${plural(c.steps, 'step')}, seed ${c.seed}`;
   if (isCnnRun(c)) {
     return c.model === 'cnn-mnist'
       ? `cnn-mnist LeNet-5, 1×28×28 images; ${tail}`

@@ -202,11 +202,16 @@ export function kvHeadsFor(heads: number, kvHeads: number, headDim: number): num
   return heads;
 }
 
-/** The configuration divided by `factor` (a power of two), each dimension kept at its floor. */
-export function scaleGpt<C extends DecoderRunConfig>(c: C, factor: number): C {
+/**
+ * The configuration divided by `factor` (a power of two), each dimension kept at its floor;
+ * `minLayers` raises the depth's floor for a caller whose point needs blocks (a lesson on
+ * checkpointing or on what trains per block): the depth is kept down to it, never raised.
+ */
+export function scaleGpt<C extends DecoderRunConfig>(c: C, factor: number, minLayers: number = SCALE_FLOORS.layers): C {
   if (!Number.isInteger(Math.log2(factor)) || factor < 1) throw new RangeError(`scale factor must be a power of two, got ${factor}`);
   if (factor === 1) return c;
   const div = (v: number, floor: number) => Math.max(Math.min(v, floor), Math.floor(v / factor));
+  const layers = div(c.layers, Math.max(SCALE_FLOORS.layers, minLayers));
   // Even, so a 16-bit run keeps an even head size with one head at least.
   let dModel = div(c.dModel, SCALE_FLOORS.dModel);
   if ((c.precision !== 'fp32' || c.model === 'llama') && dModel % 2 !== 0) dModel += 1;
@@ -222,9 +227,11 @@ export function scaleGpt<C extends DecoderRunConfig>(c: C, factor: number): C {
       kvHeads: kvHeadsFor(heads, Math.max(1, Math.round((c.kvHeads * heads) / c.heads)), headDim),
       inner: div(c.inner, SCALE_FLOORS.dModel),
       vocab: div(c.vocab, SCALE_FLOORS.vocab),
-      layers: div(c.layers, SCALE_FLOORS.layers),
+      layers,
       seq: div(c.seq, SCALE_FLOORS.seq),
       batch: div(c.batch, SCALE_FLOORS.batch),
+      // A LoRA rank stays within the scaled width, as the GPT's.
+      ...(c.loraRank ? { loraRank: Math.min(c.loraRank, dModel) } : {}),
     };
   }
   return {
@@ -232,7 +239,7 @@ export function scaleGpt<C extends DecoderRunConfig>(c: C, factor: number): C {
     dModel,
     heads: headsFor(dModel, c.heads, c.precision),
     vocab: div(c.vocab, SCALE_FLOORS.vocab),
-    layers: div(c.layers, SCALE_FLOORS.layers),
+    layers,
     seq: div(c.seq, SCALE_FLOORS.seq),
     batch: div(c.batch, SCALE_FLOORS.batch),
     // A LoRA rank stays within the scaled width (its narrowest adapted projection).

@@ -166,7 +166,7 @@ describe('parseRunArgs --model gpt', () => {
     expect(usage(['--model', 'gpt', '--qlora']).message).toMatch(/--qlora.*needs a LoRA rank/);
     expect(usage(['--model', 'gpt', '--lora-alpha', '4']).message).toMatch(/--lora-alpha.*needs a LoRA rank/);
     expect(usage(['--model', 'gpt', '--lora-rank', '65']).message).toMatch(/--lora-rank.*at most d-model \(64\)/);
-    expect(usage(['--lora-rank', '4']).message).toMatch(/--lora-rank shapes --model gpt only/);
+    expect(usage(['--lora-rank', '4']).message).toMatch(/--lora-rank shapes --model gpt, llama only/);
     // The estimate the run is checked against is the planner's LoRA/QLoRA one.
     const plan = planConfigOfGpt({ ...GPT_NANO_RUN, loraRank: 8, qlora: true });
     expect(plan).toMatchObject({ loraRank: 8, qlora: true, framework: 'vramlab' });

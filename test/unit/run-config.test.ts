@@ -21,6 +21,15 @@ describe('Run panel: LoRA and QLoRA', () => {
     expect(validate(plan({ loraRank: 0 }), '3', '1').config).not.toHaveProperty('loraRank');
   });
 
+  it('a Llama plan with a LoRA rank (and QLoRA) runs with them; nothing is ignored', () => {
+    const c = plan({ model: 'llama-3.2-1b', loraRank: 8, qlora: true, seq: 16 });
+    const v = validate(c, '3', '1');
+    expect(v.errors).toBeNull();
+    expect(v.config).toMatchObject({ model: 'llama', loraRank: 8, qlora: true });
+    expect(ignoredSettings(c)).toEqual([]);
+    expect(validate(plan({ model: 'llama-3.2-1b', seq: 16 }), '3', '1').config).not.toHaveProperty('loraRank');
+  });
+
   it('the mlp has no projections to adapt: its LoRA settings are listed as ignored', () => {
     const c = plan({ model: 'mlp', loraRank: 8 });
     expect(ignoredSettings(c)).toContain('LoRA rank 8');
@@ -39,6 +48,14 @@ describe('Run panel: LoRA and QLoRA', () => {
     expect(s.loraRank).toBe(16);
     expect(describeChanges(c, s)).toMatch(/LoRA rank 48→16/);
     expect(scaleGpt({ ...GPT_NANO_RUN, loraRank: 4 }, 4).loraRank).toBe(4);
+  });
+
+  it('scaling keeps a depth floor when asked (a lesson that needs its blocks), never raising the depth', () => {
+    const deep = { ...GPT_NANO_RUN, layers: 16 };
+    expect(scaleGpt(deep, 16).layers).toBe(1);
+    expect(scaleGpt(deep, 16, 4).layers).toBe(4);
+    expect(scaleGpt(deep, 2, 4).layers).toBe(8);
+    expect(scaleGpt({ ...GPT_NANO_RUN, layers: 2 }, 16, 4).layers).toBe(2);
   });
 });
 
