@@ -14,6 +14,10 @@
  *     selective recompute drops, and
  *   - its worst moments: the sets of tensors alive together in its forward and in its backward,
  *     from which the transients the schedule needs follow.
+ *
+ * A parameter trains (fp32 master, 16-bit copy, gradient, optimizer states), is a LoRA adapter
+ * (trains, fp32 as it is) or is frozen (stored fp32, packed 16-bit or NF4; no gradient, no
+ * state): a LoRA run's description says which (describe-lora.ts builds that part).
  */
 import type { Unit, UnitOps } from './schedule.ts';
 import { ENGINE_WORKSPACE_BYTES, nf4AbsmaxBytes, nf4CodeBytes, packed16Bytes } from './vramlab.ts';

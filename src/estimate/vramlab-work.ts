@@ -16,8 +16,11 @@
  * them. Terms of order rows·d inside attention (scaling dQ, dK; the fused D = rowsum(dO ⊙ O))
  * are left out beside the s²·d products.
  */
+import { isCnnRun, planConfigOfCnn, type CnnRunConfig } from '../protocol/cnn.ts';
 import type { GptRunConfig, LlamaRunConfig, PhaseName, RunConfig, StepWork } from '../protocol/run.ts';
 import { PHASE_NAMES } from '../protocol/run.ts';
+import { CNN_IMAGES, cnnGraph, cnnProgram, cnnSpecOf, type CnnNode } from './cnn.ts';
+import { CNN_KERNEL_WORK, type ConvShape } from './cnn-work.ts';
 import { checkpointPlan } from './schedule.ts';
 import type { ModelDescription, ParamDesc } from './describe.ts';
 import { gptDescriptionOfRun } from './vramlab-gpt.ts';
@@ -205,7 +208,7 @@ class Tally {
  * scaler's finiteness check per gradient, one update per parameter tensor, the 16-bit copies
  * of the matmul weights refreshed under amp, the loss scale's update.
  */
-function optimizerPhase(t: Tally, cfg: RunConfig | GptRunConfig | LlamaRunConfig, params: ParamDesc[]): void {
+function optimizerPhase(t: Tally, cfg: Pick<RunConfig, 'precision' | 'optimizer'>, params: { n: number; matmul: boolean }[]): void {
   t.phase = 'optimizer';
   const fp16 = cfg.precision === 'amp-fp16';
   if (fp16) for (const p of params) t.add(KERNEL_WORK.checkFinite(p.n));
@@ -539,11 +542,75 @@ function gptLoraWork(cfg: GptRunConfig, t: Tally, mm: (M: number, N: number, K: 
 }
 
 /**
+ * A CNN's step (engine/graph/cnn.ts): the step program of estimate/cnn.ts, each forward and
+ * backward command as the kernels the trainer records for its node.
+ */
+function cnnWork(cfg: CnnRunConfig): StepWork {
+  const spec = cnnSpecOf(cfg.model, planConfigOfCnn(cfg));
+  if (!spec) throw new Error(`cnnWork: unknown model '${cfg.model}'`);
+  const g = cnnGraph(spec, cfg.batch);
+  const t = new Tally();
+  const conv = (n: Extract<CnnNode, { op: 'conv' }>): ConvShape => {
+    const out = (side: number) => Math.floor((side + 2 * n.g.pad - n.g.k) / n.g.stride) + 1;
+    return { N: n.g.N, cin: n.g.cin, H: n.g.H, W: n.g.W, cout: n.g.cout, k: n.g.k, OH: out(n.g.H), OW: out(n.g.W) };
+  };
+  const forward = (n: CnnNode) => {
+    switch (n.op) {
+      case 'conv':
+        return t.add(CNN_KERNEL_WORK.convForward(conv(n), n.b !== null));
+      case 'bn':
+        return t.add(CNN_KERNEL_WORK.batchNorm(n.N * n.C * n.HW, n.relu, n.residual !== null));
+      case 'relu':
+        return t.add(CNN_KERNEL_WORK.relu(n.n));
+      case 'maxpool':
+        return t.add(CNN_KERNEL_WORK.maxPool(n.N * n.C * Math.floor(n.H / 2) * Math.floor(n.W / 2)));
+      case 'gap':
+        return t.add(CNN_KERNEL_WORK.avgPool(n.N * n.C * n.H * n.W));
+      case 'linear':
+        return t.add(KERNEL_WORK.matmul(n.rows, n.outF, n.inF, true, undefined));
+      case 'loss':
+        return;
+    }
+  };
+  const backward = (n: CnnNode) => {
+    switch (n.op) {
+      case 'conv':
+        t.add(CNN_KERNEL_WORK.convBackwardWeight(conv(n), n.b !== null));
+        if (n.x !== CNN_IMAGES) t.add(CNN_KERNEL_WORK.convBackwardInput(conv(n)));
+        return;
+      case 'bn':
+        return t.add(CNN_KERNEL_WORK.batchNormBackward(n.N * n.C * n.HW, n.relu));
+      case 'relu':
+        return t.add(CNN_KERNEL_WORK.reluBackward(n.n));
+      case 'maxpool':
+        return t.add(CNN_KERNEL_WORK.maxPoolBackward(n.N * n.C * n.H * n.W));
+      case 'gap':
+        return t.add(CNN_KERNEL_WORK.avgPoolBackward(n.N * n.C * n.H * n.W));
+      case 'linear':
+        t.add(KERNEL_WORK.matmul(n.inF, n.outF, n.rows, false, undefined)); // dW
+        t.add(KERNEL_WORK.columnSum(n.rows, n.outF)); // db
+        if (n.x !== CNN_IMAGES) t.add(KERNEL_WORK.matmul(n.rows, n.inF, n.outF, false, undefined)); // dX
+        return;
+      case 'loss':
+        return t.add(KERNEL_WORK.crossEntropy(n.rows, n.classes));
+    }
+  };
+  for (const c of cnnProgram(g, cfg.checkpoint)) {
+    if (c.k === 'op') t.phase = c.phase;
+    else if (c.k === 'forward') forward(g.nodes[c.node]!);
+    else if (c.k === 'backward') backward(g.nodes[c.node]!);
+  }
+  optimizerPhase(t, cfg, g.params);
+  return t.result();
+}
+
+/**
  * The work of one training step of `config` on the engine, without running it: FLOPs by
  * phase, matmul FLOPs, dispatches, compute passes and clears, equal to what the engine counts
  * (RunReport.work). Pure: no GPU.
  */
-export function stepWork(config: RunConfig | GptRunConfig | LlamaRunConfig): StepWork {
+export function stepWork(config: RunConfig | GptRunConfig | LlamaRunConfig | CnnRunConfig): StepWork {
+  if (isCnnRun(config)) return cnnWork(config);
   if (config.model === 'llama') return llamaWork(config);
   return config.model === 'gpt' ? gptWork(config) : mlpWork(config);
 }

@@ -9,6 +9,7 @@
  * its 6 blocks, so √n differs from full); variants of one lesson share their shapes wherever
  * the lesson allows, so their kernels compile once.
  */
+import { DEFAULT_CNN_RUN, isCnnRun, type CnnRunConfig } from '../protocol/cnn.ts';
 import type { EngineRunConfig, EngineRunReport } from '../protocol/engine-api.ts';
 import type { PlanCategory } from '../protocol/plan.ts';
 import { countedFlops } from '../protocol/csv.ts';
@@ -25,7 +26,7 @@ import { estimateRun } from './run-estimate.ts';
 /** The engine's counted FLOPs of a step (src/protocol/csv.ts), for the lesson views. */
 export { countedFlops };
 
-export const LESSON_IDS = ['checkpointing', 'precision', 'attention', 'growth', 'lora'] as const;
+export const LESSON_IDS = ['checkpointing', 'precision', 'attention', 'growth', 'lora', 'cnn'] as const;
 export type LessonId = (typeof LESSON_IDS)[number];
 
 /** One run of a lesson. */
@@ -98,6 +99,13 @@ export const LORA_LLAMA: LlamaRunConfig = (() => {
 })();
 const LORA_RANK = 8;
 
+/**
+ * The CNN lesson's cnn-cifar, a ResNet-14 (2 basic blocks per stage) of width 8 at batch 4:
+ * activations are three quarters of its peak (32×32 feature maps; the parameters are few), and
+ * its 7 recomputable units make full checkpointing a real cut. A faster device gets a larger batch.
+ */
+const LESSON_CNN: CnnRunConfig = { ...DEFAULT_CNN_RUN, model: 'cnn-cifar', blocks: 2, width: 8, batch: 4, precision: 'fp32', optimizer: 'adam', checkpoint: 'none', seed: 1 };
+
 /** An mlp whose activations dominate (256 rows through 4 blocks of width 32 → 256 → 32). */
 const PRECISION_MLP: RunConfig = { ...DEFAULT_RUN, d: 32, hidden: 256, layers: 4, batch: 256, activation: 'gelu', optimizer: 'adam', checkpoint: 'none', seed: 1 };
 
@@ -157,6 +165,18 @@ export const LESSONS: Record<LessonId, LessonDef> = {
       ];
     },
   },
+  cnn: {
+    id: 'cnn',
+    title: 'A CNN: where the memory goes',
+    question: 'In a small ResNet, what takes the memory: the weights or the feature maps? And what does checkpointing give back?',
+    quantity: 'activations',
+    variants: (m, steps) =>
+      (['none', 'full'] as const).map((checkpoint) => ({
+        id: checkpoint,
+        label: checkpoint === 'none' ? 'no checkpointing' : 'full checkpointing',
+        config: { ...LESSON_CNN, batch: LESSON_CNN.batch * m, checkpoint, steps },
+      })),
+  },
   growth: {
     id: 'growth',
     title: 'Batch and sequence growth',
@@ -201,7 +221,7 @@ export interface LessonSizing {
 /** The first device limit a variant breaks, as a sentence; null when every variant fits. */
 export function overLimit(variants: LessonVariant[], budget: DeviceBudget): string | null {
   for (const v of variants) {
-    if (v.config.model === 'gpt' || v.config.model === 'llama') {
+    if (v.config.model !== 'mlp') {
       const over = checkFit(v.config, budget).over.filter((e) => e.limit !== 'compute budget');
       if (over.length > 0) return `${v.label}: ${describeExcess(over[0]!, budget)}`;
     } else if (v.config.model === 'mlp') {
@@ -212,6 +232,16 @@ export function overLimit(variants: LessonVariant[], budget: DeviceBudget): stri
     }
   }
   return null;
+}
+
+/** The model a lesson runs, for sentences: "a GPT decoder of 6 blocks (d 32, 4 heads, vocab 32)". */
+export function describeLessonModel(c: EngineRunConfig): string {
+  if (isCnnRun(c)) {
+    return c.model === 'cnn-mnist' ? `a LeNet-5 CNN (cnn-mnist, 1×28×28 images, batch ${c.batch})` : `a ResNet-${6 * c.blocks + 2} CNN (cnn-cifar, width ${c.width}, 3×32×32 images, batch ${c.batch})`;
+  }
+  if (c.model === 'llama') return `a Llama decoder of ${c.layers} blocks (d ${c.dModel}, ${c.heads} heads over ${c.kvHeads} kv, SwiGLU ${c.inner}, vocab ${c.vocab})`;
+  if (c.model === 'gpt') return `a GPT decoder of ${c.layers} blocks (d ${c.dModel}, ${c.heads} heads, vocab ${c.vocab})`;
+  return `an mlp of ${c.layers} blocks (${c.d} → ${c.hidden} → ${c.d})`;
 }
 
 /** Predicted time of the variants in order, each compiling only shapes not yet compiled. */
@@ -369,6 +399,26 @@ export function lessonEffect(id: LessonId, outcomes: LessonOutcome[], fmt: Fmt):
         changePct,
         headline: `${lora.variant.label} cut gradients and optimizer states ${formatChange(changePct)} (${fmt(trained(f))} → ${fmt(trained(l))}) on the same scaled Llama: only the adapters train; activations moved ${formatChange(pct(f.activations, l.activations))}${qlora ? `, and QLoRA's NF4 base cut the weights ${formatChange(pct(weights(l), weights(qlora.report.actual.bytes)))} more` : ''}.`,
         details,
+      };
+    }
+    case 'cnn': {
+      const none = byId(outcomes, 'none');
+      const full = byId(outcomes, 'full');
+      const c = compare(none, full);
+      if (!c || !none || !full) return null;
+      const n = none.report.actual;
+      // What the parameters cost at the peak: weights, their gradients and the optimizer's states.
+      const params = n.aliveAtPeak.weights + n.aliveAtPeak.masterWeights + n.aliveAtPeak.gradients + n.aliveAtPeak.optimizer;
+      const f0 = countedFlops(none.report);
+      const f1 = countedFlops(full.report);
+      const compute = f0 && f1 ? `, for ${formatChange(pct(f0, f1))} counted compute` : '';
+      return {
+        ...c,
+        headline: `Feature maps, not weights: activations were ${Math.round((100 * n.aliveAtPeak.activations) / n.peakBytes)}% of the peak (${fmt(n.aliveAtPeak.activations)} of ${fmt(n.peakBytes)}); full checkpointing cut them ${formatChange(c.changePct)} (${fmt(c.from.bytes)} → ${fmt(c.to.bytes)}) and the peak ${formatChange(pct(n.peakBytes, full.report.actual.peakBytes))}${compute}.`,
+        details: [
+          `Weights, gradients and optimizer states together: ${fmt(params)} at the peak (${Math.round((100 * params) / n.peakBytes)}%): a ResNet's parameters are few, its 32×32 feature maps many.`,
+          `Full checkpointing keeps each residual block's input and recomputes the block in backward; with less kept, the peak moves to where backward's activation gradients are largest: ${fmt(n.aliveAtPeak.activationGrads)} → ${fmt(full.report.actual.aliveAtPeak.activationGrads)} of them at the peak.`,
+        ],
       };
     }
     case 'growth': {

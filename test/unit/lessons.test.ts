@@ -85,6 +85,27 @@ describe('lessons on a software adapter', () => {
     expect(effect.details.some((d) => d.startsWith('QLoRA stores the projections in NF4'))).toBe(true);
   });
 
+  it('cnn: a ResNet on cnn-cifar without and with full checkpointing, one shape; the headline is computed from the measured reports', () => {
+    const v = sizeLesson(LESSONS.cnn, swiftshader, speed, stepWork, new Set()).variants;
+    expect(v.map((x) => x.id)).toEqual(['none', 'full']);
+    for (const x of v) expect(x.config).toMatchObject({ model: 'cnn-cifar', blocks: 2, width: 8 });
+    expect(new Set(v.map((x) => shapeKey(x.config))).size).toBe(1);
+    const outcomes = v.map((variant) => reportOf({ variant }));
+    const [none, full] = outcomes.map((o) => o.report);
+    // The parameters are a small part of the peak: weights, their gradients and Adam's states.
+    const a = none!.actual.aliveAtPeak;
+    expect((a.weights + a.gradients + a.optimizer) / none!.actual.peakBytes).toBeLessThan(0.25);
+    const effect = lessonEffect('cnn', outcomes, fmt)!;
+    const share = Math.round((100 * a.activations) / none!.actual.peakBytes);
+    expect(effect.headline).toContain(`activations were ${share}% of the peak (${a.activations} B of ${none!.actual.peakBytes} B)`);
+    expect(effect.headline).toContain(`(${none!.actual.bytes.activations} B → ${full!.actual.bytes.activations} B)`);
+    expect(effect.changePct).toBeLessThan(-50);
+    // Other measurements, another headline: nothing in it is fixed text.
+    const halved = outcomes.map((o, i) => (i === 1 ? { ...o, report: { ...o.report, actual: { ...o.report.actual, bytes: { ...o.report.actual.bytes, activations: 1000 } } } } : o));
+    expect(lessonEffect('cnn', halved, fmt)!.headline).toContain(`→ 1000 B`);
+    expect(lessonEffect('cnn', outcomes.slice(0, 1), fmt)).toBeNull();
+  });
+
   it('the time a compiled shape would take again is not counted twice', () => {
     const cold = sizeLesson(LESSONS.checkpointing, swiftshader, speed, stepWork, new Set());
     const warm = sizeLesson(LESSONS.checkpointing, swiftshader, speed, stepWork, new Set([shapeKey(cold.variants[0]!.config)]));
