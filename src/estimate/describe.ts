@@ -20,7 +20,7 @@
  * state): a LoRA run's description says which (describe-lora.ts builds that part).
  */
 import type { Unit, UnitOps } from './schedule.ts';
-import { ENGINE_WORKSPACE_BYTES, nf4AbsmaxBytes, nf4CodeBytes, packed16Bytes } from './vramlab.ts';
+import { ENGINE_OP, ENGINE_WORKSPACE_BYTES, nf4AbsmaxBytes, nf4CodeBytes, packed16Bytes } from './vramlab.ts';
 
 /**
  * How a parameter starts: uniform with a standard deviation (weights), uniform in [−bound,
@@ -119,6 +119,37 @@ export function tensorOf(unit: UnitDesc, name: string): TensorDesc {
 // A moment is a set: a tensor named twice is alive once.
 const sum = (unit: UnitDesc, names: string[]) => [...new Set(names)].reduce((a, n) => a + tensorOf(unit, n).bytes, 0);
 const most = (unit: UnitDesc, sets: string[][]) => sets.reduce((a, s) => Math.max(a, sum(unit, s)), 0);
+
+/**
+ * A decoder's embeddings unit: its forward makes x0 (the residual stream, `x` bytes), its
+ * backward takes block 0's input gradient (`dx` bytes) and creates `grads`.
+ */
+export function decoderEmbeddingsUnit(x: TensorDesc, dx: TensorDesc, grads: ParamDesc[]): UnitDesc {
+  return {
+    name: 'embeddings',
+    recomputable: false,
+    grads,
+    tensors: { x0: x, 'h0.dx': dx },
+    saved: [],
+    selective: [],
+    forwardMoments: [['x0']],
+    backwardMoments: [['h0.dx']],
+    ops: { forward: ENGINE_OP.forwardEmbeddings, backward: ENGINE_OP.backwardEmbeddings, input: 0, output: x.bytes, gradOut: 0 },
+  };
+}
+
+/** The ledger ops of a decoder's block l, whose input and output are residual streams (`x` bytes) and whose input gradient is `dx` bytes. */
+export function decoderBlockOps(l: number, x: number, dx: number): UnitOps {
+  return {
+    forward: ENGINE_OP.forwardBlock(l),
+    recompute: ENGINE_OP.recomputeBlock(l),
+    selective: ENGINE_OP.recomputeAttention(l),
+    backward: ENGINE_OP.backwardBlock(l),
+    input: x,
+    output: x,
+    gradOut: dx,
+  };
+}
 
 /** Optimizer states per parameter value: sgd none, momentum one, adam(w) two. */
 export function optimizerStates(optimizer: string): number {

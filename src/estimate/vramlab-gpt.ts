@@ -30,7 +30,7 @@
  */
 import type { PlanConfig } from '../protocol/config.ts';
 import type { GptRunConfig } from '../protocol/run.ts';
-import { type ModelDescription, type ParamDesc, type TensorDesc, type UnitDesc } from './describe.ts';
+import { type ModelDescription, type ParamDesc, type TensorDesc, type UnitDesc, decoderBlockOps, decoderEmbeddingsUnit } from './describe.ts';
 import { type LoraSetting, type LoraTarget, frozen, loraBackwardMoment, loraForwardMoment, loraName, loraParams, loraTensors } from './describe-lora.ts';
 import { EstimateError } from './errors.ts';
 import type { TransformerSpec } from './specs.ts';
@@ -135,17 +135,8 @@ export function gptDescription(sh: GptShape, step: GptStep): ModelDescription {
   const paramOf = (name: string) => byName.get(name)!;
 
   const units: UnitDesc[] = [];
-  units.push({
-    name: 'embeddings',
-    recomputable: false,
-    grads: lora ? [] : [wpe],
-    tensors: { x0: a(rows * d), 'h0.dx': g(rows * d) },
-    saved: [],
-    selective: [],
-    forwardMoments: [['x0']],
-    backwardMoments: [['h0.dx']],
-    ops: { forward: ENGINE_OP.forwardEmbeddings, backward: ENGINE_OP.backwardEmbeddings, input: 0, output: a(rows * d).bytes, gradOut: 0 },
-  });
+  // wte's gradient starts in the head's backward (tied), wpe's here.
+  units.push(decoderEmbeddingsUnit(a(rows * d), g(rows * d), lora ? [] : [wpe]));
   const attnSaved = step.attention === 'eager' ? a(B * H * S * S) : f32(B * H * S);
   for (let l = 0; l < L; l++) {
     const t = (name: string) => `h${l}.${name}`;
@@ -235,15 +226,7 @@ export function gptDescription(sh: GptShape, step: GptStep): ModelDescription {
       forwardMoments,
       backwardMoments,
       lastRecomputeMoments,
-      ops: {
-        forward: ENGINE_OP.forwardBlock(l),
-        recompute: ENGINE_OP.recomputeBlock(l),
-        selective: ENGINE_OP.recomputeAttention(l),
-        backward: ENGINE_OP.backwardBlock(l),
-        input: a(rows * d).bytes,
-        output: a(rows * d).bytes,
-        gradOut: g(rows * d).bytes,
-      },
+      ops: decoderBlockOps(l, a(rows * d).bytes, g(rows * d).bytes),
     });
   }
   const xL = L === 0 ? 'x0' : `h${L - 1}.x2`;

@@ -26,7 +26,7 @@
  */
 import type { PlanConfig } from '../protocol/config.ts';
 import type { LlamaRunConfig } from '../protocol/run.ts';
-import { type ModelDescription, type ParamDesc, type TensorDesc, type UnitDesc } from './describe.ts';
+import { type ModelDescription, type ParamDesc, type TensorDesc, type UnitDesc, decoderBlockOps, decoderEmbeddingsUnit } from './describe.ts';
 import { frozen, type LoraSetting, type LoraTarget, loraBackwardMoment, loraForwardMoment, loraName, loraParams, loraTensors } from './describe-lora.ts';
 import { EstimateError } from './errors.ts';
 import type { TransformerSpec } from './specs.ts';
@@ -124,28 +124,10 @@ export function llamaDescription(sh: LlamaShape, step: LlamaStep): ModelDescript
   const trains = (ps: ParamDesc[]) => ps.filter((p) => p.role !== 'frozen');
 
   const units: UnitDesc[] = [];
-  units.push({
-    name: 'embeddings',
-    recomputable: false,
-    // Tied: the embedding's gradient starts in the head's backward.
-    grads: trains(sh.tied ? [] : [embed]),
-    tensors: { x0: a(rows * d), 'h0.dx': g(rows * d) },
-    saved: [],
-    selective: [],
-    forwardMoments: [['x0']],
-    backwardMoments: [['h0.dx']],
-    ops: { forward: ENGINE_OP.forwardEmbeddings, backward: ENGINE_OP.backwardEmbeddings, input: 0, output: a(rows * d).bytes, gradOut: 0 },
-  });
+  // Tied: the embedding's gradient starts in the head's backward.
+  units.push(decoderEmbeddingsUnit(a(rows * d), g(rows * d), trains(sh.tied ? [] : [embed])));
   const attnSaved = step.attention === 'eager' ? a(B * H * S * S) : f32(B * H * S);
-  const blockOps = (l: number) => ({
-    forward: ENGINE_OP.forwardBlock(l),
-    recompute: ENGINE_OP.recomputeBlock(l),
-    selective: ENGINE_OP.recomputeAttention(l),
-    backward: ENGINE_OP.backwardBlock(l),
-    input: a(rows * d).bytes,
-    output: a(rows * d).bytes,
-    gradOut: g(rows * d).bytes,
-  });
+  const blockOps = (l: number) => decoderBlockOps(l, a(rows * d).bytes, g(rows * d).bytes);
   for (let l = 0; l < L; l++) {
     const p = `h${l}`;
     const t = (name: string) => `${p}.${name}`;
