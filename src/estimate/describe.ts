@@ -98,7 +98,7 @@ export interface ModelDescription {
   inputBytes: number;
 }
 
-/** What the planner's schedule reads (the same shape the hand-kept layouts have). */
+/** What the planner's schedule reads of a description: its units and persistent bytes. */
 export interface EngineLayout {
   units: Unit[];
   weightsBytes: number;
