@@ -191,7 +191,7 @@ const lrText = (lrs: Record<string, number>) =>
  */
 export const RUN_FLAGS: readonly FlagSpec[] = [
   { name: 'model', group: 'model', kind: 'enum', field: 'model', values: RUN_MODEL_IDS, arg: 'ID', help: 'the model the engine trains; gpt-nano = gpt with its defaults; cnn-mnist (LeNet-5), cnn-cifar (ResNet-20)', defaultText: 'mlp' },
-  { name: 'layers', group: 'model', models: ['mlp', 'gpt'], kind: 'int', field: 'layers', min: 1, arg: 'N', help: 'number of blocks' },
+  { name: 'layers', group: 'model', models: ['mlp', 'gpt', 'llama'], kind: 'int', field: 'layers', min: 1, arg: 'N', help: 'number of blocks (a Llama preset scaled to the device keeps this depth)' },
   { name: 'd', group: 'mlp', models: ['mlp'], kind: 'int', field: 'd', min: 1, arg: 'N', help: 'width of the residual stream' },
   { name: 'hidden', group: 'mlp', models: ['mlp'], kind: 'int', field: 'hidden', min: 1, arg: 'N', help: 'width of the hidden layer' },
   { name: 'activation', group: 'mlp', models: ['mlp'], kind: 'enum', field: 'activation', values: ACTIVATIONS, arg: 'FN', help: 'activation function' },
@@ -299,6 +299,8 @@ export interface RunArgs {
   help: boolean;
   wallClock: boolean;
   sweep?: Sweep;
+  /** A Llama run with --layers given (or swept): scaled to the device, it keeps that depth instead of dividing it. */
+  depthGiven?: boolean;
 }
 
 /** The work `vramlab bench --only` picks. */
@@ -416,8 +418,9 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   const flags = runFlagsFor(model);
   const stray = RUN_FLAGS.find((f) => values[f.name] !== undefined && !flags.some((g) => g.name === f.name));
   if (stray) {
-    const shape = flags.filter((f) => f.group === model || (f.group === 'model' && f.field !== 'model')).map((f) => `--${f.name}`);
-    throw new UsageError(`--${stray.name} shapes --model ${stray.models!.join(', ')} only; --model ${model} takes ${shape.join(', ')}`, `--${stray.name}`);
+    const shape = flags.filter((f) => f.models?.includes(model)).map((f) => `--${f.name}`);
+    const takes = shape.length > 0 ? `--model ${model} takes ${shape.join(', ')}` : `--model ${model} takes no shape flags`;
+    throw new UsageError(`--${stray.name} shapes --model ${stray.models!.join(', ')} only; ${takes}`, `--${stray.name}`);
   }
 
   const config: Record<string, unknown> = model === 'llama' ? llamaPresetRun(id) : structuredClone(RUN_DEFAULTS[model]);
@@ -431,10 +434,11 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   }
   const parsed = validateRun(model, config, given, flags);
   const sweepRaw = values.sweep;
-  if (typeof sweepRaw !== 'string') return { config: parsed, ...switches };
+  const depthGiven = model === 'llama' && (given.has('layers') || (typeof sweepRaw === 'string' && sweepRaw.startsWith('layers=')));
+  if (typeof sweepRaw !== 'string') return { config: parsed, ...switches, ...(depthGiven ? { depthGiven } : {}) };
   const file = (['trace', 'memory-snapshot'] as const).find((f) => values[f] !== undefined);
   if (file) throw new UsageError(`--${file} writes the file of one run; drop --sweep, or run each point on its own`, `--${file}`);
-  return { config: parsed, ...switches, sweep: parseSweep(sweepRaw, model, parsed, flags, given) };
+  return { config: parsed, ...switches, ...(depthGiven ? { depthGiven } : {}), sweep: parseSweep(sweepRaw, model, parsed, flags, given) };
 }
 
 function validateRun(model: RunModel, config: unknown, given: ReadonlyMap<string, string>, flags: readonly FlagSpec[]): AnyRunConfig {

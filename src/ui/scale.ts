@@ -257,8 +257,8 @@ export function scaleCnn(c: CnnRunConfig, factor: number): CnnRunConfig {
 }
 
 /** Any scalable run divided by `factor`. */
-export function scaleRun<C extends ScalableRunConfig>(c: C, factor: number): C {
-  return (isCnn(c) ? scaleCnn(c, factor) : scaleGpt(c as DecoderRunConfig, factor)) as C;
+export function scaleRun<C extends ScalableRunConfig>(c: C, factor: number, minLayers?: number): C {
+  return (isCnn(c) ? scaleCnn(c, factor) : scaleGpt(c as DecoderRunConfig, factor, minLayers)) as C;
 }
 
 /** "d 1600→100, layers 48→3, vocab 50257→3141, seq 16→8": only what changed, in that order. */
@@ -303,12 +303,12 @@ export function describeExcess(e: Excess, budget: DeviceBudget): string {
  * power-of-two scale-down that fits, with the sentence the UI shows; else a refusal naming
  * the limit that even the smallest model breaks.
  */
-export function planForDevice<C extends ScalableRunConfig>(c: C, budget: DeviceBudget): ScalePlan<C> {
+export function planForDevice<C extends ScalableRunConfig>(c: C, budget: DeviceBudget, minLayers?: number): ScalePlan<C> {
   const original = checkFit(c, budget);
   if (original.over.length === 0) return { kind: 'fits', config: c, check: original };
   let last = c;
   for (let factor = 2; factor <= MAX_SCALE_FACTOR; factor *= 2) {
-    const scaled = scaleRun(c, factor);
+    const scaled = scaleRun(c, factor, minLayers);
     // Every dimension at its floor: more division changes nothing.
     if (describeChanges(last, scaled) === '' && factor > 2) break;
     last = scaled;
