@@ -124,11 +124,20 @@ test('a batch sweep draws the estimate curve and measures each chosen batch exac
   test.setTimeout(150_000);
   await mountExperiments(page);
 
+  // A view whose tab is not shown computes nothing: no sweep controls, points or curve yet.
+  await expect(page.getByTestId('tradeoff-run')).toHaveCount(1);
+  await expect(page.locator('vl-sweep-view')).toHaveAttribute('inactive', '');
+  await expect(page.getByTestId('sweep-values')).toHaveCount(0);
+  await expect(page.getByTestId('sweep-chart')).toHaveCount(0);
+
   // The tabs are keyboard-driven: focus the selected one and move right.
   await page.getByTestId('experiments-tab-tradeoff').focus();
   await page.keyboard.press('ArrowRight');
   await expect(page.getByTestId('experiments-tab-sweep')).toHaveAttribute('aria-selected', 'true');
   await expect(page.getByTestId('experiments-tab-sweep')).toBeFocused();
+  // Now the sweep draws its curve, and the hidden trade-off stops computing.
+  await expect(page.getByTestId('sweep-chart').locator('polyline.curve')).toHaveCount(2);
+  await expect(page.getByTestId('tradeoff-run')).toHaveCount(0);
 
   // Validation: one value is not a sweep.
   await page.getByTestId('sweep-values').fill('4');

@@ -110,7 +110,7 @@ test('models the engine does not run get a sentence naming the ones it does', as
   await page.goto('/');
   await page.getByLabel('model', { exact: true }).selectOption('bert-base');
   await expect(page.getByTestId('run-blocked')).toHaveText(
-    'The engine runs the mlp model, GPT-2-style decoders (gpt-nano, gpt2-small … gpt2-xl or an imported GPT-2 config.json) and Llama-style ones (the Llama, Mistral and Qwen2.5 presets or an imported llama, mistral or qwen2 config.json); choose one of those to run it.',
+    'The engine runs the mlp model, GPT-2-style decoders (gpt-nano, gpt2-small … gpt2-xl or an imported GPT-2 config.json), Llama-style ones (the Llama, Mistral and Qwen2.5 presets or an imported llama, mistral or qwen2 config.json) and the small CNNs (cnn-mnist, cnn-cifar); choose one of those to run it.',
   );
   await expect(page.getByTestId('run-button')).toBeDisabled();
 });

@@ -146,6 +146,7 @@ test('the panel says why it cannot run: another model, an unsupported setting, b
 
   await page.getByLabel('optimizer', { exact: true }).selectOption('adam');
   await page.getByLabel('checkpointing', { exact: true }).selectOption('none');
+  await page.getByLabel('optimizer', { exact: true }).selectOption('adam');
   await expect(page.getByTestId('run-blocked')).toHaveCount(0);
   const steps = page.getByTestId('run-steps');
   await steps.fill('0');
@@ -157,4 +158,33 @@ test('the panel says why it cannot run: another model, an unsupported setting, b
   await steps.fill('3');
   await expect(page.getByTestId('run-steps-error')).toBeEmpty();
   await expect(page.getByTestId('run-button')).toBeEnabled({ timeout: 30_000 });
+});
+
+test('cnn-mnist from the form runs on the engine: the ledger equals its estimate, with the timeline and the PyTorch estimate beside it', async ({ page }) => {
+  test.setTimeout(90_000);
+  await page.goto('/');
+  await page.getByLabel('model', { exact: true }).selectOption('cnn-mnist');
+  await page.getByLabel('batch', { exact: true }).fill('2');
+  await page.getByLabel('precision', { exact: true }).selectOption('fp32');
+  await page.getByLabel('checkpointing', { exact: true }).selectOption('none');
+  await page.getByLabel('optimizer', { exact: true }).selectOption('adam');
+  await expect(page.getByTestId('run-blocked')).toHaveCount(0);
+  await page.getByTestId('run-steps').fill('2');
+  await expect(page.getByTestId('run-fits')).toContainText('Fits this device at full size');
+  await pressRun(page);
+
+  await expect(page.getByTestId('run-error')).toHaveCount(0);
+  await expect(page.getByTestId('run-config')).toContainText('cnn-mnist LeNet-5, 1×28×28 images; batch 2; fp32; adam; checkpointing none; 2 steps');
+  expect(await bytesOf(page, 'measured-peak')).toBeGreaterThan(0);
+  expect(await bytesOf(page, 'measured-peak')).toBe(await bytesOf(page, 'estimated-peak'));
+  expect(await bytesOf(page, 'measured-activations')).toBe(await bytesOf(page, 'estimated-activations'));
+  await expect(page.getByTestId('difference-peak')).toHaveText('exact');
+  await expect(page.getByTestId('live-after-dispose')).toHaveText('0 B');
+  await expect(page.getByTestId('run-loss')).toContainText('over 2 steps');
+  const svg = page.getByTestId('timeline-svg');
+  expect(await svg.locator('path.area').count()).toBeGreaterThan(0);
+  await expect(svg.locator('polyline.estimate')).toHaveCount(1);
+  await page.getByTestId('run-result').scrollIntoViewIfNeeded();
+  mkdirSync('test-results/screenshots', { recursive: true });
+  await page.getByTestId('run-panel').screenshot({ path: 'test-results/screenshots/lab-run-cnn.png' });
 });

@@ -67,6 +67,12 @@ for (const id of LESSONS) {
       expect(change).toBeLessThan(0);
     }
     if (id === 'precision' || id === 'attention' || id === 'lora') expect(change).toBeLessThan(0);
+    if (id === 'lora') {
+      // Full fine-tuning, LoRA and QLoRA of one scaled Llama, side by side.
+      await expect(rows).toHaveCount(3);
+      await expect(page.getByTestId('lesson-result')).toContainText('Each run: a Llama decoder');
+      await expect(page.getByTestId('lesson-effect')).toContainText(/on the same scaled Llama/);
+    }
     if (id === 'growth') expect(change).toBeGreaterThan(0);
   });
 }

@@ -191,7 +191,7 @@ const lrText = (lrs: Record<string, number>) =>
  */
 export const RUN_FLAGS: readonly FlagSpec[] = [
   { name: 'model', group: 'model', kind: 'enum', field: 'model', values: RUN_MODEL_IDS, arg: 'ID', help: 'the model the engine trains; gpt-nano = gpt with its defaults; cnn-mnist (LeNet-5), cnn-cifar (ResNet-20)', defaultText: 'mlp' },
-  { name: 'layers', group: 'model', models: ['mlp', 'gpt'], kind: 'int', field: 'layers', min: 1, arg: 'N', help: 'number of blocks' },
+  { name: 'layers', group: 'model', models: ['mlp', 'gpt', 'llama'], kind: 'int', field: 'layers', min: 1, arg: 'N', help: 'number of blocks (a Llama preset scaled to the device keeps this depth)' },
   { name: 'd', group: 'mlp', models: ['mlp'], kind: 'int', field: 'd', min: 1, arg: 'N', help: 'width of the residual stream' },
   { name: 'hidden', group: 'mlp', models: ['mlp'], kind: 'int', field: 'hidden', min: 1, arg: 'N', help: 'width of the hidden layer' },
   { name: 'activation', group: 'mlp', models: ['mlp'], kind: 'enum', field: 'activation', values: ACTIVATIONS, arg: 'FN', help: 'activation function' },
@@ -200,9 +200,9 @@ export const RUN_FLAGS: readonly FlagSpec[] = [
   { name: 'heads', group: 'gpt', models: ['gpt'], kind: 'int', field: 'heads', min: 1, arg: 'N', help: 'attention heads; must divide --d-model' },
   { name: 'seq', group: 'gpt', models: ['gpt', 'llama'], kind: 'int', field: 'seq', min: 1, arg: 'N', help: 'tokens per sample' },
   { name: 'attention', group: 'gpt', models: ['gpt', 'llama'], kind: 'enum', field: 'attention', values: ['eager', 'fused'], arg: 'A', help: 'eager keeps the b·heads·seq² probabilities, fused keeps row statistics' },
-  { name: 'lora-rank', group: 'gpt', models: ['gpt'], kind: 'int', field: 'loraRank', min: 0, arg: 'R', help: 'LoRA adapters of rank R on Wqkv, Wo, W1, W2; the base is frozen (0 = full fine-tuning)', defaultText: '0' },
-  { name: 'lora-alpha', group: 'gpt', models: ['gpt'], kind: 'number', field: 'loraAlpha', arg: 'X', help: "LoRA's alpha: the adapters' product is scaled by alpha / rank", defaultText: '2 × rank' },
-  { name: 'qlora', group: 'gpt', models: ['gpt'], kind: 'bool', field: 'qlora', help: 'store the frozen projections in NF4 (4-bit, one scale per 64 values); needs --lora-rank' },
+  { name: 'lora-rank', group: 'gpt', models: ['gpt', 'llama'], kind: 'int', field: 'loraRank', min: 0, arg: 'R', help: 'LoRA adapters of rank R on the block projections (gpt: Wqkv, Wo, W1, W2; llama: Wqkv, Wo, Wgu, Wd); the base is frozen (0 = full fine-tuning)', defaultText: '0' },
+  { name: 'lora-alpha', group: 'gpt', models: ['gpt', 'llama'], kind: 'number', field: 'loraAlpha', arg: 'X', help: "LoRA's alpha: the adapters' product is scaled by alpha / rank", defaultText: '2 × rank' },
+  { name: 'qlora', group: 'gpt', models: ['gpt', 'llama'], kind: 'bool', field: 'qlora', help: 'store the frozen projections in NF4 (4-bit, one scale per 64 values); needs --lora-rank' },
   { name: 'blocks', group: 'cnn', models: ['cnn'], kind: 'int', field: 'blocks', min: 1, arg: 'N', help: 'cnn-cifar: basic blocks per stage (3: ResNet-20, 1: ResNet-8)' },
   { name: 'width', group: 'cnn', models: ['cnn'], kind: 'int', field: 'width', min: 1, arg: 'N', help: 'cnn-cifar: channels of the first stage (16; the next stages double it)' },
   { name: 'batch', group: 'run', kind: 'int', field: 'batch', min: 1, arg: 'N', help: 'samples per step' },
@@ -299,6 +299,8 @@ export interface RunArgs {
   help: boolean;
   wallClock: boolean;
   sweep?: Sweep;
+  /** A Llama run with --layers given (or swept): scaled to the device, it keeps that depth instead of dividing it. */
+  depthGiven?: boolean;
 }
 
 /** The work `vramlab bench --only` picks. */
@@ -416,8 +418,9 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   const flags = runFlagsFor(model);
   const stray = RUN_FLAGS.find((f) => values[f.name] !== undefined && !flags.some((g) => g.name === f.name));
   if (stray) {
-    const shape = flags.filter((f) => f.group === model || (f.group === 'model' && f.field !== 'model')).map((f) => `--${f.name}`);
-    throw new UsageError(`--${stray.name} shapes --model ${stray.models!.join(', ')} only; --model ${model} takes ${shape.join(', ')}`, `--${stray.name}`);
+    const shape = flags.filter((f) => f.models?.includes(model)).map((f) => `--${f.name}`);
+    const takes = shape.length > 0 ? `--model ${model} takes ${shape.join(', ')}` : `--model ${model} takes no shape flags`;
+    throw new UsageError(`--${stray.name} shapes --model ${stray.models!.join(', ')} only; ${takes}`, `--${stray.name}`);
   }
 
   const config: Record<string, unknown> = model === 'llama' ? llamaPresetRun(id) : structuredClone(RUN_DEFAULTS[model]);
@@ -431,10 +434,11 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   }
   const parsed = validateRun(model, config, given, flags);
   const sweepRaw = values.sweep;
-  if (typeof sweepRaw !== 'string') return { config: parsed, ...switches };
+  const depthGiven = model === 'llama' && (given.has('layers') || (typeof sweepRaw === 'string' && sweepRaw.startsWith('layers=')));
+  if (typeof sweepRaw !== 'string') return { config: parsed, ...switches, ...(depthGiven ? { depthGiven } : {}) };
   const file = (['trace', 'memory-snapshot'] as const).find((f) => values[f] !== undefined);
   if (file) throw new UsageError(`--${file} writes the file of one run; drop --sweep, or run each point on its own`, `--${file}`);
-  return { config: parsed, ...switches, sweep: parseSweep(sweepRaw, model, parsed, flags, given) };
+  return { config: parsed, ...switches, ...(depthGiven ? { depthGiven } : {}), sweep: parseSweep(sweepRaw, model, parsed, flags, given) };
 }
 
 function validateRun(model: RunModel, config: unknown, given: ReadonlyMap<string, string>, flags: readonly FlagSpec[]): AnyRunConfig {

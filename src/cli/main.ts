@@ -263,7 +263,7 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
       ...(showProgress ? { onProgress: (p) => (p.stage !== 'allocating' || tty) && io.err(formatProgress(p)) } : {}),
     };
     const train = (c: AnyRunConfig) => {
-      if (c.model === 'llama') return engine.runLlamaTraining(opened, scaledToDevice(c, opened.summary, io), opts);
+      if (c.model === 'llama') return engine.runLlamaTraining(opened, scaledToDevice(c, opened.summary, io, args.depthGiven === true), opts);
       if ('blocks' in c) return engine.runCnnTraining(opened, c, opts);
       return c.model === 'gpt' ? engine.runGptTraining(opened, c, opts) : engine.runTraining(opened, c, opts);
     };
@@ -352,10 +352,11 @@ async function applyCachedTiles(opened: OpenedDevice, io: Io): Promise<string> {
 /**
  * A Llama run scaled to this device exactly as the lab's Run panel scales a model
  * (ui/scale.ts: the adapter's buffer limits, a memory budget and a compute budget per step);
- * the sentence saying so goes to stderr, a refusal is a UsageError naming --model.
+ * the sentence saying so goes to stderr, a refusal is a UsageError naming --model. A depth the
+ * user gave (--layers, or a sweep over it) is kept; width, vocabulary, seq and batch are divided.
  */
-function scaledToDevice(c: LlamaRunConfig, adapter: OpenedDevice['summary'], io: Io): LlamaRunConfig {
-  const plan = planForDevice(c, deviceBudget(adapter));
+function scaledToDevice(c: LlamaRunConfig, adapter: OpenedDevice['summary'], io: Io, keepDepth: boolean): LlamaRunConfig {
+  const plan = planForDevice(c, deviceBudget(adapter), keepDepth ? c.layers : undefined);
   if (plan.kind === 'refused') throw new UsageError(`--model: ${plan.message}`, '--model');
   if (plan.kind === 'scaled') io.err(`vramlab run: ${plan.message}\n`);
   return plan.config;

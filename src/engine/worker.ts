@@ -5,7 +5,7 @@
 import '../protocol/jitless.ts';
 import * as Comlink from 'comlink';
 import { contextGpu, openDevice, type OpenedDevice } from './device.ts';
-import { cancelled, runGptTraining, runLlamaTraining, runTraining } from './run.ts';
+import { cancelled, runCnnTraining, runGptTraining, runLlamaTraining, runTraining } from './run.ts';
 import { measureThroughput } from './throughput.ts';
 import {
   ENGINE_ERRORS,
@@ -16,6 +16,7 @@ import {
   type EngineRunConfig,
   type EngineRunReport,
 } from '../protocol/engine-api.ts';
+import { CNN_MODELS, isCnnRun, parseCnnRunConfig } from '../protocol/cnn.ts';
 import { parseGptRunConfig, parseLlamaRunConfig, parseRunConfig, type RunProgress } from '../protocol/run.ts';
 
 let opened: Promise<OpenedDevice> | null = null;
@@ -52,11 +53,13 @@ function busy(): Error {
 
 /**
  * Validates an untrusted config with the schema its `model` names: 'gpt' is a GPT-style
- * decoder, 'llama' a Llama-style one, anything else is checked as the mlp (whose schema says which models exist), so a
- * ConfigError always names the field of the model that was asked for.
+ * decoder, 'llama' a Llama-style one, 'cnn-mnist' and 'cnn-cifar' the CNNs, anything else is
+ * checked as the mlp (whose schema says which models exist), so a ConfigError always names the
+ * field of the model that was asked for.
  */
 function parseEngineRunConfig(input: unknown): EngineRunConfig {
   const model = typeof input === 'object' && input !== null ? (input as { model?: unknown }).model : undefined;
+  if ((CNN_MODELS as readonly unknown[]).includes(model)) return parseCnnRunConfig(input);
   return model === 'llama' ? parseLlamaRunConfig(input) : model === 'gpt' ? parseGptRunConfig(input) : parseRunConfig(input);
 }
 
@@ -122,6 +125,7 @@ const engine: EngineApi = {
           ...(onProgress ? { onProgress: (p: RunProgress) => deliver(onProgress, p) } : {}),
         };
         if (cfg.model === 'llama') return await runLlamaTraining(opened, cfg, opts);
+        if (isCnnRun(cfg)) return await runCnnTraining(opened, cfg, opts);
         return cfg.model === 'gpt' ? await runGptTraining(opened, cfg, opts) : await runTraining(opened, cfg, opts);
       } finally {
         if (running === run) running = null;

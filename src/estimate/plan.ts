@@ -15,9 +15,10 @@ import { resolveModel } from './presets.ts';
 import { layerWidths, resnetUnits, transformerLayerBytes, transformerUnits } from './pytorch.ts';
 import { type Schedule, type Unit, opTimeline, schedule, sumBytes } from './schedule.ts';
 import type { CnnSpec, ModelSpec, TransformerSpec } from './specs.ts';
-import { checkEngineSupports, engineMlpLayout } from './vramlab.ts';
+import { checkEngineSupports } from './vramlab.ts';
+import { mlpDescriptionOf } from './vramlab-mlp.ts';
 import { familyInference, familyInputs, familyTerms, familyUnits, familyWorkspace, hasAttention, isImageFamily, layersOf, pipelinePlan } from './families.ts';
-import { checkEngineGpt, engineGptLayout } from './vramlab-gpt.ts';
+import { gptDescriptionOf } from './vramlab-gpt.ts';
 import { describedLayout } from './describe.ts';
 import { llamaDescriptionOf } from './vramlab-llama.ts';
 import { planBand } from './band.ts';
@@ -681,13 +682,8 @@ function vramlabPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
   if (spec.kind === 'cnn') return cnnVramlabPlan(cfg, spec, inv);
   if (spec.kind !== 'mlp' && spec.kind !== 'transformer') throw new EstimateError('framework vramlab: the engine runs the mlp model, GPT-style and Llama-style decoders');
   const llama = spec.kind === 'transformer' && spec.family === 'llama';
-  if (spec.kind === 'transformer' && !llama) checkEngineGpt(spec, cfg);
-  const lay =
-    spec.kind === 'mlp'
-      ? engineMlpLayout(spec, cfg)
-      : llama
-        ? describedLayout(llamaDescriptionOf(spec, cfg), { amp: cfg.precision !== 'fp32', optimizer: cfg.optimizer })
-        : engineGptLayout(spec, cfg);
+  const desc = spec.kind === 'mlp' ? mlpDescriptionOf(spec, cfg) : llama ? llamaDescriptionOf(spec, cfg) : gptDescriptionOf(spec, cfg);
+  const lay = describedLayout(desc, { amp: cfg.precision !== 'fp32', optimizer: cfg.optimizer });
   const persistent = zeroCategories();
   persistent.weights = lay.weightsBytes;
   persistent.masterWeights = lay.masterBytes;
@@ -722,10 +718,10 @@ function vramlabPlan(cfg: PlanConfig, spec: ModelSpec, inv: Inventory): Plan {
             : `per block: x, LN1, qkv, ${cfg.attention === 'eager' ? 'probabilities (b·a·s²)' : 'row logsumexp'}, attention out, x1, LN2, MLP pre/act; logits b·s·V`,
       source:
         spec.kind === 'mlp'
-          ? 'vramlab engine layout (src/estimate/vramlab.ts)'
+          ? 'vramlab model description (src/estimate/vramlab-mlp.ts)'
           : llama
             ? 'vramlab model description (src/estimate/vramlab-llama.ts)'
-            : 'vramlab engine layout (src/estimate/vramlab-gpt.ts)',
+            : 'vramlab model description (src/estimate/vramlab-gpt.ts)',
     },
     { category: 'activationGrads', label: 'activation gradients (fp32)', bytes: m.activationGrads, formula: spec.kind === 'mlp' ? 'dOut, dAct, dIn of the block in backward' : 'largest set in one unit’s backward (dX, dPre, dY; dLogits in the head)', source: 'vramlab engine layout' },
     { category: 'inputs', label: 'input batch', bytes: m.inputs, formula: spec.kind === 'mlp' ? `batch × d × ${amp ? '2 B (packed)' : '4 B'}` : 'token ids and targets, u32 each', source: 'vramlab engine layout' },

@@ -1,59 +1,67 @@
 /**
- * What this project's engine allocates for a GPT-style decoder (the gpt2 family: learned
- * positions, pre-LayerNorm blocks, GELU(tanh) MLP, LM head tied to the token embedding, no
- * dropout), buffer by buffer. The engine (src/engine/graph/gpt.ts) follows this layout and
- * its ledger is checked against it. rows = batch·seq; `a` = activation storage bytes
- * (4, or 2 packed under amp); gradients of activations are fp32.
+ * The engine's GPT-style decoder (the gpt2 family: learned positions, pre-LayerNorm blocks,
+ * GELU(tanh) MLP, LM head tied to the token embedding, no dropout), with or without LoRA and
+ * QLoRA, as one ModelDescription (describe.ts, describe-lora.ts). The trainer
+ * (src/engine/graph/gpt.ts) allocates from it and the planner's framework-vramlab estimate reads it.
  *
- * - persistent: fp32 parameters (master weights under amp) and, under amp, packed 16-bit
- *   copies of wte, Wqkv, Wo, W1, W2; optimizer states; token ids and targets (u32 each);
- *   the workspace of the mlp engine (hyper-parameters, loss scale, loss).
- * - embeddings: x0 = wte[ids] + wpe[pos] (rows×d).
- * - block l keeps its input x, y1 = LN1(x) with mean/rstd (fp32 per row), qkv (rows×3d),
+ * rows = batch·seq; `a` = activation storage (4 B, or 2 B packed under amp); activation
+ * gradients fp32 (G = 4·rows·d). Weights stored in × out: Wqkv d×3d, Wo d×d, W1 d×I, W2 I×d
+ * (I = inner, 4d); wte V×d, read transposed by the LM head; wpe one row per position.
+ *
+ * - embeddings: x0 = wte[ids] + wpe[pos] (rows×d); wpe's gradient is made in its backward
+ *   (wte's began in the head's).
+ * - block l keeps its input x, y1 = LN1(x) with mean and rstd (f32 per row), qkv (rows×3d),
  *   the attention's probabilities (eager: batch·heads·seq² values) or per-row logsumexp
- *   (fused: fp32 batch·heads·seq), its output (rows×d), x1 = x + out·Wo + bo, y2 = LN2(x1)
- *   with mean/rstd, pre = y2·W1 + b1 and act = gelu(pre) (rows×4d); the projection and
- *   the MLP output live only until they are added to the residual. Its output x2 = x1 + m.
- * - head: yf = LNf(x_L) with mean/rstd, logits = yf·wteᵀ (rows×V); the loss (start of
- *   backward) creates dLogits (fp32 rows×V); the head's backward also holds dYf and dX_L
- *   (fp32 rows×d) before freeing dLogits.
- * - block backward, in order: gradients of the block; dPre (fp32 rows×4d) and dY2 (rows×d)
- *   beside the incoming dX2 — the block's largest moment; then dX1, the attention's dOut and
- *   dQkv, dY1 and dX, each freed as soon as used.
+ *   (fused: f32 batch·heads·seq), its output (rows×d), x1 = x + out·Wo + bo, y2 = LN2(x1) with
+ *   mean and rstd, pre = y2·W1 + b1 and act = gelu(pre) (rows×I); the projection and the MLP
+ *   output live only until added to the residual. Its output x2 = x1 + m.
+ * - block backward, in order: the block's gradients; dPre (rows×I) and dY2 beside the incoming
+ *   dX2; then dX1, the attention's dOut and dQkv, dY1 and dX, each freed as soon as used.
+ * - head: yf = LNf(x_L) with mean and rstd, logits = yf·wteᵀ (rows×V); the loss (start of
+ *   backward) creates dLogits (f32 rows×V), then dYf and dX_L.
  * - checkpointing: full keeps each block's input and recomputes the block in backward; √n
- *   keeps every ⌈√L⌉-th block's input and recomputes a segment at a time; selective drops
- *   only the eager attention's probabilities and recomputes them before the block's backward.
- * - LoRA (rank r > 0; engine/graph/lora.ts): every base parameter is frozen, so it has no
- *   gradient, no optimizer state and no master copy: fp32 'weights', except the four block
- *   projections Wqkv, Wo, W1, W2, stored packed 16-bit under amp or NF4 under QLoRA
- *   (codes ⌈n/8⌉·4 B + absmax ⌈n/64⌉·4 B). Each projection gets adapters A (in×r) and
- *   B (r×out), fp32 'weights' read as they are (no 16-bit copy), the only tensors with
- *   gradients and optimizer states. Forward keeps, beside everything above, s·(x·A) of each
- *   projection (rows×r, `<proj>.lora_xa`), and briefly holds the adapter's product (fp32
- *   rows×out, `<proj>.lora_xaB`) before adding it to the base's. Backward holds per
- *   projection d(x·A) (fp32 rows×r) and the adapter's part of dX (fp32 rows×in) until it is
- *   added. The head and the embeddings compute no weight gradients. The GELU is applied
- *   after the adapter's product is added (its own kernel), likewise its backward.
+ *   keeps every ⌈√L⌉-th block's input and recomputes a segment at a time, its last block
+ *   stopping after the MLP's activation; selective drops only the eager probabilities.
+ * - LoRA (rank r > 0) on Wqkv, Wo, W1, W2 (describe-lora.ts): the base frozen, the head and
+ *   the embeddings compute no weight gradients; each projection adds its s·(x·A) to what the
+ *   block keeps and its adapter's product, d(x·A) and part of dX to its moments. The GELU is
+ *   applied after the adapter's product is added (its own kernel), likewise its backward; a
+ *   recomputed segment's last block also makes fc2's s·(x·A).
  */
 import type { PlanConfig } from '../protocol/config.ts';
+import type { GptRunConfig } from '../protocol/run.ts';
+import { type ModelDescription, type ParamDesc, type TensorDesc, type UnitDesc, decoderBlockOps, decoderEmbeddingsUnit } from './describe.ts';
+import { type LoraSetting, type LoraTarget, frozen, loraBackwardMoment, loraForwardMoment, loraName, loraParams, loraTensors } from './describe-lora.ts';
 import { EstimateError } from './errors.ts';
-import type { Unit } from './schedule.ts';
 import type { TransformerSpec } from './specs.ts';
-import { ENGINE_OP, ENGINE_WORKSPACE_BYTES, nf4AbsmaxBytes, nf4CodeBytes, packed16Bytes, storageBytes } from './vramlab.ts';
+import { ENGINE_OP, storageBytes } from './vramlab.ts';
 
-export interface EngineGptLayout {
-  units: Unit[];
-  weightsBytes: number;
-  masterBytes: number;
-  gradBytes: number;
-  optimizerBytes: number;
-  inputBytes: number;
-  workspaceBytes: number;
+/** The engine's shape of a GPT-style decoder. */
+export interface GptShape {
+  vocab: number;
+  d: number;
+  heads: number;
+  layers: number;
+  inner: number;
+  /** Rows of the position table. */
+  maxPos: number;
 }
 
-/** The engine's shapes of a gpt2-family spec. */
-export function gptShape(s: TransformerSpec) {
-  return { vocab: s.vocab, d: s.hidden, heads: s.heads, headDim: s.headDim, layers: s.layers, inner: s.intermediate, maxPos: s.maxPositions };
+export interface GptStep {
+  batch: number;
+  seq: number;
+  amp: boolean;
+  attention: 'eager' | 'fused';
+  /** 0: full fine-tuning. */
+  loraRank: number;
+  qlora: boolean;
+}
+
+/** GPT-2's initialisation: N(0, 0.02) weights (here uniform with that deviation), zero biases, unit LayerNorm gains. */
+export const GPT_INIT_STD = 0.02;
+
+export function gptShape(s: TransformerSpec): GptShape {
+  return { vocab: s.vocab, d: s.hidden, heads: s.heads, layers: s.layers, inner: s.intermediate, maxPos: s.maxPositions };
 }
 
 export function checkEngineGpt(s: TransformerSpec, cfg: PlanConfig): void {
@@ -65,157 +73,189 @@ export function checkEngineGpt(s: TransformerSpec, cfg: PlanConfig): void {
   if (cfg.loraRank > s.hidden) throw new EstimateError(`framework vramlab: LoRA rank ${cfg.loraRank} is over the model's width ${s.hidden}; lower --lora-rank`);
 }
 
-/** Largest prefix sum of a sequence of allocations (+) and releases (−). */
-function peakOf(events: number[]): number {
-  let live = 0;
-  let most = 0;
-  for (const e of events) {
-    live += e;
-    most = Math.max(most, live);
-  }
-  return most;
-}
+/** Parameter names, shared by the engine and the description. */
+export const gptParamName = {
+  wte: 'wte',
+  wpe: 'wpe',
+  lnfg: 'lnf.g',
+  lnfb: 'lnf.b',
+  block: (l: number) => ({
+    ln1g: `h${l}.ln1.g`, ln1b: `h${l}.ln1.b`, bqkv: `h${l}.attn.bqkv`, Wqkv: `h${l}.attn.Wqkv`, bo: `h${l}.attn.bo`, Wo: `h${l}.attn.Wo`,
+    ln2g: `h${l}.ln2.g`, ln2b: `h${l}.ln2.b`, b1: `h${l}.mlp.b1`, W1: `h${l}.mlp.W1`, b2: `h${l}.mlp.b2`, W2: `h${l}.mlp.W2`,
+  }),
+};
 
-/** The block projections LoRA adapts, as [in, out], in the engine's order (qkv, proj, fc1, fc2). */
-export function gptLoraShapes(d: number, inner: number): [number, number][] {
-  return [
-    [d, 3 * d],
-    [d, d],
-    [d, inner],
-    [inner, d],
-  ];
-}
-
-export function engineGptLayout(s: TransformerSpec, cfg: PlanConfig): EngineGptLayout {
-  const { vocab: V, d, heads: H, layers: L, inner: I, maxPos } = gptShape(s);
-  const B = cfg.batch;
-  const S = cfg.seq;
-  const rows = B * S;
-  const amp = cfg.precision !== 'fp32';
-  const act = (n: number) => storageBytes(n, amp);
-  const stats = 2 * 4 * rows; // mean and rstd, fp32 per row
-  const G = 4 * rows * d;
-  const attnSaved = cfg.attention === 'eager' ? act(B * H * S * S) : 4 * B * H * S;
-
-  const blockParams = 2 * d + (d * 3 * d + 3 * d) + (d * d + d) + 2 * d + (d * I + I) + (I * d + d);
-  const units: Unit[] = [];
-  const base = (u: Partial<Unit> & Pick<Unit, 'name'>): Unit => ({
-    category: 'activations',
-    saved: 0,
-    selective: 0,
-    checkpointInput: 0,
-    fwdTransient: 0,
-    bwdTransient: 0,
-    castBytes: 0,
-    gradBytes: 0,
-    recomputable: false,
-    ...u,
-  });
-  // Embeddings: x0 is created here and kept by block 0 as its input. In backward the
-  // incoming dX0 is all it holds; wte's gradient already exists (tied head), wpe's is new.
-  units.push(
-    base({
-      name: 'embeddings',
-      fwdTransient: act(rows * d),
-      bwdTransient: G,
-      gradBytes: cfg.loraRank > 0 ? 0 : 4 * maxPos * d,
-      ops: { forward: ENGINE_OP.forwardEmbeddings, backward: ENGINE_OP.backwardEmbeddings, input: 0, output: act(rows * d), gradOut: 0 },
-    }),
-  );
-  const r = cfg.loraRank;
-  const lora = r > 0;
-  const shapes = gptLoraShapes(d, I);
-  const adapterParams = shapes.reduce((a, [i, o]) => a + i * r + r * o, 0);
-  const xa = act(rows * r); // s·(x·A) of one projection
-  const R = 4 * rows * r; // d(x·A), fp32
-  for (let l = 0; l < L; l++) {
-    const input = act(rows * d);
-    const stats2 = stats / 2;
-    // The block's forward as the engine allocates (+) and releases (−), its input first.
-    const ev: number[] = [input, act(rows * d), stats2, stats2, act(rows * 3 * d)];
-    if (lora) ev.push(xa, 4 * rows * 3 * d, -4 * rows * 3 * d);
-    ev.push(act(rows * d), attnSaved, act(rows * d)); // out, probs/lse, proj
-    if (lora) ev.push(xa, 4 * rows * d, -4 * rows * d);
-    ev.push(act(rows * d), -act(rows * d)); // x1, proj freed
-    ev.push(act(rows * d), stats2, stats2, act(rows * I), act(rows * I)); // y2, stats, pre, act
-    if (lora) ev.push(xa, 4 * rows * I, -4 * rows * I);
-    const saved =
-      input + // x
-      act(rows * d) + stats + // y1, LN1 stats
-      act(rows * 3 * d) + // qkv
-      attnSaved +
-      act(rows * d) + // attention output
-      act(rows * d) + // x1
-      act(rows * d) + stats + // y2, LN2 stats
-      2 * act(rows * I) + // pre, act
-      (lora ? 4 * xa : 0);
-    // The last block of a recomputed segment stops here (LoRA: after fc2's s·(x·A)).
-    const lastRecomputeTransient = lora ? peakOf([...ev, xa]) - saved : 0;
-    ev.push(act(rows * d)); // m
-    if (lora) ev.push(xa, 4 * rows * d, -4 * rows * d);
-    ev.push(act(rows * d)); // x2
-    const fwdTransient = peakOf(ev) - saved;
-    // Backward, activation gradients (all fp32), from the incoming dX2.
-    const P = 4 * rows * I;
-    const bwdTransient = lora
-      ? peakOf([G, P, R, P, -P, -R, G, R, G, -G, -R, -P, G, -G, -G, G, R, G, -G, -R, 3 * G, -G, G, R, G, -G, -R, -3 * G, G])
-      : Math.max(2 * G + 4 * rows * I, 2 * G + 3 * G, 3 * G);
-    units.push(
-      base({
-        name: `block ${l}`,
-        saved,
-        // Selective recompute drops the eager probabilities (fused attention keeps none).
-        selective: cfg.attention === 'eager' ? attnSaved : 0,
-        checkpointInput: input,
-        // Beyond saved: the MLP output and x2, made at the end of the block's forward (and
-        // under LoRA the adapters' products, held one at a time).
-        fwdTransient,
-        // The largest moment of the sequence: incoming dX2 + dPre + dY2, or later dX1 + dY1 +
-        // dQkv (a wide qkv over a narrow MLP), or dX1 + dY1 + dX; under LoRA with each
-        // projection's d(x·A) and the adapter's part of its dX.
-        bwdTransient,
-        gradBytes: lora ? 4 * adapterParams : 4 * blockParams,
-        recomputable: true,
-        ops: {
-          forward: ENGINE_OP.forwardBlock(l),
-          recompute: ENGINE_OP.recomputeBlock(l),
-          selective: ENGINE_OP.recomputeAttention(l),
-          backward: ENGINE_OP.backwardBlock(l),
-          input,
-          output: act(rows * d), // x2
-          gradOut: G, // dX
-          lastRecomputeTransient,
-        },
-      }),
-    );
-  }
-  units.push(
-    base({
-      name: 'final norm, LM head and loss',
-      saved: act(rows * d) /* x_L */ + act(rows * d) + stats /* yf */ + act(rows * V) /* logits */,
-      bwdTransient: 4 * rows * V + G + G, // dLogits, dYf, dX_L
-      gradBytes: lora ? 0 : 4 * (V * d + 2 * d), // the tied embedding's gradient starts here; LNf
-      ops: { forward: ENGINE_OP.forwardHead, backward: ENGINE_OP.lossAndHeadBackward, input: act(rows * d), output: 0, gradOut: G },
-    }),
-  );
-  const params = V * d + maxPos * d + L * blockParams + 2 * d;
-  const states = cfg.optimizer === 'sgd' ? 0 : cfg.optimizer === 'sgd-momentum' ? 1 : 2;
-  const common = { units, inputBytes: 2 * 4 * rows, workspaceBytes: ENGINE_WORKSPACE_BYTES };
-  if (lora) {
-    // The frozen base: the projections packed 16-bit (amp), NF4 (QLoRA) or fp32, the rest fp32.
-    const matrices = shapes.map(([i, o]) => i * o);
-    const matrixBytes = (n: number) => (cfg.qlora ? nf4CodeBytes(n) + nf4AbsmaxBytes(n) : amp ? packed16Bytes(n) : 4 * n);
-    const projParams = matrices.reduce((a, n) => a + n, 0);
-    const baseBytes = 4 * (params - L * projParams) + L * matrices.reduce((a, n) => a + matrixBytes(n), 0);
-    const adapters = 4 * L * adapterParams;
-    return { ...common, weightsBytes: baseBytes + adapters, masterBytes: 0, gradBytes: adapters, optimizerBytes: states * adapters };
-  }
-  const matmulCopies = amp ? packed16Bytes(V * d) + L * (packed16Bytes(d * 3 * d) + packed16Bytes(d * d) + packed16Bytes(d * I) + packed16Bytes(I * d)) : 0;
+/** The block projections LoRA adapts, in the engine's order (qkv, proj, fc1, fc2). */
+export function gptLoraTargets(l: number, d: number, inner: number): Record<'qkv' | 'proj' | 'fc1' | 'fc2', LoraTarget> {
+  const n = gptParamName.block(l);
+  const init = { kind: 'uniform', std: GPT_INIT_STD } as const;
   return {
-    ...common,
-    weightsBytes: amp ? matmulCopies : 4 * params,
-    masterBytes: amp ? 4 * params : 0,
-    gradBytes: 4 * params,
-    optimizerBytes: states * 4 * params,
+    qkv: { name: n.Wqkv, K: d, N: 3 * d, init },
+    proj: { name: n.Wo, K: d, N: d, init },
+    fc1: { name: n.W1, K: d, N: inner, init },
+    fc2: { name: n.W2, K: inner, N: d, init },
   };
+}
+
+export function gptDescription(sh: GptShape, step: GptStep): ModelDescription {
+  const { vocab: V, d, heads: H, layers: L, inner: I } = sh;
+  const { batch: B, seq: S } = step;
+  const rows = B * S;
+  const lora = step.loraRank > 0;
+  const setting: LoraSetting = { rank: step.loraRank, qlora: step.qlora, amp: step.amp };
+  const a = (n: number): TensorDesc => ({ bytes: storageBytes(n, step.amp), category: 'activations' });
+  const f32 = (n: number): TensorDesc => ({ bytes: 4 * n, category: 'activations' });
+  const g = (n: number): TensorDesc => ({ bytes: 4 * n, category: 'activation-grads' });
+  const weight = (name: string, n: number, matmul: boolean): ParamDesc => ({ name, n, matmul, init: { kind: 'uniform', std: GPT_INIT_STD } });
+  const ones = (name: string, n: number): ParamDesc => ({ name, n, matmul: false, init: { kind: 'ones' } });
+  const zeros = (name: string, n: number): ParamDesc => ({ name, n, matmul: false, init: { kind: 'zeros' } });
+
+  const wte = weight(gptParamName.wte, V * d, true);
+  const wpe = weight(gptParamName.wpe, sh.maxPos * d, false);
+  // In the engine's order of creation (each bias before its weight), which is the gradients' too.
+  const blockParams = Array.from({ length: L }, (_, l) => {
+    const n = gptParamName.block(l);
+    return {
+      ln1g: ones(n.ln1g, d), ln1b: zeros(n.ln1b, d),
+      bqkv: zeros(n.bqkv, 3 * d), Wqkv: weight(n.Wqkv, d * 3 * d, true),
+      bo: zeros(n.bo, d), Wo: weight(n.Wo, d * d, true),
+      ln2g: ones(n.ln2g, d), ln2b: zeros(n.ln2b, d),
+      b1: zeros(n.b1, I), W1: weight(n.W1, d * I, true),
+      b2: zeros(n.b2, d), W2: weight(n.W2, I * d, true),
+    };
+  });
+  const lnfg = ones(gptParamName.lnfg, d);
+  const lnfb = zeros(gptParamName.lnfb, d);
+  const base = [wte, wpe, ...blockParams.flatMap((b) => Object.values(b)), lnfg, lnfb];
+  const targets = Array.from({ length: L }, (_, l) => gptLoraTargets(l, d, I));
+  // Under LoRA the base is frozen, each adapted projection followed by its adapters.
+  const adaptedBy = new Map(targets.flatMap((t) => Object.values(t)).map((t) => [t.name, t]));
+  const params = lora ? base.flatMap((p) => (adaptedBy.has(p.name) ? loraParams(adaptedBy.get(p.name)!, setting) : [frozen(p)])) : base;
+  const byName = new Map(params.map((p) => [p.name, p]));
+  const paramOf = (name: string) => byName.get(name)!;
+
+  const units: UnitDesc[] = [];
+  // wte's gradient starts in the head's backward (tied), wpe's here.
+  units.push(decoderEmbeddingsUnit(a(rows * d), g(rows * d), lora ? [] : [wpe]));
+  const attnSaved = step.attention === 'eager' ? a(B * H * S * S) : f32(B * H * S);
+  for (let l = 0; l < L; l++) {
+    const t = (name: string) => `h${l}.${name}`;
+    const input = l === 0 ? 'x0' : `h${l - 1}.x2`;
+    const dIn = l === L - 1 ? 'lnf.dx' : `h${l + 1}.dx`;
+    const attn = t(step.attention === 'eager' ? 'attn.probs' : 'attn.lse');
+    const tg = targets[l]!;
+    const w = { qkv: tg.qkv.name, proj: tg.proj.name, fc1: tg.fc1.name, fc2: tg.fc2.name };
+    const tensors: Record<string, TensorDesc> = {
+      [input]: a(rows * d),
+      [t('y1')]: a(rows * d),
+      [t('ln1.mean')]: f32(rows),
+      [t('ln1.rstd')]: f32(rows),
+      [t('qkv')]: a(rows * 3 * d),
+      [t('attn.out')]: a(rows * d),
+      [attn]: attnSaved,
+      [t('attn.proj')]: a(rows * d),
+      [t('x1')]: a(rows * d),
+      [t('y2')]: a(rows * d),
+      [t('ln2.mean')]: f32(rows),
+      [t('ln2.rstd')]: f32(rows),
+      [t('mlp.pre')]: a(rows * I),
+      [t('mlp.act')]: a(rows * I),
+      [t('mlp.out')]: a(rows * d),
+      [t('x2')]: a(rows * d),
+      [dIn]: g(rows * d),
+      [t('mlp.dPre')]: g(rows * I),
+      [t('ln2.dy')]: g(rows * d),
+      [t('dx1')]: g(rows * d),
+      [t('attn.dOut')]: g(rows * d),
+      [t('attn.dQkv')]: g(rows * 3 * d),
+      [t('ln1.dy')]: g(rows * d),
+      [t('dx')]: g(rows * d),
+      ...(lora ? Object.assign({}, ...Object.values(tg).map((x) => loraTensors(x, rows, setting))) : {}),
+    };
+    // What the forward keeps, in the order it makes them; under LoRA each projection's s·(x·A) after its output.
+    const upToAttn = [input, t('y1'), t('ln1.mean'), t('ln1.rstd'), t('qkv'), ...(lora ? [loraName.xa(w.qkv)] : []), t('attn.out'), attn];
+    const upToX1 = [...upToAttn, ...(lora ? [loraName.xa(w.proj)] : []), t('x1')];
+    const upToAct = [...upToX1, t('y2'), t('ln2.mean'), t('ln2.rstd'), t('mlp.pre'), t('mlp.act'), ...(lora ? [loraName.xa(w.fc1)] : [])];
+    const saved = [...upToAct, ...(lora ? [loraName.xa(w.fc2)] : [])];
+    const bp = blockParams[l]!;
+    const forwardMoments = lora
+      ? [
+          // Each projection's adapter product, until added to the base's.
+          loraForwardMoment(w.qkv, [input, t('y1'), t('ln1.mean'), t('ln1.rstd'), t('qkv')]),
+          loraForwardMoment(w.proj, [...upToAttn, t('attn.proj')]),
+          [...upToAttn, t('attn.proj'), loraName.xa(w.proj), t('x1')],
+          [...upToAct, loraName.xaB(w.fc1)],
+          [...saved, t('mlp.out'), loraName.xaB(w.fc2)],
+          [...saved, t('mlp.out'), t('x2')],
+        ]
+      : [
+          // The output projection beside the residual it is added to; the end.
+          [...upToAttn, t('attn.proj'), t('x1')],
+          [...saved, t('mlp.out'), t('x2')],
+        ];
+    // Recomputed as a segment's last block it stops after the activation (and fc2's s·(x·A)).
+    const lastRecomputeMoments = [...forwardMoments.filter((m) => !m.includes(t('mlp.out'))), saved];
+    const backwardMoments = lora
+      ? [
+          loraBackwardMoment(w.fc2, [dIn, t('mlp.dPre')]),
+          loraBackwardMoment(w.fc1, [dIn, t('mlp.dPre'), t('ln2.dy')]),
+          [dIn, t('ln2.dy'), t('dx1')],
+          loraBackwardMoment(w.proj, [t('dx1'), t('attn.dOut')]),
+          [t('dx1'), t('attn.dOut'), t('attn.dQkv')],
+          loraBackwardMoment(w.qkv, [t('dx1'), t('attn.dQkv'), t('ln1.dy')]),
+          [t('dx1'), t('ln1.dy'), t('dx')],
+        ]
+      : [
+          [dIn, t('mlp.dPre'), t('ln2.dy')],
+          [dIn, t('ln2.dy'), t('dx1')],
+          [t('dx1'), t('attn.dOut'), t('attn.dQkv')],
+          [t('dx1'), t('attn.dQkv'), t('ln1.dy')],
+          [t('dx1'), t('ln1.dy'), t('dx')],
+        ];
+    const grads = lora
+      ? Object.values(tg).flatMap((x) => [paramOf(loraName.A(x.name)), paramOf(loraName.B(x.name))])
+      : [bp.ln1g, bp.ln1b, bp.Wqkv, bp.bqkv, bp.Wo, bp.bo, bp.ln2g, bp.ln2b, bp.W1, bp.b1, bp.W2, bp.b2];
+    units.push({
+      name: `block ${l}`,
+      recomputable: true,
+      grads,
+      tensors,
+      saved,
+      // Selective recompute drops the eager probabilities (fused attention keeps none).
+      selective: step.attention === 'eager' ? [attn] : [],
+      forwardMoments,
+      backwardMoments,
+      lastRecomputeMoments,
+      ops: decoderBlockOps(l, a(rows * d).bytes, g(rows * d).bytes),
+    });
+  }
+  const xL = L === 0 ? 'x0' : `h${L - 1}.x2`;
+  const headSaved = [xL, 'lnf.y', 'lnf.mean', 'lnf.rstd', 'logits'];
+  units.push({
+    name: 'final norm, LM head and loss',
+    recomputable: false,
+    // The tied embedding's gradient starts here.
+    grads: lora ? [] : [wte, lnfg, lnfb],
+    tensors: { [xL]: a(rows * d), 'lnf.y': a(rows * d), 'lnf.mean': f32(rows), 'lnf.rstd': f32(rows), logits: a(rows * V), dLogits: g(rows * V), 'lnf.dy': g(rows * d), 'lnf.dx': g(rows * d) },
+    saved: headSaved,
+    selective: [],
+    forwardMoments: [headSaved],
+    backwardMoments: [['dLogits', 'lnf.dy', 'lnf.dx']],
+    ops: { forward: ENGINE_OP.forwardHead, backward: ENGINE_OP.lossAndHeadBackward, input: a(rows * d).bytes, output: 0, gradOut: g(rows * d).bytes },
+  });
+  return { params, units, inputBytes: 2 * 4 * rows };
+}
+
+/** The description of a planner configuration (a gpt2-family spec). */
+export function gptDescriptionOf(s: TransformerSpec, cfg: PlanConfig): ModelDescription {
+  checkEngineGpt(s, cfg);
+  return gptDescription(gptShape(s), { batch: cfg.batch, seq: cfg.seq, amp: cfg.precision !== 'fp32', attention: cfg.attention, loraRank: cfg.loraRank, qlora: cfg.qlora });
+}
+
+/** The description of a GPT run: inner 4·d, one position per token of the sequence. */
+export function gptDescriptionOfRun(cfg: GptRunConfig): ModelDescription {
+  return gptDescription(
+    { vocab: cfg.vocab, d: cfg.dModel, heads: cfg.heads, layers: cfg.layers, inner: 4 * cfg.dModel, maxPos: cfg.seq },
+    { batch: cfg.batch, seq: cfg.seq, amp: cfg.precision !== 'fp32', attention: cfg.attention, loraRank: cfg.loraRank ?? 0, qlora: cfg.qlora ?? false },
+  );
 }

@@ -15,10 +15,19 @@
  * B·heads·s); its output (rows×Hq); x1 = x + out·Wo; y2 = RMS2(x1) and rstd2; gu = y2·Wgu
  * (rows×2I); act = silu(gate)·up (rows×I). Transient: qkv before the rotation, the projection
  * and the MLP output until added to the residual. Its output x2.
+ *
+ * LoRA (rank r > 0; describe-lora.ts, engine/graph/lora.ts): Wqkv, Wo, Wgu and Wd become
+ * frozen bases (fp32, packed 16-bit under amp, NF4 under QLoRA) with fp32 adapters A and B;
+ * every other parameter (norms, embedding, LM head, qwen2's q/k/v bias) is frozen fp32. Only
+ * the adapters have gradients and optimizer states. Each block also keeps s·(x·A) of each
+ * projection, holds the adapter's product beside the base's output in forward and d(x·A) with
+ * the adapter's part of dX in backward. A block recomputed last in its segment stops after
+ * the SwiGLU and Wd's s·(x·A).
  */
 import type { PlanConfig } from '../protocol/config.ts';
 import type { LlamaRunConfig } from '../protocol/run.ts';
-import { type ModelDescription, type ParamDesc, type TensorDesc, type UnitDesc } from './describe.ts';
+import { type ModelDescription, type ParamDesc, type TensorDesc, type UnitDesc, decoderBlockOps, decoderEmbeddingsUnit } from './describe.ts';
+import { frozen, type LoraSetting, type LoraTarget, loraBackwardMoment, loraForwardMoment, loraName, loraParams, loraTensors } from './describe-lora.ts';
 import { EstimateError } from './errors.ts';
 import type { TransformerSpec } from './specs.ts';
 import { ENGINE_OP, storageBytes } from './vramlab.ts';
@@ -41,6 +50,10 @@ export interface LlamaStep {
   seq: number;
   amp: boolean;
   attention: 'eager' | 'fused';
+  /** LoRA rank on Wqkv, Wo, Wgu, Wd; absent or 0: full fine-tuning. */
+  loraRank?: number;
+  /** QLoRA: the adapted bases stored NF4. */
+  qlora?: boolean;
 }
 
 /** Llama's initialiser_range (HF LlamaConfig): N(0, 0.02), here uniform with that deviation. */
@@ -81,40 +94,40 @@ export function llamaDescription(sh: LlamaShape, step: LlamaStep): ModelDescript
   const weight = (name: string, n: number): ParamDesc => ({ name, n, matmul: true, init: { kind: 'uniform', std: LLAMA_INIT_STD } });
   const ones = (name: string, n: number): ParamDesc => ({ name, n, matmul: false, init: { kind: 'ones' } });
   const zeros = (name: string, n: number): ParamDesc => ({ name, n, matmul: false, init: { kind: 'zeros' } });
+  const r = step.loraRank ?? 0;
+  const lora: LoraSetting | null = r > 0 ? { rank: r, amp: step.amp, qlora: step.qlora ?? false } : null;
+  // Under LoRA: each projection a frozen base and its adapters, everything else frozen as it is.
+  const fix = (p: ParamDesc): ParamDesc => (lora ? frozen(p) : p);
+  const target = (name: string, K: number, N: number): LoraTarget => ({ name, K, N, init: { kind: 'uniform', std: LLAMA_INIT_STD } });
+  const projection = (t: LoraTarget): ParamDesc[] => (lora ? loraParams(t, lora) : [weight(t.name, t.K * t.N)]);
 
   // The embedding table is read by a matmul only when the LM head is tied to it.
-  const embed: ParamDesc = { name: llamaParamName.embed, n: V * d, matmul: sh.tied, init: { kind: 'uniform', std: LLAMA_INIT_STD } };
+  const embed: ParamDesc = fix({ name: llamaParamName.embed, n: V * d, matmul: sh.tied, init: { kind: 'uniform', std: LLAMA_INIT_STD } });
   const blockParams = Array.from({ length: L }, (_, l) => {
     const n = llamaParamName.block(l);
+    const targets = { qkv: target(n.Wqkv, d, W), o: target(n.Wo, Hq, d), gu: target(n.Wgu, d, 2 * I), down: target(n.Wd, I, d) };
     return {
-      ln1: ones(n.ln1, d),
-      Wqkv: weight(n.Wqkv, d * W),
-      bqkv: sh.qkvBias ? zeros(n.bqkv, W) : null,
-      Wo: weight(n.Wo, Hq * d),
-      ln2: ones(n.ln2, d),
-      Wgu: weight(n.Wgu, d * 2 * I),
-      Wd: weight(n.Wd, I * d),
+      targets,
+      ln1: fix(ones(n.ln1, d)),
+      Wqkv: projection(targets.qkv),
+      bqkv: sh.qkvBias ? fix(zeros(n.bqkv, W)) : null,
+      Wo: projection(targets.o),
+      ln2: fix(ones(n.ln2, d)),
+      Wgu: projection(targets.gu),
+      Wd: projection(targets.down),
     };
   });
-  const norm = ones(llamaParamName.norm, d);
-  const lmHead = sh.tied ? null : weight(llamaParamName.lmHead, d * V);
-  const blockList = (b: (typeof blockParams)[number]) => [b.ln1, b.Wqkv, ...(b.bqkv ? [b.bqkv] : []), b.Wo, b.ln2, b.Wgu, b.Wd];
+  const norm = fix(ones(llamaParamName.norm, d));
+  const lmHead = sh.tied ? null : fix(weight(llamaParamName.lmHead, d * V));
+  const blockList = (b: (typeof blockParams)[number]) => [b.ln1, ...b.Wqkv, ...(b.bqkv ? [b.bqkv] : []), ...b.Wo, b.ln2, ...b.Wgu, ...b.Wd];
   const params = [embed, ...blockParams.flatMap(blockList), norm, ...(lmHead ? [lmHead] : [])];
+  const trains = (ps: ParamDesc[]) => ps.filter((p) => p.role !== 'frozen');
 
   const units: UnitDesc[] = [];
-  units.push({
-    name: 'embeddings',
-    recomputable: false,
-    // Tied: the embedding's gradient starts in the head's backward.
-    grads: sh.tied ? [] : [embed],
-    tensors: { x0: a(rows * d), 'h0.dx': g(rows * d) },
-    saved: [],
-    selective: [],
-    forwardMoments: [['x0']],
-    backwardMoments: [['h0.dx']],
-    ops: { forward: ENGINE_OP.forwardEmbeddings, backward: ENGINE_OP.backwardEmbeddings, input: 0, output: a(rows * d).bytes, gradOut: 0 },
-  });
+  // Tied: the embedding's gradient starts in the head's backward.
+  units.push(decoderEmbeddingsUnit(a(rows * d), g(rows * d), trains(sh.tied ? [] : [embed])));
   const attnSaved = step.attention === 'eager' ? a(B * H * S * S) : f32(B * H * S);
+  const blockOps = (l: number) => decoderBlockOps(l, a(rows * d).bytes, g(rows * d).bytes);
   for (let l = 0; l < L; l++) {
     const p = `h${l}`;
     const t = (name: string) => `${p}.${name}`;
@@ -148,48 +161,76 @@ export function llamaDescription(sh: LlamaShape, step: LlamaStep): ModelDescript
       [t('ln1.dy')]: g(rows * d),
       [t('dx')]: g(rows * d),
     };
-    const saved = [input, t('y1'), t('ln1.rstd'), t('qkv'), attn, t('attn.out'), t('x1'), t('y2'), t('ln2.rstd'), t('mlp.gu'), t('mlp.act')];
     const bp = blockParams[l]!;
+    const backwardMoments = [
+      [dIn, t('mlp.dAct'), t('mlp.dGu')],
+      [dIn, t('mlp.dGu'), t('ln2.dy')],
+      [dIn, t('ln2.dy'), t('dx1')],
+      [t('dx1'), t('attn.dOut'), t('attn.dQkv')],
+      [t('dx1'), t('attn.dQkv'), t('attn.dQkvRaw')],
+      [t('dx1'), t('attn.dQkvRaw'), t('ln1.dy')],
+      [t('dx1'), t('ln1.dy'), t('dx')],
+    ];
+    const saved = [input, t('y1'), t('ln1.rstd'), t('qkv'), attn, t('attn.out'), t('x1'), t('y2'), t('ln2.rstd'), t('mlp.gu'), t('mlp.act')];
+    if (!lora) {
+      units.push({
+        name: `block ${l}`,
+        recomputable: true,
+        grads: blockList(bp),
+        tensors,
+        saved,
+        selective: step.attention === 'eager' ? [attn] : [],
+        forwardMoments: [
+          // The rotation: qkv before and after.
+          [input, t('y1'), t('ln1.rstd'), t('qkv.raw'), t('qkv')],
+          // The output projection beside the residual it is added to.
+          [...saved.slice(0, 6), t('attn.proj'), t('x1')],
+          // The end: everything saved, the MLP output and x2.
+          [...saved, t('mlp.out'), t('x2')],
+        ],
+        backwardMoments,
+        ops: blockOps(l),
+      });
+      continue;
+    }
+    // LoRA: the same block, each projection's s·(x·A) kept, its product and its backward's extras for a moment.
+    const { qkv, o, gu, down } = bp.targets;
+    for (const tg of [qkv, o, gu, down]) Object.assign(tensors, loraTensors(tg, rows, lora));
+    const xa = loraName.xa;
+    const toOut = [input, t('y1'), t('ln1.rstd'), xa(qkv.name), t('qkv'), attn, t('attn.out')];
+    const toGu = [...toOut, xa(o.name), t('x1'), t('y2'), t('ln2.rstd'), t('mlp.gu')];
+    const loraSaved = [...toGu, xa(gu.name), t('mlp.act'), xa(down.name)];
+    const untilSwiglu = [
+      loraForwardMoment(qkv.name, [input, t('y1'), t('ln1.rstd'), t('qkv.raw')]),
+      [input, t('y1'), t('ln1.rstd'), xa(qkv.name), t('qkv.raw'), t('qkv')],
+      loraForwardMoment(o.name, [...toOut, t('attn.proj')]),
+      [...toOut, xa(o.name), t('attn.proj'), t('x1')],
+      loraForwardMoment(gu.name, toGu),
+    ];
     units.push({
       name: `block ${l}`,
       recomputable: true,
-      grads: blockList(bp),
+      grads: trains(blockList(bp)),
       tensors,
-      saved,
+      saved: loraSaved,
       selective: step.attention === 'eager' ? [attn] : [],
-      forwardMoments: [
-        // The rotation: qkv before and after.
-        [input, t('y1'), t('ln1.rstd'), t('qkv.raw'), t('qkv')],
-        // The output projection beside the residual it is added to.
-        [...saved.slice(0, 6), t('attn.proj'), t('x1')],
-        // The end: everything saved, the MLP output and x2.
-        [...saved, t('mlp.out'), t('x2')],
-      ],
+      forwardMoments: [...untilSwiglu, loraForwardMoment(down.name, [...toGu, xa(gu.name), t('mlp.act'), t('mlp.out')]), [...loraSaved, t('mlp.out'), t('x2')]],
+      lastRecomputeMoments: [...untilSwiglu, loraSaved],
       backwardMoments: [
-        [dIn, t('mlp.dAct'), t('mlp.dGu')],
-        [dIn, t('mlp.dGu'), t('ln2.dy')],
-        [dIn, t('ln2.dy'), t('dx1')],
-        [t('dx1'), t('attn.dOut'), t('attn.dQkv')],
-        [t('dx1'), t('attn.dQkv'), t('attn.dQkvRaw')],
-        [t('dx1'), t('attn.dQkvRaw'), t('ln1.dy')],
-        [t('dx1'), t('ln1.dy'), t('dx')],
+        ...backwardMoments,
+        loraBackwardMoment(down.name, [dIn, t('mlp.dAct')]),
+        loraBackwardMoment(gu.name, [dIn, t('mlp.dGu'), t('ln2.dy')]),
+        loraBackwardMoment(o.name, [t('dx1'), t('attn.dOut')]),
+        loraBackwardMoment(qkv.name, [t('dx1'), t('attn.dQkvRaw'), t('ln1.dy')]),
       ],
-      ops: {
-        forward: ENGINE_OP.forwardBlock(l),
-        recompute: ENGINE_OP.recomputeBlock(l),
-        selective: ENGINE_OP.recomputeAttention(l),
-        backward: ENGINE_OP.backwardBlock(l),
-        input: a(rows * d).bytes,
-        output: a(rows * d).bytes,
-        gradOut: g(rows * d).bytes,
-      },
+      ops: blockOps(l),
     });
   }
   const xL = L === 0 ? 'x0' : `h${L - 1}.x2`;
   units.push({
     name: 'final norm, LM head and loss',
     recomputable: false,
-    grads: [...(sh.tied ? [embed] : []), norm, ...(lmHead ? [lmHead] : [])],
+    grads: trains([...(sh.tied ? [embed] : []), norm, ...(lmHead ? [lmHead] : [])]),
     tensors: { [xL]: a(rows * d), 'lnf.y': a(rows * d), 'lnf.rstd': f32(rows), logits: a(rows * V), dLogits: g(rows * V), 'lnf.dy': g(rows * d), 'lnf.dx': g(rows * d) },
     saved: [xL, 'lnf.y', 'lnf.rstd', 'logits'],
     selective: [],
@@ -205,7 +246,8 @@ export function llamaDescriptionOf(s: TransformerSpec, cfg: PlanConfig): ModelDe
   checkEngineLlama(s);
   const window = (s.windows ?? []).find((w) => w > 0 && w < cfg.seq);
   if (window !== undefined) throw new EstimateError(`framework vramlab: the engine's attention is global; seq ${cfg.seq} is over the model's sliding window of ${window}: lower --seq to ${window} or use --framework pytorch`);
-  return llamaDescription(llamaShape(s), { batch: cfg.batch, seq: cfg.seq, amp: cfg.precision !== 'fp32', attention: cfg.attention });
+  if (cfg.loraRank > s.hidden) throw new EstimateError(`framework vramlab: LoRA rank ${cfg.loraRank} is over the model's width ${s.hidden}; lower --lora-rank`);
+  return llamaDescription(llamaShape(s), { batch: cfg.batch, seq: cfg.seq, amp: cfg.precision !== 'fp32', attention: cfg.attention, loraRank: cfg.loraRank, qlora: cfg.qlora });
 }
 
 /** The llama-family presets the engine runs (each scaled to the device before a run). */

@@ -16,10 +16,16 @@
  * them. Terms of order rows·d inside attention (scaling dQ, dK; the fused D = rowsum(dO ⊙ O))
  * are left out beside the s²·d products.
  */
+import { isCnnRun, planConfigOfCnn, type CnnRunConfig } from '../protocol/cnn.ts';
 import type { GptRunConfig, LlamaRunConfig, PhaseName, RunConfig, StepWork } from '../protocol/run.ts';
 import { PHASE_NAMES } from '../protocol/run.ts';
+import { CNN_IMAGES, cnnGraph, cnnProgram, cnnSpecOf, type CnnNode } from './cnn.ts';
+import { CNN_KERNEL_WORK, type ConvShape } from './cnn-work.ts';
 import { checkpointPlan } from './schedule.ts';
+import type { ModelDescription, ParamDesc } from './describe.ts';
+import { gptDescriptionOfRun } from './vramlab-gpt.ts';
 import { llamaDescription } from './vramlab-llama.ts';
+import { mlpDescriptionOfRun } from './vramlab-mlp.ts';
 
 /** FLOPs per element of the non-matmul kernels and epilogues, with the operations counted. */
 export const ELEMENT_FLOPS = {
@@ -63,6 +69,8 @@ export const ELEMENT_FLOPS = {
   rmsNorm: 4,
   /** RMSNorm backward: g = dy·γ 1, x̂ 1, Σ g·x̂ 2, dx 3; dγ = Σ dy·x̂ (x̂ again 1, 2). */
   rmsNormGrad: 10,
+  /** RMSNorm backward of the input alone (a frozen γ): rmsNormGrad without dγ. */
+  rmsNormInputGrad: 7,
   /** Rotary embedding per rotated value: θ = pos·base^(−2i/d) (pow 1, · 1), cos, sin, x·cos ± x'·sin 3. */
   rope: 7,
   /** SwiGLU per output: silu(g) = g/(1 + exp(−g)) 4 (neg, exp, +1, divide), · u 1. */
@@ -153,7 +161,9 @@ export const KERNEL_WORK = {
   embeddingBackward: (rows: number, dim: number, vocab: number, accumulate: boolean, positions = true) =>
     work((positions ? ELEMENT_FLOPS.embeddingGrad : 1) * rows * dim + (accumulate ? vocab * dim : 0), positions ? 2 : 1),
   rmsNorm: (rows: number, cols: number) => work(ELEMENT_FLOPS.rmsNorm * rows * cols, 2),
-  rmsNormBackward: (rows: number, cols: number) => work(ELEMENT_FLOPS.rmsNormGrad * rows * cols, 2),
+  /** Without paramGrads (a frozen gain under LoRA) only the input's gradient: one dispatch. */
+  rmsNormBackward: (rows: number, cols: number, paramGrads = true) =>
+    paramGrads ? work(ELEMENT_FLOPS.rmsNormGrad * rows * cols, 2) : work(ELEMENT_FLOPS.rmsNormInputGrad * rows * cols, 1),
   /** `rotated` values rotated (q and k); the copied ones (v) are free. */
   rope: (rotated: number) => work(ELEMENT_FLOPS.rope * rotated, 1),
   swiglu: (n: number) => work(ELEMENT_FLOPS.swiglu * n, 1),
@@ -198,7 +208,7 @@ class Tally {
  * scaler's finiteness check per gradient, one update per parameter tensor, the 16-bit copies
  * of the matmul weights refreshed under amp, the loss scale's update.
  */
-function optimizerPhase(t: Tally, cfg: RunConfig | GptRunConfig | LlamaRunConfig, params: { n: number; matmul: boolean }[]): void {
+function optimizerPhase(t: Tally, cfg: Pick<RunConfig, 'precision' | 'optimizer'>, params: { n: number; matmul: boolean }[]): void {
   t.phase = 'optimizer';
   const fp16 = cfg.precision === 'amp-fp16';
   if (fp16) for (const p of params) t.add(KERNEL_WORK.checkFinite(p.n));
@@ -207,7 +217,12 @@ function optimizerPhase(t: Tally, cfg: RunConfig | GptRunConfig | LlamaRunConfig
   if (fp16) t.add(KERNEL_WORK.updateLossScale());
 }
 
-/** The mlp's step (engine/graph/mlp.ts), kernel by kernel. */
+/** The trained parameters of a description in the order the trainers create their gradients: units from the last. */
+function gradsInOrder(desc: ModelDescription): ParamDesc[] {
+  return [...desc.units].reverse().flatMap((u) => u.grads);
+}
+
+/** The mlp's step (engine/graph/mlp.ts), kernel by kernel; its parameters from the model description. */
 function mlpWork(cfg: RunConfig): StepWork {
   const { batch: B, d, hidden: H, layers: L, activation: fn } = cfg;
   const { dropped, segmentOf } = checkpointPlan(cfg.checkpoint, L);
@@ -240,13 +255,11 @@ function mlpWork(cfg: RunConfig): StepWork {
     t.add(KERNEL_WORK.columnSum(B, H)); // db1
     if (l > 0) t.add(KERNEL_WORK.matmul(B, d, H, false, undefined)); // dIn
   }
-  const params: { n: number; matmul: boolean }[] = [];
-  for (let l = 0; l < L; l++) params.push({ n: d * H, matmul: true }, { n: H, matmul: false }, { n: H * d, matmul: true }, { n: d, matmul: false });
-  optimizerPhase(t, cfg, params);
+  optimizerPhase(t, cfg, gradsInOrder(mlpDescriptionOfRun(cfg)));
   return t.result();
 }
 
-/** The GPT's step (engine/graph/gpt.ts), kernel by kernel. */
+/** The GPT's step (engine/graph/gpt.ts), kernel by kernel; its parameters from the model description. */
 function gptWork(cfg: GptRunConfig): StepWork {
   const { vocab: V, dModel: d, layers: L, heads, batch: B, seq: S } = cfg;
   const rows = B * S;
@@ -319,20 +332,7 @@ function gptWork(cfg: GptRunConfig): StepWork {
   }
   t.add(KERNEL_WORK.embeddingBackward(rows, d, V, true));
 
-  // Parameters in the order the trainer creates their gradients: the head's, each block's from the last, wpe.
-  const params: { n: number; matmul: boolean }[] = [{ n: V * d, matmul: true }, { n: d, matmul: false }, { n: d, matmul: false }];
-  for (let l = 0; l < L; l++) {
-    params.push(
-      { n: d, matmul: false }, { n: d, matmul: false },
-      { n: d * 3 * d, matmul: true }, { n: 3 * d, matmul: false },
-      { n: d * d, matmul: true }, { n: d, matmul: false },
-      { n: d, matmul: false }, { n: d, matmul: false },
-      { n: d * I, matmul: true }, { n: I, matmul: false },
-      { n: I * d, matmul: true }, { n: d, matmul: false },
-    );
-  }
-  params.push({ n: S * d, matmul: false });
-  optimizerPhase(t, cfg, params);
+  optimizerPhase(t, cfg, gradsInOrder(gptDescriptionOfRun(cfg)));
   return t.result();
 }
 
@@ -347,24 +347,54 @@ function llamaWork(cfg: LlamaRunConfig): StepWork {
   const { dropped, segmentOf } = checkpointPlan(cfg.checkpoint, L);
   const t = new Tally();
   const mm = (M: number, N: number, K: number, bias = false) => t.add(KERNEL_WORK.matmul(M, N, K, bias, undefined));
-  // A projection's backward: dW, the bias's column sum, dX.
+  const r = cfg.loraRank ?? 0;
+  const lora = r > 0;
+  // LoRA (graph/lora.ts): the frozen base's product, dense or NF4 dequantised in the kernel.
+  const base = (M: number, N: number, K: number, bias: boolean) => (cfg.qlora ? t.add(KERNEL_WORK.nf4Matmul(M, N, K, bias)) : mm(M, N, K, bias));
+  const xa = (inF: number) => {
+    mm(rows, r, inF);
+    t.add(KERNEL_WORK.loraScale(rows * r));
+  };
+  // A projection's forward: x·W (+ b); under LoRA s·(x·A), the base's product, s·(x·A)·B and its add.
+  const proj = (inF: number, outF: number, bias = false) => {
+    if (!lora) return mm(rows, outF, inF, bias);
+    xa(inF);
+    base(rows, outF, inF, bias);
+    mm(rows, outF, r);
+    t.add(KERNEL_WORK.loraAdd(rows * outF, undefined));
+  };
+  // A projection's backward: dW, the bias's column sum, dX; under LoRA dB, d(x·A), dA, the base's dX and the adapter's part.
   const projBack = (inF: number, outF: number, bias = false) => {
+    if (lora) {
+      mm(r, outF, rows);
+      mm(rows, r, outF);
+      t.add(KERNEL_WORK.loraScale(rows * r));
+      mm(inF, r, rows);
+      base(rows, inF, outF, false);
+      mm(rows, inF, r);
+      t.add(KERNEL_WORK.accumulate(rows * inF));
+      return;
+    }
     mm(inF, outF, rows);
     if (bias) t.add(KERNEL_WORK.columnSum(rows, outF));
     mm(rows, inF, outF);
   };
   const blockForward = (output: boolean) => {
     t.add(KERNEL_WORK.rmsNorm(rows, d));
-    mm(rows, W, d, cfg.qkvBias);
+    proj(d, W, cfg.qkvBias);
     t.add(KERNEL_WORK.rope(rows * (heads + kvHeads) * headDim));
     t.add(KERNEL_WORK.attention(B, S, heads, headDim, fused));
-    mm(rows, d, Hq); // o
+    proj(Hq, d); // o
     t.add(KERNEL_WORK.add(rows * d));
     t.add(KERNEL_WORK.rmsNorm(rows, d));
-    mm(rows, 2 * I, d); // gate, up
+    proj(d, 2 * I); // gate, up
     t.add(KERNEL_WORK.swiglu(rows * I));
-    if (!output) return;
-    mm(rows, d, I); // down
+    if (!output) {
+      // The last block of a recomputed segment: LoRA's down projection still keeps s·(x·A).
+      if (lora) xa(I);
+      return;
+    }
+    proj(I, d); // down
     t.add(KERNEL_WORK.add(rows * d));
   };
 
@@ -376,11 +406,15 @@ function llamaWork(cfg: LlamaRunConfig): StepWork {
 
   t.phase = 'backward';
   t.add(KERNEL_WORK.crossEntropy(rows, V));
-  if (cfg.tied) {
+  if (lora) mm(rows, d, V); // frozen head: dX only
+  else if (cfg.tied) {
     mm(V, d, rows);
     mm(rows, d, V);
-  } else projBack(d, V);
-  t.add(KERNEL_WORK.rmsNormBackward(rows, d));
+  } else {
+    mm(d, V, rows);
+    mm(rows, d, V);
+  }
+  t.add(KERNEL_WORK.rmsNormBackward(rows, d, !lora));
   const restored = new Set<number>();
   for (let l = L - 1; l >= 0; l--) {
     if (dropped[l] && !restored.has(l)) {
@@ -399,24 +433,23 @@ function llamaWork(cfg: LlamaRunConfig): StepWork {
     projBack(I, d); // down
     t.add(KERNEL_WORK.swigluBackward(rows * I));
     projBack(d, 2 * I); // gate, up
-    t.add(KERNEL_WORK.rmsNormBackward(rows, d));
+    t.add(KERNEL_WORK.rmsNormBackward(rows, d, !lora));
     t.add(KERNEL_WORK.accumulate(rows * d));
     projBack(Hq, d); // o
     t.add(KERNEL_WORK.attentionBackward(B, S, heads, headDim, fused));
     t.add(KERNEL_WORK.rope(rows * (heads + kvHeads) * headDim));
     projBack(d, W, cfg.qkvBias);
-    t.add(KERNEL_WORK.rmsNormBackward(rows, d));
+    t.add(KERNEL_WORK.rmsNormBackward(rows, d, !lora));
     t.add(KERNEL_WORK.accumulate(rows * d));
   }
-  t.add(KERNEL_WORK.embeddingBackward(rows, d, V, cfg.tied, false));
+  if (!lora) t.add(KERNEL_WORK.embeddingBackward(rows, d, V, cfg.tied, false));
 
-  // Gradients in the order the trainer creates them: the head's, each block's from the last, the untied embedding's.
+  // Gradients in the order the trainer creates them: the head's, each block's from the last, the untied embedding's (under LoRA the adapters').
   const desc = llamaDescription(
     { vocab: V, d, layers: L, heads, kvHeads, headDim, inner: I, tied: cfg.tied, qkvBias: cfg.qkvBias },
-    { batch: B, seq: S, amp: cfg.precision !== 'fp32', attention: cfg.attention },
+    { batch: B, seq: S, amp: cfg.precision !== 'fp32', attention: cfg.attention, loraRank: r, qlora: cfg.qlora ?? false },
   );
-  const params = [...desc.units].reverse().flatMap((u) => u.grads);
-  optimizerPhase(t, cfg, params);
+  optimizerPhase(t, cfg, gradsInOrder(desc));
   return t.result();
 }
 
@@ -504,9 +537,70 @@ function gptLoraWork(cfg: GptRunConfig, t: Tally, mm: (M: number, N: number, K: 
     t.add(KERNEL_WORK.layerNormBackward(rows, d, false));
     t.add(KERNEL_WORK.accumulate(rows * d));
   }
-  const params: { n: number; matmul: boolean }[] = [];
-  for (let l = 0; l < L; l++) for (const [K, N] of [[d, 3 * d], [d, d], [d, I], [I, d]] as const) params.push({ n: K * r, matmul: false }, { n: r * N, matmul: false });
-  optimizerPhase(t, cfg, params);
+  optimizerPhase(t, cfg, gradsInOrder(gptDescriptionOfRun(cfg)));
+  return t.result();
+}
+
+/**
+ * A CNN's step (engine/graph/cnn.ts): the step program of estimate/cnn.ts, each forward and
+ * backward command as the kernels the trainer records for its node.
+ */
+function cnnWork(cfg: CnnRunConfig): StepWork {
+  const spec = cnnSpecOf(cfg.model, planConfigOfCnn(cfg));
+  if (!spec) throw new Error(`cnnWork: unknown model '${cfg.model}'`);
+  const g = cnnGraph(spec, cfg.batch);
+  const t = new Tally();
+  const conv = (n: Extract<CnnNode, { op: 'conv' }>): ConvShape => {
+    const out = (side: number) => Math.floor((side + 2 * n.g.pad - n.g.k) / n.g.stride) + 1;
+    return { N: n.g.N, cin: n.g.cin, H: n.g.H, W: n.g.W, cout: n.g.cout, k: n.g.k, OH: out(n.g.H), OW: out(n.g.W) };
+  };
+  const forward = (n: CnnNode) => {
+    switch (n.op) {
+      case 'conv':
+        return t.add(CNN_KERNEL_WORK.convForward(conv(n), n.b !== null));
+      case 'bn':
+        return t.add(CNN_KERNEL_WORK.batchNorm(n.N * n.C * n.HW, n.relu, n.residual !== null));
+      case 'relu':
+        return t.add(CNN_KERNEL_WORK.relu(n.n));
+      case 'maxpool':
+        return t.add(CNN_KERNEL_WORK.maxPool(n.N * n.C * Math.floor(n.H / 2) * Math.floor(n.W / 2)));
+      case 'gap':
+        return t.add(CNN_KERNEL_WORK.avgPool(n.N * n.C * n.H * n.W));
+      case 'linear':
+        return t.add(KERNEL_WORK.matmul(n.rows, n.outF, n.inF, true, undefined));
+      case 'loss':
+        return;
+    }
+  };
+  const backward = (n: CnnNode) => {
+    switch (n.op) {
+      case 'conv':
+        t.add(CNN_KERNEL_WORK.convBackwardWeight(conv(n), n.b !== null));
+        if (n.x !== CNN_IMAGES) t.add(CNN_KERNEL_WORK.convBackwardInput(conv(n)));
+        return;
+      case 'bn':
+        return t.add(CNN_KERNEL_WORK.batchNormBackward(n.N * n.C * n.HW, n.relu));
+      case 'relu':
+        return t.add(CNN_KERNEL_WORK.reluBackward(n.n));
+      case 'maxpool':
+        return t.add(CNN_KERNEL_WORK.maxPoolBackward(n.N * n.C * n.H * n.W));
+      case 'gap':
+        return t.add(CNN_KERNEL_WORK.avgPoolBackward(n.N * n.C * n.H * n.W));
+      case 'linear':
+        t.add(KERNEL_WORK.matmul(n.inF, n.outF, n.rows, false, undefined)); // dW
+        t.add(KERNEL_WORK.columnSum(n.rows, n.outF)); // db
+        if (n.x !== CNN_IMAGES) t.add(KERNEL_WORK.matmul(n.rows, n.inF, n.outF, false, undefined)); // dX
+        return;
+      case 'loss':
+        return t.add(KERNEL_WORK.crossEntropy(n.rows, n.classes));
+    }
+  };
+  for (const c of cnnProgram(g, cfg.checkpoint)) {
+    if (c.k === 'op') t.phase = c.phase;
+    else if (c.k === 'forward') forward(g.nodes[c.node]!);
+    else if (c.k === 'backward') backward(g.nodes[c.node]!);
+  }
+  optimizerPhase(t, cfg, g.params);
   return t.result();
 }
 
@@ -515,7 +609,8 @@ function gptLoraWork(cfg: GptRunConfig, t: Tally, mm: (M: number, N: number, K: 
  * phase, matmul FLOPs, dispatches, compute passes and clears, equal to what the engine counts
  * (RunReport.work). Pure: no GPU.
  */
-export function stepWork(config: RunConfig | GptRunConfig | LlamaRunConfig): StepWork {
+export function stepWork(config: RunConfig | GptRunConfig | LlamaRunConfig | CnnRunConfig): StepWork {
+  if (isCnnRun(config)) return cnnWork(config);
   if (config.model === 'llama') return llamaWork(config);
   return config.model === 'gpt' ? gptWork(config) : mlpWork(config);
 }

@@ -40,6 +40,11 @@ export const CnnRunConfigSchema = z
   });
 export type CnnRunConfig = z.infer<typeof CnnRunConfigSchema>;
 
+/** Whether a run config is a CNN's (its `model` is one of two ids, so `model ===` alone does not narrow a union). */
+export function isCnnRun(c: { model: string }): c is CnnRunConfig {
+  return (CNN_MODELS as readonly string[]).includes(c.model);
+}
+
 /** The lab's default CNN run: small enough for a CPU adapter. */
 export const DEFAULT_CNN_RUN: CnnRunConfig = {
   model: 'cnn-mnist',

@@ -7,18 +7,21 @@
 import type { CnnRunConfig } from './cnn.ts';
 import type { GptRunConfig, LlamaRunConfig, RunConfig, RunProgress, RunReport } from './run.ts';
 
-/** What run() trains: the mlp (model 'mlp'), a GPT-style (model 'gpt') or a Llama-style decoder (model 'llama'); `model` tells them apart. */
-export type EngineRunConfig = RunConfig | GptRunConfig | LlamaRunConfig;
+/**
+ * What run() trains: the mlp (model 'mlp'), a GPT-style (model 'gpt') or a Llama-style decoder
+ * (model 'llama'), or a small CNN (model 'cnn-mnist' or 'cnn-cifar'); `model` tells them apart.
+ */
+export type EngineRunConfig = RunConfig | GptRunConfig | LlamaRunConfig | CnnRunConfig;
 
 /**
- * What run() returns: a RunReport whose config is the one it ran (mlp or gpt). Written as a
+ * What run() returns: a RunReport whose config is the one it ran. Written as a
  * mapped type, not an intersection, so it is the plain object type the report schema infers.
  */
 export type EngineRunReport = { [K in keyof RunReport]: K extends 'config' ? EngineRunConfig : RunReport[K] };
 
-/** Every run the engine trains: the above and the CNNs (cnn-mnist, cnn-cifar), which the CLI runs and the page does not offer yet. */
-export type AnyEngineRunConfig = EngineRunConfig | CnnRunConfig;
-export type AnyEngineRunReport = { [K in keyof RunReport]: K extends 'config' ? AnyEngineRunConfig : RunReport[K] };
+/** Every run the engine trains (the page and the CLI run the same models). */
+export type AnyEngineRunConfig = EngineRunConfig;
+export type AnyEngineRunReport = EngineRunReport;
 
 /** `Error.name` values the engine throws; the UI switches on these, never on classes. */
 export const ENGINE_ERRORS = {
@@ -91,7 +94,7 @@ export interface EngineApi {
    */
   onDeviceError(listener: ((report: DeviceErrorReport) => void) | null): Promise<void>;
   /**
-   * Trains the configured model (an mlp RunConfig or a GptRunConfig, told apart by `model`)
+   * Trains the configured model (an mlp, GPT, Llama or CNN run config, told apart by `model`)
    * on the device and reports the measurement beside the estimate. `config` is validated
    * here with the schema its `model` names (a ConfigError names the field); over Comlink
    * `onProgress` must be wrapped with `Comlink.proxy`. Fails with Error named Busy while

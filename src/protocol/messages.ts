@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { DEVICE_ERROR_KINDS, type AdapterSummary, type DeviceErrorReport, type EngineRunConfig, type EngineRunReport, type ThroughputReport } from './engine-api.ts';
 import { OP_MOMENTS, PHASES, PLAN_CATEGORIES, type CategoryBytes, type GpuFit, type ModelSummary, type Plan, type PlanTerm } from './plan.ts';
 import { GptRunConfigSchema, LlamaRunConfigSchema, PHASE_NAMES, RUN_LIMITS, RunConfigSchema, type RunProgress } from './run.ts';
+import { CnnRunConfigSchema } from './cnn.ts';
 
 /** `Error.name` of a message the page refuses. */
 export const BAD_WORKER_MESSAGE = 'BadWorkerMessage';
@@ -166,8 +167,8 @@ export const PlanSchema = z.object({
     .optional(),
 });
 
-/** The config a report names: an mlp RunConfig or a GptRunConfig, chosen by `model` (no guessing between the two). */
-export const EngineRunConfigSchema = z.discriminatedUnion('model', [RunConfigSchema, GptRunConfigSchema, LlamaRunConfigSchema]);
+/** The config a report names: an mlp, GPT, Llama or CNN run config, chosen by `model` (no guessing between them). */
+export const EngineRunConfigSchema = z.discriminatedUnion('model', [RunConfigSchema, GptRunConfigSchema, LlamaRunConfigSchema, CnnRunConfigSchema]);
 
 /** A report of either model: the same measurement, with the config that ran (see EngineRunReport). */
 export const RunReportSchema = z.object({

@@ -208,6 +208,26 @@ export interface RunTimelinePoint {
 
 export const GPT_CHECKPOINTS = ['none', 'full', 'selective', 'sqrt'] as const;
 
+/** LoRA on a decoder's block projections (engine/graph/lora.ts), the GPT's and the Llama's alike. */
+const LORA_FIELDS = {
+  /**
+   * LoRA rank on the block projections (GPT: Wqkv, Wo, W1, W2; Llama: Wqkv, Wo, Wgu, Wd);
+   * absent or 0: full fine-tuning. Under LoRA every base parameter is frozen.
+   */
+  loraRank: int('lora rank', 0, LIMITS.d).optional(),
+  /** LoRA's alpha: the adapters' product is scaled by alpha / rank. Default 2 × rank (scale 2). */
+  loraAlpha: z.number().positive('lora alpha must be more than 0').max(1 << 20, 'lora alpha must be at most 1048576').optional(),
+  /** QLoRA: the frozen projections stored NF4 (4-bit, one absmax per 64 values). Needs a LoRA rank. */
+  qlora: z.boolean().optional(),
+};
+
+function checkLora(c: { dModel: number; loraRank?: number | undefined; loraAlpha?: number | undefined; qlora?: boolean | undefined }, ctx: z.RefinementCtx): void {
+  const r = c.loraRank ?? 0;
+  if (r > c.dModel) ctx.addIssue({ code: 'custom', path: ['loraRank'], message: `lora rank must be at most d-model (${c.dModel}), the narrowest adapted projection` });
+  if (c.qlora && r === 0) ctx.addIssue({ code: 'custom', path: ['qlora'], message: 'qlora needs a LoRA rank: add --lora-rank, e.g. 8' });
+  if (c.loraAlpha !== undefined && r === 0) ctx.addIssue({ code: 'custom', path: ['loraAlpha'], message: 'lora alpha needs a LoRA rank: add --lora-rank, or drop --lora-alpha' });
+}
+
 /** A GPT-style decoder run (the engine's transformer): learned positions, tied LM head, no dropout. */
 export const GptRunConfigSchema = z
   .object({
@@ -226,21 +246,10 @@ export const GptRunConfigSchema = z
     steps: int('steps', 1, RUN_LIMITS.steps),
     seed: int('seed', 0, 2 ** 32 - 1),
     lr: z.number().positive('lr must be more than 0').max(10, 'lr must be at most 10').optional(),
-    /**
-     * LoRA rank on Wqkv, Wo, W1, W2 (engine/graph/lora.ts); absent or 0: full fine-tuning.
-     * Under LoRA every base parameter is frozen.
-     */
-    loraRank: int('lora rank', 0, LIMITS.d).optional(),
-    /** LoRA's alpha: the adapters' product is scaled by alpha / rank. Default 2 × rank (scale 2). */
-    loraAlpha: z.number().positive('lora alpha must be more than 0').max(1 << 20, 'lora alpha must be at most 1048576').optional(),
-    /** QLoRA: the frozen projections stored NF4 (4-bit, one absmax per 64 values). Needs a LoRA rank. */
-    qlora: z.boolean().optional(),
+    ...LORA_FIELDS,
   })
   .superRefine((c, ctx) => {
-    const r = c.loraRank ?? 0;
-    if (r > c.dModel) ctx.addIssue({ code: 'custom', path: ['loraRank'], message: `lora rank must be at most d-model (${c.dModel}), the narrowest adapted projection` });
-    if (c.qlora && r === 0) ctx.addIssue({ code: 'custom', path: ['qlora'], message: 'qlora needs a LoRA rank: add --lora-rank, e.g. 8' });
-    if (c.loraAlpha !== undefined && r === 0) ctx.addIssue({ code: 'custom', path: ['loraAlpha'], message: 'lora alpha needs a LoRA rank: add --lora-rank, or drop --lora-alpha' });
+    checkLora(c, ctx);
     if (c.dModel % c.heads !== 0) ctx.addIssue({ code: 'custom', path: ['heads'], message: `heads must divide d-model (${c.dModel})` });
     else if (c.precision !== 'fp32' && (c.dModel / c.heads) % 2 !== 0) {
       ctx.addIssue({ code: 'custom', path: ['heads'], message: 'with 16-bit activations the head size (d-model / heads) must be even' });
@@ -342,8 +351,10 @@ export const LlamaRunConfigSchema = z
     steps: int('steps', 1, RUN_LIMITS.steps),
     seed: int('seed', 0, 2 ** 32 - 1),
     lr: z.number().positive('lr must be more than 0').max(10, 'lr must be at most 10').optional(),
+    ...LORA_FIELDS,
   })
   .superRefine((c, ctx) => {
+    checkLora(c, ctx);
     if (c.heads % c.kvHeads !== 0) ctx.addIssue({ code: 'custom', path: ['kvHeads'], message: `kv-heads must divide heads (${c.heads})` });
     else if (c.heads / c.kvHeads > c.headDim) ctx.addIssue({ code: 'custom', path: ['kvHeads'], message: `heads / kv-heads must be at most the head size (${c.headDim})` });
     if (c.headDim % 2 !== 0) ctx.addIssue({ code: 'custom', path: ['headDim'], message: 'rotary positions need an even head size' });

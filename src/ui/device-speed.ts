@@ -9,6 +9,7 @@
  * rate, and learns from every finished run: the steady step time rescales the step terms, the
  * first step's excess over it sets the compile time.
  */
+import { isCnnRun } from '../protocol/cnn.ts';
 import type { EngineRunConfig, EngineRunReport } from '../protocol/engine-api.ts';
 
 /** What a step executes, as the engine counts it (estimate/vramlab-work.ts stepWork). */
@@ -49,6 +50,8 @@ export function priorSpeed(software: boolean, measuredGflops?: number): SpeedMod
 /** The shapes a configuration compiles kernels for: runs with equal keys share every pipeline. */
 export function shapeKey(c: EngineRunConfig): string {
   if (c.model === 'mlp') return `mlp ${c.d}x${c.hidden} b${c.batch} ${c.activation} ${c.precision} ${c.optimizer}`;
+  if (isCnnRun(c)) return `${c.model} n${c.blocks} w${c.width} b${c.batch} ${c.precision} ${c.optimizer}`;
+  if (c.model === 'llama') return `llama v${c.vocab} d${c.dModel} h${c.heads}/${c.kvHeads}x${c.headDim} i${c.inner} b${c.batch} s${c.seq} ${c.attention} ${c.precision} ${c.optimizer}`;
   return `gpt v${c.vocab} d${c.dModel} h${c.heads} b${c.batch} s${c.seq} ${c.attention} ${c.precision} ${c.optimizer}`;
 }
 

@@ -247,7 +247,7 @@ export class EngineController implements ReactiveController {
   }
 
   /**
-   * Runs training (the mlp or a GPT, by `config.model`) on a live worker; progress and the report are validated before they reach
+   * Runs training (the mlp, a GPT, a Llama or a CNN, by `config.model`) on a live worker; progress and the report are validated before they reach
    * the caller (a malformed one fails with Error named BadWorkerMessage). If the worker dies
    * during the run, fails with Error named WorkerFailed (a new worker is started meanwhile).
    */

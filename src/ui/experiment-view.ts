@@ -10,7 +10,9 @@ import type { VlScatterChart } from './scatter-chart.ts';
 /**
  * What both experiment views (tradeoff-view.ts, sweep-view.ts) are given and hold: the run they
  * vary, why the engine cannot run, the shared runner, the device check for a point, and a queue
- * of runs that announces its end as `vl-experiment-done` ({ view, points }).
+ * of runs that announces its end as `vl-experiment-done` ({ view, points }). A view whose tab is
+ * not shown (`inactive`) renders nothing and computes nothing (no device checks of its points,
+ * no estimate curve); its queue keeps running, and it draws again when its tab opens.
  */
 export abstract class ExperimentViewBase extends LitElement {
   static override styles = experimentStyles;
@@ -21,7 +23,9 @@ export abstract class ExperimentViewBase extends LitElement {
   /** Why the engine cannot run now, or '' when it can. */
   @property() engineBlocker = '';
   @property({ attribute: false }) runner: LabRunner | null = null;
-  /** For a GPT: why a config is too big for the adapter (null when it fits). */
+  /** Set while the view's tab is not shown. */
+  @property({ type: Boolean, reflect: true }) inactive = false;
+  /** For a GPT, Llama or CNN: why a config is too big for the adapter (null when it fits). */
   @property({ attribute: false }) tooBig: (c: EngineRunConfig) => string | null = () => null;
 
   @query('vl-scatter-chart') protected chart!: VlScatterChart | null;

@@ -30,7 +30,8 @@ type Base = { config: EngineRunConfig; scaled: string | null } | { error: string
 /**
  * Experiments on the engine around the planner's current config, each a series of real runs
  * drawn against the planner: the checkpointing trade-off (tradeoff-view.ts) and a sweep
- * (sweep-view.ts). A GPT too big for this device is scaled down as Run scales it, or refused,
+ * (sweep-view.ts), of the mlp, a GPT, a Llama-style decoder or a CNN. A model too big for this
+ * device is scaled down as Run scales it, or refused,
  * and the page says which before anything starts. Experiments share the page's engine
  * (lab-runner.ts) with Run and the lessons: while one runs, the others wait.
  *
@@ -113,8 +114,7 @@ export class VlExperiments extends LitElement {
     const steps = this.steps;
     if ('error' in steps) return steps;
     const made = runConfigFor(this.planConfig, steps.value, SEED);
-    if (!('error' in made) && made.config.model === 'llama') return { error: 'The experiments run the mlp and GPT-style models; run a Llama-style model from Run.' };
-    if ('error' in made || made.config.model !== 'gpt') return 'error' in made ? made : { config: made.config, scaled: null };
+    if ('error' in made || made.config.model === 'mlp') return 'error' in made ? made : { config: made.config, scaled: null };
     const adapter = this.currentAdapter;
     if (!adapter) return { error: 'Waiting for the adapter’s limits to check the model against…' };
     const budget = deviceBudget(adapter);
@@ -133,9 +133,9 @@ export class VlExperiments extends LitElement {
     return '';
   }
 
-  /** For a GPT point: why it is too big for the adapter (null when it fits, or for the mlp). */
+  /** For a GPT, Llama or CNN point: why it is too big for the adapter (null when it fits, or for the mlp). */
   private readonly tooBig = (c: EngineRunConfig): string | null => {
-    if (c.model !== 'gpt') return null;
+    if (c.model === 'mlp') return null;
     const adapter = this.currentAdapter;
     if (!adapter) return 'the adapter is not known yet, so its size cannot be checked';
     let over;
@@ -186,7 +186,14 @@ export class VlExperiments extends LitElement {
         )}
       </div>
       <div role="tabpanel" id="panel-tradeoff" aria-labelledby="tab-tradeoff" ?hidden=${this.view !== 'tradeoff'}>
-        <vl-tradeoff-view .base=${props.base} baseError=${props.baseError} engineBlocker=${this.engineBlocker()} .runner=${this.runner} .tooBig=${this.tooBig}></vl-tradeoff-view>
+        <vl-tradeoff-view
+          .base=${props.base}
+          baseError=${props.baseError}
+          engineBlocker=${this.engineBlocker()}
+          .runner=${this.runner}
+          .tooBig=${this.tooBig}
+          ?inactive=${this.view !== 'tradeoff'}
+        ></vl-tradeoff-view>
       </div>
       <div role="tabpanel" id="panel-sweep" aria-labelledby="tab-sweep" ?hidden=${this.view !== 'sweep'}>
         <vl-sweep-view

@@ -9,19 +9,24 @@
  * its 6 blocks, so √n differs from full); variants of one lesson share their shapes wherever
  * the lesson allows, so their kernels compile once.
  */
+import { DEFAULT_CNN_RUN, isCnnRun, type CnnRunConfig } from '../protocol/cnn.ts';
 import type { EngineRunConfig, EngineRunReport } from '../protocol/engine-api.ts';
 import type { PlanCategory } from '../protocol/plan.ts';
 import { countedFlops } from '../protocol/csv.ts';
 
-import { DEFAULT_RUN, GPT_NANO_RUN, type GptRunConfig, type RunConfig } from '../protocol/run.ts';
+import { DEFAULT_RUN, GPT_NANO_RUN, type GptRunConfig, type LlamaRunConfig, type RunConfig } from '../protocol/run.ts';
+import { DEFAULT_PLAN } from '../protocol/config.ts';
+import { resolveModel } from '../estimate/presets.ts';
+import type { TransformerSpec } from '../estimate/specs.ts';
+import { llamaRunOf } from '../estimate/vramlab-llama.ts';
 import { predictRunMs, shapeKey, type SpeedModel, type WorkPredictor } from './device-speed.ts';
-import { checkFit, describeExcess, type DeviceBudget } from './scale.ts';
+import { checkFit, describeExcess, scaleGpt, type DeviceBudget } from './scale.ts';
 import { estimateRun } from './run-estimate.ts';
 
 /** The engine's counted FLOPs of a step (src/protocol/csv.ts), for the lesson views. */
 export { countedFlops };
 
-export const LESSON_IDS = ['checkpointing', 'precision', 'attention', 'growth', 'lora'] as const;
+export const LESSON_IDS = ['checkpointing', 'precision', 'attention', 'growth', 'lora', 'cnn'] as const;
 export type LessonId = (typeof LESSON_IDS)[number];
 
 /** One run of a lesson. */
@@ -73,14 +78,33 @@ const CHECKPOINT_GPT: GptRunConfig = {
 /** The same widths with 2 blocks: the attention and growth lessons (same kernels, shorter steps). */
 const SHALLOW_GPT: GptRunConfig = { ...CHECKPOINT_GPT, layers: 2 };
 
+/** How far the LoRA lesson scales llama-3.2-1b down (ui/scale.ts), and the blocks it keeps. */
+export const LORA_LLAMA_SCALE = { model: 'llama-3.2-1b', factor: 16, layers: 2, vocab: 256 } as const;
+
 /**
- * The GPT the LoRA lesson fine-tunes three ways: wide for its tokens (batch 1, seq 16), so
- * full fine-tuning's gradients and Adam states are most of its peak, under amp-bf16 so QLoRA's
- * NF4 base stands beside 16-bit weights. LoRA rank 8 on Wqkv, Wo, W1, W2. A faster device gets
- * more blocks (the multiplier), not a larger batch, which would make it a lesson on activations.
+ * The Llama the LoRA lesson fine-tunes three ways: llama-3.2-1b (d 2048, 32 heads over 8 kv,
+ * SwiGLU 8192, 16 blocks, tied head) scaled ×16 by scale.ts as a run panel scales it, keeping
+ * 2 blocks: d 128, 32 heads of 4 over 8 kv, SwiGLU 512. Its vocabulary is cut to 256, so the
+ * blocks LoRA adapts hold most parameters, not the frozen embedding; wide for its tokens
+ * (batch 1, seq 16), so full fine-tuning's gradients and Adam states are most of its peak,
+ * under amp-bf16 so QLoRA's NF4 base stands beside 16-bit weights. LoRA rank 8 on Wqkv, Wo,
+ * Wgu, Wd. A faster device gets more blocks (the multiplier), not a larger batch, which would
+ * make it a lesson on activations.
  */
-const LORA_GPT: GptRunConfig = { ...GPT_NANO_RUN, vocab: 64, dModel: 64, heads: 4, layers: 2, seq: 16, batch: 1, attention: 'fused', precision: 'amp-bf16', optimizer: 'adam', checkpoint: 'none', seed: 1 };
+export const LORA_LLAMA: LlamaRunConfig = (() => {
+  const { model, factor, layers, vocab } = LORA_LLAMA_SCALE;
+  const step = { seq: 16, batch: 1, attention: 'fused', precision: 'amp-bf16', optimizer: 'adam', checkpoint: 'none', steps: 1, seed: 1 } as const;
+  const scaled = scaleGpt(llamaRunOf(resolveModel({ ...DEFAULT_PLAN, model }) as TransformerSpec, step), factor, layers);
+  return { ...scaled, vocab, seq: step.seq, batch: step.batch };
+})();
 const LORA_RANK = 8;
+
+/**
+ * The CNN lesson's cnn-cifar, a ResNet-14 (2 basic blocks per stage) of width 8 at batch 4:
+ * activations are three quarters of its peak (32×32 feature maps; the parameters are few), and
+ * its 7 recomputable units make full checkpointing a real cut. A faster device gets a larger batch.
+ */
+const LESSON_CNN: CnnRunConfig = { ...DEFAULT_CNN_RUN, model: 'cnn-cifar', blocks: 2, width: 8, batch: 4, precision: 'fp32', optimizer: 'adam', checkpoint: 'none', seed: 1 };
 
 /** An mlp whose activations dominate (256 rows through 4 blocks of width 32 → 256 → 32). */
 const PRECISION_MLP: RunConfig = { ...DEFAULT_RUN, d: 32, hidden: 256, layers: 4, batch: 256, activation: 'gelu', optimizer: 'adam', checkpoint: 'none', seed: 1 };
@@ -133,13 +157,25 @@ export const LESSONS: Record<LessonId, LessonDef> = {
     grows: 'blocks',
     variants: (m, steps) => {
       // Grows in depth, not batch: more parameters keep the lesson about what trains.
-      const base = { ...LORA_GPT, layers: LORA_GPT.layers * m, steps };
+      const base = { ...LORA_LLAMA, layers: LORA_LLAMA.layers * m, steps };
       return [
         { id: 'full', label: 'full fine-tune', config: base },
         { id: 'lora', label: `LoRA r${LORA_RANK}`, config: { ...base, loraRank: LORA_RANK } },
         { id: 'qlora', label: `QLoRA r${LORA_RANK} (NF4 base)`, config: { ...base, loraRank: LORA_RANK, qlora: true } },
       ];
     },
+  },
+  cnn: {
+    id: 'cnn',
+    title: 'A CNN: where the memory goes',
+    question: 'In a small ResNet, what takes the memory: the weights or the feature maps? And what does checkpointing give back?',
+    quantity: 'activations',
+    variants: (m, steps) =>
+      (['none', 'full'] as const).map((checkpoint) => ({
+        id: checkpoint,
+        label: checkpoint === 'none' ? 'no checkpointing' : 'full checkpointing',
+        config: { ...LESSON_CNN, batch: LESSON_CNN.batch * m, checkpoint, steps },
+      })),
   },
   growth: {
     id: 'growth',
@@ -185,7 +221,7 @@ export interface LessonSizing {
 /** The first device limit a variant breaks, as a sentence; null when every variant fits. */
 export function overLimit(variants: LessonVariant[], budget: DeviceBudget): string | null {
   for (const v of variants) {
-    if (v.config.model === 'gpt') {
+    if (v.config.model !== 'mlp') {
       const over = checkFit(v.config, budget).over.filter((e) => e.limit !== 'compute budget');
       if (over.length > 0) return `${v.label}: ${describeExcess(over[0]!, budget)}`;
     } else if (v.config.model === 'mlp') {
@@ -196,6 +232,16 @@ export function overLimit(variants: LessonVariant[], budget: DeviceBudget): stri
     }
   }
   return null;
+}
+
+/** The model a lesson runs, for sentences: "a GPT decoder of 6 blocks (d 32, 4 heads, vocab 32)". */
+export function describeLessonModel(c: EngineRunConfig): string {
+  if (isCnnRun(c)) {
+    return c.model === 'cnn-mnist' ? `a LeNet-5 CNN (cnn-mnist, 1×28×28 images, batch ${c.batch})` : `a ResNet-${6 * c.blocks + 2} CNN (cnn-cifar, width ${c.width}, 3×32×32 images, batch ${c.batch})`;
+  }
+  if (c.model === 'llama') return `a Llama decoder of ${c.layers} blocks (d ${c.dModel}, ${c.heads} heads over ${c.kvHeads} kv, SwiGLU ${c.inner}, vocab ${c.vocab})`;
+  if (c.model === 'gpt') return `a GPT decoder of ${c.layers} blocks (d ${c.dModel}, ${c.heads} heads, vocab ${c.vocab})`;
+  return `an mlp of ${c.layers} blocks (${c.d} → ${c.hidden} → ${c.d})`;
 }
 
 /** Predicted time of the variants in order, each compiling only shapes not yet compiled. */
@@ -340,7 +386,7 @@ export function lessonEffect(id: LessonId, outcomes: LessonOutcome[], fmt: Fmt):
       const changePct = pct(trained(f), trained(l));
       const details = [
         `Activations: ${fmt(f.activations)} → ${fmt(l.activations)} (${formatChange(pct(f.activations, l.activations))}): LoRA still keeps every projection's input for the adapters' gradients, and adds s·(x·A).`,
-        `Weights: ${fmt(weights(f))} (16-bit copies and fp32 masters) → ${fmt(weights(l))} (a frozen 16-bit base, no masters, fp32 adapters).`,
+        `Weights: ${fmt(weights(f))} (16-bit copies and fp32 masters) → ${fmt(weights(l))} (a frozen base: 16-bit projections, fp32 embedding and norms; fp32 adapters, no masters).`,
         `Peak: ${fmt(full.report.actual.peakBytes)} → ${fmt(lora.report.actual.peakBytes)} (${formatChange(pct(full.report.actual.peakBytes, lora.report.actual.peakBytes))}).`,
       ];
       if (qlora) {
@@ -351,8 +397,28 @@ export function lessonEffect(id: LessonId, outcomes: LessonOutcome[], fmt: Fmt):
         from: { label: full.variant.label, bytes: trained(f) },
         to: { label: lora.variant.label, bytes: trained(l) },
         changePct,
-        headline: `${lora.variant.label} cut gradients and optimizer states ${formatChange(changePct)} (${fmt(trained(f))} → ${fmt(trained(l))}): only the adapters train; activations moved ${formatChange(pct(f.activations, l.activations))}.`,
+        headline: `${lora.variant.label} cut gradients and optimizer states ${formatChange(changePct)} (${fmt(trained(f))} → ${fmt(trained(l))}) on the same scaled Llama: only the adapters train; activations moved ${formatChange(pct(f.activations, l.activations))}${qlora ? `, and QLoRA's NF4 base cut the weights ${formatChange(pct(weights(l), weights(qlora.report.actual.bytes)))} more` : ''}.`,
         details,
+      };
+    }
+    case 'cnn': {
+      const none = byId(outcomes, 'none');
+      const full = byId(outcomes, 'full');
+      const c = compare(none, full);
+      if (!c || !none || !full) return null;
+      const n = none.report.actual;
+      // What the parameters cost at the peak: weights, their gradients and the optimizer's states.
+      const params = n.aliveAtPeak.weights + n.aliveAtPeak.masterWeights + n.aliveAtPeak.gradients + n.aliveAtPeak.optimizer;
+      const f0 = countedFlops(none.report);
+      const f1 = countedFlops(full.report);
+      const compute = f0 && f1 ? `, for ${formatChange(pct(f0, f1))} counted compute` : '';
+      return {
+        ...c,
+        headline: `Feature maps, not weights: activations were ${Math.round((100 * n.aliveAtPeak.activations) / n.peakBytes)}% of the peak (${fmt(n.aliveAtPeak.activations)} of ${fmt(n.peakBytes)}); full checkpointing cut them ${formatChange(c.changePct)} (${fmt(c.from.bytes)} → ${fmt(c.to.bytes)}) and the peak ${formatChange(pct(n.peakBytes, full.report.actual.peakBytes))}${compute}.`,
+        details: [
+          `Weights, gradients and optimizer states together: ${fmt(params)} at the peak (${Math.round((100 * params) / n.peakBytes)}%): a ResNet's parameters are few, its 32×32 feature maps many.`,
+          `Full checkpointing keeps each residual block's input and recomputes the block in backward; with less kept, the peak moves to where backward's activation gradients are largest: ${fmt(n.aliveAtPeak.activationGrads)} → ${fmt(full.report.actual.aliveAtPeak.activationGrads)} of them at the peak.`,
+        ],
       };
     }
     case 'growth': {

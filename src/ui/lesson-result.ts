@@ -3,7 +3,7 @@ import { customElement, property, query } from 'lit/decorators.js';
 import type { PlanCategory } from '../protocol/plan.ts';
 import type { CompareRow } from './compare-bars.ts';
 import { formatBytes, formatInteger } from './format.ts';
-import { countedFlops, formatChange, type LessonEffect, type LessonOutcome } from './lesson-plans.ts';
+import { countedFlops, describeLessonModel, formatChange, type LessonEffect, type LessonOutcome } from './lesson-plans.ts';
 import { estimateRunPytorch } from './run-estimate.ts';
 import { stepTimeSummary } from './step-time.ts';
 import type { VlCompareBars } from './compare-bars.ts';
@@ -167,7 +167,7 @@ export class VlLessonResult extends LitElement {
         </table>
       </div>
       <p class="muted">
-        Each run: ${base.report.config.model === 'gpt' ? 'a GPT decoder' : 'an mlp'}, ${formatInteger(base.report.config.steps)} steps, seed
+        Each run: ${describeLessonModel(base.report.config)}, ${formatInteger(base.report.config.steps)} steps, seed
         ${base.report.config.seed}. Bars show what was alive at each run's measured peak; ticks mark the planner's estimate of the same configuration.
         Counted compute is the work the engine executed in one step, recomputation included; step time is the median of the steps after the
         first (which compiles).

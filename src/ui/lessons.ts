@@ -5,7 +5,7 @@ import { formatDuration } from './device-speed.ts';
 import { AdapterConsumer, type EngineStatus } from './engine-controller.ts';
 import { formatBytes } from './format.ts';
 import { LabRunnerController, type LabRunner } from './lab-runner.ts';
-import { LESSON_IDS, LESSONS, LONG_RUN_MS, lessonEffect, sizeLesson, type LessonId, type LessonOutcome, type LessonSizing } from './lesson-plans.ts';
+import { LESSON_IDS, LESSONS, LONG_RUN_MS, describeLessonModel, lessonEffect, sizeLesson, type LessonId, type LessonOutcome, type LessonSizing } from './lesson-plans.ts';
 import { RunQueueController, type QueuePoint } from './run-queue.ts';
 import { deviceBudget } from './scale.ts';
 import './lesson-result.ts';
@@ -17,11 +17,9 @@ export interface LessonDoneDetail {
   outcomes: LessonOutcome[];
 }
 
-/** "gpt, 6 blocks, d 32, seq 128, batch 1" for the plan line. */
+/** "4 runs of a GPT decoder of 6 blocks (…), 3 steps each" for the plan line. */
 function describeShapes(s: LessonSizing): string {
-  const c = s.variants[0]!.config;
-  const shape = c.model === 'llama' ? `a Llama decoder of ${c.layers} blocks (d ${c.dModel})` : c.model === 'gpt' ? `a GPT decoder of ${c.layers} blocks (d ${c.dModel}, ${c.heads} heads, vocab ${c.vocab})` : `an mlp of ${c.layers} blocks (${c.d} → ${c.hidden} → ${c.d})`;
-  return `${s.variants.length} runs of ${shape}, ${s.steps} steps each`;
+  return `${s.variants.length} runs of ${describeLessonModel(s.variants[0]!.config)}, ${s.steps} steps each`;
 }
 
 /**

@@ -3,7 +3,8 @@
  * (no DOM, no GPU) shared by the run panel, the experiments and the tests.
  */
 import { resolveModel } from '../estimate/presets.ts';
-import type { TransformerSpec } from '../estimate/specs.ts';
+import type { CnnSpec, TransformerSpec } from '../estimate/specs.ts';
+import { CNN_MODELS, CnnRunConfigSchema, isCnnRun, type CnnModel } from '../protocol/cnn.ts';
 import type { PlanConfig } from '../protocol/config.ts';
 import type { EngineRunConfig } from '../protocol/engine-api.ts';
 import { GPT_CHECKPOINTS, GptRunConfigSchema, LlamaRunConfigSchema, RUN_CHECKPOINTS, RUN_OPTIMIZERS, RUN_PRECISIONS, RunConfigSchema } from '../protocol/run.ts';
@@ -15,7 +16,7 @@ export const PANEL_MAX_STEPS = 1000;
 
 /** The models the engine runs, named for a user who picked another one. */
 export const RUNNABLE_MODELS_MESSAGE =
-  'The engine runs the mlp model, GPT-2-style decoders (gpt-nano, gpt2-small … gpt2-xl or an imported GPT-2 config.json) and Llama-style ones (the Llama, Mistral and Qwen2.5 presets or an imported llama, mistral or qwen2 config.json); choose one of those to run it.';
+  'The engine runs the mlp model, GPT-2-style decoders (gpt-nano, gpt2-small … gpt2-xl or an imported GPT-2 config.json), Llama-style ones (the Llama, Mistral and Qwen2.5 presets or an imported llama, mistral or qwen2 config.json) and the small CNNs (cnn-mnist, cnn-cifar); choose one of those to run it.';
 
 /** "a, b or c" */
 export function orList(xs: readonly string[]): string {
@@ -24,11 +25,15 @@ export function orList(xs: readonly string[]): string {
 
 const includes = <T extends string>(xs: readonly T[], v: string): v is T => (xs as readonly string[]).includes(v);
 
-/** Which engine model the plan maps to: the mlp, a gpt2-family decoder (preset or imported config.json), or none. */
-export type RunnableModel = { kind: 'mlp' } | { kind: 'gpt' | 'llama'; spec: TransformerSpec } | null;
+/** Which engine model the plan maps to: the mlp, a gpt2- or llama-family decoder (preset or imported config.json), a CNN preset, or none. */
+export type RunnableModel = { kind: 'mlp' } | { kind: 'gpt' | 'llama'; spec: TransformerSpec } | { kind: 'cnn'; model: CnnModel; spec: CnnSpec } | null;
 
 export function runnableModel(c: PlanConfig): RunnableModel {
   if (c.model === 'mlp') return { kind: 'mlp' };
+  if (includes(CNN_MODELS, c.model)) {
+    const spec = resolveModel(c);
+    return spec.kind === 'cnn' ? { kind: 'cnn', model: c.model, spec } : null;
+  }
   let spec;
   try {
     spec = resolveModel(c);
@@ -57,7 +62,8 @@ export function runBlockers(c: PlanConfig): string[] {
   if (c.mode !== 'train') out.push('mode inference: the engine runs training steps; choose mode train.');
   if (!includes(RUN_PRECISIONS, c.precision)) out.push(`precision ${c.precision}: the engine runs ${orList(RUN_PRECISIONS)}.`);
   if (!includes(RUN_OPTIMIZERS, c.optimizer)) out.push(`optimizer ${c.optimizer}: the engine runs ${orList(RUN_OPTIMIZERS)}.`);
-  const checkpoints = model.kind === 'mlp' ? RUN_CHECKPOINTS : GPT_CHECKPOINTS;
+  // A CNN has no attention to recompute selectively.
+  const checkpoints = model.kind === 'mlp' || model.kind === 'cnn' ? RUN_CHECKPOINTS : GPT_CHECKPOINTS;
   if (!includes(checkpoints, c.checkpoint)) out.push(`checkpointing ${c.checkpoint}: the engine runs ${orList(checkpoints)}.`);
   if (model.kind === 'gpt' && model.spec.intermediate !== 4 * model.spec.hidden) {
     out.push(`MLP width ${model.spec.intermediate}: the engine's GPT uses 4 × d-model (${4 * model.spec.hidden}).`);
@@ -70,9 +76,10 @@ export function ignoredSettings(c: PlanConfig): string[] {
   const out: string[] = [];
   if (c.microBatch !== undefined && c.microBatch !== c.batch) out.push(`micro-batch ${c.microBatch}`);
   const model = runnableModel(c);
-  // The engine's GPT runs LoRA and QLoRA; the mlp has no projections to adapt.
-  if (c.loraRank > 0 && model?.kind !== 'gpt') out.push(`LoRA rank ${c.loraRank}`);
-  if (c.qlora && model?.kind !== 'gpt') out.push('QLoRA');
+  // The engine's GPT and Llama run LoRA and QLoRA; the mlp has no projections to adapt.
+  const adapts = model?.kind === 'gpt' || model?.kind === 'llama';
+  if (c.loraRank > 0 && !adapts) out.push(`LoRA rank ${c.loraRank}`);
+  if (c.qlora && !adapts) out.push('QLoRA');
   if (c.zero > 0) out.push(`ZeRO stage ${c.zero}`);
   if (c.gpus > 1) out.push(`${c.gpus} GPUs`);
   if (model?.kind === 'gpt' && model.spec.dropout) out.push('dropout');
@@ -91,6 +98,11 @@ function rawRunConfig(c: PlanConfig, model: NonNullable<RunnableModel>, steps: s
     steps: num(steps),
     seed: num(seed),
   };
+  if (model.kind === 'cnn') {
+    // cnn-mnist's LeNet-5 has a fixed shape (the schema's blocks 3, width 16 stand for it); cnn-cifar's may be scaled.
+    const scaled = model.model === 'cnn-cifar';
+    return { model: model.model, blocks: scaled ? model.spec.blocks : 3, width: scaled ? model.spec.width : 16, ...common };
+  }
   if (model.kind === 'llama') {
     const s = model.spec;
     return {
@@ -107,6 +119,7 @@ function rawRunConfig(c: PlanConfig, model: NonNullable<RunnableModel>, steps: s
       ropeTheta: 10000,
       seq: c.seq,
       attention: c.attention,
+      ...(c.loraRank > 0 ? { loraRank: c.loraRank, qlora: c.qlora } : {}),
       ...common,
     };
   }
@@ -133,7 +146,8 @@ export function validate(c: PlanConfig, steps: string, seed: string): Validated 
   const model = runnableModel(c);
   if (!model) return { config: null, errors: { config: RUNNABLE_MODELS_MESSAGE } };
   const raw = rawRunConfig(c, model, steps, seed);
-  const r = model.kind === 'llama' ? LlamaRunConfigSchema.safeParse(raw) : model.kind === 'gpt' ? GptRunConfigSchema.safeParse(raw) : RunConfigSchema.safeParse(raw);
+  const schema = model.kind === 'cnn' ? CnnRunConfigSchema : model.kind === 'llama' ? LlamaRunConfigSchema : model.kind === 'gpt' ? GptRunConfigSchema : RunConfigSchema;
+  const r = schema.safeParse(raw);
   const errors: FieldErrors = {};
   if (!r.success) {
     for (const issue of r.error.issues) {
@@ -165,7 +179,13 @@ export function runConfigFor(c: PlanConfig, steps: number, seed: number): { conf
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export function describeRun(c: EngineRunConfig): string {
-  const tail = `batch ${c.batch}; ${c.precision}; ${c.optimizer}; checkpointing ${c.checkpoint}; ${plural(c.steps, 'step')}, seed ${c.seed}`;
+  const lora = (c.model === 'gpt' || c.model === 'llama') && c.loraRank ? `; ${c.qlora ? 'QLoRA' : 'LoRA'} rank ${c.loraRank}` : '';
+  const tail = `batch ${c.batch}; ${c.precision}; ${c.optimizer}; checkpointing ${c.checkpoint}${lora}; ${plural(c.steps, 'step')}, seed ${c.seed}`;
+  if (isCnnRun(c)) {
+    return c.model === 'cnn-mnist'
+      ? `cnn-mnist LeNet-5, 1×28×28 images; ${tail}`
+      : `cnn-cifar ResNet-${6 * c.blocks + 2} (${plural(c.blocks, 'block')} per stage, width ${c.width}), 3×32×32 images; ${tail}`;
+  }
   if (c.model === 'llama') {
     return `llama vocab ${c.vocab}, d ${c.dModel}, ${plural(c.heads, 'head')} (${c.kvHeads} kv), head size ${c.headDim}, inner ${c.inner}, ${plural(c.layers, 'layer')}, ${c.tied ? 'tied' : 'untied'} head, seq ${c.seq}, ${c.attention} attention; ${tail}`;
   }

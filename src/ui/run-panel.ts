@@ -9,10 +9,10 @@ import { AdapterConsumer, type EngineStatus } from './engine-controller.ts';
 import { formatBytes } from './format.ts';
 import { LabRunnerController, type LabRunner } from './lab-runner.ts';
 import { LONG_RUN_MS } from './lesson-plans.ts';
-import { PANEL_MAX_STEPS, describeRun, formatFlops, ignoredSettings, orList, runBlockers, runnableModel, validate, type Validated } from './run-config.ts';
+import { PANEL_MAX_STEPS, describeRun, formatFlops, ignoredSettings, orList, runBlockers, runnableModel, validate, type RunnableModel, type Validated } from './run-config.ts';
 import { RunQueueController } from './run-queue.ts';
 import type { RunScale } from './run-result.ts';
-import { describeChanges, deviceBudget, planForDevice, refusalOf, type DecoderRunConfig, type DeviceBudget, type ScalePlan } from './scale.ts';
+import { describeChanges, deviceBudget, planForDevice, refusalOf, type DeviceBudget, type ScalableRunConfig, type ScalePlan } from './scale.ts';
 import './predict-guess.ts';
 import './run-progress.ts';
 import './run-result.ts';
@@ -23,8 +23,11 @@ export type { RunnableModel } from './run-config.ts';
 
 export const CANCELLED_MESSAGE = 'Cancelled; nothing is left allocated.';
 
-/** What the device check decided for a GPT run. */
-type DeviceCheck = { kind: 'waiting' } | { kind: 'error'; message: string } | { kind: 'ok'; budget: DeviceBudget; plan: ScalePlan<DecoderRunConfig> };
+/** How the panel's intro names the planned model. */
+const MODEL_WORDS: Record<NonNullable<RunnableModel>['kind'], string> = { mlp: 'mlp', gpt: 'GPT', llama: 'Llama-style decoder', cnn: 'CNN' };
+
+/** What the device check decided for a GPT, Llama or CNN run. */
+type DeviceCheck = { kind: 'waiting' } | { kind: 'error'; message: string } | { kind: 'ok'; budget: DeviceBudget; plan: ScalePlan<ScalableRunConfig> };
 
 /** The detail of `vl-run-report`: the finished run's report, or null when a new run starts. */
 export interface RunReportDetail {
@@ -44,10 +47,10 @@ interface RanFor {
 }
 
 /**
- * Runs the plan's model (the mlp, a gpt2-family decoder as the engine's GPT, a llama-family one as its Llama) on the page's
+ * Runs the plan's model (the mlp, a gpt2-family decoder as the engine's GPT, a llama-family one as its Llama, cnn-mnist or cnn-cifar as its CNN) on the page's
  * shared engine and shows the measurement beside estimates of the same configuration
  * (run-result.ts). The plan comes from the planner form; steps and seed are this panel's own.
- * Before a GPT run the shape is checked against the adapter's limits and a stated budget
+ * Before a GPT, Llama or CNN run the shape is checked against the adapter's limits and a stated budget
  * (scale.ts): one too big runs scaled down (the "run scaled down" box, on by default) or is
  * refused with the limit named. Before any run the panel says how long it should take here.
  * Predict, then measure (predict-guess.ts): while a guess is being made the estimates are
@@ -158,7 +161,7 @@ export class VlRunPanel extends LitElement {
   private readonly lab = new LabRunnerController(this);
   private readonly provided = new AdapterConsumer(this);
   /** The last device check, by config and adapter: estimating a 48-layer model per keystroke is wasteful. */
-  private checkCache: { config: DecoderRunConfig; adapter: AdapterSummary; result: DeviceCheck } | null = null;
+  private checkCache: { config: ScalableRunConfig; adapter: AdapterSummary; result: DeviceCheck } | null = null;
 
   private get currentAdapter(): AdapterSummary | null {
     return this.adapter ?? this.provided.adapter;
@@ -168,8 +171,8 @@ export class VlRunPanel extends LitElement {
     this.lab.track(this.runner);
   }
 
-  /** The device check for a GPT config: waiting for the adapter, the estimate's error, or the scale plan. */
-  private deviceCheck(config: DecoderRunConfig): DeviceCheck {
+  /** The device check for a GPT, Llama or CNN config: waiting for the adapter, the estimate's error, or the scale plan. */
+  private deviceCheck(config: ScalableRunConfig): DeviceCheck {
     const adapter = this.currentAdapter;
     if (!adapter) return { kind: 'waiting' };
     const cached = this.checkCache;
@@ -219,7 +222,7 @@ export class VlRunPanel extends LitElement {
       <section aria-labelledby="run-heading" data-testid="run-panel" data-phase=${this.phase()} data-finished=${this.queue.finished}>
         <h2 id="run-heading">Run it on this GPU</h2>
         <p class="muted">
-          Trains the planned ${model?.kind === 'gpt' ? 'GPT' : model?.kind === 'mlp' ? 'mlp' : 'model'} for a few steps in a worker and measures every buffer;
+          Trains the planned ${model ? MODEL_WORDS[model.kind] : 'model'} for a few steps in a worker and measures every buffer;
           the result sits beside the planner's estimates of exactly what ran.
         </p>
         ${blockers.length > 0 ? html`<div class="blocked" data-testid="run-blocked">${blockers.map((b) => html`<p>${b}</p>`)}</div>` : nothing}
@@ -302,7 +305,7 @@ export class VlRunPanel extends LitElement {
   }
 
   /** The budget this device is held to, and what the check decided: fits, scaled down (with the toggle), or nothing to add. */
-  private renderDeviceCheck(config: DecoderRunConfig, hideEstimates: boolean) {
+  private renderDeviceCheck(config: ScalableRunConfig, hideEstimates: boolean) {
     const check = this.deviceCheck(config);
     if (check.kind !== 'ok') return nothing;
     const { budget, plan } = check;

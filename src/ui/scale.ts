@@ -1,7 +1,8 @@
 /**
- * Whether a GPT run fits the device in front of the user, and if not, the same model scaled
- * down until it does. Pure functions (no DOM, no GPU): the run panel calls them before every
- * GPT run, so no run starts on a shape the device cannot hold or would take minutes per step.
+ * Whether a GPT, Llama or CNN run fits the device in front of the user, and if not, the same
+ * model scaled down until it does. Pure functions (no DOM, no GPU): the run panel calls them
+ * before every such run, so no run starts on a shape the device cannot hold or would take
+ * minutes per step.
  *
  * Three checks, all from numbers known before anything is allocated:
  * - the largest single tensor against the adapter's maxStorageBufferBindingSize and
@@ -17,14 +18,20 @@
  * Scaling divides d-model, vocab, layers, seq and batch by one power of two (each kept at a
  * small floor) and keeps the number of heads where it divides the new d-model. A Llama-style
  * run also divides its SwiGLU width and keeps the ratio of query to kv heads where it can (the
- * head size stays even: rotary positions pair lanes).
+ * head size stays even: rotary positions pair lanes). A CNN divides its batch and, for
+ * cnn-cifar, its blocks per stage and first-stage width (cnn-mnist's LeNet-5 has a fixed shape).
  */
-import { estimate } from '../estimate/index.ts';
+import { cnnGraph, cnnSpecOf } from '../estimate/cnn.ts';
+import { estimate, stepWork } from '../estimate/index.ts';
+import { isCnnRun as isCnn, planConfigOfCnn, type CnnRunConfig } from '../protocol/cnn.ts';
 import type { AdapterSummary } from '../protocol/engine-api.ts';
 import { planConfigOfRun, type GptRunConfig, type LlamaRunConfig } from '../protocol/run.ts';
 
 /** The decoders the lab and the CLI scale to a device. */
 export type DecoderRunConfig = GptRunConfig | LlamaRunConfig;
+/** Every run the lab scales to a device: the decoders and the CNNs. */
+export type ScalableRunConfig = DecoderRunConfig | CnnRunConfig;
+
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -42,7 +49,7 @@ const DEFAULT_LIMITS = { maxBufferSize: 256 * MiB, maxStorageBufferBindingSize: 
 export const MAX_SCALE_FACTOR = 1024;
 
 /** Floors below which a dimension is not divided further (a model still worth measuring). */
-export const SCALE_FLOORS = { dModel: 8, vocab: 16, layers: 1, seq: 8, batch: 1 } as const;
+export const SCALE_FLOORS = { dModel: 8, vocab: 16, layers: 1, seq: 8, batch: 1, cnnWidth: 4, cnnBlocks: 1 } as const;
 
 export interface DeviceBudget {
   /** A software adapter (SwiftShader): the smaller budgets apply. */
@@ -82,9 +89,16 @@ export interface Tensor {
  * whatever the precision, so f32 bounds every tensor: rows = batch·seq; the logits gradient
  * rows×vocab, the token table vocab×d (and its gradient and optimizer states), the MLP's
  * rows×4d pre-activation and d×4d weight, the QKV rows×3d, and with eager attention the
- * probabilities batch×heads×seq×seq.
+ * probabilities batch×heads×seq×seq. A CNN's: its largest activation (batch × channels × height
+ * × width) or parameter, from the model's description (estimate/cnn.ts).
  */
-export function largestTensor(c: DecoderRunConfig): Tensor {
+export function largestTensor(c: ScalableRunConfig): Tensor {
+  if (isCnn(c)) {
+    const g = cnnGraph(cnnSpecOf(c.model, planConfigOfCnn(c))!, c.batch);
+    const t = g.tensors.reduce((a, b) => (b.elems > a.elems ? b : a));
+    const p = g.params.reduce((a, b) => (b.n > a.n ? b : a));
+    return t.elems >= p.n ? { name: `activation ${t.name} (batch × channels × height × width)`, bytes: 4 * t.elems } : { name: `parameter ${p.name}`, bytes: 4 * p.n };
+  }
   const rows = c.batch * c.seq;
   const d = c.dModel;
   if (c.model === 'llama') {
@@ -115,9 +129,11 @@ export function largestTensor(c: DecoderRunConfig): Tensor {
  * Floating-point operations of one training step, approximately: 6 per parameter per token
  * for the matmuls (2 forward, 4 backward; blocks 12·d² each, the tied head vocab·d) plus
  * attention's QKᵀ and PV, 4·batch·seq²·d per layer forward, three times that with backward.
- * Recomputation under checkpointing adds at most one more forward; it is left out.
+ * Recomputation under checkpointing adds at most one more forward; it is left out. A CNN's is
+ * the engine's own count (stepWork), recompute included.
  */
-export function stepFlops(c: DecoderRunConfig): number {
+export function stepFlops(c: ScalableRunConfig): number {
+  if (isCnn(c)) return stepWork(c).totalFlops;
   const rows = c.batch * c.seq;
   const d = c.dModel;
   if (c.model === 'llama') {
@@ -129,8 +145,8 @@ export function stepFlops(c: DecoderRunConfig): number {
 }
 
 /** The planner's framework-vramlab peak for the run, in bytes (what the ledger measures). */
-export function peakBytes(c: DecoderRunConfig): number {
-  return estimate(planConfigOfRun(c)).peak.bytes;
+export function peakBytes(c: ScalableRunConfig): number {
+  return estimate(isCnn(c) ? planConfigOfCnn(c) : planConfigOfRun(c)).peak.bytes;
 }
 
 export const LIMIT_NAMES = ['maxStorageBufferBindingSize', 'maxBufferSize', 'memory budget', 'compute budget'] as const;
@@ -154,7 +170,7 @@ export interface FitCheck {
 }
 
 /** Checks one configuration against the budget; `over` lists every limit it breaks. */
-export function checkFit(c: DecoderRunConfig, budget: DeviceBudget): FitCheck {
+export function checkFit(c: ScalableRunConfig, budget: DeviceBudget): FitCheck {
   const tensor = largestTensor(c);
   const flops = stepFlops(c);
   const over: Excess[] = [];
@@ -186,11 +202,16 @@ export function kvHeadsFor(heads: number, kvHeads: number, headDim: number): num
   return heads;
 }
 
-/** The configuration divided by `factor` (a power of two), each dimension kept at its floor. */
-export function scaleGpt<C extends DecoderRunConfig>(c: C, factor: number): C {
+/**
+ * The configuration divided by `factor` (a power of two), each dimension kept at its floor;
+ * `minLayers` raises the depth's floor for a caller whose point needs blocks (a lesson on
+ * checkpointing or on what trains per block): the depth is kept down to it, never raised.
+ */
+export function scaleGpt<C extends DecoderRunConfig>(c: C, factor: number, minLayers: number = SCALE_FLOORS.layers): C {
   if (!Number.isInteger(Math.log2(factor)) || factor < 1) throw new RangeError(`scale factor must be a power of two, got ${factor}`);
   if (factor === 1) return c;
   const div = (v: number, floor: number) => Math.max(Math.min(v, floor), Math.floor(v / factor));
+  const layers = div(c.layers, Math.max(SCALE_FLOORS.layers, minLayers));
   // Even, so a 16-bit run keeps an even head size with one head at least.
   let dModel = div(c.dModel, SCALE_FLOORS.dModel);
   if ((c.precision !== 'fp32' || c.model === 'llama') && dModel % 2 !== 0) dModel += 1;
@@ -206,9 +227,11 @@ export function scaleGpt<C extends DecoderRunConfig>(c: C, factor: number): C {
       kvHeads: kvHeadsFor(heads, Math.max(1, Math.round((c.kvHeads * heads) / c.heads)), headDim),
       inner: div(c.inner, SCALE_FLOORS.dModel),
       vocab: div(c.vocab, SCALE_FLOORS.vocab),
-      layers: div(c.layers, SCALE_FLOORS.layers),
+      layers,
       seq: div(c.seq, SCALE_FLOORS.seq),
       batch: div(c.batch, SCALE_FLOORS.batch),
+      // A LoRA rank stays within the scaled width, as the GPT's.
+      ...(c.loraRank ? { loraRank: Math.min(c.loraRank, dModel) } : {}),
     };
   }
   return {
@@ -216,7 +239,7 @@ export function scaleGpt<C extends DecoderRunConfig>(c: C, factor: number): C {
     dModel,
     heads: headsFor(dModel, c.heads, c.precision),
     vocab: div(c.vocab, SCALE_FLOORS.vocab),
-    layers: div(c.layers, SCALE_FLOORS.layers),
+    layers,
     seq: div(c.seq, SCALE_FLOORS.seq),
     batch: div(c.batch, SCALE_FLOORS.batch),
     // A LoRA rank stays within the scaled width (its narrowest adapted projection).
@@ -224,9 +247,23 @@ export function scaleGpt<C extends DecoderRunConfig>(c: C, factor: number): C {
   };
 }
 
+/** A CNN divided by `factor` (a power of two): batch, and cnn-cifar's blocks per stage and width, each kept at its floor. */
+export function scaleCnn(c: CnnRunConfig, factor: number): CnnRunConfig {
+  if (!Number.isInteger(Math.log2(factor)) || factor < 1) throw new RangeError(`scale factor must be a power of two, got ${factor}`);
+  const div = (v: number, floor: number) => Math.max(Math.min(v, floor), Math.floor(v / factor));
+  const batch = div(c.batch, SCALE_FLOORS.batch);
+  if (c.model === 'cnn-mnist') return { ...c, batch };
+  return { ...c, batch, blocks: div(c.blocks, SCALE_FLOORS.cnnBlocks), width: div(c.width, SCALE_FLOORS.cnnWidth) };
+}
+
+/** Any scalable run divided by `factor`. */
+export function scaleRun<C extends ScalableRunConfig>(c: C, factor: number, minLayers?: number): C {
+  return (isCnn(c) ? scaleCnn(c, factor) : scaleGpt(c as DecoderRunConfig, factor, minLayers)) as C;
+}
+
 /** "d 1600→100, layers 48→3, vocab 50257→3141, seq 16→8": only what changed, in that order. */
-export function describeChanges(from: DecoderRunConfig, to: DecoderRunConfig): string {
-  const fields: [string, keyof GptRunConfig | keyof LlamaRunConfig][] = [
+export function describeChanges(from: ScalableRunConfig, to: ScalableRunConfig): string {
+  const fields: [string, keyof GptRunConfig | keyof LlamaRunConfig | keyof CnnRunConfig][] = [
     ['d', 'dModel'],
     ['heads', 'heads'],
     ['kv heads', 'kvHeads'],
@@ -236,6 +273,8 @@ export function describeChanges(from: DecoderRunConfig, to: DecoderRunConfig): s
     ['seq', 'seq'],
     ['batch', 'batch'],
     ['LoRA rank', 'loraRank'],
+    ['blocks', 'blocks'],
+    ['width', 'width'],
   ];
   return fields
     .filter(([, k]) => k in from && (from as Record<string, unknown>)[k] !== (to as Record<string, unknown>)[k])
@@ -243,7 +282,7 @@ export function describeChanges(from: DecoderRunConfig, to: DecoderRunConfig): s
     .join(', ');
 }
 
-export type ScalePlan<C extends DecoderRunConfig = GptRunConfig> =
+export type ScalePlan<C extends ScalableRunConfig = GptRunConfig> =
   | { kind: 'fits'; config: C; check: FitCheck }
   | { kind: 'scaled'; factor: number; config: C; check: FitCheck; original: FitCheck; message: string }
   | { kind: 'refused'; original: FitCheck; message: string };
@@ -264,12 +303,12 @@ export function describeExcess(e: Excess, budget: DeviceBudget): string {
  * power-of-two scale-down that fits, with the sentence the UI shows; else a refusal naming
  * the limit that even the smallest model breaks.
  */
-export function planForDevice<C extends DecoderRunConfig>(c: C, budget: DeviceBudget): ScalePlan<C> {
+export function planForDevice<C extends ScalableRunConfig>(c: C, budget: DeviceBudget, minLayers?: number): ScalePlan<C> {
   const original = checkFit(c, budget);
   if (original.over.length === 0) return { kind: 'fits', config: c, check: original };
   let last = c;
   for (let factor = 2; factor <= MAX_SCALE_FACTOR; factor *= 2) {
-    const scaled = scaleGpt(c, factor);
+    const scaled = scaleRun(c, factor, minLayers);
     // Every dimension at its floor: more division changes nothing.
     if (describeChanges(last, scaled) === '' && factor > 2) break;
     last = scaled;
@@ -295,7 +334,7 @@ export function planForDevice<C extends DecoderRunConfig>(c: C, budget: DeviceBu
 }
 
 /** The sentence for running the full-size model when it does not fit (scaling turned off). */
-export function refusalOf(plan: Exclude<ScalePlan<DecoderRunConfig>, { kind: 'fits' }>, budget: DeviceBudget): string {
+export function refusalOf(plan: Exclude<ScalePlan<ScalableRunConfig>, { kind: 'fits' }>, budget: DeviceBudget): string {
   if (plan.kind === 'refused') return plan.message;
   return `Refused at full size: ${plan.original.over.map((e) => describeExcess(e, budget)).join('; ')}. Tick "run scaled down" to run the ×${plan.factor} model.`;
 }

@@ -1,7 +1,7 @@
 import { html, nothing } from 'lit';
-import { customElement, property, state } from 'lit/decorators.js';
+import { customElement, state } from 'lit/decorators.js';
 import type { EngineRunConfig } from '../protocol/engine-api.ts';
-import { SWEEP_DEFAULTS, SWEEP_KEYS, SWEEP_MAX_POINTS, SWEEP_MIN_POINTS, curveXs, parseSweepValues, sweepKeys, withSetting, type SweepKey } from './experiment-jobs.ts';
+import { SWEEP_KEYS, SWEEP_MAX_POINTS, SWEEP_MIN_POINTS, curveXs, parseSweepValues, sweepDefault, sweepKeys, withSetting, type SweepKey } from './experiment-jobs.ts';
 import { renderQueueStatus, renderRunControls, renderSaves, statusText } from './experiment-parts.ts';
 import { ExperimentViewBase } from './experiment-view.ts';
 import { formatBytes, formatInteger } from './format.ts';
@@ -13,8 +13,8 @@ import './scatter-chart.ts';
 
 /**
  * A sweep: one setting over a few values, the planner's estimate (peak and activations) drawn
- * as curves over the whole range and the measured runs as points on them. The estimate curve
- * is computed only while this view is shown.
+ * as curves over the whole range and the measured runs as points on them. Nothing is computed
+ * while the view's tab is not shown (ExperimentViewBase.inactive).
  *
  * @fires vl-experiment-done - the runs ended; detail: { view: 'sweep', points }
  * @csspart chart - the chart
@@ -26,11 +26,9 @@ export class VlSweepView extends ExperimentViewBase {
     super('sweep');
   }
 
-  /** Set while another view is shown: the curve is not computed. */
-  @property({ type: Boolean }) inactive = false;
-
   @state() private sweepKey: SweepKey = 'batch';
-  @state() private sweepText = SWEEP_DEFAULTS.batch;
+  /** The values as typed; null until the user types, meaning the default for the run and key (sweepDefault). */
+  @state() private sweepText: string | null = null;
 
   /** The last estimate curve and what it was computed for (JSON of base config, key, range). */
   private curveCache: { key: string; curve: { x: number; peak: number; activations: number }[] } | null = null;
@@ -72,16 +70,18 @@ export class VlSweepView extends ExperimentViewBase {
   }
 
   override render() {
+    if (this.inactive) return nothing;
     const base = this.base;
     if (!base) return html`<p class="error" data-testid="sweep-error">${this.baseError}</p>`;
     const keys = sweepKeys(base);
     const key = this.key(base);
-    const parsed = parseSweepValues(this.sweepText, key);
+    const text = this.sweepText ?? sweepDefault(base, key);
+    const parsed = parseSweepValues(text, key);
     const why = this.engineBlocker || ('error' in parsed ? 'Fix the values first.' : null);
     const q = this.queue;
     const busy = q.running;
     const jobs = 'values' in parsed ? this.jobs(base, key, parsed.values) : [];
-    const curve = 'values' in parsed && !this.inactive ? this.estimateCurve(base, key, parsed.values) : [];
+    const curve = 'values' in parsed ? this.estimateCurve(base, key, parsed.values) : [];
     const curves: ScatterCurve[] = [
       { tone: 'estimate', shape: 'line', points: curve.map((c) => [c.x, c.peak] as const) },
       { tone: 'estimateActivations', shape: 'dashed', points: curve.map((c) => [c.x, c.activations] as const) },
@@ -116,7 +116,7 @@ export class VlSweepView extends ExperimentViewBase {
           <input
             class="values"
             data-testid="sweep-values"
-            .value=${this.sweepText}
+            .value=${text}
             ?disabled=${busy}
             aria-invalid=${'error' in parsed ? 'true' : 'false'}
             aria-describedby=${'error' in parsed ? errorId : nothing}
@@ -180,7 +180,7 @@ export class VlSweepView extends ExperimentViewBase {
     const k = (e.target as HTMLSelectElement).value;
     if (!(SWEEP_KEYS as readonly string[]).includes(k)) return;
     this.sweepKey = k as SweepKey;
-    this.sweepText = SWEEP_DEFAULTS[this.sweepKey];
+    this.sweepText = null;
   };
 
   private readonly handleSweepValues = (e: Event): void => {
@@ -191,7 +191,7 @@ export class VlSweepView extends ExperimentViewBase {
     const base = this.base;
     if (!this.runner || !base || this.queue.running) return;
     const key = this.key(base);
-    const parsed = parseSweepValues(this.sweepText, key);
+    const parsed = parseSweepValues(this.sweepText ?? sweepDefault(base, key), key);
     if ('error' in parsed) return;
     void this.queue.start(this.runner, this.jobs(base, key, parsed.values));
   };

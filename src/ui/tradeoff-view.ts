@@ -1,7 +1,7 @@
 import { html, nothing } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import type { EngineRunConfig } from '../protocol/engine-api.ts';
-import { CROSS_PRECISIONS, tradeoffModes, withSetting } from './experiment-jobs.ts';
+import { CROSS_PRECISIONS, describeBase, tradeoffModes, withSetting } from './experiment-jobs.ts';
 import { renderQueueStatus, renderRunControls, renderSaves, statusText } from './experiment-parts.ts';
 import { ExperimentViewBase } from './experiment-view.ts';
 import { formatBytes } from './format.ts';
@@ -62,6 +62,7 @@ export class VlTradeoffView extends ExperimentViewBase {
   }
 
   override render() {
+    if (this.inactive) return nothing;
     const base = this.base;
     if (!base) return html`<p class="error" data-testid="tradeoff-error">${this.baseError}</p>`;
     const modes = tradeoffModes(base);
@@ -89,7 +90,7 @@ export class VlTradeoffView extends ExperimentViewBase {
     return html`
       <p class="muted">
         Runs the config once per checkpointing mode: less memory for activations, paid for in recomputation. Base:
-        ${base.model === 'gpt' ? `gpt, ${base.layers} blocks, ${base.attention} attention` : `mlp, ${base.layers} blocks`}, ${base.precision}.
+        ${describeBase(base)}, ${base.precision}.
       </p>
       <div class="controls">
         <fieldset ?disabled=${busy}>

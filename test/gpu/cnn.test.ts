@@ -1,7 +1,8 @@
 /**
  * The engine's CNNs (cnn-mnist: LeNet-5; cnn-cifar: a CIFAR ResNet, scaled down) on
- * SwiftShader: the framework-vramlab estimate equals the ledger to the byte over a grid, the
- * checkpointing modes give the gradients of none, and the loss of the synthetic task falls.
+ * SwiftShader: the framework-vramlab estimate equals the ledger to the byte (and stepWork the
+ * engine's counted work) over a grid, the checkpointing modes give the gradients of none, and
+ * the loss of the synthetic task falls.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create, globals } from 'webgpu';
@@ -10,6 +11,7 @@ import { CnnTrainer } from '../../src/engine/graph/cnn.ts';
 import { Ledger } from '../../src/engine/ledger.ts';
 import { StepRecorder } from '../../src/engine/profiler.ts';
 import { runCnnTraining } from '../../src/engine/run.ts';
+import { stepWork } from '../../src/estimate/index.ts';
 import { DEFAULT_CNN_RUN, type CnnRunConfig } from '../../src/protocol/cnn.ts';
 import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
 import type { DeviceErrorReport } from '../../src/protocol/engine-api.ts';
@@ -55,6 +57,8 @@ describe('CNN: the estimate equals the ledger', () => {
     expect(r.actual.aliveAtPeak).toEqual(r.estimate.peak.alive);
     expect(r.actual.liveAfterDisposeBytes).toBe(0);
     expect(r.loss.every(Number.isFinite)).toBe(true);
+    // The page predicts a run's time from this count before it starts.
+    expect(r.work).toEqual(stepWork(cfg));
   });
 });
 

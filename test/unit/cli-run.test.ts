@@ -1,6 +1,6 @@
 /** `vramlab run` without a GPU: flags → RunConfig, errors → the flag, the report's text. */
 import { describe, expect, it } from 'vitest';
-import { parseRunArgs, RUN_FLAGS, flagForField, runFlagsFor, SWEEP_KEYS, UsageError } from '../../src/cli/args.ts';
+import { llamaPresetRun, parseRunArgs, RUN_FLAGS, flagForField, runFlagsFor, SWEEP_KEYS, UsageError } from '../../src/cli/args.ts';
 import { formatProgress, formatRunReport, formatSweep, sweepLine, type SweepLine } from '../../src/cli/format.ts';
 import { runUsage } from '../../src/cli/help.ts';
 import { main, type Io } from '../../src/cli/main.ts';
@@ -122,6 +122,16 @@ describe('parseRunArgs', () => {
   });
 });
 
+describe('parseRunArgs --model llama-*: --layers', () => {
+  it('sets the preset\'s depth and marks it given, so scaling to the device keeps it', () => {
+    const given = parseRunArgs(['--model', 'llama-3.2-1b', '--layers', '2']);
+    expect(given.config).toEqual({ ...llamaPresetRun('llama-3.2-1b'), layers: 2 });
+    expect(given.depthGiven).toBe(true);
+    expect(parseRunArgs(['--model', 'llama-3.2-1b']).depthGiven).toBeUndefined();
+    expect(parseRunArgs(['--model', 'llama-3.2-1b', '--sweep', 'layers=1,2']).depthGiven).toBe(true);
+  });
+});
+
 describe('parseRunArgs --model cnn-mnist|cnn-cifar', () => {
   it('starts from DEFAULT_CNN_RUN with the model named; cnn-cifar takes --blocks and --width', () => {
     expect(parseRunArgs(['--model', 'cnn-mnist']).config).toEqual(DEFAULT_CNN_RUN);
@@ -131,7 +141,7 @@ describe('parseRunArgs --model cnn-mnist|cnn-cifar', () => {
 
   it.each([
     [['--model', 'cnn-mnist', '--blocks', '2'], /^--blocks 2: cnn-mnist has a fixed shape/],
-    [['--model', 'cnn-cifar', '--layers', '2'], /^--layers shapes --model mlp, gpt only/],
+    [['--model', 'cnn-cifar', '--layers', '2'], /^--layers shapes --model mlp, gpt, llama only; --model cnn takes --blocks, --width$/],
     [['--model', 'cnn-cifar', '--checkpoint', 'selective'], /^--checkpoint/],
     [['--model', 'cnn-cifar', '--width', '0'], /^--width/],
   ])('%j → one line naming the flag', (argv, message) => {
@@ -166,7 +176,7 @@ describe('parseRunArgs --model gpt', () => {
     expect(usage(['--model', 'gpt', '--qlora']).message).toMatch(/--qlora.*needs a LoRA rank/);
     expect(usage(['--model', 'gpt', '--lora-alpha', '4']).message).toMatch(/--lora-alpha.*needs a LoRA rank/);
     expect(usage(['--model', 'gpt', '--lora-rank', '65']).message).toMatch(/--lora-rank.*at most d-model \(64\)/);
-    expect(usage(['--lora-rank', '4']).message).toMatch(/--lora-rank shapes --model gpt only/);
+    expect(usage(['--lora-rank', '4']).message).toMatch(/--lora-rank shapes --model gpt, llama only/);
     // The estimate the run is checked against is the planner's LoRA/QLoRA one.
     const plan = planConfigOfGpt({ ...GPT_NANO_RUN, loraRank: 8, qlora: true });
     expect(plan).toMatchObject({ loraRank: 8, qlora: true, framework: 'vramlab' });

@@ -374,7 +374,7 @@ describe('framework vramlab: LoRA and QLoRA', () => {
   });
 
   it('refuses LoRA for the mlp, and a rank above the width', () => {
-    expect(() => estimate({ ...planConfigOf(DEFAULT_RUN), loraRank: 4 })).toThrow(/runs LoRA on GPT-style decoders only/);
+    expect(() => estimate({ ...planConfigOf(DEFAULT_RUN), loraRank: 4 })).toThrow(/runs LoRA on its decoders \(GPT- and Llama-style\) only/);
     expect(() => estimate({ ...planConfigOfGpt(GPT_NANO_RUN), loraRank: 65 })).toThrow(/LoRA rank 65 is over the model's width 64/);
   });
 });

@@ -5,7 +5,8 @@ import { stepWork } from '../../src/estimate/index.ts';
 import { learnSpeed, predictRunMs, priorSpeed, shapeKey, type SpeedModel } from '../../src/ui/device-speed.ts';
 import { LESSON_IDS, LESSONS, LESSON_TARGET_MS, lessonEffect, sizeLesson, type LessonOutcome } from '../../src/ui/lesson-plans.ts';
 import { estimateRun } from '../../src/ui/run-estimate.ts';
-import { deviceBudget } from '../../src/ui/scale.ts';
+import { deviceBudget, scaleGpt } from '../../src/ui/scale.ts';
+import { llamaPresetRun } from '../../src/cli/args.ts';
 import { LabRunner } from '../../src/ui/lab-runner.ts';
 
 const GiB = 2 ** 30;
@@ -63,9 +64,16 @@ describe('lessons on a software adapter', () => {
     expect(act[0]).toBeGreaterThan(act[1]!); // selective drops the probabilities
   });
 
-  it('lora: full fine-tune, LoRA and QLoRA of one shape; the adapters cut gradients and states, not activations; NF4 cuts the weights', () => {
+  it('lora: full fine-tune, LoRA and QLoRA of one scaled Llama; the adapters cut gradients and states, not activations; NF4 cuts the weights', () => {
     const v = sizeLesson(LESSONS.lora, swiftshader, speed, stepWork, new Set()).variants;
     expect(v.map((x) => x.id)).toEqual(['full', 'lora', 'qlora']);
+    // llama-3.2-1b scaled ×16 by scale.ts, its 2 blocks kept: one shape for all three runs.
+    const llama = v.map((x) => (x.config.model === 'llama' ? x.config : null));
+    expect(llama.every((c) => c !== null)).toBe(true);
+    expect(scaleGpt(llamaPresetRun('llama-3.2-1b'), 16, 2)).toMatchObject({ dModel: 128, heads: 32, kvHeads: 8, headDim: 4, inner: 512, layers: 2, tied: true });
+    for (const c of llama) expect(c).toMatchObject({ dModel: 128, heads: 32, kvHeads: 8, headDim: 4, inner: 512, layers: 2, vocab: 256, seq: 16, batch: 1, precision: 'amp-bf16' });
+    expect(llama.map((c) => [c!.loraRank ?? 0, c!.qlora ?? false])).toEqual([[0, false], [8, false], [8, true]]);
+    expect(new Set(v.map((x) => shapeKey(x.config))).size).toBe(1);
     const [full, lora, qlora] = v.map((x) => estimateRun(x.config));
     expect(lora!.bytes.gradients + lora!.bytes.optimizer).toBeLessThan(0.3 * (full!.bytes.gradients + full!.bytes.optimizer));
     expect(lora!.bytes.activations / full!.bytes.activations).toBeGreaterThanOrEqual(1);
@@ -73,8 +81,29 @@ describe('lessons on a software adapter', () => {
     expect(qlora!.bytes.weights).toBeLessThan(lora!.bytes.weights);
     expect(qlora!.bytes.activations).toBe(lora!.bytes.activations);
     const effect = lessonEffect('lora', v.map((variant) => reportOf({ variant })), fmt)!;
-    expect(effect.headline).toMatch(/^LoRA r8 cut gradients and optimizer states −\d+%/);
+    expect(effect.headline).toMatch(/^LoRA r8 cut gradients and optimizer states −\d+% .* on the same scaled Llama: .* and QLoRA's NF4 base cut the weights −\d+% more\.$/);
     expect(effect.details.some((d) => d.startsWith('QLoRA stores the projections in NF4'))).toBe(true);
+  });
+
+  it('cnn: a ResNet on cnn-cifar without and with full checkpointing, one shape; the headline is computed from the measured reports', () => {
+    const v = sizeLesson(LESSONS.cnn, swiftshader, speed, stepWork, new Set()).variants;
+    expect(v.map((x) => x.id)).toEqual(['none', 'full']);
+    for (const x of v) expect(x.config).toMatchObject({ model: 'cnn-cifar', blocks: 2, width: 8 });
+    expect(new Set(v.map((x) => shapeKey(x.config))).size).toBe(1);
+    const outcomes = v.map((variant) => reportOf({ variant }));
+    const [none, full] = outcomes.map((o) => o.report);
+    // The parameters are a small part of the peak: weights, their gradients and Adam's states.
+    const a = none!.actual.aliveAtPeak;
+    expect((a.weights + a.gradients + a.optimizer) / none!.actual.peakBytes).toBeLessThan(0.25);
+    const effect = lessonEffect('cnn', outcomes, fmt)!;
+    const share = Math.round((100 * a.activations) / none!.actual.peakBytes);
+    expect(effect.headline).toContain(`activations were ${share}% of the peak (${a.activations} B of ${none!.actual.peakBytes} B)`);
+    expect(effect.headline).toContain(`(${none!.actual.bytes.activations} B → ${full!.actual.bytes.activations} B)`);
+    expect(effect.changePct).toBeLessThan(-50);
+    // Other measurements, another headline: nothing in it is fixed text.
+    const halved = outcomes.map((o, i) => (i === 1 ? { ...o, report: { ...o.report, actual: { ...o.report.actual, bytes: { ...o.report.actual.bytes, activations: 1000 } } } } : o));
+    expect(lessonEffect('cnn', halved, fmt)!.headline).toContain(`→ 1000 B`);
+    expect(lessonEffect('cnn', outcomes.slice(0, 1), fmt)).toBeNull();
   });
 
   it('the time a compiled shape would take again is not counted twice', () => {

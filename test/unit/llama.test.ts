@@ -12,7 +12,7 @@ import { resolveModel } from '../../src/estimate/presets.ts';
 import type { TransformerSpec } from '../../src/estimate/specs.ts';
 import { LLAMA_RUN_MODELS, llamaDescriptionOf } from '../../src/estimate/vramlab-llama.ts';
 import { DEFAULT_PLAN, type PlanConfig } from '../../src/protocol/config.ts';
-import { LlamaRunConfigSchema } from '../../src/protocol/run.ts';
+import { LlamaRunConfigSchema, type LlamaRunConfig } from '../../src/protocol/run.ts';
 import { deviceBudget, planForDevice } from '../../src/ui/scale.ts';
 import { runConfigFor } from '../../src/ui/run-config.ts';
 
@@ -54,6 +54,34 @@ describe('Llama: the model description', () => {
   });
 });
 
+describe('Llama: the description under LoRA and QLoRA', () => {
+  it('only the adapters train; the projections are frozen in their storage, everything else fp32; the estimate says so', () => {
+    const id = 'qwen2.5-0.5b';
+    const cfg = (over: Partial<PlanConfig>) => plan({ model: id, precision: 'amp-bf16', ...over });
+    const desc = llamaDescriptionOf(spec(id), cfg({ loraRank: 8 }));
+    const adapters = desc.params.filter((p) => p.role === 'adapter');
+    const s = spec(id);
+    const W = (s.heads + 2 * s.kvHeads) * s.headDim;
+    // Per block: Wqkv d→W, Wo heads·headDim→d, Wgu d→2I, Wd I→d, each r·(in + out).
+    const perBlock = 8 * (s.hidden + W + s.heads * s.headDim + s.hidden + s.hidden + 2 * s.intermediate + s.intermediate + s.hidden);
+    expect(adapters.reduce((a, p) => a + p.n, 0)).toBe(s.layers * perBlock);
+    expect(desc.units.flatMap((u) => u.grads)).toEqual(adapters);
+    const bases = desc.params.filter((p) => p.role === 'frozen' && p.stored === 'packed16');
+    expect(bases.map((p) => p.name.replace(/^h\d+\./, '')).slice(0, 4)).toEqual(['attn.Wqkv', 'attn.Wo', 'mlp.Wgu', 'mlp.Wd']);
+    expect(desc.params.filter((p) => p.role === undefined)).toEqual([]);
+    // The same parameters as full fine-tuning, plus the adapters.
+    expect(desc.params.filter((p) => p.role !== 'adapter').reduce((a, p) => a + p.n, 0)).toBe(estimate(plan({ model: id, framework: 'pytorch' })).params);
+    const full = estimate(cfg({}));
+    const lora = estimate(cfg({ loraRank: 8 }));
+    const qlora = estimate(cfg({ loraRank: 8, qlora: true }));
+    expect(lora.bytes.gradients).toBe(4 * s.layers * perBlock);
+    expect(lora.bytes.masterWeights).toBe(0);
+    expect(qlora.bytes.weights).toBeLessThan(lora.bytes.weights);
+    expect(lora.bytes.activations).toBeGreaterThan(full.bytes.activations);
+    expect(() => estimate(cfg({ loraRank: 1000 }))).toThrow(/LoRA rank 1000 is over the model's width 896; lower --lora-rank/);
+  });
+});
+
 describe('Llama: scaled to a device as a GPT is', () => {
   const software = deviceBudget({ isFallbackAdapter: true, limits: { maxBufferSize: 256 * MiB, maxStorageBufferBindingSize: 128 * MiB } });
   it.each(LLAMA_RUN_MODELS)('%s fits a software adapter once scaled, with an even head size and whole kv groups', (id) => {
@@ -78,6 +106,22 @@ describe('vramlab run --model <llama preset>', () => {
     const a = parseRunArgs(['--model', 'llama-3.2-1b', '--seq', '16', '--attention', 'eager', '--checkpoint', 'selective']);
     expect(a.config).toMatchObject({ model: 'llama', vocab: 128256, dModel: 2048, heads: 32, kvHeads: 8, headDim: 64, layers: 16, inner: 8192, tied: true, qkvBias: false, seq: 16, attention: 'eager', checkpoint: 'selective' });
     expect(parseRunArgs(['--model', 'qwen2.5-7b']).config).toMatchObject({ model: 'llama', tied: false, qkvBias: true, kvHeads: 4 });
+  });
+
+  it('--lora-rank, --lora-alpha and --qlora reach the Llama; nonsense is refused with the flag named', () => {
+    expect(parseRunArgs(['--model', 'llama-3.2-1b', '--lora-rank', '8', '--qlora', '--lora-alpha', '32']).config).toMatchObject({ model: 'llama', loraRank: 8, qlora: true, loraAlpha: 32 });
+    expect(() => parseRunArgs(['--model', 'llama-3.2-1b', '--qlora'])).toThrow(/--qlora.*needs a LoRA rank/);
+    expect(() => parseRunArgs(['--model', 'llama-3.2-1b', '--lora-alpha', '4'])).toThrow(/--lora-alpha.*needs a LoRA rank/);
+    expect(() => parseRunArgs(['--model', 'llama-3.2-1b', '--lora-rank', '2049'])).toThrow(/--lora-rank.*at most d-model \(2048\)/);
+  });
+
+  it('scaled to a device, a LoRA rank stays within the scaled width', () => {
+    const c = { ...parseRunArgs(['--model', 'llama-3.2-1b', '--lora-rank', '2048']).config } as LlamaRunConfig;
+    const p = planForDevice(c, deviceBudget({ isFallbackAdapter: true, limits: { maxBufferSize: 256 * MiB, maxStorageBufferBindingSize: 128 * MiB } }));
+    expect(p.kind).toBe('scaled');
+    if (p.kind !== 'scaled') return;
+    expect(p.config.loraRank).toBe(p.config.dModel);
+    expect(p.message).toMatch(/LoRA rank 2048→\d+/);
   });
 
   it('refuses the GPT shape flags, naming the flag', () => {

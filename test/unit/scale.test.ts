@@ -3,6 +3,7 @@
  * tensor, the step's arithmetic, and the power-of-two scale-down that keeps heads dividing
  * d-model, or a refusal naming the limit.
  */
+import { llamaPresetRun } from '../../src/cli/args.ts';
 import { describe, expect, it } from 'vitest';
 import { GPT_NANO_RUN, GptRunConfigSchema, type GptRunConfig } from '../../src/protocol/run.ts';
 import {
@@ -110,6 +111,18 @@ describe('headsFor and scaleGpt', () => {
 });
 
 describe('planForDevice', () => {
+  it('keeps a given depth while it divides the rest (minLayers), and divides the depth without it', () => {
+    const llama = llamaPresetRun('llama-3.2-1b');
+    const kept = planForDevice({ ...llama, layers: 2 }, software, 2);
+    const divided = planForDevice({ ...llama, layers: 2 }, software);
+    expect(kept.kind).toBe('scaled');
+    expect(divided.kind).toBe('scaled');
+    if (kept.kind !== 'scaled' || divided.kind !== 'scaled') return;
+    expect(kept.config.layers).toBe(2);
+    expect(divided.config.layers).toBe(1);
+    expect(kept.config.dModel).toBeLessThan(llama.dModel);
+  });
+
   it('runs gpt-nano at batch 1, seq 16 at full size on a software adapter', () => {
     const plan = planForDevice({ ...GPT_NANO_RUN, batch: 1, seq: 16 }, software);
     expect(plan.kind).toBe('fits');

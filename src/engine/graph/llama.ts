@@ -11,9 +11,11 @@
  * projection; gu rows × 2·inner, [gate | up]. Weights are stored in × out; forward matmuls read
  * them as stored, backward transposed.
  *
- * A LoRA seam: every projection goes through `project` (forward) and `projectBackward`
- * (input gradient and weight gradient); an adapter wraps those two with its own low-rank
- * product, saving what its backward needs under its own names in the description.
+ * LoRA and QLoRA (cfg.loraRank > 0; lora.ts): the block projections Wqkv (with qwen2's bias),
+ * Wo, Wgu and Wd are LoraLinears over a frozen base (fp32, packed 16-bit under amp, NF4 under
+ * QLoRA), everything else is frozen fp32; `project` and `projectBackward` go through the
+ * adapter, which keeps s·(x·A) for backward. Only the adapters have gradients: no weight
+ * gradient, no RMSNorm gain's, no embedding's or LM head's.
  */
 import { recordAttentionEager, recordAttentionEagerBackward, recordAttentionFused, recordAttentionFusedBackward } from '../kernels/attention.ts';
 import { recordCrossEntropy } from '../kernels/crossentropy.ts';
@@ -27,21 +29,29 @@ import type { Storage } from '../kernels/storage.ts';
 import { recordSwiglu, recordSwigluBackward } from '../kernels/swiglu.ts';
 import type { Ledger } from '../ledger.ts';
 import type { StepRecorder } from '../profiler.ts';
-import { mulberry32, uniform } from '../rng.ts';
-import type { LlamaRunConfig } from '../../protocol/run.ts';
-import { type Grad, type GradInspector, type Param, Trainer } from './trainer.ts';
-import { type ModelDescription, type ParamDesc, type UnitDesc, tensorOf } from '../../estimate/describe.ts';
+import { mulberry32 } from '../rng.ts';
+import { type LlamaRunConfig, loraScaleOf } from '../../protocol/run.ts';
+import { type DecoderBody, DescribedTrainer } from './described.ts';
+import { type LoraContext, LoraLinear } from './lora.ts';
+import type { Grad, GradInspector, Param } from './trainer.ts';
+import type { ModelDescription, UnitDesc } from '../../estimate/describe.ts';
+import { loraName } from '../../estimate/describe-lora.ts';
 import { llamaDescription, llamaParamName } from '../../estimate/vramlab-llama.ts';
 import { ENGINE_OP } from '../../estimate/vramlab.ts';
 
+const PROJECTIONS = ['qkv', 'o', 'gu', 'down'] as const;
+type Projection = (typeof PROJECTIONS)[number];
+
+/** A block's parameters; under LoRA all frozen, the projections' bases inside `lora`. */
 interface Block {
   ln1: Param;
-  Wqkv: Param;
+  Wqkv: Param | null;
   bqkv: Param | null;
-  Wo: Param;
+  Wo: Param | null;
   ln2: Param;
-  Wgu: Param;
-  Wd: Param;
+  Wgu: Param | null;
+  Wd: Param | null;
+  lora: Record<Projection, LoraLinear> | null;
 }
 
 /** What a block keeps for backward (its input is tracked beside it). */
@@ -49,15 +59,22 @@ interface Saved {
   y1: GPUBuffer;
   rstd1: GPUBuffer;
   qkv: GPUBuffer;
-  /** Eager: the probabilities; fused: the per-row logsumexp. */
-  attn: GPUBuffer;
+  /** Eager: the probabilities (null once selective recompute dropped them); fused: the per-row logsumexp. */
+  attn: GPUBuffer | null;
   out: GPUBuffer;
   x1: GPUBuffer;
   y2: GPUBuffer;
   rstd2: GPUBuffer;
   gu: GPUBuffer;
   act: GPUBuffer;
+  /** LoRA: s·(x·A) of each projection. */
+  xaQkv?: GPUBuffer;
+  xaO?: GPUBuffer;
+  xaGu?: GPUBuffer;
+  xaDown?: GPUBuffer;
 }
+
+const XA_OF = { qkv: 'xaQkv', o: 'xaO', gu: 'xaGu', down: 'xaDown' } as const satisfies Record<Projection, keyof Saved>;
 
 /** A projection: y = x·W (+ b), W stored in × out. */
 interface Linear {
@@ -67,11 +84,10 @@ interface Linear {
   outF: number;
 }
 
-export class LlamaTrainer extends Trainer {
+export class LlamaTrainer extends DescribedTrainer {
   readonly cfg: LlamaRunConfig;
   readonly desc: ModelDescription;
   private readonly blocks: Block[] = [];
-  private readonly byName = new Map<string, Param>();
   private ids!: GPUBuffer;
   private targets!: GPUBuffer;
 
@@ -80,8 +96,17 @@ export class LlamaTrainer extends Trainer {
     this.cfg = cfg;
     this.desc = llamaDescription(
       { vocab: cfg.vocab, d: cfg.dModel, layers: cfg.layers, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, inner: cfg.inner, tied: cfg.tied, qkvBias: cfg.qkvBias },
-      { batch: cfg.batch, seq: cfg.seq, amp: cfg.precision !== 'fp32', attention: cfg.attention },
+      { batch: cfg.batch, seq: cfg.seq, amp: cfg.precision !== 'fp32', attention: cfg.attention, loraRank: cfg.loraRank ?? 0, qlora: cfg.qlora ?? false },
     );
+  }
+
+  /** LoRA rank; 0: full fine-tuning. */
+  get loraRank(): number {
+    return this.cfg.loraRank ?? 0;
+  }
+
+  private get loraContext(): LoraContext {
+    return { device: this.device, act: this.act, buffer: (name, category, bytes) => this.buffer(name, category, bytes), release: (b) => this.ledger.release(b) };
   }
 
   get rows(): number {
@@ -115,46 +140,32 @@ export class LlamaTrainer extends Trainer {
     return t;
   }
 
-  private p(name: string): Param {
-    const p = this.byName.get(name);
-    if (!p) throw new Error(`LlamaTrainer: no parameter '${name}'`);
-    return p;
-  }
-
   private async allocate(): Promise<void> {
-    const { cfg, device } = this;
+    const { cfg } = this;
     const rand = mulberry32(cfg.seed);
     this.ledger.setOp(-1, 'setup');
-    const init = (d: ParamDesc) => (n: number) =>
-      d.init.kind === 'uniform' ? uniform(rand, n, d.init.std * Math.sqrt(3)) : new Float32Array(n).fill(d.init.kind === 'ones' ? 1 : 0);
-    for (const d of this.desc.params) this.byName.set(d.name, await this.param(d.name, d.n, init(d), d.matmul));
+    // LoRA's adapters from their own stream, so base weights and data are those of the full model.
+    await this.allocateParams(rand, mulberry32((cfg.seed ^ 0x1f83d9ab) >>> 0));
+    const lora = (n: ReturnType<typeof llamaParamName.block>): Record<Projection, LoraLinear> => {
+      const { dModel: d, inner: I } = cfg;
+      const shapes: Record<Projection, [string, number, number]> = { qkv: [n.Wqkv, d, this.qkvWidth], o: [n.Wo, cfg.heads * cfg.headDim, d], gu: [n.Wgu, d, 2 * I], down: [n.Wd, I, d] };
+      const out = {} as Record<Projection, LoraLinear>;
+      for (const k of PROJECTIONS) {
+        const [name, K, N] = shapes[k];
+        const bias = k === 'qkv' && cfg.qkvBias ? this.p(n.bqkv).master : null;
+        out[k] = new LoraLinear(name, K, N, this.loraRank, loraScaleOf(cfg), this.frozenWeight(name), bias, this.p(loraName.A(name)), this.p(loraName.B(name)));
+      }
+      return out;
+    };
     for (let l = 0; l < cfg.layers; l++) {
       const n = llamaParamName.block(l);
-      this.blocks.push({ ln1: this.p(n.ln1), Wqkv: this.p(n.Wqkv), bqkv: cfg.qkvBias ? this.p(n.bqkv) : null, Wo: this.p(n.Wo), ln2: this.p(n.ln2), Wgu: this.p(n.Wgu), Wd: this.p(n.Wd) });
+      const bqkv = cfg.qkvBias ? this.p(n.bqkv) : null;
+      if (this.loraRank > 0) this.blocks.push({ ln1: this.p(n.ln1), Wqkv: null, bqkv, Wo: null, ln2: this.p(n.ln2), Wgu: null, Wd: null, lora: lora(n) });
+      else this.blocks.push({ ln1: this.p(n.ln1), Wqkv: this.p(n.Wqkv), bqkv, Wo: this.p(n.Wo), ln2: this.p(n.ln2), Wgu: this.p(n.Wgu), Wd: this.p(n.Wd), lora: null });
     }
-    // The task of the GPT runs: count up modulo the vocabulary from a random start.
-    const V = cfg.vocab;
-    const S = cfg.seq;
-    const ids = new Uint32Array(this.rows);
-    const targets = new Uint32Array(this.rows);
-    for (let b = 0; b < cfg.batch; b++) {
-      const start = Math.floor(rand() * V);
-      for (let t = 0; t < S; t++) {
-        ids[b * S + t] = (start + t) % V;
-        targets[b * S + t] = (start + t + 1) % V;
-      }
-    }
-    this.ids = await this.buffer('ids', 'inputs', 4 * this.rows);
-    this.targets = await this.buffer('targets', 'inputs', 4 * this.rows);
-    device.queue.writeBuffer(this.ids, 0, ids);
-    device.queue.writeBuffer(this.targets, 0, targets);
+    // The task of the GPT runs.
+    ({ ids: this.ids, targets: this.targets } = await this.countingTask(rand, cfg));
     await this.allocateWorkspace();
-  }
-
-  /** A tensor of a unit, with the name, bytes and category the description gives it. */
-  private t(unit: UnitDesc, name: string): Promise<GPUBuffer> {
-    const d = tensorOf(unit, name);
-    return this.buffer(name, d.category, d.bytes);
   }
 
   /** Forward of a projection: out = x·W (+ b), x in activation storage. */
@@ -180,14 +191,32 @@ export class LlamaTrainer extends Trainer {
     }
   }
 
-  private linears(blk: Block) {
+  /** The projections of a fully trained block. */
+  private linears(blk: Block): Record<Projection, Linear> {
     const { dModel: d, heads, headDim, inner: I } = this.cfg;
     return {
-      qkv: { W: blk.Wqkv, b: blk.bqkv, inF: d, outF: this.qkvWidth },
-      o: { W: blk.Wo, b: null, inF: heads * headDim, outF: d },
-      gu: { W: blk.Wgu, b: null, inF: d, outF: 2 * I },
-      down: { W: blk.Wd, b: null, inF: I, outF: d },
-    } satisfies Record<string, Linear>;
+      qkv: { W: blk.Wqkv!, b: blk.bqkv, inF: d, outF: this.qkvWidth },
+      o: { W: blk.Wo!, b: null, inF: heads * headDim, outF: d },
+      gu: { W: blk.Wgu!, b: null, inF: d, outF: 2 * I },
+      down: { W: blk.Wd!, b: null, inF: I, outF: d },
+    };
+  }
+
+  /** Forward of block projection k into out; under LoRA through its adapter, whose s·(x·A) goes into `xa`. */
+  private async blockProject(enc: GPUCommandEncoder, blk: Block, k: Projection, x: GPUBuffer, out: GPUBuffer, label: string, xa: Partial<Saved>): Promise<void> {
+    if (blk.lora) xa[XA_OF[k]] = await blk.lora[k].forward(this.loraContext, enc, { rows: this.rows, x, out });
+    else this.project(enc, this.linears(blk)[k], x, out, label);
+  }
+
+  /** Backward of block projection k: its weight's (or under LoRA its adapters') gradients and dX. */
+  private async blockProjectBackward(enc: GPUCommandEncoder, blk: Block, k: Projection, s: Saved, x: GPUBuffer, dY: GPUBuffer, g: Map<Param, GPUBuffer>, dX: GPUBuffer, label: string): Promise<void> {
+    if (blk.lora) {
+      const lin = blk.lora[k];
+      await lin.backward(this.loraContext, enc, { rows: this.rows, dY, x, xa: s[XA_OF[k]]!, dX, gA: g.get(lin.A)!, gB: g.get(lin.B)! });
+      return;
+    }
+    const lin = this.linears(blk)[k];
+    this.projectBackward(enc, lin, x, this.act, dY, { W: g.get(lin.W)!, b: lin.b ? g.get(lin.b)! : null }, dX, label);
   }
 
   private get attnShape() {
@@ -203,14 +232,14 @@ export class LlamaTrainer extends Trainer {
     const { cfg, act, rows, device } = this;
     const u = this.unitOfBlock(l);
     const blk = this.blocks[l]!;
-    const lin = this.linears(blk);
     const t = (name: string) => this.t(u, `h${l}.${name}`);
     const d = cfg.dModel;
     const y1 = await t('y1');
     const rstd1 = await t('ln1.rstd');
     recordRmsNorm(device, enc, { x, xStorage: act, rows, cols: d, gamma: blk.ln1.master, y: y1, yStorage: act, rstd: rstd1 });
     const raw = await t('qkv.raw');
-    this.project(enc, lin.qkv, y1, raw, `h${l}.qkv`);
+    const xa: Partial<Saved> = {};
+    await this.blockProject(enc, blk, 'qkv', y1, raw, `h${l}.qkv`, xa);
     const qkv = await t('qkv');
     recordRope(device, enc, { x: raw, xStorage: act, y: qkv, yStorage: act, rows, seq: cfg.seq, width: this.qkvWidth, rotCols: (cfg.heads + cfg.kvHeads) * cfg.headDim, headDim: cfg.headDim, theta: cfg.ropeTheta });
     this.ledger.release(raw);
@@ -219,23 +248,23 @@ export class LlamaTrainer extends Trainer {
       attn = await t('attn.probs');
       const out = await t('attn.out');
       recordAttentionEager(device, enc, { ...this.attnShape, qkv, qkvStorage: act, probs: attn, probsStorage: act, out, outStorage: act });
-      return this.blockRest(l, x, enc, output, { y1, rstd1, qkv, attn, out });
+      return this.blockRest(l, x, enc, output, { y1, rstd1, qkv, attn, out, ...xa });
     }
     attn = await t('attn.lse');
     const out = await t('attn.out');
     recordAttentionFused(device, enc, { ...this.attnShape, qkv, qkvStorage: act, out, outStorage: act, lse: attn });
-    return this.blockRest(l, x, enc, output, { y1, rstd1, qkv, attn, out });
+    return this.blockRest(l, x, enc, output, { y1, rstd1, qkv, attn, out, ...xa });
   }
 
-  private async blockRest(l: number, x: GPUBuffer, enc: GPUCommandEncoder, output: boolean, s: Pick<Saved, 'y1' | 'rstd1' | 'qkv' | 'attn' | 'out'>): Promise<{ saved: Saved; x2: GPUBuffer | null }> {
+  private async blockRest(l: number, x: GPUBuffer, enc: GPUCommandEncoder, output: boolean, s: Pick<Saved, 'y1' | 'rstd1' | 'qkv' | 'attn' | 'out' | 'xaQkv'>): Promise<{ saved: Saved; x2: GPUBuffer | null }> {
     const { cfg, act, rows, device } = this;
     const u = this.unitOfBlock(l);
     const blk = this.blocks[l]!;
-    const lin = this.linears(blk);
     const t = (name: string) => this.t(u, `h${l}.${name}`);
     const d = cfg.dModel;
+    const xa: Partial<Saved> = {};
     const proj = await t('attn.proj');
-    this.project(enc, lin.o, s.out, proj, `h${l}.o`);
+    await this.blockProject(enc, blk, 'o', s.out, proj, `h${l}.o`, xa);
     const x1 = await t('x1');
     recordAdd(device, enc, { a: x, aStorage: act, b: proj, bStorage: act, out: x1, outStorage: act, n: rows * d });
     this.ledger.release(proj);
@@ -243,62 +272,50 @@ export class LlamaTrainer extends Trainer {
     const rstd2 = await t('ln2.rstd');
     recordRmsNorm(device, enc, { x: x1, xStorage: act, rows, cols: d, gamma: blk.ln2.master, y: y2, yStorage: act, rstd: rstd2 });
     const gu = await t('mlp.gu');
-    this.project(enc, lin.gu, y2, gu, `h${l}.gu`);
+    await this.blockProject(enc, blk, 'gu', y2, gu, `h${l}.gu`, xa);
     const a = await t('mlp.act');
     recordSwiglu(device, enc, { gu, guStorage: act, act: a, actStorage: act, rows, inner: cfg.inner });
-    const saved: Saved = { ...s, x1, y2, rstd2, gu, act: a };
-    if (!output) return { saved, x2: null };
+    const saved: Saved = { ...s, x1, y2, rstd2, gu, act: a, ...xa };
+    if (!output) {
+      // LoRA: Wd's backward still needs its s·(x·A).
+      if (blk.lora) saved.xaDown = await blk.lora.down.forward(this.loraContext, enc, { rows, x: a, out: a, product: false });
+      return { saved, x2: null };
+    }
     const m = await t('mlp.out');
-    this.project(enc, lin.down, a, m, `h${l}.down`);
+    await this.blockProject(enc, blk, 'down', a, m, `h${l}.down`, saved);
     const x2 = await t('x2');
     recordAdd(device, enc, { a: x1, aStorage: act, b: m, bStorage: act, out: x2, outStorage: act, n: rows * d });
     this.ledger.release(m);
     return { saved, x2 };
   }
 
-  private releaseSaved(s: Saved): void {
-    for (const b of Object.values(s)) if (b) this.ledger.release(b);
+  /** An RMSNorm gain's gradient, when it trains (not under LoRA). */
+  private gainGrad(g: Map<Param, GPUBuffer>, gain: Param): { dGamma?: GPUBuffer } {
+    const dGamma = g.get(gain);
+    return dGamma ? { dGamma } : {};
   }
 
   async step(rec: StepRecorder, inspect?: GradInspector): Promise<void> {
     const { cfg, device, ledger, act, rows } = this;
     const { vocab: V, dModel: d, layers: L, seq: S } = cfg;
-    const { dropped, keepsInput, segmentOf } = this.plan;
     const head = this.headUnit;
     const embed = this.p(llamaParamName.embed);
     const norm = this.p(llamaParamName.norm);
     const lmHead = cfg.tied ? null : this.p(llamaParamName.lmHead);
     this.beginStep(rec);
 
-    const inputs: (GPUBuffer | null)[] = new Array(L).fill(null);
-    const saved: (Saved | null)[] = new Array(L).fill(null);
+    let body!: DecoderBody<Saved>;
     let xL!: GPUBuffer;
     let yf!: GPUBuffer;
     let rstdf!: GPUBuffer;
     let logits!: GPUBuffer;
     await rec.phase('forward', async () => {
       this.begin(ENGINE_OP.forwardEmbeddings);
-      let x = await this.t(this.desc.units[0]!, 'x0');
+      const x = await this.t(this.desc.units[0]!, 'x0');
       recordEmbedding(device, rec.encoder, { ids: this.ids, rows, seq: S, dim: d, vocab: V, tokenTable: embed.master, posTable: null, out: x, outStorage: act });
-      for (let l = 0; l < L; l++) {
-        this.begin(ENGINE_OP.forwardBlock(l));
-        const r = await this.blockForward(l, x, rec.encoder, true);
-        if (dropped[l]) {
-          this.releaseSaved(r.saved);
-          if (!keepsInput[l]) ledger.release(x);
-        } else {
-          saved[l] = r.saved;
-          if (this.selective) {
-            // Selective recompute (Korthikanti et al. 2022): drop the s² probabilities only.
-            ledger.release(r.saved.attn);
-            r.saved.attn = null!;
-          }
-        }
-        inputs[l] = dropped[l] && !keepsInput[l] ? null : x;
-        x = r.x2!;
-      }
+      body = await this.forwardBlocks(x, L, this.selective, (l, x, output) => this.blockForward(l, x, rec.encoder, output));
       this.begin(ENGINE_OP.forwardHead);
-      xL = x;
+      xL = body.out;
       yf = await this.t(head, 'lnf.y');
       rstdf = await this.t(head, 'lnf.rstd');
       recordRmsNorm(device, rec.encoder, { x: xL, xStorage: act, rows, cols: d, gamma: norm.master, y: yf, yStorage: act, rstd: rstdf });
@@ -308,6 +325,7 @@ export class LlamaTrainer extends Trainer {
       recordMatmul(device, rec.encoder, { M: rows, N: V, K: d, a: yf, aStorage: act, aTransposed: false, b: w.buf, bStorage: w.storage, bTransposed: lmHead === null, out: logits, outStorage: act, label: 'lm_head' });
     });
 
+    const { inputs, saved } = body;
     const grads: Grad[] = [];
     let dX!: GPUBuffer;
     await rec.phase('backward', async () => {
@@ -318,7 +336,11 @@ export class LlamaTrainer extends Trainer {
       const dLogits = await this.t(head, 'dLogits');
       recordCrossEntropy(device, enc, { logits, logitsStorage: act, targets: this.targets, rows, vocab: V, loss: this.loss, dLogits, lossScale: this.lossState });
       const dYf = await this.t(head, 'lnf.dy');
-      if (lmHead) {
+      if (this.loraRank > 0) {
+        // Frozen head: dYf = dLogits·lm_headᵀ (untied, d×V as stored) or dLogits·embed (tied, V×d).
+        const w = this.weight(lmHead ?? embed);
+        recordMatmul(device, enc, { M: rows, N: d, K: V, a: dLogits, aStorage: 'f32', aTransposed: false, b: w.buf, bStorage: w.storage, bTransposed: lmHead !== null, out: dYf, outStorage: 'f32', label: 'lm_head.dX' });
+      } else if (lmHead) {
         this.projectBackward(enc, { W: lmHead, b: null, inF: d, outF: V }, yf, act, dLogits, { W: g.get(lmHead)!, b: null }, dYf, 'lm_head');
       } else {
         // gEmbed = dLogitsᵀ·yf (V×d); dYf = dLogits·embed.
@@ -327,33 +349,18 @@ export class LlamaTrainer extends Trainer {
         recordMatmul(device, enc, { M: rows, N: d, K: V, a: dLogits, aStorage: 'f32', aTransposed: false, b: w.buf, bStorage: w.storage, bTransposed: false, out: dYf, outStorage: 'f32', label: 'lm_head.dX' });
       }
       dX = await this.t(head, 'lnf.dx');
-      recordRmsNormBackward(device, enc, { dy: dYf, x: xL, xStorage: act, gamma: norm.master, rstd: rstdf, rows, cols: d, dx: dX, dGamma: g.get(norm)! });
+      recordRmsNormBackward(device, enc, { dy: dYf, x: xL, xStorage: act, gamma: norm.master, rstd: rstdf, rows, cols: d, dx: dX, ...this.gainGrad(g, norm) });
       for (const b of [dLogits, logits, dYf, yf, rstdf, xL]) ledger.release(b);
     });
 
     for (let l = L - 1; l >= 0; l--) {
-      if (saved[l] === null) {
-        await rec.phase('recompute', async () => {
-          const seg = segmentOf[l]!;
-          let x = inputs[seg[0]!]!;
-          for (const j of seg) {
-            this.begin(ENGINE_OP.recomputeBlock(j));
-            const last = j === seg[seg.length - 1];
-            const r = await this.blockForward(j, x, rec.encoder, !last);
-            saved[j] = r.saved;
-            if (!last) {
-              inputs[j + 1] = r.x2;
-              x = r.x2!;
-            }
-          }
-        });
-      }
+      if (saved[l] === null) await rec.phase('recompute', () => this.recomputeSegment(l, body, (j, x, output) => this.blockForward(j, x, rec.encoder, output)));
       if (this.selective) {
         await rec.phase('recompute', async () => {
           this.begin(ENGINE_OP.recomputeAttention(l));
           const s = saved[l]!;
           s.attn = await this.t(this.unitOfBlock(l), `h${l}.attn.probs`);
-          recordAttentionEager(device, rec.encoder, { ...this.attnShape, qkv: s.qkv, qkvStorage: act, probs: s.attn, probsStorage: act, out: s.out, outStorage: act });
+          recordAttentionEager(device, rec.encoder, { ...this.attnShape, qkv: s.qkv, qkvStorage: act, probs: s.attn!, probsStorage: act, out: s.out, outStorage: act });
         });
       }
       await rec.phase('backward', async () => {
@@ -365,6 +372,11 @@ export class LlamaTrainer extends Trainer {
 
     await rec.phase('backward', async () => {
       this.begin(ENGINE_OP.backwardEmbeddings);
+      if (this.loraRank > 0) {
+        // Frozen embedding: block 0's input gradient ends here.
+        ledger.release(dX);
+        return;
+      }
       // Tied: the embedding's gradient holds the LM head's part already; add the lookup's.
       const tied = grads.find((x) => x.param === embed);
       const gEmbed = tied ? tied.buffer : await this.grad(grads, embed);
@@ -380,46 +392,44 @@ export class LlamaTrainer extends Trainer {
     const { cfg, device, ledger, act, rows } = this;
     const u = this.unitOfBlock(l);
     const blk = this.blocks[l]!;
-    const lin = this.linears(blk);
     const t = (name: string) => this.t(u, `h${l}.${name}`);
     const d = cfg.dModel;
     const g = new Map<Param, GPUBuffer>();
     for (const p of u.grads) g.set(this.p(p.name), await this.grad(grads, this.p(p.name)));
-    const gOf = (lin: Linear) => ({ W: g.get(lin.W)!, b: lin.b ? g.get(lin.b)! : null });
     // MLP: dAct = dX2·Wdᵀ, gWd = actᵀ·dX2; dGu = SwiGLU'(gu, dAct); gWgu = y2ᵀ·dGu, dY2 = dGu·Wguᵀ.
     const dAct = await t('mlp.dAct');
-    this.projectBackward(enc, lin.down, s.act, act, dX2, gOf(lin.down), dAct, `h${l}.down`);
+    await this.blockProjectBackward(enc, blk, 'down', s, s.act, dX2, g, dAct, `h${l}.down`);
     const dGu = await t('mlp.dGu');
     recordSwigluBackward(device, enc, { gu: s.gu, guStorage: act, dAct, dGu, rows, inner: cfg.inner });
     ledger.release(dAct);
     const dY2 = await t('ln2.dy');
-    this.projectBackward(enc, lin.gu, s.y2, act, dGu, gOf(lin.gu), dY2, `h${l}.gu`);
+    await this.blockProjectBackward(enc, blk, 'gu', s, s.y2, dGu, g, dY2, `h${l}.gu`);
     ledger.release(dGu);
     // RMSNorm 2 and the residual: dX1 = RMS2ᵀ(dY2) + dX2.
     const dX1 = await t('dx1');
-    recordRmsNormBackward(device, enc, { dy: dY2, x: s.x1, xStorage: act, gamma: blk.ln2.master, rstd: s.rstd2, rows, cols: d, dx: dX1, dGamma: g.get(blk.ln2)! });
+    recordRmsNormBackward(device, enc, { dy: dY2, x: s.x1, xStorage: act, gamma: blk.ln2.master, rstd: s.rstd2, rows, cols: d, dx: dX1, ...this.gainGrad(g, blk.ln2) });
     recordAccumulate(device, enc, { x: dX2, into: dX1, n: rows * d });
     ledger.release(dY2);
     ledger.release(dX2);
     // Attention: dOut = dX1·Woᵀ, gWo = outᵀ·dX1; the attention's backward; the rotation undone.
     const dOut = await t('attn.dOut');
-    this.projectBackward(enc, lin.o, s.out, act, dX1, gOf(lin.o), dOut, `h${l}.o`);
+    await this.blockProjectBackward(enc, blk, 'o', s, s.out, dX1, g, dOut, `h${l}.o`);
     const dQkv = await t('attn.dQkv');
     if (cfg.attention === 'eager') {
-      recordAttentionEagerBackward(device, enc, { ...this.attnShape, qkv: s.qkv, qkvStorage: act, probs: s.attn, probsStorage: act, dOut, dQkv });
+      recordAttentionEagerBackward(device, enc, { ...this.attnShape, qkv: s.qkv, qkvStorage: act, probs: s.attn!, probsStorage: act, dOut, dQkv });
     } else {
-      recordAttentionFusedBackward(device, enc, { ...this.attnShape, qkv: s.qkv, qkvStorage: act, out: s.out, outStorage: act, lse: s.attn, dOut, dQkv });
+      recordAttentionFusedBackward(device, enc, { ...this.attnShape, qkv: s.qkv, qkvStorage: act, out: s.out, outStorage: act, lse: s.attn!, dOut, dQkv });
     }
     ledger.release(dOut);
     const dRaw = await t('attn.dQkvRaw');
     recordRope(device, enc, { x: dQkv, xStorage: 'f32', y: dRaw, yStorage: 'f32', rows, seq: cfg.seq, width: this.qkvWidth, rotCols: (cfg.heads + cfg.kvHeads) * cfg.headDim, headDim: cfg.headDim, theta: cfg.ropeTheta, inverse: true });
     ledger.release(dQkv);
     const dY1 = await t('ln1.dy');
-    this.projectBackward(enc, lin.qkv, s.y1, act, dRaw, gOf(lin.qkv), dY1, `h${l}.qkv`);
+    await this.blockProjectBackward(enc, blk, 'qkv', s, s.y1, dRaw, g, dY1, `h${l}.qkv`);
     ledger.release(dRaw);
     // RMSNorm 1 and the residual: dX = RMS1ᵀ(dY1) + dX1.
     const dXin = await t('dx');
-    recordRmsNormBackward(device, enc, { dy: dY1, x, xStorage: act, gamma: blk.ln1.master, rstd: s.rstd1, rows, cols: d, dx: dXin, dGamma: g.get(blk.ln1)! });
+    recordRmsNormBackward(device, enc, { dy: dY1, x, xStorage: act, gamma: blk.ln1.master, rstd: s.rstd1, rows, cols: d, dx: dXin, ...this.gainGrad(g, blk.ln1) });
     recordAccumulate(device, enc, { x: dX1, into: dXin, n: rows * d });
     ledger.release(dY1);
     ledger.release(dX1);

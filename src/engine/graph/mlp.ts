@@ -1,8 +1,8 @@
 /**
  * The `mlp` model on the GPU: L blocks of Linear(d→hidden)+bias, activation,
- * Linear(hidden→d)+bias; loss = mean of squares of the last output. Buffers follow the layout
- * that src/estimate/vramlab.ts documents (the planner's `framework vramlab`), so the ledger
- * and the estimate can be compared tensor by tensor.
+ * Linear(hidden→d)+bias; loss = mean of squares of the last output. Every parameter and tensor
+ * comes from the model description (src/estimate/vramlab-mlp.ts) by name, with the bytes it
+ * gives: the planner's framework-vramlab estimate reads the same description.
  *
  * Row-major layouts: x, block outputs B×d; pre, act B×hidden; W1 d×hidden (in × out), so the
  * forward is x·W1 with no transpose; W2 hidden×d.
@@ -10,13 +10,16 @@
 import { recordMseLoss } from '../kernels/loss.ts';
 import { recordMatmul } from '../kernels/matmul.ts';
 import { recordColumnSum } from '../kernels/reduce.ts';
-import { packHalf, storageBytes } from '../kernels/storage.ts';
+import { packHalf } from '../kernels/storage.ts';
 import type { Ledger } from '../ledger.ts';
 import type { StepRecorder } from '../profiler.ts';
 import { mulberry32, uniform } from '../rng.ts';
 import { DEFAULT_LR, type RunConfig } from '../../protocol/run.ts';
-import { type Grad, type GradInspector, type Param, Trainer } from './trainer.ts';
+import type { ModelDescription, UnitDesc } from '../../estimate/describe.ts';
+import { mlpDescriptionOfRun, mlpOutputName, mlpParamName } from '../../estimate/vramlab-mlp.ts';
 import { ENGINE_OP } from '../../estimate/vramlab.ts';
+import { DescribedTrainer } from './described.ts';
+import type { Grad, GradInspector, Param } from './trainer.ts';
 
 export type { GradInspector } from './trainer.ts';
 
@@ -33,14 +36,20 @@ interface Saved {
   act: GPUBuffer | null;
 }
 
-export class MlpTrainer extends Trainer {
+export class MlpTrainer extends DescribedTrainer {
   readonly cfg: RunConfig;
+  readonly desc: ModelDescription;
   private readonly blocks: Block[] = [];
   private x!: GPUBuffer;
 
   private constructor(device: GPUDevice, ledger: Ledger, cfg: RunConfig) {
     super(device, ledger, { precision: cfg.precision, optimizer: cfg.optimizer, checkpoint: cfg.checkpoint, lr: cfg.lr ?? DEFAULT_LR[cfg.optimizer], blocks: cfg.layers });
     this.cfg = cfg;
+    this.desc = mlpDescriptionOfRun(cfg);
+  }
+
+  private unit(l: number): UnitDesc {
+    return this.desc.units[l]!;
   }
 
   /**
@@ -63,19 +72,13 @@ export class MlpTrainer extends Trainer {
     const { cfg, device } = this;
     const rand = mulberry32(cfg.seed);
     this.ledger.setOp(-1, 'setup');
-    const { d, hidden } = cfg;
-    // PyTorch's Linear init: U(−1/√fan_in, 1/√fan_in) for weights and biases.
-    const init = (fanIn: number) => (n: number) => uniform(rand, n, 1 / Math.sqrt(fanIn));
+    await this.allocateParams(rand);
     for (let l = 0; l < cfg.layers; l++) {
-      this.blocks.push({
-        W1: await this.param(`block${l}.W1`, d * hidden, init(d), true),
-        b1: await this.param(`block${l}.b1`, hidden, init(d), false),
-        W2: await this.param(`block${l}.W2`, hidden * d, init(hidden), true),
-        b2: await this.param(`block${l}.b2`, d, init(hidden), false),
-      });
+      const n = mlpParamName(l);
+      this.blocks.push({ W1: this.p(n.W1), b1: this.p(n.b1), W2: this.p(n.W2), b2: this.p(n.b2) });
     }
-    this.x = await this.buffer('x', 'inputs', storageBytes(cfg.batch * d, this.act));
-    const xs = uniform(rand, cfg.batch * d, 1);
+    this.x = await this.buffer('x', 'inputs', this.desc.inputBytes);
+    const xs = uniform(rand, cfg.batch * cfg.d, 1);
     device.queue.writeBuffer(this.x, 0, this.act === 'f32' ? xs : packHalf(xs, this.act));
     await this.allocateWorkspace();
   }
@@ -84,8 +87,8 @@ export class MlpTrainer extends Trainer {
   private async firstMatmul(l: number, input: GPUBuffer, enc: GPUCommandEncoder, tag: string): Promise<Saved> {
     const { batch: B, d, hidden } = this.cfg;
     const blk = this.blocks[l]!;
-    const pre = await this.buffer(`block${l}.pre${tag}`, 'activations', storageBytes(B * hidden, this.act));
-    const act = await this.buffer(`block${l}.act${tag}`, 'activations', storageBytes(B * hidden, this.act));
+    const pre = await this.t(this.unit(l), `block${l}.pre`, tag);
+    const act = await this.t(this.unit(l), `block${l}.act`, tag);
     const w = this.weight(blk.W1);
     recordMatmul(this.device, enc, {
       M: B, N: hidden, K: d,
@@ -103,7 +106,7 @@ export class MlpTrainer extends Trainer {
   private async secondMatmul(l: number, act: GPUBuffer, enc: GPUCommandEncoder, tag: string): Promise<GPUBuffer> {
     const { batch: B, d, hidden } = this.cfg;
     const blk = this.blocks[l]!;
-    const out = await this.buffer(`block${l}.out${tag}`, 'activations', storageBytes(B * d, this.act));
+    const out = await this.t(this.unit(l), mlpOutputName(l), tag);
     const w = this.weight(blk.W2);
     recordMatmul(this.device, enc, {
       M: B, N: d, K: hidden,
@@ -155,7 +158,7 @@ export class MlpTrainer extends Trainer {
     let dOut!: GPUBuffer;
     await rec.phase('backward', async () => {
       begin(ENGINE_OP.loss);
-      dOut = await this.buffer('loss.dOut', 'activation-grads', 4 * B * d);
+      dOut = await this.t(this.unit(L), 'loss.dOut');
       recordMseLoss(device, rec.encoder, { y: lastOut, yStorage: this.act, n: B * d, loss: this.loss, dy: dOut, lossScale: this.lossState });
       ledger.release(lastOut);
     });
@@ -189,7 +192,7 @@ export class MlpTrainer extends Trainer {
         const gb1 = await g(blk.b1);
         const gW2 = await g(blk.W2);
         const gb2 = await g(blk.b2);
-        const dPre = await this.buffer(`block${l}.dPre`, 'activation-grads', 4 * B * hidden);
+        const dPre = await this.t(this.unit(l), `block${l}.dPre`);
         const enc = rec.encoder;
         // dW2 = actᵀ·dOut (act stored B×hidden, read transposed).
         recordMatmul(device, enc, { M: hidden, N: d, K: B, a: s.act!, aStorage: this.act, aTransposed: true, b: dOut, bStorage: 'f32', bTransposed: false, out: gW2, outStorage: 'f32', label: `block${l}.dW2` });
@@ -209,7 +212,7 @@ export class MlpTrainer extends Trainer {
         recordColumnSum(device, enc, { x: dPre, rows: B, cols: hidden, out: gb1 });
         let dIn: GPUBuffer | null = null;
         if (l > 0) {
-          dIn = await this.buffer(`block${l}.dIn`, 'activation-grads', 4 * B * d);
+          dIn = await this.t(this.unit(l), `block${l}.dIn`);
           const w1 = this.weight(blk.W1);
           recordMatmul(device, enc, { M: B, N: d, K: hidden, a: dPre, aStorage: 'f32', aTransposed: false, b: w1.buf, bStorage: w1.storage, bTransposed: true, out: dIn, outStorage: 'f32', label: `block${l}.dIn` });
         }

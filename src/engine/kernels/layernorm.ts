@@ -188,7 +188,8 @@ export function recordLayerNormBackward(device: GPUDevice, encoder: GPUCommandEn
 export const RMSNORM_DEFAULT_EPS = 1e-5;
 
 export type RmsNormArgs = Omit<LayerNormArgs, 'beta' | 'mean'>;
-export type RmsNormBackwardArgs = Omit<LayerNormBackwardArgs, 'mean' | 'dBeta' | 'dGamma'> & { dGamma: GPUBuffer };
+/** Without dGamma (a frozen gain under LoRA) only the input's gradient: one dispatch. */
+export type RmsNormBackwardArgs = Omit<LayerNormBackwardArgs, 'mean' | 'dBeta' | 'dGamma'> & { dGamma?: GPUBuffer };
 
 export function recordRmsNorm(device: GPUDevice, encoder: GPUCommandEncoder, args: RmsNormArgs): void {
   const { rows, cols } = args;
@@ -223,13 +224,17 @@ export function recordRmsNormBackward(device: GPUDevice, encoder: GPUCommandEnco
   checkBuffer('LayerNorm', 'gamma', args.gamma, 4 * cols);
   checkBuffer('LayerNorm', 'rstd', args.rstd, 4 * rows);
   checkBuffer('LayerNorm', 'dx', args.dx, 4 * rows * cols);
-  checkBuffer('LayerNorm', 'dGamma', args.dGamma, 4 * cols);
-  checkDistinct({ dx: args.dx, dGamma: args.dGamma }, { dy: args.dy, x: args.x, gamma: args.gamma, rstd: args.rstd });
+  const { dGamma } = args;
+  if (dGamma) checkBuffer('LayerNorm', 'dGamma', dGamma, 4 * cols);
+  checkDistinct({ dx: args.dx, ...(dGamma ? { dGamma } : {}) }, { dy: args.dy, x: args.x, gamma: args.gamma, rstd: args.rstd });
   const c = constants(rows, cols, args.xStorage, 'f32', RMSNORM_DEFAULT_EPS);
   const inputGrad = cachedPipeline(caches, device, { family: 'LayerNorm', code: codeFor(device), entryPoint: 'rms_input_grad', constants: c });
-  const paramGrad = cachedPipeline(caches, device, { family: 'LayerNorm', code: codeFor(device), entryPoint: 'rms_param_grad', constants: c });
-  recordPass(device, encoder, args.label ?? 'LayerNorm.pass[rmsBackward]', [
+  const dispatches: Parameters<typeof recordPass>[3] = [
     { pipeline: inputGrad, buffers: { 0: args.x, 1: args.gamma, 7: args.rstd, 8: args.dy, 9: args.dx }, groups: rows, label: 'LayerNorm.bindGroup[rmsInputGrad]' },
-    { pipeline: paramGrad, buffers: { 0: args.x, 7: args.rstd, 8: args.dy, 10: args.dGamma }, groups: Math.ceil(cols / LAYERNORM_WORKGROUP.columns.x), label: 'LayerNorm.bindGroup[rmsParamGrad]' },
-  ], KERNEL_WORK.rmsNormBackward(rows, cols));
+  ];
+  if (dGamma) {
+    const paramGrad = cachedPipeline(caches, device, { family: 'LayerNorm', code: codeFor(device), entryPoint: 'rms_param_grad', constants: c });
+    dispatches.push({ pipeline: paramGrad, buffers: { 0: args.x, 7: args.rstd, 8: args.dy, 10: dGamma }, groups: Math.ceil(cols / LAYERNORM_WORKGROUP.columns.x), label: 'LayerNorm.bindGroup[rmsParamGrad]' });
+  }
+  recordPass(device, encoder, args.label ?? 'LayerNorm.pass[rmsBackward]', dispatches, KERNEL_WORK.rmsNormBackward(rows, cols, dGamma !== undefined));
 }
