@@ -18,6 +18,9 @@
  */
 import type { GptRunConfig, LlamaRunConfig, PhaseName, RunConfig, StepWork } from '../protocol/run.ts';
 import { PHASE_NAMES } from '../protocol/run.ts';
+
+/** How the engine launches its optimizer phase (engine/graph/trainer.ts OPTIMIZER_LAUNCHES). */
+export type OptimizerLaunch = 'fused' | 'per-tensor';
 import { checkpointPlan } from './schedule.ts';
 import { llamaDescription } from './vramlab-llama.ts';
 
@@ -159,7 +162,8 @@ export const KERNEL_WORK = {
   swiglu: (n: number) => work(ELEMENT_FLOPS.swiglu * n, 1),
   swigluBackward: (n: number) => work(ELEMENT_FLOPS.swigluGrad * n, 1),
   cast: (n: number) => work(ELEMENT_FLOPS.cast * n, 1),
-  optimizer: (kind: RunConfig['optimizer'], n: number) => work(ELEMENT_FLOPS[kind] * n, 1),
+  /** The update of n values; `halfValues` of them also written as their 16-bit copy in the same dispatch (a cast each). */
+  optimizer: (kind: RunConfig['optimizer'], n: number, halfValues = 0) => work(ELEMENT_FLOPS[kind] * n + ELEMENT_FLOPS.cast * halfValues, 1),
   checkFinite: (n: number) => work(ELEMENT_FLOPS.checkFinite * n, 1),
   /** One invocation updating four scalars: no per-element work. */
   updateLossScale: () => work(0, 1),
@@ -194,21 +198,31 @@ class Tally {
 }
 
 /**
- * The optimizer phase of both trainers (engine/graph/trainer.ts finishStep): the fp16 loss
- * scaler's finiteness check per gradient, one update per parameter tensor, the 16-bit copies
- * of the matmul weights refreshed under amp, the loss scale's update.
+ * The optimizer phase of the trainers (engine/graph/trainer.ts finishStep). Fused (the
+ * default): one update over every trainable parameter (the arena) that also writes the 16-bit
+ * copies under amp, and under fp16 one finiteness check over every gradient first and the
+ * loss scale's update after. Per tensor: a check per gradient, an update per tensor, a cast
+ * per 16-bit copy, the scale's update. The FLOPs are the same: the arena's padding is not counted.
  */
-function optimizerPhase(t: Tally, cfg: RunConfig | GptRunConfig | LlamaRunConfig, params: { n: number; matmul: boolean }[]): void {
+function optimizerPhase(t: Tally, cfg: RunConfig | GptRunConfig | LlamaRunConfig, params: { n: number; matmul: boolean }[], launch: OptimizerLaunch): void {
   t.phase = 'optimizer';
   const fp16 = cfg.precision === 'amp-fp16';
-  if (fp16) for (const p of params) t.add(KERNEL_WORK.checkFinite(p.n));
-  for (const p of params) t.add(KERNEL_WORK.optimizer(cfg.optimizer, p.n));
-  if (cfg.precision !== 'fp32') for (const p of params) if (p.matmul) t.add(KERNEL_WORK.cast(p.n));
+  const amp = cfg.precision !== 'fp32';
+  if (launch === 'fused') {
+    const values = params.reduce((a, p) => a + p.n, 0);
+    const halfValues = amp ? params.reduce((a, p) => a + (p.matmul ? p.n : 0), 0) : 0;
+    if (fp16) t.add(KERNEL_WORK.checkFinite(values));
+    t.add(KERNEL_WORK.optimizer(cfg.optimizer, values, halfValues));
+  } else {
+    if (fp16) for (const p of params) t.add(KERNEL_WORK.checkFinite(p.n));
+    for (const p of params) t.add(KERNEL_WORK.optimizer(cfg.optimizer, p.n));
+    if (amp) for (const p of params) if (p.matmul) t.add(KERNEL_WORK.cast(p.n));
+  }
   if (fp16) t.add(KERNEL_WORK.updateLossScale());
 }
 
 /** The mlp's step (engine/graph/mlp.ts), kernel by kernel. */
-function mlpWork(cfg: RunConfig): StepWork {
+function mlpWork(cfg: RunConfig, launch: OptimizerLaunch): StepWork {
   const { batch: B, d, hidden: H, layers: L, activation: fn } = cfg;
   const { dropped, segmentOf } = checkpointPlan(cfg.checkpoint, L);
   const t = new Tally();
@@ -242,12 +256,12 @@ function mlpWork(cfg: RunConfig): StepWork {
   }
   const params: { n: number; matmul: boolean }[] = [];
   for (let l = 0; l < L; l++) params.push({ n: d * H, matmul: true }, { n: H, matmul: false }, { n: H * d, matmul: true }, { n: d, matmul: false });
-  optimizerPhase(t, cfg, params);
+  optimizerPhase(t, cfg, params, launch);
   return t.result();
 }
 
 /** The GPT's step (engine/graph/gpt.ts), kernel by kernel. */
-function gptWork(cfg: GptRunConfig): StepWork {
+function gptWork(cfg: GptRunConfig, launch: OptimizerLaunch): StepWork {
   const { vocab: V, dModel: d, layers: L, heads, batch: B, seq: S } = cfg;
   const rows = B * S;
   const I = 4 * d;
@@ -258,7 +272,7 @@ function gptWork(cfg: GptRunConfig): StepWork {
   const t = new Tally();
   const mm = (M: number, N: number, K: number, bias = false, epilogue: MatmulEpilogue = undefined) => t.add(KERNEL_WORK.matmul(M, N, K, bias, epilogue));
   const r = cfg.loraRank ?? 0;
-  if (r > 0) return gptLoraWork(cfg, t, mm);
+  if (r > 0) return gptLoraWork(cfg, launch, t, mm);
   const blockForward = (output: boolean) => {
     t.add(KERNEL_WORK.layerNorm(rows, d));
     mm(rows, 3 * d, d, true); // qkv
@@ -332,12 +346,12 @@ function gptWork(cfg: GptRunConfig): StepWork {
     );
   }
   params.push({ n: S * d, matmul: false });
-  optimizerPhase(t, cfg, params);
+  optimizerPhase(t, cfg, params, launch);
   return t.result();
 }
 
 /** The Llama's step (engine/graph/llama.ts), kernel by kernel; its parameters from the model description. */
-function llamaWork(cfg: LlamaRunConfig): StepWork {
+function llamaWork(cfg: LlamaRunConfig, launch: OptimizerLaunch): StepWork {
   const { vocab: V, dModel: d, layers: L, heads, kvHeads, headDim, inner: I, batch: B, seq: S } = cfg;
   const rows = B * S;
   const W = (heads + 2 * kvHeads) * headDim;
@@ -416,7 +430,7 @@ function llamaWork(cfg: LlamaRunConfig): StepWork {
     { batch: B, seq: S, amp: cfg.precision !== 'fp32', attention: cfg.attention },
   );
   const params = [...desc.units].reverse().flatMap((u) => u.grads);
-  optimizerPhase(t, cfg, params);
+  optimizerPhase(t, cfg, params, launch);
   return t.result();
 }
 
@@ -426,7 +440,7 @@ function llamaWork(cfg: LlamaRunConfig): StepWork {
  * NF4 dequantised in the kernel); in backward dB, d(x·A), dA, the base's dX and the adapter's
  * part of it; no weight, bias, LayerNorm or embedding gradients.
  */
-function gptLoraWork(cfg: GptRunConfig, t: Tally, mm: (M: number, N: number, K: number, bias?: boolean, epilogue?: MatmulEpilogue) => void): StepWork {
+function gptLoraWork(cfg: GptRunConfig, launch: OptimizerLaunch, t: Tally, mm: (M: number, N: number, K: number, bias?: boolean, epilogue?: MatmulEpilogue) => void): StepWork {
   const { vocab: V, dModel: d, layers: L, heads, batch: B, seq: S } = cfg;
   const rows = B * S;
   const I = 4 * d;
@@ -506,7 +520,7 @@ function gptLoraWork(cfg: GptRunConfig, t: Tally, mm: (M: number, N: number, K: 
   }
   const params: { n: number; matmul: boolean }[] = [];
   for (let l = 0; l < L; l++) for (const [K, N] of [[d, 3 * d], [d, d], [d, I], [I, d]] as const) params.push({ n: K * r, matmul: false }, { n: r * N, matmul: false });
-  optimizerPhase(t, cfg, params);
+  optimizerPhase(t, cfg, params, launch);
   return t.result();
 }
 
@@ -515,7 +529,7 @@ function gptLoraWork(cfg: GptRunConfig, t: Tally, mm: (M: number, N: number, K: 
  * phase, matmul FLOPs, dispatches, compute passes and clears, equal to what the engine counts
  * (RunReport.work). Pure: no GPU.
  */
-export function stepWork(config: RunConfig | GptRunConfig | LlamaRunConfig): StepWork {
-  if (config.model === 'llama') return llamaWork(config);
-  return config.model === 'gpt' ? gptWork(config) : mlpWork(config);
+export function stepWork(config: RunConfig | GptRunConfig | LlamaRunConfig, launch: OptimizerLaunch = 'fused'): StepWork {
+  if (config.model === 'llama') return llamaWork(config, launch);
+  return config.model === 'gpt' ? gptWork(config, launch) : mlpWork(config, launch);
 }

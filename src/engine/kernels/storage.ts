@@ -14,6 +14,7 @@
  * (f16 0x7e00, bf16 0x7fc0, with its sign). The same as PyTorch's .half() and .bfloat16().
  */
 import storageWgsl from '../../../shaders/storage.wgsl?raw';
+import { bindingResource } from '../arena.ts';
 import { countPass } from '../work.ts';
 import type { KernelWork } from '../../estimate/vramlab-work.ts';
 
@@ -247,7 +248,7 @@ function bindGroupFor(device: GPUDevice, d: { pipeline: GPUComputePipeline; buff
   node.group ??= device.createBindGroup({
     label: d.label,
     layout: d.pipeline.getBindGroupLayout(0),
-    entries: Object.entries(d.buffers).map(([binding, buffer]) => ({ binding: Number(binding), resource: { buffer } })),
+    entries: Object.entries(d.buffers).map(([binding, buffer]) => ({ binding: Number(binding), resource: bindingResource(buffer) })),
   });
   return node.group;
 }
