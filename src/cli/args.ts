@@ -55,6 +55,24 @@ import { isModelRef, resolveModelConfig } from './hf-cache.ts';
 import { INPUT_FILE_ERROR, readBoundedText } from './read-bounded.ts';
 
 /** Bad command-line input: `message` is the one line the user sees, naming the flag. */
+/**
+ * VRAMLAB_OPTIMIZER: how `run` and `bench` launch the optimizer phase; 'fused' (the default:
+ * one dispatch over every parameter) or 'per-tensor' (one per tensor, the engine's earlier
+ * launch, kept to compare).
+ */
+export const OPTIMIZER_LAUNCH_VALUES = ['fused', 'per-tensor'] as const;
+
+export function optimizerLaunchFromEnv(env: Record<string, string | undefined>): (typeof OPTIMIZER_LAUNCH_VALUES)[number] {
+  const v = env.VRAMLAB_OPTIMIZER;
+  if (v === undefined || v === '') return 'fused';
+  if ((OPTIMIZER_LAUNCH_VALUES as readonly string[]).includes(v)) return v as (typeof OPTIMIZER_LAUNCH_VALUES)[number];
+  throw new UsageError(`VRAMLAB_OPTIMIZER must be one of ${OPTIMIZER_LAUNCH_VALUES.join(', ')}, got '${oneLineValue(v)}'; unset it for the default (fused)`);
+}
+
+function oneLineValue(v: string): string {
+  return v.length > 40 ? `${v.slice(0, 40).replace(/[^\x20-\x7e]/g, '?')}…` : v.replace(/[^\x20-\x7e]/g, '?');
+}
+
 export class UsageError extends Error {
   constructor(
     message: string,

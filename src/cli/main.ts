@@ -12,7 +12,7 @@ import type { OpenedDevice } from '../engine/device.ts';
 import type { DeviceErrorReport } from '../protocol/engine-api.ts';
 import type { LlamaRunConfig } from '../protocol/run.ts';
 import { deviceBudget, planForDevice } from '../ui/scale.ts';
-import { flagForField, parseBenchArgs, parseEstimateArgs, parseFitArgs, parseRunArgs, usageFromConfigError, UsageError, type AnyRunConfig, type EstimateArgs } from './args.ts';
+import { flagForField, optimizerLaunchFromEnv, parseBenchArgs, parseEstimateArgs, parseFitArgs, parseRunArgs, usageFromConfigError, UsageError, type AnyRunConfig, type EstimateArgs } from './args.ts';
 import { formatBench, formatFit, formatPlan, formatProgress, formatRunReport, formatSweep, formatSweepProgress, sweepLine, type SweepLine } from './format.ts';
 import { benchUsage, compareUsage, estimateUsage, fitUsage, runUsage, topUsage } from './help.ts';
 import { oneLine, printable } from './text.ts';
@@ -239,6 +239,7 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
     return 0;
   }
   checkRunOutputs(args.outputs);
+  const optimizerLaunch = optimizerLaunchFromEnv(io.env);
   const [{ opened, deviceErrors }, engine] = await Promise.all([openCliDevice('run', io), import('../engine/run.ts')]);
   await applyCachedTiles(opened, io);
   // The first Ctrl-C stops the run after the step in progress and frees everything; it is
@@ -260,6 +261,7 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
     const opts: RunOptions = {
       signal: abort.signal,
       wallClock: args.wallClock,
+      optimizerLaunch,
       ...(showProgress ? { onProgress: (p) => (p.stage !== 'allocating' || tty) && io.err(formatProgress(p)) } : {}),
     };
     const train = (c: AnyRunConfig) => {

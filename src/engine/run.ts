@@ -33,12 +33,17 @@ import {
 } from '../protocol/run.ts';
 import { type CnnRunConfig, type CnnRunReport, DEFAULT_CNN_LR, planConfigOfCnn } from '../protocol/cnn.ts';
 
+import { setOptimizerLaunch, type OptimizerLaunch } from './graph/trainer.ts';
+export { OPTIMIZER_LAUNCHES, type OptimizerLaunch } from './graph/trainer.ts';
+
 export interface RunOptions {
   onProgress?: (p: RunProgress) => void;
   /** Checked between steps: a cancelled run stops, frees everything and throws 'Cancelled'. */
   signal?: AbortSignal;
   /** Use wall-clock timing even where timestamp-query exists. */
   wallClock?: boolean;
+  /** How the optimizer phase is launched (graph/trainer.ts OPTIMIZER_LAUNCHES); default 'fused'. */
+  optimizerLaunch?: OptimizerLaunch;
 }
 
 const median = (xs: number[]) => {
@@ -173,6 +178,7 @@ async function runLoop(
   void device.lost.then((info) => (lost = info));
   try {
     opts.onProgress?.({ stage: 'allocating', step: 0, steps });
+    setOptimizerLaunch(device, opts.optimizerLaunch ?? 'fused');
     const trainer = await makeTrainer(ledger);
     // Segments per step: forward, the loss, each block's backward and recompute, embeddings, optimizer.
     rec = await StepRecorder.create(device, ledger, 4 + 2 * layers, !opts.wallClock);
@@ -192,8 +198,16 @@ async function runLoop(
       phases.push(await rec.finish());
       work = rec.takeWork();
       stepMs.push(performance.now() - t0);
-      loss.push(await trainer.readLoss());
-      opts.onProgress?.({ stage: 'step', step: s + 1, steps, loss: loss[s]! });
+      // The loss is read a step late: this step's readback maps while the next one records.
+      trainer.requestLoss();
+      if (s > 0) {
+        loss.push(await trainer.takeLoss());
+        opts.onProgress?.({ stage: 'step', step: s, steps, loss: loss[s - 1]! });
+      }
+    }
+    if (steps > 0) {
+      loss.push(await trainer.takeLoss());
+      opts.onProgress?.({ stage: 'step', step: steps, steps, loss: loss[steps - 1]! });
     }
     const window = ledger.timeline(windowStart);
     if (window.length !== ledger.eventCount - windowStart) throw new Error(`the ledger kept ${window.length} of the last step's ${ledger.eventCount - windowStart} events: raise its historyLimit`);

@@ -16,6 +16,7 @@ export class WorkCounter {
   private dispatches = 0;
   private passes = 0;
   private clears = 0;
+  private readbacks = 0;
 
   /** Credits to this counter what is recorded into `encoder` from now on. */
   attach(encoder: GPUCommandEncoder): void {
@@ -33,6 +34,10 @@ export class WorkCounter {
     this.clears += 1;
   }
 
+  readback(): void {
+    this.readbacks += 1;
+  }
+
   /** What was counted since the last take, and a fresh start. */
   take(): StepWork {
     const out: StepWork = {
@@ -42,12 +47,14 @@ export class WorkCounter {
       dispatches: this.dispatches,
       computePasses: this.passes,
       clears: this.clears,
+      readbacks: this.readbacks,
     };
     this.flops = { forward: 0, backward: 0, recompute: 0, optimizer: 0 };
     this.matmulFlops = 0;
     this.dispatches = 0;
     this.passes = 0;
     this.clears = 0;
+    this.readbacks = 0;
     return out;
   }
 }
@@ -58,6 +65,11 @@ const counters = new WeakMap<GPUCommandEncoder, WorkCounter>();
 /** A compute pass of `dispatches` recorded into encoder, costing `work`. */
 export function countPass(encoder: GPUCommandEncoder, work: KernelWork, dispatches: number): void {
   counters.get(encoder)?.pass(work, dispatches);
+}
+
+/** A copy into a mappable buffer recorded into encoder, to read back. */
+export function countReadback(encoder: GPUCommandEncoder): void {
+  counters.get(encoder)?.readback();
 }
 
 /** A clearBuffer recorded into encoder. */

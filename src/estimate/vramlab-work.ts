@@ -193,6 +193,8 @@ class Tally {
       computePasses: this.passes,
       // Every tensor a step creates is written whole by its first kernel, so a reused buffer is never zeroed.
       clears: 0,
+      // The loss, copied for the host at the end of the step (engine/graph/trainer.ts).
+      readbacks: 1,
     };
   }
 }

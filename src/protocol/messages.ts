@@ -214,6 +214,7 @@ export const RunReportSchema = z.object({
     dispatches: count,
     computePasses: count,
     clears: count,
+    readbacks: count,
   }),
 });
 

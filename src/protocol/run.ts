@@ -125,6 +125,8 @@ export interface StepWork {
   computePasses: number;
   /** clearBuffer commands of a step (zeroing a reused buffer whose first writer does not overwrite it all). */
   clears: number;
+  /** Copies a step records into mappable buffers to read back (its loss; the profiler's timestamps not included). */
+  readbacks: number;
 }
 
 export interface RunProgress {

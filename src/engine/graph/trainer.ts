@@ -11,6 +11,7 @@ import { type Storage, storageBytes } from '../kernels/storage.ts';
 import type { Ledger, LedgerCreateOptions } from '../ledger.ts';
 import type { StepRecorder } from '../profiler.ts';
 import { ParamArena, type ArenaTensor } from './param-arena.ts';
+import { countReadback } from '../work.ts';
 import { checkpointPlan } from '../../estimate/schedule.ts';
 import { ENGINE_OP, ENGINE_WORKSPACE } from '../../estimate/vramlab.ts';
 import type { RunConfig } from '../../protocol/run.ts';
@@ -22,6 +23,12 @@ const readbackUsage = () => GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
 
 /** PyTorch GradScaler defaults: initial scale 2^16, doubled after 2000 clean steps. */
 const FP16_INIT_SCALE = 65536;
+/**
+ * Loss readback buffers: step s copies its loss into slot s mod LOSS_RING, and the host maps
+ * it while the next step is recorded (requestLoss, takeLoss), so no step waits on a readback
+ * of its own. Two suffice when each loss is taken before the step after next is submitted.
+ */
+export const LOSS_RING = 2;
 const GROWTH_INTERVAL = 2000;
 
 export interface Param {
@@ -100,7 +107,9 @@ export abstract class Trainer {
   protected hyper!: GPUBuffer;
   protected lossState!: GPUBuffer;
   protected loss!: GPUBuffer;
-  private lossReadback!: GPUBuffer;
+  private readonly lossRing: GPUBuffer[] = [];
+  // Losses requested and not yet taken, oldest first.
+  private readonly lossPending: Promise<number>[] = [];
   private stepIndex = 0;
   private op = 0;
   /** The step's recorder between beginStep and the end of finishStep; null outside a step. */
@@ -185,7 +194,7 @@ export abstract class Trainer {
     new Float32Array(state, 0, 1)[0] = this.opts.precision === 'amp-fp16' ? FP16_INIT_SCALE : 1;
     this.device.queue.writeBuffer(this.lossState, 0, state);
     this.loss = await this.buffer('loss', 'workspace', ENGINE_WORKSPACE.lossBytes);
-    this.lossReadback = await this.buffer('loss.readback', 'staging', 4, readbackUsage());
+    for (let i = 0; i < LOSS_RING; i++) this.lossRing.push(await this.buffer(`loss.readback${i}`, 'staging', 4, readbackUsage()));
     if (this.amp) {
       const enc = this.device.createCommandEncoder({ label: 'Trainer.initCasts' });
       this.refreshHalfCopies(enc);
@@ -247,6 +256,11 @@ export abstract class Trainer {
       else this.recordPerTensorOptimizer(rec.encoder, grads);
       for (const g of grads) this.ledger.release(g.buffer);
     });
+    // The loss for the host, read back after the step (requestLoss); in the step's last encoder.
+    const slot = this.lossRing[this.stepIndex % LOSS_RING]!;
+    if (slot.mapState !== 'unmapped') throw new Error(`Trainer: the loss of step ${this.stepIndex - LOSS_RING} was not taken before step ${this.stepIndex} (takeLoss)`);
+    rec.encoder.copyBufferToBuffer(this.loss, 0, slot, 0, 4);
+    countReadback(rec.encoder);
     this.recorder = null;
   }
 
@@ -295,15 +309,34 @@ export abstract class Trainer {
 
   abstract step(rec: StepRecorder, inspect?: GradInspector): Promise<void>;
 
-  /** The loss of the last step (reads back 4 bytes; call between steps). */
-  async readLoss(): Promise<number> {
-    const enc = this.device.createCommandEncoder({ label: 'Trainer.readLoss' });
-    enc.copyBufferToBuffer(this.loss, 0, this.lossReadback, 0, 4);
-    this.device.queue.submit([enc.finish()]);
-    await this.lossReadback.mapAsync(GPUMapMode.READ);
-    const v = new Float32Array(this.lossReadback.getMappedRange().slice(0))[0]!;
-    this.lossReadback.unmap();
-    return v;
+  /**
+   * Starts reading the last step's loss back, once its recorder has finished (submitted it):
+   * the step copied it into its ring slot. takeLoss() gives it, a step later or at once.
+   */
+  requestLoss(): void {
+    const slot = this.lossRing[this.stepIndex % LOSS_RING]!;
+    const loss = slot.mapAsync(GPUMapMode.READ).then(() => {
+      const v = new Float32Array(slot.getMappedRange().slice(0))[0]!;
+      slot.unmap();
+      return v;
+    });
+    // A run that ends early (an error, Ctrl-C) destroys the slot and rejects a loss no one takes.
+    loss.catch(() => undefined);
+    this.lossPending.push(loss);
+  }
+
+  /** The oldest requested loss. */
+  takeLoss(): Promise<number> {
+    const next = this.lossPending.shift();
+    if (!next) throw new Error('Trainer.takeLoss: no loss was requested (requestLoss after the step)');
+    return next;
+  }
+
+  /** The loss of the last step, at once (tests; the run loop reads it a step late instead). */
+  readLoss(): Promise<number> {
+    if (this.lossPending.length > 0) throw new Error('Trainer.readLoss: losses requested earlier are still to be taken');
+    this.requestLoss();
+    return this.takeLoss();
   }
 
   /** Steps skipped by the loss scaler so far. */
