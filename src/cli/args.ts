@@ -330,6 +330,7 @@ export const BENCH_FLAGS: readonly FlagSpec[] = [
   { name: 'iters', group: 'bench', kind: 'int', min: 1, arg: 'N', help: 'timed iterations per work item', defaultText: '3 with --quick, else 10' },
   { name: 'no-tfjs', group: 'bench', kind: 'bool', help: 'vramlab only, no TensorFlow.js column' },
   { name: 'tune', group: 'bench', kind: 'bool', help: 'time every matmul tile size on this adapter first and keep the fastest (cached per adapter)' },
+  { name: 'ab', group: 'bench', kind: 'bool', help: 'instead: the optimizer launched per tensor (a) and fused (b), alternated step by step on mlp (4 blocks) and gpt-nano; CPU time per step, b/a median and spread' },
   { name: 'json', group: 'output', kind: 'bool', help: 'one JSON object per line' },
   { name: 'help', short: 'h', group: 'output', kind: 'bool', help: 'show this help' },
 ];
@@ -340,6 +341,7 @@ export interface BenchArgs {
   iters?: number;
   tfjs: boolean;
   tune: boolean;
+  ab: boolean;
   json: boolean;
   help: boolean;
 }
@@ -354,6 +356,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     ...(v.iters === undefined ? {} : { iters: convert(flag('iters'), v.iters) as number }),
     tfjs: v['no-tfjs'] !== true,
     tune: v.tune === true,
+    ab: v.ab === true,
     json: v.json === true,
     help: v.help === true,
   };

@@ -13,7 +13,7 @@ import type { DeviceErrorReport } from '../protocol/engine-api.ts';
 import type { LlamaRunConfig } from '../protocol/run.ts';
 import { deviceBudget, planForDevice } from '../ui/scale.ts';
 import { flagForField, optimizerLaunchFromEnv, parseBenchArgs, parseEstimateArgs, parseFitArgs, parseRunArgs, usageFromConfigError, UsageError, type AnyRunConfig, type EstimateArgs } from './args.ts';
-import { formatBench, formatFit, formatPlan, formatProgress, formatRunReport, formatSweep, formatSweepProgress, sweepLine, type SweepLine } from './format.ts';
+import { formatAb, formatBench, formatFit, formatPlan, formatProgress, formatRunReport, formatSweep, formatSweepProgress, sweepLine, type SweepLine } from './format.ts';
 import { benchUsage, compareUsage, estimateUsage, fitUsage, runUsage, topUsage } from './help.ts';
 import { oneLine, printable } from './text.ts';
 import { explainMissingPackage, MISSING_PACKAGE } from './packages.ts';
@@ -402,8 +402,18 @@ async function runBenchCommand(argv: readonly string[], io: Io): Promise<number>
       tfjs = false;
     }
   }
+  const optimizerLaunch = optimizerLaunchFromEnv(io.env);
   const [{ opened, deviceErrors }, bench] = await Promise.all([openCliDevice('bench', io), import('./bench.ts')]);
   const progress = !args.json || io.errIsTTY === true ? (t: string) => io.err(`${t}\n`) : undefined;
+  if (args.ab) {
+    try {
+      const lines = await bench.runAb(opened, { iters: args.iters ?? 10, ...(progress ? { onProgress: progress } : {}) }, (line) => args.json && io.out(`${JSON.stringify(withSchema('bench-ab', line))}\n`));
+      if (!args.json) io.out(formatAb(lines));
+      return deviceErrors.length > 0 ? 1 : 0;
+    } finally {
+      opened.device.destroy();
+    }
+  }
   // The full shapes take hours on a CPU adapter (SwiftShader): there the quick ones run.
   const quick = args.quick || opened.summary.isFallbackAdapter;
   if (!args.quick && quick) io.err('vramlab bench: this is a CPU (fallback) adapter: running the --quick shapes\n');
@@ -425,7 +435,7 @@ async function runBenchCommand(argv: readonly string[], io: Io): Promise<number>
     }
     const lines = await bench.runBench(
       opened,
-      { quick, tfjs, ...(args.only ? { only: args.only } : {}), ...(args.iters ? { iters: args.iters } : {}), tiles, ...(progress ? { onProgress: progress } : {}) },
+      { quick, tfjs, optimizerLaunch, ...(args.only ? { only: args.only } : {}), ...(args.iters ? { iters: args.iters } : {}), tiles, ...(progress ? { onProgress: progress } : {}) },
       (line) => args.json && io.out(`${JSON.stringify(withSchema('bench', line))}\n`),
     );
     if (!args.json) io.out(formatBench(lines, opened.summary, tiles));
