@@ -13,8 +13,8 @@
  *   block l: its gradients (fp32) are created, then dPre (batch×hidden, fp32: dOut·W2ᵀ ⊙ f'(pre))
  *   and, for l > 0, dIn (batch×d, fp32); then dOut, dPre and the block's saved tensors are
  *   freed and dIn becomes the next block's dOut;
- * - the optimizer updates in place (one fused kernel per tensor, no temporaries), then under
- *   amp refreshes the 16-bit copies; the gradients are freed after it;
+ * - the optimizer updates in place (one fused kernel over the parameter arena, no
+ *   temporaries), under amp writing the 16-bit copies as it goes; the gradients are freed after it;
  * - workspace, for the whole run: the optimizer's hyper-parameters (12 f32), the loss-scale
  *   state (4 words) and the loss (1 f32).
  * Checkpointing frees pre and act after a block's forward (keeping its input) and recomputes
