@@ -26,7 +26,7 @@ import {
   type LedgerPoint,
 } from '../protocol/ledger.ts';
 import { ArenaSlice } from './arena.ts';
-import { countClear } from './work.ts';
+import { countClear, endOpenPass } from './work.ts';
 
 export interface LedgerCreateOptions {
   /** Tensor name; the buffer is labelled `Ledger.<name>`. */
@@ -184,6 +184,7 @@ export class Ledger {
       this.reused += 1;
       reused.label = `Ledger.${name}`;
       if (!opts.overwritten) {
+        endOpenPass(opts.reuseIn!);
         opts.reuseIn!.clearBuffer(reused);
         countClear(opts.reuseIn!);
       }

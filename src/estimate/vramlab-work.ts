@@ -169,9 +169,24 @@ export const KERNEL_WORK = {
   updateLossScale: () => work(0, 1),
 } as const;
 
-/** Adds kernel calls up by phase; every kernel call is one compute pass. */
+/**
+ * Adds kernel calls up by phase. Setting `phase` starts a segment, as each rec.phase() of the
+ * trainers does; the kernel calls of a segment share one compute pass (the step's passes are
+ * left open from call to call and ended at each segment's boundary: engine/work.ts).
+ */
 class Tally {
-  phase: PhaseName = 'forward';
+  private phase_: PhaseName = 'forward';
+  private open = false;
+
+  get phase(): PhaseName {
+    return this.phase_;
+  }
+
+  set phase(p: PhaseName) {
+    this.phase_ = p;
+    this.open = false;
+  }
+
   private readonly flops: Record<PhaseName, number> = { forward: 0, backward: 0, recompute: 0, optimizer: 0 };
   private matmulFlops = 0;
   private dispatches = 0;
@@ -181,7 +196,8 @@ class Tally {
     this.flops[this.phase] += k.flops;
     this.matmulFlops += k.matmulFlops;
     this.dispatches += k.dispatches;
-    this.passes += 1;
+    if (!this.open) this.passes += 1;
+    this.open = true;
   }
 
   result(): StepWork {
@@ -333,6 +349,7 @@ function gptWork(cfg: GptRunConfig, launch: OptimizerLaunch): StepWork {
     t.add(KERNEL_WORK.layerNormBackward(rows, d));
     t.add(KERNEL_WORK.accumulate(rows * d));
   }
+  t.phase = 'backward'; // the embeddings' backward: a segment of its own
   t.add(KERNEL_WORK.embeddingBackward(rows, d, V, true));
 
   // Parameters in the order the trainer creates their gradients: the head's, each block's from the last, wpe.
@@ -424,6 +441,7 @@ function llamaWork(cfg: LlamaRunConfig, launch: OptimizerLaunch): StepWork {
     t.add(KERNEL_WORK.rmsNormBackward(rows, d));
     t.add(KERNEL_WORK.accumulate(rows * d));
   }
+  t.phase = 'backward'; // the embeddings' backward: a segment of its own
   t.add(KERNEL_WORK.embeddingBackward(rows, d, V, cfg.tied, false));
 
   // Gradients in the order the trainer creates them: the head's, each block's from the last, the untied embedding's.

@@ -24,18 +24,28 @@ const mlp = { ...DEFAULT_RUN, d: 8, hidden: 16, layers: 4, batch: 4, steps: 3 };
 const nano = { ...GPT_NANO_RUN, seq: 8, batch: 1, steps: 2 };
 
 describe('a step’s launches', () => {
-  it('mlp, 4 blocks, pooled: at most 34 dispatches (one optimizer update for 16 tensors), no clears, one readback', async () => {
+  it('mlp, 4 blocks, pooled: at most 34 dispatches (one optimizer update for 16 tensors) in one compute pass per phase segment, no clears, one readback', async () => {
     const r = await runTraining(opened, mlp);
     expect(r.work.dispatches).toBeLessThanOrEqual(34);
+    // forward; the loss; each block's backward; the optimizer.
+    expect(r.work.computePasses).toBe(1 + 1 + 4 + 1);
     expect(r.work.clears).toBeLessThanOrEqual(4);
     expect(r.work.readbacks).toBe(1);
     expect(r.work).toEqual(stepWork(r.config));
     expect(r.loss).toHaveLength(3);
   });
 
-  it('gpt-nano: at most 77 dispatches, no clears, one readback', async () => {
+  it('wall-clock timing (a submit per phase segment) counts the same passes', async () => {
+    const r = await runTraining(opened, { ...mlp, checkpoint: 'sqrt', steps: 2 }, { wallClock: true });
+    expect(r.timing.source).toBe('wall-clock');
+    expect(r.work).toEqual(stepWork(r.config));
+  });
+
+  it('gpt-nano: at most 77 dispatches in one compute pass per phase segment, no clears, one readback', async () => {
     const r = await runGptTraining(opened, nano);
     expect(r.work.dispatches).toBeLessThanOrEqual(77);
+    // forward; the loss and head; each block's backward; the embeddings'; the optimizer.
+    expect(r.work.computePasses).toBe(1 + 1 + 2 + 1 + 1);
     expect(r.work.clears).toBeLessThanOrEqual(4);
     expect(r.work.readbacks).toBe(1);
     expect(r.work).toEqual(stepWork(r.config));

@@ -11,7 +11,7 @@ import { type Storage, storageBytes } from '../kernels/storage.ts';
 import type { Ledger, LedgerCreateOptions } from '../ledger.ts';
 import type { StepRecorder } from '../profiler.ts';
 import { ParamArena, type ArenaTensor } from './param-arena.ts';
-import { countReadback } from '../work.ts';
+import { countReadback, endOpenPass } from '../work.ts';
 import { checkpointPlan } from '../../estimate/schedule.ts';
 import { ENGINE_OP, ENGINE_WORKSPACE } from '../../estimate/vramlab.ts';
 import type { RunConfig } from '../../protocol/run.ts';
@@ -259,6 +259,7 @@ export abstract class Trainer {
     // The loss for the host, read back after the step (requestLoss); in the step's last encoder.
     const slot = this.lossRing[this.stepIndex % LOSS_RING]!;
     if (slot.mapState !== 'unmapped') throw new Error(`Trainer: the loss of step ${this.stepIndex - LOSS_RING} was not taken before step ${this.stepIndex} (takeLoss)`);
+    endOpenPass(rec.encoder);
     rec.encoder.copyBufferToBuffer(this.loss, 0, slot, 0, 4);
     countReadback(rec.encoder);
     this.recorder = null;
