@@ -401,7 +401,7 @@ describe('optimizers', () => {
     const arena = new ParamArena(fx.device, fx.ledger, states, storage === 'f32' ? null : storage);
     const p0 = sizes.map((n, k) => randoms(n, 7 * k + n));
     const ts = [];
-    for (const [k, n] of sizes.entries()) ts.push(await arena.add(`t${k}`, n, storage === 'f32' ? 'weights' : 'master-weights', withHalf[k]!, p0[k]!));
+    for (const [k, n] of sizes.entries()) ts.push(await arena.add(`t${k}`, n, storage === 'f32' ? 'weights' : 'master-weights', withHalf[k]!, () => p0[k]!));
     await arena.allocate();
     expect(arena.chunks.length).toBe(1);
     const chunk = arena.chunks[0]!;
@@ -452,7 +452,7 @@ describe('optimizers', () => {
     const sizes = [5, 77, 3];
     const p0 = sizes.map((n, k) => randoms(n, k + 1));
     const ts = [];
-    for (const [k, n] of sizes.entries()) ts.push(await arena.add(`t${k}`, n, 'master-weights', true, p0[k]!));
+    for (const [k, n] of sizes.entries()) ts.push(await arena.add(`t${k}`, n, 'master-weights', true, () => p0[k]!));
     await arena.allocate();
     const chunk = arena.chunks[0]!;
     for (const [k, n] of sizes.entries()) {

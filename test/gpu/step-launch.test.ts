@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create, globals } from 'webgpu';
 import { openDevice, type OpenedDevice } from '../../src/engine/device.ts';
-import { runGptTraining, runTraining } from '../../src/engine/run.ts';
+import { compareLaunches, runGptTraining, runTraining } from '../../src/engine/run.ts';
+import { processCpuMs } from '../../src/cli/bench.ts';
 import { stepWork } from '../../src/estimate/vramlab-work.ts';
 import { DEFAULT_RUN, GPT_NANO_RUN } from '../../src/protocol/run.ts';
 
@@ -61,5 +62,25 @@ describe('a step’s launches', () => {
     const extra = 15 + (precision === 'fp32' ? 0 : 8) + (precision === 'amp-fp16' ? 15 : 0);
     expect(perTensor.work.dispatches - fused.work.dispatches).toBe(extra);
     expect(perTensor.work.totalFlops).toBe(fused.work.totalFlops);
+  });
+
+  it('bench --ab: the two launches alternate on one device, each timed step measured, same losses, their own counts', async () => {
+    const order: string[] = [];
+    const [a, b] = await compareLaunches(opened, { ...mlp, precision: 'amp-bf16' }, {
+      launches: ['per-tensor', 'fused'],
+      iters: 2,
+      warmup: 1,
+      cpuMs: () => {
+        order.push('t');
+        return processCpuMs();
+      },
+    });
+    expect(a.cpuMs).toHaveLength(2);
+    expect(b.wallMs).toHaveLength(2);
+    expect([...a.cpuMs, ...b.cpuMs].every((x) => x >= 0)).toBe(true);
+    expect(order).toHaveLength(2 * 2 * 3);
+    expect(b.loss).toBe(a.loss);
+    expect(a.work.dispatches - b.work.dispatches).toBe(15 + 8);
+    expect(b.work).toEqual(stepWork({ ...mlp, precision: 'amp-bf16' }));
   });
 });

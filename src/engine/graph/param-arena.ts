@@ -72,7 +72,7 @@ export class ParamArena {
    * gradient is recorded when backward makes it (gradient()). The values are written once
    * the chunk's buffers exist.
    */
-  async add(name: string, n: number, category: 'weights' | 'master-weights', withHalf: boolean, values: Float32Array): Promise<ArenaTensor> {
+  async add(name: string, n: number, category: 'weights' | 'master-weights', withHalf: boolean, init: (n: number) => Float32Array): Promise<ArenaTensor> {
     const extent = Math.ceil((4 * n) / this.align) * this.align;
     let chunk = this.chunks.at(-1);
     if (!chunk || chunk.master || (chunk.bytes + extent > this.limit && chunk.tensors.length > 0)) {
@@ -93,11 +93,12 @@ export class ParamArena {
       v: this.states >= 2 ? slice('.v', 4 * n) : null,
       grad: slice('.grad', 4 * n),
     };
-    // The ledger refuses a tensor over the device's limits before the chunk grows.
+    // The ledger refuses a tensor over the device's limits before the chunk grows and before
+    // any host memory is spent on its initial values.
     this.ledger.trackSlice(t.master, name, category, 4 * n);
     chunk.bytes += extent;
     chunk.tensors.push(t);
-    chunk.pending.set(t, values);
+    chunk.pending.set(t, init(n));
     if (half) this.ledger.trackSlice(half, `${name}.half`, 'weights', half.size);
     if (t.m) this.ledger.trackSlice(t.m, t.m.label, 'optimizer', 4 * n);
     if (t.v) this.ledger.trackSlice(t.v, t.v.label, 'optimizer', 4 * n);

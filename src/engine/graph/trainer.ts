@@ -157,7 +157,7 @@ export abstract class Trainer {
   protected async param(name: string, n: number, init: (n: number) => Float32Array, matmul: boolean, adapter = false): Promise<Param> {
     // A LoRA adapter is fp32 'weights' at any precision: its matmuls read it as it is, so
     // there is no 16-bit copy for it to be the master of.
-    const t = await this.arena.add(name, n, this.amp && !adapter ? 'master-weights' : 'weights', this.amp && matmul && !adapter, init(n));
+    const t = await this.arena.add(name, n, this.amp && !adapter ? 'master-weights' : 'weights', this.amp && matmul && !adapter, init);
     const p: Param = { name, n, arena: t, master: t.master, half: t.half, m: t.m, v: t.v };
     this.params_.push(p);
     return p;
