@@ -55,6 +55,24 @@ import { isModelRef, resolveModelConfig } from './hf-cache.ts';
 import { INPUT_FILE_ERROR, readBoundedText } from './read-bounded.ts';
 
 /** Bad command-line input: `message` is the one line the user sees, naming the flag. */
+/**
+ * VRAMLAB_OPTIMIZER: how `run` and `bench` launch the optimizer phase; 'fused' (the default:
+ * one dispatch over every parameter) or 'per-tensor' (one per tensor, the engine's earlier
+ * launch, kept to compare).
+ */
+export const OPTIMIZER_LAUNCH_VALUES = ['fused', 'per-tensor'] as const;
+
+export function optimizerLaunchFromEnv(env: Record<string, string | undefined>): (typeof OPTIMIZER_LAUNCH_VALUES)[number] {
+  const v = env.VRAMLAB_OPTIMIZER;
+  if (v === undefined || v === '') return 'fused';
+  if ((OPTIMIZER_LAUNCH_VALUES as readonly string[]).includes(v)) return v as (typeof OPTIMIZER_LAUNCH_VALUES)[number];
+  throw new UsageError(`VRAMLAB_OPTIMIZER must be one of ${OPTIMIZER_LAUNCH_VALUES.join(', ')}, got '${oneLineValue(v)}'; unset it for the default (fused)`);
+}
+
+function oneLineValue(v: string): string {
+  return v.length > 40 ? `${v.slice(0, 40).replace(/[^\x20-\x7e]/g, '?')}…` : v.replace(/[^\x20-\x7e]/g, '?');
+}
+
 export class UsageError extends Error {
   constructor(
     message: string,
@@ -314,6 +332,7 @@ export const BENCH_FLAGS: readonly FlagSpec[] = [
   { name: 'iters', group: 'bench', kind: 'int', min: 1, arg: 'N', help: 'timed iterations per work item', defaultText: '3 with --quick, else 10' },
   { name: 'no-tfjs', group: 'bench', kind: 'bool', help: 'vramlab only, no TensorFlow.js column' },
   { name: 'tune', group: 'bench', kind: 'bool', help: 'time every matmul tile size on this adapter first and keep the fastest (cached per adapter)' },
+  { name: 'ab', group: 'bench', kind: 'bool', help: 'instead: the optimizer launched per tensor (a) and fused (b), alternated step by step on mlp (4 blocks) and gpt-nano; CPU time per step, b/a median and spread' },
   { name: 'json', group: 'output', kind: 'bool', help: 'one JSON object per line' },
   { name: 'help', short: 'h', group: 'output', kind: 'bool', help: 'show this help' },
 ];
@@ -324,6 +343,7 @@ export interface BenchArgs {
   iters?: number;
   tfjs: boolean;
   tune: boolean;
+  ab: boolean;
   json: boolean;
   help: boolean;
 }
@@ -338,6 +358,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     ...(v.iters === undefined ? {} : { iters: convert(flag('iters'), v.iters) as number }),
     tfjs: v['no-tfjs'] !== true,
     tune: v.tune === true,
+    ab: v.ab === true,
     json: v.json === true,
     help: v.help === true,
   };

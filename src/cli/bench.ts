@@ -8,13 +8,14 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { runGptTraining, runTraining } from '../engine/run.ts';
+import { loadavg, availableParallelism } from 'node:os';
+import { compareLaunches, runGptTraining, runTraining, type LaunchTimes, type OptimizerLaunch } from '../engine/run.ts';
 import { createSquareMatmul } from '../engine/tune.ts';
 import { Ledger } from '../engine/ledger.ts';
 import type { OpenedDevice } from '../engine/device.ts';
 import type { z } from 'zod';
 import type { AdapterSummary } from '../protocol/engine-api.ts';
-import type { BenchLineSchema } from '../protocol/outputs.ts';
+import type { BenchAbLineSchema, BenchLineSchema } from '../protocol/outputs.ts';
 import type { Same } from '../protocol/messages.ts';
 import { DEFAULT_RUN, GPT_NANO_RUN, type GptRunConfig, type RunConfig } from '../protocol/run.ts';
 import type { GptBenchConfig, MlpBenchConfig, TfjsRunner } from './bench-tfjs.ts';
@@ -89,6 +90,15 @@ export interface EngineResult {
   loss?: number;
   /** vramlab training steps: CPU ms recording a step's commands (RunReport.timing.recordMs). */
   recordMs?: number;
+  /** vramlab training steps: what one step launches (RunReport.work). */
+  counts?: LaunchCounts;
+}
+
+export interface LaunchCounts {
+  dispatches: number;
+  computePasses: number;
+  clears: number;
+  readbacks: number;
 }
 export type EngineOutcome = EngineResult | { error: string };
 
@@ -143,6 +153,8 @@ export interface BenchOptions {
   onProgress?: (text: string) => void;
   /** What the engine's matmul tiles are (reported in every line). */
   tiles: string;
+  /** How training steps launch their optimizer (VRAMLAB_OPTIMIZER); default fused. */
+  optimizerLaunch?: OptimizerLaunch;
 }
 
 export function adapterName(s: AdapterSummary): string {
@@ -269,11 +281,17 @@ function gptRun(w: GptWork, steps: number): GptRunConfig {
   return { ...GPT_NANO_RUN, vocab: w.vocab, dModel: w.dModel, heads: w.heads, layers: w.layers, seq: w.seq, batch: w.batch, attention: 'fused', precision: 'fp32', optimizer: 'adam', checkpoint: 'none', steps, seed: 1 };
 }
 
-async function vramlabStep(opened: OpenedDevice, w: MlpWork | GptWork, it: { warmup: number; iters: number }): Promise<EngineResult> {
+async function vramlabStep(opened: OpenedDevice, w: MlpWork | GptWork, it: { warmup: number; iters: number }, launch: OptimizerLaunch): Promise<EngineResult> {
   // The run loop reports the median step after the first: warm-up is that first step.
   const steps = 1 + it.iters;
-  const report = w.kind === 'mlp' ? await runTraining(opened, mlpRun(w, steps)) : await runGptTraining(opened, gptRun(w, steps));
-  return { ...result(report.timing.stepMs, it.iters, workFlops(w), report.actual.peakBytes, report.actual.physicalPeakBytes, report.loss.at(-1)), recordMs: report.timing.recordMs };
+  const opts = { optimizerLaunch: launch };
+  const report = w.kind === 'mlp' ? await runTraining(opened, mlpRun(w, steps), opts) : await runGptTraining(opened, gptRun(w, steps), opts);
+  const { dispatches, computePasses, clears, readbacks } = report.work;
+  return {
+    ...result(report.timing.stepMs, it.iters, workFlops(w), report.actual.peakBytes, report.actual.physicalPeakBytes, report.loss.at(-1)),
+    recordMs: report.timing.recordMs,
+    counts: { dispatches, computePasses, clears, readbacks },
+  };
 }
 
 async function tfjsWork(tf: TfjsRunner, w: BenchWork, it: { warmup: number; iters: number }): Promise<EngineResult> {
@@ -331,7 +349,7 @@ export async function runBench(opened: OpenedDevice, opts: BenchOptions, emit: (
           opts.onProgress?.(`bench: ${step} against the plain matmul`);
           againstPlain = await matmulAgainstPlain(opened.device, w.n, it.iters).catch(errorOf);
         } else {
-          vramlab = await vramlabStep(opened, w, it);
+          vramlab = await vramlabStep(opened, w, it, opts.optimizerLaunch ?? 'fused');
         }
       } catch (e) {
         vramlab = errorOf(e);
@@ -357,6 +375,94 @@ export async function runBench(opened: OpenedDevice, opts: BenchOptions, emit: (
     }
   } finally {
     await tf?.dispose();
+  }
+  return lines;
+}
+
+// ---- the optimizer launches side by side (bench --ab) -----------------------------------------
+
+/** One line of `bench --ab`: launch b against launch a on the same step, alternated step by step. */
+export interface AbLine {
+  work: string;
+  kind: 'mlp' | 'gpt';
+  shape: Record<string, number>;
+  launches: { a: OptimizerLaunch; b: OptimizerLaunch };
+  iters: number;
+  /** Medians over the timed steps. */
+  cpuMsPerStep: { a: number; b: number };
+  wallMsPerStep: { a: number; b: number };
+  /** b's CPU time over a's, per pair of consecutive steps (a then b): its median and spread. */
+  ratio: { of: 'cpu b / cpu a, per pair of steps'; median: number; q1: number; q3: number; min: number; max: number };
+  counts: { a: LaunchCounts; b: LaunchCounts };
+  /** The last step's loss on each side (null where it is not finite: JSON has no NaN). */
+  loss: { a: number | null; b: number | null };
+  adapter: string;
+  /** os.loadavg() when the line was measured: 1, 5 and 15 minutes. */
+  loadAverage: [number, number, number];
+  cpus: number;
+}
+
+const AB_MATCHES_SCHEMA: Same<z.infer<typeof BenchAbLineSchema>, AbLine> = true;
+void AB_MATCHES_SCHEMA;
+
+/** The steps compared: the run's default mlp with 4 blocks, and gpt-nano. */
+export function abWorks(): { id: string; cfg: RunConfig | GptRunConfig }[] {
+  return [
+    { id: 'mlp-4-blocks', cfg: { ...DEFAULT_RUN, layers: 4 } },
+    { id: 'gpt-nano', cfg: { ...GPT_NANO_RUN } },
+  ];
+}
+
+/** The q-quantile of xs by linear interpolation between order statistics. */
+export function quantile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (s.length - 1) * q;
+  const lo = Math.floor(at);
+  const hi = Math.ceil(at);
+  return s[lo]! + (s[hi]! - s[lo]!) * (at - lo);
+}
+
+const countsOf = (t: LaunchTimes): LaunchCounts => ({ dispatches: t.work.dispatches, computePasses: t.work.computePasses, clears: t.work.clears, readbacks: t.work.readbacks });
+
+/** Process CPU time in ms (user + system, all threads: on a CPU adapter the device's work too). */
+export const processCpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/**
+ * `bench --ab`: per work, launch a (per-tensor, the engine's earlier optimizer launch) and b
+ * (fused) alternated step by step in this process, `iters` timed steps each after 2 warm-up
+ * steps each; one line per work.
+ */
+export async function runAb(opened: OpenedDevice, opts: { iters: number; onProgress?: (text: string) => void }, emit: (line: AbLine) => void): Promise<AbLine[]> {
+  const lines: AbLine[] = [];
+  const launches = ['per-tensor', 'fused'] as const;
+  for (const w of abWorks()) {
+    opts.onProgress?.(`bench --ab: ${w.id}, ${launches[0]} and ${launches[1]} alternated, ${opts.iters} steps each`);
+    const [a, b] = await compareLaunches(opened, w.cfg, { launches, iters: opts.iters, warmup: 2, cpuMs: processCpuMs });
+    const ratios = a.cpuMs.map((x, i) => b.cpuMs[i]! / x);
+    const median = (xs: number[]) => quantile(xs, 0.5);
+    const [l1, l5, l15] = loadavg() as [number, number, number];
+    const shape = Object.fromEntries(Object.entries(w.cfg).filter((e): e is [string, number] => typeof e[1] === 'number' && e[0] !== 'seed' && e[0] !== 'steps'));
+    const line: AbLine = {
+      work: w.id,
+      kind: w.cfg.model === 'gpt' ? 'gpt' : 'mlp',
+      shape,
+      launches: { a: launches[0], b: launches[1] },
+      iters: opts.iters,
+      cpuMsPerStep: { a: median(a.cpuMs), b: median(b.cpuMs) },
+      wallMsPerStep: { a: median(a.wallMs), b: median(b.wallMs) },
+      ratio: { of: 'cpu b / cpu a, per pair of steps', median: median(ratios), q1: quantile(ratios, 0.25), q3: quantile(ratios, 0.75), min: Math.min(...ratios), max: Math.max(...ratios) },
+      counts: { a: countsOf(a), b: countsOf(b) },
+      loss: { a: Number.isFinite(a.loss) ? a.loss : null, b: Number.isFinite(b.loss) ? b.loss : null },
+      adapter: adapterName(opened.summary),
+      loadAverage: [l1, l5, l15],
+      cpus: availableParallelism(),
+    };
+    lines.push(line);
+    emit(line);
   }
   return lines;
 }

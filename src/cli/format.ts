@@ -3,7 +3,7 @@ import { formatBytesBoth, scaledBytes } from '../protocol/format.ts';
 import type { PlanConfig } from '../protocol/config.ts';
 import { DEFAULT_CNN_LR, type CnnRunConfig, type CnnRunReport } from '../protocol/cnn.ts';
 import { describeCost, type FitResult, type LargestFit, type PlanPatch } from '../estimate/fit.ts';
-import type { BenchLine, EngineOutcome } from './bench.ts';
+import type { AbLine, BenchLine, EngineOutcome } from './bench.ts';
 import type { AdapterSummary } from '../protocol/engine-api.ts';
 import { describeExtras, formatManyGpus } from './format-parallel.ts';
 import { CATEGORY_LABELS, PLAN_CATEGORIES, type CategoryBytes, type Plan, type PlanCategory } from '../protocol/plan.ts';
@@ -342,6 +342,34 @@ export function formatBench(lines: readonly BenchLine[], adapter: AdapterSummary
   });
   if (plain.length > 0) out.push('', 'Tiled matmul against the plain kernel (alternated; plain ms ÷ tiled ms, median and range):', ...plain.map((p) => `  ${p}`));
   out.push('', 'Time: wall clock from submission to completion, after warm-up. Peak: bytes of live tensors; allocated: bytes held from the GPU.', '');
+  return out.join('\n');
+}
+
+/** `bench --ab`: per work, both launches' CPU and wall time per step and their counts, and the b/a ratio with its spread. */
+export function formatAb(lines: readonly AbLine[]): string {
+  if (lines.length === 0) return '';
+  const first = lines[0]!;
+  const out = [
+    `Adapter ${first.adapter}, ${first.cpus} CPUs, load average ${first.loadAverage.map((x) => x.toFixed(2)).join(' ')}`,
+    `a = optimizer launched ${first.launches.a}, b = ${first.launches.b}; alternated step by step, ${first.iters} timed steps each after 2 warm-up steps`,
+    '',
+  ];
+  const rows = [['work', 'CPU a', 'CPU b', 'b/a median', 'b/a q1–q3', 'b/a min–max', 'wall a', 'wall b', 'dispatches a → b', 'passes a → b']];
+  for (const l of lines) {
+    rows.push([
+      l.work,
+      ms(l.cpuMsPerStep.a),
+      ms(l.cpuMsPerStep.b),
+      l.ratio.median.toFixed(3),
+      `${l.ratio.q1.toFixed(3)}–${l.ratio.q3.toFixed(3)}`,
+      `${l.ratio.min.toFixed(3)}–${l.ratio.max.toFixed(3)}`,
+      ms(l.wallMsPerStep.a),
+      ms(l.wallMsPerStep.b),
+      `${l.counts.a.dispatches} → ${l.counts.b.dispatches}`,
+      `${l.counts.a.computePasses} → ${l.counts.b.computePasses}`,
+    ]);
+  }
+  out.push(...table(rows), '', 'CPU: the process\'s user + system time per step (on a CPU adapter the device\'s work included), median over the timed steps.', '');
   return out.join('\n');
 }
 

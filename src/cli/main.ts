@@ -12,8 +12,8 @@ import type { OpenedDevice } from '../engine/device.ts';
 import type { DeviceErrorReport } from '../protocol/engine-api.ts';
 import type { LlamaRunConfig } from '../protocol/run.ts';
 import { deviceBudget, planForDevice } from '../ui/scale.ts';
-import { flagForField, parseBenchArgs, parseEstimateArgs, parseFitArgs, parseRunArgs, usageFromConfigError, UsageError, type AnyRunConfig, type EstimateArgs } from './args.ts';
-import { formatBench, formatFit, formatPlan, formatProgress, formatRunReport, formatSweep, formatSweepProgress, sweepLine, type SweepLine } from './format.ts';
+import { flagForField, optimizerLaunchFromEnv, parseBenchArgs, parseEstimateArgs, parseFitArgs, parseRunArgs, usageFromConfigError, UsageError, type AnyRunConfig, type EstimateArgs } from './args.ts';
+import { formatAb, formatBench, formatFit, formatPlan, formatProgress, formatRunReport, formatSweep, formatSweepProgress, sweepLine, type SweepLine } from './format.ts';
 import { benchUsage, compareUsage, estimateUsage, fitUsage, runUsage, topUsage } from './help.ts';
 import { oneLine, printable } from './text.ts';
 import { explainMissingPackage, MISSING_PACKAGE } from './packages.ts';
@@ -239,6 +239,7 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
     return 0;
   }
   checkRunOutputs(args.outputs);
+  const optimizerLaunch = optimizerLaunchFromEnv(io.env);
   const [{ opened, deviceErrors }, engine] = await Promise.all([openCliDevice('run', io), import('../engine/run.ts')]);
   await applyCachedTiles(opened, io);
   // The first Ctrl-C stops the run after the step in progress and frees everything; it is
@@ -260,6 +261,7 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
     const opts: RunOptions = {
       signal: abort.signal,
       wallClock: args.wallClock,
+      optimizerLaunch,
       ...(showProgress ? { onProgress: (p) => (p.stage !== 'allocating' || tty) && io.err(formatProgress(p)) } : {}),
     };
     const train = (c: AnyRunConfig) => {
@@ -401,8 +403,18 @@ async function runBenchCommand(argv: readonly string[], io: Io): Promise<number>
       tfjs = false;
     }
   }
+  const optimizerLaunch = optimizerLaunchFromEnv(io.env);
   const [{ opened, deviceErrors }, bench] = await Promise.all([openCliDevice('bench', io), import('./bench.ts')]);
   const progress = !args.json || io.errIsTTY === true ? (t: string) => io.err(`${t}\n`) : undefined;
+  if (args.ab) {
+    try {
+      const lines = await bench.runAb(opened, { iters: args.iters ?? 10, ...(progress ? { onProgress: progress } : {}) }, (line) => args.json && io.out(`${JSON.stringify(withSchema('bench-ab', line))}\n`));
+      if (!args.json) io.out(formatAb(lines));
+      return deviceErrors.length > 0 ? 1 : 0;
+    } finally {
+      opened.device.destroy();
+    }
+  }
   // The full shapes take hours on a CPU adapter (SwiftShader): there the quick ones run.
   const quick = args.quick || opened.summary.isFallbackAdapter;
   if (!args.quick && quick) io.err('vramlab bench: this is a CPU (fallback) adapter: running the --quick shapes\n');
@@ -424,7 +436,7 @@ async function runBenchCommand(argv: readonly string[], io: Io): Promise<number>
     }
     const lines = await bench.runBench(
       opened,
-      { quick, tfjs, ...(args.only ? { only: args.only } : {}), ...(args.iters ? { iters: args.iters } : {}), tiles, ...(progress ? { onProgress: progress } : {}) },
+      { quick, tfjs, optimizerLaunch, ...(args.only ? { only: args.only } : {}), ...(args.iters ? { iters: args.iters } : {}), tiles, ...(progress ? { onProgress: progress } : {}) },
       (line) => args.json && io.out(`${JSON.stringify(withSchema('bench', line))}\n`),
     );
     if (!args.json) io.out(formatBench(lines, opened.summary, tiles));

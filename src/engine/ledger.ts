@@ -25,7 +25,8 @@ import {
   type LedgerEventKind,
   type LedgerPoint,
 } from '../protocol/ledger.ts';
-import { countClear } from './work.ts';
+import { ArenaSlice } from './arena.ts';
+import { countClear, endOpenPass } from './work.ts';
 
 export interface LedgerCreateOptions {
   /** Tensor name; the buffer is labelled `Ledger.<name>`. */
@@ -121,6 +122,11 @@ export class Ledger {
   private physicalPeak = 0;
   // Query sets made through createQuerySet(), until destroyQuerySet() or dispose().
   private readonly querySets = new Set<GPUQuerySet>();
+  // Arena buffers (createArena), until dispose(): physical bytes that hold slices, no tensor
+  // of their own; and the allocated bytes of the live slices in them (counted in liveAllocated).
+  private readonly arenas = new Set<GPUBuffer>();
+  private arenaBytes = 0;
+  private liveSliceAllocated = 0;
 
   /**
    * `historyLimit`: how many events (timeline points) and ended entries are kept, so an hour
@@ -178,6 +184,7 @@ export class Ledger {
       this.reused += 1;
       reused.label = `Ledger.${name}`;
       if (!opts.overwritten) {
+        endOpenPass(opts.reuseIn!);
         opts.reuseIn!.clearBuffer(reused);
         countClear(opts.reuseIn!);
       }
@@ -238,7 +245,7 @@ export class Ledger {
 
   /** Records a buffer the device accepted (new or reused) as a live tensor from op on. */
   private track(buffer: GPUBuffer, name: string, category: LedgerCategory, size: number, allocated: number, op: number): void {
-    this.lastBuffer.set(name, buffer);
+    if (!(buffer instanceof ArenaSlice)) this.lastBuffer.set(name, buffer);
     const entry: LedgerEntry = { id: this.nextId++, name, category, requested: size, allocated, createdAt: op, destroyedAt: null };
     const t: Tracked = { buffer, entry };
     this.tracked.set(buffer, t);
@@ -276,7 +283,7 @@ export class Ledger {
    * buffers still count in `physicalBytes` until flushed, so the difference stays visible.
    */
   release(buffer: GPUBuffer): void {
-    if (this.free(buffer, 'release')) {
+    if (this.free(buffer, 'release') && !(buffer instanceof ArenaSlice)) {
       this.pending.push(buffer);
       this.pendingBytes += alignedSize(buffer.size);
       this.physicalPeak = Math.max(this.physicalPeak, this.physicalBytes);
@@ -304,9 +311,46 @@ export class Ledger {
     this.pooledBytes = 0;
   }
 
-  /** Allocated bytes the device holds now: live, released but not yet flushed, and pooled. */
+  /** Allocated bytes the device holds now: live, released but not yet flushed, pooled, and arenas. */
   get physicalBytes(): number {
-    return this.liveAllocated + this.pendingBytes + this.pooledBytes;
+    return this.liveAllocated - this.liveSliceAllocated + this.pendingBytes + this.pooledBytes + this.arenaBytes;
+  }
+
+  /**
+   * An arena: one buffer whose sub-ranges are tensors (arena.ts). It is physical memory from
+   * now until dispose(), but no tensor: each slice is recorded by trackSlice() when it becomes
+   * live and by release() when it ends. Throws like create().
+   */
+  async createArena(name: string, size: number, usage: GPUBufferUsageFlags): Promise<GPUBuffer> {
+    if (!Number.isSafeInteger(size) || size <= 0) throw new RangeError(`Ledger.createArena(${name}): size must be a positive integer of bytes, got ${size}`);
+    checkUsage(name, usage);
+    this.checkLimits(name, size, alignedSize(size), usage);
+    const { made: buffer, validationError, oomError } = await scoped(this.device, () => this.device.createBuffer({ label: `Ledger.arena.${name}`, size: alignedSize(size), usage }));
+    if (oomError || validationError) {
+      buffer.destroy();
+      const what = `the arena '${name}' (${describeBytes(alignedSize(size))}) with ${describeBytes(this.liveAllocated)} already live`;
+      if (oomError) throw ledgerError(LEDGER_ERRORS.OutOfMemory, `The GPU ran out of memory allocating ${what}: use a smaller model`, oomError.message);
+      throw ledgerError(LEDGER_ERRORS.BufferTooLarge, `The GPU rejected ${what}: use a smaller model`, validationError!.message);
+    }
+    this.arenas.add(buffer);
+    this.arenaBytes += buffer.size;
+    this.created += 1;
+    this.physicalPeak = Math.max(this.physicalPeak, this.physicalBytes);
+    return buffer;
+  }
+
+  /**
+   * Records a slice of an arena as a live tensor from the current op (or `op`): its bytes are
+   * `requested`, its extent in the arena `allocated`. It ends with release() or destroy() as
+   * any tensor does, and may be tracked again later (a gradient, every step).
+   */
+  trackSlice(slice: ArenaSlice, name: string, category: LedgerCategory, requested: number, op = this.op): void {
+    if (!isLedgerCategory(category)) throw new TypeError(`Ledger.trackSlice(${name}): unknown category '${String(category)}', expected one of ${LEDGER_CATEGORIES.join(', ')}`);
+    if (this.tracked.has(slice)) throw new Error(`Ledger.trackSlice: '${name}' is already live`);
+    this.checkLimits(name, requested, slice.extent, GPUBufferUsage.STORAGE);
+    this.ended.delete(slice);
+    this.liveSliceAllocated += slice.extent;
+    this.track(slice, name, category, requested, slice.extent, op);
   }
 
   /** Buffers created on the device, and tensors that took a released buffer instead. */
@@ -329,6 +373,7 @@ export class Ledger {
     this.tracked.delete(buffer);
     this.ended.add(buffer);
     const { entry } = t;
+    if (buffer instanceof ArenaSlice) this.liveSliceAllocated -= entry.allocated;
     entry.destroyedAt = this.op;
     this.live -= entry.requested;
     this.liveAllocated -= entry.allocated;
@@ -366,6 +411,9 @@ export class Ledger {
     for (const t of [...this.tracked.values()]) this.destroy(t.buffer);
     this.flush();
     this.trimPool();
+    for (const a of this.arenas) a.destroy();
+    this.arenas.clear();
+    this.arenaBytes = 0;
     this.lastBuffer.clear();
   }
 

@@ -8,7 +8,7 @@
  */
 import { gpuWait } from './gpu-wait.ts';
 import type { Ledger } from './ledger.ts';
-import { WorkCounter } from './work.ts';
+import { endOpenPass, WorkCounter } from './work.ts';
 import { PHASE_NAMES, type PhaseName, type StepWork } from '../protocol/run.ts';
 
 export type TimingSource = 'timestamp-query' | 'wall-clock';
@@ -87,6 +87,7 @@ export class StepRecorder {
    * `site` names the wait for gpu-wait.ts's estimate of how long it takes.
    */
   async submit(site = 'StepRecorder.submit'): Promise<void> {
+    endOpenPass(this.encoder);
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = this.newEncoder();
     await gpuWait(this.device, site, () => this.device.queue.onSubmittedWorkDone());
@@ -103,6 +104,7 @@ export class StepRecorder {
     }
     const n = 2 * this.segments.length;
     if (n > 0) {
+      endOpenPass(this.encoder);
       this.encoder.resolveQuerySet(this.querySet!, 0, n, this.resolve!, 0);
       this.encoder.copyBufferToBuffer(this.resolve!, 0, this.readback!, 0, 8 * n);
     }
@@ -134,6 +136,7 @@ export class StepRecorder {
   }
 
   private marker(index: number): void {
+    endOpenPass(this.encoder);
     const pass = this.encoder.beginComputePass({
       label: 'StepRecorder.marker',
       timestampWrites: { querySet: this.querySet!, beginningOfPassWriteIndex: index },

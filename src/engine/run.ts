@@ -26,6 +26,7 @@ import {
   type PhaseName,
   type RunConfig,
   type RunProgress,
+  type StepWork,
   type RunReport,
   planConfigOf,
   planConfigOfGpt,
@@ -33,12 +34,17 @@ import {
 } from '../protocol/run.ts';
 import { type CnnRunConfig, type CnnRunReport, DEFAULT_CNN_LR, planConfigOfCnn } from '../protocol/cnn.ts';
 
+import { setOptimizerLaunch, type OptimizerLaunch } from './graph/trainer.ts';
+export { OPTIMIZER_LAUNCHES, type OptimizerLaunch } from './graph/trainer.ts';
+
 export interface RunOptions {
   onProgress?: (p: RunProgress) => void;
   /** Checked between steps: a cancelled run stops, frees everything and throws 'Cancelled'. */
   signal?: AbortSignal;
   /** Use wall-clock timing even where timestamp-query exists. */
   wallClock?: boolean;
+  /** How the optimizer phase is launched (graph/trainer.ts OPTIMIZER_LAUNCHES); default 'fused'. */
+  optimizerLaunch?: OptimizerLaunch;
 }
 
 const median = (xs: number[]) => {
@@ -173,6 +179,7 @@ async function runLoop(
   void device.lost.then((info) => (lost = info));
   try {
     opts.onProgress?.({ stage: 'allocating', step: 0, steps });
+    setOptimizerLaunch(device, opts.optimizerLaunch ?? 'fused');
     const trainer = await makeTrainer(ledger);
     // Segments per step: forward, the loss, each block's backward and recompute, embeddings, optimizer.
     rec = await StepRecorder.create(device, ledger, 4 + 2 * layers, !opts.wallClock);
@@ -192,8 +199,16 @@ async function runLoop(
       phases.push(await rec.finish());
       work = rec.takeWork();
       stepMs.push(performance.now() - t0);
-      loss.push(await trainer.readLoss());
-      opts.onProgress?.({ stage: 'step', step: s + 1, steps, loss: loss[s]! });
+      // The loss is read a step late: this step's readback maps while the next one records.
+      trainer.requestLoss();
+      if (s > 0) {
+        loss.push(await trainer.takeLoss());
+        opts.onProgress?.({ stage: 'step', step: s, steps, loss: loss[s - 1]! });
+      }
+    }
+    if (steps > 0) {
+      loss.push(await trainer.takeLoss());
+      opts.onProgress?.({ stage: 'step', step: steps, steps, loss: loss[steps - 1]! });
     }
     const window = ledger.timeline(windowStart);
     if (window.length !== ledger.eventCount - windowStart) throw new Error(`the ledger kept ${window.length} of the last step's ${ledger.eventCount - windowStart} events: raise its historyLimit`);
@@ -237,5 +252,66 @@ async function runLoop(
   } finally {
     rec?.destroy();
     ledger.dispose();
+  }
+}
+
+/** What compareLaunches measures for one launch: per timed step, CPU and wall ms; the step's work; the last loss. */
+export interface LaunchTimes {
+  launch: OptimizerLaunch;
+  cpuMs: number[];
+  wallMs: number[];
+  work: StepWork;
+  loss: number;
+}
+
+/**
+ * The same training step under two optimizer launches, alternated step by step (A, B, A, B…)
+ * on one device in one process, so drift in the machine's load reaches both alike. Each side
+ * has its own trainer, pooled ledger and recorder; `warmup` steps each first (pipelines, bind
+ * groups, the pool), then `iters` timed steps each: record, submit, wait, and read the loss
+ * back. `cpuMs` is the process's CPU clock (Node: process.cpuUsage), which on a CPU adapter
+ * includes the device's own work. Everything is freed on return or throw.
+ */
+export async function compareLaunches(
+  opened: OpenedDevice,
+  cfg: RunConfig | GptRunConfig,
+  opts: { launches: readonly [OptimizerLaunch, OptimizerLaunch]; iters: number; warmup: number; cpuMs: () => number },
+): Promise<[LaunchTimes, LaunchTimes]> {
+  const { device } = opened;
+  const make = (ledger: Ledger) =>
+    cfg.model === 'gpt' ? GptTrainer.create(device, ledger, cfg, cfg.lr ?? DEFAULT_GPT_LR[cfg.optimizer]) : MlpTrainer.create(device, ledger, cfg as RunConfig);
+  const sides: { launch: OptimizerLaunch; ledger: Ledger; trainer?: AnyTrainer; rec?: StepRecorder; out: LaunchTimes }[] = opts.launches.map((launch) => ({
+    launch,
+    ledger: new Ledger(device, { historyLimit: 192 * (cfg.layers + 2), pool: true }),
+    out: { launch, cpuMs: [], wallMs: [], work: { flops: { forward: 0, backward: 0, recompute: 0, optimizer: 0 }, totalFlops: 0, matmulFlops: 0, dispatches: 0, computePasses: 0, clears: 0, readbacks: 0 }, loss: NaN },
+  }));
+  try {
+    for (const s of sides) {
+      setOptimizerLaunch(device, s.launch);
+      s.trainer = await make(s.ledger);
+      s.rec = await StepRecorder.create(device, s.ledger, 4 + 2 * cfg.layers, false);
+    }
+    setOptimizerLaunch(device, 'fused');
+    const step = async (s: (typeof sides)[number], timed: boolean) => {
+      const c0 = opts.cpuMs();
+      const t0 = performance.now();
+      await s.trainer!.step(s.rec!);
+      await s.rec!.finish();
+      s.out.loss = await s.trainer!.readLoss();
+      const wall = performance.now() - t0;
+      const cpu = opts.cpuMs() - c0;
+      s.out.work = s.rec!.takeWork();
+      if (timed) {
+        s.out.cpuMs.push(cpu);
+        s.out.wallMs.push(wall);
+      }
+    };
+    for (let i = 0; i < opts.warmup + opts.iters; i++) for (const s of sides) await step(s, i >= opts.warmup);
+    return [sides[0]!.out, sides[1]!.out];
+  } finally {
+    for (const s of sides) {
+      s.rec?.destroy();
+      s.ledger.dispose();
+    }
   }
 }

@@ -21,6 +21,9 @@ import type { GptRunConfig, LlamaRunConfig, PhaseName, RunConfig, StepWork } fro
 import { PHASE_NAMES } from '../protocol/run.ts';
 import { CNN_IMAGES, cnnGraph, cnnProgram, cnnSpecOf, type CnnNode } from './cnn.ts';
 import { CNN_KERNEL_WORK, type ConvShape } from './cnn-work.ts';
+
+/** How the engine launches its optimizer phase (engine/graph/trainer.ts OPTIMIZER_LAUNCHES). */
+export type OptimizerLaunch = 'fused' | 'per-tensor';
 import { checkpointPlan } from './schedule.ts';
 import type { ModelDescription, ParamDesc } from './describe.ts';
 import { gptDescriptionOfRun } from './vramlab-gpt.ts';
@@ -169,15 +172,31 @@ export const KERNEL_WORK = {
   swiglu: (n: number) => work(ELEMENT_FLOPS.swiglu * n, 1),
   swigluBackward: (n: number) => work(ELEMENT_FLOPS.swigluGrad * n, 1),
   cast: (n: number) => work(ELEMENT_FLOPS.cast * n, 1),
-  optimizer: (kind: RunConfig['optimizer'], n: number) => work(ELEMENT_FLOPS[kind] * n, 1),
+  /** The update of n values; `halfValues` of them also written as their 16-bit copy in the same dispatch (a cast each). */
+  optimizer: (kind: RunConfig['optimizer'], n: number, halfValues = 0) => work(ELEMENT_FLOPS[kind] * n + ELEMENT_FLOPS.cast * halfValues, 1),
   checkFinite: (n: number) => work(ELEMENT_FLOPS.checkFinite * n, 1),
   /** One invocation updating four scalars: no per-element work. */
   updateLossScale: () => work(0, 1),
 } as const;
 
-/** Adds kernel calls up by phase; every kernel call is one compute pass. */
+/**
+ * Adds kernel calls up by phase. Setting `phase` starts a segment, as each rec.phase() of the
+ * trainers does; the kernel calls of a segment share one compute pass (the step's passes are
+ * left open from call to call and ended at each segment's boundary: engine/work.ts).
+ */
 class Tally {
-  phase: PhaseName = 'forward';
+  private phase_: PhaseName = 'forward';
+  private open = false;
+
+  get phase(): PhaseName {
+    return this.phase_;
+  }
+
+  set phase(p: PhaseName) {
+    this.phase_ = p;
+    this.open = false;
+  }
+
   private readonly flops: Record<PhaseName, number> = { forward: 0, backward: 0, recompute: 0, optimizer: 0 };
   private matmulFlops = 0;
   private dispatches = 0;
@@ -187,7 +206,8 @@ class Tally {
     this.flops[this.phase] += k.flops;
     this.matmulFlops += k.matmulFlops;
     this.dispatches += k.dispatches;
-    this.passes += 1;
+    if (!this.open) this.passes += 1;
+    this.open = true;
   }
 
   result(): StepWork {
@@ -199,21 +219,33 @@ class Tally {
       computePasses: this.passes,
       // Every tensor a step creates is written whole by its first kernel, so a reused buffer is never zeroed.
       clears: 0,
+      // The loss, copied for the host at the end of the step (engine/graph/trainer.ts).
+      readbacks: 1,
     };
   }
 }
 
 /**
- * The optimizer phase of both trainers (engine/graph/trainer.ts finishStep): the fp16 loss
- * scaler's finiteness check per gradient, one update per parameter tensor, the 16-bit copies
- * of the matmul weights refreshed under amp, the loss scale's update.
+ * The optimizer phase of the trainers (engine/graph/trainer.ts finishStep). Fused (the
+ * default): one update over every trainable parameter (the arena) that also writes the 16-bit
+ * copies under amp, and under fp16 one finiteness check over every gradient first and the
+ * loss scale's update after. Per tensor: a check per gradient, an update per tensor, a cast
+ * per 16-bit copy, the scale's update. The FLOPs are the same: the arena's padding is not counted.
  */
-function optimizerPhase(t: Tally, cfg: Pick<RunConfig, 'precision' | 'optimizer'>, params: { n: number; matmul: boolean }[]): void {
+function optimizerPhase(t: Tally, cfg: Pick<RunConfig, 'precision' | 'optimizer'>, params: { n: number; matmul: boolean }[], launch: OptimizerLaunch): void {
   t.phase = 'optimizer';
   const fp16 = cfg.precision === 'amp-fp16';
-  if (fp16) for (const p of params) t.add(KERNEL_WORK.checkFinite(p.n));
-  for (const p of params) t.add(KERNEL_WORK.optimizer(cfg.optimizer, p.n));
-  if (cfg.precision !== 'fp32') for (const p of params) if (p.matmul) t.add(KERNEL_WORK.cast(p.n));
+  const amp = cfg.precision !== 'fp32';
+  if (launch === 'fused') {
+    const values = params.reduce((a, p) => a + p.n, 0);
+    const halfValues = amp ? params.reduce((a, p) => a + (p.matmul ? p.n : 0), 0) : 0;
+    if (fp16) t.add(KERNEL_WORK.checkFinite(values));
+    t.add(KERNEL_WORK.optimizer(cfg.optimizer, values, halfValues));
+  } else {
+    if (fp16) for (const p of params) t.add(KERNEL_WORK.checkFinite(p.n));
+    for (const p of params) t.add(KERNEL_WORK.optimizer(cfg.optimizer, p.n));
+    if (amp) for (const p of params) if (p.matmul) t.add(KERNEL_WORK.cast(p.n));
+  }
   if (fp16) t.add(KERNEL_WORK.updateLossScale());
 }
 
@@ -223,7 +255,7 @@ function gradsInOrder(desc: ModelDescription): ParamDesc[] {
 }
 
 /** The mlp's step (engine/graph/mlp.ts), kernel by kernel; its parameters from the model description. */
-function mlpWork(cfg: RunConfig): StepWork {
+function mlpWork(cfg: RunConfig, launch: OptimizerLaunch): StepWork {
   const { batch: B, d, hidden: H, layers: L, activation: fn } = cfg;
   const { dropped, segmentOf } = checkpointPlan(cfg.checkpoint, L);
   const t = new Tally();
@@ -255,12 +287,12 @@ function mlpWork(cfg: RunConfig): StepWork {
     t.add(KERNEL_WORK.columnSum(B, H)); // db1
     if (l > 0) t.add(KERNEL_WORK.matmul(B, d, H, false, undefined)); // dIn
   }
-  optimizerPhase(t, cfg, gradsInOrder(mlpDescriptionOfRun(cfg)));
+  optimizerPhase(t, cfg, gradsInOrder(mlpDescriptionOfRun(cfg)), launch);
   return t.result();
 }
 
 /** The GPT's step (engine/graph/gpt.ts), kernel by kernel; its parameters from the model description. */
-function gptWork(cfg: GptRunConfig): StepWork {
+function gptWork(cfg: GptRunConfig, launch: OptimizerLaunch): StepWork {
   const { vocab: V, dModel: d, layers: L, heads, batch: B, seq: S } = cfg;
   const rows = B * S;
   const I = 4 * d;
@@ -271,7 +303,7 @@ function gptWork(cfg: GptRunConfig): StepWork {
   const t = new Tally();
   const mm = (M: number, N: number, K: number, bias = false, epilogue: MatmulEpilogue = undefined) => t.add(KERNEL_WORK.matmul(M, N, K, bias, epilogue));
   const r = cfg.loraRank ?? 0;
-  if (r > 0) return gptLoraWork(cfg, t, mm);
+  if (r > 0) return gptLoraWork(cfg, launch, t, mm);
   const blockForward = (output: boolean) => {
     t.add(KERNEL_WORK.layerNorm(rows, d));
     mm(rows, 3 * d, d, true); // qkv
@@ -330,14 +362,15 @@ function gptWork(cfg: GptRunConfig): StepWork {
     t.add(KERNEL_WORK.layerNormBackward(rows, d));
     t.add(KERNEL_WORK.accumulate(rows * d));
   }
+  t.phase = 'backward'; // the embeddings' backward: a segment of its own
   t.add(KERNEL_WORK.embeddingBackward(rows, d, V, true));
 
-  optimizerPhase(t, cfg, gradsInOrder(gptDescriptionOfRun(cfg)));
+  optimizerPhase(t, cfg, gradsInOrder(gptDescriptionOfRun(cfg)), launch);
   return t.result();
 }
 
 /** The Llama's step (engine/graph/llama.ts), kernel by kernel; its parameters from the model description. */
-function llamaWork(cfg: LlamaRunConfig): StepWork {
+function llamaWork(cfg: LlamaRunConfig, launch: OptimizerLaunch): StepWork {
   const { vocab: V, dModel: d, layers: L, heads, kvHeads, headDim, inner: I, batch: B, seq: S } = cfg;
   const rows = B * S;
   const W = (heads + 2 * kvHeads) * headDim;
@@ -442,6 +475,7 @@ function llamaWork(cfg: LlamaRunConfig): StepWork {
     t.add(KERNEL_WORK.rmsNormBackward(rows, d, !lora));
     t.add(KERNEL_WORK.accumulate(rows * d));
   }
+  t.phase = 'backward'; // the embeddings' backward: a segment of its own
   if (!lora) t.add(KERNEL_WORK.embeddingBackward(rows, d, V, cfg.tied, false));
 
   // Gradients in the order the trainer creates them: the head's, each block's from the last, the untied embedding's (under LoRA the adapters').
@@ -449,7 +483,7 @@ function llamaWork(cfg: LlamaRunConfig): StepWork {
     { vocab: V, d, layers: L, heads, kvHeads, headDim, inner: I, tied: cfg.tied, qkvBias: cfg.qkvBias },
     { batch: B, seq: S, amp: cfg.precision !== 'fp32', attention: cfg.attention, loraRank: r, qlora: cfg.qlora ?? false },
   );
-  optimizerPhase(t, cfg, gradsInOrder(desc));
+  optimizerPhase(t, cfg, gradsInOrder(desc), launch);
   return t.result();
 }
 
@@ -459,7 +493,7 @@ function llamaWork(cfg: LlamaRunConfig): StepWork {
  * NF4 dequantised in the kernel); in backward dB, d(x·A), dA, the base's dX and the adapter's
  * part of it; no weight, bias, LayerNorm or embedding gradients.
  */
-function gptLoraWork(cfg: GptRunConfig, t: Tally, mm: (M: number, N: number, K: number, bias?: boolean, epilogue?: MatmulEpilogue) => void): StepWork {
+function gptLoraWork(cfg: GptRunConfig, launch: OptimizerLaunch, t: Tally, mm: (M: number, N: number, K: number, bias?: boolean, epilogue?: MatmulEpilogue) => void): StepWork {
   const { vocab: V, dModel: d, layers: L, heads, batch: B, seq: S } = cfg;
   const rows = B * S;
   const I = 4 * d;
@@ -537,7 +571,7 @@ function gptLoraWork(cfg: GptRunConfig, t: Tally, mm: (M: number, N: number, K: 
     t.add(KERNEL_WORK.layerNormBackward(rows, d, false));
     t.add(KERNEL_WORK.accumulate(rows * d));
   }
-  optimizerPhase(t, cfg, gradsInOrder(gptDescriptionOfRun(cfg)));
+  optimizerPhase(t, cfg, gradsInOrder(gptDescriptionOfRun(cfg)), launch);
   return t.result();
 }
 
@@ -545,7 +579,7 @@ function gptLoraWork(cfg: GptRunConfig, t: Tally, mm: (M: number, N: number, K: 
  * A CNN's step (engine/graph/cnn.ts): the step program of estimate/cnn.ts, each forward and
  * backward command as the kernels the trainer records for its node.
  */
-function cnnWork(cfg: CnnRunConfig): StepWork {
+function cnnWork(cfg: CnnRunConfig, launch: OptimizerLaunch): StepWork {
   const spec = cnnSpecOf(cfg.model, planConfigOfCnn(cfg));
   if (!spec) throw new Error(`cnnWork: unknown model '${cfg.model}'`);
   const g = cnnGraph(spec, cfg.batch);
@@ -600,7 +634,7 @@ function cnnWork(cfg: CnnRunConfig): StepWork {
     else if (c.k === 'forward') forward(g.nodes[c.node]!);
     else if (c.k === 'backward') backward(g.nodes[c.node]!);
   }
-  optimizerPhase(t, cfg, g.params);
+  optimizerPhase(t, cfg, g.params, launch);
   return t.result();
 }
 
@@ -609,8 +643,8 @@ function cnnWork(cfg: CnnRunConfig): StepWork {
  * phase, matmul FLOPs, dispatches, compute passes and clears, equal to what the engine counts
  * (RunReport.work). Pure: no GPU.
  */
-export function stepWork(config: RunConfig | GptRunConfig | LlamaRunConfig | CnnRunConfig): StepWork {
-  if (isCnnRun(config)) return cnnWork(config);
-  if (config.model === 'llama') return llamaWork(config);
-  return config.model === 'gpt' ? gptWork(config) : mlpWork(config);
+export function stepWork(config: RunConfig | GptRunConfig | LlamaRunConfig | CnnRunConfig, launch: OptimizerLaunch = 'fused'): StepWork {
+  if (isCnnRun(config)) return cnnWork(config, launch);
+  if (config.model === 'llama') return llamaWork(config, launch);
+  return config.model === 'gpt' ? gptWork(config, launch) : mlpWork(config, launch);
 }

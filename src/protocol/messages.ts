@@ -215,6 +215,7 @@ export const RunReportSchema = z.object({
     dispatches: count,
     computePasses: count,
     clears: count,
+    readbacks: count,
   }),
 });
 

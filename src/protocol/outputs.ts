@@ -13,6 +13,7 @@ export const OUTPUT_SCHEMAS = {
   run: 'vramlab.run/1',
   'run-sweep': 'vramlab.run-sweep/1',
   bench: 'vramlab.bench/1',
+  'bench-ab': 'vramlab.bench-ab/1',
   compare: 'vramlab.compare/1',
 } as const;
 export type OutputKind = keyof typeof OUTPUT_SCHEMAS;
@@ -49,6 +50,9 @@ export const RunSweepOutputSchema = z.union([
   z.object({ ...tag('run-sweep'), point: z.record(z.string(), z.number()), error: z.object({ name: z.string(), message: z.string() }) }),
 ]);
 
+/** A training step's launches (RunReport.work's counts). */
+const launchCounts = z.object({ dispatches: z.number().int().min(0), computePasses: z.number().int().min(0), clears: z.number().int().min(0), readbacks: z.number().int().min(0) });
+
 const EngineResultSchema = z.object({
   ms,
   gflops: z.number(),
@@ -58,6 +62,8 @@ const EngineResultSchema = z.object({
   allocatedOverPeak: z.number(),
   loss: z.number().optional(),
   recordMs: ms.optional(),
+  /** vramlab training steps: what one step launches. */
+  counts: launchCounts.optional(),
 });
 const EngineOutcomeSchema = z.union([EngineResultSchema, z.object({ error: z.string() })]);
 
@@ -88,12 +94,33 @@ export const BenchLineSchema = z.object({
 });
 export const BenchOutputSchema = BenchLineSchema.extend(tag('bench'));
 
+const pair = <T extends z.ZodType>(t: T) => z.object({ a: t, b: t });
+
+/** One line of `vramlab bench --ab --json`, less its `schema` tag (cli/bench.ts's AbLine is checked against it). */
+export const BenchAbLineSchema = z.object({
+  work: z.string(),
+  kind: z.enum(['mlp', 'gpt']),
+  shape: z.record(z.string(), z.number()),
+  launches: pair(z.enum(['fused', 'per-tensor'])),
+  iters: z.number().int().min(1),
+  cpuMsPerStep: pair(ms),
+  wallMsPerStep: pair(ms),
+  ratio: z.object({ of: z.literal('cpu b / cpu a, per pair of steps'), median: z.number(), q1: z.number(), q3: z.number(), min: z.number(), max: z.number() }),
+  counts: pair(launchCounts),
+  loss: pair(jsonNumber),
+  adapter: z.string(),
+  loadAverage: z.tuple([z.number(), z.number(), z.number()]),
+  cpus: z.number().int().min(1),
+});
+export const BenchAbOutputSchema = BenchAbLineSchema.extend(tag('bench-ab'));
+
 /** The outputs that have a JSON Schema in the package, by file name (lib/schemas/<name>.schema.json). */
 export const OUTPUT_ZOD_SCHEMAS = {
   estimate: EstimateOutputSchema,
   run: RunOutputSchema,
   'run-sweep': RunSweepOutputSchema,
   bench: BenchOutputSchema,
+  'bench-ab': BenchAbOutputSchema,
 } as const;
 
 /**

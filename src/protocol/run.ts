@@ -121,10 +121,15 @@ export interface StepWork {
   matmulFlops: number;
   /** Kernel dispatches (dispatchWorkgroups calls) of a step. */
   dispatches: number;
-  /** Kernel compute passes of a step (the profiler's empty timestamp passes not included). */
+  /**
+   * Compute passes of a step's kernels: consecutive kernel calls share one until a copy, a
+   * clear or a phase segment's end (the profiler's empty timestamp passes not included).
+   */
   computePasses: number;
   /** clearBuffer commands of a step (zeroing a reused buffer whose first writer does not overwrite it all). */
   clears: number;
+  /** Copies a step records into mappable buffers to read back (its loss; the profiler's timestamps not included). */
+  readbacks: number;
 }
 
 export interface RunProgress {

@@ -124,10 +124,12 @@ describe('GPT: learning and memory', () => {
     expect(last).toBeLessThan(0.25 * uniform);
   });
 
-  it('the device holds at most 1.15× the peak: released buffers are reused within the step', async () => {
+  it('the device holds at most 1.15× the peak plus the gradient arena: released buffers are reused within the step', async () => {
     const r = await runGptTraining(opened, { ...GPT_NANO_RUN, batch: 2, seq: 32, steps: 2 });
     expect(r.actual.physicalPeakBytes).toBeGreaterThanOrEqual(r.actual.peakBytes);
-    expect(r.actual.physicalPeakBytes / r.actual.peakBytes).toBeLessThanOrEqual(1.15);
+    // The gradients live in their own arena (one optimizer dispatch over all of them), whose bytes
+    // the pool cannot lend to forward's activations: at most their bytes on top.
+    expect(r.actual.physicalPeakBytes).toBeLessThanOrEqual(1.15 * r.actual.peakBytes + r.estimate.bytes.gradients);
   });
 
   it('eager attention keeps s² probabilities that grow 4× from seq 128 to 256; fused keeps none; activations follow the estimate', async () => {

@@ -36,6 +36,7 @@ import {
   unpackHalf,
   type Storage,
 } from '../../src/engine/kernels/storage.ts';
+import { ParamArena } from '../../src/engine/graph/param-arena.ts';
 import { useGpuFixture } from './fixture.ts';
 import { randoms, rng } from '../helpers/random.ts';
 import { OUT_REL, F32_REL, act, actGrad, expectClose, matmulOperands, TRANSPOSES, type MatmulCase } from '../helpers/reference.ts';
@@ -388,6 +389,89 @@ describe('optimizers', () => {
     expectClose('params', await readValues(params, n, 'f32'), p, (i) => 1e-6 + 1e-5 * Math.abs(p[i]!));
     if (m) expectClose('m', await readValues(m, n, 'f32'), cm, (i) => 1e-7 + 1e-5 * Math.abs(cm[i]!));
     if (v) expectClose('v', await readValues(v, n, 'f32'), cv, (i) => 1e-9 + 1e-5 * Math.abs(cv[i]!));
+  });
+
+  // The trainer's fused launch: one dispatch over an arena of several tensors of odd sizes,
+  // each checked against PyTorch on its own; the 16-bit copies written in the same dispatch
+  // equal a cast of the updated values; the gaps between tensors stay zero.
+  it.each(CASES.flatMap(([kind, h]) => (['f32', 'f16', 'bf16'] as const).map((s) => [kind, s, h] as const)))('%s, %s copies: one dispatch over an arena of tensors of 37, 1, 300 and 129 values, 3 steps vs PyTorch', async (kind, storage, h) => {
+    const sizes = [37, 1, 300, 129];
+    const withHalf = [true, false, true, true];
+    const states = kind === 'sgd' ? 0 : kind === 'sgd-momentum' ? 1 : 2;
+    const arena = new ParamArena(fx.device, fx.ledger, states, storage === 'f32' ? null : storage);
+    const p0 = sizes.map((n, k) => randoms(n, 7 * k + n));
+    const ts = [];
+    for (const [k, n] of sizes.entries()) ts.push(await arena.add(`t${k}`, n, storage === 'f32' ? 'weights' : 'master-weights', withHalf[k]!, () => p0[k]!));
+    await arena.allocate();
+    expect(arena.chunks.length).toBe(1);
+    const chunk = arena.chunks[0]!;
+    // Every tensor is a ledger entry of its own bytes; its extent is what it takes in the arena.
+    const entries = fx.ledger.entries();
+    for (const [k, n] of sizes.entries()) expect(entries.find((e) => e.name === `t${k}`)).toMatchObject({ requested: 4 * n, allocated: ts[k]!.master.extent });
+    const hyper = await fx.empty('hyper', HYPER_BYTES, 'workspace');
+    const scale = 8;
+    const p = p0.map((x) => Float64Array.from(x));
+    const cm = sizes.map((n) => new Float64Array(n));
+    const cv = sizes.map((n) => new Float64Array(n));
+    const N = chunk.bytes / 4;
+    for (let t = 1; t <= 3; t++) {
+      for (const [k, n] of sizes.entries()) {
+        const g = randoms(n, 100 * t + 13 * k, -0.5, 0.5);
+        fx.device.queue.writeBuffer(chunk.grad!, ts[k]!.grad.offset, Float32Array.from(g, (x) => x * scale));
+        const hv = hyperValues({ ...h, step: t });
+        cpuStep(kind, { lr: hv[0]!, momentum: hv[1]!, beta1: hv[1]!, beta2: hv[2]!, eps: hv[3]!, weightDecay: hv[4]! }, t, p[k]!, Float64Array.from(g), cm[k]!, cv[k]!);
+      }
+      writeHyper(fx.device.queue, hyper, { ...h, step: t, invLossScale: 1 / scale });
+      fx.submit((enc) => recordOptimizerStep(fx.device, enc, {
+        kind, n: N, params: chunk.master!, grads: chunk.grad!, m: chunk.m ?? undefined, v: chunk.v ?? undefined, hyper,
+        ...(storage !== 'f32' ? { half: { buffer: chunk.half!, storage } } : {}),
+      }));
+    }
+    const all = new Float32Array((await fx.read(chunk.master!)).buffer);
+    const allM = chunk.m ? new Float32Array((await fx.read(chunk.m)).buffer) : null;
+    const allV = chunk.v ? new Float32Array((await fx.read(chunk.v)).buffer) : null;
+    const halfWords = chunk.half ? await fx.read(chunk.half) : null;
+    const inTensor = new Uint8Array(N);
+    for (const [k, n] of sizes.entries()) {
+      const at = ts[k]!.master.offset / 4;
+      inTensor.fill(1, at, at + n);
+      const got = all.subarray(at, at + n);
+      expectClose(`t${k} params`, got, p[k]!, (i) => 1e-6 + 1e-5 * Math.abs(p[k]![i]!));
+      if (allM) expectClose(`t${k} m`, allM.subarray(at, at + n), cm[k]!, (i) => 1e-7 + 1e-5 * Math.abs(cm[k]![i]!));
+      if (allV) expectClose(`t${k} v`, allV.subarray(at, at + n), cv[k]!, (i) => 1e-9 + 1e-5 * Math.abs(cv[k]![i]!));
+      if (halfWords && ts[k]!.half) {
+        const words = halfWords.subarray(ts[k]!.half!.offset / 4, ts[k]!.half!.offset / 4 + Math.ceil(n / 2));
+        expect([...words], `t${k} half`).toEqual([...packHalf(Float32Array.from(got), storage as 'f16' | 'bf16')]);
+      }
+    }
+    expect(all.filter((x, i) => !inTensor[i] && x !== 0).length, 'gaps stay zero').toBe(0);
+  });
+
+  it('fp16: one finiteness check over an arena skips the update of every tensor when one gradient is not finite', async () => {
+    const arena = new ParamArena(fx.device, fx.ledger, 2, 'f16');
+    const sizes = [5, 77, 3];
+    const p0 = sizes.map((n, k) => randoms(n, k + 1));
+    const ts = [];
+    for (const [k, n] of sizes.entries()) ts.push(await arena.add(`t${k}`, n, 'master-weights', true, () => p0[k]!));
+    await arena.allocate();
+    const chunk = arena.chunks[0]!;
+    for (const [k, n] of sizes.entries()) {
+      const g = randoms(n, 40 + k);
+      if (k === 2) g[1] = Infinity;
+      fx.device.queue.writeBuffer(chunk.grad!, ts[k]!.grad.offset, g);
+    }
+    const hyper = await fx.empty('hyper', HYPER_BYTES, 'workspace');
+    const lossState = await fx.upload('lossState', initialLossState(), 'workspace');
+    writeHyper(fx.device.queue, hyper, { lr: 0.1, step: 1 });
+    const N = chunk.bytes / 4;
+    fx.submit((enc) => {
+      recordCheckFinite(fx.device, enc, { grads: chunk.grad!, n: N, lossState });
+      recordOptimizerStep(fx.device, enc, { kind: 'adam', n: N, params: chunk.master!, grads: chunk.grad!, m: chunk.m!, v: chunk.v!, hyper, lossState, half: { buffer: chunk.half!, storage: 'f16' } });
+      recordUpdateLossScale(fx.device, enc, { lossState, growthInterval: 2000 });
+    });
+    const all = new Float32Array((await fx.read(chunk.master!)).buffer);
+    for (const [k, n] of sizes.entries()) expect([...all.subarray(ts[k]!.master.offset / 4, ts[k]!.master.offset / 4 + n)]).toEqual([...p0[k]!]);
+    expect(new Float32Array((await fx.read(lossState)).buffer)[0]).toBe(32768);
   });
 
   it('writes nothing when hyper[8] asks to skip', async () => {

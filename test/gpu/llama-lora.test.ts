@@ -120,7 +120,7 @@ describe('Llama LoRA: gradients of A and B against finite differences', () => {
         for (const p of adapters) {
           const x = Float32Array.from(theta.get(p.name)!);
           if (p.name === along) for (let i = 0; i < p.n; i++) x[i]! += eps * v![i]!;
-          opened.device.queue.writeBuffer(p.buffer, 0, x);
+          t.writeFloats(p.buffer, x);
         }
       };
       write(0, null, null);

@@ -83,12 +83,12 @@ describe('backward', () => {
       const params = t.params();
       const original = new Map<string, Float32Array>();
       for (const p of params) original.set(p.name, await t.readFloats(p.buffer, p.n));
-      const restore = () => params.forEach((p) => opened.device.queue.writeBuffer(p.buffer, 0, original.get(p.name)!));
+      const restore = () => params.forEach((p) => t.writeFloats(p.buffer, original.get(p.name)!));
       const lossAt = async (name: string, i: number, delta: number) => {
         restore();
         const v = original.get(name)!.slice();
         v[i]! += delta;
-        opened.device.queue.writeBuffer(params.find((p) => p.name === name)!.buffer, 0, v);
+        t.writeFloats(params.find((p) => p.name === name)!.buffer, v);
         await t.step(rec);
         await rec.finish();
         return t.readLoss();

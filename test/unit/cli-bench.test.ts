@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseBenchArgs, UsageError } from '../../src/cli/args.ts';
-import { benchWorks, parseNvidiaSmiMiB, workFlops, type BenchLine } from '../../src/cli/bench.ts';
-import { formatBench } from '../../src/cli/format.ts';
+import { optimizerLaunchFromEnv, parseBenchArgs, UsageError } from '../../src/cli/args.ts';
+import { benchWorks, parseNvidiaSmiMiB, quantile, workFlops, type AbLine, type BenchLine } from '../../src/cli/bench.ts';
+import { formatAb, formatBench } from '../../src/cli/format.ts';
 import { benchUsage } from '../../src/cli/help.ts';
 import { cachedTiles, readTilesCache, saveTiles, tilesCachePath } from '../../src/cli/tiles-cache.ts';
 import type { AdapterSummary } from '../../src/protocol/engine-api.ts';
@@ -17,16 +17,17 @@ function usageError(argv: string[]): UsageError {
 
 describe('parseBenchArgs', () => {
   it('has defaults: every kind, TF.js on, no tuning', () => {
-    expect(parseBenchArgs([])).toEqual({ quick: false, tfjs: true, tune: false, json: false, help: false });
+    expect(parseBenchArgs([])).toEqual({ quick: false, tfjs: true, tune: false, ab: false, json: false, help: false });
   });
 
   it('reads every flag', () => {
-    expect(parseBenchArgs(['--quick', '--only', 'mlp', '--iters', '5', '--no-tfjs', '--tune', '--json'])).toEqual({
+    expect(parseBenchArgs(['--quick', '--only', 'mlp', '--iters', '5', '--no-tfjs', '--tune', '--ab', '--json'])).toEqual({
       quick: true,
       only: 'mlp',
       iters: 5,
       tfjs: false,
       tune: true,
+      ab: true,
       json: true,
       help: false,
     });
@@ -153,5 +154,34 @@ describe('the table', () => {
     expect(t).toMatch(/matmul-256\s+100 ms · 0\.336 GFLOP\/s\s+80\.0 ms · 0\.419 GFLOP\/s\s+0\.80×\s+768\.00 KiB \/ 768\.00 KiB \(1\.00×\)/);
     expect(t).toMatch(/gpt-nano\s+failed: OutOfMemory: no/);
     expect(t).toContain('nvidia-smi +2.00 MiB for 768.00 KiB in the ledger (2.667×)');
+  });
+});
+
+describe('bench --ab', () => {
+  it('quantiles interpolate between order statistics', () => {
+    expect(quantile([3, 1, 2, 4], 0.5)).toBe(2.5);
+    expect(quantile([3, 1, 2, 4], 0.25)).toBe(1.75);
+    expect(quantile([5], 0.75)).toBe(5);
+    expect(quantile([], 0.5)).toBeNaN();
+  });
+
+  it('VRAMLAB_OPTIMIZER: fused by default, per-tensor when asked, anything else a one-line usage error', () => {
+    expect(optimizerLaunchFromEnv({})).toBe('fused');
+    expect(optimizerLaunchFromEnv({ VRAMLAB_OPTIMIZER: '' })).toBe('fused');
+    expect(optimizerLaunchFromEnv({ VRAMLAB_OPTIMIZER: 'per-tensor' })).toBe('per-tensor');
+    expect(() => optimizerLaunchFromEnv({ VRAMLAB_OPTIMIZER: 'foreach\n' })).toThrow(/^VRAMLAB_OPTIMIZER must be one of fused, per-tensor, got 'foreach\?'; unset it/);
+  });
+
+  it('prints both launches, the ratio with its spread, the counts and the load', () => {
+    const counts = (dispatches: number) => ({ dispatches, computePasses: dispatches - 1, clears: 0, readbacks: 1 });
+    const line: AbLine = {
+      work: 'mlp-4-blocks', kind: 'mlp', shape: { d: 64 }, launches: { a: 'per-tensor', b: 'fused' }, iters: 10,
+      cpuMsPerStep: { a: 40, b: 30 }, wallMsPerStep: { a: 50, b: 35 },
+      ratio: { of: 'cpu b / cpu a, per pair of steps', median: 0.75, q1: 0.7, q3: 0.8, min: 0.6, max: 0.9 },
+      counts: { a: counts(49), b: counts(34) }, loss: { a: 0.5, b: 0.5 }, adapter: 'SwiftShader', loadAverage: [1.5, 2, 2.5], cpus: 2,
+    };
+    const text = formatAb([line]);
+    expect(text).toContain('SwiftShader, 2 CPUs, load average 1.50 2.00 2.50');
+    expect(text).toMatch(/mlp-4-blocks +40\.0 ms +30\.0 ms +0\.750 +0\.700–0\.800 +0\.600–0\.900 .* 49 → 34/);
   });
 });

@@ -59,7 +59,7 @@ export abstract class DescribedTrainer extends Trainer {
     const buf = await this.frozen(first!.name, first!.bytes, () => (stored === 'packed16' && act !== 'f32' ? packHalf(values(), act) : values()));
     this.frozenByName.set(first!.name, buf);
     // A frozen fp32 tensor is read where a trained one's master would be.
-    if (stored === 'f32') this.byName.set(d.name, { name: d.name, n: d.n, master: buf, half: null, m: null, v: null });
+    if (stored === 'f32') this.byName.set(d.name, { name: d.name, n: d.n, arena: null, master: buf, half: null, m: null, v: null });
   }
 
   /** A trained parameter, or a frozen fp32 one in the shape of a Param. */

@@ -1,7 +1,8 @@
 /**
- * Optimizer family: one fused in-place update per parameter tensor (f32 params, grads and
- * states), PyTorch semantics, and dynamic loss scaling kept entirely on the GPU. The WGSL is
- * shaders/optimizer.wgsl and shaders/loss-scale.wgsl.
+ * Optimizer family: a fused in-place update of n f32 values (one parameter tensor, or an arena
+ * of them laid out alike: engine/graph/param-arena.ts), optionally writing their 16-bit copy in
+ * the same dispatch, PyTorch semantics, and dynamic loss scaling kept entirely on the GPU. The
+ * WGSL is shaders/optimizer.wgsl and shaders/loss-scale.wgsl.
  *
  * Runtime values (learning rate, bias corrections, 1/scale) live in a small f32 `hyper`
  * buffer the caller owns (a ledger buffer of HYPER_FLOATS × 4 B) and fills with writeHyper
@@ -9,7 +10,7 @@
  */
 import lossScaleWgsl from '../../../shaders/loss-scale.wgsl?raw';
 import optimizerWgsl from '../../../shaders/optimizer.wgsl?raw';
-import { cachedPipeline, checkBuffer, checkCount, recordPass, withStorageWgsl, type KernelCache } from './storage.ts';
+import { STORAGE_CODE, cachedPipeline, checkBuffer, checkCount, recordPass, storageBytes, withStorageWgsl, type HalfStorage, type KernelCache } from './storage.ts';
 import { KERNEL_WORK } from '../../estimate/vramlab-work.ts';
 
 export const OPTIMIZER_KINDS = ['sgd', 'sgd-momentum', 'adam', 'adamw'] as const;
@@ -92,12 +93,23 @@ export interface OptimizerStepArgs {
   hyper: GPUBuffer;
   /** When given, its scale replaces hyper[7] and its found-inf flag skips the step. */
   lossState?: GPUBuffer;
+  /**
+   * When given, the updated values are also written here in 16-bit storage (packed, ⌈n/2⌉
+   * words), as a cast after the update would: the amp copy refreshed in the same dispatch.
+   */
+  half?: { buffer: GPUBuffer; storage: HalfStorage };
+  /**
+   * The values the work counter credits (work.ts), when n includes an arena's padding: the
+   * tensors' values, and those of them whose 16-bit copy is read (matmul weights). The
+   * padding is updated too, but is no part of the algorithm's FLOPs. Default n, and n with half.
+   */
+  counted?: { values: number; halfValues: number };
   label?: string;
 }
 
 const optimizerCaches = new WeakMap<GPUDevice, KernelCache>();
 const lossScaleCaches = new WeakMap<GPUDevice, KernelCache>();
-const optimizerCode = optimizerWgsl;
+const optimizerCode = withStorageWgsl(optimizerWgsl);
 const lossScaleCode = withStorageWgsl(lossScaleWgsl);
 
 const ENTRY = { sgd: 'sgd', 'sgd-momentum': 'sgd_momentum', adam: 'adam', adamw: 'adam' } as const satisfies Record<OptimizerKind, string>;
@@ -121,19 +133,32 @@ export function recordOptimizerStep(device: GPUDevice, encoder: GPUCommandEncode
     checkBuffer('Optimizer', 'v', args.v, 4 * n);
     buffers[5] = args.v;
   }
+  const half = args.half;
+  if (half) {
+    checkBuffer('Optimizer', 'half', half.buffer, storageBytes(n, half.storage));
+    buffers[6] = half.buffer;
+  }
   const pipeline = cachedPipeline(optimizerCaches, device, {
     family: 'Optimizer',
     code: optimizerCode,
-    entryPoint: ENTRY[kind],
-    constants: { N: n, WG: OPTIMIZER_WORKGROUP_SIZE, DECOUPLED: Number(kind === 'adamw'), USE_LOSS_STATE: Number(args.lossState !== undefined) },
+    entryPoint: half ? `${ENTRY[kind]}_half` : ENTRY[kind],
+    constants: {
+      N: n,
+      WG: OPTIMIZER_WORKGROUP_SIZE,
+      DECOUPLED: Number(kind === 'adamw'),
+      USE_LOSS_STATE: Number(args.lossState !== undefined),
+      ...(half ? { HALF_KIND: STORAGE_CODE[half.storage] } : {}),
+    },
   });
+  // With a half copy one invocation updates a pair of values and writes their packed word.
+  const invocations = half ? Math.ceil(n / 2) : n;
   recordPass(device, encoder, args.label ?? `Optimizer.pass[${kind}]`, [
-    { pipeline, buffers, groups: Math.ceil(n / OPTIMIZER_WORKGROUP_SIZE), label: `Optimizer.bindGroup[${kind}]` },
-  ], KERNEL_WORK.optimizer(kind, n));
+    { pipeline, buffers, groups: Math.ceil(invocations / OPTIMIZER_WORKGROUP_SIZE), label: `Optimizer.bindGroup[${kind}]` },
+  ], KERNEL_WORK.optimizer(kind, args.counted?.values ?? n, args.counted?.halfValues ?? (half ? n : 0)));
 }
 
-/** Sets lossState[2] (found-inf) when any of the n f32 grads is ±inf or NaN. Call once per grad tensor. */
-export function recordCheckFinite(device: GPUDevice, encoder: GPUCommandEncoder, args: { grads: GPUBuffer; n: number; lossState: GPUBuffer; label?: string }): void {
+/** Sets lossState[2] (found-inf) when any of the n f32 grads is ±inf or NaN: one grad tensor, or an arena of them (`counted`: its tensors' values). */
+export function recordCheckFinite(device: GPUDevice, encoder: GPUCommandEncoder, args: { grads: GPUBuffer; n: number; lossState: GPUBuffer; counted?: number; label?: string }): void {
   const { n } = args;
   checkCount('LossScale', 'n', n);
   checkBuffer('LossScale', 'grads', args.grads, 4 * n);
@@ -146,7 +171,7 @@ export function recordCheckFinite(device: GPUDevice, encoder: GPUCommandEncoder,
   });
   recordPass(device, encoder, args.label ?? 'LossScale.pass[checkFinite]', [
     { pipeline, buffers: { 0: args.grads, 1: args.lossState }, groups: Math.ceil(n / OPTIMIZER_WORKGROUP_SIZE), label: 'LossScale.bindGroup[checkFinite]' },
-  ], KERNEL_WORK.checkFinite(n));
+  ], KERNEL_WORK.checkFinite(args.counted ?? n));
 }
 
 /**

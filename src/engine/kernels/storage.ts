@@ -14,7 +14,8 @@
  * (f16 0x7e00, bf16 0x7fc0, with its sign). The same as PyTorch's .half() and .bfloat16().
  */
 import storageWgsl from '../../../shaders/storage.wgsl?raw';
-import { countPass } from '../work.ts';
+import { bindingResource } from '../arena.ts';
+import { countPass, passFor } from '../work.ts';
 import type { KernelWork } from '../../estimate/vramlab-work.ts';
 
 export const STORAGES = ['f32', 'f16', 'bf16'] as const;
@@ -247,15 +248,17 @@ function bindGroupFor(device: GPUDevice, d: { pipeline: GPUComputePipeline; buff
   node.group ??= device.createBindGroup({
     label: d.label,
     layout: d.pipeline.getBindGroupLayout(0),
-    entries: Object.entries(d.buffers).map(([binding, buffer]) => ({ binding: Number(binding), resource: { buffer } })),
+    entries: Object.entries(d.buffers).map(([binding, buffer]) => ({ binding: Number(binding), resource: bindingResource(buffer) })),
   });
   return node.group;
 }
 
 /**
- * Records one compute pass of one or more dispatches, each with its own bind group. `work` is
- * what the kernel call computes (KERNEL_WORK of estimate/vramlab-work.ts); it and the
- * dispatches as recorded here are credited to the encoder's work counter, if any (work.ts).
+ * Records a kernel call: one or more dispatches, each with its own bind group, in a compute
+ * pass of their own, or, on a step's encoder (one with a work counter), in the pass the calls
+ * before left open (work.ts passFor). `work` is what the kernel call computes (KERNEL_WORK of
+ * estimate/vramlab-work.ts); it and the dispatches as recorded here are credited to the
+ * encoder's work counter, if any.
  */
 export function recordPass(
   device: GPUDevice,
@@ -264,14 +267,14 @@ export function recordPass(
   dispatches: { pipeline: GPUComputePipeline; buffers: Record<number, GPUBuffer>; groups: number; label: string }[],
   work: KernelWork,
 ): void {
-  countPass(encoder, work, dispatches.length);
   const bindGroups = dispatches.map((d) => bindGroupFor(device, d));
-  const pass = encoder.beginComputePass({ label });
+  const { pass, isNew, keepOpen } = passFor(encoder, label);
+  countPass(encoder, work, dispatches.length, isNew);
   dispatches.forEach((d, i) => {
     pass.setPipeline(d.pipeline);
     pass.setBindGroup(0, bindGroups[i]!);
     const [x, y] = dispatchGrid(device, d.groups);
     pass.dispatchWorkgroups(x, y);
   });
-  pass.end();
+  if (!keepOpen) pass.end();
 }
