@@ -630,8 +630,10 @@ function cnnWork(cfg: CnnRunConfig, launch: OptimizerLaunch): StepWork {
     }
   };
   for (const c of cnnProgram(g, cfg.checkpoint)) {
-    if (c.k === 'op') t.phase = c.phase;
-    else if (c.k === 'forward') forward(g.nodes[c.node]!);
+    // The trainer records consecutive ops of one phase in one segment (engine/graph/cnn.ts step).
+    if (c.k === 'op') {
+      if (c.phase !== t.phase) t.phase = c.phase;
+    } else if (c.k === 'forward') forward(g.nodes[c.node]!);
     else if (c.k === 'backward') backward(g.nodes[c.node]!);
   }
   optimizerPhase(t, cfg, g.params, launch);
