@@ -4,32 +4,16 @@
  * engine's counted work) over a grid, the checkpointing modes give the gradients of none, and
  * the loss of the synthetic task falls.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { create, globals } from 'webgpu';
-import { openDevice, type OpenedDevice } from '../../src/engine/device.ts';
+import { describe, expect, it } from 'vitest';
 import { CnnTrainer } from '../../src/engine/graph/cnn.ts';
-import { Ledger } from '../../src/engine/ledger.ts';
-import { StepRecorder } from '../../src/engine/profiler.ts';
 import { runCnnTraining } from '../../src/engine/run.ts';
 import { stepWork } from '../../src/estimate/index.ts';
 import { DEFAULT_CNN_RUN, type CnnRunConfig } from '../../src/protocol/cnn.ts';
 import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
-import type { DeviceErrorReport } from '../../src/protocol/engine-api.ts';
 import { maxRelDiff } from '../helpers/grads.ts';
+import { useTrainerDevice, withLedger, stepGrads } from './fixture.ts';
 
-Object.assign(globalThis, globals);
-// Module level on purpose: if this GPU object is garbage-collected while devices live, Dawn crashes.
-const gpu = create([]);
-
-let opened: OpenedDevice;
-const deviceErrors: DeviceErrorReport[] = [];
-beforeAll(async () => {
-  opened = await openDevice(gpu, { label: 'test.cnn', onError: (r) => deviceErrors.push(r) });
-});
-afterAll(() => {
-  opened?.device.destroy();
-  expect(deviceErrors).toEqual([]);
-});
+const dev = useTrainerDevice('test.cnn');
 
 /** cnn-mnist at batch 2; cnn-cifar as ResNet-8 of width 4 (the shortcut projections stay). */
 const tiny = (model: CnnRunConfig['model'], over: Partial<CnnRunConfig> = {}): CnnRunConfig => ({
@@ -51,7 +35,7 @@ describe('CNN: the estimate equals the ledger', () => {
     }
   }
   it.each(grid)('%j: peak and every category, to the byte', async (cfg) => {
-    const r = await runCnnTraining(opened, cfg);
+    const r = await runCnnTraining(dev.opened, cfg);
     for (const c of PLAN_CATEGORIES) expect(r.actual.bytes[c], c).toBe(r.estimate.bytes[c]);
     expect(r.actual.peakBytes).toBe(r.estimate.peak.bytes);
     expect(r.actual.aliveAtPeak).toEqual(r.estimate.peak.alive);
@@ -62,25 +46,14 @@ describe('CNN: the estimate equals the ledger', () => {
   });
 });
 
-async function stepOnce(cfg: CnnRunConfig): Promise<{ loss: number; grads: Map<string, Float32Array>; running: Map<string, Float32Array> }> {
-  const ledger = new Ledger(opened.device);
-  try {
-    const t = await CnnTrainer.create(opened.device, ledger, cfg, 1e-3);
-    const rec = await StepRecorder.create(opened.device, ledger, t.phaseSegments, false);
-    const grads = new Map<string, Float32Array>();
-    await t.step(rec, async (gs) => {
-      for (const g of gs) grads.set(g.name, await t.readFloats(g.buffer, g.n));
-    });
-    await rec.finish();
-    const loss = await t.readLoss();
+function stepOnce(cfg: CnnRunConfig): Promise<{ loss: number; grads: Map<string, Float32Array>; running: Map<string, Float32Array> }> {
+  return withLedger(dev.device, async (ledger) => {
+    const t = await CnnTrainer.create(dev.device, ledger, cfg, 1e-3);
+    const { loss, grads } = await stepGrads(t, ledger, t.phaseSegments);
     const running = new Map<string, Float32Array>();
     for (const r of t.runningBuffers()) running.set(r.name, await t.readFloats(r.buffer, r.n));
-    rec.destroy();
     return { loss, grads, running };
-  } finally {
-    ledger.dispose();
-    expect(ledger.liveBytes).toBe(0);
-  }
+  });
 }
 
 describe('CNN: checkpointing and learning', () => {
@@ -103,7 +76,7 @@ describe('CNN: checkpointing and learning', () => {
     tiny('cnn-mnist', { batch: 4, steps: 50, lr: 3e-3 }),
     tiny('cnn-cifar', { batch: 2, steps: 50, lr: 1e-2 }),
   ])('$model learns the seeded task: the loss falls at least 2× in 50 steps', async (cfg) => {
-    const r = await runCnnTraining(opened, cfg);
+    const r = await runCnnTraining(dev.opened, cfg);
     const first = r.loss[0]!;
     const last = r.loss[r.loss.length - 1]!;
     console.log(`${cfg.model}: loss ${first.toFixed(3)} → ${last.toFixed(3)} over ${cfg.steps} steps; ${r.timing.stepMs.toFixed(1)} ms/step; peak ${r.actual.peakBytes} B`);

@@ -1,6 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { create, globals } from 'webgpu';
-import { openDevice, type OpenedDevice } from '../../src/engine/device.ts';
+import { describe, expect, it } from 'vitest';
 import { GptTrainer } from '../../src/engine/graph/gpt.ts';
 import { Ledger } from '../../src/engine/ledger.ts';
 import { StepRecorder } from '../../src/engine/profiler.ts';
@@ -9,44 +7,20 @@ import { estimate } from '../../src/estimate/index.ts';
 import { stepWork } from '../../src/estimate/vramlab-work.ts';
 import { GPT_NANO_RUN, type GptRunConfig, planConfigOfGpt } from '../../src/protocol/run.ts';
 import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
-import type { DeviceErrorReport } from '../../src/protocol/engine-api.ts';
 import { maxRelDiff } from '../helpers/grads.ts';
 import { expectTimelineAlignedToOps } from '../helpers/op-timeline.ts';
+import { useTrainerDevice, withLedger, stepGrads } from './fixture.ts';
 
-Object.assign(globalThis, globals);
-// Module level on purpose: if this GPU object is garbage-collected while devices live, Dawn crashes.
-const gpu = create([]);
-
-let opened: OpenedDevice;
-const deviceErrors: DeviceErrorReport[] = [];
-beforeAll(async () => {
-  opened = await openDevice(gpu, { label: 'test.gpt', onError: (r) => deviceErrors.push(r) });
-});
-afterAll(() => {
-  opened?.device.destroy();
-  expect(deviceErrors).toEqual([]);
-});
+const dev = useTrainerDevice('test.gpt');
 
 const tiny = (over: Partial<GptRunConfig> = {}): GptRunConfig => ({ ...GPT_NANO_RUN, vocab: 32, dModel: 16, heads: 2, layers: 2, seq: 8, batch: 2, steps: 2, ...over });
 
-async function gradsOf(cfg: GptRunConfig): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
-  const ledger = new Ledger(opened.device);
-  try {
-    const t = await GptTrainer.create(opened.device, ledger, cfg, 1e-3);
-    const rec = await StepRecorder.create(opened.device, ledger, 4 + 2 * cfg.layers, false);
-    const grads = new Map<string, Float32Array>();
-    const scale = cfg.precision === 'amp-fp16' ? 65536 : 1;
-    await t.step(rec, async (gs) => {
-      for (const g of gs) grads.set(g.name, (await t.readFloats(g.buffer, g.n)).map((v) => v / scale));
-    });
-    await rec.finish();
-    const loss = await t.readLoss();
-    rec.destroy();
-    return { loss, grads };
-  } finally {
-    ledger.dispose();
-    expect(ledger.liveBytes).toBe(0);
-  }
+/** One step's loss and gradients (fp16 loss scaling divided out). */
+function gradsOf(cfg: GptRunConfig): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+  return withLedger(dev.device, async (ledger) => {
+    const t = await GptTrainer.create(dev.device, ledger, cfg, 1e-3);
+    return stepGrads(t, ledger, 4 + 2 * cfg.layers, cfg.precision === 'amp-fp16' ? 65536 : 1);
+  });
 }
 
 
@@ -60,7 +34,7 @@ describe('GPT: the estimate equals the ledger', () => {
     }
   }
   it.each(grid)('%j: peak and every category, to the byte, also at every op boundary; the counted work is stepWork', async (over) => {
-    const r = await runGptTraining(opened, tiny(over));
+    const r = await runGptTraining(dev.opened, tiny(over));
     expect(r.work).toEqual(stepWork(r.config));
     expectTimelineAlignedToOps(r);
     for (const c of PLAN_CATEGORIES) expect(r.actual.bytes[c], c).toBe(r.estimate.bytes[c]);
@@ -72,7 +46,7 @@ describe('GPT: the estimate equals the ledger', () => {
 
 describe('GPT: gpt-nano (batch 1, seq 16), the lab’s lesson shape', () => {
   it.each(['none', 'selective', 'full', 'sqrt'] as const)('%s: the counted work is stepWork and the estimate matches the ledger at every op', async (checkpoint) => {
-    const r = await runGptTraining(opened, { ...GPT_NANO_RUN, batch: 1, seq: 16, steps: 2, checkpoint, attention: 'eager' });
+    const r = await runGptTraining(dev.opened, { ...GPT_NANO_RUN, batch: 1, seq: 16, steps: 2, checkpoint, attention: 'eager' });
     expect(r.work).toEqual(stepWork(r.config));
     expect(r.work.clears).toBe(0);
     expectTimelineAlignedToOps(r);
@@ -103,8 +77,8 @@ describe('GPT: gradients', () => {
 describe('GPT: learning and memory', () => {
   it('selective recompute drops exactly the eager probabilities from the activation peak', async () => {
     const cfg = tiny({ attention: 'eager', seq: 32, batch: 2, layers: 2, steps: 1 });
-    const none = await runGptTraining(opened, cfg);
-    const sel = await runGptTraining(opened, { ...cfg, checkpoint: 'selective' });
+    const none = await runGptTraining(dev.opened, cfg);
+    const sel = await runGptTraining(dev.opened, { ...cfg, checkpoint: 'selective' });
     const probs = 2 * 2 * 32 * 32 * 4; // batch · heads · seq² · 4 B, per block
     console.log(`selective: activations ${none.actual.bytes.activations} → ${sel.actual.bytes.activations} B (probabilities ${probs} B per block), recompute ${sel.timing.phasesMs.recompute.toFixed(2)} ms`);
     // Forward ends with both blocks' probabilities gone; backward brings one back at a time.
@@ -116,7 +90,7 @@ describe('GPT: learning and memory', () => {
 
   it('gpt-nano learns to count: the loss falls far below the uniform guess', async () => {
     const cfg: GptRunConfig = { ...GPT_NANO_RUN, batch: 2, steps: 16, lr: 1e-2 };
-    const r = await runGptTraining(opened, cfg);
+    const r = await runGptTraining(dev.opened, cfg);
     const uniform = Math.log(cfg.vocab);
     const last = r.loss[r.loss.length - 1]!;
     console.log(`gpt learns to count: loss ${r.loss[0]!.toFixed(3)} → ${last.toFixed(3)} over ${cfg.steps} steps (uniform guess ${uniform.toFixed(3)}); ${r.timing.stepMs.toFixed(1)} ms/step`);
@@ -125,7 +99,7 @@ describe('GPT: learning and memory', () => {
   });
 
   it('the device holds at most 1.15× the peak plus the gradient arena: released buffers are reused within the step', async () => {
-    const r = await runGptTraining(opened, { ...GPT_NANO_RUN, batch: 2, seq: 32, steps: 2 });
+    const r = await runGptTraining(dev.opened, { ...GPT_NANO_RUN, batch: 2, seq: 32, steps: 2 });
     expect(r.actual.physicalPeakBytes).toBeGreaterThanOrEqual(r.actual.peakBytes);
     // The gradients live in their own arena (one optimizer dispatch over all of them), whose bytes
     // the pool cannot lend to forward's activations: at most their bytes on top.
@@ -135,10 +109,10 @@ describe('GPT: learning and memory', () => {
   it('eager attention keeps s² probabilities that grow 4× from seq 128 to 256; fused keeps none; activations follow the estimate', async () => {
     const probsBytes = async (seq: number, attention: 'eager' | 'fused') => {
       const cfg = tiny({ seq, batch: 1, layers: 1, dModel: 16, heads: 2, vocab: 32, attention, steps: 1 });
-      const ledger = new Ledger(opened.device);
+      const ledger = new Ledger(dev.device);
       try {
-        const t = await GptTrainer.create(opened.device, ledger, cfg, 1e-3);
-        const rec = await StepRecorder.create(opened.device, ledger, 6, false);
+        const t = await GptTrainer.create(dev.device, ledger, cfg, 1e-3);
+        const rec = await StepRecorder.create(dev.device, ledger, 6, false);
         await t.step(rec);
         await rec.finish();
         rec.destroy();
@@ -150,7 +124,7 @@ describe('GPT: learning and memory', () => {
     };
     const [e128, e256, f256] = [await probsBytes(128, 'eager'), await probsBytes(256, 'eager'), await probsBytes(256, 'fused')];
     const act = async (seq: number, attention: 'eager' | 'fused') => {
-      const r = await runGptTraining(opened, tiny({ seq, batch: 1, layers: 1, attention, steps: 1 }));
+      const r = await runGptTraining(dev.opened, tiny({ seq, batch: 1, layers: 1, attention, steps: 1 }));
       return { measured: r.actual.bytes.activations, estimated: r.estimate.bytes.activations };
     };
     const points = [await act(64, 'eager'), await act(128, 'eager'), await act(256, 'eager'), await act(256, 'fused')];

@@ -7,60 +7,24 @@
  * is bit-identical after training; what LoRA saves against full fine-tuning and what it does not.
  * Shapes are tiny and the runs few: 2-step runs, each covering several settings at once.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { create, globals } from 'webgpu';
-import { openDevice, type OpenedDevice } from '../../src/engine/device.ts';
+import { describe, expect, it } from 'vitest';
 import { LlamaTrainer } from '../../src/engine/graph/llama.ts';
 import { Ledger } from '../../src/engine/ledger.ts';
-import { StepRecorder } from '../../src/engine/profiler.ts';
 import { runLlamaTraining } from '../../src/engine/run.ts';
 import { stepWork } from '../../src/estimate/vramlab-work.ts';
 import { nf4AbsmaxBytes, nf4CodeBytes } from '../../src/estimate/vramlab.ts';
 import { type LlamaRunConfig, type LlamaRunReport } from '../../src/protocol/run.ts';
 import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
 import { isLoraTensor } from '../../src/protocol/ledger.ts';
-import type { DeviceErrorReport } from '../../src/protocol/engine-api.ts';
 import { expectTimelineAlignedToOps } from '../helpers/op-timeline.ts';
-import { randoms } from '../helpers/random.ts';
+import type { GradInspector } from '../../src/engine/graph/trainer.ts';
+import { useTrainerDevice, withLedger, stepLoss, expectGradsMatchDifferences } from './fixture.ts';
+import { tinyLlama } from '../helpers/llama.ts';
 
-Object.assign(globalThis, globals);
-// Module level on purpose: if this GPU object is garbage-collected while devices live, Dawn crashes.
-const gpu = create([]);
+const dev = useTrainerDevice('test.llama-lora');
 
-let opened: OpenedDevice;
-const deviceErrors: DeviceErrorReport[] = [];
-beforeAll(async () => {
-  opened = await openDevice(gpu, { label: 'test.llama-lora', onError: (r) => deviceErrors.push(r) });
-});
-afterAll(() => {
-  opened?.device.destroy();
-  expect(deviceErrors).toEqual([]);
-});
-
-/** 4 query heads over 2 kv heads of 4 lanes, SwiGLU width 24, 2 blocks, 2 sequences of 8; LoRA rank 4. */
-const tiny = (over: Partial<LlamaRunConfig> = {}): LlamaRunConfig => ({
-  model: 'llama',
-  vocab: 32,
-  dModel: 16,
-  heads: 4,
-  kvHeads: 2,
-  headDim: 4,
-  layers: 2,
-  inner: 24,
-  tied: true,
-  qkvBias: false,
-  ropeTheta: 10000,
-  seq: 8,
-  batch: 2,
-  attention: 'fused',
-  precision: 'fp32',
-  optimizer: 'adam',
-  checkpoint: 'none',
-  steps: 2,
-  seed: 1,
-  loraRank: 4,
-  ...over,
-});
+/** The tests' Llama with LoRA rank 4. */
+const tiny = (over: Partial<LlamaRunConfig> = {}): LlamaRunConfig => tinyLlama({ loraRank: 4, ...over });
 
 describe('Llama LoRA and QLoRA: the estimate equals the ledger', () => {
   const grid: Partial<LlamaRunConfig>[] = [
@@ -73,7 +37,7 @@ describe('Llama LoRA and QLoRA: the estimate equals the ledger', () => {
     { precision: 'fp32', attention: 'eager', checkpoint: 'selective', optimizer: 'sgd-momentum', tied: false },
   ];
   it.each(grid)('%j: peak and every category to the byte, at every op; the counted work is stepWork', async (over) => {
-    const r = await runLlamaTraining(opened, tiny(over));
+    const r = await runLlamaTraining(dev.opened, tiny(over));
     expect(r.work).toEqual(stepWork(r.config));
     expectTimelineAlignedToOps(r);
     for (const c of PLAN_CATEGORIES) expect(r.actual.bytes[c], c).toBe(r.estimate.bytes[c]);
@@ -83,23 +47,12 @@ describe('Llama LoRA and QLoRA: the estimate equals the ledger', () => {
   });
 });
 
-async function withTrainer<T>(cfg: LlamaRunConfig, body: (t: LlamaTrainer, ledger: Ledger) => Promise<T>): Promise<T> {
-  const ledger = new Ledger(opened.device);
-  try {
-    const t = await LlamaTrainer.create(opened.device, ledger, cfg, cfg.lr ?? 1e-3);
-    return await body(t, ledger);
-  } finally {
-    ledger.dispose();
-    expect(ledger.liveBytes).toBe(0);
-  }
+function withTrainer<T>(cfg: LlamaRunConfig, body: (t: LlamaTrainer, ledger: Ledger) => Promise<T>): Promise<T> {
+  return withLedger(dev.device, async (ledger) => body(await LlamaTrainer.create(dev.device, ledger, cfg, cfg.lr ?? 1e-3), ledger));
 }
 
-async function step(t: LlamaTrainer, ledger: Ledger, cfg: LlamaRunConfig, inspect?: Parameters<LlamaTrainer['step']>[1]): Promise<number> {
-  const rec = await StepRecorder.create(opened.device, ledger, 4 + 2 * cfg.layers, false);
-  await t.step(rec, inspect);
-  await rec.finish();
-  rec.destroy();
-  return t.readLoss();
+function step(t: LlamaTrainer, ledger: Ledger, cfg: LlamaRunConfig, inspect?: GradInspector): Promise<number> {
+  return stepLoss(t, ledger, 4 + 2 * cfg.layers, inspect);
 }
 
 describe('Llama LoRA: gradients of A and B against finite differences', () => {
@@ -114,35 +67,8 @@ describe('Llama LoRA: gradients of A and B against finite differences', () => {
       const adapters = t.params();
       expect(adapters.map((p) => p.name).every((n) => /\.lora_[AB]$/.test(n))).toBe(true);
       expect(adapters).toHaveLength(8);
-      // B non-zero, else dA would be 0.
-      const theta = new Map(adapters.map((p, i) => [p.name, randoms(p.n, 100 + i, -0.5, 0.5)]));
-      const write = (eps: number, along: string | null, v: Float32Array | null) => {
-        for (const p of adapters) {
-          const x = Float32Array.from(theta.get(p.name)!);
-          if (p.name === along) for (let i = 0; i < p.n; i++) x[i]! += eps * v![i]!;
-          t.writeFloats(p.buffer, x);
-        }
-      };
-      write(0, null, null);
-      const grads = new Map<string, Float32Array>();
-      await step(t, ledger, cfg, async (gs) => {
-        for (const g of gs) grads.set(g.name, await t.readFloats(g.buffer, g.n));
-      });
-      expect([...grads.keys()].sort()).toEqual(adapters.map((p) => `${p.name}.grad`).sort());
-      const eps = 5e-3;
-      for (const [i, p] of adapters.entries()) {
-        const v = randoms(p.n, 900 + i);
-        const g = grads.get(`${p.name}.grad`)!;
-        const analytic = g.reduce((a, gi, j) => a + gi * v[j]!, 0);
-        write(eps, p.name, v);
-        const up = await step(t, ledger, cfg);
-        write(-eps, p.name, v);
-        const down = await step(t, ledger, cfg);
-        const numeric = (up - down) / (2 * eps);
-        // The loss is f32 (≈ 3e-7 apart at 3.5): the difference quotient is good to ≈ 4e-5.
-        expect(Math.abs(analytic), `${p.name}: a gradient to test`).toBeGreaterThan(1.5e-4);
-        expect(Math.abs(numeric - analytic), `${p.name}: numeric ${numeric} vs analytic ${analytic}`).toBeLessThan(0.02 * Math.abs(analytic) + 8e-5);
-      }
+      // The loss is f32 (≈ 3e-7 apart at 3.5): the difference quotient is good to ≈ 4e-5.
+      await expectGradsMatchDifferences(t, (inspect) => step(t, ledger, cfg, inspect), { eps: 5e-3, minGrad: 1.5e-4, relTol: 0.02, absTol: 8e-5 });
     });
   });
 });
@@ -175,9 +101,9 @@ describe('Llama LoRA: learning, and the frozen base', () => {
 describe('Llama: what LoRA saves and what it does not', () => {
   it('full vs LoRA vs QLoRA, amp-bf16: the base’s gradients, states and masters go, activations stay', async () => {
     const cfg = tiny({ steps: 1, precision: 'amp-bf16', loraRank: undefined });
-    const full = await runLlamaTraining(opened, cfg);
-    const lora = await runLlamaTraining(opened, { ...cfg, loraRank: 4 });
-    const qlora = await runLlamaTraining(opened, { ...cfg, loraRank: 4, qlora: true });
+    const full = await runLlamaTraining(dev.opened, cfg);
+    const lora = await runLlamaTraining(dev.opened, { ...cfg, loraRank: 4 });
+    const qlora = await runLlamaTraining(dev.opened, { ...cfg, loraRank: 4, qlora: true });
     const { dModel: d, inner: I, layers: L, vocab: V } = cfg;
     const W = (cfg.heads + 2 * cfg.kvHeads) * cfg.headDim;
     const Hq = cfg.heads * cfg.headDim;

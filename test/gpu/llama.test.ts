@@ -5,75 +5,23 @@
  * grouped-query attention and both LM heads; every checkpointing mode gives the gradients of
  * none; eager and fused agree; a seeded model learns its task.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { create, globals } from 'webgpu';
-import { openDevice, type OpenedDevice } from '../../src/engine/device.ts';
+import { describe, expect, it } from 'vitest';
 import { LlamaTrainer } from '../../src/engine/graph/llama.ts';
-import { Ledger } from '../../src/engine/ledger.ts';
-import { StepRecorder } from '../../src/engine/profiler.ts';
 import { runLlamaTraining } from '../../src/engine/run.ts';
 import { stepWork } from '../../src/estimate/vramlab-work.ts';
 import { type LlamaRunConfig } from '../../src/protocol/run.ts';
 import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
-import type { DeviceErrorReport } from '../../src/protocol/engine-api.ts';
 import { maxRelDiff } from '../helpers/grads.ts';
 import { expectTimelineAlignedToOps } from '../helpers/op-timeline.ts';
+import { useTrainerDevice, withLedger, stepGrads } from './fixture.ts';
+import { tinyLlama } from '../helpers/llama.ts';
 
-Object.assign(globalThis, globals);
-// Module level on purpose: if this GPU object is garbage-collected while devices live, Dawn crashes.
-const gpu = create([]);
+const dev = useTrainerDevice('test.llama');
 
-let opened: OpenedDevice;
-const deviceErrors: DeviceErrorReport[] = [];
-beforeAll(async () => {
-  opened = await openDevice(gpu, { label: 'test.llama', onError: (r) => deviceErrors.push(r) });
-});
-afterAll(() => {
-  opened?.device.destroy();
-  expect(deviceErrors).toEqual([]);
-});
+const tiny = tinyLlama;
 
-/** 4 query heads over 2 kv heads of 4 lanes, SwiGLU width 24, 2 blocks, 2 sequences of 8. */
-const tiny = (over: Partial<LlamaRunConfig> = {}): LlamaRunConfig => ({
-  model: 'llama',
-  vocab: 32,
-  dModel: 16,
-  heads: 4,
-  kvHeads: 2,
-  headDim: 4,
-  layers: 2,
-  inner: 24,
-  tied: true,
-  qkvBias: false,
-  ropeTheta: 10000,
-  seq: 8,
-  batch: 2,
-  attention: 'fused',
-  precision: 'fp32',
-  optimizer: 'adam',
-  checkpoint: 'none',
-  steps: 2,
-  seed: 1,
-  ...over,
-});
-
-async function gradsOf(cfg: LlamaRunConfig): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
-  const ledger = new Ledger(opened.device);
-  try {
-    const t = await LlamaTrainer.create(opened.device, ledger, cfg, 1e-3);
-    const rec = await StepRecorder.create(opened.device, ledger, 4 + 2 * cfg.layers, false);
-    const grads = new Map<string, Float32Array>();
-    await t.step(rec, async (gs) => {
-      for (const g of gs) grads.set(g.name, await t.readFloats(g.buffer, g.n));
-    });
-    await rec.finish();
-    const loss = await t.readLoss();
-    rec.destroy();
-    return { loss, grads };
-  } finally {
-    ledger.dispose();
-    expect(ledger.liveBytes).toBe(0);
-  }
+function gradsOf(cfg: LlamaRunConfig): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+  return withLedger(dev.device, async (ledger) => stepGrads(await LlamaTrainer.create(dev.device, ledger, cfg, 1e-3), ledger, 4 + 2 * cfg.layers));
 }
 
 describe('Llama: the estimate equals the ledger', () => {
@@ -88,7 +36,7 @@ describe('Llama: the estimate equals the ledger', () => {
     }
   }
   it.each(grid)('%j: peak and every category, to the byte, also at every op boundary; the counted work is stepWork', async (over) => {
-    const r = await runLlamaTraining(opened, tiny(over));
+    const r = await runLlamaTraining(dev.opened, tiny(over));
     expect(r.work).toEqual(stepWork(r.config));
     expectTimelineAlignedToOps(r);
     for (const c of PLAN_CATEGORIES) expect(r.actual.bytes[c], c).toBe(r.estimate.bytes[c]);
@@ -118,7 +66,7 @@ describe('Llama: gradients', () => {
 
 describe('Llama: learning', () => {
   it('a seeded scaled Llama learns to count: the loss falls at least 2× in 50 steps', async () => {
-    const r = await runLlamaTraining(opened, tiny({ steps: 50, tied: false }));
+    const r = await runLlamaTraining(dev.opened, tiny({ steps: 50, tied: false }));
     const first = r.loss[0]!;
     const last = r.loss[r.loss.length - 1]!;
     console.log(`llama learns to count: loss ${first.toFixed(3)} → ${last.toFixed(3)} over 50 steps; ${r.timing.stepMs.toFixed(1)} ms/step`);

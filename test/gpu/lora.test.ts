@@ -5,35 +5,20 @@
  * frozen base is bit-identical after training; and what LoRA saves against full fine-tuning
  * (the base's gradients and optimizer states) and what it does not (activations).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { create, globals } from 'webgpu';
-import { openDevice, type OpenedDevice } from '../../src/engine/device.ts';
+import { describe, expect, it } from 'vitest';
 import { GptTrainer } from '../../src/engine/graph/gpt.ts';
 import { Ledger } from '../../src/engine/ledger.ts';
-import { StepRecorder } from '../../src/engine/profiler.ts';
 import { runGptTraining } from '../../src/engine/run.ts';
 import { stepWork } from '../../src/estimate/vramlab-work.ts';
 import { nf4AbsmaxBytes, nf4CodeBytes } from '../../src/estimate/vramlab.ts';
 import { GPT_NANO_RUN, type GptRunConfig, type GptRunReport } from '../../src/protocol/run.ts';
 import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
 import { isLoraTensor } from '../../src/protocol/ledger.ts';
-import type { DeviceErrorReport } from '../../src/protocol/engine-api.ts';
 import { expectTimelineAlignedToOps } from '../helpers/op-timeline.ts';
-import { randoms } from '../helpers/random.ts';
+import type { GradInspector } from '../../src/engine/graph/trainer.ts';
+import { useTrainerDevice, withLedger, stepLoss, expectGradsMatchDifferences } from './fixture.ts';
 
-Object.assign(globalThis, globals);
-// Module level on purpose: if this GPU object is garbage-collected while devices live, Dawn crashes.
-const gpu = create([]);
-
-let opened: OpenedDevice;
-const deviceErrors: DeviceErrorReport[] = [];
-beforeAll(async () => {
-  opened = await openDevice(gpu, { label: 'test.lora', onError: (r) => deviceErrors.push(r) });
-});
-afterAll(() => {
-  opened?.device.destroy();
-  expect(deviceErrors).toEqual([]);
-});
+const dev = useTrainerDevice('test.lora');
 
 const tiny = (over: Partial<GptRunConfig> = {}): GptRunConfig => ({ ...GPT_NANO_RUN, vocab: 32, dModel: 16, heads: 2, layers: 2, seq: 8, batch: 2, steps: 2, loraRank: 4, ...over });
 
@@ -57,28 +42,17 @@ describe('LoRA and QLoRA: the estimate equals the ledger', () => {
   grid.push({ qlora: true, precision: 'amp-bf16', checkpoint: 'sqrt', layers: 4, attention: 'eager', loraRank: 3 });
   grid.push({ qlora: false, precision: 'fp32', checkpoint: 'selective', attention: 'eager', optimizer: 'sgd-momentum' });
   it.each(grid)('%j: peak and every category to the byte, at every op; the counted work is stepWork', async (over) => {
-    expectEstimateIsLedger(await runGptTraining(opened, tiny(over)));
+    expectEstimateIsLedger(await runGptTraining(dev.opened, tiny(over)));
   });
 });
 
 /** A LoRA trainer with every adapter set to seeded values (B non-zero), its loss and gradients. */
-async function withTrainer<T>(cfg: GptRunConfig, body: (t: GptTrainer, ledger: Ledger) => Promise<T>): Promise<T> {
-  const ledger = new Ledger(opened.device);
-  try {
-    const t = await GptTrainer.create(opened.device, ledger, cfg, cfg.lr ?? 1e-3);
-    return await body(t, ledger);
-  } finally {
-    ledger.dispose();
-    expect(ledger.liveBytes).toBe(0);
-  }
+function withTrainer<T>(cfg: GptRunConfig, body: (t: GptTrainer, ledger: Ledger) => Promise<T>): Promise<T> {
+  return withLedger(dev.device, async (ledger) => body(await GptTrainer.create(dev.device, ledger, cfg, cfg.lr ?? 1e-3), ledger));
 }
 
-async function step(t: GptTrainer, ledger: Ledger, cfg: GptRunConfig, inspect?: Parameters<GptTrainer['step']>[1]): Promise<number> {
-  const rec = await StepRecorder.create(opened.device, ledger, 4 + 2 * cfg.layers, false);
-  await t.step(rec, inspect);
-  await rec.finish();
-  rec.destroy();
-  return t.readLoss();
+function step(t: GptTrainer, ledger: Ledger, cfg: GptRunConfig, inspect?: GradInspector): Promise<number> {
+  return stepLoss(t, ledger, 4 + 2 * cfg.layers, inspect);
 }
 
 describe('LoRA: gradients of A and B against finite differences', () => {
@@ -87,33 +61,7 @@ describe('LoRA: gradients of A and B against finite differences', () => {
     await withTrainer(cfg, async (t, ledger) => {
       const adapters = t.params();
       expect(adapters.map((p) => p.name).every((n) => /\.lora_[AB]$/.test(n))).toBe(true);
-      const theta = new Map(adapters.map((p, i) => [p.name, randoms(p.n, 100 + i, -0.5, 0.5)]));
-      const write = (eps: number, along: string | null, v: Float32Array | null) => {
-        for (const p of adapters) {
-          const x = Float32Array.from(theta.get(p.name)!);
-          if (p.name === along) for (let i = 0; i < p.n; i++) x[i]! += eps * v![i]!;
-          t.writeFloats(p.buffer, x);
-        }
-      };
-      write(0, null, null);
-      const grads = new Map<string, Float32Array>();
-      await step(t, ledger, cfg, async (gs) => {
-        for (const g of gs) grads.set(g.name, await t.readFloats(g.buffer, g.n));
-      });
-      expect([...grads.keys()].sort()).toEqual(adapters.map((p) => `${p.name}.grad`).sort());
-      const eps = 1e-2;
-      for (const [i, p] of adapters.entries()) {
-        const v = randoms(p.n, 900 + i);
-        const g = grads.get(`${p.name}.grad`)!;
-        const analytic = g.reduce((a, gi, j) => a + gi * v[j]!, 0);
-        write(eps, p.name, v);
-        const up = await step(t, ledger, cfg);
-        write(-eps, p.name, v);
-        const down = await step(t, ledger, cfg);
-        const numeric = (up - down) / (2 * eps);
-        expect(Math.abs(analytic), `${p.name}: a gradient to test`).toBeGreaterThan(1e-3);
-        expect(Math.abs(numeric - analytic), `${p.name}: numeric ${numeric} vs analytic ${analytic}`).toBeLessThan(0.02 * Math.abs(analytic) + 2e-4);
-      }
+      await expectGradsMatchDifferences(t, (inspect) => step(t, ledger, cfg, inspect), { eps: 1e-2, minGrad: 1e-3, relTol: 0.02, absTol: 2e-4 });
     });
   });
 });
@@ -147,9 +95,9 @@ describe('LoRA: learning, and the frozen base', () => {
 describe('What LoRA saves and what it does not', () => {
   it('full vs LoRA vs QLoRA, gpt-nano: gradients and optimizer states of the base go, activations stay', async () => {
     const cfg: GptRunConfig = { ...GPT_NANO_RUN, batch: 1, seq: 16, steps: 1, precision: 'amp-bf16' };
-    const full = await runGptTraining(opened, cfg);
-    const lora = await runGptTraining(opened, { ...cfg, loraRank: 8 });
-    const qlora = await runGptTraining(opened, { ...cfg, loraRank: 8, qlora: true });
+    const full = await runGptTraining(dev.opened, cfg);
+    const lora = await runGptTraining(dev.opened, { ...cfg, loraRank: 8 });
+    const qlora = await runGptTraining(dev.opened, { ...cfg, loraRank: 8, qlora: true });
     const d = cfg.dModel;
     const I = 4 * d;
     const L = cfg.layers;

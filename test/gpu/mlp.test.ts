@@ -1,6 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { create, globals } from 'webgpu';
-import { openDevice, type OpenedDevice } from '../../src/engine/device.ts';
+import { describe, expect, it } from 'vitest';
 import { GptTrainer } from '../../src/engine/graph/gpt.ts';
 import { MlpTrainer } from '../../src/engine/graph/mlp.ts';
 import { Ledger } from '../../src/engine/ledger.ts';
@@ -9,46 +7,20 @@ import { runTraining } from '../../src/engine/run.ts';
 import { stepWork } from '../../src/estimate/vramlab-work.ts';
 import { DEFAULT_RUN, GPT_NANO_RUN, type RunConfig } from '../../src/protocol/run.ts';
 import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
-import type { DeviceErrorReport } from '../../src/protocol/engine-api.ts';
 import { maxRelDiff } from '../helpers/grads.ts';
 import { expectTimelineAlignedToOps } from '../helpers/op-timeline.ts';
+import { useTrainerDevice, withLedger, stepGrads } from './fixture.ts';
 
-Object.assign(globalThis, globals);
-// Module level on purpose: if this GPU object is garbage-collected while devices live, Dawn crashes.
-const gpu = create([]);
-
-let opened: OpenedDevice;
-const deviceErrors: DeviceErrorReport[] = [];
-
-beforeAll(async () => {
-  opened = await openDevice(gpu, { label: 'test.mlp', onError: (r) => deviceErrors.push(r) });
-});
-afterAll(() => {
-  opened?.device.destroy();
-  expect(deviceErrors).toEqual([]);
-});
+const dev = useTrainerDevice('test.mlp');
 
 const tiny = (over: Partial<RunConfig> = {}): RunConfig => ({ ...DEFAULT_RUN, d: 8, hidden: 16, layers: 3, batch: 4, steps: 2, ...over });
 
 /** Gradients of one step, by name, as f32 arrays (fp16 loss scaling divided out). */
-async function gradsOf(cfg: RunConfig, setup?: (t: MlpTrainer) => Promise<void>): Promise<Map<string, Float32Array>> {
-  const ledger = new Ledger(opened.device);
-  try {
-    const t = await MlpTrainer.create(opened.device, ledger, cfg);
-    if (setup) await setup(t);
-    const rec = await StepRecorder.create(opened.device, ledger, 3 + 2 * cfg.layers, false);
-    const out = new Map<string, Float32Array>();
-    const scale = cfg.precision === 'amp-fp16' ? 65536 : 1;
-    await t.step(rec, async (grads) => {
-      for (const g of grads) out.set(g.name, (await t.readFloats(g.buffer, g.n)).map((v) => v / scale));
-    });
-    await rec.finish();
-    rec.destroy();
-    return out;
-  } finally {
-    ledger.dispose();
-    expect(ledger.liveBytes).toBe(0);
-  }
+async function gradsOf(cfg: RunConfig): Promise<Map<string, Float32Array>> {
+  return withLedger(dev.device, async (ledger) => {
+    const t = await MlpTrainer.create(dev.device, ledger, cfg);
+    return (await stepGrads(t, ledger, 3 + 2 * cfg.layers, cfg.precision === 'amp-fp16' ? 65536 : 1)).grads;
+  });
 }
 
 
@@ -62,7 +34,7 @@ describe('the estimate equals the ledger', () => {
   grid.push({ layers: 1, d: 7, hidden: 9, batch: 3, precision: 'amp-bf16', optimizer: 'sgd' }, { layers: 4, batch: 16, activation: 'relu', optimizer: 'adamw' });
 
   it.each(grid)('%j: peak and every category, to the byte, also at every op boundary; the counted work is stepWork', async (over) => {
-    const r = await runTraining(opened, tiny(over));
+    const r = await runTraining(dev.opened, tiny(over));
     expect(r.work).toEqual(stepWork(r.config));
     expectTimelineAlignedToOps(r);
     for (const c of PLAN_CATEGORIES) expect(r.actual.bytes[c], c).toBe(r.estimate.bytes[c]);
@@ -76,10 +48,10 @@ describe('the estimate equals the ledger', () => {
 describe('backward', () => {
   it('matches finite differences of the loss', async () => {
     const cfg = tiny({ layers: 2, optimizer: 'sgd', precision: 'fp32', activation: 'gelu', lr: 1e-9 });
-    const ledger = new Ledger(opened.device);
+    const ledger = new Ledger(dev.device);
     try {
-      const t = await MlpTrainer.create(opened.device, ledger, cfg);
-      const rec = await StepRecorder.create(opened.device, ledger, 3 + 2 * cfg.layers, false);
+      const t = await MlpTrainer.create(dev.device, ledger, cfg);
+      const rec = await StepRecorder.create(dev.device, ledger, 3 + 2 * cfg.layers, false);
       const params = t.params();
       const original = new Map<string, Float32Array>();
       for (const p of params) original.set(p.name, await t.readFloats(p.buffer, p.n));
@@ -144,7 +116,7 @@ describe('training', () => {
   for (const precision of ['fp32', 'amp-bf16', 'amp-fp16'] as const) {
     for (const optimizer of ['sgd', 'sgd-momentum', 'adam', 'adamw'] as const) {
       it(`the loss falls over 50 steps: ${optimizer}, ${precision}`, async () => {
-        const r = await runTraining(opened, tiny({ precision, optimizer, steps: 50, lr: lr[optimizer], layers: 2, seed: 7 }));
+        const r = await runTraining(dev.opened, tiny({ precision, optimizer, steps: 50, lr: lr[optimizer], layers: 2, seed: 7 }));
         const [first, last] = [r.loss[0]!, r.loss[r.loss.length - 1]!];
         expect(r.loss).toHaveLength(50);
         expect(last).toBeLessThan(0.5 * first);
@@ -157,9 +129,9 @@ describe('training', () => {
 describe('memory', () => {
   it('full checkpointing lowers the measured activation peak', async () => {
     const cfg = tiny({ layers: 6, d: 16, hidden: 64, batch: 16, steps: 1 });
-    const none = await runTraining(opened, cfg);
-    const full = await runTraining(opened, { ...cfg, checkpoint: 'full' });
-    const sqrt = await runTraining(opened, { ...cfg, checkpoint: 'sqrt' });
+    const none = await runTraining(dev.opened, cfg);
+    const full = await runTraining(dev.opened, { ...cfg, checkpoint: 'full' });
+    const sqrt = await runTraining(dev.opened, { ...cfg, checkpoint: 'sqrt' });
     console.log(
       `activation peak (B): none ${none.actual.bytes.activations}, sqrt ${sqrt.actual.bytes.activations}, full ${full.actual.bytes.activations}; ` +
         `step peak (B): none ${none.actual.peakBytes}, sqrt ${sqrt.actual.peakBytes}, full ${full.actual.peakBytes}`,
@@ -170,8 +142,8 @@ describe('memory', () => {
 
   it('amp halves the 16-bit tensors: activations, inputs and the weight copies', async () => {
     const cfg = tiny({ layers: 2, d: 16, hidden: 64, batch: 16, steps: 1 });
-    const f = await runTraining(opened, { ...cfg, precision: 'fp32' });
-    const a = await runTraining(opened, { ...cfg, precision: 'amp-bf16' });
+    const f = await runTraining(dev.opened, { ...cfg, precision: 'fp32' });
+    const a = await runTraining(dev.opened, { ...cfg, precision: 'amp-bf16' });
     console.log(`fp32 → amp-bf16 (B): activations ${f.actual.bytes.activations} → ${a.actual.bytes.activations}, inputs ${f.actual.bytes.inputs} → ${a.actual.bytes.inputs}, matmul weights ${f.actual.bytes.weights} fp32 → ${a.actual.bytes.weights} 16-bit`);
     expect(a.actual.bytes.activations * 2).toBe(f.actual.bytes.activations);
     expect(a.actual.bytes.inputs * 2).toBe(f.actual.bytes.inputs);
@@ -183,10 +155,10 @@ describe('memory', () => {
 
 describe('failures leave nothing allocated', () => {
   it('a weight over the device limit: BufferTooLarge naming the tensor, ledger empty', async () => {
-    const ledger = new Ledger(opened.device);
-    const max = opened.device.limits.maxStorageBufferBindingSize;
+    const ledger = new Ledger(dev.device);
+    const max = dev.device.limits.maxStorageBufferBindingSize;
     const d = Math.ceil(Math.sqrt(max / 4)) + 16;
-    const err = await MlpTrainer.create(opened.device, ledger, tiny({ d, hidden: d })).catch((e: Error) => e);
+    const err = await MlpTrainer.create(dev.device, ledger, tiny({ d, hidden: d })).catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).name).toBe('BufferTooLarge');
     expect((err as Error).message).toMatch(/block0\.W1/);
@@ -194,10 +166,10 @@ describe('failures leave nothing allocated', () => {
   });
 
   it('an input batch over the limit after the weights were allocated: ledger empty', async () => {
-    const ledger = new Ledger(opened.device);
-    const max = opened.device.limits.maxStorageBufferBindingSize;
+    const ledger = new Ledger(dev.device);
+    const max = dev.device.limits.maxStorageBufferBindingSize;
     const batch = Math.ceil(max / (4 * 64)) + 1;
-    const err = await MlpTrainer.create(opened.device, ledger, tiny({ d: 64, hidden: 64, batch })).catch((e: Error) => e);
+    const err = await MlpTrainer.create(dev.device, ledger, tiny({ d: 64, hidden: 64, batch })).catch((e: Error) => e);
     expect((err as Error).name).toBe('BufferTooLarge');
     expect((err as Error).message).toMatch(/\bx\b/);
     expect(ledger.entries().some((e) => e.category === 'weights')).toBe(true);
@@ -205,9 +177,9 @@ describe('failures leave nothing allocated', () => {
   });
 
   it('runTraining rethrows the allocation error and frees everything', async () => {
-    const max = opened.device.limits.maxStorageBufferBindingSize;
+    const max = dev.device.limits.maxStorageBufferBindingSize;
     const d = Math.ceil(Math.sqrt(max / 4)) + 16;
-    await expect(runTraining(opened, tiny({ d, hidden: d }))).rejects.toMatchObject({ name: 'BufferTooLarge' });
+    await expect(runTraining(dev.opened, tiny({ d, hidden: d }))).rejects.toMatchObject({ name: 'BufferTooLarge' });
   });
 });
 
@@ -215,7 +187,7 @@ describe('physical bytes', () => {
   // Buffers released in a step are reused for later tensors of the same size in the same
   // encoder, so the bytes held from the device stay near the logical peak (1.00–1.10× measured; 1.27× before reuse).
   it.each(['fp32', 'amp-bf16'] as const)('the device holds at most 1.15× the peak (%s, d 64, hidden 256, 4 blocks)', async (precision) => {
-    const r = await runTraining(opened, { ...DEFAULT_RUN, d: 64, hidden: 256, layers: 4, batch: 32, precision, steps: 2 });
+    const r = await runTraining(dev.opened, { ...DEFAULT_RUN, d: 64, hidden: 256, layers: 4, batch: 32, precision, steps: 2 });
     expect(r.actual.physicalPeakBytes).toBeGreaterThanOrEqual(r.actual.peakBytes);
     expect(r.actual.physicalPeakBytes / r.actual.peakBytes).toBeLessThanOrEqual(1.15);
   });
@@ -224,8 +196,8 @@ describe('physical bytes', () => {
 describe('allocation in steady state', () => {
   it.each(['fp32', 'amp-fp16'] as const)('after the first step a step creates no buffers and no bind groups (%s): it takes the ones the last step released', async (precision) => {
     const cfg = tiny({ precision, checkpoint: 'sqrt', layers: 4 });
-    const ledger = new Ledger(opened.device, { pool: true });
-    const device = opened.device;
+    const ledger = new Ledger(dev.device, { pool: true });
+    const device = dev.device;
     const createBindGroup = device.createBindGroup.bind(device);
     let bindGroups = 0;
     device.createBindGroup = (desc) => {
@@ -233,8 +205,8 @@ describe('allocation in steady state', () => {
       return createBindGroup(desc);
     };
     try {
-      const t = await MlpTrainer.create(opened.device, ledger, cfg);
-      const rec = await StepRecorder.create(opened.device, ledger, 4 + 2 * cfg.layers, true);
+      const t = await MlpTrainer.create(dev.device, ledger, cfg);
+      const rec = await StepRecorder.create(dev.device, ledger, 4 + 2 * cfg.layers, true);
       await t.step(rec);
       await rec.finish();
       const afterFirst = ledger.bufferCounts;
@@ -265,8 +237,8 @@ describe('allocation in steady state', () => {
 
 describe('one encoder per step', () => {
   it.each(['mlp', 'gpt'] as const)('a %s step records into one encoder: nothing is submitted or read back until the recorder finishes', async (model) => {
-    const ledger = new Ledger(opened.device, { pool: true });
-    const queue = opened.device.queue;
+    const ledger = new Ledger(dev.device, { pool: true });
+    const queue = dev.device.queue;
     const submit = queue.submit.bind(queue);
     let submits = 0;
     queue.submit = (buffers) => {
@@ -276,9 +248,9 @@ describe('one encoder per step', () => {
     try {
       const t =
         model === 'mlp'
-          ? await MlpTrainer.create(opened.device, ledger, tiny({ checkpoint: 'sqrt', layers: 4, precision: 'amp-fp16' }))
-          : await GptTrainer.create(opened.device, ledger, { ...GPT_NANO_RUN, seq: 8, batch: 2, checkpoint: 'selective', attention: 'eager', precision: 'amp-bf16' }, 1e-3);
-      const rec = await StepRecorder.create(opened.device, ledger, 4 + 2 * 4, true);
+          ? await MlpTrainer.create(dev.device, ledger, tiny({ checkpoint: 'sqrt', layers: 4, precision: 'amp-fp16' }))
+          : await GptTrainer.create(dev.device, ledger, { ...GPT_NANO_RUN, seq: 8, batch: 2, checkpoint: 'selective', attention: 'eager', precision: 'amp-bf16' }, 1e-3);
+      const rec = await StepRecorder.create(dev.device, ledger, 4 + 2 * 4, true);
       expect(rec.source).toBe('timestamp-query');
       for (let i = 0; i < 2; i++) {
         submits = 0;

@@ -1,26 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { create, globals } from 'webgpu';
-import { openDevice, type OpenedDevice } from '../../src/engine/device.ts';
+import { describe, expect, it } from 'vitest';
 import { MlpTrainer } from '../../src/engine/graph/mlp.ts';
 import { Ledger } from '../../src/engine/ledger.ts';
 import { StepRecorder } from '../../src/engine/profiler.ts';
 import { runTraining } from '../../src/engine/run.ts';
 import { DEFAULT_RUN, type RunConfig } from '../../src/protocol/run.ts';
-import type { DeviceErrorReport } from '../../src/protocol/engine-api.ts';
+import { useTrainerDevice } from './fixture.ts';
 
-Object.assign(globalThis, globals);
-// Module level on purpose: if this GPU object is garbage-collected while devices live, Dawn crashes.
-const gpu = create([]);
-
-let opened: OpenedDevice;
-const deviceErrors: DeviceErrorReport[] = [];
-beforeAll(async () => {
-  opened = await openDevice(gpu, { label: 'test.soak', onError: (r) => deviceErrors.push(r) });
-});
-afterAll(() => {
-  opened?.device.destroy();
-  expect(deviceErrors).toEqual([]);
-});
+const dev = useTrainerDevice('test.soak');
 
 /** Heap in use after a full collection (vitest runs this project with --expose-gc). */
 function heapMiB(): number {
@@ -35,10 +21,10 @@ const cfg: RunConfig = { ...DEFAULT_RUN, d: 8, hidden: 16, layers: 2, batch: 4, 
 
 describe('soak', () => {
   it('1,000 training steps in one process: live bytes flat, heap flat', async () => {
-    const ledger = new Ledger(opened.device, { historyLimit: 2_000 });
+    const ledger = new Ledger(dev.device, { historyLimit: 2_000 });
     try {
-      const t = await MlpTrainer.create(opened.device, ledger, cfg);
-      const rec = await StepRecorder.create(opened.device, ledger, 3 + 2 * cfg.layers);
+      const t = await MlpTrainer.create(dev.device, ledger, cfg);
+      const rec = await StepRecorder.create(dev.device, ledger, 3 + 2 * cfg.layers);
       const liveBetweenSteps = new Set<number>();
       let heapAt100 = 0;
       let first = 0;
@@ -69,7 +55,7 @@ describe('soak', () => {
   it('100 build/run/dispose cycles: nothing left on the device, heap flat', async () => {
     let heapAt10 = 0;
     for (let i = 1; i <= 100; i++) {
-      const r = await runTraining(opened, { ...cfg, seed: i });
+      const r = await runTraining(dev.opened, { ...cfg, seed: i });
       expect(r.actual.liveAfterDisposeBytes).toBe(0);
       if (i === 10) heapAt10 = heapMiB();
     }
