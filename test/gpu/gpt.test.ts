@@ -6,9 +6,8 @@ import { runGptTraining } from '../../src/engine/run.ts';
 import { estimate } from '../../src/estimate/index.ts';
 import { stepWork } from '../../src/estimate/vramlab-work.ts';
 import { GPT_NANO_RUN, type GptRunConfig, planConfigOfGpt } from '../../src/protocol/run.ts';
-import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
 import { maxRelDiff } from '../helpers/grads.ts';
-import { expectTimelineAlignedToOps } from '../helpers/op-timeline.ts';
+import { expectEstimateIsLedger, expectTimelineAlignedToOps } from '../helpers/op-timeline.ts';
 import { useTrainerDevice, withLedger, stepGrads } from './fixture.ts';
 
 const dev = useTrainerDevice('test.gpt');
@@ -34,13 +33,7 @@ describe('GPT: the estimate equals the ledger', () => {
     }
   }
   it.each(grid)('%j: peak and every category, to the byte, also at every op boundary; the counted work is stepWork', async (over) => {
-    const r = await runGptTraining(dev.opened, tiny(over));
-    expect(r.work).toEqual(stepWork(r.config));
-    expectTimelineAlignedToOps(r);
-    for (const c of PLAN_CATEGORIES) expect(r.actual.bytes[c], c).toBe(r.estimate.bytes[c]);
-    expect(r.actual.peakBytes).toBe(r.estimate.peak.bytes);
-    expect(r.actual.liveAfterDisposeBytes).toBe(0);
-    expect(r.loss.every(Number.isFinite)).toBe(true);
+    expectEstimateIsLedger(await runGptTraining(dev.opened, tiny(over)));
   });
 });
 

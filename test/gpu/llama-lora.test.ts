@@ -11,12 +11,10 @@ import { describe, expect, it } from 'vitest';
 import { LlamaTrainer } from '../../src/engine/graph/llama.ts';
 import { Ledger } from '../../src/engine/ledger.ts';
 import { runLlamaTraining } from '../../src/engine/run.ts';
-import { stepWork } from '../../src/estimate/vramlab-work.ts';
 import { nf4AbsmaxBytes, nf4CodeBytes } from '../../src/estimate/vramlab.ts';
 import { type LlamaRunConfig, type LlamaRunReport } from '../../src/protocol/run.ts';
-import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
 import { isLoraTensor } from '../../src/protocol/ledger.ts';
-import { expectTimelineAlignedToOps } from '../helpers/op-timeline.ts';
+import { expectEstimateIsLedger } from '../helpers/op-timeline.ts';
 import type { GradInspector } from '../../src/engine/graph/trainer.ts';
 import { useTrainerDevice, withLedger, stepLoss, expectGradsMatchDifferences } from './fixture.ts';
 import { tinyLlama } from '../helpers/llama.ts';
@@ -37,13 +35,7 @@ describe('Llama LoRA and QLoRA: the estimate equals the ledger', () => {
     { precision: 'fp32', attention: 'eager', checkpoint: 'selective', optimizer: 'sgd-momentum', tied: false },
   ];
   it.each(grid)('%j: peak and every category to the byte, at every op; the counted work is stepWork', async (over) => {
-    const r = await runLlamaTraining(dev.opened, tiny(over));
-    expect(r.work).toEqual(stepWork(r.config));
-    expectTimelineAlignedToOps(r);
-    for (const c of PLAN_CATEGORIES) expect(r.actual.bytes[c], c).toBe(r.estimate.bytes[c]);
-    expect(r.actual.peakBytes).toBe(r.estimate.peak.bytes);
-    expect(r.actual.liveAfterDisposeBytes).toBe(0);
-    expect(r.loss.every(Number.isFinite)).toBe(true);
+    expectEstimateIsLedger(await runLlamaTraining(dev.opened, tiny(over)));
   });
 });
 

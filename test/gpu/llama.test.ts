@@ -8,11 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import { LlamaTrainer } from '../../src/engine/graph/llama.ts';
 import { runLlamaTraining } from '../../src/engine/run.ts';
-import { stepWork } from '../../src/estimate/vramlab-work.ts';
 import { type LlamaRunConfig } from '../../src/protocol/run.ts';
-import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
 import { maxRelDiff } from '../helpers/grads.ts';
-import { expectTimelineAlignedToOps } from '../helpers/op-timeline.ts';
+import { expectEstimateIsLedger } from '../helpers/op-timeline.ts';
 import { useTrainerDevice, withLedger, stepGrads } from './fixture.ts';
 import { tinyLlama } from '../helpers/llama.ts';
 
@@ -36,13 +34,7 @@ describe('Llama: the estimate equals the ledger', () => {
     }
   }
   it.each(grid)('%j: peak and every category, to the byte, also at every op boundary; the counted work is stepWork', async (over) => {
-    const r = await runLlamaTraining(dev.opened, tiny(over));
-    expect(r.work).toEqual(stepWork(r.config));
-    expectTimelineAlignedToOps(r);
-    for (const c of PLAN_CATEGORIES) expect(r.actual.bytes[c], c).toBe(r.estimate.bytes[c]);
-    expect(r.actual.peakBytes).toBe(r.estimate.peak.bytes);
-    expect(r.actual.liveAfterDisposeBytes).toBe(0);
-    expect(r.loss.every(Number.isFinite)).toBe(true);
+    expectEstimateIsLedger(await runLlamaTraining(dev.opened, tiny(over)));
   });
 });
 

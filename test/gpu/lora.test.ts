@@ -9,27 +9,16 @@ import { describe, expect, it } from 'vitest';
 import { GptTrainer } from '../../src/engine/graph/gpt.ts';
 import { Ledger } from '../../src/engine/ledger.ts';
 import { runGptTraining } from '../../src/engine/run.ts';
-import { stepWork } from '../../src/estimate/vramlab-work.ts';
 import { nf4AbsmaxBytes, nf4CodeBytes } from '../../src/estimate/vramlab.ts';
 import { GPT_NANO_RUN, type GptRunConfig, type GptRunReport } from '../../src/protocol/run.ts';
-import { PLAN_CATEGORIES } from '../../src/protocol/plan.ts';
 import { isLoraTensor } from '../../src/protocol/ledger.ts';
-import { expectTimelineAlignedToOps } from '../helpers/op-timeline.ts';
+import { expectEstimateIsLedger } from '../helpers/op-timeline.ts';
 import type { GradInspector } from '../../src/engine/graph/trainer.ts';
 import { useTrainerDevice, withLedger, stepLoss, expectGradsMatchDifferences } from './fixture.ts';
 
 const dev = useTrainerDevice('test.lora');
 
 const tiny = (over: Partial<GptRunConfig> = {}): GptRunConfig => ({ ...GPT_NANO_RUN, vocab: 32, dModel: 16, heads: 2, layers: 2, seq: 8, batch: 2, steps: 2, loraRank: 4, ...over });
-
-function expectEstimateIsLedger(r: GptRunReport): void {
-  expect(r.work).toEqual(stepWork(r.config));
-  expectTimelineAlignedToOps(r);
-  for (const c of PLAN_CATEGORIES) expect(r.actual.bytes[c], c).toBe(r.estimate.bytes[c]);
-  expect(r.actual.peakBytes).toBe(r.estimate.peak.bytes);
-  expect(r.actual.liveAfterDisposeBytes).toBe(0);
-  expect(r.loss.every(Number.isFinite)).toBe(true);
-}
 
 describe('LoRA and QLoRA: the estimate equals the ledger', () => {
   const grid: Partial<GptRunConfig>[] = [];

@@ -1,6 +1,7 @@
 import { expect } from 'vitest';
 import type { EngineRunReport } from '../../src/protocol/engine-api.ts';
-import type { CategoryBytes } from '../../src/protocol/plan.ts';
+import { PLAN_CATEGORIES, type CategoryBytes } from '../../src/protocol/plan.ts';
+import { stepWork } from '../../src/estimate/vramlab-work.ts';
 
 const total = (b: CategoryBytes) => Object.values(b).reduce((a, x) => a + x, 0);
 
@@ -32,4 +33,18 @@ export function expectTimelineAlignedToOps(r: EngineRunReport): void {
   }
   // The event before the step belongs to the last one.
   expect(new Set(est.map((p) => p.op))).toEqual(new Set(m.slice(1).map((q) => q.label)));
+}
+
+/**
+ * A run's framework-vramlab estimate is its ledger: the counted work is stepWork, the timeline
+ * follows the ops, every category and the peak agree to the byte, nothing is left after dispose
+ * and every loss is finite.
+ */
+export function expectEstimateIsLedger(r: EngineRunReport): void {
+  expect(r.work).toEqual(stepWork(r.config));
+  expectTimelineAlignedToOps(r);
+  for (const c of PLAN_CATEGORIES) expect(r.actual.bytes[c], c).toBe(r.estimate.bytes[c]);
+  expect(r.actual.peakBytes).toBe(r.estimate.peak.bytes);
+  expect(r.actual.liveAfterDisposeBytes).toBe(0);
+  expect(r.loss.every(Number.isFinite)).toBe(true);
 }
