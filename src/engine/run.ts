@@ -360,8 +360,9 @@ export async function openTrainingSteps(opened: OpenedDevice, cfg: RunConfig | G
     } finally {
       setOptimizerLaunch(device, 'fused');
     }
-    // Wall-clock segments: no timestamp resolve or readback in the step.
-    const recorder = await StepRecorder.create(device, ledger, 4 + 2 * cfg.layers, false);
+    // As a run records a step: timestamp markers where the adapter has them, one submit a step
+    // (without them, a submit per phase segment). Per-phase times are not reported here.
+    const recorder = await StepRecorder.create(device, ledger, 4 + 2 * cfg.layers);
     rec = recorder;
     let recordMs: number[] = [];
     let windowStart = 0;
