@@ -349,7 +349,7 @@ export function formatBench(lines: readonly BenchLine[], adapter: AdapterSummary
   out.push(
     '',
     'Time: median wall clock of an iteration from its start until its GPU work is done (a training step: until its loss is read back), after warm-up.',
-    `vramlab and TF.js alternate iteration by iteration (a b, b a, …); TF.js ÷ vramlab: TF.js ms over vramlab ms in each pair, median [q1–q3] (min–max)${pairs ? ` over ${pairs} pairs` : ''}; above 1, vramlab is faster.`,
+    `vramlab and TF.js alternate iteration by iteration (vramlab then TF.js, then TF.js then vramlab, …); TF.js ÷ vramlab: TF.js ms over vramlab ms in each pair, median [q1–q3] (min–max)${pairs ? ` over ${pairs} pairs` : ''}; above 1, vramlab is faster.`,
     'Peak: bytes of live tensors; allocated: bytes held from the GPU.',
     '',
   );
