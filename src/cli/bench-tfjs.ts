@@ -30,25 +30,35 @@ import { nodeGpu } from '../engine/node.ts';
 import { mulberry32, uniform } from '../engine/rng.ts';
 import type { DeviceErrorReport } from '../protocol/engine-api.ts';
 
-export interface TfjsTiming {
-  /** Mean wall-clock ms per timed iteration, GPU work included (see each workload). */
-  ms: number;
-  iters: number;
-}
-
 /**
  * TF.js's own counters, from its buffer manager (tf.memory().numBytesInGPU and
  * .numBytesAllocatedInGPU on the webgpu backend).
  */
 export interface TfjsMemory {
   /**
-   * Peak over the timed steps of the bytes of GPUBuffers TF.js has handed out and not taken
-   * back: live tensors, plus tensors disposed while still referenced by unsubmitted commands,
-   * plus uniform and readback staging buffers in flight. Sampled at every buffer acquisition.
+   * Peak since restart() of the bytes of GPUBuffers TF.js has handed out and not taken back:
+   * live tensors, plus tensors disposed while still referenced by unsubmitted commands, plus
+   * uniform and readback staging buffers in flight. Sampled at every buffer acquisition.
    */
   peakInUseBytes: number;
-  /** Bytes of every GPUBuffer TF.js created (in use + its free pool) at the end; its pool never shrinks. */
+  /** Bytes of every GPUBuffer TF.js created (in use + its free pool) so far; its pool never shrinks. */
   allocatedBytes: number;
+}
+
+/**
+ * One workload set up on TF.js, to be stepped by a caller that times each step(): set-up
+ * (backend, tensors, variables) is done before, teardown in dispose(), neither in a step. A
+ * step() resolves once all of its GPU work is done (see each workload for how).
+ */
+export interface TfjsSteps {
+  /** One iteration; a training step resolves to its loss (before its update), a matmul to undefined. */
+  step(): Promise<number | undefined>;
+  /** Starts the memory peak over from now (after warm-up). */
+  restart(): void;
+  /** The peak since restart() and what is allocated now; throws the first device error seen. */
+  measure(): TfjsMemory;
+  /** Frees the workload's tensors, variables and optimizer; the runner can open the next one. */
+  dispose(): void;
 }
 
 export interface MlpBenchConfig {
@@ -73,12 +83,12 @@ export interface TfjsRunner {
   version: string;
   /** The adapter TF.js's device came from: vendor, architecture and driver description. */
   adapter: string;
-  /** f32 n×n · n×n. */
-  matmul(n: number, opts: { warmup: number; iters: number }): Promise<TfjsTiming & TfjsMemory>;
-  /** Training steps of our engine's `mlp`; loss is the last timed step's (before its update). */
-  mlpStep(cfg: MlpBenchConfig, opts: { warmup: number; iters: number; seed: number }): Promise<TfjsTiming & TfjsMemory & { loss: number }>;
-  /** Training steps of a GPT-2-style decoder; loss is the last timed step's (before its update). */
-  gptStep(cfg: GptBenchConfig, opts: { warmup: number; iters: number; seed: number }): Promise<TfjsTiming & TfjsMemory & { loss: number }>;
+  /** f32 n×n · n×n; a step is one product, submitted and waited for. */
+  matmul(n: number): Promise<TfjsSteps>;
+  /** Our engine's `mlp` trained with Adam; a step is forward, backward and update, ending in the loss's readback. */
+  mlp(cfg: MlpBenchConfig, seed: number): Promise<TfjsSteps>;
+  /** A GPT-2-style decoder trained with Adam; a step as mlp's. */
+  gpt(cfg: GptBenchConfig, seed: number): Promise<TfjsSteps>;
   /** Disposes every tensor and the backend, and destroys the device. */
   dispose(): Promise<void>;
 }
@@ -117,6 +127,8 @@ class TfjsBench implements TfjsRunner {
   /** Peak of bufferManager.numBytesUsed since the last resetPeak(). */
   private peakBytes = 0;
   private disposed = false;
+  /** A workload is set up and not yet disposed. */
+  private workloadOpen = false;
 
   private constructor(
     private readonly device: GPUDevice,
@@ -157,6 +169,7 @@ class TfjsBench implements TfjsRunner {
    * Pipelines are compiled again; warm-up iterations absorb that.
    */
   private async freshBackend(): Promise<WebGPUBackend> {
+    if (this.workloadOpen) throw new Error('A TF.js workload is still open: dispose() it before opening the next');
     if (tf.engine().state.numTensors !== 0) {
       throw new Error(`${tf.engine().state.numTensors} TF.js tensors are alive: a benchmark workload leaked them`);
     }
@@ -213,43 +226,35 @@ class TfjsBench implements TfjsRunner {
     if (this.disposed) throw new Error('This TF.js runner was disposed');
   }
 
-  async matmul(n: number, opts: { warmup: number; iters: number }): Promise<TfjsTiming & TfjsMemory> {
+  async matmul(n: number): Promise<TfjsSteps> {
     this.live();
     const backend = await this.freshBackend();
     const rand = mulberry32(1);
     const a = tf.tensor2d(uniform(rand, n * n, 1), [n, n]);
     const b = tf.tensor2d(uniform(rand, n * n, 1), [n, n]);
-    try {
-      // Sync: each iteration submits TF.js's pending command encoder and awaits
-      // queue.onSubmittedWorkDone(), so the time includes the GPU work and no readback.
-      const once = async () => {
+    return this.workload(
+      async () => {
         const c = tf.matMul(a, b);
-        // What TF.js's own readback does first (getBufferData): close the open pass, submit.
+        // What TF.js's own readback does first (getBufferData): close the open pass, submit;
+        // then wait for the queue, so the step holds the GPU work and no readback.
         backend.ensureCommandEncoderReady();
         backend.endComputePassEncoder();
         backend.submitQueue();
         await this.device.queue.onSubmittedWorkDone();
         c.dispose();
-      };
-      for (let i = 0; i < opts.warmup; i++) await once();
-      this.resetPeak(backend);
-      const t0 = performance.now();
-      for (let i = 0; i < opts.iters; i++) await once();
-      const ms = (performance.now() - t0) / Math.max(opts.iters, 1);
-      this.checkErrors();
-      return { ms, iters: opts.iters, ...this.memory() };
-    } finally {
-      tf.dispose([a, b]);
-    }
+        return undefined;
+      },
+      () => tf.dispose([a, b]),
+    );
   }
 
-  async mlpStep(cfg: MlpBenchConfig, opts: { warmup: number; iters: number; seed: number }): Promise<TfjsTiming & TfjsMemory & { loss: number }> {
+  async mlp(cfg: MlpBenchConfig, seed: number): Promise<TfjsSteps> {
     this.live();
     await this.freshBackend();
     const { d, hidden, batch } = cfg;
     // Same draws in the same order as our engine's MlpTrainer: per block W1, b1, W2, b2, then x.
     // W is [in, out] and a Linear is x·W + b.
-    const rand = mulberry32(opts.seed);
+    const rand = mulberry32(seed);
     const init = (fanIn: number, shape: [number] | [number, number]) =>
       variable(uniform(rand, shape.reduce((p, q) => p * q, 1), 1 / Math.sqrt(fanIn)), shape);
     const blocks = Array.from({ length: cfg.layers }, () => ({
@@ -269,10 +274,10 @@ class TfjsBench implements TfjsRunner {
       for (const blk of blocks) h = block(h, blk);
       return tf.mean(tf.square(h));
     };
-    return this.train(loss, [x], blocks.flatMap((b) => [b.W1, b.b1, b.W2, b.b2]), opts);
+    return this.train(loss, [x], blocks.flatMap((b) => [b.W1, b.b1, b.W2, b.b2]));
   }
 
-  async gptStep(cfg: GptBenchConfig, opts: { warmup: number; iters: number; seed: number }): Promise<TfjsTiming & TfjsMemory & { loss: number }> {
+  async gpt(cfg: GptBenchConfig, seed: number): Promise<TfjsSteps> {
     this.live();
     const { vocab: V, dModel: d, heads: H, seq: S, batch: B } = cfg;
     if (d % H !== 0) throw new Error(`dModel ${d} is not a multiple of heads ${H}`);
@@ -282,7 +287,7 @@ class TfjsBench implements TfjsRunner {
     const rows = B * S;
     // Same draws in the same order as our engine's GptTrainer: wte, wpe, per block Wqkv, Wo,
     // W1, W2 (biases 0, LayerNorm gains 1 draw nothing), then the tokens.
-    const rand = mulberry32(opts.seed);
+    const rand = mulberry32(seed);
     const w = (shape: [number, number]) => variable(uniform(rand, shape[0] * shape[1], GPT_INIT_STD * Math.sqrt(3)), shape);
     const fill = (n: number, v: number) => variable(new Float32Array(n).fill(v), [n]);
     const wte = w([V, d]);
@@ -337,25 +342,19 @@ class TfjsBench implements TfjsRunner {
       return tf.neg(tf.mean(picked));
     };
     const params = [wte, wpe, ...blocks.flatMap((b) => Object.values(b)), lnfg, lnfb];
-    return this.train(loss, [idsT, picksT, mask], params, opts);
+    return this.train(loss, [idsT, picksT, mask], params);
   }
 
   /**
-   * Runs Adam steps of `loss` over `params`, then disposes the parameters, the optimizer's
-   * slots and `constants`. One step is forward + backward + update (optimizer.minimize); its
-   * time runs until the loss is read back, which waits for all the step's GPU work.
+   * Adam steps of `loss` over `params`; dispose() frees the parameters, the optimizer's slots and
+   * `constants`. One step is forward + backward + update (optimizer.minimize) and ends when the
+   * loss is read back, which waits for all the step's GPU work.
    */
-  private async train(
-    loss: () => tf.Scalar,
-    constants: tf.Tensor[],
-    params: tf.Variable[],
-    opts: { warmup: number; iters: number },
-  ): Promise<TfjsTiming & TfjsMemory & { loss: number }> {
-    const backend = this.backend!;
+  private train(loss: () => tf.Scalar, constants: tf.Tensor[], params: tf.Variable[]): TfjsSteps {
     const optimizer = tf.train.adam(ADAM.lr, ADAM.beta1, ADAM.beta2, ADAM.eps);
-    try {
-      let tensorsAfterStep = -1;
-      const step = async (): Promise<number> => {
+    let tensorsAfterStep = -1;
+    return this.workload(
+      async () => {
         const cost = optimizer.minimize(loss, true, params);
         if (!cost) throw new Error('TF.js returned no loss');
         const [v] = await cost.data();
@@ -365,20 +364,37 @@ class TfjsBench implements TfjsRunner {
         if (tensorsAfterStep >= 0 && n !== tensorsAfterStep) throw new Error(`TF.js tensors went from ${tensorsAfterStep} to ${n} in one step`);
         tensorsAfterStep = n;
         return v!;
-      };
-      for (let i = 0; i < opts.warmup; i++) await step();
-      this.resetPeak(backend);
-      let last = NaN;
-      const t0 = performance.now();
-      for (let i = 0; i < opts.iters; i++) last = await step();
-      const ms = (performance.now() - t0) / Math.max(opts.iters, 1);
-      const mem = this.memory();
-      this.checkErrors();
-      return { ms, iters: opts.iters, loss: last, ...mem };
-    } finally {
-      optimizer.dispose();
-      tf.dispose([...params, ...constants]);
-    }
+      },
+      () => {
+        optimizer.dispose();
+        tf.dispose([...params, ...constants]);
+      },
+    );
+  }
+
+  /** The open workload: `step` per iteration, `free` once; one at a time (freshBackend checks that nothing is left). */
+  private workload(step: () => Promise<number | undefined>, free: () => void): TfjsSteps {
+    const backend = this.backend!;
+    let open = true;
+    this.workloadOpen = true;
+    return {
+      step: async () => {
+        if (!open) throw new Error('This TF.js workload was disposed');
+        this.live();
+        return step();
+      },
+      restart: () => this.resetPeak(backend),
+      measure: () => {
+        this.checkErrors();
+        return this.memory();
+      },
+      dispose: () => {
+        if (!open) return;
+        open = false;
+        this.workloadOpen = false;
+        free();
+      },
+    };
   }
 
   async dispose(): Promise<void> {

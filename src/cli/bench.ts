@@ -1,15 +1,19 @@
 /**
  * `vramlab bench`: the same work on vramlab's engine and on TensorFlow.js's WebGPU backend, in
  * one process on the adapter Dawn finds, one JSON line (or table row) per work item with both
- * columns and their ratio. Timings are wall-clock from submission to the GPU's completion,
- * after warm-up: a matmul is the mean over `iters` products, each submitted and waited for; a
- * training step (forward, backward, optimizer, waited for) is the run loop's median step after
- * the first on vramlab, the mean of `iters` steps, each ending in its loss readback, on TF.js. Memory: bytes in use at the peak next to bytes allocated from the GPU.
+ * columns and their ratio. Each side is set up first (buffers, tensors, pipelines: untimed),
+ * then the two alternate iteration by iteration (alternate(): a b, b a, a b…), warm-up pairs
+ * first, and are torn down after. What is timed, on both sides alike, is one iteration's wall
+ * clock from its start until its GPU work is done: a matmul is one product, submitted and
+ * waited for; a training step is forward, backward and the Adam update, ending in its loss's
+ * readback. A column's ms is the median over the timed iterations; the ratio is TF.js ms ÷
+ * vramlab ms per pair, its median and spread. Memory: bytes in use at the peak next to bytes
+ * allocated from the GPU.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { loadavg, availableParallelism } from 'node:os';
-import { compareLaunches, runGptTraining, runTraining, type LaunchTimes, type OptimizerLaunch } from '../engine/run.ts';
+import { compareLaunches, openTrainingSteps, type LaunchTimes, type OptimizerLaunch } from '../engine/run.ts';
 import { createSquareMatmul } from '../engine/tune.ts';
 import { Ledger } from '../engine/ledger.ts';
 import type { OpenedDevice } from '../engine/device.ts';
@@ -18,7 +22,7 @@ import type { AdapterSummary } from '../protocol/engine-api.ts';
 import type { BenchAbLineSchema, BenchLineSchema } from '../protocol/outputs.ts';
 import type { Same } from '../protocol/messages.ts';
 import { DEFAULT_RUN, GPT_NANO_RUN, type GptRunConfig, type RunConfig } from '../protocol/run.ts';
-import type { GptBenchConfig, MlpBenchConfig, TfjsRunner } from './bench-tfjs.ts';
+import type { GptBenchConfig, MlpBenchConfig, TfjsRunner, TfjsSteps } from './bench-tfjs.ts';
 
 export type BenchKind = 'matmul' | 'mlp' | 'gpt';
 
@@ -79,6 +83,7 @@ export function workFlops(w: BenchWork): number {
 }
 
 export interface EngineResult {
+  /** Median wall ms of the timed iterations (see the top of this file for what one holds). */
   ms: number;
   gflops: number;
   iters: number;
@@ -119,8 +124,10 @@ export interface BenchLine {
   vramlab: EngineOutcome;
   /** null when TF.js was not asked for (--no-tfjs) or cannot run the work alike (amp). */
   tfjs: EngineOutcome | null;
-  /** vramlab's speed over TF.js's (TF.js ms ÷ vramlab ms); > 1 means vramlab is faster. */
+  /** vramlab's speed over TF.js's (TF.js ms ÷ vramlab ms, the two columns' medians); > 1 means vramlab is faster. */
   vramlabOverTfjs: number | null;
+  /** TF.js ms ÷ vramlab ms in each alternated pair of iterations: median and spread; null unless both ran. */
+  pairRatio: PairRatio | null;
   /** nvidia-smi against the ledger, where nvidia-smi exists (matmul lines only). */
   driver?: DriverCheck | { error: string };
   /** Matmul lines: the engine's matmul against the plain kernel, alternated product by product. */
@@ -143,6 +150,19 @@ export interface PlainComparison {
   tiledMs: number;
   plainMs: number;
   speedup: { median: number; min: number; max: number };
+}
+
+/** The median and spread of a per-pair ratio over `pairs` pairs (quartiles interpolated, see quantile). */
+export interface Spread {
+  median: number;
+  q1: number;
+  q3: number;
+  min: number;
+  max: number;
+}
+export interface PairRatio extends Spread {
+  of: 'tfjs ms / vramlab ms, per alternated pair';
+  pairs: number;
 }
 
 export interface BenchOptions {
@@ -198,113 +218,168 @@ export function parseNvidiaSmiMiB(stdout: string): number {
   return Number(first) * 2 ** 20;
 }
 
-async function vramlabMatmul(opened: OpenedDevice, w: MatmulWork, it: { warmup: number; iters: number }, driver: boolean): Promise<{ r: EngineResult; driver?: BenchLine['driver'] }> {
+// ---- alternation -------------------------------------------------------------------------------
+
+/** One side of an alternated comparison, set up before the timing and torn down after it. */
+export interface Stepper {
+  /** One iteration, resolved once its GPU work is done: what alternate() times. */
+  step(): Promise<unknown>;
+  /** Called once between the warm-up and the first timed iteration (a peak or a median starts over). */
+  restart?(): void;
+}
+
+/** One side's timed iterations in wall ms, in order; `error` when a step threw (the side stopped there). */
+export interface SideTimes {
+  ms: number[];
+  error?: unknown;
+}
+
+/**
+ * `a` and `b` alternated iteration by iteration in this process: pair i is one iteration of
+ * each, a first when i is even and b first when it is odd (a b, b a, a b…, pairs counted from
+ * the first warm-up one), so neither side always follows the other and drift in the machine's
+ * load reaches both alike. `warmup` pairs untimed, then `iters` timed pairs. An iteration's
+ * time is the wall clock from the call of step() to its resolution. A side that is null, or
+ * whose step throws, sits out (its error kept); the other goes on alone.
+ */
+export async function alternate(a: Stepper | null, b: Stepper | null, it: { warmup: number; iters: number }, now: () => number = () => performance.now()): Promise<[SideTimes, SideTimes]> {
+  const sides = [a, b] as const;
+  const out: [SideTimes, SideTimes] = [{ ms: [] }, { ms: [] }];
+  const once = async (k: 0 | 1, timed: boolean) => {
+    const s = sides[k];
+    if (!s || 'error' in out[k]) return;
+    const t0 = now();
+    try {
+      await s.step();
+    } catch (e) {
+      out[k].error = e;
+      return;
+    }
+    const t = now() - t0;
+    if (timed) out[k].ms.push(t);
+  };
+  for (let i = 0; i < it.warmup + it.iters; i++) {
+    if (i === it.warmup) for (const s of sides) s?.restart?.();
+    const timed = i >= it.warmup;
+    for (const k of i % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const)) await once(k, timed);
+  }
+  return out;
+}
+
+/** num[i] ÷ den[i] per pair: median, quartiles and range (NaN for no pairs). */
+export function pairSpread(num: readonly number[], den: readonly number[]): Spread {
+  if (num.length !== den.length) throw new Error(`pairSpread: ${num.length} numerators for ${den.length} denominators`);
+  const r = num.map((x, i) => x / den[i]!);
+  return { median: quantile(r, 0.5), q1: quantile(r, 0.25), q3: quantile(r, 0.75), min: r.length ? Math.min(...r) : NaN, max: r.length ? Math.max(...r) : NaN };
+}
+
+// ---- the two sides of a work item ------------------------------------------------------------
+
+/** A side of a bench line: its Stepper, its result from the timed iterations, its teardown. */
+interface BenchSide extends Stepper {
+  /** The side's result; `ms` is the timed iterations' wall ms (non-empty). */
+  result(ms: number[]): EngineResult;
+  dispose(): void;
+}
+
+const medianOf = (xs: readonly number[]) => quantile(xs, 0.5);
+
+/**
+ * vramlab's square matmul, set up: A, B and the output in a ledger of their own. Where
+ * nvidia-smi answers, one product runs first and the driver's memory.used is read while the
+ * buffers are held, before TF.js is set up (its buffers would count too).
+ */
+async function vramlabMatmul(opened: OpenedDevice, w: MatmulWork, driver: boolean): Promise<BenchSide & { driver?: BenchLine['driver'] }> {
   const { device } = opened;
   const ledger = new Ledger(device);
   try {
     const before = driver ? await nvidiaSmiUsedBytes() : null;
     const product = await createSquareMatmul(device, ledger, w.n, 'bench');
-    // Each product is submitted and waited for, as the TF.js side does.
-    const run = async (count: number) => {
-      for (let i = 0; i < count; i++) {
-        const enc = device.createCommandEncoder({ label: 'bench.matmul' });
-        product.record(enc);
-        device.queue.submit([enc.finish()]);
-        await device.queue.onSubmittedWorkDone();
-      }
+    // A step: one product, submitted and waited for, as on the TF.js side.
+    const step = async () => {
+      const enc = device.createCommandEncoder({ label: 'bench.matmul' });
+      product.record(enc);
+      device.queue.submit([enc.finish()]);
+      await device.queue.onSubmittedWorkDone();
     };
-    await run(it.warmup);
     let check: BenchLine['driver'];
     if (before !== null) {
+      await step();
       const held = await nvidiaSmiUsedBytes();
       check = held === null ? { error: 'nvidia-smi stopped answering' } : { driverBytes: held - before, ledgerBytes: ledger.liveAllocatedBytes, ratio: (held - before) / ledger.liveAllocatedBytes };
     }
-    const t0 = performance.now();
-    await run(it.iters);
-    const ms = (performance.now() - t0) / it.iters;
-    return { r: result(ms, it.iters, workFlops(w), ledger.peakBytes, ledger.physicalPeakBytes), ...(check ? { driver: check } : {}) };
-  } finally {
+    return {
+      step,
+      result: (ms) => result(medianOf(ms), ms.length, workFlops(w), ledger.peakBytes, ledger.physicalPeakBytes),
+      dispose: () => ledger.dispose(),
+      ...(check ? { driver: check } : {}),
+    };
+  } catch (e) {
     ledger.dispose();
+    throw e;
   }
 }
 
-const median = (v: readonly number[]) => {
-  const s = [...v].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
+/** A vramlab training step, set up (engine/run.ts openTrainingSteps: a step ends in its loss's readback). */
+async function vramlabTraining(opened: OpenedDevice, w: MlpWork | GptWork, launch: OptimizerLaunch): Promise<BenchSide> {
+  const steps = await openTrainingSteps(opened, w.kind === 'mlp' ? mlpRun(w) : gptRun(w), { optimizerLaunch: launch });
+  return {
+    step: () => steps.step(),
+    restart: () => steps.restart(),
+    result: (ms) => {
+      const m = steps.measure();
+      const { dispatches, computePasses, clears, readbacks } = m.work;
+      return { ...result(medianOf(ms), ms.length, workFlops(w), m.peakBytes, m.physicalPeakBytes, m.loss), recordMs: m.recordMs, counts: { dispatches, computePasses, clears, readbacks } };
+    },
+    dispose: () => steps.dispose(),
+  };
+}
 
-/** PlainComparison over `rounds` rounds (at least 3), after one warm-up product of each. */
+/** The same work on TF.js, set up (bench-tfjs.ts: what a step holds is the same as ours). */
+async function tfjsSide(tf: TfjsRunner, w: BenchWork): Promise<BenchSide> {
+  const steps: TfjsSteps = w.kind === 'matmul' ? await tf.matmul(w.n) : w.kind === 'mlp' ? await tf.mlp({ ...w, activation: 'gelu' }, 1) : await tf.gpt(w, 1);
+  let loss: number | undefined;
+  return {
+    step: async () => {
+      loss = await steps.step();
+    },
+    restart: () => steps.restart(),
+    result: (ms) => {
+      const m = steps.measure();
+      return result(medianOf(ms), ms.length, workFlops(w), m.peakInUseBytes, m.allocatedBytes, loss);
+    },
+    dispose: () => steps.dispose(),
+  };
+}
+
+/** PlainComparison over `rounds` rounds (at least 3), after one warm-up product of each, alternated as the bench's sides. */
 export async function matmulAgainstPlain(device: GPUDevice, n: number, rounds: number): Promise<PlainComparison> {
   const ledger = new Ledger(device);
   try {
     const product = await createSquareMatmul(device, ledger, n, 'bench.plain');
-    const once = async (record: (enc: GPUCommandEncoder) => void) => {
-      const t0 = performance.now();
-      const enc = device.createCommandEncoder({ label: 'bench.againstPlain' });
-      record(enc);
-      device.queue.submit([enc.finish()]);
-      await device.queue.onSubmittedWorkDone();
-      return performance.now() - t0;
-    };
-    await once(product.record);
-    await once(product.recordPlain);
-    const tiled: number[] = [];
-    const plain: number[] = [];
-    const speedup: number[] = [];
-    for (let r = 0; r < Math.max(3, rounds); r++) {
-      // Which goes first alternates too, so neither always runs on a warmer machine.
-      let t: number;
-      let p: number;
-      if (r % 2 === 0) {
-        t = await once(product.record);
-        p = await once(product.recordPlain);
-      } else {
-        p = await once(product.recordPlain);
-        t = await once(product.record);
-      }
-      tiled.push(t);
-      plain.push(p);
-      speedup.push(p / t);
-    }
-    return { rounds: tiled.length, tiledMs: median(tiled), plainMs: median(plain), speedup: { median: median(speedup), min: Math.min(...speedup), max: Math.max(...speedup) } };
+    const stepper = (record: (enc: GPUCommandEncoder) => void): Stepper => ({
+      step: async () => {
+        const enc = device.createCommandEncoder({ label: 'bench.againstPlain' });
+        record(enc);
+        device.queue.submit([enc.finish()]);
+        await device.queue.onSubmittedWorkDone();
+      },
+    });
+    const [tiled, plain] = await alternate(stepper(product.record), stepper(product.recordPlain), { warmup: 1, iters: Math.max(3, rounds) });
+    for (const side of [tiled, plain]) if ('error' in side) throw side.error;
+    const { median, min, max } = pairSpread(plain.ms, tiled.ms);
+    return { rounds: tiled.ms.length, tiledMs: medianOf(tiled.ms), plainMs: medianOf(plain.ms), speedup: { median, min, max } };
   } finally {
     ledger.dispose();
   }
 }
 
-function mlpRun(w: MlpWork, steps: number): RunConfig {
-  return { ...DEFAULT_RUN, d: w.d, hidden: w.hidden, layers: w.layers, batch: w.batch, activation: 'gelu', precision: w.precision ?? 'fp32', optimizer: 'adam', checkpoint: 'none', steps, seed: 1 };
+function mlpRun(w: MlpWork): RunConfig {
+  return { ...DEFAULT_RUN, d: w.d, hidden: w.hidden, layers: w.layers, batch: w.batch, activation: 'gelu', precision: w.precision ?? 'fp32', optimizer: 'adam', checkpoint: 'none', seed: 1 };
 }
 
-function gptRun(w: GptWork, steps: number): GptRunConfig {
-  return { ...GPT_NANO_RUN, vocab: w.vocab, dModel: w.dModel, heads: w.heads, layers: w.layers, seq: w.seq, batch: w.batch, attention: 'fused', precision: 'fp32', optimizer: 'adam', checkpoint: 'none', steps, seed: 1 };
-}
-
-async function vramlabStep(opened: OpenedDevice, w: MlpWork | GptWork, it: { warmup: number; iters: number }, launch: OptimizerLaunch): Promise<EngineResult> {
-  // The run loop reports the median step after the first: warm-up is that first step.
-  const steps = 1 + it.iters;
-  const opts = { optimizerLaunch: launch };
-  const report = w.kind === 'mlp' ? await runTraining(opened, mlpRun(w, steps), opts) : await runGptTraining(opened, gptRun(w, steps), opts);
-  const { dispatches, computePasses, clears, readbacks } = report.work;
-  return {
-    ...result(report.timing.stepMs, it.iters, workFlops(w), report.actual.peakBytes, report.actual.physicalPeakBytes, report.loss.at(-1)),
-    recordMs: report.timing.recordMs,
-    counts: { dispatches, computePasses, clears, readbacks },
-  };
-}
-
-async function tfjsWork(tf: TfjsRunner, w: BenchWork, it: { warmup: number; iters: number }): Promise<EngineResult> {
-  const opts = { ...it, seed: 1 };
-  if (w.kind === 'matmul') {
-    const t = await tf.matmul(w.n, it);
-    return result(t.ms, t.iters, workFlops(w), t.peakInUseBytes, t.allocatedBytes);
-  }
-  const t =
-    w.kind === 'mlp'
-      ? await tf.mlpStep({ ...w, activation: 'gelu' }, opts)
-      : await tf.gptStep(w, opts);
-  return result(t.ms, t.iters, workFlops(w), t.peakInUseBytes, t.allocatedBytes, t.loss);
+function gptRun(w: GptWork): GptRunConfig {
+  return { ...GPT_NANO_RUN, vocab: w.vocab, dModel: w.dModel, heads: w.heads, layers: w.layers, seq: w.seq, batch: w.batch, attention: 'fused', precision: 'fp32', optimizer: 'adam', checkpoint: 'none', seed: 1 };
 }
 
 /** TF.js runs only what it can run alike: f32 work. */
@@ -316,7 +391,22 @@ function shapeOf(w: BenchWork): Record<string, number> {
   return Object.fromEntries(Object.entries(w).filter((e): e is [string, number] => typeof e[1] === 'number'));
 }
 
-/** Runs the work on both engines, one line each, in order; an engine's failure on one item is reported in its column. */
+/** A side's outcome: its set-up's failure, its step's, or its result. */
+function outcomeOf(side: BenchSide | { error: string }, times: SideTimes): EngineOutcome {
+  if ('error' in side) return side;
+  if ('error' in times) return errorOf(times.error);
+  try {
+    return side.result(times.ms);
+  } catch (e) {
+    return errorOf(e);
+  }
+}
+
+/**
+ * Runs the work, one line each, in order: per work item vramlab and (where asked and able)
+ * TF.js set up, alternated by alternate(), torn down; an engine's failure on one item is
+ * reported in its column and the other engine still runs.
+ */
 export async function runBench(opened: OpenedDevice, opts: BenchOptions, emit: (line: BenchLine) => void): Promise<BenchLine[]> {
   const works = benchWorks(opts.quick).filter((w) => !opts.only || w.kind === opts.only);
   const adapter = { name: adapterName(opened.summary), features: opened.summary.features, fallback: opened.summary.isFallbackAdapter, tiles: opts.tiles };
@@ -337,39 +427,34 @@ export async function runBench(opened: OpenedDevice, opts: BenchOptions, emit: (
     for (const [i, w] of works.entries()) {
       const it = itersFor(opts.quick, opts.iters);
       const step = `[${i + 1}/${works.length}] ${w.id}`;
-      opts.onProgress?.(`bench: ${step} on vramlab`);
+      const withTfjs = opts.tfjs && tfjsRuns(w);
+      opts.onProgress?.(`bench: ${step}: setting up vramlab${withTfjs ? ' and TensorFlow.js' : ''}`);
+      // vramlab first: its driver check must see its buffers alone.
+      const v: (BenchSide & { driver?: BenchLine['driver'] }) | { error: string } = await (w.kind === 'matmul' ? vramlabMatmul(opened, w, driver) : vramlabTraining(opened, w, opts.optimizerLaunch ?? 'fused')).catch(errorOf);
+      let t: BenchSide | { error: string } | null = null;
       let vramlab: EngineOutcome;
-      let check: BenchLine['driver'];
-      let againstPlain: BenchLine['againstPlain'];
-      try {
-        if (w.kind === 'matmul') {
-          const m = await vramlabMatmul(opened, w, it, driver);
-          vramlab = m.r;
-          check = m.driver;
-          opts.onProgress?.(`bench: ${step} against the plain matmul`);
-          againstPlain = await matmulAgainstPlain(opened.device, w.n, it.iters).catch(errorOf);
-        } else {
-          vramlab = await vramlabStep(opened, w, it, opts.optimizerLaunch ?? 'fused');
-        }
-      } catch (e) {
-        vramlab = errorOf(e);
-      }
       let tfjs: EngineOutcome | null = null;
-      if (opts.tfjs && tfjsRuns(w)) {
-        if (tf) {
-          opts.onProgress?.(`bench: ${step} on TensorFlow.js`);
-          try {
-            tfjs = await tfjsWork(tf, w, it);
-          } catch (e) {
-            tfjs = errorOf(e);
-          }
-        } else {
-          tfjs = { error: tfError! };
-        }
+      let pairRatio: PairRatio | null = null;
+      try {
+        if (withTfjs) t = tf ? await tfjsSide(tf, w).catch(errorOf) : { error: tfError! };
+        const live = (s: BenchSide | { error: string } | null) => (s && !('error' in s) ? s : null);
+        opts.onProgress?.(`bench: ${step}: ${live(t) ? 'vramlab and TensorFlow.js alternated, ' : ''}${it.warmup} warm-up + ${it.iters} timed iterations`);
+        const [vt, tt] = await alternate(live(v), live(t), it);
+        vramlab = outcomeOf(v, vt);
+        tfjs = t && outcomeOf(t, tt);
+        if ('ms' in vramlab && tfjs && 'ms' in tfjs) pairRatio = { of: 'tfjs ms / vramlab ms, per alternated pair', pairs: vt.ms.length, ...pairSpread(tt.ms, vt.ms) };
+      } finally {
+        for (const s of [v, t]) if (s && !('error' in s)) s.dispose();
       }
+      let againstPlain: BenchLine['againstPlain'];
+      if (w.kind === 'matmul' && 'ms' in vramlab) {
+        opts.onProgress?.(`bench: ${step}: against the plain matmul`);
+        againstPlain = await matmulAgainstPlain(opened.device, w.n, it.iters).catch(errorOf);
+      }
+      const check = 'error' in v ? undefined : v.driver;
       const ratio = tfjs && 'ms' in tfjs && 'ms' in vramlab ? tfjs.ms / vramlab.ms : null;
       const precision = (w.kind === 'mlp' ? w.precision : undefined) ?? 'fp32';
-      const line: BenchLine = { work: w.id, kind: w.kind, shape: shapeOf(w), precision, flops: workFlops(w), vramlab, tfjs, vramlabOverTfjs: ratio, ...(check ? { driver: check } : {}), ...(againstPlain ? { againstPlain } : {}), adapter, timing: 'wall-clock' };
+      const line: BenchLine = { work: w.id, kind: w.kind, shape: shapeOf(w), precision, flops: workFlops(w), vramlab, tfjs, vramlabOverTfjs: ratio, pairRatio, ...(check ? { driver: check } : {}), ...(againstPlain ? { againstPlain } : {}), adapter, timing: 'wall-clock' };
       lines.push(line);
       emit(line);
     }
@@ -442,8 +527,6 @@ export async function runAb(opened: OpenedDevice, opts: { iters: number; onProgr
   for (const w of abWorks()) {
     opts.onProgress?.(`bench --ab: ${w.id}, ${launches[0]} and ${launches[1]} alternated, ${opts.iters} steps each`);
     const [a, b] = await compareLaunches(opened, w.cfg, { launches, iters: opts.iters, warmup: 2, cpuMs: processCpuMs });
-    const ratios = a.cpuMs.map((x, i) => b.cpuMs[i]! / x);
-    const median = (xs: number[]) => quantile(xs, 0.5);
     const [l1, l5, l15] = loadavg() as [number, number, number];
     const shape = Object.fromEntries(Object.entries(w.cfg).filter((e): e is [string, number] => typeof e[1] === 'number' && e[0] !== 'seed' && e[0] !== 'steps'));
     const line: AbLine = {
@@ -452,9 +535,9 @@ export async function runAb(opened: OpenedDevice, opts: { iters: number; onProgr
       shape,
       launches: { a: launches[0], b: launches[1] },
       iters: opts.iters,
-      cpuMsPerStep: { a: median(a.cpuMs), b: median(b.cpuMs) },
-      wallMsPerStep: { a: median(a.wallMs), b: median(b.wallMs) },
-      ratio: { of: 'cpu b / cpu a, per pair of steps', median: median(ratios), q1: quantile(ratios, 0.25), q3: quantile(ratios, 0.75), min: Math.min(...ratios), max: Math.max(...ratios) },
+      cpuMsPerStep: { a: medianOf(a.cpuMs), b: medianOf(b.cpuMs) },
+      wallMsPerStep: { a: medianOf(a.wallMs), b: medianOf(b.wallMs) },
+      ratio: { of: 'cpu b / cpu a, per pair of steps', ...pairSpread(b.cpuMs, a.cpuMs) },
       counts: { a: countsOf(a), b: countsOf(b) },
       loss: { a: Number.isFinite(a.loss) ? a.loss : null, b: Number.isFinite(b.loss) ? b.loss : null },
       adapter: adapterName(opened.summary),

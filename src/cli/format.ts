@@ -327,10 +327,14 @@ export function formatBench(lines: readonly BenchLine[], adapter: AdapterSummary
     if ('error' in o) return what === 'time' ? `failed: ${o.error.slice(0, 60)}` : '';
     return what === 'time' ? `${ms(o.ms)} · ${flops(o.gflops)}${o.recordMs === undefined ? '' : ` (record ${ms(o.recordMs)})`}` : `${binary(o.peakBytes)} / ${binary(o.allocatedBytes)} (${o.allocatedOverPeak.toFixed(2)}×)`;
   };
-  const rows = [['work', 'vramlab', 'TF.js', 'vramlab/TF.js', 'vramlab peak / allocated', 'TF.js peak / allocated']];
-  for (const l of lines) {
-    rows.push([l.work, cell(l.vramlab, 'time'), cell(l.tfjs, 'time'), l.vramlabOverTfjs === null ? '—' : `${l.vramlabOverTfjs.toFixed(2)}×`, cell(l.vramlab, 'mem'), cell(l.tfjs, 'mem')]);
-  }
+  const x = (v: number) => v.toFixed(2);
+  const ratio = (l: BenchLine) => {
+    const r = l.pairRatio;
+    if (r) return `${x(r.median)}× [${x(r.q1)}–${x(r.q3)}] (${x(r.min)}–${x(r.max)})`;
+    return l.vramlabOverTfjs === null ? '—' : `${x(l.vramlabOverTfjs)}×`;
+  };
+  const rows = [['work', 'vramlab', 'TF.js', 'TF.js ÷ vramlab', 'vramlab peak / allocated', 'TF.js peak / allocated']];
+  for (const l of lines) rows.push([l.work, cell(l.vramlab, 'time'), cell(l.tfjs, 'time'), ratio(l), cell(l.vramlab, 'mem'), cell(l.tfjs, 'mem')]);
   out.push(...table(rows));
   const driver = lines.flatMap((l) => (l.driver && 'ratio' in l.driver ? [`${l.work}: nvidia-smi +${binary(l.driver.driverBytes)} for ${binary(l.driver.ledgerBytes)} in the ledger (${l.driver.ratio.toFixed(3)}×)`] : []));
   if (driver.length > 0) out.push('', 'Driver check (memory.used while the buffers were held):', ...driver.map((d) => `  ${d}`));
@@ -341,7 +345,14 @@ export function formatBench(lines: readonly BenchLine[], adapter: AdapterSummary
     return [`${l.work}: tiled ${ms(c.tiledMs)}, plain ${ms(c.plainMs)}: ${c.speedup.median.toFixed(2)}× (${c.speedup.min.toFixed(2)}–${c.speedup.max.toFixed(2)}× over ${c.rounds} rounds)`];
   });
   if (plain.length > 0) out.push('', 'Tiled matmul against the plain kernel (alternated; plain ms ÷ tiled ms, median and range):', ...plain.map((p) => `  ${p}`));
-  out.push('', 'Time: wall clock from submission to completion, after warm-up. Peak: bytes of live tensors; allocated: bytes held from the GPU.', '');
+  const pairs = lines.find((l) => l.pairRatio)?.pairRatio?.pairs;
+  out.push(
+    '',
+    'Time: median wall clock of an iteration from its start until its GPU work is done (a training step: until its loss is read back), after warm-up.',
+    `vramlab and TF.js alternate iteration by iteration (vramlab then TF.js, then TF.js then vramlab, …); TF.js ÷ vramlab: TF.js ms over vramlab ms in each pair, median [q1–q3] (min–max)${pairs ? ` over ${pairs} pairs` : ''}; above 1, vramlab is faster.`,
+    'Peak: bytes of live tensors; allocated: bytes held from the GPU.',
+    '',
+  );
   return out.join('\n');
 }
 

@@ -315,3 +315,86 @@ export async function compareLaunches(
     }
   }
 }
+
+/** What a TrainingSteps measured over its steps since the last restart(). */
+export interface StepsMeasure {
+  /** Bytes of live tensors at the peak of the last step (plan categories, staging aside), as a run reports. */
+  peakBytes: number;
+  /** Bytes the ledger held from the GPU at its peak since it opened (alignment and the pool included). */
+  physicalPeakBytes: number;
+  /** Median CPU ms recording a step's commands, over the steps since restart(). */
+  recordMs: number;
+  /** What the last step launched. */
+  work: StepWork;
+  /** The last step's loss. */
+  loss: number;
+}
+
+/**
+ * A training step to be driven one step at a time by a caller that times it (the benchmark,
+ * alternating with another framework): set-up here, `step()` per step, `dispose()` after.
+ * A step records forward, backward and the optimizer, submits, waits for the GPU and reads the
+ * loss back, so when step() resolves all of its GPU work is done and its loss is on the CPU.
+ * Memory is the ledger's, as a run measures it. Everything is freed by dispose(), also after a throw.
+ */
+export interface TrainingSteps {
+  step(): Promise<number>;
+  /** Starts the record-time median over (after warm-up). */
+  restart(): void;
+  measure(): StepsMeasure;
+  dispose(): void;
+}
+
+export async function openTrainingSteps(opened: OpenedDevice, cfg: RunConfig | GptRunConfig, opts: { optimizerLaunch?: OptimizerLaunch } = {}): Promise<TrainingSteps> {
+  const { device } = opened;
+  // Also refuses what the engine cannot run, before anything is allocated.
+  estimate(cfg.model === 'gpt' ? planConfigOfGpt(cfg) : planConfigOf(cfg as RunConfig));
+  // As runLoop: history for a whole step and the event before it; pooled.
+  const ledger = new Ledger(device, { historyLimit: 192 * (cfg.layers + 2), pool: true });
+  let rec: StepRecorder | null = null;
+  try {
+    setOptimizerLaunch(device, opts.optimizerLaunch ?? 'fused');
+    let trainer: AnyTrainer;
+    try {
+      trainer = cfg.model === 'gpt' ? await GptTrainer.create(device, ledger, cfg, cfg.lr ?? DEFAULT_GPT_LR[cfg.optimizer]) : await MlpTrainer.create(device, ledger, cfg as RunConfig);
+    } finally {
+      setOptimizerLaunch(device, 'fused');
+    }
+    // As a run records a step: timestamp markers where the adapter has them, one submit a step
+    // (without them, a submit per phase segment). Per-phase times are not reported here.
+    const recorder = await StepRecorder.create(device, ledger, 4 + 2 * cfg.layers);
+    rec = recorder;
+    let recordMs: number[] = [];
+    let windowStart = 0;
+    let work = recorder.takeWork();
+    let loss = NaN;
+    return {
+      async step() {
+        windowStart = Math.max(0, ledger.eventCount - 1);
+        const t0 = performance.now();
+        await trainer.step(recorder);
+        recordMs.push(performance.now() - t0);
+        await recorder.finish();
+        work = recorder.takeWork();
+        loss = await trainer.readLoss();
+        return loss;
+      },
+      restart() {
+        recordMs = [];
+      },
+      measure() {
+        const window = ledger.timeline(windowStart);
+        if (window.length !== ledger.eventCount - windowStart) throw new Error(`the ledger kept ${window.length} of the last step's ${ledger.eventCount - windowStart} events: raise its historyLimit`);
+        return { peakBytes: measureWindow(window).peakBytes, physicalPeakBytes: ledger.physicalPeakBytes, recordMs: median(recordMs), work, loss };
+      },
+      dispose() {
+        recorder.destroy();
+        ledger.dispose();
+      },
+    };
+  } catch (err) {
+    rec?.destroy();
+    ledger.dispose();
+    throw err;
+  }
+}

@@ -77,6 +77,9 @@ export const BenchLineSchema = z.object({
   vramlab: EngineOutcomeSchema,
   tfjs: EngineOutcomeSchema.nullable(),
   vramlabOverTfjs: z.number().nullable(),
+  pairRatio: z
+    .object({ of: z.literal('tfjs ms / vramlab ms, per alternated pair'), pairs: z.number().int().min(1), median: z.number(), q1: z.number(), q3: z.number(), min: z.number(), max: z.number() })
+    .nullable(),
   driver: z.union([z.object({ driverBytes: z.number(), ledgerBytes: z.number(), ratio: z.number() }), z.object({ error: z.string() })]).optional(),
   againstPlain: z
     .union([

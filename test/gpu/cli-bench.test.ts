@@ -1,6 +1,6 @@
 /**
  * `vramlab bench` as a user runs it, on SwiftShader: both engines on the quick work, one JSON
- * line each with both columns and their ratio; tuning writes the per-adapter cache and a later
+ * line each with both columns, their ratio and the per-pair ratio of the alternated iterations; tuning writes the per-adapter cache and a later
  * run uses it.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,11 +43,18 @@ describe('vramlab bench (spawned)', () => {
         // TF.js trains in f32 only: an amp line has vramlab's column alone.
         expect(l.tfjs).toBeNull();
         expect(l.vramlabOverTfjs).toBeNull();
+        expect(l.pairRatio).toBeNull();
         expect(Number.isFinite(l.vramlab.loss)).toBe(true);
         continue;
       }
       expectResult(l.tfjs, `${l.work} tfjs`);
       expect(l.vramlabOverTfjs).toBeCloseTo(l.tfjs.ms / l.vramlab.ms, 9);
+      // Alternated: one timed pair each (--iters 1), whose ratio is the columns' ratio.
+      expect([l.vramlab.iters, l.tfjs.iters]).toEqual([1, 1]);
+      const p = l.pairRatio!;
+      expect(p).toMatchObject({ of: 'tfjs ms / vramlab ms, per alternated pair', pairs: 1 });
+      for (const v of [p.min, p.q1, p.q3, p.max]) expect(v).toBe(p.median);
+      expect(p.median).toBeCloseTo(l.tfjs.ms / l.vramlab.ms, 9);
       expect(l.adapter.name).toMatch(/swiftshader/i);
       expect(l.adapter.features).toContain('timestamp-query');
       expect(l.vramlab.gflops).toBeCloseTo(l.flops / (l.vramlab.ms * 1e6), 6);
@@ -69,7 +76,7 @@ describe('vramlab bench (spawned)', () => {
     for (const l of out) {
       const v = l.vramlab as EngineResult;
       const t = l.tfjs as EngineResult | null;
-      const tf = t ? `, TF.js ${t.ms.toFixed(1)} ms (${t.allocatedOverPeak.toFixed(2)}×), vramlab/TF.js ${l.vramlabOverTfjs!.toFixed(2)}×` : '';
+      const tf = t ? `, TF.js ${t.ms.toFixed(1)} ms (${t.allocatedOverPeak.toFixed(2)}×), TF.js ÷ vramlab per pair ${l.pairRatio!.median.toFixed(2)}×` : '';
       console.log(`${l.work}: vramlab ${v.ms.toFixed(1)} ms (${v.allocatedOverPeak.toFixed(2)}× allocated/peak)${tf}`);
     }
   });
@@ -93,6 +100,7 @@ describe('vramlab bench (spawned)', () => {
       expect(l.adapter.tiles).toMatch(/cached in /);
       expect(l.tfjs).toBeNull();
       expect(l.vramlabOverTfjs).toBeNull();
+      expect(l.pairRatio).toBeNull();
     }
   });
 

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create, globals } from 'webgpu';
 import { openDevice, type OpenedDevice } from '../../src/engine/device.ts';
-import { compareLaunches, runGptTraining, runTraining } from '../../src/engine/run.ts';
+import { compareLaunches, openTrainingSteps, runGptTraining, runTraining } from '../../src/engine/run.ts';
 import { processCpuMs } from '../../src/cli/bench.ts';
 import { stepWork } from '../../src/estimate/vramlab-work.ts';
 import { DEFAULT_RUN, GPT_NANO_RUN } from '../../src/protocol/run.ts';
@@ -62,6 +62,29 @@ describe('a step’s launches', () => {
     const extra = 15 + (precision === 'fp32' ? 0 : 8) + (precision === 'amp-fp16' ? 15 : 0);
     expect(perTensor.work.dispatches - fused.work.dispatches).toBe(extra);
     expect(perTensor.work.totalFlops).toBe(fused.work.totalFlops);
+  });
+
+  it('openTrainingSteps (bench): step by step, the losses, launches and memory of a run of the same config', async () => {
+    const run = await runTraining(opened, mlp);
+    const steps = await openTrainingSteps(opened, mlp);
+    const losses: number[] = [];
+    let m;
+    try {
+      for (let i = 0; i < mlp.steps; i++) {
+        if (i === 1) steps.restart();
+        losses.push(await steps.step());
+      }
+      m = steps.measure();
+    } finally {
+      steps.dispose();
+    }
+    expect(losses).toEqual(run.loss);
+    expect(m.loss).toBe(losses.at(-1));
+    expect(m.work).toEqual(run.work);
+    expect(m.peakBytes).toBe(run.actual.peakBytes);
+    // The run also reads its skipped-step count after the steps: 4 words of staging more.
+    expect(run.actual.physicalPeakBytes - m.physicalPeakBytes).toBe(16);
+    expect(m.recordMs).toBeGreaterThan(0);
   });
 
   it('bench --ab: the two launches alternate on one device, each timed step measured, same losses, their own counts', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { optimizerLaunchFromEnv, parseBenchArgs, UsageError } from '../../src/cli/args.ts';
-import { benchWorks, parseNvidiaSmiMiB, quantile, workFlops, type AbLine, type BenchLine } from '../../src/cli/bench.ts';
+import { alternate, benchWorks, pairSpread, parseNvidiaSmiMiB, quantile, workFlops, type AbLine, type BenchLine, type Stepper } from '../../src/cli/bench.ts';
 import { formatAb, formatBench } from '../../src/cli/format.ts';
 import { benchUsage } from '../../src/cli/help.ts';
 import { cachedTiles, readTilesCache, saveTiles, tilesCachePath } from '../../src/cli/tiles-cache.ts';
@@ -142,18 +142,74 @@ describe('the table', () => {
       vramlab: { ms: 100, gflops: 0.3355, iters: 3, peakBytes: 786432, allocatedBytes: 786432, allocatedOverPeak: 1 },
       tfjs: { ms: 80, gflops: 0.419, iters: 3, peakBytes: 786560, allocatedBytes: 786560, allocatedOverPeak: 1 },
       vramlabOverTfjs: 0.8,
+      pairRatio: { of: 'tfjs ms / vramlab ms, per alternated pair', pairs: 3, median: 0.79, q1: 0.75, q3: 0.85, min: 0.7, max: 0.9 },
       driver: { driverBytes: 2 * 2 ** 20, ledgerBytes: 786432, ratio: 2.667 },
     },
-    { ...base, work: 'gpt-nano', kind: 'gpt', shape: {}, flops: 1, vramlab: { error: 'OutOfMemory: no' }, tfjs: null, vramlabOverTfjs: null },
+    { ...base, work: 'gpt-nano', kind: 'gpt', shape: {}, flops: 1, vramlab: { error: 'OutOfMemory: no' }, tfjs: null, vramlabOverTfjs: null, pairRatio: null },
   ];
 
   it('shows both columns, the ratio, peak and allocated, the driver check and a failure in its cell', () => {
     const t = formatBench(lines, adapter, '64×64');
     expect(t).toContain('SwiftShader');
     expect(t).toContain('Features subgroups, timestamp-query');
-    expect(t).toMatch(/matmul-256\s+100 ms · 0\.336 GFLOP\/s\s+80\.0 ms · 0\.419 GFLOP\/s\s+0\.80×\s+768\.00 KiB \/ 768\.00 KiB \(1\.00×\)/);
+    // The per-pair ratio: median [quartiles] (range), not the ratio of the medians.
+    expect(t).toMatch(/matmul-256\s+100 ms · 0\.336 GFLOP\/s\s+80\.0 ms · 0\.419 GFLOP\/s\s+0\.79× \[0\.75–0\.85\] \(0\.70–0\.90\)\s+768\.00 KiB \/ 768\.00 KiB \(1\.00×\)/);
+    expect(t).toContain('median [q1–q3] (min–max) over 3 pairs');
     expect(t).toMatch(/gpt-nano\s+failed: OutOfMemory: no/);
     expect(t).toContain('nvidia-smi +2.00 MiB for 768.00 KiB in the ledger (2.667×)');
+  });
+});
+
+describe('alternation', () => {
+  /**
+   * Two fake engines on a fake clock: each step advances the clock by the side's next duration
+   * and logs its name, so the order and every timed figure are known.
+   */
+  function fakes(aTimes: number[], bTimes: number[], failAt?: { side: 'a' | 'b'; step: number }) {
+    let clock = 0;
+    const log: string[] = [];
+    const side = (name: 'a' | 'b', times: number[]): Stepper => {
+      let n = 0;
+      return {
+        step: async () => {
+          const i = n++;
+          log.push(name);
+          if (failAt?.side === name && failAt.step === i) throw new Error(`${name} failed at step ${i}`);
+          clock += times[i]!;
+        },
+        restart: () => log.push(`restart ${name}`),
+      };
+    };
+    return { a: side('a', aTimes), b: side('b', bTimes), log, now: () => clock };
+  }
+
+  it('runs a b, b a, a b…: warm-up pairs untimed, then each side\'s timed iterations in order', async () => {
+    const f = fakes([100, 10, 20, 30, 40], [900, 15, 20, 90, 20]);
+    const [a, b] = await alternate(f.a, f.b, { warmup: 1, iters: 4 }, f.now);
+    expect(f.log).toEqual(['a', 'b', 'restart a', 'restart b', 'b', 'a', 'a', 'b', 'b', 'a', 'a', 'b']);
+    expect(a).toEqual({ ms: [10, 20, 30, 40] });
+    expect(b).toEqual({ ms: [15, 20, 90, 20] });
+  });
+
+  it('goes on with one side when the other is absent or throws, keeping the error', async () => {
+    const f = fakes([1, 2, 3], [5, 6, 7], { side: 'b', step: 1 });
+    const [a, b] = await alternate(f.a, f.b, { warmup: 0, iters: 3 }, f.now);
+    expect(f.log).toEqual(['restart a', 'restart b', 'a', 'b', 'b', 'a', 'a']);
+    expect(a.ms).toEqual([1, 2, 3]);
+    expect(b.ms).toEqual([5]);
+    expect(String(b.error)).toBe('Error: b failed at step 1');
+    const g = fakes([4, 5], []);
+    const [alone, none] = await alternate(g.a, null, { warmup: 1, iters: 1 }, g.now);
+    expect(alone.ms).toEqual([5]);
+    expect(none).toEqual({ ms: [] });
+  });
+
+  it('the per-pair ratio: median, quartiles and range of num[i] ÷ den[i]', () => {
+    // TF.js over vramlab for the pairs above: 1.5, 1, 3, 0.5.
+    expect(pairSpread([15, 20, 90, 20], [10, 20, 30, 40])).toEqual({ median: 1.25, q1: 0.875, q3: 1.875, min: 0.5, max: 3 });
+    // Not the ratio of the medians (27.5 ÷ 25 = 1.1): a slow moment hits a pair, not a column.
+    expect(pairSpread([3], [2])).toEqual({ median: 1.5, q1: 1.5, q3: 1.5, min: 1.5, max: 1.5 });
+    expect(() => pairSpread([1, 2], [1])).toThrow(/2 numerators for 1 denominators/);
   });
 });
 
