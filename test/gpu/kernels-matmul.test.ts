@@ -28,7 +28,7 @@ import {
   type MatmulTraits,
 } from '../../src/engine/kernels/matmul.ts';
 import { recordPlainMatmul } from '../../src/engine/kernels/matmul-plain.ts';
-import { matmulAgainstPlain } from '../../src/cli/bench.ts';
+import { matmulAgainstPlain, matmulPrefetchComparison, matmulSplitKComparison } from '../../src/cli/bench.ts';
 import { decodeStorage, encodeStorage, roundToStorage, storageBytes, type Storage } from '../../src/engine/kernels/storage.ts';
 import { useGpuFixture } from './fixture.ts';
 import { randoms } from '../helpers/random.ts';
@@ -417,5 +417,17 @@ describe('plain matmul', () => {
     expect(c.speedup.min).toBeLessThanOrEqual(c.speedup.median);
     expect(c.speedup.median).toBeLessThanOrEqual(c.speedup.max);
     expect((await matmulAgainstPlain(fx.device, 16, 1)).rounds).toBe(3);
+  });
+
+  it('bench: split-K against unsplit on a weight gradient and the prefetch against none, alternated, at least 5 rounds', async () => {
+    const s = await matmulSplitKComparison(fx.device, 32, 1);
+    // 8×8×512: one tile where a GPU wants 128 workgroups, K long enough for 2 slices of 256.
+    expect({ M: s.M, N: s.N, K: s.K, slices: s.slices, rounds: s.rounds }).toEqual({ M: 8, N: 8, K: 512, slices: 2, rounds: 5 });
+    const p = await matmulPrefetchComparison(fx.device, 16, 5);
+    for (const c of [s, p.f32, p.bf16]) {
+      for (const v of [c.aMs, c.bMs, c.speedup.min]) expect(v).toBeGreaterThan(0);
+      expect(c.speedup.min).toBeLessThanOrEqual(c.speedup.median);
+      expect(c.speedup.median).toBeLessThanOrEqual(c.speedup.max);
+    }
   });
 });
