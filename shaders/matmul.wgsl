@@ -212,11 +212,125 @@ fn loadBOrZero(k: u32, col: u32) -> f32 {
   return 0.0;
 }
 
-// Staging. A staged slice of A (BM rows × TK k) or of B (TK k × BN columns) is TK·BM/4 or
-// TK·BN/4 vec4 slots; slot s goes to invocation s % (WGX·WGY), so consecutive invocations take
-// consecutive addresses of the operand. fetchA(s) reads slot s from global memory (0 outside
-// A) and putA(s, v) stores it into tileA, split so that the prefetching loop can hold the next
-// slice's slots in registers while the current slice is computed on.
+// Stages A[tileRow0 .. + BM][k0 .. + TK] into tileA, 0 outside A. Consecutive invocations
+// take consecutive addresses of A.
+fn stageA(tileRow0: u32, k0: u32, li: u32) {
+  let BM = WGY * TM;
+  let K4 = TK / 4u;
+  let threads = WGX * WGY;
+  if (A_LANES > 1u && !A_T) {
+    // K is a multiple of 4: quad (row, k .. k + 3) is element row·K + k onwards.
+    for (var s = li; s < BM * K4; s += threads) {
+      let m = s / K4;
+      let k4 = s % K4;
+      let row = tileRow0 + m;
+      let k = k0 + 4u * k4;
+      var v = vec4f(0.0);
+      if (row < M && k < K) {
+        v = a_quad((row * K + k) / 4u);
+      }
+      tileA[m * K4 + k4] = v;
+    }
+  } else if (A_LANES > 1u) {
+    // A_T, M a multiple of 4: quad (row .. row + 3, k) is element k·M + row onwards; its four
+    // values go to four rows of tileA.
+    let BM4 = BM / 4u;
+    for (var s = li; s < BM4 * TK; s += threads) {
+      let m = 4u * (s % BM4);
+      let kk = s / BM4;
+      let row = tileRow0 + m;
+      let k = k0 + kk;
+      var v = vec4f(0.0);
+      if (row < M && k < K) {
+        v = a_quad((k * M + row) / 4u);
+      }
+      let at = m * K4 + kk / 4u;
+      let j = kk % 4u;
+      tileA[at][j] = v.x;
+      tileA[at + K4][j] = v.y;
+      tileA[at + 2u * K4][j] = v.z;
+      tileA[at + 3u * K4][j] = v.w;
+    }
+  } else {
+    for (var s = li; s < BM * K4; s += threads) {
+      var m: u32;
+      var k4: u32;
+      if (A_T) {
+        m = s % BM;
+        k4 = s / BM;
+      } else {
+        m = s / K4;
+        k4 = s % K4;
+      }
+      let row = tileRow0 + m;
+      let k = k0 + 4u * k4;
+      tileA[m * K4 + k4] = vec4f(loadAOrZero(row, k), loadAOrZero(row, k + 1u), loadAOrZero(row, k + 2u), loadAOrZero(row, k + 3u));
+    }
+  }
+}
+
+// Stages B[k0 .. + TK][tileCol0 .. + BN] into tileB, 0 outside B.
+fn stageB(tileCol0: u32, k0: u32, li: u32) {
+  let BN = WGX * TN;
+  let N4 = BN / 4u;
+  let threads = WGX * WGY;
+  if (B_LANES > 1u && !B_T) {
+    // N is a multiple of 4: quad (k, col .. col + 3) is element k·N + col onwards.
+    for (var s = li; s < TK * N4; s += threads) {
+      let n4 = s % N4;
+      let kk = s / N4;
+      let col = tileCol0 + 4u * n4;
+      let k = k0 + kk;
+      var v = vec4f(0.0);
+      if (col < N && k < K) {
+        v = b_quad((k * N + col) / 4u);
+      }
+      tileB[kk * N4 + n4] = v;
+    }
+  } else if (B_LANES > 1u) {
+    // B_T, K a multiple of 4: quad (k .. k + 3, col) is element col·K + k onwards; its four
+    // values go to four rows of tileB.
+    let K4 = TK / 4u;
+    for (var s = li; s < BN * K4; s += threads) {
+      let k4 = s % K4;
+      let n = s / K4;
+      let col = tileCol0 + n;
+      let k = k0 + 4u * k4;
+      var v = vec4f(0.0);
+      if (col < N && k < K) {
+        v = b_quad((col * K + k) / 4u);
+      }
+      let at = 4u * k4 * N4 + n / 4u;
+      let j = n % 4u;
+      tileB[at][j] = v.x;
+      tileB[at + N4][j] = v.y;
+      tileB[at + 2u * N4][j] = v.z;
+      tileB[at + 3u * N4][j] = v.w;
+    }
+  } else {
+    for (var s = li; s < TK * N4; s += threads) {
+      var n4: u32;
+      var k: u32;
+      if (B_T) {
+        n4 = s / TK;
+        k = s % TK;
+      } else {
+        n4 = s % N4;
+        k = s / N4;
+      }
+      let col = tileCol0 + 4u * n4;
+      let kk = k0 + k;
+      tileB[k * N4 + n4] = vec4f(loadBOrZero(kk, col), loadBOrZero(kk, col + 1u), loadBOrZero(kk, col + 2u), loadBOrZero(kk, col + 3u));
+    }
+  }
+}
+
+// The same staging for the prefetching loop, split in two. A staged slice of A (BM rows × TK k)
+// or of B (TK k × BN columns) is TK·BM/4 or TK·BN/4 vec4 slots, slot s staged by invocation
+// s % (WGX·WGY) as in stageA and stageB; fetchA(s) reads slot s from global memory (0 outside
+// A) and putA(s, v) stores it into tileA, so the next slice's slots can wait in registers while
+// the current slice is computed on. (stageA and stageB stay whole for the loop without
+// prefetch: written as fetch-then-put, SwiftShader ran that loop 1.3–1.4× slower.)
 
 // Slot s of A[tileRow0 .. + BM][k0 .. + TK], 0 outside A.
 fn fetchA(tileRow0: u32, k0: u32, s: u32) -> vec4f {
@@ -394,12 +508,8 @@ fn tiledProducts(tileRow0: u32, tileCol0: u32, tx: u32, ty: u32, li: u32, kBegin
     return acc;
   }
   for (var k0 = kBegin; k0 < kEnd; k0 += TK) {
-    for (var s = li; s < slotsA; s += threads) {
-      putA(s, fetchA(tileRow0, k0, s));
-    }
-    for (var s = li; s < slotsB; s += threads) {
-      putB(s, fetchB(tileCol0, k0, s));
-    }
+    stageA(tileRow0, k0, li);
+    stageB(tileCol0, k0, li);
     workgroupBarrier();
     for (var k4 = 0u; k4 < K4; k4++) {
       accumulateK4(&acc, (ty * TM) * K4 + k4, K4, 4u * k4 * N4 + tx * (TN / 4u), N4);
