@@ -121,6 +121,7 @@ export async function openDevice(gpu: GPU | null | undefined, opts: OpenDeviceOp
   installErrorHandlers(device, opts.onError ?? ((r) => console.error(`${r.message}\n${r.detail}`)));
   if (summary.isFallbackAdapter) {
     setMatmulTiles(device, FALLBACK_MATMUL_TILES);
+    // Node before 21 has no navigator: 4 cores until openNodeDevice says how many there are.
     setMatmulTraits(device, fallbackMatmulTraits(globalThis.navigator?.hardwareConcurrency ?? 4));
   }
   if (isNode && process.env.VRAMLAB_GPU_WAIT !== 'spin') markPatient(device);

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   FALLBACK_MATMUL_TILES,
   MATMUL_TILE_CANDIDATES,
+  fallbackMatmulTraits,
   matmulTiles,
   matmulLanes,
   matmulTilesFor,
@@ -77,6 +78,10 @@ describe('tile choice', () => {
   it('starts a CPU (fallback) adapter on the tiles that compile fast, others on the largest that fits', () => {
     // The fixture's device is SwiftShader's, which reports itself as a fallback adapter.
     expect(matmulTiles(fx.device)).toEqual(FALLBACK_MATMUL_TILES);
+    // …without the register prefetch (slower there), split-K filling one workgroup per core
+    // (navigator's count where there is one: Node before 21 has none, and the CLI sets its own).
+    expect(matmulTraits(fx.device)).toEqual(fallbackMatmulTraits(globalThis.navigator?.hardwareConcurrency ?? 4));
+    expect(matmulTraits(fx.device).prefetch).toBe(false);
   });
 
   it('accepts every candidate on this device and names what a bad one breaks', () => {
