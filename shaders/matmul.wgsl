@@ -190,6 +190,8 @@ override WGY: u32 = 8u;
 override TK: u32 = 8u;
 override GX: u32 = 1u;
 override GY: u32 = 1u;
+// Prefetch the next k-slice into registers (see tiledProducts).
+override PREFETCH: bool = false;
 
 // A as [m][k / 4] (a vec4 holds 4 consecutive k of one row), B as [k][n / 4].
 var<workgroup> tileA: array<vec4<f32>, WGY * TM * TK / 4>;
@@ -323,15 +325,189 @@ fn stageB(tileCol0: u32, k0: u32, li: u32) {
   }
 }
 
-// The unbiased TM×TN register tile of A·B this invocation owns (rows ty·TM + r, columns
-// tx·TN + 4·c4 + j as acc[r·TN/4 + c4][j]) in the BM×BN tile at (tileRow0, tileCol0).
-// accumulateK4 (from matmul.ts) adds one k4 step of the staged slices, unrolled: per k,
-// one broadcast A value per row times a vec4 of B per four columns.
-fn tiledProducts(tileRow0: u32, tileCol0: u32, tx: u32, ty: u32, li: u32) -> array<vec4<f32>, TM * TN / 4> {
+// The same staging for the prefetching loop, split in two. A staged slice of A (BM rows × TK k)
+// or of B (TK k × BN columns) is TK·BM/4 or TK·BN/4 vec4 slots, slot s staged by invocation
+// s % (WGX·WGY) as in stageA and stageB; fetchA(s) reads slot s from global memory (0 outside
+// A) and putA(s, v) stores it into tileA, so the next slice's slots can wait in registers while
+// the current slice is computed on. (stageA and stageB stay whole for the loop without
+// prefetch: written as fetch-then-put, SwiftShader ran that loop 1.3–1.4× slower.)
+
+// Slot s of A[tileRow0 .. + BM][k0 .. + TK], 0 outside A.
+fn fetchA(tileRow0: u32, k0: u32, s: u32) -> vec4f {
+  let BM = WGY * TM;
+  let K4 = TK / 4u;
+  if (A_LANES > 1u && !A_T) {
+    // K is a multiple of 4: quad (row, k .. k + 3) is element row·K + k onwards.
+    let row = tileRow0 + s / K4;
+    let k = k0 + 4u * (s % K4);
+    if (row < M && k < K) {
+      return a_quad((row * K + k) / 4u);
+    }
+    return vec4f(0.0);
+  } else if (A_LANES > 1u) {
+    // A_T, M a multiple of 4: quad (row .. row + 3, k) is element k·M + row onwards (putA
+    // spreads its four values over four rows of tileA).
+    let BM4 = BM / 4u;
+    let row = tileRow0 + 4u * (s % BM4);
+    let k = k0 + s / BM4;
+    if (row < M && k < K) {
+      return a_quad((k * M + row) / 4u);
+    }
+    return vec4f(0.0);
+  }
+  var m: u32;
+  var k4: u32;
+  if (A_T) {
+    m = s % BM;
+    k4 = s / BM;
+  } else {
+    m = s / K4;
+    k4 = s % K4;
+  }
+  let row = tileRow0 + m;
+  let k = k0 + 4u * k4;
+  return vec4f(loadAOrZero(row, k), loadAOrZero(row, k + 1u), loadAOrZero(row, k + 2u), loadAOrZero(row, k + 3u));
+}
+
+// tileA as [m][k / 4]: slot s of fetchA.
+fn putA(s: u32, v: vec4f) {
+  let BM = WGY * TM;
+  let K4 = TK / 4u;
+  if (A_LANES > 1u && A_T) {
+    let BM4 = BM / 4u;
+    let kk = s / BM4;
+    let at = 4u * (s % BM4) * K4 + kk / 4u;
+    let j = kk % 4u;
+    tileA[at][j] = v.x;
+    tileA[at + K4][j] = v.y;
+    tileA[at + 2u * K4][j] = v.z;
+    tileA[at + 3u * K4][j] = v.w;
+  } else if (A_T && A_LANES == 1u) {
+    tileA[(s % BM) * K4 + s / BM] = v;
+  } else {
+    tileA[s] = v;
+  }
+}
+
+// Slot s of B[k0 .. + TK][tileCol0 .. + BN], 0 outside B.
+fn fetchB(tileCol0: u32, k0: u32, s: u32) -> vec4f {
+  let N4 = WGX * TN / 4u;
+  let K4 = TK / 4u;
+  if (B_LANES > 1u && !B_T) {
+    // N is a multiple of 4: quad (k, col .. col + 3) is element k·N + col onwards.
+    let col = tileCol0 + 4u * (s % N4);
+    let k = k0 + s / N4;
+    if (col < N && k < K) {
+      return b_quad((k * N + col) / 4u);
+    }
+    return vec4f(0.0);
+  } else if (B_LANES > 1u) {
+    // B_T, K a multiple of 4: quad (k .. k + 3, col) is element col·K + k onwards (putB
+    // spreads its four values over four rows of tileB).
+    let col = tileCol0 + s / K4;
+    let k = k0 + 4u * (s % K4);
+    if (col < N && k < K) {
+      return b_quad((col * K + k) / 4u);
+    }
+    return vec4f(0.0);
+  }
+  var n4: u32;
+  var kk: u32;
+  if (B_T) {
+    n4 = s / TK;
+    kk = s % TK;
+  } else {
+    n4 = s % N4;
+    kk = s / N4;
+  }
+  let col = tileCol0 + 4u * n4;
+  let k = k0 + kk;
+  return vec4f(loadBOrZero(k, col), loadBOrZero(k, col + 1u), loadBOrZero(k, col + 2u), loadBOrZero(k, col + 3u));
+}
+
+// tileB as [k][n / 4]: slot s of fetchB.
+fn putB(s: u32, v: vec4f) {
+  let N4 = WGX * TN / 4u;
+  let K4 = TK / 4u;
+  if (B_LANES > 1u && B_T) {
+    let n = s / K4;
+    let at = 4u * (s % K4) * N4 + n / 4u;
+    let j = n % 4u;
+    tileB[at][j] = v.x;
+    tileB[at + N4][j] = v.y;
+    tileB[at + 2u * N4][j] = v.z;
+    tileB[at + 3u * N4][j] = v.w;
+  } else if (B_T && B_LANES == 1u) {
+    tileB[(s % TK) * N4 + s / TK] = v;
+  } else {
+    tileB[s] = v;
+  }
+}
+
+// Registers per invocation for one prefetched slice of A and of B: matmul.ts prefetches only
+// with tiles whose slots per invocation, TK·TM / (4·WGX) and TK·TN / (4·WGY), fit.
+const PREFETCH_REGS: u32 = 4u;
+
+// The unbiased TM×TN register tile of A·B over k in [kBegin, kEnd) (kBegin a multiple of TK)
+// this invocation owns (rows ty·TM + r, columns tx·TN + 4·c4 + j as acc[r·TN/4 + c4][j]) in
+// the BM×BN tile at (tileRow0, tileCol0). accumulateK4 (from matmul.ts) adds one k4 step of
+// the staged slices, unrolled: per k, one broadcast A value per row times a vec4 of B per
+// four columns.
+//
+// With PREFETCH, the next slice's slots are read from global memory into registers before the
+// current slice is computed on, and stored to workgroup memory after the barrier that ends
+// that computation: the loads' latency hides behind the arithmetic (double buffering through
+// registers, one copy of the tiles in workgroup memory).
+fn tiledProducts(tileRow0: u32, tileCol0: u32, tx: u32, ty: u32, li: u32, kBegin: u32, kEnd: u32) -> array<vec4<f32>, TM * TN / 4> {
   let K4 = TK / 4u;
   let N4 = WGX * TN / 4u;
+  let threads = WGX * WGY;
+  let slotsA = WGY * TM * K4;
+  let slotsB = TK * N4;
   var acc: array<vec4<f32>, TM * TN / 4>;
-  for (var k0 = 0u; k0 < K; k0 += TK) {
+  if (PREFETCH) {
+    var ra: array<vec4<f32>, PREFETCH_REGS>;
+    var rb: array<vec4<f32>, PREFETCH_REGS>;
+    for (var j = 0u; j < PREFETCH_REGS; j++) {
+      let s = li + j * threads;
+      if (s < slotsA) {
+        ra[j] = fetchA(tileRow0, kBegin, s);
+      }
+      if (s < slotsB) {
+        rb[j] = fetchB(tileCol0, kBegin, s);
+      }
+    }
+    for (var k0 = kBegin; k0 < kEnd; k0 += TK) {
+      for (var j = 0u; j < PREFETCH_REGS; j++) {
+        let s = li + j * threads;
+        if (s < slotsA) {
+          putA(s, ra[j]);
+        }
+        if (s < slotsB) {
+          putB(s, rb[j]);
+        }
+      }
+      workgroupBarrier();
+      let next = k0 + TK;
+      if (next < kEnd) {
+        for (var j = 0u; j < PREFETCH_REGS; j++) {
+          let s = li + j * threads;
+          if (s < slotsA) {
+            ra[j] = fetchA(tileRow0, next, s);
+          }
+          if (s < slotsB) {
+            rb[j] = fetchB(tileCol0, next, s);
+          }
+        }
+      }
+      for (var k4 = 0u; k4 < K4; k4++) {
+        accumulateK4(&acc, (ty * TM) * K4 + k4, K4, 4u * k4 * N4 + tx * (TN / 4u), N4);
+      }
+      workgroupBarrier();
+    }
+    return acc;
+  }
+  for (var k0 = kBegin; k0 < kEnd; k0 += TK) {
     stageA(tileRow0, k0, li);
     stageB(tileCol0, k0, li);
     workgroupBarrier();
@@ -384,16 +560,20 @@ fn storeActPair(row: u32, col: u32, v: vec2f) {
 
 // Where this workgroup's tile starts; valid is false for the spare workgroups of a split grid.
 // Uniform per workgroup (from workgroup_id), so returning early skips no barrier for only some
-// invocations.
+// invocations. slice: which k-slice of split-K (tiled_partial; 0 otherwise), GX·GY workgroups
+// per slice.
 struct TileOrigin {
   valid: bool,
   row0: u32,
   col0: u32,
+  slice: u32,
 }
 
 fn tileOrigin(wid: vec3u, groups: vec3u) -> TileOrigin {
   let linear = wid.y * groups.x + wid.x;
-  return TileOrigin(linear < GX * GY, (linear / GX) * WGY * TM, (linear % GX) * WGX * TN);
+  let tiles = GX * GY;
+  let t = linear % tiles;
+  return TileOrigin(linear < tiles * SLICES, (t / GX) * WGY * TM, (t % GX) * WGX * TN, linear / tiles);
 }
 
 // The epilogues, per vec4 of columns (col a multiple of 4, inside out) of a row: p the
@@ -443,7 +623,7 @@ fn tiled_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) gro
   if (!o.valid) {
     return;
   }
-  let acc = tiledProducts(o.row0, o.col0, lid.x, lid.y, li);
+  let acc = tiledProducts(o.row0, o.col0, lid.x, lid.y, li, 0u, K);
   let col0 = o.col0 + lid.x * TN;
   let bq = biasQuads(col0);
   for (var r = 0u; r < TM; r++) {
@@ -463,7 +643,7 @@ fn tiled_forward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   if (!o.valid) {
     return;
   }
-  let acc = tiledProducts(o.row0, o.col0, lid.x, lid.y, li);
+  let acc = tiledProducts(o.row0, o.col0, lid.x, lid.y, li, 0u, K);
   let col0 = o.col0 + lid.x * TN;
   let bq = biasQuads(col0);
   for (var r = 0u; r < TM; r++) {
@@ -485,7 +665,7 @@ fn tiled_backward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   if (!o.valid) {
     return;
   }
-  let acc = tiledProducts(o.row0, o.col0, lid.x, lid.y, li);
+  let acc = tiledProducts(o.row0, o.col0, lid.x, lid.y, li, 0u, K);
   let col0 = o.col0 + lid.x * TN;
   for (var r = 0u; r < TM; r++) {
     let row = o.row0 + lid.y * TM + r;
@@ -496,4 +676,88 @@ fn tiled_backward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
       }
     }
   }
+}
+
+// ---- Split-K ---------------------------------------------------------------------------
+// For outputs with too few tiles to fill the device and a long K (weight gradients, Xᵀ·dY
+// with K = batch·seq): tiled_partial splits K into SLICES slices of K_SLICE (a multiple of
+// TK; the last one shorter), one grid of GX·GY workgroups per slice, each writing its f32
+// partial tile to slice `slice` of the workspace; then reduce_* (one invocation per word of
+// out, as the reference kernels) adds the slices in order 0, 1, … SLICES − 1, and applies the
+// bias and epilogue and stores out (and act) exactly as the unsplit entry points do. A fixed
+// order and no atomics: the result is the same bits on every run.
+
+override SLICES: u32 = 1u;
+override K_SLICE: u32 = 0u;
+
+// f32, SLICES × M × N: slice i's partial products of element e at i·M·N + e. Bound by the
+// caller (the kernels create no buffers).
+@group(0) @binding(6) var<storage, read_write> ws: array<f32>;
+
+@compute @workgroup_size(WGX, WGY)
+fn tiled_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let o = tileOrigin(wid, groups);
+  if (!o.valid) {
+    return;
+  }
+  let kBegin = o.slice * K_SLICE;
+  let acc = tiledProducts(o.row0, o.col0, lid.x, lid.y, li, kBegin, min(kBegin + K_SLICE, K));
+  let col0 = o.col0 + lid.x * TN;
+  let base = o.slice * M * N;
+  for (var r = 0u; r < TM; r++) {
+    let row = o.row0 + lid.y * TM + r;
+    if (row >= M) {
+      break;
+    }
+    for (var c = 0u; c < TN; c++) {
+      let col = col0 + c;
+      if (col < N) {
+        ws[base + row * N + col] = acc[r * (TN / 4u) + c / 4u][c % 4u];
+      }
+    }
+  }
+}
+
+// The products of word w (elements 2w and 2w + 1 of out, as products(w)): the slices' sums.
+fn slicesSum(w: u32) -> vec2f {
+  let e0 = 2u * w;
+  let e1 = min(e0 + 1u, M * N - 1u);
+  var s = vec2f(0.0);
+  for (var i = 0u; i < SLICES; i++) {
+    s += vec2f(ws[i * M * N + e0], ws[i * M * N + e1]);
+  }
+  if (e0 + 1u >= M * N) {
+    s.y = 0.0;
+  }
+  return s;
+}
+
+@compute @workgroup_size(WG)
+fn reduce_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let w = wordIndex(wid, groups, lid);
+  if (2u * w >= M * N) {
+    return;
+  }
+  storeOut(w, withBias(slicesSum(w), w));
+}
+
+@compute @workgroup_size(WG)
+fn reduce_forward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let w = wordIndex(wid, groups, lid);
+  if (2u * w >= M * N) {
+    return;
+  }
+  let p = withBias(slicesSum(w), w);
+  storeOut(w, p);
+  storeAct(w, vec2f(activation(p.x), activation(p.y)));
+}
+
+@compute @workgroup_size(WG)
+fn reduce_backward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let w = wordIndex(wid, groups, lid);
+  if (2u * w >= M * N) {
+    return;
+  }
+  let e1 = min(2u * w + 1u, M * N - 1u);
+  storeOut(w, slicesSum(w) * vec2f(activationGrad(loadPre(2u * w)), activationGrad(loadPre(e1))));
 }

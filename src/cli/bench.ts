@@ -14,7 +14,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { loadavg, availableParallelism } from 'node:os';
 import { compareLaunches, openTrainingSteps, type LaunchTimes, type OptimizerLaunch } from '../engine/run.ts';
-import { createSquareMatmul } from '../engine/tune.ts';
+import { createMatmulUnderTest, createSquareMatmul, gpuSplitKSlices, type MatmulVariant } from '../engine/tune.ts';
 import { Ledger } from '../engine/ledger.ts';
 import type { OpenedDevice } from '../engine/device.ts';
 import type { z } from 'zod';
@@ -30,6 +30,8 @@ export interface MatmulWork {
   kind: 'matmul';
   id: string;
   n: number;
+  /** Also time the kernel variants (the line's splitK and prefetch). */
+  variants?: true;
 }
 /** The shapes are TF.js's configs (the same models); the activation is always gelu here. */
 export interface MlpWork extends Omit<MlpBenchConfig, 'activation'> {
@@ -53,7 +55,7 @@ export function benchWorks(quick: boolean): BenchWork[] {
     return [
       { kind: 'matmul', id: 'matmul-64', n: 64 },
       { kind: 'matmul', id: 'matmul-128', n: 128 },
-      { kind: 'matmul', id: 'matmul-256', n: 256 },
+      { kind: 'matmul', id: 'matmul-256', n: 256, variants: true },
       { kind: 'mlp', id: 'mlp-d64-h256-b64', d: 64, hidden: 256, layers: 4, batch: 64 },
       { kind: 'mlp', id: 'mlp-d128-h512-b128', d: 128, hidden: 512, layers: 4, batch: 128 },
       { kind: 'mlp', id: 'mlp-d128-h512-b128-amp-bf16', d: 128, hidden: 512, layers: 4, batch: 128, precision: 'amp-bf16' },
@@ -63,7 +65,7 @@ export function benchWorks(quick: boolean): BenchWork[] {
   return [
     { kind: 'matmul', id: 'matmul-1024', n: 1024 },
     { kind: 'matmul', id: 'matmul-2048', n: 2048 },
-    { kind: 'matmul', id: 'matmul-4096', n: 4096 },
+    { kind: 'matmul', id: 'matmul-4096', n: 4096, variants: true },
     { kind: 'mlp', id: 'mlp-d1024-h4096-b512', d: 1024, hidden: 4096, layers: 4, batch: 512 },
     { kind: 'mlp', id: 'mlp-d4096-h16384-b2048', d: 4096, hidden: 16384, layers: 4, batch: 2048 },
     { kind: 'mlp', id: 'mlp-d4096-h16384-b2048-amp-bf16', d: 4096, hidden: 16384, layers: 4, batch: 2048, precision: 'amp-bf16' },
@@ -132,6 +134,10 @@ export interface BenchLine {
   driver?: DriverCheck | { error: string };
   /** Matmul lines: the engine's matmul against the plain kernel, alternated product by product. */
   againstPlain?: PlainComparison | { error: string };
+  /** Matmul lines with variants: split-K against unsplit on a weight gradient. */
+  splitK?: SplitKComparison | { error: string };
+  /** Matmul lines with variants: the register prefetch on against off, n³ in f32 and in bf16. */
+  prefetch?: { f32: VariantComparison; bf16: VariantComparison } | { error: string };
   adapter: { name: string; features: string[]; fallback: boolean; tiles: string };
   timing: 'wall-clock';
 }
@@ -163,6 +169,29 @@ export interface Spread {
 export interface PairRatio extends Spread {
   of: 'tfjs ms / vramlab ms, per alternated pair';
   pairs: number;
+}
+
+/**
+ * Variant b of the engine's matmul against variant a on the same operands, alternated as
+ * PlainComparison: medians of each, and a's ms ÷ b's per round (above 1: b is faster).
+ */
+export interface VariantComparison {
+  rounds: number;
+  aMs: number;
+  bMs: number;
+  speedup: { median: number; min: number; max: number };
+}
+
+/**
+ * dW = Xᵀ·dY of a weight gradient, M = N = n/4, K = 16n (a: unsplit, b: split-K), f32: at the
+ * slices a GPU would use (gpuSplitKSlices), and the slices this adapter's own choice makes.
+ */
+export interface SplitKComparison extends VariantComparison {
+  M: number;
+  N: number;
+  K: number;
+  slices: number;
+  autoSlices: number;
 }
 
 export interface BenchOptions {
@@ -352,26 +381,59 @@ async function tfjsSide(tf: TfjsRunner, w: BenchWork): Promise<BenchSide> {
   };
 }
 
+/** A Stepper of one product: recorded, submitted and waited for. */
+function productStepper(device: GPUDevice, record: (enc: GPUCommandEncoder) => void): Stepper {
+  return {
+    step: async () => {
+      const enc = device.createCommandEncoder({ label: 'bench.product' });
+      record(enc);
+      device.queue.submit([enc.finish()]);
+      await device.queue.onSubmittedWorkDone();
+    },
+  };
+}
+
 /** PlainComparison over `rounds` rounds (at least 3), after one warm-up product of each, alternated as the bench's sides. */
 export async function matmulAgainstPlain(device: GPUDevice, n: number, rounds: number): Promise<PlainComparison> {
   const ledger = new Ledger(device);
   try {
     const product = await createSquareMatmul(device, ledger, n, 'bench.plain');
-    const stepper = (record: (enc: GPUCommandEncoder) => void): Stepper => ({
-      step: async () => {
-        const enc = device.createCommandEncoder({ label: 'bench.againstPlain' });
-        record(enc);
-        device.queue.submit([enc.finish()]);
-        await device.queue.onSubmittedWorkDone();
-      },
-    });
-    const [tiled, plain] = await alternate(stepper(product.record), stepper(product.recordPlain), { warmup: 1, iters: Math.max(3, rounds) });
+    const [tiled, plain] = await alternate(productStepper(device, product.record), productStepper(device, product.recordPlain), { warmup: 1, iters: Math.max(3, rounds) });
     for (const side of [tiled, plain]) if ('error' in side) throw side.error;
     const { median, min, max } = pairSpread(plain.ms, tiled.ms);
     return { rounds: tiled.ms.length, tiledMs: medianOf(tiled.ms), plainMs: medianOf(plain.ms), speedup: { median, min, max } };
   } finally {
     ledger.dispose();
   }
+}
+
+/** VariantComparison of b against a on one product, over `rounds` rounds (at least 5), after a warm-up of each. */
+async function matmulVariants(device: GPUDevice, shape: Parameters<typeof createMatmulUnderTest>[2], a: MatmulVariant, b: MatmulVariant, rounds: number): Promise<{ c: VariantComparison; autoSlices: number }> {
+  const ledger = new Ledger(device);
+  try {
+    const product = await createMatmulUnderTest(device, ledger, shape, 'bench.variants');
+    const [ta, tb] = await alternate(productStepper(device, (enc) => product.record(enc, a)), productStepper(device, (enc) => product.record(enc, b)), { warmup: 1, iters: Math.max(5, rounds) });
+    for (const side of [ta, tb]) if ('error' in side) throw side.error;
+    const { median, min, max } = pairSpread(ta.ms, tb.ms);
+    return { c: { rounds: ta.ms.length, aMs: medianOf(ta.ms), bMs: medianOf(tb.ms), speedup: { median, min, max } }, autoSlices: product.autoSlices };
+  } finally {
+    ledger.dispose();
+  }
+}
+
+/** SplitKComparison for a weight gradient of side n/4 and K = 16n. */
+export async function matmulSplitKComparison(device: GPUDevice, n: number, rounds: number): Promise<SplitKComparison> {
+  const M = Math.max(1, n >> 2);
+  const K = 16 * n;
+  const slices = gpuSplitKSlices(device, M, M, K);
+  const { c, autoSlices } = await matmulVariants(device, { M, N: M, K, storage: 'f32', aTransposed: true, splitK: slices }, { splitK: 'off' }, { splitK: slices }, rounds);
+  return { M, N: M, K, slices, autoSlices, ...c };
+}
+
+/** The register prefetch (b) against none (a) at n³, in f32 and with A, B and out in bf16. */
+export async function matmulPrefetchComparison(device: GPUDevice, n: number, rounds: number): Promise<{ f32: VariantComparison; bf16: VariantComparison }> {
+  const of = async (storage: 'f32' | 'bf16') => (await matmulVariants(device, { M: n, N: n, K: n, storage, aTransposed: false }, { prefetch: false }, { prefetch: true }, rounds)).c;
+  return { f32: await of('f32'), bf16: await of('bf16') };
 }
 
 function mlpRun(w: MlpWork): RunConfig {
@@ -447,14 +509,21 @@ export async function runBench(opened: OpenedDevice, opts: BenchOptions, emit: (
         for (const s of [v, t]) if (s && !('error' in s)) s.dispose();
       }
       let againstPlain: BenchLine['againstPlain'];
+      let splitK: BenchLine['splitK'];
+      let prefetch: BenchLine['prefetch'];
       if (w.kind === 'matmul' && 'ms' in vramlab) {
         opts.onProgress?.(`bench: ${step}: against the plain matmul`);
         againstPlain = await matmulAgainstPlain(opened.device, w.n, it.iters).catch(errorOf);
+        if (w.variants) {
+          opts.onProgress?.(`bench: ${step}: split-K and prefetch variants`);
+          splitK = await matmulSplitKComparison(opened.device, w.n, it.iters).catch(errorOf);
+          prefetch = await matmulPrefetchComparison(opened.device, w.n, it.iters).catch(errorOf);
+        }
       }
       const check = 'error' in v ? undefined : v.driver;
       const ratio = tfjs && 'ms' in tfjs && 'ms' in vramlab ? tfjs.ms / vramlab.ms : null;
       const precision = (w.kind === 'mlp' ? w.precision : undefined) ?? 'fp32';
-      const line: BenchLine = { work: w.id, kind: w.kind, shape: shapeOf(w), precision, flops: workFlops(w), vramlab, tfjs, vramlabOverTfjs: ratio, pairRatio, ...(check ? { driver: check } : {}), ...(againstPlain ? { againstPlain } : {}), adapter, timing: 'wall-clock' };
+      const line: BenchLine = { work: w.id, kind: w.kind, shape: shapeOf(w), precision, flops: workFlops(w), vramlab, tfjs, vramlabOverTfjs: ratio, pairRatio, ...(check ? { driver: check } : {}), ...(againstPlain ? { againstPlain } : {}), ...(splitK ? { splitK } : {}), ...(prefetch ? { prefetch } : {}), adapter, timing: 'wall-clock' };
       lines.push(line);
       emit(line);
     }

@@ -345,6 +345,16 @@ export function formatBench(lines: readonly BenchLine[], adapter: AdapterSummary
     return [`${l.work}: tiled ${ms(c.tiledMs)}, plain ${ms(c.plainMs)}: ${c.speedup.median.toFixed(2)}× (${c.speedup.min.toFixed(2)}–${c.speedup.max.toFixed(2)}× over ${c.rounds} rounds)`];
   });
   if (plain.length > 0) out.push('', 'Tiled matmul against the plain kernel (alternated; plain ms ÷ tiled ms, median and range):', ...plain.map((p) => `  ${p}`));
+  const variant = (c: { rounds: number; aMs: number; bMs: number; speedup: { median: number; min: number; max: number } }, a: string, b: string) =>
+    `${a} ${ms(c.aMs)}, ${b} ${ms(c.bMs)}: ${c.speedup.median.toFixed(2)}× (${c.speedup.min.toFixed(2)}–${c.speedup.max.toFixed(2)}× over ${c.rounds} rounds)`;
+  const variants = lines.flatMap((l) => {
+    const rows: string[] = [];
+    if (l.splitK) rows.push('error' in l.splitK ? `${l.work} split-K: failed: ${l.splitK.error.slice(0, 60)}` : `${l.splitK.M}×${l.splitK.N}×${l.splitK.K} Xᵀ·dY: ${variant(l.splitK, 'unsplit', `split ${l.splitK.slices}`)} (this adapter's choice: ${l.splitK.autoSlices})`);
+    const p = l.prefetch;
+    if (p) rows.push(...('error' in p ? [`${l.work} prefetch: failed: ${p.error.slice(0, 60)}`] : (['f32', 'bf16'] as const).map((s) => `${l.shape.n}³ ${s}: ${variant(p[s], 'no prefetch', 'prefetch')}`)));
+    return rows;
+  });
+  if (variants.length > 0) out.push('', 'Matmul variants (alternated; a ms ÷ b ms, median and range):', ...variants.map((v) => `  ${v}`));
   const pairs = lines.find((l) => l.pairRatio)?.pairRatio?.pairs;
   out.push(
     '',

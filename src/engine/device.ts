@@ -5,7 +5,7 @@
  * https://webgpu.github.io/webgpu-samples/ (util.ts: quitIfWebGPUNotAvailable)
  */
 import { markPatient } from './gpu-wait.ts';
-import { FALLBACK_MATMUL_TILES, setMatmulTiles } from './kernels/matmul.ts';
+import { FALLBACK_MATMUL_TILES, fallbackMatmulTraits, setMatmulTiles, setMatmulTraits } from './kernels/matmul.ts';
 import {
   ENGINE_ERRORS,
   NO_WEBGPU_MESSAGE,
@@ -119,7 +119,11 @@ export async function openDevice(gpu: GPU | null | undefined, opts: OpenDeviceOp
     );
   }
   installErrorHandlers(device, opts.onError ?? ((r) => console.error(`${r.message}\n${r.detail}`)));
-  if (summary.isFallbackAdapter) setMatmulTiles(device, FALLBACK_MATMUL_TILES);
+  if (summary.isFallbackAdapter) {
+    setMatmulTiles(device, FALLBACK_MATMUL_TILES);
+    // Node before 21 has no navigator: 4 cores until openNodeDevice says how many there are.
+    setMatmulTraits(device, fallbackMatmulTraits(globalThis.navigator?.hardwareConcurrency ?? 4));
+  }
   if (isNode && process.env.VRAMLAB_GPU_WAIT !== 'spin') markPatient(device);
   return { adapter, device, summary };
 }

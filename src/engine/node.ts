@@ -3,8 +3,10 @@
  * and the Node GPU tests open their device here; the worker never imports this file.
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { create, globals } from 'webgpu';
 import { openDevice, type OpenDeviceOptions, type OpenedDevice } from './device.ts';
+import { fallbackMatmulTraits, matmulTraits, setMatmulTraits } from './kernels/matmul.ts';
 import { ENGINE_ERRORS } from '../protocol/engine-api.ts';
 
 // GPUBufferUsage, GPUMapMode, GPUValidationError…: the ledger and kernels read them as globals.
@@ -30,7 +32,10 @@ export function nodeGpu(): GPU {
 export async function openNodeDevice(opts: OpenDeviceOptions = {}): Promise<OpenedDevice> {
   missingDriverFiles();
   try {
-    return await openDevice(nodeGpu(), opts);
+    const opened = await openDevice(nodeGpu(), opts);
+    // A CPU adapter's split-K fills the cores this process may use.
+    if (opened.summary.isFallbackAdapter) setMatmulTraits(opened.device, { ...matmulTraits(opened.device), fillWorkgroups: fallbackMatmulTraits(availableParallelism()).fillWorkgroups });
+    return opened;
   } catch (err) {
     if (!(err instanceof Error) || err.name !== ENGINE_ERRORS.NoAdapter) throw err;
     const icd = process.env.VK_ICD_FILENAMES ?? process.env.VK_DRIVER_FILES;

@@ -7,7 +7,8 @@
  * Timing is wall-clock around submissions of `batch` products in one encoder, after a warm-up
  * that compiles the pipeline: the minimum over `repeats`, in ms per product.
  */
-import { MATMUL_TILE_CANDIDATES, recordMatmul, setMatmulTiles, tilesProblem, type MatmulTiles } from './kernels/matmul.ts';
+import { GPU_MATMUL_TRAITS, MATMUL_TILE_CANDIDATES, matmulSplitK, matmulTilesFor, recordMatmul, setMatmulTiles, splitKPlan, splitKWorkspaceBytes, tileCols, tileRows, tilesProblem, type MatmulTiles } from './kernels/matmul.ts';
+import { encodeStorage, storageBytes, type Storage } from './kernels/storage.ts';
 import { recordPlainMatmul } from './kernels/matmul-plain.ts';
 import { Ledger } from './ledger.ts';
 
@@ -67,6 +68,63 @@ export async function createSquareMatmul(device: GPUDevice, ledger: Ledger, n: n
       recordMatmul(device, encoder, { M: n, N: n, K: n, a, aStorage: 'f32', aTransposed: false, b, bStorage: 'f32', bTransposed: false, out, outStorage: 'f32', label }),
     recordPlain: (encoder) => recordPlainMatmul(device, encoder, { M: n, N: n, K: n, a, b, out, label }),
   };
+}
+
+/** How one product of a MatmulUnderTest is recorded: the kernel variants to compare. */
+export interface MatmulVariant {
+  /** Register prefetch of the next k-slice in the tiled kernel (default: the device's). */
+  prefetch?: boolean;
+  /** 'off', or a slice count (the workspace is the product's own). */
+  splitK?: 'off' | number;
+}
+
+/**
+ * An M×N×K product on ledger buffers for timing variants of the engine's matmul against each
+ * other: A (stored K×M, read transposed when aTransposed: a weight gradient Xᵀ·dY), B and out
+ * in one storage. With splitK slices, its f32 workspace is a ledger buffer of category
+ * workspace, sized for that split.
+ */
+export interface MatmulUnderTest {
+  record(encoder: GPUCommandEncoder, variant: MatmulVariant): void;
+  /** Slices the device's own choice ('auto') makes of this product. */
+  autoSlices: number;
+}
+
+export async function createMatmulUnderTest(
+  device: GPUDevice,
+  ledger: Ledger,
+  shape: { M: number; N: number; K: number; storage: Storage; aTransposed: boolean; splitK?: number },
+  label: string,
+): Promise<MatmulUnderTest> {
+  const { M, N, K, storage, aTransposed } = shape;
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+  const fill = (n: number) => encodeStorage(new Float32Array(n).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5), storage);
+  const a = await ledger.create({ name: `${label}.A`, category: 'inputs', size: storageBytes(M * K, storage), usage });
+  const b = await ledger.create({ name: `${label}.B`, category: 'inputs', size: storageBytes(K * N, storage), usage });
+  const out = await ledger.create({ name: `${label}.out`, category: 'activations', size: storageBytes(M * N, storage), usage });
+  device.queue.writeBuffer(a, 0, fill(M * K));
+  device.queue.writeBuffer(b, 0, fill(K * N));
+  const wsBytes = shape.splitK === undefined ? 0 : splitKWorkspaceBytes(matmulSplitK(device, M, N, K, shape.splitK), M, N);
+  const ws = wsBytes > 0 ? await ledger.create({ name: `${label}.splitK`, category: 'workspace', size: wsBytes, usage: GPUBufferUsage.STORAGE }) : undefined;
+  return {
+    autoSlices: matmulSplitK(device, M, N, K).slices,
+    record: (encoder, v) =>
+      recordMatmul(device, encoder, {
+        M, N, K, a, aStorage: storage, aTransposed, b, bStorage: storage, bTransposed: false, out, outStorage: storage, label,
+        ...(v.prefetch === undefined ? {} : { prefetch: v.prefetch }),
+        splitK: v.splitK ?? 'off',
+        ...(ws ? { splitKWorkspace: ws } : {}),
+      }),
+  };
+}
+
+/**
+ * The slices a GPU (GPU_MATMUL_TRAITS) would split an M×N×K product into with the tiles it
+ * gets on device: what the bench times split-K at, also on an adapter that would not split.
+ */
+export function gpuSplitKSlices(device: GPUDevice, M: number, N: number, K: number): number {
+  const t = matmulTilesFor(device, M, N);
+  return splitKPlan({ M, N, K, tileRows: tileRows(t), tileCols: tileCols(t), tk: t.tk, fillWorkgroups: GPU_MATMUL_TRAITS.fillWorkgroups }).slices;
 }
 
 /** Times each candidate, sets the fastest on the device and returns every timing. Frees all it allocated. */

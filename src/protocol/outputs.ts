@@ -67,6 +67,9 @@ const EngineResultSchema = z.object({
 });
 const EngineOutcomeSchema = z.union([EngineResultSchema, z.object({ error: z.string() })]);
 
+/** b against a, alternated (bench.ts VariantComparison). */
+const variantComparison = z.object({ rounds: z.number(), aMs: z.number(), bMs: z.number(), speedup: z.object({ median: z.number(), min: z.number(), max: z.number() }) });
+
 /** One line of `vramlab bench --json`, less its `schema` tag (cli/bench.ts's BenchLine is checked against it). */
 export const BenchLineSchema = z.object({
   work: z.string(),
@@ -92,6 +95,8 @@ export const BenchLineSchema = z.object({
       z.object({ error: z.string() }),
     ])
     .optional(),
+  splitK: z.union([variantComparison.extend({ M: z.number(), N: z.number(), K: z.number(), slices: z.number(), autoSlices: z.number() }), z.object({ error: z.string() })]).optional(),
+  prefetch: z.union([z.object({ f32: variantComparison, bf16: variantComparison }), z.object({ error: z.string() })]).optional(),
   adapter: z.object({ name: z.string(), features: z.array(z.string()), fallback: z.boolean(), tiles: z.string() }),
   timing: z.literal('wall-clock'),
 });

@@ -10,19 +10,26 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   FALLBACK_MATMUL_TILES,
   MATMUL_TILE_CANDIDATES,
+  fallbackMatmulTraits,
   matmulTiles,
   matmulLanes,
   matmulTilesFor,
+  matmulSplitK,
+  matmulTraits,
   recordMatmul,
   setMatmulTiles,
+  setMatmulTraits,
+  splitKWorkspaceBytes,
   tileCols,
   tileRows,
   tilesProblem,
+  type MatmulArgs,
   type MatmulKernel,
   type MatmulTiles,
+  type MatmulTraits,
 } from '../../src/engine/kernels/matmul.ts';
 import { recordPlainMatmul } from '../../src/engine/kernels/matmul-plain.ts';
-import { matmulAgainstPlain } from '../../src/cli/bench.ts';
+import { matmulAgainstPlain, matmulPrefetchComparison, matmulSplitKComparison } from '../../src/cli/bench.ts';
 import { decodeStorage, encodeStorage, roundToStorage, storageBytes, type Storage } from '../../src/engine/kernels/storage.ts';
 import { useGpuFixture } from './fixture.ts';
 import { randoms } from '../helpers/random.ts';
@@ -31,9 +38,11 @@ import { OUT_REL, F32_REL, act, actGrad, expectClose, matmulOperands, TRANSPOSES
 const fx = useGpuFixture('test.kernels-matmul');
 
 let defaultTiles: MatmulTiles | undefined;
+let defaultTraits: MatmulTraits | undefined;
 afterEach(() => {
-  // Every test that sets tiles leaves the device's default behind it.
+  // Every test that sets tiles or traits leaves the device's default behind it.
   if (defaultTiles) setMatmulTiles(fx.device, defaultTiles);
+  if (defaultTraits) setMatmulTraits(fx.device, defaultTraits);
 });
 
 function useTiles(t: MatmulTiles): void {
@@ -46,14 +55,14 @@ const tileName = (t: MatmulTiles) => `${tileRows(t)}×${tileCols(t)} (${t.tm}×$
 
 
 
-async function runPlain(c: MatmulCase, kernel: MatmulKernel, aBuf: GPUBuffer, bBuf: GPUBuffer, device: GPUDevice = fx.device, bias?: GPUBuffer): Promise<Float32Array> {
+async function runPlain(c: MatmulCase, kernel: MatmulKernel, aBuf: GPUBuffer, bBuf: GPUBuffer, device: GPUDevice = fx.device, bias?: GPUBuffer, extra: Partial<MatmulArgs> = {}): Promise<Float32Array> {
   const out = await fx.empty(`out.${kernel}`, storageBytes(c.M * c.N, c.outS), 'activations');
   fx.submit((enc) =>
     recordMatmul(device, enc, {
       M: c.M, N: c.N, K: c.K,
       a: aBuf, aStorage: c.aS, aTransposed: c.aT,
       b: bBuf, bStorage: c.bS, bTransposed: c.bT,
-      out, outStorage: c.outS, kernel, bias,
+      out, outStorage: c.outS, kernel, bias, ...extra,
     }),
   );
   return decodeStorage(await fx.read(out), c.M * c.N, c.outS);
@@ -69,6 +78,10 @@ describe('tile choice', () => {
   it('starts a CPU (fallback) adapter on the tiles that compile fast, others on the largest that fits', () => {
     // The fixture's device is SwiftShader's, which reports itself as a fallback adapter.
     expect(matmulTiles(fx.device)).toEqual(FALLBACK_MATMUL_TILES);
+    // …without the register prefetch (slower there), split-K filling one workgroup per core
+    // (navigator's count where there is one: Node before 21 has none, and the CLI sets its own).
+    expect(matmulTraits(fx.device)).toEqual(fallbackMatmulTraits(globalThis.navigator?.hardwareConcurrency ?? 4));
+    expect(matmulTraits(fx.device).prefetch).toBe(false);
   });
 
   it('accepts every candidate on this device and names what a bad one breaks', () => {
@@ -254,6 +267,135 @@ describe('tiled matmul epilogues', () => {
   });
 });
 
+describe('tiled matmul with the next k-slice prefetched into registers', () => {
+  // One case per storage triple and tile (each a pipeline of its own), transposes rotating:
+  // the A_T and B_T vector loads, element loads, a partial last slice; K spans three slices
+  // or more, so a prefetched slice is stored after a computed one.
+  const t = MATMUL_TILE_CANDIDATES;
+  it.each(([
+    [t[1]!, { M: 36, N: 40, K: 68, aT: true, bT: false, aS: 'f32', bS: 'f32', outS: 'f32' }],
+    [t[1]!, { M: 37, N: 38, K: 67, aT: false, bT: true, aS: 'bf16', bS: 'f16', outS: 'f16' }],
+    [t[2]!, { M: 68, N: 70, K: 20, aT: true, bT: true, aS: 'f16', bS: 'bf16', outS: 'bf16' }],
+    [t[0]!, { M: 36, N: 40, K: 21, aT: false, bT: false, aS: 'f32', bS: 'bf16', outS: 'f32' }],
+  ] as [MatmulTiles, MatmulCase][]).map(([tiles, c]) => ({ ...c, tiles, name: tileName(tiles) })))('$name: $M×$N×$K aT=$aT bT=$bT A:$aS B:$bS out:$outS', async ({ tiles, ...c }) => {
+    useTiles(tiles);
+    const { ref, mag, aBuf, bBuf } = await matmulOperands(fx, c, c.M + 3 * c.K);
+    const got = await runPlain(c, 'tiled', aBuf, bBuf, fx.device, undefined, { prefetch: true });
+    expectClose('out', got, ref, (i) => F32_REL * mag[i]! + OUT_REL[c.outS] * Math.abs(ref[i]!) + 1e-7);
+  });
+});
+
+describe('split-K', () => {
+  const useTraits = (t: MatmulTraits) => {
+    defaultTraits ??= matmulTraits(fx.device);
+    setMatmulTraits(fx.device, t);
+  };
+  /** The f32 workspace's slices summed in order, per element: what the split kernel computed before its epilogue. */
+  const slicesSum = (ws: Float32Array, slices: number, n: number) => Float32Array.from({ length: n }, (_, e) => {
+    let s = 0;
+    for (let i = 0; i < slices; i++) s += ws[i * n + e]!;
+    return s;
+  });
+
+  // 32×32 tiles, tk 8. K cut into slices of a multiple of 8 with a shorter last one
+  // (203 = 72 + 72 + 59; 150 = 4 × 40 − 10; 100 = 4 × 24 + 4); partial tiles; each storage
+  // triple and epilogue once, transposes rotating; an odd N with a packed output (the
+  // reduction writes whole words).
+  it('f32 Xᵀ·dY with a bias, 3 slices, prefetching: matches the reference and gives the same bits twice', async () => {
+    useTiles(FALLBACK_MATMUL_TILES);
+    const c: MatmulCase = { M: 37, N: 22, K: 203, aT: true, bT: false, aS: 'f32', bS: 'f32', outS: 'f32' };
+    const plan = matmulSplitK(fx.device, c.M, c.N, c.K, 3);
+    expect(plan).toEqual({ slices: 3, kSlice: 72 });
+    const { ref, mag, aBuf, bBuf } = await matmulOperands(fx, c, 61);
+    const biasValues = randoms(c.N, 62);
+    const bias = await fx.upload('bias', biasValues);
+    const ws = await fx.empty('splitK', splitKWorkspaceBytes(plan, c.M, c.N));
+    const extra = { splitK: 3, splitKWorkspace: ws, prefetch: true };
+    const got = await runPlain(c, 'tiled', aBuf, bBuf, fx.device, bias, extra);
+    const want = ref.map((v, i) => v + biasValues[i % c.N]!);
+    expectClose('out', got, want, (i) => F32_REL * (mag[i]! + Math.abs(biasValues[i % c.N]!)) + 1e-7);
+    expectClose('workspace slices', slicesSum(decodeStorage(await fx.read(ws), 3 * c.M * c.N, 'f32'), 3, c.M * c.N), ref, (i) => F32_REL * mag[i]! + 1e-7);
+    expect(await runPlain(c, 'tiled', aBuf, bBuf, fx.device, bias, extra)).toEqual(got);
+  });
+
+  it('bf16·f16ᵀ into f16 with an odd N, bias and relu into bf16, 4 slices', async () => {
+    useTiles(FALLBACK_MATMUL_TILES);
+    const c: MatmulCase = { M: 20, N: 13, K: 150, aT: false, bT: true, aS: 'bf16', bS: 'f16', outS: 'f16' };
+    const { M, N } = c;
+    const plan = matmulSplitK(fx.device, M, N, c.K, 4);
+    expect(plan).toEqual({ slices: 4, kSlice: 40 });
+    const { ref, mag, aBuf, bBuf } = await matmulOperands(fx, c, 71);
+    const biasValues = randoms(N, 72);
+    const bias = await fx.upload('bias', biasValues);
+    const pre = await fx.empty('pre', storageBytes(M * N, 'f16'), 'activations');
+    const actBuf = await fx.empty('act', storageBytes(M * N, 'bf16'), 'activations');
+    const ws = await fx.empty('splitK', splitKWorkspaceBytes(plan, M, N));
+    fx.submit((enc) =>
+      recordMatmul(fx.device, enc, {
+        M, N, K: c.K, a: aBuf, aStorage: c.aS, aTransposed: false, b: bBuf, bStorage: c.bS, bTransposed: true,
+        out: pre, outStorage: 'f16', bias, epilogue: { kind: 'activation', fn: 'relu', act: actBuf, actStorage: 'bf16' }, splitK: 4, splitKWorkspace: ws,
+      }),
+    );
+    const refPre = ref.map((v, i) => v + biasValues[i % N]!);
+    const tolPre = (i: number) => F32_REL * (mag[i]! + Math.abs(biasValues[i % N]!)) + 1e-7;
+    expectClose('pre', decodeStorage(await fx.read(pre), M * N, 'f16'), refPre, (i) => tolPre(i) + OUT_REL.f16 * Math.abs(refPre[i]!));
+    const refAct = refPre.map((v) => act('relu', v));
+    expectClose('act', decodeStorage(await fx.read(actBuf), M * N, 'bf16'), refAct, (i) => 1.2 * tolPre(i) + OUT_REL.bf16 * Math.abs(refAct[i]!) + 1e-7);
+  });
+
+  it('f16ᵀ·bf16ᵀ times gelu′(pre) into bf16, 5 slices', async () => {
+    useTiles(FALLBACK_MATMUL_TILES);
+    const c: MatmulCase = { M: 36, N: 40, K: 100, aT: true, bT: true, aS: 'f16', bS: 'bf16', outS: 'bf16' };
+    const { M, N } = c;
+    const plan = matmulSplitK(fx.device, M, N, c.K, 5);
+    expect(plan).toEqual({ slices: 5, kSlice: 24 });
+    const { ref, mag, aBuf, bBuf } = await matmulOperands(fx, c, 81);
+    const preValues = roundToStorage(randoms(M * N, 82, -3, 3), 'f16');
+    const pre = await fx.upload('pre', encodeStorage(preValues, 'f16'));
+    const out = await fx.empty('dPre', storageBytes(M * N, 'bf16'), 'activation-grads');
+    const ws = await fx.empty('splitK', splitKWorkspaceBytes(plan, M, N));
+    fx.submit((enc) =>
+      recordMatmul(fx.device, enc, {
+        M, N, K: c.K, a: aBuf, aStorage: c.aS, aTransposed: true, b: bBuf, bStorage: c.bS, bTransposed: true,
+        out, outStorage: 'bf16', epilogue: { kind: 'activation-grad', fn: 'gelu', pre, preStorage: 'f16' }, splitK: 5, splitKWorkspace: ws,
+      }),
+    );
+    const want = ref.map((v, i) => v * actGrad('gelu', preValues[i]!));
+    expectClose('dPre', decodeStorage(await fx.read(out), M * N, 'bf16'), want, (i) => 1.2 * F32_REL * mag[i]! + OUT_REL.bf16 * Math.abs(want[i]!) + 1e-6);
+  });
+
+  it("'auto' splits a few-tile output with a long K where the device needs more workgroups, and only with a workspace; 'off' does not", async () => {
+    useTiles(FALLBACK_MATMUL_TILES);
+    useTraits({ prefetch: false, fillWorkgroups: 64 });
+    const c: MatmulCase = { M: 8, N: 8, K: 600, aT: true, bT: false, aS: 'f32', bS: 'f32', outS: 'f32' };
+    // One 32×32 tile: 64 wanted, K allows floor(600 / 256) = 2 slices of 304 (a multiple of 8).
+    const plan = matmulSplitK(fx.device, c.M, c.N, c.K);
+    expect(plan).toEqual({ slices: 2, kSlice: 304 });
+    const { ref, mag, aBuf, bBuf } = await matmulOperands(fx, c, 91);
+    const tol = (i: number) => F32_REL * mag[i]! + 1e-7;
+    const wsBytes = splitKWorkspaceBytes(plan, c.M, c.N);
+    const ws = await fx.empty('splitK.auto', wsBytes);
+    expectClose('auto', await runPlain(c, 'tiled', aBuf, bBuf, fx.device, undefined, { splitKWorkspace: ws }), ref, tol);
+    expectClose('workspace slices', slicesSum(decodeStorage(await fx.read(ws), 2 * 64, 'f32'), 2, 64), ref, tol);
+    const untouched = await fx.empty('splitK.off', wsBytes);
+    expectClose('off', await runPlain(c, 'tiled', aBuf, bBuf, fx.device, undefined, { splitK: 'off', splitKWorkspace: untouched }), ref, tol);
+    expectClose('no workspace', await runPlain(c, 'tiled', aBuf, bBuf), ref, tol);
+    expect([...(await fx.read(untouched))].every((w) => w === 0)).toBe(true);
+  });
+
+  it('names what is missing: a forced split without a workspace, a short one, a bad slice count', async () => {
+    const a = await fx.empty('a', 4 * 8 * 600);
+    const out = await fx.empty('out', 4 * 64);
+    const short = await fx.empty('short', 16);
+    const enc = fx.device.createCommandEncoder({ label: 'test.unused' });
+    const args = { M: 8, N: 8, K: 600, a, aStorage: 'f32', aTransposed: true, b: a, bStorage: 'f32', bTransposed: false, out, outStorage: 'f32' } as const;
+    expect(() => recordMatmul(fx.device, enc, { ...args, splitK: 2 })).toThrow(/splitK 2 needs splitKWorkspace, an f32 buffer of 512 B/);
+    expect(() => recordMatmul(fx.device, enc, { ...args, splitK: 2, splitKWorkspace: short })).toThrow(/splitKWorkspace buffer '[^']*short' has 16 B, needs 512 B/);
+    expect(() => recordMatmul(fx.device, enc, { ...args, splitK: 0, splitKWorkspace: short })).toThrow(/splitK must be 'auto', 'off' or a positive integer/);
+    enc.finish();
+  });
+});
+
 describe('plain matmul', () => {
   it.each([
     [1, 1, 1],
@@ -286,5 +428,17 @@ describe('plain matmul', () => {
     expect(c.speedup.min).toBeLessThanOrEqual(c.speedup.median);
     expect(c.speedup.median).toBeLessThanOrEqual(c.speedup.max);
     expect((await matmulAgainstPlain(fx.device, 16, 1)).rounds).toBe(3);
+  });
+
+  it('bench: split-K against unsplit on a weight gradient and the prefetch against none, alternated, at least 5 rounds', async () => {
+    const s = await matmulSplitKComparison(fx.device, 32, 1);
+    // 8×8×512: one tile where a GPU wants 128 workgroups, K long enough for 2 slices of 256.
+    expect({ M: s.M, N: s.N, K: s.K, slices: s.slices, rounds: s.rounds }).toEqual({ M: 8, N: 8, K: 512, slices: 2, rounds: 5 });
+    const p = await matmulPrefetchComparison(fx.device, 16, 5);
+    for (const c of [s, p.f32, p.bf16]) {
+      for (const v of [c.aMs, c.bMs, c.speedup.min]) expect(v).toBeGreaterThan(0);
+      expect(c.speedup.min).toBeLessThanOrEqual(c.speedup.median);
+      expect(c.speedup.median).toBeLessThanOrEqual(c.speedup.max);
+    }
   });
 });

@@ -158,6 +158,17 @@ describe('the table', () => {
     expect(t).toMatch(/gpt-nano\s+failed: OutOfMemory: no/);
     expect(t).toContain('nvidia-smi +2.00 MiB for 768.00 KiB in the ledger (2.667×)');
   });
+
+  it('lists the split-K and prefetch variants of a matmul line with their ratio and range, and a failed one', () => {
+    const cmp = (aMs: number, bMs: number) => ({ rounds: 5, aMs, bMs, speedup: { median: aMs / bMs, min: 0.5, max: 2 } });
+    const matmul = lines[0]!;
+    const withVariants: BenchLine = { ...matmul, splitK: { M: 64, N: 64, K: 4096, slices: 16, autoSlices: 1, ...cmp(136, 196) }, prefetch: { f32: cmp(144, 290), bf16: cmp(164, 387) } };
+    const t = formatBench([withVariants, { ...matmul, work: 'matmul-128', shape: { n: 128 }, prefetch: { error: 'GPUValidationError: no' } }], adapter, 't');
+    expect(t).toContain("64×64×4096 Xᵀ·dY: unsplit 136 ms, split 16 196 ms: 0.69× (0.50–2.00× over 5 rounds) (this adapter's choice: 1)");
+    expect(t).toContain('256³ f32: no prefetch 144 ms, prefetch 290 ms: 0.50× (0.50–2.00× over 5 rounds)');
+    expect(t).toContain('256³ bf16: no prefetch 164 ms, prefetch 387 ms: 0.42×');
+    expect(t).toContain('matmul-128 prefetch: failed: GPUValidationError: no');
+  });
 });
 
 describe('alternation', () => {

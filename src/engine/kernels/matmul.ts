@@ -11,6 +11,11 @@
  * reference kernel computes one output word (two elements) per invocation, untiled: it is the
  * one every other is tested against, and it takes the one case the tiled kernel cannot, a
  * packed 16-bit output with an odd N (its words straddle rows).
+ *
+ * Split-K: an output of few tiles with a long K (a weight gradient Xᵀ·dY, K = batch·seq) leaves
+ * most of a GPU idle. Given an f32 workspace by the caller (kernels create no buffers), the
+ * tiled kernel then computes S k-slices in S grids of workgroups into it and a second dispatch
+ * adds the slices in a fixed order and applies the epilogue (splitKPlan decides S).
  */
 import matmulWgsl from '../../../shaders/matmul.wgsl?raw';
 import {
@@ -56,6 +61,19 @@ export interface MatmulArgs {
   label?: string;
   /** 'tiled' (the default; falls back to 'reference' where it cannot run) or 'reference'. */
   kernel?: MatmulKernel;
+  /**
+   * Split-K with the tiled kernel: 'auto' (the default) splits where splitKPlan says so for
+   * the device and a workspace is given; 'off' never; a number S ≥ 1 forces S slices (fewer
+   * when K is short: K is cut in multiples of the tile depth), 1 meaning unsplit.
+   */
+  splitK?: 'auto' | 'off' | number;
+  /**
+   * f32 scratch for split-K, owned by the caller: at least splitKWorkspaceBytes of the plan
+   * (matmulSplitK says what a call will use). Without one, the matmul is not split.
+   */
+  splitKWorkspace?: GPUBuffer;
+  /** Prefetch the next k-slice into registers in the tiled kernel; default per device (matmulPrefetch). */
+  prefetch?: boolean;
 }
 
 export const MATMUL_KERNELS = ['tiled', 'reference'] as const;
@@ -165,6 +183,104 @@ export function matmulTilesFor(device: GPUDevice, M: number, N: number): MatmulT
     if (tileRows(t) * tileCols(t) > tileRows(best) * tileCols(best)) best = t;
   }
   return best;
+}
+
+/**
+ * Per-device choices of the tiled kernel beyond its tiles. prefetch: load the next k-slice into
+ * registers before computing on the current one (hides global-load latency on GPUs; on
+ * SwiftShader, where a workgroup's loads and arithmetic run on one core in turn, the registers
+ * are only extra copies, so CPU adapters start with it off). fillWorkgroups: how many
+ * workgroups an output grid needs to keep the device busy, below which splitKPlan splits K.
+ */
+export interface MatmulTraits {
+  prefetch: boolean;
+  fillWorkgroups: number;
+}
+
+/**
+ * A GPU's: WebGPU does not say how many compute units there are, so 128 workgroups, about
+ * one or two per streaming multiprocessor (SM) of current discrete GPUs (80–144 SMs) and
+ * several per core of integrated ones.
+ */
+export const GPU_MATMUL_TRAITS: MatmulTraits = { prefetch: true, fillWorkgroups: 128 };
+
+/** A CPU (fallback) adapter's: one workgroup per core (SwiftShader runs a workgroup per thread). */
+export function fallbackMatmulTraits(cores: number): MatmulTraits {
+  return { prefetch: false, fillWorkgroups: Math.max(1, Math.floor(cores)) };
+}
+
+const chosenTraits = new WeakMap<GPUDevice, MatmulTraits>();
+
+export function setMatmulTraits(device: GPUDevice, t: MatmulTraits): void {
+  if (!Number.isInteger(t.fillWorkgroups) || t.fillWorkgroups < 1) throw new RangeError(`Matmul: fillWorkgroups must be a positive integer, got ${t.fillWorkgroups}`);
+  chosenTraits.set(device, { ...t });
+}
+
+export function matmulTraits(device: GPUDevice): MatmulTraits {
+  return chosenTraits.get(device) ?? GPU_MATMUL_TRAITS;
+}
+
+/**
+ * Register slots per invocation the prefetching kernel needs for tiles t (A's and B's; the
+ * kernel holds at most PREFETCH_REGS = 4 of each), and whether they fit.
+ */
+export function prefetchFits(t: MatmulTiles): boolean {
+  const threads = t.wgx * t.wgy;
+  const slotsA = Math.ceil((tileRows(t) * t.tk) / 4 / threads);
+  const slotsB = Math.ceil((tileCols(t) * t.tk) / 4 / threads);
+  return slotsA <= PREFETCH_REGS && slotsB <= PREFETCH_REGS;
+}
+const PREFETCH_REGS = 4;
+
+/** How a matmul is split along K: S slices of kSlice (the last one K − (S − 1)·kSlice). */
+export interface SplitKPlan {
+  slices: number;
+  kSlice: number;
+}
+
+/** Fewest k per slice splitKPlan makes: shorter slices spend more on the workspace than they win. */
+export const SPLIT_K_MIN_SLICE = 256;
+/** Most slices splitKPlan makes (the reduction reads S·M·N floats). */
+export const SPLIT_K_MAX_SLICES = 32;
+
+/**
+ * Split-K for an M×N×K matmul on tiles of tileRows × tileCols, depth tk: unsplit (1 slice)
+ * when the output grid has at least fillWorkgroups tiles or K is under two slices of
+ * SPLIT_K_MIN_SLICE; else enough slices to bring the workgroups to fillWorkgroups, at most
+ * SPLIT_K_MAX_SLICES and each at least SPLIT_K_MIN_SLICE deep. `force` (a slice count) skips
+ * the decision. Slices are multiples of tk, so S is recomputed from the rounded slice and may
+ * come out lower than asked.
+ */
+export function splitKPlan(p: { M: number; N: number; K: number; tileRows: number; tileCols: number; tk: number; fillWorkgroups: number; force?: number }): SplitKPlan {
+  const { K, tk } = p;
+  let want: number;
+  if (p.force !== undefined) {
+    if (!Number.isInteger(p.force) || p.force < 1) throw new RangeError(`Matmul: splitK must be 'auto', 'off' or a positive integer, got ${p.force}`);
+    want = p.force;
+  } else {
+    const groups = Math.ceil(p.M / p.tileRows) * Math.ceil(p.N / p.tileCols);
+    if (groups >= p.fillWorkgroups) return { slices: 1, kSlice: K };
+    want = Math.min(Math.ceil(p.fillWorkgroups / groups), Math.floor(K / SPLIT_K_MIN_SLICE), SPLIT_K_MAX_SLICES);
+  }
+  if (want < 2) return { slices: 1, kSlice: K };
+  const kSlice = Math.ceil(Math.ceil(K / want) / tk) * tk;
+  const slices = Math.ceil(K / kSlice);
+  return slices < 2 ? { slices: 1, kSlice: K } : { slices, kSlice };
+}
+
+/** Bytes of the f32 workspace a split-K plan needs for an M×N output (0 unsplit). */
+export function splitKWorkspaceBytes(plan: SplitKPlan, M: number, N: number): number {
+  return plan.slices > 1 ? 4 * plan.slices * M * N : 0;
+}
+
+/**
+ * The split recordMatmul makes of an M×N×K tiled matmul on device with splitK ('auto' as
+ * there, assuming a workspace is given): for a caller to size the workspace.
+ */
+export function matmulSplitK(device: GPUDevice, M: number, N: number, K: number, splitK: 'auto' | 'off' | number = 'auto'): SplitKPlan {
+  if (splitK === 'off') return { slices: 1, kSlice: K };
+  const t = matmulTilesFor(device, M, N);
+  return splitKPlan({ M, N, K, tileRows: tileRows(t), tileCols: tileCols(t), tk: t.tk, fillWorkgroups: matmulTraits(device).fillWorkgroups, force: splitK === 'auto' ? undefined : splitK });
 }
 
 /** Invocations per workgroup: the WG override and the dispatch count both come from here. */
@@ -297,6 +413,13 @@ function family(tm: number, tn: number, lanes: MatmulLanes): { code: string; cac
 }
 const ACT_CODE = { relu: 0, gelu: 1 } as const satisfies Record<ActivationFn, number>;
 
+/** Whether the tiled kernel prefetches with tiles t: as asked, else the device's choice; never where the registers do not fit. */
+function prefetchFor(device: GPUDevice, t: MatmulTiles, asked: boolean | undefined): boolean {
+  const fits = prefetchFits(t);
+  if (asked && !fits) throw new RangeError(`Matmul: prefetch with tiles ${JSON.stringify(t)} needs more than ${PREFETCH_REGS} registers of A or B per invocation; use smaller tk or turn prefetch off`);
+  return (asked ?? matmulTraits(device).prefetch) && fits;
+}
+
 export function recordMatmul(device: GPUDevice, encoder: GPUCommandEncoder, args: MatmulArgs): void {
   const { M, N, K, epilogue } = args;
   checkCount('Matmul', 'M', M);
@@ -346,6 +469,44 @@ export function recordMatmul(device: GPUDevice, encoder: GPUCommandEncoder, args
   };
   const passLabel = args.label ? `Matmul.pass[${args.label}]` : 'Matmul.pass';
   const work = KERNEL_WORK.matmul(M, N, K, args.bias !== undefined, epilogue && { kind: epilogue.kind, fn: epilogue.fn });
+  const splitK = args.splitK ?? 'auto';
+  const plan = (args.kernel ?? 'tiled') === 'tiled' ? matmulSplitK(device, M, N, K, splitK) : { slices: 1, kSlice: K };
+  const ws = args.splitKWorkspace;
+  if (plan.slices > 1 && !ws && splitK !== 'auto') {
+    throw new RangeError(`Matmul: splitK ${splitK} needs splitKWorkspace, an f32 buffer of ${splitKWorkspaceBytes(plan, M, N)} B (${plan.slices} slices × M·N); pass one or use splitK 'auto'`);
+  }
+  if (plan.slices > 1 && ws) {
+    checkBuffer('Matmul', 'splitKWorkspace', ws, splitKWorkspaceBytes(plan, M, N));
+    if (ws === args.a || ws === args.b || ws === args.out) throw new RangeError('Matmul: splitKWorkspace must be a buffer of its own, not a, b or out');
+    const t = matmulTilesFor(device, M, N);
+    const gx = Math.ceil(N / tileCols(t));
+    const gy = Math.ceil(M / tileRows(t));
+    // The partial products read A and B with the unsplit kernel's lanes (its module); the
+    // reduction writes out word by word as the reference kernel does, so an odd N is fine.
+    const f = family(t.tm, t.tn, matmulLanes(args));
+    const partial = cachedPipeline(f.caches, device, {
+      family: 'Matmul',
+      code: f.code,
+      entryPoint: 'tiled_partial',
+      constants: { M, N, K, A_T: constants.A_T!, B_T: constants.B_T!, A_KIND: constants.A_KIND!, B_KIND: constants.B_KIND!, WGX: t.wgx, WGY: t.wgy, TK: t.tk, GX: gx, GY: gy, PREFETCH: Number(prefetchFor(device, t, args.prefetch)), SLICES: plan.slices, K_SLICE: plan.kSlice },
+    });
+    const r = family(4, 4, PLAIN_LANES);
+    const reduce = cachedPipeline(r.caches, device, {
+      family: 'Matmul',
+      code: r.code,
+      entryPoint: `reduce_${entryPoint}`,
+      constants: { M, N, OUT_KIND: constants.OUT_KIND!, AUX_KIND: constants.AUX_KIND!, HAS_BIAS: constants.HAS_BIAS!, ACT: constants.ACT!, WG: MATMUL_WORKGROUP_SIZE, SLICES: plan.slices },
+    });
+    const reduceBuffers: Record<number, GPUBuffer> = { ...buffers, 6: ws };
+    delete reduceBuffers[0];
+    delete reduceBuffers[1];
+    const words = Math.ceil((M * N) / 2);
+    recordPass(device, encoder, passLabel, [
+      { pipeline: partial, buffers: { 0: args.a, 1: args.b, 6: ws }, groups: gx * gy * plan.slices, label: 'Matmul.bindGroup' },
+      { pipeline: reduce, buffers: reduceBuffers, groups: Math.ceil(words / MATMUL_WORKGROUP_SIZE), label: 'Matmul.bindGroup' },
+    ], { ...work, dispatches: 2 });
+    return;
+  }
   if (tiled) {
     const t = matmulTilesFor(device, M, N);
     const gx = Math.ceil(N / tileCols(t));
@@ -355,7 +516,7 @@ export function recordMatmul(device: GPUDevice, encoder: GPUCommandEncoder, args
       family: 'Matmul',
       code: f.code,
       entryPoint: `tiled_${entryPoint}`,
-      constants: { ...constants, WGX: t.wgx, WGY: t.wgy, TK: t.tk, GX: gx, GY: gy },
+      constants: { ...constants, WGX: t.wgx, WGY: t.wgy, TK: t.tk, GX: gx, GY: gy, PREFETCH: Number(prefetchFor(device, t, args.prefetch)) },
     });
     recordPass(device, encoder, passLabel, [{ pipeline, buffers, groups: gx * gy, label: 'Matmul.bindGroup' }], work);
     return;
