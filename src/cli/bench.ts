@@ -99,6 +99,8 @@ export interface LaunchCounts {
   computePasses: number;
   clears: number;
   readbacks: number;
+  /** Command buffers submitted per step (one per phase turn). */
+  submits: number;
 }
 export type EngineOutcome = EngineResult | { error: string };
 
@@ -286,11 +288,11 @@ async function vramlabStep(opened: OpenedDevice, w: MlpWork | GptWork, it: { war
   const steps = 1 + it.iters;
   const opts = { optimizerLaunch: launch };
   const report = w.kind === 'mlp' ? await runTraining(opened, mlpRun(w, steps), opts) : await runGptTraining(opened, gptRun(w, steps), opts);
-  const { dispatches, computePasses, clears, readbacks } = report.work;
+  const { dispatches, computePasses, clears, readbacks, submits } = report.work;
   return {
     ...result(report.timing.stepMs, it.iters, workFlops(w), report.actual.peakBytes, report.actual.physicalPeakBytes, report.loss.at(-1)),
     recordMs: report.timing.recordMs,
-    counts: { dispatches, computePasses, clears, readbacks },
+    counts: { dispatches, computePasses, clears, readbacks, submits },
   };
 }
 
@@ -423,7 +425,7 @@ export function quantile(xs: readonly number[], q: number): number {
   return s[lo]! + (s[hi]! - s[lo]!) * (at - lo);
 }
 
-const countsOf = (t: LaunchTimes): LaunchCounts => ({ dispatches: t.work.dispatches, computePasses: t.work.computePasses, clears: t.work.clears, readbacks: t.work.readbacks });
+const countsOf = (t: LaunchTimes): LaunchCounts => ({ dispatches: t.work.dispatches, computePasses: t.work.computePasses, clears: t.work.clears, readbacks: t.work.readbacks, submits: t.work.submits });
 
 /** Process CPU time in ms (user + system, all threads: on a CPU adapter the device's work too). */
 export const processCpuMs = (): number => {
