@@ -29,6 +29,11 @@ test('the page worker trains a tiny MLP through Comlink and reports the ledger b
   expect(r.actual.peakBytes).toBe(r.estimate.peak.bytes);
   expect(['timestamp-query', 'wall-clock']).toContain(r.timing.source);
   expect(r.timing.stepMs).toBeGreaterThan(0);
+  // A fresh worker's device: the warm-up created the step's pipelines asynchronously before the first step.
+  expect(r.timing.warmupPipelines).toBeGreaterThan(0);
+  expect(r.timing.warmupMs).toBeGreaterThan(0);
+  // Forward, backward, optimizer at least: each phase submitted as the step turns to the next.
+  expect(r.work.submits).toBeGreaterThanOrEqual(3);
   // Recording happens in the Worker too, and is a part of the step.
   expect(r.timing.recordMs).toBeGreaterThan(0);
   expect(r.timing.recordMs).toBeLessThanOrEqual(r.timing.stepMs);

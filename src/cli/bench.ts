@@ -13,7 +13,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { loadavg, availableParallelism } from 'node:os';
-import { compareLaunches, openTrainingSteps, type LaunchTimes, type OptimizerLaunch } from '../engine/run.ts';
+import { compareLaunches, openTrainingSteps, type OptimizerLaunch } from '../engine/run.ts';
 import { createMatmulUnderTest, createSquareMatmul, gpuSplitKSlices, type MatmulVariant } from '../engine/tune.ts';
 import { Ledger } from '../engine/ledger.ts';
 import type { OpenedDevice } from '../engine/device.ts';
@@ -106,6 +106,8 @@ export interface LaunchCounts {
   computePasses: number;
   clears: number;
   readbacks: number;
+  /** Command buffers submitted per step (one per phase turn). */
+  submits: number;
 }
 export type EngineOutcome = EngineResult | { error: string };
 
@@ -357,8 +359,7 @@ async function vramlabTraining(opened: OpenedDevice, w: MlpWork | GptWork, launc
     restart: () => steps.restart(),
     result: (ms) => {
       const m = steps.measure();
-      const { dispatches, computePasses, clears, readbacks } = m.work;
-      return { ...result(medianOf(ms), ms.length, workFlops(w), m.peakBytes, m.physicalPeakBytes, m.loss), recordMs: m.recordMs, counts: { dispatches, computePasses, clears, readbacks } };
+      return { ...result(medianOf(ms), ms.length, workFlops(w), m.peakBytes, m.physicalPeakBytes, m.loss), recordMs: m.recordMs, counts: countsOf(m) };
     },
     dispose: () => steps.dispose(),
   };
@@ -577,7 +578,10 @@ export function quantile(xs: readonly number[], q: number): number {
   return s[lo]! + (s[hi]! - s[lo]!) * (at - lo);
 }
 
-const countsOf = (t: LaunchTimes): LaunchCounts => ({ dispatches: t.work.dispatches, computePasses: t.work.computePasses, clears: t.work.clears, readbacks: t.work.readbacks });
+/** A step's launch counts, from what its recorder counted. */
+function countsOf({ work }: { work: LaunchCounts }): LaunchCounts {
+  return { dispatches: work.dispatches, computePasses: work.computePasses, clears: work.clears, readbacks: work.readbacks, submits: work.submits };
+}
 
 /** Process CPU time in ms (user + system, all threads: on a CPU adapter the device's work too). */
 export const processCpuMs = (): number => {

@@ -242,8 +242,9 @@ export function formatRunReport(r: RunReport | GptRunReport | LlamaRunReport | C
     ),
   );
 
-  const steady = r.loss.length > 1 ? 'median of the steps after the first' : 'one step, pipeline compilation included';
-  out.push('', `Time per step ${ms(r.timing.stepMs)} (wall clock, ${steady}); recording its commands ${ms(r.timing.recordMs)} of CPU`);
+  const steady = r.loss.length > 1 ? 'median of the steps after the first' : 'one step, its bind groups and buffers made';
+  out.push('', `Warm-up ${ms(r.timing.warmupMs)}: ${r.timing.warmupPipelines} compute pipelines created before the first step`);
+  out.push(`Time per step ${ms(r.timing.stepMs)} (wall clock, ${steady}); recording its commands ${ms(r.timing.recordMs)} of CPU`);
   out.push(...table(PHASE_NAMES.map((p) => [p, ms(r.timing.phasesMs[p])])));
   out.push(
     `  by ${r.timing.source === 'timestamp-query' ? 'GPU timestamp queries' : 'the wall clock around each phase (no timestamp-query on this device, or --wall-clock)'}`,

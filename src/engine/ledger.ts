@@ -26,6 +26,7 @@ import {
   type LedgerPoint,
 } from '../protocol/ledger.ts';
 import { ArenaSlice } from './arena.ts';
+import { DryBuffer } from './dry.ts';
 import { countClear, endOpenPass } from './work.ts';
 
 export interface LedgerCreateOptions {
@@ -127,6 +128,8 @@ export class Ledger {
   private readonly arenas = new Set<GPUBuffer>();
   private arenaBytes = 0;
   private liveSliceAllocated = 0;
+  // Inside dry(): tensors are DryBuffers, and nothing is created, recorded or freed.
+  private dry_ = false;
 
   /**
    * `historyLimit`: how many events (timeline points) and ended entries are kept, so an hour
@@ -142,6 +145,25 @@ export class Ledger {
     this.device = device;
     this.historyLimit = Math.max(16, opts.historyLimit ?? DEFAULT_HISTORY_LIMIT);
     this.pooling = opts.pool === true;
+  }
+
+  /**
+   * Runs `body` (a step recorded for its pipelines only, dry.ts) with the ledger inert: create()
+   * checks its arguments as always and returns a DryBuffer, release(), destroy(), trackSlice()
+   * and flush() do nothing, and the current op is restored afterwards. No event, entry, byte or
+   * buffer of the ledger changes, so the step recorded next is accounted as if none came before.
+   */
+  async dry<T>(body: () => Promise<T>): Promise<T> {
+    if (this.dry_) throw new Error('Ledger.dry: already dry');
+    const { op, opLabel } = this;
+    this.dry_ = true;
+    try {
+      return await body();
+    } finally {
+      this.dry_ = false;
+      this.op = op;
+      this.opLabel = opLabel;
+    }
   }
 
   /** Starts the next op; later events record its index and label. Returns the index (0, 1, …). */
@@ -177,6 +199,7 @@ export class Ledger {
     checkUsage(name, usage);
     const allocated = alignedSize(size);
     this.checkLimits(name, size, allocated, usage);
+    if (this.dry_) return new DryBuffer(`Ledger.${name}`, allocated, usage);
     const op = opts.op ?? this.op;
 
     const reused = opts.reuseIn && (usage & GPUBufferUsage.COPY_DST) !== 0 ? this.takeReleased(name, allocated, usage) : null;
@@ -272,6 +295,7 @@ export class Ledger {
    * second time does nothing; a buffer from anywhere else is a bug and throws.
    */
   destroy(buffer: GPUBuffer): void {
+    if (this.dry_) return;
     this.free(buffer, 'destroy');
     buffer.destroy();
   }
@@ -283,6 +307,7 @@ export class Ledger {
    * buffers still count in `physicalBytes` until flushed, so the difference stays visible.
    */
   release(buffer: GPUBuffer): void {
+    if (this.dry_) return;
     if (this.free(buffer, 'release') && !(buffer instanceof ArenaSlice)) {
       this.pending.push(buffer);
       this.pendingBytes += alignedSize(buffer.size);
@@ -295,6 +320,7 @@ export class Ledger {
    * call after submitting their encoder.
    */
   flush(): void {
+    if (this.dry_) return;
     const released = this.pending.splice(0);
     if (this.pooling) {
       this.pool.push(...released);
@@ -346,6 +372,7 @@ export class Ledger {
    */
   trackSlice(slice: ArenaSlice, name: string, category: LedgerCategory, requested: number, op = this.op): void {
     if (!isLedgerCategory(category)) throw new TypeError(`Ledger.trackSlice(${name}): unknown category '${String(category)}', expected one of ${LEDGER_CATEGORIES.join(', ')}`);
+    if (this.dry_) return;
     if (this.tracked.has(slice)) throw new Error(`Ledger.trackSlice: '${name}' is already live`);
     this.checkLimits(name, requested, slice.extent, GPUBufferUsage.STORAGE);
     this.ended.delete(slice);

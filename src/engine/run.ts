@@ -183,6 +183,10 @@ async function runLoop(
     const trainer = await makeTrainer(ledger);
     // Segments per step: forward, the loss, each block's backward and recompute, embeddings, optimizer.
     rec = await StepRecorder.create(device, ledger, 4 + 2 * layers, !opts.wallClock);
+    // Every pipeline the step uses, created before the first step: no step time includes a compile.
+    const w0 = performance.now();
+    const warmupPipelines = await trainer.warmUp();
+    const warmupMs = performance.now() - w0;
     const loss: number[] = [];
     const stepMs: number[] = [];
     const recordMs: number[] = [];
@@ -196,17 +200,19 @@ async function runLoop(
       const t0 = performance.now();
       await trainer.step(rec);
       recordMs.push(performance.now() - t0);
-      phases.push(await rec.finish());
+      await rec.finish();
       work = rec.takeWork();
       stepMs.push(performance.now() - t0);
-      // The loss is read a step late: this step's readback maps while the next one records.
+      // The loss and the phase times are read a step late: this step's readbacks map while the next one records.
       trainer.requestLoss();
       if (s > 0) {
+        phases.push(await rec.takeTimes());
         loss.push(await trainer.takeLoss());
         opts.onProgress?.({ stage: 'step', step: s, steps, loss: loss[s - 1]! });
       }
     }
     if (steps > 0) {
+      phases.push(await rec.takeTimes());
       loss.push(await trainer.takeLoss());
       opts.onProgress?.({ stage: 'step', step: steps, steps, loss: loss[steps - 1]! });
     }
@@ -232,7 +238,7 @@ async function runLoop(
       adapter: summary,
       estimate: plan,
       actual: { ...measured, physicalPeakBytes, stagingBytes, liveAfterDisposeBytes: ledger.liveBytes },
-      timing: { stepMs: steady(stepMs), stepsMs: stepMs, recordMs: steady(recordMs), phasesMs, source },
+      timing: { warmupMs, warmupPipelines, stepMs: steady(stepMs), stepsMs: stepMs, recordMs: steady(recordMs), phasesMs, source },
       loss,
       skippedSteps,
       timeline: window.map((p) => ({
@@ -283,13 +289,14 @@ export async function compareLaunches(
   const sides: { launch: OptimizerLaunch; ledger: Ledger; trainer?: AnyTrainer; rec?: StepRecorder; out: LaunchTimes }[] = opts.launches.map((launch) => ({
     launch,
     ledger: new Ledger(device, { historyLimit: 192 * (cfg.layers + 2), pool: true }),
-    out: { launch, cpuMs: [], wallMs: [], work: { flops: { forward: 0, backward: 0, recompute: 0, optimizer: 0 }, totalFlops: 0, matmulFlops: 0, dispatches: 0, computePasses: 0, clears: 0, readbacks: 0 }, loss: NaN },
+    out: { launch, cpuMs: [], wallMs: [], work: { flops: { forward: 0, backward: 0, recompute: 0, optimizer: 0 }, totalFlops: 0, matmulFlops: 0, dispatches: 0, computePasses: 0, clears: 0, readbacks: 0, submits: 0 }, loss: NaN },
   }));
   try {
     for (const s of sides) {
       setOptimizerLaunch(device, s.launch);
       s.trainer = await make(s.ledger);
       s.rec = await StepRecorder.create(device, s.ledger, 4 + 2 * cfg.layers, false);
+      await s.trainer.warmUp();
     }
     setOptimizerLaunch(device, 'fused');
     const step = async (s: (typeof sides)[number], timed: boolean) => {
@@ -360,10 +367,11 @@ export async function openTrainingSteps(opened: OpenedDevice, cfg: RunConfig | G
     } finally {
       setOptimizerLaunch(device, 'fused');
     }
-    // As a run records a step: timestamp markers where the adapter has them, one submit a step
-    // (without them, a submit per phase segment). Per-phase times are not reported here.
+    // As a run records a step: timestamp markers where the adapter has them, a submit per phase,
+    // its pipelines created before the first step. Per-phase times are not reported here.
     const recorder = await StepRecorder.create(device, ledger, 4 + 2 * cfg.layers);
     rec = recorder;
+    await trainer.warmUp();
     let recordMs: number[] = [];
     let windowStart = 0;
     let work = recorder.takeWork();

@@ -17,6 +17,7 @@ export class WorkCounter {
   private passes = 0;
   private clears = 0;
   private readbacks = 0;
+  private submits = 0;
 
   /** Credits to this counter what is recorded into `encoder` from now on. */
   attach(encoder: GPUCommandEncoder): void {
@@ -38,6 +39,11 @@ export class WorkCounter {
     this.readbacks += 1;
   }
 
+  /** A command buffer of the step's submitted to the queue. */
+  submit(): void {
+    this.submits += 1;
+  }
+
   /** What was counted since the last take, and a fresh start. */
   take(): StepWork {
     const out: StepWork = {
@@ -48,6 +54,7 @@ export class WorkCounter {
       computePasses: this.passes,
       clears: this.clears,
       readbacks: this.readbacks,
+      submits: this.submits,
     };
     this.flops = { forward: 0, backward: 0, recompute: 0, optimizer: 0 };
     this.matmulFlops = 0;
@@ -55,6 +62,7 @@ export class WorkCounter {
     this.passes = 0;
     this.clears = 0;
     this.readbacks = 0;
+    this.submits = 0;
     return out;
   }
 }

@@ -182,17 +182,23 @@ export const KERNEL_WORK = {
 /**
  * Adds kernel calls up by phase. Setting `phase` starts a segment, as each rec.phase() of the
  * trainers does; the kernel calls of a segment share one compute pass (the step's passes are
- * left open from call to call and ended at each segment's boundary: engine/work.ts).
+ * left open from call to call and ended at each segment's boundary: engine/work.ts). Each turn
+ * to another phase is a submission of the phase before (engine/profiler.ts), and the last
+ * phase is submitted with the loss copy when the step ends.
  */
 class Tally {
   private phase_: PhaseName = 'forward';
   private open = false;
+  private turns: PhaseName | null = null;
+  private submits = 0;
 
   get phase(): PhaseName {
     return this.phase_;
   }
 
   set phase(p: PhaseName) {
+    if (p !== this.turns) this.submits += 1;
+    this.turns = p;
     this.phase_ = p;
     this.open = false;
   }
@@ -203,6 +209,8 @@ class Tally {
   private passes = 0;
 
   add(k: KernelWork): void {
+    // A first segment begun without setting `phase` (it starts as 'forward').
+    if (this.turns === null) this.phase = this.phase_;
     this.flops[this.phase] += k.flops;
     this.matmulFlops += k.matmulFlops;
     this.dispatches += k.dispatches;
@@ -221,6 +229,7 @@ class Tally {
       clears: 0,
       // The loss, copied for the host at the end of the step (engine/graph/trainer.ts).
       readbacks: 1,
+      submits: this.submits,
     };
   }
 }

@@ -35,6 +35,8 @@ export const ENGINE_ERRORS = {
   Busy: 'Busy',
   /** The device was lost during a run (a driver reset, or destroyed): the run kept nothing. */
   DeviceLost: 'DeviceLost',
+  /** A kernel's pipeline did not compile (createComputePipelineAsync rejected): a bug of the engine or the driver. */
+  PipelineFailed: 'PipelineFailed',
 } as const;
 export type EngineErrorName = (typeof ENGINE_ERRORS)[keyof typeof ENGINE_ERRORS];
 

@@ -185,6 +185,8 @@ export const RunReportSchema = z.object({
     liveAfterDisposeBytes: byteCount,
   }),
   timing: z.object({
+    warmupMs: ms,
+    warmupPipelines: count,
     stepMs: ms,
     stepsMs: bounded(ms, RUN_LIMITS.steps, 'step times'),
     recordMs: ms,
@@ -216,6 +218,7 @@ export const RunReportSchema = z.object({
     computePasses: count,
     clears: count,
     readbacks: count,
+    submits: count,
   }),
 });
 

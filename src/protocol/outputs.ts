@@ -51,7 +51,13 @@ export const RunSweepOutputSchema = z.union([
 ]);
 
 /** A training step's launches (RunReport.work's counts). */
-const launchCounts = z.object({ dispatches: z.number().int().min(0), computePasses: z.number().int().min(0), clears: z.number().int().min(0), readbacks: z.number().int().min(0) });
+const launchCounts = z.object({
+  dispatches: z.number().int().min(0),
+  computePasses: z.number().int().min(0),
+  clears: z.number().int().min(0),
+  readbacks: z.number().int().min(0),
+  submits: z.number().int().min(0),
+});
 
 const EngineResultSchema = z.object({
   ms,

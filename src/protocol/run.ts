@@ -130,6 +130,12 @@ export interface StepWork {
   clears: number;
   /** Copies a step records into mappable buffers to read back (its loss; the profiler's timestamps not included). */
   readbacks: number;
+  /**
+   * Command buffers a step submits: one per phase turn (a phase's commands go to the queue as
+   * soon as the step turns to the next one), the last with the loss copy; not counting the
+   * extra submission of a step whose gradients a test inspects.
+   */
+  submits: number;
 }
 
 export interface RunProgress {
@@ -161,14 +167,23 @@ export interface RunReport {
     liveAfterDisposeBytes: number;
   };
   timing: {
-    /** Median wall time of a step after the first (the first compiles pipelines). */
+    /**
+     * Wall time of the warm-up before the first step: every compute pipeline the step uses,
+     * created with createComputePipelineAsync, all requested at once (Trainer.warmUp), so no
+     * step's time includes a shader compile.
+     */
+    warmupMs: number;
+    /** Pipelines the warm-up created (those not already cached on the device). */
+    warmupPipelines: number;
+    /** Median wall time of a step after the first (the first makes its bind groups and buffers). */
     stepMs: number;
     /** Wall time of every step, in order (the first included), so a chart can show the spread. */
     stepsMs: number[];
     /**
-     * Median CPU time of the steps after the first spent recording their commands (the call
-     * that builds the step's one encoder). With timestamp-query nothing is submitted in it, so
-     * this is the floor a step costs whatever the GPU; in wall-clock mode it includes the waits.
+     * Median CPU time of the steps after the first spent recording their commands (the step
+     * call, which submits each phase as the next begins). With timestamp-query it waits for
+     * nothing, so this is the floor a step costs whatever the GPU; in wall-clock mode it
+     * includes the waits.
      */
     recordMs: number;
     /** GPU (timestamp-query) or wall time per phase, median over steps after the first. */

@@ -7,7 +7,8 @@
  * pipelines on the matmul shapes, so a new batch × sequence costs a compile, a new checkpointing
  * mode does not). The model starts from priors for the adapter's kind and the measured matmul
  * rate, and learns from every finished run: the steady step time rescales the step terms, the
- * first step's excess over it sets the compile time.
+ * warm-up before the first step (its pipelines) plus the first step's excess over the steady
+ * one sets the compile time.
  */
 import { isCnnRun } from '../protocol/cnn.ts';
 import type { EngineRunConfig, EngineRunReport } from '../protocol/engine-api.ts';
@@ -73,7 +74,7 @@ const median = (xs: number[]) => {
 /**
  * The model after a finished run: step terms rescaled so the run's steady step is predicted
  * exactly (averaged with what earlier runs taught), and, when the run compiled, the compile
- * time set from its first step.
+ * time set from its warm-up and first step.
  */
 export function learnSpeed(model: SpeedModel, work: StepWorkSummary, report: Pick<EngineRunReport, 'timing'>, compiled: boolean): SpeedModel {
   const times = report.timing.stepsMs;
@@ -89,7 +90,7 @@ export function learnSpeed(model: SpeedModel, work: StepWorkSummary, report: Pic
     compileMs: model.compileMs,
     learned: model.learned + 1,
   };
-  if (!compiled) next.compileMs = Math.max(0, times[0]! - steady);
+  if (!compiled) next.compileMs = report.timing.warmupMs + Math.max(0, times[0]! - steady);
   return next;
 }
 

@@ -103,7 +103,8 @@ export class RunQueueController implements ReactiveController {
     for (const p of this.points) {
       if (p.status === 'done' && p.report) {
         predictedDone += p.predictedMs;
-        actualDone += p.report.timing.stepsMs.reduce((a, b) => a + b, 0);
+        // The prediction includes the compile: the run's warm-up, before its first step.
+        actualDone += p.report.timing.warmupMs + p.report.timing.stepsMs.reduce((a, b) => a + b, 0);
       }
     }
     const pace = predictedDone > 0 && actualDone > 0 ? actualDone / predictedDone : 1;

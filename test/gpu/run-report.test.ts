@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create, globals } from 'webgpu';
 import { openDevice, type OpenedDevice } from '../../src/engine/device.ts';
 import { runGptTraining, runTraining } from '../../src/engine/run.ts';
+import { stepWork } from '../../src/estimate/vramlab-work.ts';
 import { PLAN_CATEGORIES, zeroCategories } from '../../src/protocol/plan.ts';
 import { DEFAULT_RUN, GPT_NANO_RUN, tensorsAliveAt, type RunReport } from '../../src/protocol/run.ts';
 
@@ -29,6 +30,16 @@ describe('a run report names the tensors alive at each point of the step', () =>
     const r = await runTraining(opened, { ...DEFAULT_RUN, d: 8, hidden: 16, layers: 4, batch: 4, steps: 3, checkpoint: 'sqrt', precision: 'amp-bf16' });
     expectTensorsMatchBytes(r);
     expect(r.timing.stepsMs).toHaveLength(3);
+    // The first run on this device: its pipelines are created by the warm-up, before the first step.
+    expect(r.timing.warmupPipelines).toBeGreaterThan(0);
+    expect(r.timing.warmupMs).toBeGreaterThan(0);
+    // Each step's phase times, read a step late, reach the report: √n recomputes.
+    if (opened.device.features.has('timestamp-query')) expect(r.timing.source).toBe('timestamp-query');
+    expect(r.timing.phasesMs.recompute).toBeGreaterThan(0);
+    expect(r.timing.phasesMs.forward).toBeGreaterThan(0);
+    // Backward and recompute segments interleave: a submit at each turn.
+    expect(r.work).toEqual(stepWork(r.config));
+    expect(r.work.submits).toBeGreaterThan(3);
     // The peak point names activations among its tensors.
     const totals = r.timeline.map((p) => PLAN_CATEGORIES.reduce((a, c) => a + p.bytes[c], 0));
     const names = tensorsAliveAt(r, totals.indexOf(Math.max(...totals))).map((t) => t.category);
@@ -40,6 +51,7 @@ describe('a run report names the tensors alive at each point of the step', () =>
     const r = await runGptTraining(opened, { ...GPT_NANO_RUN, seq: 8, batch: 1, steps: 2, attention: 'eager', checkpoint: 'selective' });
     expectTensorsMatchBytes(r);
     expect(r.timing.stepsMs).toHaveLength(2);
+    expect(r.work).toEqual(stepWork(r.config));
   });
 
   it('a report without the end state is not mistaken for an empty step', () => {

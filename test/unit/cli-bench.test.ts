@@ -240,7 +240,7 @@ describe('bench --ab', () => {
   });
 
   it('prints both launches, the ratio with its spread, the counts and the load', () => {
-    const counts = (dispatches: number) => ({ dispatches, computePasses: dispatches - 1, clears: 0, readbacks: 1 });
+    const counts = (dispatches: number) => ({ dispatches, computePasses: dispatches - 1, clears: 0, readbacks: 1, submits: 3 });
     const line: AbLine = {
       work: 'mlp-4-blocks', kind: 'mlp', shape: { d: 64 }, launches: { a: 'per-tensor', b: 'fused' }, iters: 10,
       cpuMsPerStep: { a: 40, b: 30 }, wallMsPerStep: { a: 50, b: 35 },

@@ -65,7 +65,7 @@ function makeReport(over: { timeline?: RunReport['timeline']; phasesMs?: RunRepo
       stagingBytes: 8,
       liveAfterDisposeBytes: 0,
     },
-    timing: { stepMs: 5, stepsMs: [5, 5], recordMs: 0.5, phasesMs: over.phasesMs ?? { forward: 1.5, backward: 2.25, recompute: 0.5, optimizer: 0.75 }, source: 'wall-clock' },
+    timing: { warmupMs: 40, warmupPipelines: 3, stepMs: 5, stepsMs: [5, 5], recordMs: 0.5, phasesMs: over.phasesMs ?? { forward: 1.5, backward: 2.25, recompute: 0.5, optimizer: 0.75 }, source: 'wall-clock' },
     loss: [1.5, 1.25],
     skippedSteps: 0,
     timeline,

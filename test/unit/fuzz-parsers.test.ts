@@ -624,7 +624,7 @@ function realReport(): RunReport {
       stagingBytes: 64,
       liveAfterDisposeBytes: 0,
     },
-    timing: { stepMs: 12.5, stepsMs: [12.5], recordMs: 1, phasesMs: { forward: 3, backward: 6, recompute: 0, optimizer: 1.25 }, source: 'wall-clock' },
+    timing: { warmupMs: 40, warmupPipelines: 3, stepMs: 12.5, stepsMs: [12.5], recordMs: 1, phasesMs: { forward: 3, backward: 6, recompute: 0, optimizer: 1.25 }, source: 'wall-clock' },
     loss: [1.2, 0.9, NaN, Infinity],
     skippedSteps: 1,
     timeline: [

@@ -20,7 +20,7 @@ import { recordColumnSum } from '../kernels/reduce.ts';
 import { recordRelu, recordReluBackward } from '../kernels/relu.ts';
 import { packHalf } from '../kernels/storage.ts';
 import type { Ledger } from '../ledger.ts';
-import type { StepRecorder } from '../profiler.ts';
+import type { StepRecording } from '../profiler.ts';
 import { mulberry32, uniform } from '../rng.ts';
 import { CNN_IMAGES, type CnnCommand, type CnnLayout, cnnLayout, cnnSpecOf } from '../../estimate/cnn.ts';
 import { planConfigOfCnn, type CnnRunConfig } from '../../protocol/cnn.ts';
@@ -104,7 +104,7 @@ export class CnnTrainer extends Trainer {
   }
 
   /** One training step: the program's commands, op by op, then the optimizer. */
-  async step(rec: StepRecorder, inspect?: GradInspector): Promise<void> {
+  async step(rec: StepRecording, inspect?: GradInspector): Promise<void> {
     this.beginStep(rec);
     const grads: Grad[] = [];
     const prog = this.layout.program;

@@ -21,7 +21,7 @@ import { recordLoraActivationGrad } from '../kernels/lora.ts';
 import { recordMatmul, type MatmulArgs } from '../kernels/matmul.ts';
 import { recordColumnSum } from '../kernels/reduce.ts';
 import type { Ledger } from '../ledger.ts';
-import type { StepRecorder } from '../profiler.ts';
+import type { StepRecording } from '../profiler.ts';
 import { mulberry32 } from '../rng.ts';
 import { type GptRunConfig, loraScaleOf } from '../../protocol/run.ts';
 import type { ModelDescription, UnitDesc } from '../../estimate/describe.ts';
@@ -305,7 +305,7 @@ export class GptTrainer extends DescribedTrainer {
     return dXin;
   }
 
-  async step(rec: StepRecorder, inspect?: GradInspector): Promise<void> {
+  async step(rec: StepRecording, inspect?: GradInspector): Promise<void> {
     const { cfg, device, ledger, act, rows } = this;
     const { vocab: V, dModel: d, layers: L, heads, batch: B, seq: S } = cfg;
     const I = this.inner;

@@ -28,7 +28,7 @@ import { recordRope } from '../kernels/rope.ts';
 import type { Storage } from '../kernels/storage.ts';
 import { recordSwiglu, recordSwigluBackward } from '../kernels/swiglu.ts';
 import type { Ledger } from '../ledger.ts';
-import type { StepRecorder } from '../profiler.ts';
+import type { StepRecording } from '../profiler.ts';
 import { mulberry32 } from '../rng.ts';
 import { type LlamaRunConfig, loraScaleOf } from '../../protocol/run.ts';
 import { type DecoderBody, DescribedTrainer } from './described.ts';
@@ -295,7 +295,7 @@ export class LlamaTrainer extends DescribedTrainer {
     return dGamma ? { dGamma } : {};
   }
 
-  async step(rec: StepRecorder, inspect?: GradInspector): Promise<void> {
+  async step(rec: StepRecording, inspect?: GradInspector): Promise<void> {
     const { cfg, device, ledger, act, rows } = this;
     const { vocab: V, dModel: d, layers: L, seq: S } = cfg;
     const head = this.headUnit;

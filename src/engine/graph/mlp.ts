@@ -12,7 +12,7 @@ import { recordMatmul } from '../kernels/matmul.ts';
 import { recordColumnSum } from '../kernels/reduce.ts';
 import { packHalf } from '../kernels/storage.ts';
 import type { Ledger } from '../ledger.ts';
-import type { StepRecorder } from '../profiler.ts';
+import type { StepRecording } from '../profiler.ts';
 import { mulberry32, uniform } from '../rng.ts';
 import { DEFAULT_LR, type RunConfig } from '../../protocol/run.ts';
 import type { ModelDescription, UnitDesc } from '../../estimate/describe.ts';
@@ -123,7 +123,7 @@ export class MlpTrainer extends DescribedTrainer {
    * One training step: forward, loss, backward (recomputing checkpointed blocks), optimizer.
    * `inspect` (tests) sees the gradients after backward, before the update.
    */
-  async step(rec: StepRecorder, inspect?: GradInspector): Promise<void> {
+  async step(rec: StepRecording, inspect?: GradInspector): Promise<void> {
     const { cfg, ledger, device } = this;
     const L = cfg.layers;
     const { batch: B, d, hidden } = cfg;

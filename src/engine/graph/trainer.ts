@@ -9,7 +9,10 @@ import { recordCast } from '../kernels/cast.ts';
 import { LOSS_STATE_BYTES, recordCheckFinite, recordOptimizerStep, recordUpdateLossScale, writeHyper } from '../kernels/optimizer.ts';
 import { type Storage, storageBytes } from '../kernels/storage.ts';
 import type { Ledger, LedgerCreateOptions } from '../ledger.ts';
-import type { StepRecorder } from '../profiler.ts';
+import { DryRecorder } from '../dry.ts';
+import { collectPipelines, type PipelineCreation } from '../kernels/storage.ts';
+import { isPatient } from '../gpu-wait.ts';
+import type { StepRecording } from '../profiler.ts';
 import { ParamArena, type ArenaTensor } from './param-arena.ts';
 import { countReadback, endOpenPass } from '../work.ts';
 import { checkpointPlan } from '../../estimate/schedule.ts';
@@ -113,7 +116,7 @@ export abstract class Trainer {
   private stepIndex = 0;
   private op = 0;
   /** The step's recorder between beginStep and the end of finishStep; null outside a step. */
-  private recorder: StepRecorder | null = null;
+  private recorder: StepRecording | null = null;
 
   protected constructor(device: GPUDevice, ledger: Ledger, opts: TrainerOptions) {
     this.device = device;
@@ -214,10 +217,12 @@ export abstract class Trainer {
   }
 
   /** Starts a step: writes this step's hyper-parameters (before any command of it is submitted). */
-  protected beginStep(rec: StepRecorder): void {
+  protected beginStep(rec: StepRecording): void {
     this.recorder = rec;
     this.stepIndex += 1;
     this.op = 0;
+    // A step recorded for its pipelines only (warmUp) writes nothing to the GPU.
+    if (rec instanceof DryRecorder) return;
     // torch.optim defaults: momentum 0.9 (as most recipes set it), Adam β = (0.9, 0.999), ε = 1e-8, AdamW decay 0.01.
     writeHyper(this.device.queue, this.hyper, {
       lr: this.opts.lr,
@@ -245,7 +250,7 @@ export abstract class Trainer {
   }
 
   /** After backward: lets a test read the gradients, then runs the optimizer and frees them. */
-  protected async finishStep(rec: StepRecorder, grads: Grad[], inspect?: GradInspector): Promise<void> {
+  protected async finishStep(rec: StepRecording, grads: Grad[], inspect?: GradInspector): Promise<void> {
     if (inspect) {
       await rec.submit();
       await inspect(grads.map(({ name, buffer, n }) => ({ name, buffer, n })));
@@ -308,7 +313,28 @@ export abstract class Trainer {
     if (fp16) recordUpdateLossScale(this.device, enc, { lossState: this.lossState, growthInterval: GROWTH_INTERVAL });
   }
 
-  abstract step(rec: StepRecorder, inspect?: GradInspector): Promise<void>;
+  abstract step(rec: StepRecording, inspect?: GradInspector): Promise<void>;
+
+  /**
+   * Creates every compute pipeline the step uses and the device has not cached yet, before the
+   * first step: the step is recorded dry (dry.ts: no buffer, no command, nothing in the ledger,
+   * the step count unchanged) to learn its pipelines, which are then created with
+   * createComputePipelineAsync, all requested at once and awaited together (in Node, where Dawn
+   * compiles them no faster that way, one by one: kernels/storage.ts PipelineCreation). The
+   * steps after it compile nothing, and in a browser the worker is not blocked while the GPU
+   * process compiles. Returns how many pipelines it created; rejects with an Error named
+   * PipelineFailed if one does not compile.
+   */
+  async warmUp(how: PipelineCreation = isPatient(this.device) ? 'sync' : 'async'): Promise<number> {
+    if (this.recorder) throw new Error('Trainer.warmUp: a step is being recorded');
+    const stepIndex = this.stepIndex;
+    try {
+      return await collectPipelines(this.device, () => this.ledger.dry(() => this.step(new DryRecorder())), how);
+    } finally {
+      this.stepIndex = stepIndex;
+      this.recorder = null;
+    }
+  }
 
   /**
    * Starts reading the last step's loss back, once its recorder has finished (submitted it):

@@ -15,6 +15,8 @@
  */
 import storageWgsl from '../../../shaders/storage.wgsl?raw';
 import { bindingResource } from '../arena.ts';
+import { isDryEncoder } from '../dry.ts';
+import { ENGINE_ERRORS } from '../../protocol/engine-api.ts';
 import { countPass, passFor } from '../work.ts';
 import type { KernelWork } from '../../estimate/vramlab-work.ts';
 
@@ -161,34 +163,146 @@ export interface PipelineSpec {
   constants: Record<string, number>;
 }
 
-/**
- * The pipeline for spec on device, created on first use with an 'auto' layout. The cache is
- * the calling module's own WeakMap, so a destroyed device and its pipelines can be collected.
- */
-export function cachedPipeline(caches: WeakMap<GPUDevice, KernelCache>, device: GPUDevice, spec: PipelineSpec): GPUComputePipeline {
+/** Pipelines a warm-up found missing, per kernel cache and key, while it collects on a device. */
+type Missing = Map<KernelCache, Map<string, PipelineSpec>>;
+const collecting = new WeakMap<GPUDevice, Missing>();
+// Pipelines created per device, by path: a test asserts a warmed step creates none on its own.
+const created = new WeakMap<GPUDevice, { sync: number; async: number }>();
+
+/** Stands for a missing pipeline while a warm-up collects; recordPass records nothing with it (dry.ts). */
+const PENDING_PIPELINE = { __brand: 'GPUComputePipeline', label: 'pending' } as unknown as GPUComputePipeline;
+
+/** How many pipelines were created on device so far: on first use (sync) and by warm-ups (async). */
+export function pipelinesCreated(device: GPUDevice): { sync: number; async: number } {
+  return { ...(created.get(device) ?? { sync: 0, async: 0 }) };
+}
+
+function countCreated(device: GPUDevice, path: 'sync' | 'async'): void {
+  const c = created.get(device) ?? { sync: 0, async: 0 };
+  c[path] += 1;
+  created.set(device, c);
+}
+
+function cacheFor(caches: WeakMap<GPUDevice, KernelCache>, device: GPUDevice, spec: PipelineSpec): KernelCache {
   let cache = caches.get(device);
   if (!cache) {
     cache = { module: device.createShaderModule({ label: `${spec.family}.module`, code: spec.code }), pipelines: new Map() };
     caches.set(device, cache);
   }
+  return cache;
+}
+
+function checkConstants(spec: PipelineSpec): void {
+  for (const name in spec.constants) {
+    const v = spec.constants[name]!;
+    if (!Number.isFinite(v)) throw new RangeError(`${spec.family}: override ${name} must be a finite number, got ${v}`);
+  }
+}
+
+function descriptor(cache: KernelCache, spec: PipelineSpec, key: string): GPUComputePipelineDescriptor {
+  return { label: `${spec.family}.pipeline[${key}]`, layout: 'auto', compute: { module: cache.module, entryPoint: spec.entryPoint, constants: spec.constants } };
+}
+
+/**
+ * The pipeline for spec on device, created on first use with an 'auto' layout. The cache is
+ * the calling module's own WeakMap, so a destroyed device and its pipelines can be collected.
+ * While collectPipelines runs on the device, a missing pipeline is noted instead of created.
+ */
+export function cachedPipeline(caches: WeakMap<GPUDevice, KernelCache>, device: GPUDevice, spec: PipelineSpec): GPUComputePipeline {
+  const cache = cacheFor(caches, device, spec);
   // Built on every dispatch, so no sort and no arrays: the constants' insertion order is fixed
   // per call site (another order for the same values only makes a second, equal pipeline).
   let key = spec.entryPoint;
   for (const name in spec.constants) key += `,${name}=${spec.constants[name]}`;
   let pipeline = cache.pipelines.get(key);
   if (!pipeline) {
-    for (const name in spec.constants) {
-      const v = spec.constants[name]!;
-      if (!Number.isFinite(v)) throw new RangeError(`${spec.family}: override ${name} must be a finite number, got ${v}`);
+    checkConstants(spec);
+    const missing = collecting.get(device);
+    if (missing) {
+      let specs = missing.get(cache);
+      if (!specs) missing.set(cache, (specs = new Map()));
+      specs.set(key, spec);
+      return PENDING_PIPELINE;
     }
-    pipeline = device.createComputePipeline({
-      label: `${spec.family}.pipeline[${key}]`,
-      layout: 'auto',
-      compute: { module: cache.module, entryPoint: spec.entryPoint, constants: spec.constants },
-    });
+    pipeline = device.createComputePipeline(descriptor(cache, spec, key));
+    countCreated(device, 'sync');
     cache.pipelines.set(key, pipeline);
   }
   return pipeline;
+}
+
+/**
+ * How a warm-up creates the pipelines it collected. 'async': createComputePipelineAsync, all
+ * requested at once and awaited together; a browser's worker stays free while the GPU process
+ * compiles. 'sync': createComputePipeline one after the other, for Dawn in Node (the `webgpu`
+ * package), which compiles async pipelines one at a time too, and while they are pending
+ * polls on the main thread: on SwiftShader (2 cores, busy) the same pipelines took 1.6–3× the
+ * wall time async (README, Warm-up).
+ */
+export type PipelineCreation = 'async' | 'sync';
+
+/**
+ * Runs `record` (a step recorded into a DryEncoder, dry.ts) noting every pipeline it asks for
+ * that is not cached yet, then creates them all (`how`) and caches them: the step recorded
+ * next finds every pipeline. Returns how many it created. A pipeline that fails to compile
+ * asynchronously rejects with an Error named PipelineFailed that names the kernel, its
+ * constants and the compiler's message.
+ */
+export async function collectPipelines(device: GPUDevice, record: () => Promise<void>, how: PipelineCreation = 'async'): Promise<number> {
+  if (collecting.has(device)) throw new Error('collectPipelines: a warm-up is already collecting on this device');
+  const missing: Missing = new Map();
+  collecting.set(device, missing);
+  try {
+    await record();
+  } finally {
+    collecting.delete(device);
+  }
+  const jobs: Promise<void>[] = [];
+  for (const [cache, specs] of missing) {
+    for (const [key, spec] of specs) {
+      if (how === 'sync') {
+        // Scoped, so a pipeline that does not compile fails here as the async path does.
+        device.pushErrorScope('internal');
+        device.pushErrorScope('validation');
+        const pipeline = device.createComputePipeline(descriptor(cache, spec, key));
+        const errors = Promise.all([device.popErrorScope(), device.popErrorScope()]);
+        jobs.push(
+          errors.then(([validation, internal]) => {
+            const e = validation ?? internal;
+            if (e) throw pipelineFailed(spec, key, { reason: validation ? 'validation' : 'internal', message: e.message });
+            countCreated(device, 'sync');
+            cache.pipelines.set(key, pipeline);
+          }),
+        );
+        continue;
+      }
+      jobs.push(
+        device.createComputePipelineAsync(descriptor(cache, spec, key)).then(
+          (pipeline) => {
+            countCreated(device, 'async');
+            cache.pipelines.set(key, pipeline);
+          },
+          (err: unknown) => {
+            throw pipelineFailed(spec, key, err);
+          },
+        ),
+      );
+    }
+  }
+  // Every request settles before the first failure is thrown: none is left running unseen.
+  const settled = await Promise.allSettled(jobs);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return jobs.length;
+}
+
+/** A rejection of createComputePipelineAsync (a GPUPipelineError: reason 'validation' or 'internal'), or a scoped error, as one sentence. */
+function pipelineFailed(spec: PipelineSpec, key: string, err: unknown): Error {
+  const reason = (err as { reason?: string } | null)?.reason;
+  const message = String((err as { message?: unknown } | null)?.message ?? err).replace(/\s*\n\s*/g, ' ').trim() || 'no message';
+  const e = new Error(`${spec.family}: the GPU could not compile the pipeline ${spec.family}.pipeline[${key}] (${reason ?? 'error'}): ${message}`, { cause: err });
+  e.name = ENGINE_ERRORS.PipelineFailed;
+  return e;
 }
 
 /**
@@ -267,6 +381,8 @@ export function recordPass(
   dispatches: { pipeline: GPUComputePipeline; buffers: Record<number, GPUBuffer>; groups: number; label: string }[],
   work: KernelWork,
 ): void {
+  // A step recorded for its pipelines only (Trainer.warmUp): nothing to record.
+  if (isDryEncoder(encoder)) return;
   const bindGroups = dispatches.map((d) => bindGroupFor(device, d));
   const { pass, isNew, keepOpen } = passFor(encoder, label);
   countPass(encoder, work, dispatches.length, isNew);
