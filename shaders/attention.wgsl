@@ -1,6 +1,6 @@
 // Attention family: causal multi-head self-attention of a GPT-style decoder, forward and
 // backward, eager and fused. Driven by src/engine/kernels/attention.ts; storage helpers from
-// storage.wgsl; rowMax and rowSum (the whole workgroup's max and sum) from rowreduce-*.wgsl,
+// storage.wgsl; rowMax2 and rowSum (the whole workgroup's max and sum) from rowreduce-*.wgsl,
 // on subgroup operations where the device has them, which attention.ts puts in front.
 //
 // Layouts (row = b·SEQ + i, HIDDEN = HEADS·HEAD_DIM):
@@ -31,7 +31,7 @@
 //                  heads reading it, from the parked D of every later query.
 //   backward_v     one workgroup per key row of a kv head: dV likewise (overwrites the parked D).
 // The eager backward reads P from probs; the fused one recomputes it as exp(score − lse).
-// Workgroup-wide reductions (eager_probs' row max and sum, backward_q's D) are rowMax and
+// Workgroup-wide reductions (eager_probs' row max and sum, backward_q's D) are rowMax2 and
 // rowSum; the fused tile's per-row statistics (TILE rows of TILE keys in one workgroup) and the
 // backward's per-d accumulations stay serial loops in a fixed order, one lane per row or d.
 
@@ -178,13 +178,13 @@ fn eager_probs(grp: RowGroup, inv: RowInvocation) {
     return;
   }
   // Row statistics: each lane's online (max, sum) of both rows, then the pair's maxima and the
-  // lanes' sums rescaled to them, combined by rowMax and rowSum (rowreduce-*.wgsl: subgroup
+  // lanes' sums rescaled to them, combined by rowMax2 and rowSum (rowreduce-*.wgsl: subgroup
   // operations where the device has them, else a tree over workgroup memory). Each lane's keys,
   // and the order in which those combine lanes, are fixed, so the rows' statistics are the same
   // bits every run.
   let s0 = laneStats(firstRow, lid);
   let s1 = laneStats(firstRow + 1u, lid);
-  let pairMax = vec2f(rowMax(s0.x, grp, inv), rowMax(s1.x, grp, inv));
+  let pairMax = rowMax2(vec2f(s0.x, s1.x), grp, inv);
   let pairSum = rowSum(vec2f(s0.y, s1.y) * exp(vec2f(s0.x, s1.x) - pairMax), grp, inv);
   let first = firstRow * SEQ;
   let end = min(firstRow + 2u, rowsTotal) * SEQ;

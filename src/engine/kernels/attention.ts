@@ -25,7 +25,7 @@
  * travels from the first to the second in dQkv's own dV slots, overwritten by the third: the
  * kernels create no buffers, and the contract has no workspace.
  *
- * The workgroup-wide reductions (each eager row's max and Σexp, the backward's D) are rowMax and
+ * The workgroup-wide reductions (each eager row's max and Σexp, the backward's D) are rowMax2 and
  * rowSum of rowreduce.ts: subgroup operations where the device has the `subgroups` feature,
  * else a tree over workgroup memory; both combine the lanes in a fixed order (deterministic).
  */
