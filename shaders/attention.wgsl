@@ -1,6 +1,7 @@
 // Attention family: causal multi-head self-attention of a GPT-style decoder, forward and
 // backward, eager and fused. Driven by src/engine/kernels/attention.ts; storage helpers from
-// storage.wgsl.
+// storage.wgsl; rowMax2 and rowSum (the whole workgroup's max and sum) from rowreduce-*.wgsl,
+// on subgroup operations where the device has them, which attention.ts puts in front.
 //
 // Layouts (row = b·SEQ + i, HIDDEN = HEADS·HEAD_DIM):
 //   qkv   rows × 3·HIDDEN: columns [0, H) q, [H, 2H) k, [2H, 3H) v; head j uses columns
@@ -30,6 +31,9 @@
 //                  heads reading it, from the parked D of every later query.
 //   backward_v     one workgroup per key row of a kv head: dV likewise (overwrites the parked D).
 // The eager backward reads P from probs; the fused one recomputes it as exp(score − lse).
+// Workgroup-wide reductions (eager_probs' row max and sum, backward_q's D) are rowMax2 and
+// rowSum; the fused tile's per-row statistics (TILE rows of TILE keys in one workgroup) and the
+// backward's per-d accumulations stay serial loops in a fixed order, one lane per row or d.
 
 override BATCH: u32;
 override SEQ: u32;
@@ -134,13 +138,26 @@ fn dProb(bh: u32, i: u32, j: u32) -> f32 {
 
 // ---- eager forward ------------------------------------------------------------------------
 
-var<workgroup> redMax: array<f32, WG>;
-var<workgroup> redSum: array<f32, WG>;
-var<workgroup> pairMax: array<f32, 2>;
-var<workgroup> pairSum: array<f32, 2>;
+// (max, Σ exp(score − max)) over the keys lid, lid + WG, … ≤ i of flattened query row `row`,
+// online in that order; (NEG, 0) for a lane with no key or a row past the end.
+fn laneStats(row: u32, lid: u32) -> vec2f {
+  var m = NEG;
+  var l = 0.0;
+  if (row < BATCH * HEADS * SEQ) {
+    let i = row % SEQ;
+    for (var j = lid; j <= i; j += WG) {
+      let x = score(row / SEQ, i, j);
+      let mNew = max(m, x);
+      l = l * exp(m - mNew) + exp(x - mNew);
+      m = mNew;
+    }
+  }
+  return vec2f(m, l);
+}
 
-// Softmax of flattened probs element e, whose row is row 0 or 1 of the workgroup's pair.
-fn pairProb(e: u32, firstRow: u32) -> f32 {
+// Softmax of flattened probs element e, whose row is row 0 or 1 of the workgroup's pair, from
+// the pair's row maxima and sums.
+fn pairProb(e: u32, firstRow: u32, pairMax: vec2f, pairSum: vec2f) -> f32 {
   let row = e / SEQ;
   let j = e % SEQ;
   let i = row % SEQ;
@@ -152,49 +169,28 @@ fn pairProb(e: u32, firstRow: u32) -> f32 {
 }
 
 @compute @workgroup_size(WG)
-fn eager_probs(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn eager_probs(grp: RowGroup, inv: RowInvocation) {
+  let lid = inv.lid;
   let rowsTotal = BATCH * HEADS * SEQ;
-  let firstRow = 2u * groupIndex(wid, groups);
+  // Uniform per workgroup: the spare workgroups of a split dispatch leave together.
+  let firstRow = 2u * groupIndex(grp.wid, grp.groups);
   if (firstRow >= rowsTotal) {
     return;
   }
-  // Row statistics: each lane keeps an online max and sum over keys lid, lid + WG, …; lane 0
-  // merges them in a fixed order (deterministic run to run).
-  for (var r = 0u; r < 2u; r++) {
-    let row = firstRow + r;
-    var m = NEG;
-    var l = 0.0;
-    if (row < rowsTotal) {
-      let i = row % SEQ;
-      for (var j = lid; j <= i; j += WG) {
-        let x = score(row / SEQ, i, j);
-        let mNew = max(m, x);
-        l = l * exp(m - mNew) + exp(x - mNew);
-        m = mNew;
-      }
-    }
-    redMax[lid] = m;
-    redSum[lid] = l;
-    workgroupBarrier();
-    if (lid == 0u) {
-      var mm = NEG;
-      for (var t = 0u; t < WG; t++) {
-        mm = max(mm, redMax[t]);
-      }
-      var ll = 0.0;
-      for (var t = 0u; t < WG; t++) {
-        ll += redSum[t] * exp(redMax[t] - mm);
-      }
-      pairMax[r] = mm;
-      pairSum[r] = ll;
-    }
-    workgroupBarrier();
-  }
+  // Row statistics: each lane's online (max, sum) of both rows, then the pair's maxima and the
+  // lanes' sums rescaled to them, combined by rowMax2 and rowSum (rowreduce-*.wgsl: subgroup
+  // operations where the device has them, else a tree over workgroup memory). Each lane's keys,
+  // and the order in which those combine lanes, are fixed, so the rows' statistics are the same
+  // bits every run.
+  let s0 = laneStats(firstRow, lid);
+  let s1 = laneStats(firstRow + 1u, lid);
+  let pairMax = rowMax2(vec2f(s0.x, s1.x), grp, inv);
+  let pairSum = rowSum(vec2f(s0.y, s1.y) * exp(vec2f(s0.x, s1.x) - pairMax), grp, inv);
   let first = firstRow * SEQ;
   let end = min(firstRow + 2u, rowsTotal) * SEQ;
   if (PROBS_KIND == STORAGE_F32) {
     for (var e = first + lid; e < end; e += WG) {
-      probs[e] = bitcast<u32>(pairProb(e, firstRow));
+      probs[e] = bitcast<u32>(pairProb(e, firstRow, pairMax, pairSum));
     }
   } else {
     // first is even, so words first/2 … cover the pair alone; the last word's high half is 0
@@ -202,9 +198,9 @@ fn eager_probs(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) group
     for (var w = first / 2u + lid; 2u * w < end; w += WG) {
       var hi = 0.0;
       if (2u * w + 1u < end) {
-        hi = pairProb(2u * w + 1u, firstRow);
+        hi = pairProb(2u * w + 1u, firstRow, pairMax, pairSum);
       }
-      probs[w] = encodePair(pairProb(2u * w, firstRow), hi, PROBS_KIND);
+      probs[w] = encodePair(pairProb(2u * w, firstRow, pairMax, pairSum), hi, PROBS_KIND);
     }
   }
 }
@@ -255,8 +251,8 @@ var<workgroup> vTile: array<f32, TILE_ELEMS>;
 var<workgroup> accTile: array<f32, TILE_ELEMS>;
 // Scores of the tile's queries × keys, then their exp(score − running max).
 var<workgroup> sTile: array<f32, TILE_SQUARE>;
-var<workgroup> rowMax: array<f32, TILE>;
-var<workgroup> rowSum: array<f32, TILE>;
+var<workgroup> tileMax: array<f32, TILE>;
+var<workgroup> tileSum: array<f32, TILE>;
 var<workgroup> rowRescale: array<f32, TILE>;
 
 @compute @workgroup_size(WG)
@@ -279,8 +275,8 @@ fn fused_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) gro
     accTile[e] = 0.0;
   }
   for (var r = lid; r < TILE; r += WG) {
-    rowMax[r] = NEG;
-    rowSum[r] = 0.0;
+    tileMax[r] = NEG;
+    tileSum[r] = 0.0;
   }
   // Causal: the tile's last query is i0 + TILE − 1, so key tiles 0 … qb (TILE keys each).
   for (var kb = 0u; kb <= qb; kb++) {
@@ -315,7 +311,7 @@ fn fused_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) gro
     // accumulator, and the tile's probabilities relative to the new max.
     for (var r = lid; r < TILE; r += WG) {
       let i = i0 + r;
-      let mOld = rowMax[r];
+      let mOld = tileMax[r];
       var mNew = mOld;
       for (var c = 0u; c < TILE; c++) {
         if (i < SEQ && j0 + c <= i) {
@@ -333,8 +329,8 @@ fn fused_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) gro
       }
       let a = exp(mOld - mNew);
       rowRescale[r] = a;
-      rowSum[r] = rowSum[r] * a + sum;
-      rowMax[r] = mNew;
+      tileSum[r] = tileSum[r] * a + sum;
+      tileMax[r] = mNew;
     }
     workgroupBarrier();
     for (var e = lid; e < TILE_ELEMS; e += WG) {
@@ -353,7 +349,7 @@ fn fused_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) gro
     for (var e = lid; e < TILE_ELEMS; e += WG) {
       let r = e / HEAD_DIM;
       if (i0 + r < SEQ) {
-        out[headIndex(bh, i0 + r, e % HEAD_DIM)] = bitcast<u32>(accTile[e] / rowSum[r]);
+        out[headIndex(bh, i0 + r, e % HEAD_DIM)] = bitcast<u32>(accTile[e] / tileSum[r]);
       }
     }
   } else {
@@ -363,25 +359,23 @@ fn fused_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) gro
       let r = e / HEAD_DIM;
       if (i0 + r < SEQ) {
         let idx = headIndex(bh, i0 + r, e % HEAD_DIM);
-        out[idx / 2u] = encodePair(accTile[e] / rowSum[r], accTile[e + 1u] / rowSum[r], OUT_KIND);
+        out[idx / 2u] = encodePair(accTile[e] / tileSum[r], accTile[e + 1u] / tileSum[r], OUT_KIND);
       }
     }
   }
   for (var r = lid; r < TILE; r += WG) {
     if (i0 + r < SEQ) {
-      lse[bh * SEQ + i0 + r] = rowMax[r] + log(rowSum[r]);
+      lse[bh * SEQ + i0 + r] = tileMax[r] + log(tileSum[r]);
     }
   }
 }
 
 // ---- backward -----------------------------------------------------------------------------
 
-var<workgroup> red: array<f32, WG>;
 // One chunk of dS (or P) values, WG keys or queries at a time.
 var<workgroup> chunk: array<f32, WG>;
 // The workgroup's row of dQ, dK or dV, one lane per d (strided).
 var<workgroup> accRow: array<f32, HEAD_DIM>;
-var<workgroup> rowD: f32;
 
 // Where backward_q parks D of (bh, i) for backward_k: lane (head mod GROUP) of that row's
 // dV slot, one lane per query head sharing the kv head.
@@ -390,8 +384,10 @@ fn parkedD(bh: u32, i: u32) -> u32 {
 }
 
 @compute @workgroup_size(WG)
-fn backward_q(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let g = groupIndex(wid, groups);
+fn backward_q(grp: RowGroup, inv: RowInvocation) {
+  let lid = inv.lid;
+  // Uniform per workgroup: the spare workgroups of a split dispatch leave together.
+  let g = groupIndex(grp.wid, grp.groups);
   if (g >= BATCH * HEADS * SEQ) {
     return;
   }
@@ -407,21 +403,16 @@ fn backward_q(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups
       part += loadProbs(bh, i, j) * dProb(bh, i, j);
     }
   }
-  red[lid] = part;
   for (var d = lid; d < HEAD_DIM; d += WG) {
     accRow[d] = 0.0;
   }
-  workgroupBarrier();
+  // D: the lanes' partial sums (each over fixed keys or lanes d, in order) combined by rowSum
+  // (rowreduce-*.wgsl) in a fixed order, so the same bits every run; its barriers also publish
+  // the zeroed accRow.
+  let D = rowSum(vec2f(part, 0.0), grp, inv).x;
   if (lid == 0u) {
-    var s = 0.0;
-    for (var t = 0u; t < WG; t++) {
-      s += red[t];
-    }
-    rowD = s;
-    dQkv[parkedD(bh, i)] = s;
+    dQkv[parkedD(bh, i)] = D;
   }
-  workgroupBarrier();
-  let D = rowD;
   for (var j0 = 0u; j0 <= i; j0 += WG) {
     let j = j0 + lid;
     var ds = 0.0;

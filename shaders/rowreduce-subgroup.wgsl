@@ -55,3 +55,17 @@ fn rowMax(v: f32, grp: RowGroup, inv: RowInvocation) -> f32 {
   workgroupBarrier();
   return total;
 }
+
+// max of each component of v over the workgroup (two rows at once); as rowSum.
+fn rowMax2(v: vec2f, grp: RowGroup, inv: RowInvocation) -> vec2f {
+  let t = subgroupMax(v);
+  rowScratch[inv.lid] = select(vec2f(ROW_LOWEST), t, inv.lane == 0u);
+  workgroupBarrier();
+  var m = vec2f(ROW_LOWEST);
+  for (var base = 0u; base < WG; base += grp.width) {
+    m = max(m, rowScratch[base + inv.lane]);
+  }
+  let total = subgroupMax(m);
+  workgroupBarrier();
+  return total;
+}

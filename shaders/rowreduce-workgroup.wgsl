@@ -46,3 +46,18 @@ fn rowMax(v: f32, grp: RowGroup, inv: RowInvocation) -> f32 {
   workgroupBarrier();
   return total;
 }
+
+// max of each component of v over the workgroup (two rows at once); as rowSum.
+fn rowMax2(v: vec2f, grp: RowGroup, inv: RowInvocation) -> vec2f {
+  rowScratch[inv.lid] = v;
+  for (var half = WG / 2u; half > 0u; half /= 2u) {
+    workgroupBarrier();
+    if (inv.lid < half) {
+      rowScratch[inv.lid] = max(rowScratch[inv.lid], rowScratch[inv.lid + half]);
+    }
+  }
+  workgroupBarrier();
+  let total = rowScratch[0];
+  workgroupBarrier();
+  return total;
+}

@@ -5,7 +5,10 @@
  * past the default fused tile (32) and leaves packed words straddling two probs rows; the tile
  * tests force tiles of 1–8 so the online softmax rescales across many key tiles. SwiftShader
  * is slow, so s ≤ 33 and headDim ≤ 16. Grouped-query shapes (kvHeads < heads) check that each
- * query head reads its group's kv head and that dK, dV sum over the group.
+ * query head reads its group's kv head and that dK, dV sum over the group. The row max and sum
+ * of eager_probs and backward_q's D run on subgroup operations where the device has them
+ * (SwiftShader does): the cases run that path, and a cheap set on a device view without the
+ * feature runs the workgroup-memory tree.
  *
  * Tolerances (|gpu − ref| ≤ tol; ε = 1e-5, the f32 sum bound of kernels.test.ts, with headroom;
  * u(x) = one ulp of storage x, relative: f32 0, f16 2^-10, bf16 2^-7):
@@ -23,6 +26,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  ATTENTION_WORKGROUP_SIZE,
   eagerProbsBytes,
   fusedLseBytes,
   fusedTile,
@@ -33,6 +37,7 @@ import {
   recordAttentionFusedBackward,
   type AttentionShape,
 } from '../../src/engine/kernels/attention.ts';
+import { rowReduction } from '../../src/engine/kernels/rowreduce.ts';
 import { decodeStorage, encodeStorage, roundToStorage, storageBytes, type Storage } from '../../src/engine/kernels/storage.ts';
 import { useGpuFixture } from './fixture.ts';
 import { randoms } from '../helpers/random.ts';
@@ -255,23 +260,27 @@ function describeCase(c: Case): string {
 
 // ---- tests ------------------------------------------------------------------------------------
 
+/** Forward results against the CPU reference, and eager against fused. */
+function checkForward(c: Case, x: Float32Array, gpu: GpuResult): void {
+  const ref = cpuForward(x, c);
+  const L = layout(c);
+  expectClose('probs', gpu.probs, ref.probs, (i) => (EPS + ULP[c.probs]) * ref.probs[i]! + 1e-7);
+  const above: number[] = [];
+  for (let bh = 0; bh < c.B * c.heads; bh++)
+    for (let i = 0; i < c.s; i++) for (let j = i + 1; j < c.s; j++) if (gpu.probs[L.probs(bh, i, j)] !== 0) above.push(L.probs(bh, i, j));
+  expect(above, 'probs above the diagonal').toEqual([]);
+  expectClose('lse', gpu.lse, ref.lse, (i) => EPS * (1 + Math.abs(ref.lse[i]!)));
+  const tolEager = (i: number) => (EPS + ULP[c.probs]) * ref.outMag[i]! + ULP[c.out] * Math.abs(ref.out[i]!) + 1e-7;
+  const tolFused = (i: number) => EPS * ref.outMag[i]! + ULP[c.out] * Math.abs(ref.out[i]!) + 1e-7;
+  expectClose('eager out', gpu.eagerOut, ref.out, tolEager);
+  expectClose('fused out', gpu.fusedOut, ref.out, tolFused);
+  expectClose('eager − fused out', gpu.eagerOut, gpu.fusedOut, (i) => tolEager(i) + tolFused(i));
+}
+
 describe('attention forward', () => {
   it.each(CASES.map((c) => [describeCase(c), c] as const))('%s: probs, lse and out vs the CPU; eager = fused', async (_, c) => {
     const { x } = inputs(c, c, 1000 * c.s + 10 * c.headDim + c.heads);
-    const ref = cpuForward(x, c);
-    const gpu = await runBoth(c, c, x);
-    const L = layout(c);
-    expectClose('probs', gpu.probs, ref.probs, (i) => (EPS + ULP[c.probs]) * ref.probs[i]! + 1e-7);
-    const above: number[] = [];
-    for (let bh = 0; bh < c.B * c.heads; bh++)
-      for (let i = 0; i < c.s; i++) for (let j = i + 1; j < c.s; j++) if (gpu.probs[L.probs(bh, i, j)] !== 0) above.push(L.probs(bh, i, j));
-    expect(above, 'probs above the diagonal').toEqual([]);
-    expectClose('lse', gpu.lse, ref.lse, (i) => EPS * (1 + Math.abs(ref.lse[i]!)));
-    const tolEager = (i: number) => (EPS + ULP[c.probs]) * ref.outMag[i]! + ULP[c.out] * Math.abs(ref.out[i]!) + 1e-7;
-    const tolFused = (i: number) => EPS * ref.outMag[i]! + ULP[c.out] * Math.abs(ref.out[i]!) + 1e-7;
-    expectClose('eager out', gpu.eagerOut, ref.out, tolEager);
-    expectClose('fused out', gpu.fusedOut, ref.out, tolFused);
-    expectClose('eager − fused out', gpu.eagerOut, gpu.fusedOut, (i) => tolEager(i) + tolFused(i));
+    checkForward(c, x, await runBoth(c, c, x));
   });
 });
 
@@ -293,34 +302,38 @@ describe('attention fused tiles', () => {
   });
 });
 
+/** dQkv against the CPU analytic backward (given the P and D each kernel sees), and eager against fused. */
+function checkBackward(c: Case, x: Float32Array, dOut: Float32Array, gpu: GpuResult): void {
+  const L = layout(c);
+  // Eager: the stored probs are the P its backward reads.
+  const eager = cpuBackward(x, c, gpu.probs, dOut);
+  expectClose('eager dQkv', gpu.eagerGrad!, eager.grad, (i) => EPS * eager.mag[i]! + 1e-7);
+  // Fused: the exact P (it recomputes in f32) and D = rowsum(dO ⊙ O) from the stored out.
+  const ref = cpuForward(x, c);
+  const dRow = { D: new Float64Array(c.B * c.heads * c.s), abs: new Float64Array(c.B * c.heads * c.s) };
+  for (let bh = 0; bh < c.B * c.heads; bh++)
+    for (let i = 0; i < c.s; i++)
+      for (let d = 0; d < c.headDim; d++) {
+        const t = dOut[L.out(bh, i, d)]! * gpu.fusedOut[L.out(bh, i, d)]!;
+        dRow.D[bh * c.s + i]! += t;
+        dRow.abs[bh * c.s + i]! += Math.abs(t);
+      }
+  const fused = cpuBackward(x, c, ref.probs, dOut, dRow);
+  expectClose('fused dQkv', gpu.fusedGrad!, fused.grad, (i) => EPS * fused.mag[i]! + 1e-7);
+  // Against each other, and (f32) against the exact analytic gradient.
+  const exact = cpuBackward(x, c, ref.probs, dOut);
+  const rel = 2 * EPS + 4 * (ULP[c.probs] + ULP[c.out]);
+  expectClose('eager − fused dQkv', gpu.eagerGrad!, gpu.fusedGrad!, (i) => rel * exact.mag[i]! + 1e-6);
+  if (c.probs === 'f32' && c.out === 'f32') {
+    expectClose('eager dQkv (exact)', gpu.eagerGrad!, exact.grad, (i) => EPS * exact.mag[i]! + 1e-7);
+    expectClose('fused dQkv (exact)', gpu.fusedGrad!, exact.grad, (i) => EPS * exact.mag[i]! + 1e-7);
+  }
+}
+
 describe('attention backward', () => {
   it.each(CASES.map((c) => [describeCase(c), c] as const))('%s: dQkv vs the CPU analytic backward; eager = fused', async (_, c) => {
     const { x, dOut } = inputs(c, c, 2000 * c.s + 10 * c.headDim + c.heads);
-    const gpu = await runBoth(c, c, x, dOut);
-    const L = layout(c);
-    // Eager: the stored probs are the P its backward reads.
-    const eager = cpuBackward(x, c, gpu.probs, dOut);
-    expectClose('eager dQkv', gpu.eagerGrad!, eager.grad, (i) => EPS * eager.mag[i]! + 1e-7);
-    // Fused: the exact P (it recomputes in f32) and D = rowsum(dO ⊙ O) from the stored out.
-    const ref = cpuForward(x, c);
-    const dRow = { D: new Float64Array(c.B * c.heads * c.s), abs: new Float64Array(c.B * c.heads * c.s) };
-    for (let bh = 0; bh < c.B * c.heads; bh++)
-      for (let i = 0; i < c.s; i++)
-        for (let d = 0; d < c.headDim; d++) {
-          const t = dOut[L.out(bh, i, d)]! * gpu.fusedOut[L.out(bh, i, d)]!;
-          dRow.D[bh * c.s + i]! += t;
-          dRow.abs[bh * c.s + i]! += Math.abs(t);
-        }
-    const fused = cpuBackward(x, c, ref.probs, dOut, dRow);
-    expectClose('fused dQkv', gpu.fusedGrad!, fused.grad, (i) => EPS * fused.mag[i]! + 1e-7);
-    // Against each other, and (f32) against the exact analytic gradient.
-    const exact = cpuBackward(x, c, ref.probs, dOut);
-    const rel = 2 * EPS + 4 * (ULP[c.probs] + ULP[c.out]);
-    expectClose('eager − fused dQkv', gpu.eagerGrad!, gpu.fusedGrad!, (i) => rel * exact.mag[i]! + 1e-6);
-    if (c.probs === 'f32' && c.out === 'f32') {
-      expectClose('eager dQkv (exact)', gpu.eagerGrad!, exact.grad, (i) => EPS * exact.mag[i]! + 1e-7);
-      expectClose('fused dQkv (exact)', gpu.fusedGrad!, exact.grad, (i) => EPS * exact.mag[i]! + 1e-7);
-    }
+    checkBackward(c, x, dOut, await runBoth(c, c, x, dOut));
   });
 
   it.each([
@@ -359,6 +372,43 @@ describe('attention backward', () => {
     }
   });
 });
+
+describe('attention row reductions', () => {
+  it('use subgroup operations on a device that has them, so the cases above run that path', () => {
+    const subgroups = fx.device.features.has('subgroups') && ATTENTION_WORKGROUP_SIZE % (fx.device.adapterInfo.subgroupMaxSize ?? 0) === 0;
+    expect(rowReduction(fx.device, ATTENTION_WORKGROUP_SIZE)).toBe(subgroups ? 'subgroup' : 'workgroup');
+    // SwiftShader, where these tests run, has subgroups of 4.
+    if (/swiftshader/i.test(fx.device.adapterInfo.description)) expect(rowReduction(fx.device, ATTENTION_WORKGROUP_SIZE)).toBe('subgroup');
+  });
+
+  // A view of the device without the `subgroups` feature takes the workgroup-memory tree. An
+  // odd number of query rows leaves eager_probs' last pair one row short; bits equal run to run.
+  it.each(([
+    { B: 1, s: 33, heads: 3, headDim: 8, qkv: 'f32', probs: 'f32', out: 'f32' },
+    { B: 2, s: 7, heads: 4, kvHeads: 2, headDim: 8, qkv: 'bf16', probs: 'bf16', out: 'bf16' },
+  ] as Case[]).map((c) => [describeCase(c), c] as const))('without subgroups, %s: forward and backward vs the CPU, eager = fused, the same bits twice', async (_, c) => {
+    const tree = withoutSubgroups(fx.device);
+    expect(rowReduction(tree, ATTENTION_WORKGROUP_SIZE)).toBe('workgroup');
+    const { x, dOut } = inputs(c, c, 3000 * c.s + c.heads);
+    const gpu = await runBoth(c, c, x, dOut, undefined, tree);
+    checkForward(c, x, gpu);
+    checkBackward(c, x, dOut, gpu);
+    const again = await runBoth(c, c, x, dOut, undefined, tree);
+    for (const key of ['probs', 'eagerOut', 'fusedOut', 'lse', 'eagerGrad', 'fusedGrad'] as const) expect([...again[key]!], key).toEqual([...gpu[key]!]);
+  });
+});
+
+/** A view of the device without the `subgroups` feature: the kernels take their workgroup-memory reductions. */
+function withoutSubgroups(real: GPUDevice): GPUDevice {
+  const features = new Set([...real.features].filter((f) => f !== 'subgroups'));
+  return new Proxy(real, {
+    get(target, key) {
+      if (key === 'features') return features;
+      const v = Reflect.get(target, key, target) as unknown;
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
 
 describe('attention dispatch split', () => {
   it('gives the same bits when maxComputeWorkgroupsPerDimension forces a y dimension', async () => {

@@ -24,6 +24,10 @@
  * per query row, then dK and dV per key row. D = rowsum(dP ⊙ P) (eager; rowsum(dO ⊙ O) fused)
  * travels from the first to the second in dQkv's own dV slots, overwritten by the third: the
  * kernels create no buffers, and the contract has no workspace.
+ *
+ * The workgroup-wide reductions (each eager row's max and Σexp, the backward's D) are rowMax2 and
+ * rowSum of rowreduce.ts: subgroup operations where the device has the `subgroups` feature,
+ * else a tree over workgroup memory; both combine the lanes in a fixed order (deterministic).
  */
 import attentionWgsl from '../../../shaders/attention.wgsl?raw';
 import {
@@ -33,11 +37,11 @@ import {
   checkCount,
   recordPass,
   storageBytes,
-  withStorageWgsl,
   type KernelCache,
   type Storage,
 } from './storage.ts';
 import { KERNEL_WORK } from '../../estimate/vramlab-work.ts';
+import { rowReduction, withRowReduction } from './rowreduce.ts';
 
 export interface AttentionShape {
   /** Sequences in the batch. */
@@ -101,7 +105,7 @@ export interface AttentionFusedBackwardArgs extends AttentionShape {
   label?: string;
 }
 
-/** Invocations per workgroup of every entry point: the WG override and the dispatch counts. */
+/** Invocations per workgroup of every entry point: the WG override and the dispatch counts; a power of two, for the row reductions' tree. */
 export const ATTENTION_WORKGROUP_SIZE = 64;
 /** Largest fused tile (query rows and keys per tile); smaller when headDim needs the memory. */
 export const FUSED_TILE_MAX = 32;
@@ -128,7 +132,7 @@ export function fusedLseBytes(shape: AttentionShape): number {
 }
 
 const caches = new WeakMap<GPUDevice, KernelCache>();
-const code = withStorageWgsl(attentionWgsl);
+const CODE = { subgroup: withRowReduction(attentionWgsl, 'subgroup'), workgroup: withRowReduction(attentionWgsl, 'workgroup') } as const;
 
 /** Values in a qkv row: heads query heads and kvHeads key and value heads. */
 export function qkvWidth(shape: AttentionShape): number {
@@ -178,6 +182,8 @@ function constants(shape: AttentionShape, kinds: Kinds): Record<string, number> 
 }
 
 function pipeline(device: GPUDevice, entryPoint: string, c: Record<string, number>): GPUComputePipeline {
+  // eager_probs' row max and sum and backward_q's D on subgroups where the device has them (rowreduce.ts).
+  const code = CODE[rowReduction(device, ATTENTION_WORKGROUP_SIZE)];
   return cachedPipeline(caches, device, { family: 'Attention', code, entryPoint, constants: c });
 }
 

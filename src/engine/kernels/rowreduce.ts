@@ -1,10 +1,11 @@
 /**
  * Row reductions (a sum or max over one workgroup) for the kernels that give a workgroup a
- * row (LayerNorm, RMSNorm, cross-entropy): on subgroup operations where the device has the
- * `subgroups` feature (shaders/rowreduce-subgroup.wgsl, 2 barriers), else a tree over
+ * row (LayerNorm, RMSNorm, cross-entropy, attention): on subgroup operations where the device
+ * has the `subgroups` feature (shaders/rowreduce-subgroup.wgsl, 2 barriers), else a tree over
  * workgroup memory (shaders/rowreduce-workgroup.wgsl, log2(WG) + 2 barriers). Both define
- * RowInvocation, rowSum and rowMax; a kernel's WGSL is one of them in front of the storage
- * prelude and the kernel's own file, so the per-device module cache keeps one per device.
+ * RowInvocation, rowSum, rowMax and rowMax2 (two maxima at once); a kernel's WGSL is one of
+ * them in front of the storage prelude and the kernel's own file, so the per-device module
+ * cache keeps one per device.
  */
 import subgroupWgsl from '../../../shaders/rowreduce-subgroup.wgsl?raw';
 import workgroupWgsl from '../../../shaders/rowreduce-workgroup.wgsl?raw';
