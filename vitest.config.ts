@@ -17,8 +17,12 @@ export default defineConfig({
           name: 'gpu',
           include: ['test/gpu/**/*.test.ts'],
           environment: 'node',
-          // Dawn is not fork-safe across workers sharing one Vulkan instance: one file at a time.
-          fileParallelism: false,
+          // Two files at a time, each in a forked worker with a Dawn instance of its own (never
+          // threads: workers sharing one Vulkan instance are not safe). On a CPU adapter most of
+          // a GPU test's time is compiling pipelines, one core each, so two workers overlap it.
+          pool: 'forks',
+          fileParallelism: true,
+          maxWorkers: 2,
           testTimeout: 120_000,
           // The soak test measures the JS heap after explicit collections.
           execArgv: ['--expose-gc'],
