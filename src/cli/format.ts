@@ -174,6 +174,7 @@ function ms(x: number): string {
 /** One stderr line per event of a run, for people watching a terminal. */
 export function formatProgress(p: RunProgress): string {
   if (p.stage === 'allocating') return 'allocating the model, its states and the data…\n';
+  if (p.stage === 'compiling') return "compiling the step's shaders…\n";
   if (p.stage === 'step') return `step ${String(p.step).padStart(String(p.steps).length)}/${p.steps}  loss ${p.loss === undefined ? '?' : p.loss.toPrecision(6)}\n`;
   return '';
 }

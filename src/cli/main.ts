@@ -254,15 +254,16 @@ async function runRun(argv: readonly string[], io: Io): Promise<number> {
     abort.abort();
   });
   try {
-    // Steps for anyone watching or when stdout is not JSON; the 'allocating' line only for a
-    // terminal, so a run refused at allocation leaves exactly its one error line in a log.
+    // Steps for anyone watching or when stdout is not JSON; the 'allocating' and 'compiling'
+    // lines only for a terminal, so a run refused at allocation leaves exactly its one error
+    // line in a log.
     const tty = io.errIsTTY === true;
     const showProgress = !args.json || tty;
     const opts: RunOptions = {
       signal: abort.signal,
       wallClock: args.wallClock,
       optimizerLaunch,
-      ...(showProgress ? { onProgress: (p) => (p.stage !== 'allocating' || tty) && io.err(formatProgress(p)) } : {}),
+      ...(showProgress ? { onProgress: (p) => ((p.stage !== 'allocating' && p.stage !== 'compiling') || tty) && io.err(formatProgress(p)) } : {}),
     };
     const train = (c: AnyRunConfig) => {
       if (c.model === 'llama') return engine.runLlamaTraining(opened, scaledToDevice(c, opened.summary, io, args.depthGiven === true), opts);

@@ -184,6 +184,7 @@ async function runLoop(
     // Segments per step: forward, the loss, each block's backward and recompute, embeddings, optimizer.
     rec = await StepRecorder.create(device, ledger, 4 + 2 * layers, !opts.wallClock);
     // Every pipeline the step uses, created before the first step: no step time includes a compile.
+    opts.onProgress?.({ stage: 'compiling', step: 0, steps });
     const w0 = performance.now();
     const warmupPipelines = await trainer.warmUp();
     const warmupMs = performance.now() - w0;

@@ -80,7 +80,7 @@ export const DeviceErrorReportSchema = z.object({
 });
 
 export const RunProgressSchema = z.object({
-  stage: z.enum(['allocating', 'step', 'done']),
+  stage: z.enum(['allocating', 'compiling', 'step', 'done']),
   step: z.number().int().min(0).max(RUN_LIMITS.steps),
   steps: z.number().int().min(1).max(RUN_LIMITS.steps),
   loss: lossValue.optional(),

@@ -139,7 +139,7 @@ export interface StepWork {
 }
 
 export interface RunProgress {
-  stage: 'allocating' | 'step' | 'done';
+  stage: 'allocating' | 'compiling' | 'step' | 'done';
   step: number;
   steps: number;
   loss?: number;

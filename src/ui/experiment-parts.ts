@@ -71,7 +71,7 @@ export function renderQueueStatus(queue: RunQueueController, unit: string, testi
   if (queue.phase === 'running') {
     const p = queue.points[queue.current];
     const pr = queue.progress;
-    const stage = !pr ? '' : pr.stage === 'allocating' ? 'allocating' : pr.stage === 'done' ? 'finishing' : `step ${pr.step} of ${pr.steps}`;
+    const stage = !pr ? '' : pr.stage === 'allocating' || pr.stage === 'compiling' ? pr.stage : pr.stage === 'done' ? 'finishing' : `step ${pr.step} of ${pr.steps}`;
     text = p ? `${unit} ${queue.current + 1}/${n} (${p.label}): ${stage}` : 'starting…';
   } else if (queue.phase === 'done') {
     const failed = queue.points.filter((p) => p.status !== 'done').length;

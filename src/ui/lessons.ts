@@ -236,7 +236,7 @@ export class VlLessons extends LitElement {
     const p = q.points[q.current];
     if (!p) return '';
     const n = runnable.indexOf(p) + 1;
-    const step = q.progress ? (q.progress.stage === 'allocating' ? 'allocating' : `step ${q.progress.step}/${q.progress.steps}`) : '';
+    const step = q.progress ? (q.progress.stage === 'allocating' || q.progress.stage === 'compiling' ? q.progress.stage : `step ${q.progress.step}/${q.progress.steps}`) : '';
     return `run ${n} of ${runnable.length}, ${p.label}: ${step}`;
   }
 

@@ -355,7 +355,7 @@ export class VlRunPanel extends LitElement {
     const q = this.queue;
     if (q.running) {
       const p = q.progress;
-      const detail = !p || p.stage === 'allocating' ? `allocating, ${p?.steps ?? 0} steps to run` : `step ${p.step}/${p.steps}${p.loss !== undefined ? `, loss ${p.loss.toPrecision(4)}` : ''}`;
+      const detail = !p || p.stage === 'allocating' ? `allocating, ${p?.steps ?? 0} steps to run` : p.stage === 'compiling' ? `compiling shaders, ${p.steps} steps to run` : `step ${p.step}/${p.steps}${p.loss !== undefined ? `, loss ${p.loss.toPrecision(4)}` : ''}`;
       return html`<vl-run-progress
         data-testid="run-progress"
         label="training steps"

@@ -261,6 +261,8 @@ describe('worker message schemas accept what the engine sends', () => {
     const received = structuredClone(report);
     expect(parseWorkerMessage(RunReportSchema, received, 'the run report')).toEqual(report);
     for (const p of progress) expect(parseWorkerMessage(RunProgressSchema, structuredClone(p), 'run progress')).toEqual(p);
+    // Allocation, then the pipelines compiled before the first step, then each step, then done.
+    expect(progress.map((p) => (p.stage === 'step' ? `step ${p.step}` : p.stage))).toEqual(['allocating', 'compiling', 'step 1', 'step 2', 'step 3', 'done']);
     expect(parseWorkerMessage(AdapterSummarySchema, structuredClone(opened.summary), 'the adapter')).toEqual(opened.summary);
   });
 });

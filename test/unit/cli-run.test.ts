@@ -290,6 +290,8 @@ describe('formatRunReport', () => {
   it('formats progress lines', () => {
     expect(formatProgress({ stage: 'step', step: 2, steps: 10, loss: 0.123456789 })).toBe('step  2/10  loss 0.123457\n');
     expect(formatProgress({ stage: 'done', step: 10, steps: 10 })).toBe('');
+    expect(formatProgress({ stage: 'allocating', step: 0, steps: 10 })).toBe('allocating the model, its states and the data…\n');
+    expect(formatProgress({ stage: 'compiling', step: 0, steps: 10 })).toBe("compiling the step's shaders…\n");
   });
 });
 

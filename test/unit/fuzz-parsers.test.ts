@@ -734,7 +734,7 @@ describe('worker message schemas', () => {
   it('progress, device errors and adapter summaries: valid or BadWorkerMessage', () => {
     const progress = fc.record(
       {
-        stage: fc.oneof(fc.constantFrom('allocating', 'step', 'done'), fc.string()),
+        stage: fc.oneof(fc.constantFrom('allocating', 'compiling', 'step', 'done'), fc.string()),
         step: fc.oneof(fc.integer({ min: -1, max: RUN_LIMITS.steps + 1 }), fc.double()),
         steps: fc.oneof(fc.integer({ min: 0, max: RUN_LIMITS.steps + 1 }), fc.double()),
         loss: fc.oneof(fc.double(), fc.string()),
