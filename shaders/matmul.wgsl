@@ -128,36 +128,46 @@ fn storeAct(w: u32, v: vec2f) {
   }
 }
 
-@compute @workgroup_size(WG)
-fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let w = wordIndex(wid, groups, lid);
-  if (2u * w >= M * N) {
-    return;
-  }
-  storeOut(w, withBias(products(w), w));
+// The epilogues of the kernels with one invocation per word of out (these reference kernels
+// and split-K's reduction): word w of out (and act) from the two f32 sums s of its elements.
+fn finishForward(w: u32, s: vec2f) {
+  storeOut(w, withBias(s, w));
 }
 
-@compute @workgroup_size(WG)
-fn forward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let w = wordIndex(wid, groups, lid);
-  if (2u * w >= M * N) {
-    return;
-  }
-  let p = withBias(products(w), w);
+fn finishForwardAct(w: u32, s: vec2f) {
+  let p = withBias(s, w);
   storeOut(w, p);
   // From the f32 pre-activation, not from its rounded copy in out.
   storeAct(w, vec2f(activation(p.x), activation(p.y)));
 }
 
+fn finishBackwardAct(w: u32, s: vec2f) {
+  let e1 = min(2u * w + 1u, M * N - 1u);
+  storeOut(w, s * vec2f(activationGrad(loadPre(2u * w)), activationGrad(loadPre(e1))));
+}
+
+@compute @workgroup_size(WG)
+fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let w = wordIndex(wid, groups, lid);
+  if (2u * w < M * N) {
+    finishForward(w, products(w));
+  }
+}
+
+@compute @workgroup_size(WG)
+fn forward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let w = wordIndex(wid, groups, lid);
+  if (2u * w < M * N) {
+    finishForwardAct(w, products(w));
+  }
+}
+
 @compute @workgroup_size(WG)
 fn backward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
   let w = wordIndex(wid, groups, lid);
-  if (2u * w >= M * N) {
-    return;
+  if (2u * w < M * N) {
+    finishBackwardAct(w, products(w));
   }
-  let s = products(w);
-  let e1 = min(2u * w + 1u, M * N - 1u);
-  storeOut(w, s * vec2f(activationGrad(loadPre(2u * w)), activationGrad(loadPre(e1))));
 }
 
 // ---- Tiled kernels ---------------------------------------------------------------------
@@ -184,6 +194,8 @@ fn backward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) grou
 // load (n_quad) or one store (n_storeQuad), each word read once, and since the dimension is a
 // multiple of 4 such a quad lies wholly inside the tensor or wholly outside: one bounds test
 // per quad instead of one per element. Without lanes, elements are read one by one as before.
+// Only edge tiles test at all: a staged slice wholly inside A (or B), and an output tile wholly
+// inside out, load and store without tests (a flag uniform per workgroup).
 
 override WGX: u32 = 8u;
 override WGY: u32 = 8u;
@@ -218,6 +230,8 @@ fn stageA(tileRow0: u32, k0: u32, li: u32) {
   let BM = WGY * TM;
   let K4 = TK / 4u;
   let threads = WGX * WGY;
+  // An interior slice (uniform per workgroup) needs no bounds tests: only edge tiles test.
+  let inside = tileRow0 + BM <= M && k0 + TK <= K;
   if (A_LANES > 1u && !A_T) {
     // K is a multiple of 4: quad (row, k .. k + 3) is element row·K + k onwards.
     for (var s = li; s < BM * K4; s += threads) {
@@ -226,7 +240,7 @@ fn stageA(tileRow0: u32, k0: u32, li: u32) {
       let row = tileRow0 + m;
       let k = k0 + 4u * k4;
       var v = vec4f(0.0);
-      if (row < M && k < K) {
+      if (inside || (row < M && k < K)) {
         v = a_quad((row * K + k) / 4u);
       }
       tileA[m * K4 + k4] = v;
@@ -241,7 +255,7 @@ fn stageA(tileRow0: u32, k0: u32, li: u32) {
       let row = tileRow0 + m;
       let k = k0 + kk;
       var v = vec4f(0.0);
-      if (row < M && k < K) {
+      if (inside || (row < M && k < K)) {
         v = a_quad((k * M + row) / 4u);
       }
       let at = m * K4 + kk / 4u;
@@ -264,7 +278,11 @@ fn stageA(tileRow0: u32, k0: u32, li: u32) {
       }
       let row = tileRow0 + m;
       let k = k0 + 4u * k4;
-      tileA[m * K4 + k4] = vec4f(loadAOrZero(row, k), loadAOrZero(row, k + 1u), loadAOrZero(row, k + 2u), loadAOrZero(row, k + 3u));
+      if (inside) {
+        tileA[m * K4 + k4] = vec4f(loadA(row, k), loadA(row, k + 1u), loadA(row, k + 2u), loadA(row, k + 3u));
+      } else {
+        tileA[m * K4 + k4] = vec4f(loadAOrZero(row, k), loadAOrZero(row, k + 1u), loadAOrZero(row, k + 2u), loadAOrZero(row, k + 3u));
+      }
     }
   }
 }
@@ -274,6 +292,8 @@ fn stageB(tileCol0: u32, k0: u32, li: u32) {
   let BN = WGX * TN;
   let N4 = BN / 4u;
   let threads = WGX * WGY;
+  // As in stageA: bounds tests on edge tiles only.
+  let inside = tileCol0 + BN <= N && k0 + TK <= K;
   if (B_LANES > 1u && !B_T) {
     // N is a multiple of 4: quad (k, col .. col + 3) is element k·N + col onwards.
     for (var s = li; s < TK * N4; s += threads) {
@@ -282,7 +302,7 @@ fn stageB(tileCol0: u32, k0: u32, li: u32) {
       let col = tileCol0 + 4u * n4;
       let k = k0 + kk;
       var v = vec4f(0.0);
-      if (col < N && k < K) {
+      if (inside || (col < N && k < K)) {
         v = b_quad((k * N + col) / 4u);
       }
       tileB[kk * N4 + n4] = v;
@@ -297,7 +317,7 @@ fn stageB(tileCol0: u32, k0: u32, li: u32) {
       let col = tileCol0 + n;
       let k = k0 + 4u * k4;
       var v = vec4f(0.0);
-      if (col < N && k < K) {
+      if (inside || (col < N && k < K)) {
         v = b_quad((col * K + k) / 4u);
       }
       let at = 4u * k4 * N4 + n / 4u;
@@ -320,7 +340,11 @@ fn stageB(tileCol0: u32, k0: u32, li: u32) {
       }
       let col = tileCol0 + 4u * n4;
       let kk = k0 + k;
-      tileB[k * N4 + n4] = vec4f(loadBOrZero(kk, col), loadBOrZero(kk, col + 1u), loadBOrZero(kk, col + 2u), loadBOrZero(kk, col + 3u));
+      if (inside) {
+        tileB[k * N4 + n4] = vec4f(loadB(kk, col), loadB(kk, col + 1u), loadB(kk, col + 2u), loadB(kk, col + 3u));
+      } else {
+        tileB[k * N4 + n4] = vec4f(loadBOrZero(kk, col), loadBOrZero(kk, col + 1u), loadBOrZero(kk, col + 2u), loadBOrZero(kk, col + 3u));
+      }
     }
   }
 }
@@ -336,11 +360,12 @@ fn stageB(tileCol0: u32, k0: u32, li: u32) {
 fn fetchA(tileRow0: u32, k0: u32, s: u32) -> vec4f {
   let BM = WGY * TM;
   let K4 = TK / 4u;
+  let inside = tileRow0 + BM <= M && k0 + TK <= K;
   if (A_LANES > 1u && !A_T) {
     // K is a multiple of 4: quad (row, k .. k + 3) is element row·K + k onwards.
     let row = tileRow0 + s / K4;
     let k = k0 + 4u * (s % K4);
-    if (row < M && k < K) {
+    if (inside || (row < M && k < K)) {
       return a_quad((row * K + k) / 4u);
     }
     return vec4f(0.0);
@@ -350,7 +375,7 @@ fn fetchA(tileRow0: u32, k0: u32, s: u32) -> vec4f {
     let BM4 = BM / 4u;
     let row = tileRow0 + 4u * (s % BM4);
     let k = k0 + s / BM4;
-    if (row < M && k < K) {
+    if (inside || (row < M && k < K)) {
       return a_quad((k * M + row) / 4u);
     }
     return vec4f(0.0);
@@ -366,6 +391,9 @@ fn fetchA(tileRow0: u32, k0: u32, s: u32) -> vec4f {
   }
   let row = tileRow0 + m;
   let k = k0 + 4u * k4;
+  if (inside) {
+    return vec4f(loadA(row, k), loadA(row, k + 1u), loadA(row, k + 2u), loadA(row, k + 3u));
+  }
   return vec4f(loadAOrZero(row, k), loadAOrZero(row, k + 1u), loadAOrZero(row, k + 2u), loadAOrZero(row, k + 3u));
 }
 
@@ -393,11 +421,12 @@ fn putA(s: u32, v: vec4f) {
 fn fetchB(tileCol0: u32, k0: u32, s: u32) -> vec4f {
   let N4 = WGX * TN / 4u;
   let K4 = TK / 4u;
+  let inside = tileCol0 + WGX * TN <= N && k0 + TK <= K;
   if (B_LANES > 1u && !B_T) {
     // N is a multiple of 4: quad (k, col .. col + 3) is element k·N + col onwards.
     let col = tileCol0 + 4u * (s % N4);
     let k = k0 + s / N4;
-    if (col < N && k < K) {
+    if (inside || (col < N && k < K)) {
       return b_quad((k * N + col) / 4u);
     }
     return vec4f(0.0);
@@ -406,7 +435,7 @@ fn fetchB(tileCol0: u32, k0: u32, s: u32) -> vec4f {
     // spreads its four values over four rows of tileB).
     let col = tileCol0 + s / K4;
     let k = k0 + 4u * (s % K4);
-    if (col < N && k < K) {
+    if (inside || (col < N && k < K)) {
       return b_quad((col * K + k) / 4u);
     }
     return vec4f(0.0);
@@ -422,6 +451,9 @@ fn fetchB(tileCol0: u32, k0: u32, s: u32) -> vec4f {
   }
   let col = tileCol0 + 4u * n4;
   let k = k0 + kk;
+  if (inside) {
+    return vec4f(loadB(k, col), loadB(k, col + 1u), loadB(k, col + 2u), loadB(k, col + 3u));
+  }
   return vec4f(loadBOrZero(k, col), loadBOrZero(k, col + 1u), loadBOrZero(k, col + 2u), loadBOrZero(k, col + 3u));
 }
 
@@ -567,13 +599,17 @@ struct TileOrigin {
   row0: u32,
   col0: u32,
   slice: u32,
+  // The whole BM×BN tile lies inside out: its stores need no bounds tests.
+  inside: bool,
 }
 
 fn tileOrigin(wid: vec3u, groups: vec3u) -> TileOrigin {
   let linear = wid.y * groups.x + wid.x;
   let tiles = GX * GY;
   let t = linear % tiles;
-  return TileOrigin(linear < tiles * SLICES, (t / GX) * WGY * TM, (t % GX) * WGX * TN, linear / tiles);
+  let row0 = (t / GX) * WGY * TM;
+  let col0 = (t % GX) * WGX * TN;
+  return TileOrigin(linear < tiles * SLICES, row0, col0, linear / tiles, row0 + WGY * TM <= M && col0 + WGX * TN <= N);
 }
 
 // The epilogues, per vec4 of columns (col a multiple of 4, inside out) of a row: p the
@@ -630,7 +666,7 @@ fn tiled_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) gro
     let row = o.row0 + lid.y * TM + r;
     for (var c4 = 0u; c4 < TN / 4u; c4++) {
       let col = col0 + 4u * c4;
-      if (row < M && col < N) {
+      if (o.inside || (row < M && col < N)) {
         storeOutQuad(row, col, acc[r * (TN / 4u) + c4] + bq[c4]);
       }
     }
@@ -650,7 +686,7 @@ fn tiled_forward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
     let row = o.row0 + lid.y * TM + r;
     for (var c4 = 0u; c4 < TN / 4u; c4++) {
       let col = col0 + 4u * c4;
-      if (row < M && col < N) {
+      if (o.inside || (row < M && col < N)) {
         let p = acc[r * (TN / 4u) + c4] + bq[c4];
         storeOutQuad(row, col, p);
         storeActQuad(row, col, p);
@@ -671,7 +707,7 @@ fn tiled_backward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     let row = o.row0 + lid.y * TM + r;
     for (var c4 = 0u; c4 < TN / 4u; c4++) {
       let col = col0 + 4u * c4;
-      if (row < M && col < N) {
+      if (o.inside || (row < M && col < N)) {
         storeOutQuad(row, col, acc[r * (TN / 4u) + c4] * preGradQuad(row, col));
       }
     }
@@ -735,29 +771,23 @@ fn slicesSum(w: u32) -> vec2f {
 @compute @workgroup_size(WG)
 fn reduce_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
   let w = wordIndex(wid, groups, lid);
-  if (2u * w >= M * N) {
-    return;
+  if (2u * w < M * N) {
+    finishForward(w, slicesSum(w));
   }
-  storeOut(w, withBias(slicesSum(w), w));
 }
 
 @compute @workgroup_size(WG)
 fn reduce_forward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
   let w = wordIndex(wid, groups, lid);
-  if (2u * w >= M * N) {
-    return;
+  if (2u * w < M * N) {
+    finishForwardAct(w, slicesSum(w));
   }
-  let p = withBias(slicesSum(w), w);
-  storeOut(w, p);
-  storeAct(w, vec2f(activation(p.x), activation(p.y)));
 }
 
 @compute @workgroup_size(WG)
 fn reduce_backward_act(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
   let w = wordIndex(wid, groups, lid);
-  if (2u * w >= M * N) {
-    return;
+  if (2u * w < M * N) {
+    finishBackwardAct(w, slicesSum(w));
   }
-  let e1 = min(2u * w + 1u, M * N - 1u);
-  storeOut(w, slicesSum(w) * vec2f(activationGrad(loadPre(2u * w)), activationGrad(loadPre(e1))));
 }

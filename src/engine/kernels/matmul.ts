@@ -420,6 +420,12 @@ function prefetchFor(device: GPUDevice, t: MatmulTiles, asked: boolean | undefin
   return (asked ?? matmulTraits(device).prefetch) && fits;
 }
 
+/** The tiles of an M×N out on this device, and its grid: gx tiles per row of tiles, gy rows. */
+function tileGrid(device: GPUDevice, M: number, N: number): { t: MatmulTiles; gx: number; gy: number } {
+  const t = matmulTilesFor(device, M, N);
+  return { t, gx: Math.ceil(N / tileCols(t)), gy: Math.ceil(M / tileRows(t)) };
+}
+
 export function recordMatmul(device: GPUDevice, encoder: GPUCommandEncoder, args: MatmulArgs): void {
   const { M, N, K, epilogue } = args;
   checkCount('Matmul', 'M', M);
@@ -478,9 +484,7 @@ export function recordMatmul(device: GPUDevice, encoder: GPUCommandEncoder, args
   if (plan.slices > 1 && ws) {
     checkBuffer('Matmul', 'splitKWorkspace', ws, splitKWorkspaceBytes(plan, M, N));
     if (ws === args.a || ws === args.b || ws === args.out) throw new RangeError('Matmul: splitKWorkspace must be a buffer of its own, not a, b or out');
-    const t = matmulTilesFor(device, M, N);
-    const gx = Math.ceil(N / tileCols(t));
-    const gy = Math.ceil(M / tileRows(t));
+    const { t, gx, gy } = tileGrid(device, M, N);
     // The partial products read A and B with the unsplit kernel's lanes (its module); the
     // reduction writes out word by word as the reference kernel does, so an odd N is fine.
     const f = family(t.tm, t.tn, matmulLanes(args));
@@ -508,9 +512,7 @@ export function recordMatmul(device: GPUDevice, encoder: GPUCommandEncoder, args
     return;
   }
   if (tiled) {
-    const t = matmulTilesFor(device, M, N);
-    const gx = Math.ceil(N / tileCols(t));
-    const gy = Math.ceil(M / tileRows(t));
+    const { t, gx, gy } = tileGrid(device, M, N);
     const f = family(t.tm, t.tn, matmulLanes(args));
     const pipeline = cachedPipeline(f.caches, device, {
       family: 'Matmul',
