@@ -331,6 +331,7 @@ export const BENCH_FLAGS: readonly FlagSpec[] = [
   { name: 'only', group: 'bench', kind: 'enum', values: BENCH_KINDS, arg: 'KIND', help: 'run one kind of work only', defaultText: 'all' },
   { name: 'iters', group: 'bench', kind: 'int', min: 1, arg: 'N', help: 'timed iterations per work item', defaultText: '3 with --quick, else 10' },
   { name: 'no-tfjs', group: 'bench', kind: 'bool', help: 'vramlab only, no TensorFlow.js column' },
+  { name: 'variants', group: 'bench', kind: 'bool', help: 'also time split-K and the register prefetch against the plain tiled kernel on the largest matmul line', defaultText: 'on, off with --quick' },
   { name: 'tune', group: 'bench', kind: 'bool', help: 'time every matmul tile size on this adapter first and keep the fastest (cached per adapter)' },
   { name: 'ab', group: 'bench', kind: 'bool', help: 'instead: the optimizer launched per tensor (a) and fused (b), alternated step by step on mlp (4 blocks) and gpt-nano; CPU time per step, b/a median and spread' },
   { name: 'json', group: 'output', kind: 'bool', help: 'one JSON object per line' },
@@ -343,6 +344,8 @@ export interface BenchArgs {
   iters?: number;
   tfjs: boolean;
   tune: boolean;
+  /** Time the matmul variants (split-K, prefetch); undefined: unless the shapes are quick. */
+  variants?: boolean;
   ab: boolean;
   json: boolean;
   help: boolean;
@@ -358,6 +361,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     ...(v.iters === undefined ? {} : { iters: convert(flag('iters'), v.iters) as number }),
     tfjs: v['no-tfjs'] !== true,
     tune: v.tune === true,
+    ...(v.variants === true ? { variants: true } : {}),
     ab: v.ab === true,
     json: v.json === true,
     help: v.help === true,

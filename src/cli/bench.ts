@@ -206,6 +206,8 @@ export interface BenchOptions {
   tiles: string;
   /** How training steps launch their optimizer (VRAMLAB_OPTIMIZER); default fused. */
   optimizerLaunch?: OptimizerLaunch;
+  /** Time split-K and the prefetch on the line marked `variants` (`--variants`; default: unless quick). */
+  variants?: boolean;
 }
 
 export function adapterName(s: AdapterSummary): string {
@@ -515,7 +517,7 @@ export async function runBench(opened: OpenedDevice, opts: BenchOptions, emit: (
       if (w.kind === 'matmul' && 'ms' in vramlab) {
         opts.onProgress?.(`bench: ${step}: against the plain matmul`);
         againstPlain = await matmulAgainstPlain(opened.device, w.n, it.iters).catch(errorOf);
-        if (w.variants) {
+        if (w.variants && opts.variants) {
           opts.onProgress?.(`bench: ${step}: split-K and prefetch variants`);
           splitK = await matmulSplitKComparison(opened.device, w.n, it.iters).catch(errorOf);
           prefetch = await matmulPrefetchComparison(opened.device, w.n, it.iters).catch(errorOf);

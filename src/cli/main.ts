@@ -437,7 +437,7 @@ async function runBenchCommand(argv: readonly string[], io: Io): Promise<number>
     }
     const lines = await bench.runBench(
       opened,
-      { quick, tfjs, optimizerLaunch, ...(args.only ? { only: args.only } : {}), ...(args.iters ? { iters: args.iters } : {}), tiles, ...(progress ? { onProgress: progress } : {}) },
+      { quick, tfjs, optimizerLaunch, variants: args.variants ?? !quick, ...(args.only ? { only: args.only } : {}), ...(args.iters ? { iters: args.iters } : {}), tiles, ...(progress ? { onProgress: progress } : {}) },
       (line) => args.json && io.out(`${JSON.stringify(withSchema('bench', line))}\n`),
     );
     if (!args.json) io.out(formatBench(lines, opened.summary, tiles));

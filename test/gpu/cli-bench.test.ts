@@ -36,6 +36,8 @@ describe('vramlab bench (spawned)', () => {
     const out = lines(r.stdout);
     expect(out.map((l) => l.work)).toEqual(benchWorks(true).map((w) => w.id));
     for (const l of out) expect(schemaProblems('bench', l)).toEqual([]);
+    // The matmul variants only with --variants on the quick shapes.
+    for (const l of out) expect([l.splitK, l.prefetch]).toEqual([undefined, undefined]);
     expect(out.filter((l) => l.precision !== 'fp32').map((l) => l.work)).toEqual(['mlp-d128-h512-b128-amp-bf16']);
     for (const l of out) {
       expectResult(l.vramlab, `${l.work} vramlab`);
@@ -92,10 +94,19 @@ describe('vramlab bench (spawned)', () => {
     expect(entries[0]![0]).toMatch(/swiftshader/i);
     expect(entries[0]![1].n).toBe(128);
 
-    const again = await runCli(['bench', '--only', 'matmul', '--no-tfjs', '--iters', '1', '--json'], { timeoutMs: TIMEOUT - 10_000, env });
+    const again = await runCli(['bench', '--only', 'matmul', '--no-tfjs', '--iters', '1', '--variants', '--json'], { timeoutMs: TIMEOUT - 10_000, env });
     expect(again.status, again.stderr).toBe(0);
     const out = lines(again.stdout);
     expect(out).toHaveLength(3);
+    // --variants: split-K and the prefetch timed on the largest line (256³ here), and only there.
+    expect(out.map((l) => [l.work, l.splitK !== undefined, l.prefetch !== undefined])).toEqual([
+      ['matmul-64', false, false],
+      ['matmul-128', false, false],
+      ['matmul-256', true, true],
+    ]);
+    const v = out[2]!;
+    expect(v.splitK && !('error' in v.splitK) && v.splitK.K).toBe(4096);
+    expect(v.prefetch && !('error' in v.prefetch) && v.prefetch.bf16.rounds).toBeGreaterThanOrEqual(5);
     for (const l of out) {
       expect(l.adapter.tiles).toMatch(/cached in /);
       expect(l.tfjs).toBeNull();

@@ -21,12 +21,13 @@ describe('parseBenchArgs', () => {
   });
 
   it('reads every flag', () => {
-    expect(parseBenchArgs(['--quick', '--only', 'mlp', '--iters', '5', '--no-tfjs', '--tune', '--ab', '--json'])).toEqual({
+    expect(parseBenchArgs(['--quick', '--only', 'mlp', '--iters', '5', '--no-tfjs', '--tune', '--variants', '--ab', '--json'])).toEqual({
       quick: true,
       only: 'mlp',
       iters: 5,
       tfjs: false,
       tune: true,
+      variants: true,
       ab: true,
       json: true,
       help: false,
@@ -47,7 +48,7 @@ describe('parseBenchArgs', () => {
 
   it('documents every flag in the help', () => {
     const help = benchUsage();
-    for (const f of ['--quick', '--only', '--iters', '--no-tfjs', '--tune', '--json']) expect(help).toContain(f);
+    for (const f of ['--quick', '--only', '--iters', '--no-tfjs', '--tune', '--variants', '--json']) expect(help).toContain(f);
   });
 });
 
